@@ -1,0 +1,19 @@
+// Entry point of the function app (and of its deployment bundle): registers the HTTP functions.
+import { app } from "@azure/functions";
+import { httpFunctions } from "./functions";
+import { loadSettings, SettingsError } from "./settings";
+
+for (const [name, options] of Object.entries(httpFunctions)) {
+  app.http(name, options);
+}
+
+// Configuration problems surface when the instance starts, not only at the first request; the
+// function still answers, with a 500 that names the setting, so the host keeps running.
+try {
+  loadSettings();
+} catch (error) {
+  if (!(error instanceof SettingsError)) throw error;
+  console.error(
+    JSON.stringify({ event: "settings.invalid", setting: error.setting, message: error.message }),
+  );
+}

@@ -1,0 +1,173 @@
+// The function's app settings: their names and defaults (shared with infra/, which sets them), and the
+// one place they are read and validated, once per instance.
+import { BlobServiceClient, SASProtocol, StorageSharedKeyCredential } from "@azure/storage-blob";
+
+/** App-setting names. `AzureWebJobsStorage` is not among them: it belongs to the Functions runtime. */
+export const SETTING = {
+  connectionString: "UPLOADS_CONNECTION_STRING",
+  container: "UPLOADS_CONTAINER",
+  tokenLifetimeMinutes: "SAS_TOKEN_LIFETIME_MINUTES",
+} as const;
+
+export const DEFAULT_CONTAINER = "images";
+export const DEFAULT_TOKEN_LIFETIME_MINUTES = 120;
+/** Bounds on a token's lifetime: long enough for a slow upload, short enough to limit a leaked token. */
+export const TOKEN_LIFETIME_BOUNDS = { min: 5, max: 24 * 60 } as const;
+
+/** Azure's default endpoint suffix, assumed when an account-key connection string names none. */
+const DEFAULT_ENDPOINT_SUFFIX = "core.windows.net";
+
+export interface Settings {
+  /** Blob service URL without a trailing slash: `<url>/<container>/<name>` is a blob's address. */
+  readonly blobServiceUrl: string;
+  readonly accountName: string;
+  readonly credential: StorageSharedKeyCredential;
+  /** HTTPS only, unless the endpoint itself is plain HTTP (the emulator). */
+  readonly protocol: SASProtocol;
+  readonly container: string;
+  readonly tokenLifetimeMinutes: number;
+}
+
+/** A setting is missing or wrong. The message names the setting and never quotes its value. */
+export class SettingsError extends Error {
+  constructor(
+    readonly setting: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = "SettingsError";
+  }
+}
+
+export type Environment = Readonly<Record<string, string | undefined>>;
+
+export function parseSettings(env: Environment): Settings {
+  const account = parseConnectionString(env[SETTING.connectionString]);
+  return {
+    ...account,
+    container: parseContainerName(env[SETTING.container]),
+    tokenLifetimeMinutes: parseMinutes(
+      SETTING.tokenLifetimeMinutes,
+      env[SETTING.tokenLifetimeMinutes],
+      DEFAULT_TOKEN_LIFETIME_MINUTES,
+      TOKEN_LIFETIME_BOUNDS,
+    ),
+  };
+}
+
+let loaded: { settings: Settings } | { error: unknown } | undefined;
+
+/** The settings of this instance, read from the environment on first use and kept (or the error, kept). */
+export function loadSettings(): Settings {
+  if (!loaded) {
+    try {
+      loaded = { settings: parseSettings(process.env) };
+    } catch (error) {
+      loaded = { error };
+    }
+  }
+  if ("error" in loaded) throw loaded.error;
+  return loaded.settings;
+}
+
+const ACCEPTED_FORMS =
+  "an account-key connection string (DefaultEndpointsProtocol=https;AccountName=…;AccountKey=…, " +
+  "with EndpointSuffix or BlobEndpoint optional) or UseDevelopmentStorage=true";
+
+type Account = Pick<Settings, "blobServiceUrl" | "accountName" | "credential" | "protocol">;
+
+export function parseConnectionString(raw: string | undefined): Account {
+  const name = SETTING.connectionString;
+  if (raw === undefined || raw.trim() === "") {
+    throw new SettingsError(name, `${name} is not set: set it to ${ACCEPTED_FORMS}.`);
+  }
+  let client: BlobServiceClient;
+  try {
+    client = BlobServiceClient.fromConnectionString(completeConnectionString(raw.trim()));
+  } catch {
+    // The SDK's own message may quote part of the value, so it is not passed on.
+    throw new SettingsError(
+      name,
+      `${name} is not a valid storage connection string: expected ${ACCEPTED_FORMS}.`,
+    );
+  }
+  const credential = client.credential;
+  if (!(credential instanceof StorageSharedKeyCredential)) {
+    throw new SettingsError(
+      name,
+      `${name} holds a shared access signature, not an account key: tokens are signed with the account key, ` +
+        `so use ${ACCEPTED_FORMS}.`,
+    );
+  }
+  if (!hasBase64AccountKey(raw)) {
+    throw new SettingsError(name, `${name} has an AccountKey that is not a base64 storage account key.`);
+  }
+  const blobServiceUrl = client.url.replace(/\/+$/, "");
+  return {
+    blobServiceUrl,
+    accountName: client.accountName,
+    credential,
+    protocol: blobServiceUrl.startsWith("https:") ? SASProtocol.Https : SASProtocol.HttpsAndHttp,
+  };
+}
+
+/**
+ * Fills in what Azure treats as implied but the SDK requires: the SDK refuses an account-key string
+ * without EndpointSuffix (the form Pulumi's own examples build), and reads one without
+ * DefaultEndpointsProtocol as a SAS string. Only key names are looked at; the SDK does the parsing.
+ */
+function completeConnectionString(connectionString: string): string {
+  const keys = new Set(connectionString.split(";").map((part) => part.split("=", 1)[0]?.trim()));
+  if (!keys.has("AccountKey")) return connectionString;
+  const parts = [connectionString.replace(/;+$/, "")];
+  if (!keys.has("DefaultEndpointsProtocol")) {
+    const blobEndpoint = /(?:^|;)\s*BlobEndpoint=\s*(https?):/i.exec(connectionString);
+    parts.unshift(`DefaultEndpointsProtocol=${blobEndpoint?.[1]?.toLowerCase() ?? "https"}`);
+  }
+  if (!keys.has("EndpointSuffix") && !keys.has("BlobEndpoint")) {
+    parts.push(`EndpointSuffix=${DEFAULT_ENDPOINT_SUFFIX}`);
+  }
+  return parts.join(";");
+}
+
+/** The SDK decodes any AccountKey leniently; a typo would only show up as 403s at upload time. */
+function hasBase64AccountKey(connectionString: string): boolean {
+  if (/^\s*UseDevelopmentStorage=true\s*;?\s*$/i.test(connectionString)) return true;
+  const key = /(?:^|;)\s*AccountKey=([^;]*)/.exec(connectionString)?.[1]?.trim() ?? "";
+  return key.length > 0 && key.length % 4 === 0 && /^[A-Za-z0-9+/]+={0,2}$/.test(key);
+}
+
+/**
+ * Container names are 3-63 characters of lowercase letters, digits and single hyphens, starting and
+ * ending with a letter or digit.
+ * https://learn.microsoft.com/rest/api/storageservices/naming-and-referencing-containers--blobs--and-metadata#container-names
+ */
+export function parseContainerName(raw: string | undefined): string {
+  const value = raw?.trim() || DEFAULT_CONTAINER;
+  if (!/^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$/.test(value)) {
+    throw new SettingsError(
+      SETTING.container,
+      `${SETTING.container} must be a container name: 3-63 lowercase letters, digits and single hyphens, ` +
+        "starting and ending with a letter or digit.",
+    );
+  }
+  return value;
+}
+
+export function parseMinutes(
+  name: string,
+  raw: string | undefined,
+  fallback: number,
+  bounds: { readonly min: number; readonly max: number },
+): number {
+  if (raw === undefined || raw.trim() === "") return fallback;
+  const text = raw.trim();
+  const value = Number(text);
+  if (!/^\d{1,7}$/.test(text) || value < bounds.min || value > bounds.max) {
+    throw new SettingsError(
+      name,
+      `${name} must be a whole number of minutes from ${bounds.min} to ${bounds.max} (default ${fallback}).`,
+    );
+  }
+  return value;
+}
