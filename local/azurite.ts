@@ -1,0 +1,94 @@
+// Runs Azurite's blob service as a child process on loopback: Microsoft's storage emulator, which
+// enforces SAS signatures, permissions, expiry and CORS the way Blob Storage does.
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdir } from "node:fs/promises";
+import { assertPortFree } from "./ports";
+
+/** Azurite's fixed development account (public, documented emulator credentials, not a secret). */
+export const EMULATOR_ACCOUNT = "devstoreaccount1";
+export const EMULATOR_KEY =
+  "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+
+export interface AzuriteOptions {
+  host?: string;
+  port: number;
+  /** Folder for Azurite's data and metadata. */
+  location: string;
+  /** Environment variable that sets the port, named in a port-in-use error. */
+  portVariable?: string;
+}
+
+export interface Azurite {
+  readonly blobServiceUrl: string;
+  readonly connectionString: string;
+  stop(): Promise<void>;
+}
+
+export async function startAzurite(options: AzuriteOptions): Promise<Azurite> {
+  const host = options.host ?? "127.0.0.1";
+  await assertPortFree(host, options.port, "Azurite blob service", options.portVariable);
+  await mkdir(options.location, { recursive: true });
+  const main = require.resolve("azurite/dist/src/blob/main.js");
+  const child = spawn(
+    process.execPath,
+    [
+      main,
+      ["--blobHost", host],
+      ["--blobPort", String(options.port)],
+      ["--location", options.location],
+      "--silent",
+      // Azurite otherwise sends usage data over the network.
+      "--disableTelemetry",
+      // The SDK speaks a newer service version than this Azurite release knows; the operations used
+      // here exist in both.
+      "--skipApiVersionCheck",
+    ].flat(),
+    { stdio: ["ignore", "pipe", "pipe"] },
+  );
+  await waitUntilListening(child);
+  const blobServiceUrl = `http://${host}:${options.port}/${EMULATOR_ACCOUNT}`;
+  return {
+    blobServiceUrl,
+    connectionString:
+      `DefaultEndpointsProtocol=http;AccountName=${EMULATOR_ACCOUNT};AccountKey=${EMULATOR_KEY};` +
+      `BlobEndpoint=${blobServiceUrl}`,
+    stop: () => stopChild(child),
+  };
+}
+
+function waitUntilListening(child: ChildProcess): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let output = "";
+    const timer = setTimeout(() => {
+      child.kill();
+      reject(new Error(`Azurite did not start within 30 s: ${output.trim().slice(-500)}`));
+    }, 30_000);
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      if (/successfully listen/.test(output)) {
+        clearTimeout(timer);
+        child.stdout?.off("data", onData);
+        child.stdout?.resume();
+        child.stderr?.resume();
+        resolve();
+      }
+    };
+    child.stdout?.on("data", onData);
+    child.stderr?.on("data", (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`Azurite exited (code ${code}) before listening: ${output.trim().slice(-500)}`));
+    });
+  });
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  child.kill("SIGTERM");
+  const timer = setTimeout(() => child.kill("SIGKILL"), 5_000);
+  await exited;
+  clearTimeout(timer);
+}

@@ -1,0 +1,68 @@
+// The whole flow on loopback: Azurite's blob service (with the private container and CORS rule) and the
+// function host, sharing one set of settings. Used by `npm start` and by the tests.
+import { type Environment, parseSettings, SETTING } from "../function/settings";
+import { type Azurite, startAzurite } from "./azurite";
+import { type FunctionHost, startFunctionHost } from "./functionHost";
+import { prepareUploadsStorage } from "./storage";
+
+export interface LocalStackOptions {
+  host?: string;
+  blobPort: number;
+  functionPort: number;
+  allowedOrigins: readonly string[];
+  /** Azurite's data folder. */
+  dataDir: string;
+  /** App settings for the function beyond the connection string, which points at Azurite. */
+  appSettings?: Environment;
+  log?: (line: string) => void;
+  portVariables?: { blob?: string; function?: string };
+}
+
+export interface LocalStack {
+  readonly blobServiceUrl: string;
+  readonly connectionString: string;
+  readonly container: string;
+  readonly apiUrl: string;
+  readonly credentialsUrl: string;
+  stop(): Promise<void>;
+}
+
+export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
+  const started: Array<Azurite | FunctionHost> = [];
+  const stop = async () => {
+    await Promise.all(started.splice(0).map((part) => part.stop()));
+  };
+  try {
+    const azurite = await startAzurite({
+      host: options.host,
+      port: options.blobPort,
+      location: options.dataDir,
+      portVariable: options.portVariables?.blob,
+    });
+    started.push(azurite);
+    const appSettings = { ...options.appSettings, [SETTING.connectionString]: azurite.connectionString };
+    // Settings are checked before anything listens, as the Functions host would at start-up.
+    const { container } = parseSettings(appSettings);
+    Object.assign(process.env, appSettings);
+    await prepareUploadsStorage(azurite.connectionString, container, options.allowedOrigins);
+    const host = await startFunctionHost({
+      host: options.host,
+      port: options.functionPort,
+      allowedOrigins: options.allowedOrigins,
+      log: options.log,
+      portVariable: options.portVariables?.function,
+    });
+    started.push(host);
+    return {
+      blobServiceUrl: azurite.blobServiceUrl,
+      connectionString: azurite.connectionString,
+      container,
+      apiUrl: host.apiUrl,
+      credentialsUrl: `${host.apiUrl}/credentials`,
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}

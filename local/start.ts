@@ -1,0 +1,81 @@
+// `npm start`: runs the local stack on loopback and prints where each part is. Ctrl-C stops everything.
+import { resolve } from "node:path";
+import { OriginError, validateOrigins } from "../infra/cors";
+import { PortInUseError } from "./ports";
+import { type LocalStack, startLocalStack } from "./stack";
+
+const ENV = {
+  blobPort: "VALET_BLOB_PORT",
+  functionPort: "VALET_FUNCTION_PORT",
+  origins: "VALET_ALLOWED_ORIGINS",
+  dataDir: "VALET_DATA_DIR",
+} as const;
+
+/** The upload page's usual local origins (4280 is the port the Static Web Apps CLI uses). */
+const DEFAULT_ORIGINS = ["http://127.0.0.1:4280", "http://localhost:4280"];
+
+class UsageError extends Error {}
+
+function port(variable: string, fallback: number): number {
+  const raw = process.env[variable];
+  if (raw === undefined || raw === "") return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1 || value > 65535) {
+    throw new UsageError(`${variable} must be a port number from 1 to 65535.`);
+  }
+  return value;
+}
+
+function origins(): string[] {
+  const raw = process.env[ENV.origins];
+  const list = raw
+    ? raw
+        .split(",")
+        .map((origin) => origin.trim())
+        .filter(Boolean)
+    : DEFAULT_ORIGINS;
+  return validateOrigins(list, { source: ENV.origins });
+}
+
+async function main(): Promise<void> {
+  let stack: LocalStack;
+  try {
+    const allowedOrigins = origins();
+    stack = await startLocalStack({
+      blobPort: port(ENV.blobPort, 10000),
+      functionPort: port(ENV.functionPort, 7071),
+      allowedOrigins,
+      dataDir: resolve(process.env[ENV.dataDir] || ".azurite"),
+      log: (line) => console.log(line),
+      portVariables: { blob: ENV.blobPort, function: ENV.functionPort },
+    });
+    console.log(
+      [
+        "valet is running on loopback:",
+        `  blob service (Azurite)  ${stack.blobServiceUrl}  container "${stack.container}"`,
+        `  SAS endpoint            ${stack.credentialsUrl}`,
+        `  allowed origins         ${allowedOrigins.join(", ")}`,
+        "Press Ctrl-C to stop.",
+      ].join("\n"),
+    );
+  } catch (error) {
+    if (error instanceof UsageError || error instanceof PortInUseError || error instanceof OriginError) {
+      console.error(`valet: ${error.message}`);
+      process.exit(1);
+    }
+    throw error;
+  }
+  let stopping = false;
+  const shutdown = () => {
+    if (stopping) return;
+    stopping = true;
+    stack.stop().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on("SIGINT", shutdown);
+  process.on("SIGTERM", shutdown);
+}
+
+void main();

@@ -1,0 +1,30 @@
+// Signing is local: the function keeps issuing tokens while the storage service is unreachable.
+import { afterAll, beforeAll, expect, test } from "vitest";
+import { SETTING } from "../../function/settings";
+import { type FunctionHost, startFunctionHost } from "../../local/functionHost";
+import { freePort } from "../../local/ports";
+import { TEST_KEY } from "../support/accounts";
+
+let host: FunctionHost;
+let deadPort: number;
+
+beforeAll(async () => {
+  deadPort = await freePort();
+  process.env[SETTING.connectionString] =
+    `DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=${TEST_KEY};` +
+    `BlobEndpoint=http://127.0.0.1:${deadPort}/devstoreaccount1`;
+  host = await startFunctionHost({ port: await freePort(), allowedOrigins: [] });
+});
+afterAll(async () => {
+  delete process.env[SETTING.connectionString];
+  await host?.stop();
+});
+
+test("a token is issued while nothing listens on the blob endpoint", async () => {
+  await expect(fetch(`http://127.0.0.1:${deadPort}/devstoreaccount1/images`)).rejects.toThrow();
+  const response = await fetch(`${host.apiUrl}/credentials`);
+  expect(response.status).toBe(200);
+  const body = (await response.json()) as { sasKey: string; url: string };
+  expect(body.url).toBe(`http://127.0.0.1:${deadPort}/devstoreaccount1`);
+  expect(new URLSearchParams(body.sasKey).get("sp")).toBe("c");
+});

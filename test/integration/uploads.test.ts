@@ -1,0 +1,149 @@
+// The contract end to end: a token from the HTTP endpoint against a real Azurite.
+import { BlobServiceClient, BlockBlobClient, ContainerClient, RestError } from "@azure/storage-blob";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { parseSettings, SETTING } from "../../function/settings";
+import { issueContainerToken } from "../../function/tokens";
+import { ALLOWED_ORIGIN, startTestStack, type TestStack } from "../support/stack";
+
+let stack: TestStack;
+let service: BlobServiceClient;
+
+beforeAll(async () => {
+  stack = await startTestStack();
+  service = BlobServiceClient.fromConnectionString(stack.connectionString);
+});
+afterAll(async () => {
+  await stack?.stop();
+});
+
+interface Credentials {
+  sasKey: string;
+  url: string;
+  container: string;
+}
+
+async function fetchCredentials(): Promise<Credentials> {
+  const response = await fetch(stack.credentialsUrl);
+  expect(response.status).toBe(200);
+  return (await response.json()) as Credentials;
+}
+
+function blobWithToken(credentials: Credentials, name: string, container = "images"): BlockBlobClient {
+  return new BlockBlobClient(`${credentials.url}/${container}/${name}?${credentials.sasKey}`);
+}
+
+async function statusOf(operation: Promise<unknown>): Promise<number> {
+  try {
+    await operation;
+    return 200;
+  } catch (error) {
+    if (error instanceof RestError && error.statusCode) return error.statusCode;
+    throw error;
+  }
+}
+
+async function put(url: string, body: string): Promise<number> {
+  const response = await fetch(url, { method: "PUT", body, headers: { "x-ms-blob-type": "BlockBlob" } });
+  return response.status;
+}
+
+describe("a container token from /api/credentials", () => {
+  test("creates a blob in images that holds the uploaded bytes", async () => {
+    const credentials = await fetchCredentials();
+    const bytes = Buffer.from("\x89PNG\r\n\x1a\n fake image bytes");
+    const status = await fetch(`${credentials.url}/images/photo-1.png?${credentials.sasKey}`, {
+      method: "PUT",
+      body: bytes,
+      headers: { "x-ms-blob-type": "BlockBlob", "Content-Type": "image/png" },
+    }).then((r) => r.status);
+    expect(status).toBe(201);
+    const stored = await service.getContainerClient("images").getBlobClient("photo-1.png").downloadToBuffer();
+    expect(stored.equals(bytes)).toBe(true);
+  });
+
+  test("creates a blob through the SDK's block upload too", async () => {
+    const credentials = await fetchCredentials();
+    const data = Buffer.alloc(3 * 1024 * 1024, 7);
+    await blobWithToken(credentials, "sdk-upload.png").uploadData(data, {
+      blockSize: 1024 * 1024,
+      concurrency: 2,
+    });
+    const stored = await service
+      .getContainerClient("images")
+      .getBlobClient("sdk-upload.png")
+      .downloadToBuffer();
+    expect(stored.equals(data)).toBe(true);
+  });
+
+  test("cannot overwrite, read or delete the blob it created", async () => {
+    const credentials = await fetchCredentials();
+    const blob = blobWithToken(credentials, "photo-2.png");
+    expect(await put(blob.url, "first")).toBe(201);
+    expect(await put(blob.url, "second")).toBe(403);
+    expect(await statusOf(blob.downloadToBuffer())).toBe(403);
+    expect(await statusOf(blob.delete())).toBe(403);
+    const stored = await service.getContainerClient("images").getBlobClient("photo-2.png").downloadToBuffer();
+    expect(stored.toString()).toBe("first");
+  });
+
+  test("cannot list the container", async () => {
+    const credentials = await fetchCredentials();
+    const container = new ContainerClient(`${credentials.url}/images?${credentials.sasKey}`);
+    expect(await statusOf(container.listBlobsFlat().next())).toBe(403);
+  });
+
+  test("cannot write to another container", async () => {
+    await service.getContainerClient("other").createIfNotExists();
+    const credentials = await fetchCredentials();
+    expect(await put(`${credentials.url}/other/photo.png?${credentials.sasKey}`, "x")).toBe(403);
+  });
+
+  test("is refused with an altered signature or permission", async () => {
+    const credentials = await fetchCredentials();
+    const fields = new URLSearchParams(credentials.sasKey);
+    const sig = fields.get("sig") ?? "";
+    const badSig = new URLSearchParams(fields);
+    badSig.set("sig", (sig[0] === "A" ? "B" : "A") + sig.slice(1));
+    expect(await put(`${credentials.url}/images/tampered-sig.png?${badSig}`, "x")).toBe(403);
+    const moreRights = new URLSearchParams(fields);
+    moreRights.set("sp", "cw");
+    expect(await put(`${credentials.url}/images/tampered-sp.png?${moreRights}`, "x")).toBe(403);
+    // The untouched token still works, so the 403s above come from the changes.
+    expect(await put(`${credentials.url}/images/untampered.png?${credentials.sasKey}`, "x")).toBe(201);
+  });
+
+  test("is refused once expired", async () => {
+    const settings = parseSettings({ [SETTING.connectionString]: stack.connectionString });
+    const threeHoursAgo = new Date(Date.now() - 3 * 60 * 60 * 1000);
+    const expired = issueContainerToken(settings, threeHoursAgo);
+    expect(await put(`${expired.url}/images/late.png?${expired.sasKey}`, "x")).toBe(403);
+    const fresh = issueContainerToken(settings, new Date());
+    expect(await put(`${fresh.url}/images/on-time.png?${fresh.sasKey}`, "x")).toBe(201);
+  });
+});
+
+describe("blob service CORS", () => {
+  async function preflight(origin: string): Promise<Response> {
+    return await fetch(`${stack.blobServiceUrl}/images/photo.png`, {
+      method: "OPTIONS",
+      headers: {
+        Origin: origin,
+        "Access-Control-Request-Method": "PUT",
+        "Access-Control-Request-Headers": "content-type,x-ms-blob-type,x-ms-version,x-ms-client-request-id",
+      },
+    });
+  }
+
+  test("accepts a preflight from an allowed origin", async () => {
+    const response = await preflight(ALLOWED_ORIGIN);
+    expect(response.status).toBe(200);
+    expect(response.headers.get("access-control-allow-origin")).toBe(ALLOWED_ORIGIN);
+    expect(response.headers.get("access-control-allow-methods")).toContain("PUT");
+  });
+
+  test("refuses a preflight from another origin", async () => {
+    const response = await preflight("https://evil.example.com");
+    expect(response.status).toBe(403);
+    expect(response.headers.get("access-control-allow-origin")).toBeNull();
+  });
+});

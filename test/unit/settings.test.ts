@@ -1,0 +1,181 @@
+import { SASProtocol } from "@azure/storage-blob";
+import { describe, expect, test } from "vitest";
+import {
+  DEFAULT_CONTAINER,
+  DEFAULT_TOKEN_LIFETIME_MINUTES,
+  parseSettings,
+  SETTING,
+  SettingsError,
+} from "../../function/settings";
+import { connectionStrings, TEST_ACCOUNT, TEST_KEY } from "../support/accounts";
+
+const withConnection = (value: string | undefined, extra: Record<string, string> = {}) =>
+  parseSettings({ [SETTING.connectionString]: value, ...extra });
+
+function settingsError(run: () => unknown): SettingsError {
+  try {
+    run();
+  } catch (error) {
+    expect(error).toBeInstanceOf(SettingsError);
+    return error as SettingsError;
+  }
+  throw new Error("expected a SettingsError");
+}
+
+describe("accepted connection strings", () => {
+  test.each([
+    [
+      "an Azure account key string without EndpointSuffix",
+      connectionStrings.azureWithoutSuffix,
+      `https://${TEST_ACCOUNT}.blob.core.windows.net`,
+      SASProtocol.Https,
+    ],
+    [
+      "an Azure account key string with EndpointSuffix",
+      connectionStrings.azureWithSuffix,
+      `https://${TEST_ACCOUNT}.blob.core.windows.net`,
+      SASProtocol.Https,
+    ],
+    [
+      "an account key string with a custom BlobEndpoint",
+      connectionStrings.azureBlobEndpoint,
+      "https://uploads.example.com",
+      SASProtocol.Https,
+    ],
+    [
+      "the emulator's account key string",
+      connectionStrings.emulatorBlobEndpoint,
+      "http://127.0.0.1:10000/devstoreaccount1",
+      SASProtocol.HttpsAndHttp,
+    ],
+    [
+      "UseDevelopmentStorage=true",
+      connectionStrings.developmentStorage,
+      "http://127.0.0.1:10000/devstoreaccount1",
+      SASProtocol.HttpsAndHttp,
+    ],
+    [
+      "a string with a trailing semicolon and spaces",
+      ` ${connectionStrings.azureWithSuffix}; `,
+      `https://${TEST_ACCOUNT}.blob.core.windows.net`,
+      SASProtocol.Https,
+    ],
+    [
+      "a string without DefaultEndpointsProtocol but with an http BlobEndpoint",
+      `AccountName=devstoreaccount1;AccountKey=${TEST_KEY};BlobEndpoint=http://127.0.0.1:10000/devstoreaccount1`,
+      "http://127.0.0.1:10000/devstoreaccount1",
+      SASProtocol.HttpsAndHttp,
+    ],
+  ])("%s is accepted", (_name, value, url, protocol) => {
+    const settings = withConnection(value);
+    expect(settings.blobServiceUrl).toBe(url);
+    expect(settings.protocol).toBe(protocol);
+    expect(settings.blobServiceUrl.endsWith("/")).toBe(false);
+  });
+
+  test("defaults apply when only the connection string is set", () => {
+    const settings = withConnection(connectionStrings.azureWithoutSuffix);
+    expect(settings.container).toBe(DEFAULT_CONTAINER);
+    expect(settings.container).toBe("images");
+    expect(settings.tokenLifetimeMinutes).toBe(DEFAULT_TOKEN_LIFETIME_MINUTES);
+    expect(settings.tokenLifetimeMinutes).toBe(120);
+    expect(settings.accountName).toBe(TEST_ACCOUNT);
+  });
+});
+
+describe("rejected connection strings", () => {
+  test.each([
+    ["a missing setting", undefined, /UPLOADS_CONNECTION_STRING is not set/],
+    ["an empty setting", "   ", /UPLOADS_CONNECTION_STRING is not set/],
+    ["a SAS-only string", connectionStrings.sasOnly, /shared access signature, not an account key/],
+    [
+      "text that is not a connection string",
+      "not a connection string",
+      /not a valid storage connection string/,
+    ],
+    [
+      "a string without AccountName",
+      `DefaultEndpointsProtocol=https;AccountKey=${TEST_KEY}`,
+      /not a valid storage connection string/,
+    ],
+    [
+      "an AccountKey that is not base64",
+      `DefaultEndpointsProtocol=https;AccountName=a1;AccountKey=not*base64!;EndpointSuffix=core.windows.net`,
+      /AccountKey that is not a base64/,
+    ],
+    [
+      "an empty AccountKey",
+      "DefaultEndpointsProtocol=https;AccountName=a1;AccountKey=;EndpointSuffix=core.windows.net",
+      /not|AccountKey/,
+    ],
+  ])("%s is a configuration error naming the setting", (_name, value, message) => {
+    const error = settingsError(() => withConnection(value));
+    expect(error.setting).toBe(SETTING.connectionString);
+    expect(error.message).toMatch(message);
+    expect(error.message).toContain(SETTING.connectionString);
+  });
+
+  test("no error message quotes the connection string or its key", () => {
+    for (const value of [
+      connectionStrings.sasOnly,
+      `DefaultEndpointsProtocol=https;AccountName=${TEST_ACCOUNT};AccountKey=${TEST_KEY.slice(1)}`,
+    ]) {
+      const error = settingsError(() => withConnection(value));
+      expect(error.message).not.toContain(TEST_KEY.slice(1, 20));
+      expect(error.message).not.toContain("sig=");
+      expect(error.message).not.toContain(TEST_ACCOUNT);
+    }
+  });
+});
+
+describe("container and lifetime settings", () => {
+  test.each(["uploads", "abc", "a-b-c", "x".repeat(63), "2024-photos"])(
+    "container %s is accepted",
+    (name) => {
+      expect(
+        withConnection(connectionStrings.developmentStorage, { [SETTING.container]: name }).container,
+      ).toBe(name);
+    },
+  );
+
+  test.each([
+    "ab",
+    "Images",
+    "my_images",
+    "-images",
+    "images-",
+    "im--ages",
+    "x".repeat(64),
+    "images/sub",
+    "$root",
+  ])("container %s is rejected", (name) => {
+    const error = settingsError(() =>
+      withConnection(connectionStrings.developmentStorage, { [SETTING.container]: name }),
+    );
+    expect(error.setting).toBe(SETTING.container);
+    expect(error.message).toMatch(/3-63 lowercase letters/);
+  });
+
+  test.each([
+    ["5", 5],
+    ["1440", 1440],
+    [" 30 ", 30],
+    ["", 120],
+  ])("lifetime %j gives %d minutes", (raw, minutes) => {
+    const settings = withConnection(connectionStrings.developmentStorage, {
+      [SETTING.tokenLifetimeMinutes]: raw,
+    });
+    expect(settings.tokenLifetimeMinutes).toBe(minutes);
+  });
+
+  test.each(["4", "1441", "0", "-10", "1.5", "2h", "abc", "1e3"])(
+    "lifetime %j is rejected with its bounds",
+    (raw) => {
+      const error = settingsError(() =>
+        withConnection(connectionStrings.developmentStorage, { [SETTING.tokenLifetimeMinutes]: raw }),
+      );
+      expect(error.setting).toBe(SETTING.tokenLifetimeMinutes);
+      expect(error.message).toContain("from 5 to 1440");
+    },
+  );
+});
