@@ -1,6 +1,7 @@
 // The HTTP edge of the function: maps a request to the token core and the result to a response.
 import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
-import { loadSettings, SettingsError } from "./settings";
+import { SettingsError } from "./appSettings";
+import { loadSettings } from "./settings";
 import { issueContainerToken } from "./tokens";
 
 /** A token must never sit in a browser or proxy cache. */

@@ -1,7 +1,8 @@
 // Entry point of the function app (and of its deployment bundle): registers the HTTP functions.
 import { app } from "@azure/functions";
+import { SettingsError } from "./appSettings";
 import { httpFunctions } from "./functions";
-import { loadSettings, SettingsError } from "./settings";
+import { loadSettings } from "./settings";
 
 for (const [name, options] of Object.entries(httpFunctions)) {
   app.http(name, options);

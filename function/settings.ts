@@ -1,13 +1,8 @@
-// The function's app settings: their names and defaults (shared with infra/, which sets them), and the
-// one place they are read and validated, once per instance.
+// Reads and validates the function's settings once per instance: the uploads account (from its
+// connection string), the container, the container token's lifetime and the issuance policy.
 import { BlobServiceClient, SASProtocol, StorageSharedKeyCredential } from "@azure/storage-blob";
-
-/** App-setting names. `AzureWebJobsStorage` is not among them: it belongs to the Functions runtime. */
-export const SETTING = {
-  connectionString: "UPLOADS_CONNECTION_STRING",
-  container: "UPLOADS_CONTAINER",
-  tokenLifetimeMinutes: "SAS_TOKEN_LIFETIME_MINUTES",
-} as const;
+import { type Environment, parseMinutes, SETTING, SettingsError } from "./appSettings";
+import { type IssuancePolicy, parsePolicy } from "./policy";
 
 export const DEFAULT_CONTAINER = "images";
 export const DEFAULT_TOKEN_LIFETIME_MINUTES = 120;
@@ -26,20 +21,8 @@ export interface Settings {
   readonly protocol: SASProtocol;
   readonly container: string;
   readonly tokenLifetimeMinutes: number;
+  readonly policy: IssuancePolicy;
 }
-
-/** A setting is missing or wrong. The message names the setting and never quotes its value. */
-export class SettingsError extends Error {
-  constructor(
-    readonly setting: string,
-    message: string,
-  ) {
-    super(message);
-    this.name = "SettingsError";
-  }
-}
-
-export type Environment = Readonly<Record<string, string | undefined>>;
 
 export function parseSettings(env: Environment): Settings {
   const account = parseConnectionString(env[SETTING.connectionString]);
@@ -52,6 +35,7 @@ export function parseSettings(env: Environment): Settings {
       DEFAULT_TOKEN_LIFETIME_MINUTES,
       TOKEN_LIFETIME_BOUNDS,
     ),
+    policy: parsePolicy(env),
   };
 }
 
@@ -149,24 +133,6 @@ export function parseContainerName(raw: string | undefined): string {
       SETTING.container,
       `${SETTING.container} must be a container name: 3-63 lowercase letters, digits and single hyphens, ` +
         "starting and ending with a letter or digit.",
-    );
-  }
-  return value;
-}
-
-export function parseMinutes(
-  name: string,
-  raw: string | undefined,
-  fallback: number,
-  bounds: { readonly min: number; readonly max: number },
-): number {
-  if (raw === undefined || raw.trim() === "") return fallback;
-  const text = raw.trim();
-  const value = Number(text);
-  if (!/^\d{1,7}$/.test(text) || value < bounds.min || value > bounds.max) {
-    throw new SettingsError(
-      name,
-      `${name} must be a whole number of minutes from ${bounds.min} to ${bounds.max} (default ${fallback}).`,
     );
   }
   return value;

@@ -1,6 +1,7 @@
 // The whole flow on loopback: Azurite's blob service (with the private container and CORS rule) and the
 // function host, sharing one set of settings. Used by `npm start` and by the tests.
-import { type Environment, parseSettings, SETTING } from "../function/settings";
+import { type Environment, SETTING } from "../function/appSettings";
+import { parseSettings } from "../function/settings";
 import { type Azurite, startAzurite } from "./azurite";
 import { type FunctionHost, startFunctionHost } from "./functionHost";
 import { prepareUploadsStorage } from "./storage";

@@ -1,6 +1,6 @@
 // Signing is local: the function keeps issuing tokens while the storage service is unreachable.
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { SETTING } from "../../function/settings";
+import { SETTING } from "../../function/appSettings";
 import { type FunctionHost, startFunctionHost } from "../../local/functionHost";
 import { freePort } from "../../local/ports";
 import { TEST_KEY } from "../support/accounts";

@@ -1,7 +1,8 @@
 // The contract end to end: a token from the HTTP endpoint against a real Azurite.
 import { BlobServiceClient, BlockBlobClient, ContainerClient, RestError } from "@azure/storage-blob";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { parseSettings, SETTING } from "../../function/settings";
+import { SETTING } from "../../function/appSettings";
+import { parseSettings } from "../../function/settings";
 import { issueContainerToken } from "../../function/tokens";
 import { ALLOWED_ORIGIN, startTestStack, type TestStack } from "../support/stack";
 

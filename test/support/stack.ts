@@ -2,7 +2,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Environment } from "../../function/settings";
+import type { Environment } from "../../function/appSettings";
 import { freePort } from "../../local/ports";
 import { type LocalStack, startLocalStack } from "../../local/stack";
 

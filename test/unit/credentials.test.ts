@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, test, vi } from "vitest";
-import { SETTING } from "../../function/settings";
+import { SETTING } from "../../function/appSettings";
 import { connectionStrings, TEST_ACCOUNT, TEST_KEY } from "../support/accounts";
 import { invoke } from "../support/function";
 

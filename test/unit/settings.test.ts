@@ -1,12 +1,7 @@
 import { SASProtocol } from "@azure/storage-blob";
 import { describe, expect, test } from "vitest";
-import {
-  DEFAULT_CONTAINER,
-  DEFAULT_TOKEN_LIFETIME_MINUTES,
-  parseSettings,
-  SETTING,
-  SettingsError,
-} from "../../function/settings";
+import { SETTING, SettingsError } from "../../function/appSettings";
+import { DEFAULT_CONTAINER, DEFAULT_TOKEN_LIFETIME_MINUTES, parseSettings } from "../../function/settings";
 import { connectionStrings, TEST_ACCOUNT, TEST_KEY } from "../support/accounts";
 
 const withConnection = (value: string | undefined, extra: Record<string, string> = {}) =>

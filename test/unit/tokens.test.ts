@@ -1,5 +1,6 @@
 import { describe, expect, test } from "vitest";
-import { parseSettings, SETTING } from "../../function/settings";
+import { SETTING } from "../../function/appSettings";
+import { parseSettings } from "../../function/settings";
 import { issueContainerToken } from "../../function/tokens";
 import { connectionStrings, TEST_ACCOUNT } from "../support/accounts";
 
