@@ -18,3 +18,6 @@ try {
     JSON.stringify({ event: "settings.invalid", setting: error.setting, message: error.message }),
   );
 }
+
+// Exported so the bundle can be loaded and invoked outside the Functions host (cold-start measurement).
+export { httpFunctions };
