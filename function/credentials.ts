@@ -1,8 +1,9 @@
 // The HTTP edge of the function: maps a request to the token core and the result to a response.
 import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
 import { SettingsError } from "./appSettings";
-import { loadSettings } from "./settings";
-import { issueContainerToken } from "./tokens";
+import { loadSettings, type Settings } from "./settings";
+import { issueContainerToken, issueUploadToken, type TokenBinding } from "./tokens";
+import { clientIpv4, parseTokenRequest, RequestError } from "./uploadRequest";
 
 /** A token must never sit in a browser or proxy cache. */
 const RESPONSE_HEADERS = {
@@ -22,7 +23,7 @@ export async function credentials(
       Allow: CREDENTIALS_METHODS.join(", "),
     });
   }
-  let settings: ReturnType<typeof loadSettings>;
+  let settings: Settings;
   try {
     settings = loadSettings();
   } catch (error) {
@@ -32,16 +33,51 @@ export async function credentials(
     );
     return errorResponse(500, `The function is misconfigured: ${error.message}`);
   }
-  const body = issueContainerToken(settings, new Date());
-  context.log(
-    JSON.stringify({
-      event: "token.issued",
-      scope: "container",
-      container: body.container,
-      expiresOn: body.expiresOn,
-    }),
-  );
-  return { status: 200, headers: RESPONSE_HEADERS, jsonBody: body };
+  try {
+    const tokenRequest = parseTokenRequest(request.query, settings.policy);
+    const binding = bindingFor(request, settings);
+    if (tokenRequest.kind === "container") {
+      const body = issueContainerToken(settings, new Date(), binding);
+      context.log(
+        JSON.stringify({
+          event: "token.issued",
+          scope: "container",
+          container: body.container,
+          expiresOn: body.expiresOn,
+        }),
+      );
+      return { status: 200, headers: RESPONSE_HEADERS, jsonBody: body };
+    }
+    const body = issueUploadToken(settings, new Date(), tokenRequest, binding);
+    context.log(
+      JSON.stringify({
+        event: "token.issued",
+        scope: "blob",
+        container: body.container,
+        blobName: body.blobName,
+        contentType: tokenRequest.contentType,
+        size: tokenRequest.size,
+        expiresOn: body.expiresOn,
+      }),
+    );
+    return { status: 200, headers: RESPONSE_HEADERS, jsonBody: body };
+  } catch (error) {
+    if (!(error instanceof RequestError)) throw error;
+    // The message quotes input only JSON-escaped and truncated, and the log line is JSON too.
+    context.warn(JSON.stringify({ event: "request.rejected", message: error.message }));
+    return errorResponse(400, error.message);
+  }
+}
+
+function bindingFor(request: HttpRequest, settings: Settings): TokenBinding {
+  if (!settings.policy.bindTokenToClientIp) return {};
+  const clientIp = clientIpv4(request.headers.get("x-forwarded-for"));
+  if (!clientIp) {
+    throw new RequestError(
+      "Tokens are bound to the caller's IPv4 address, and this request did not come from one: retry over IPv4.",
+    );
+  }
+  return { clientIp };
 }
 
 function errorResponse(

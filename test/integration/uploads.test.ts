@@ -87,6 +87,12 @@ describe("a container token from /api/credentials", () => {
     expect(stored.toString()).toBe("first");
   });
 
+  test("cannot stage blocks: multi-block uploads take a per-upload token", async () => {
+    const credentials = await fetchCredentials();
+    const blob = blobWithToken(credentials, "in-blocks.png");
+    expect(await statusOf(blob.stageBlock(Buffer.from("b-0").toString("base64"), "x", 1))).toBe(403);
+  });
+
   test("cannot list the container", async () => {
     const credentials = await fetchCredentials();
     const container = new ContainerClient(`${credentials.url}/images?${credentials.sasKey}`);

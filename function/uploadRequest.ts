@@ -1,0 +1,132 @@
+// Reads what a caller asks for from the query string and checks it against the issuance policy: either a
+// container token (no parameters) or a token for one upload (filename + contentType [+ size]).
+import { isIPv4 } from "node:net";
+import { IMAGE_EXTENSIONS, type ImageContentType, type IssuancePolicy } from "./policy";
+
+/** Query parameters the endpoint understands; anything else is refused rather than silently ignored. */
+export const UPLOAD_PARAMETERS = ["filename", "contentType", "size"] as const;
+type UploadParameter = (typeof UPLOAD_PARAMETERS)[number];
+
+const MAX_FILENAME_LENGTH = 255;
+const MAX_CONTENT_TYPE_LENGTH = 100;
+
+export type TokenRequest =
+  | { readonly kind: "container" }
+  | {
+      readonly kind: "upload";
+      readonly contentType: ImageContentType;
+      /** The extension the blob gets: the canonical one for the content type. */
+      readonly extension: string;
+      readonly size?: number;
+    };
+
+/** The caller's input is wrong: a 400 whose message says what to change. */
+export class RequestError extends Error {
+  override name = "RequestError";
+}
+
+export function parseTokenRequest(query: URLSearchParams, policy: IssuancePolicy): TokenRequest {
+  const values = new Map<UploadParameter, string>();
+  for (const [name, value] of query) {
+    if (!(UPLOAD_PARAMETERS as readonly string[]).includes(name)) {
+      throw new RequestError(
+        `Unknown query parameter ${quote(name)}: the parameters are ${UPLOAD_PARAMETERS.join(", ")}.`,
+      );
+    }
+    const parameter = name as UploadParameter;
+    if (values.has(parameter)) throw new RequestError(`The parameter ${parameter} is given more than once.`);
+    values.set(parameter, value);
+  }
+
+  if (values.size === 0) {
+    if (!policy.containerTokensEnabled) {
+      throw new RequestError(
+        "Container tokens are turned off: ask for a token per upload with ?filename=<name>&contentType=<type>[&size=<bytes>].",
+      );
+    }
+    return { kind: "container" };
+  }
+
+  const filename = values.get("filename");
+  const contentTypeText = values.get("contentType");
+  if (filename === undefined || contentTypeText === undefined) {
+    throw new RequestError("A per-upload token needs both filename and contentType (size is optional).");
+  }
+  const contentType = parseContentType(contentTypeText, policy);
+  const extension = parseExtension(filename, contentType);
+  const sizeText = values.get("size");
+  return sizeText === undefined
+    ? { kind: "upload", contentType, extension }
+    : { kind: "upload", contentType, extension, size: parseSize(sizeText, policy) };
+}
+
+function parseContentType(text: string, policy: IssuancePolicy): ImageContentType {
+  if (text.length === 0 || text.length > MAX_CONTENT_TYPE_LENGTH || hasControlCharacters(text)) {
+    throw new RequestError(
+      `contentType must be a MIME type of at most ${MAX_CONTENT_TYPE_LENGTH} printable characters.`,
+    );
+  }
+  const type = text.trim().toLowerCase();
+  const allowed = policy.allowedContentTypes.find((candidate) => candidate === type);
+  if (!allowed) {
+    throw new RequestError(
+      `contentType ${quote(type)} is not allowed: upload one of ${policy.allowedContentTypes.join(", ")}.`,
+    );
+  }
+  return allowed;
+}
+
+/** The client's file name is only used to check its extension; it never becomes part of a blob path. */
+function parseExtension(filename: string, contentType: ImageContentType): string {
+  if (filename.length === 0 || filename.length > MAX_FILENAME_LENGTH) {
+    throw new RequestError(`filename must be 1 to ${MAX_FILENAME_LENGTH} characters long.`);
+  }
+  if (hasControlCharacters(filename) || /[/\\]/.test(filename)) {
+    throw new RequestError(
+      "filename must be a bare file name, without path separators or control characters.",
+    );
+  }
+  const dot = filename.lastIndexOf(".");
+  const extension = dot > 0 ? filename.slice(dot + 1).toLowerCase() : "";
+  const expected: readonly string[] = IMAGE_EXTENSIONS[contentType];
+  if (!expected.includes(extension)) {
+    throw new RequestError(
+      `filename must end in .${expected.join(" or .")} for contentType ${contentType}` +
+        (extension ? `, not ${quote(`.${extension}`, 20)}.` : "."),
+    );
+  }
+  return expected[0] ?? extension;
+}
+
+function parseSize(text: string, policy: IssuancePolicy): number {
+  if (!/^\d{1,16}$/.test(text) || Number(text) === 0) {
+    throw new RequestError("size must be the file's size in bytes, a whole number greater than 0.");
+  }
+  const size = Number(text);
+  if (size > policy.maxUploadBytes) {
+    throw new RequestError(`The file is too large: the limit is ${policy.maxUploadBytes} bytes.`);
+  }
+  return size;
+}
+
+/**
+ * The caller's IPv4 address as the Functions front end reports it (`X-Forwarded-For`, first entry, which
+ * App Service writes as `address:port`), or undefined. SAS `sip` takes IPv4 addresses only.
+ * https://learn.microsoft.com/rest/api/storageservices/create-service-sas#specify-an-ip-address-or-ip-range
+ */
+export function clientIpv4(forwardedFor: string | null): string | undefined {
+  const first = forwardedFor?.split(",")[0]?.trim();
+  if (!first) return undefined;
+  const candidate = first.replace(/^::ffff:/i, "").replace(/:\d+$/, "");
+  return isIPv4(candidate) ? candidate : undefined;
+}
+
+function hasControlCharacters(text: string): boolean {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point.
+  return /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/.test(text);
+}
+
+/** Echoes a short piece of input safely: JSON-escaped (no raw control characters or quotes), truncated. */
+function quote(text: string, max = 40): string {
+  return JSON.stringify(text.length > max ? `${text.slice(0, max)}…` : text);
+}

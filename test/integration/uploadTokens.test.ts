@@ -1,0 +1,172 @@
+// Per-upload tokens against a real Azurite: what one token can and cannot do.
+import {
+  BlobSASPermissions,
+  BlobServiceClient,
+  BlockBlobClient,
+  ContainerClient,
+  generateBlobSASQueryParameters,
+  RestError,
+} from "@azure/storage-blob";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { SETTING } from "../../function/appSettings";
+import { parseSettings } from "../../function/settings";
+import { issueUploadToken } from "../../function/tokens";
+import { startTestStack, type TestStack } from "../support/stack";
+
+let stack: TestStack;
+let images: ContainerClient;
+
+beforeAll(async () => {
+  stack = await startTestStack();
+  images = BlobServiceClient.fromConnectionString(stack.connectionString).getContainerClient("images");
+});
+afterAll(async () => {
+  await stack?.stop();
+});
+
+interface UploadCredentials {
+  sasKey: string;
+  url: string;
+  container: string;
+  blobName: string;
+  blobUrl: string;
+  expiresOn: string;
+}
+
+async function uploadCredentials(
+  filename = "photo.png",
+  contentType = "image/png",
+): Promise<UploadCredentials> {
+  const query = new URLSearchParams({ filename, contentType });
+  const response = await fetch(`${stack.credentialsUrl}?${query}`);
+  expect(response.status).toBe(200);
+  return (await response.json()) as UploadCredentials;
+}
+
+async function statusOf(operation: Promise<unknown>): Promise<number> {
+  try {
+    await operation;
+    return 200;
+  } catch (error) {
+    if (error instanceof RestError && error.statusCode) return error.statusCode;
+    throw error;
+  }
+}
+
+async function put(
+  url: string,
+  body: string | Uint8Array<ArrayBuffer>,
+  contentType = "image/png",
+): Promise<number> {
+  const response = await fetch(url, {
+    method: "PUT",
+    body,
+    headers: { "x-ms-blob-type": "BlockBlob", "Content-Type": contentType },
+  });
+  return response.status;
+}
+
+describe("a per-upload token", () => {
+  test("uploads its blob in a single PUT", async () => {
+    const credentials = await uploadCredentials();
+    const bytes = Buffer.from("\x89PNG single put");
+    expect(await put(`${credentials.blobUrl}?${credentials.sasKey}`, bytes)).toBe(201);
+    const blob = images.getBlobClient(credentials.blobName);
+    expect((await blob.downloadToBuffer()).equals(bytes)).toBe(true);
+    expect((await blob.getProperties()).contentType).toBe("image/png");
+  });
+
+  test("uploads its blob in several blocks", async () => {
+    const credentials = await uploadCredentials("big.jpg", "image/jpeg");
+    expect(new URLSearchParams(credentials.sasKey).get("sp")).toBe("w");
+    const data = Buffer.alloc(5 * 1024 * 1024 + 17, 3);
+    const blob = new BlockBlobClient(`${credentials.blobUrl}?${credentials.sasKey}`);
+    await blob.uploadData(data, {
+      blockSize: 1024 * 1024,
+      maxSingleShotSize: 1024 * 1024,
+      concurrency: 3,
+      blobHTTPHeaders: { blobContentType: "image/jpeg" },
+    });
+    const stored = images.getBlockBlobClient(credentials.blobName);
+    expect((await stored.getBlockList("committed")).committedBlocks?.length).toBe(6);
+    expect((await stored.downloadToBuffer()).equals(data)).toBe(true);
+  });
+
+  test("cannot write any other blob name", async () => {
+    const credentials = await uploadCredentials();
+    const other = `${credentials.url}/${credentials.container}/someone-else.png?${credentials.sasKey}`;
+    expect(await put(other, "x")).toBe(403);
+    await expect(images.getBlobClient("someone-else.png").exists()).resolves.toBe(false);
+  });
+
+  test("cannot read or delete its blob, or list the container", async () => {
+    const credentials = await uploadCredentials();
+    const url = `${credentials.blobUrl}?${credentials.sasKey}`;
+    expect(await put(url, "first")).toBe(201);
+    const blob = new BlockBlobClient(url);
+    expect(await statusOf(blob.downloadToBuffer())).toBe(403);
+    expect(await statusOf(blob.getProperties())).toBe(403);
+    expect(await statusOf(blob.delete())).toBe(403);
+    const container = new ContainerClient(
+      `${credentials.url}/${credentials.container}?${credentials.sasKey}`,
+    );
+    expect(await statusOf(container.listBlobsFlat().next())).toBe(403);
+    expect((await images.getBlobClient(credentials.blobName).downloadToBuffer()).toString()).toBe("first");
+  });
+
+  test("needs write for blocks: the same token with create alone cannot stage a block", async () => {
+    const credentials = await uploadCredentials();
+    const fields = new URLSearchParams(credentials.sasKey);
+    const settings = parseSettings({ [SETTING.connectionString]: stack.connectionString });
+    const createOnly = generateBlobSASQueryParameters(
+      {
+        containerName: credentials.container,
+        blobName: credentials.blobName,
+        permissions: BlobSASPermissions.parse("c"),
+        expiresOn: new Date(credentials.expiresOn),
+        protocol: settings.protocol,
+        version: fields.get("sv") ?? undefined,
+      },
+      settings.credential,
+    ).toString();
+    const blockId = Buffer.from("block-0").toString("base64");
+    const withCreate = new BlockBlobClient(`${credentials.blobUrl}?${createOnly}`);
+    expect(await statusOf(withCreate.stageBlock(blockId, "x", 1))).toBe(403);
+    const withWrite = new BlockBlobClient(`${credentials.blobUrl}?${credentials.sasKey}`);
+    expect(await statusOf(withWrite.stageBlock(blockId, "x", 1))).toBe(200);
+  });
+
+  test("is refused once expired", async () => {
+    const settings = parseSettings({ [SETTING.connectionString]: stack.connectionString });
+    const expired = issueUploadToken(settings, new Date(Date.now() - 20 * 60_000), { extension: "png" });
+    expect(await put(`${expired.blobUrl}?${expired.sasKey}`, "late")).toBe(403);
+    const fresh = issueUploadToken(settings, new Date(), { extension: "png" });
+    expect(await put(`${fresh.blobUrl}?${fresh.sasKey}`, "on time")).toBe(201);
+  });
+
+  // Azurite accepts `sip` but does not enforce it, so only the accepted side can be checked here.
+  test("bound to the caller's address still uploads", async () => {
+    const settings = parseSettings({ [SETTING.connectionString]: stack.connectionString });
+    const here = issueUploadToken(settings, new Date(), { extension: "png" }, { clientIp: "127.0.0.1" });
+    expect(await put(`${here.blobUrl}?${here.sasKey}`, "x")).toBe(201);
+  });
+
+  test("two requests never get the same blob name", async () => {
+    const names = await Promise.all(
+      Array.from({ length: 20 }, () => uploadCredentials().then((c) => c.blobName)),
+    );
+    expect(new Set(names).size).toBe(20);
+  });
+});
+
+describe("refused requests over HTTP", () => {
+  test("a disallowed type is a 400 with a JSON error and no token", async () => {
+    const response = await fetch(`${stack.credentialsUrl}?filename=page.html&contentType=text/html`);
+    expect(response.status).toBe(400);
+    expect(response.headers.get("cache-control")).toBe("no-store");
+    expect(await response.json()).toEqual({
+      error:
+        'contentType "text/html" is not allowed: upload one of image/jpeg, image/png, image/gif, image/webp, image/avif.',
+    });
+  });
+});

@@ -1,0 +1,60 @@
+import { describe, expect, test } from "vitest";
+import { SETTING, SettingsError } from "../../function/appSettings";
+import { DEFAULT_ALLOWED_CONTENT_TYPES, parsePolicy } from "../../function/policy";
+
+function policyError(env: Record<string, string>): SettingsError {
+  try {
+    parsePolicy(env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(SettingsError);
+    return error as SettingsError;
+  }
+  throw new Error("expected a SettingsError");
+}
+
+describe("the issuance policy", () => {
+  test("defaults to JPEG, PNG, GIF, WebP and AVIF, 50 MiB, 15-minute upload tokens, container tokens on, no IP binding", () => {
+    expect(parsePolicy({})).toEqual({
+      allowedContentTypes: ["image/jpeg", "image/png", "image/gif", "image/webp", "image/avif"],
+      maxUploadBytes: 50 * 1024 * 1024,
+      uploadTokenLifetimeMinutes: 15,
+      containerTokensEnabled: true,
+      bindTokenToClientIp: false,
+    });
+    expect(DEFAULT_ALLOWED_CONTENT_TYPES).toHaveLength(5);
+  });
+
+  test("reads every setting", () => {
+    const policy = parsePolicy({
+      [SETTING.allowedContentTypes]: " image/PNG , image/heic,image/png",
+      [SETTING.maxUploadBytes]: "2048",
+      [SETTING.uploadTokenLifetimeMinutes]: "60",
+      [SETTING.containerTokensEnabled]: "FALSE",
+      [SETTING.bindTokenToClientIp]: "true",
+    });
+    expect(policy).toEqual({
+      allowedContentTypes: ["image/png", "image/heic"],
+      maxUploadBytes: 2048,
+      uploadTokenLifetimeMinutes: 60,
+      containerTokensEnabled: false,
+      bindTokenToClientIp: true,
+    });
+  });
+
+  test.each([
+    [SETTING.allowedContentTypes, "image/png,image/svg+xml", /not one of them/],
+    [SETTING.allowedContentTypes, "text/html", /comma-separated list of image\/jpeg/],
+    [SETTING.maxUploadBytes, "1023", /from 1024 to 5368709120/],
+    [SETTING.maxUploadBytes, "5368709121", /from 1024 to 5368709120/],
+    [SETTING.maxUploadBytes, "10MB", /whole number of bytes/],
+    [SETTING.uploadTokenLifetimeMinutes, "0", /from 1 to 60/],
+    [SETTING.uploadTokenLifetimeMinutes, "61", /from 1 to 60/],
+    [SETTING.containerTokensEnabled, "yes", /must be true or false/],
+    [SETTING.bindTokenToClientIp, "1", /must be true or false/],
+  ])("%s=%j is refused with a message naming the setting", (name, value, message) => {
+    const error = policyError({ [name]: value });
+    expect(error.setting).toBe(name);
+    expect(error.message).toContain(name);
+    expect(error.message).toMatch(message);
+  });
+});

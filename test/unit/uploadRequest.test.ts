@@ -1,0 +1,115 @@
+import { describe, expect, test } from "vitest";
+import { parsePolicy } from "../../function/policy";
+import { clientIpv4, parseTokenRequest, RequestError } from "../../function/uploadRequest";
+
+const policy = parsePolicy({});
+const parse = (query: string, p = policy) => parseTokenRequest(new URLSearchParams(query), p);
+
+function requestError(query: string, p = policy): string {
+  try {
+    parse(query, p);
+  } catch (error) {
+    expect(error).toBeInstanceOf(RequestError);
+    return (error as Error).message;
+  }
+  throw new Error(`expected ${query} to be refused`);
+}
+
+describe("accepted requests", () => {
+  test("no parameters asks for a container token", () => {
+    expect(parse("")).toEqual({ kind: "container" });
+  });
+
+  test.each([
+    ["filename=cat.png&contentType=image/png", "image/png", "png", undefined],
+    ["filename=Cat.JPEG&contentType=image/jpeg", "image/jpeg", "jpg", undefined],
+    ["filename=cat.jpg&contentType=IMAGE/JPEG&size=1024", "image/jpeg", "jpg", 1024],
+    ["filename=a%20b%C3%A9.webp&contentType=image/webp&size=52428800", "image/webp", "webp", 52428800],
+    ["contentType=image/avif&filename=x.y.avif", "image/avif", "avif", undefined],
+    ["filename=anim.gif&contentType=image/gif&size=1", "image/gif", "gif", 1],
+  ])("%s is an upload of %s with extension %s", (query, contentType, extension, size) => {
+    expect(parse(query)).toEqual(
+      size === undefined
+        ? { kind: "upload", contentType, extension }
+        : { kind: "upload", contentType, extension, size },
+    );
+  });
+});
+
+describe("refused requests", () => {
+  const long = "a".repeat(300);
+  test.each([
+    ["filename=cat.png", /needs both filename and contentType/],
+    ["contentType=image/png", /needs both filename and contentType/],
+    ["size=10", /needs both filename and contentType/],
+    ["filename=cat.png&contentType=text/html", /contentType "text\/html" is not allowed/],
+    ["filename=cat.svg&contentType=image/svg%2Bxml", /is not allowed/],
+    ["filename=cat.heic&contentType=image/heic", /is not allowed/],
+    ["filename=cat.png&contentType=", /contentType must be a MIME type/],
+    [`filename=cat.png&contentType=image/${long}`, /contentType must be a MIME type of at most 100/],
+    ["filename=cat.png&contentType=image/png%0D%0AX-Evil:%201", /contentType must be a MIME type/],
+    [
+      "filename=cat.jpg&contentType=image/png",
+      /filename must end in \.png for contentType image\/png, not "\.jpg"/,
+    ],
+    ["filename=cat&contentType=image/png", /filename must end in \.png/],
+    ["filename=.png&contentType=image/png", /filename must end in \.png/],
+    ["filename=cat.png.exe&contentType=image/png", /filename must end in \.png/],
+    ["filename=&contentType=image/png", /filename must be 1 to 255 characters/],
+    [`filename=${long}.png&contentType=image/png`, /filename must be 1 to 255 characters/],
+    ["filename=../../etc/passwd.png&contentType=image/png", /without path separators/],
+    ["filename=dir%2Fcat.png&contentType=image/png", /without path separators/],
+    ["filename=dir%5Ccat.png&contentType=image/png", /without path separators/],
+    ["filename=cat%00.png&contentType=image/png", /control characters/],
+    ["filename=cat%0A.png&contentType=image/png", /control characters/],
+    ["filename=cat%E2%80%A8.png&contentType=image/png", /control characters/],
+    ["filename=cat.png&contentType=image/png&size=0", /size must be the file's size in bytes/],
+    ["filename=cat.png&contentType=image/png&size=-1", /size must be/],
+    ["filename=cat.png&contentType=image/png&size=1.5", /size must be/],
+    ["filename=cat.png&contentType=image/png&size=1e6", /size must be/],
+    ["filename=cat.png&contentType=image/png&size=", /size must be/],
+    ["filename=cat.png&contentType=image/png&size=99999999999999999999", /size must be/],
+    ["filename=cat.png&contentType=image/png&size=52428801", /too large: the limit is 52428800 bytes/],
+    ["filename=a.png&filename=b.png&contentType=image/png", /filename is given more than once/],
+    ["filename=a.png&contentType=image/png&contentType=image/png", /contentType is given more than once/],
+    ["filename=a.png&contentType=image/png&blobName=../x", /Unknown query parameter "blobName"/],
+    ["sp=rwdl", /Unknown query parameter "sp"/],
+    [`${"x".repeat(500)}=1`, /Unknown query parameter "x{40}…"/],
+    ["a%0D%0Ab=1", /Unknown query parameter "a\\r\\nb"/],
+  ])("%s is refused", (query, message) => {
+    expect(requestError(query)).toMatch(message);
+  });
+
+  test("no parameters is refused when container tokens are turned off", () => {
+    const strict = parsePolicy({ CONTAINER_TOKENS_ENABLED: "false" });
+    expect(requestError("", strict)).toMatch(/Container tokens are turned off: ask for a token per upload/);
+    expect(parse("filename=a.png&contentType=image/png", strict)).toMatchObject({ kind: "upload" });
+  });
+
+  test("no error message carries a raw control character or an unescaped quote from the input", () => {
+    for (const query of [
+      "a%0D%0Ab=1",
+      "filename=cat%0A.png&contentType=image/png",
+      'filename=a.png&contentType=x"y%0D',
+    ]) {
+      const message = requestError(query);
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: checking for control characters.
+      expect(message).not.toMatch(/[\u0000-\u001f]/);
+    }
+  });
+});
+
+describe("the caller's address", () => {
+  test.each([
+    ["203.0.113.7", "203.0.113.7"],
+    ["203.0.113.7:51234", "203.0.113.7"],
+    ["203.0.113.7:51234, 10.0.0.1", "203.0.113.7"],
+    ["::ffff:127.0.0.1", "127.0.0.1"],
+    ["2001:db8::1", undefined],
+    ["not-an-ip", undefined],
+    ["", undefined],
+    [null, undefined],
+  ])("X-Forwarded-For %j gives %j", (header, ip) => {
+    expect(clientIpv4(header)).toBe(ip);
+  });
+});
