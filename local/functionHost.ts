@@ -3,7 +3,13 @@
 // answers CORS for the configured origins the way the Function App's platform CORS does.
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { HttpRequest, HttpResponse, InvocationContext, type LogLevel } from "@azure/functions";
+import {
+  HttpRequest,
+  HttpResponse,
+  type HttpResponseInit,
+  InvocationContext,
+  type LogLevel,
+} from "@azure/functions";
 import { httpFunctions, type RoutedHttpFunction } from "../function/functions";
 import { assertPortFree } from "./ports";
 
@@ -30,8 +36,11 @@ const PREFLIGHT_MAX_AGE_SECONDS = "3600";
 export async function startFunctionHost(options: FunctionHostOptions): Promise<FunctionHost> {
   const host = options.host ?? "127.0.0.1";
   await assertPortFree(host, options.port, "function host", options.portVariable);
+  // One log handler for every invocation: the lines need nothing from the request.
+  const logHandler = (level: LogLevel, ...args: unknown[]) =>
+    options.log?.(`[${level}] ${args.map(String).join(" ")}`);
   const server = createServer((req, res) => {
-    handle(req, res, options).catch((error: unknown) => {
+    handle(req, res, options, logHandler).catch((error: unknown) => {
       options.log?.(`[error] unhandled failure in the function host: ${(error as Error).message}`);
       if (!res.headersSent) send(res, 500, { error: "The function failed unexpectedly." });
       else res.destroy();
@@ -48,6 +57,7 @@ async function handle(
   req: IncomingMessage,
   res: ServerResponse,
   options: FunctionHostOptions,
+  logHandler: (level: LogLevel, ...args: unknown[]) => void,
 ): Promise<void> {
   const url = new URL(req.url ?? "/", `http://${req.headers.host ?? "127.0.0.1"}`);
   const origin = req.headers.origin;
@@ -78,7 +88,7 @@ async function handle(
     return;
   }
 
-  const body = await readBody(req);
+  const body = hasBody(req) ? await readBody(req) : NO_BODY;
   if (body === undefined) {
     send(res, 413, { error: `Request bodies are limited to ${MAX_BODY_BYTES} bytes.` }, corsHeaders);
     return;
@@ -97,16 +107,43 @@ async function handle(
   const context = new InvocationContext({
     invocationId,
     functionName: fn.route,
-    logHandler: (level: LogLevel, ...args: unknown[]) =>
-      options.log?.(`[${level}] ${args.map(String).join(" ")}`),
+    logHandler,
   });
-  const response = new HttpResponse(await fn.handler(request, context));
-  const headers: Record<string, string> = { ...corsHeaders };
+  const response = await toWire(await fn.handler(request, context));
+  res.writeHead(response.status, { ...corsHeaders, ...response.headers });
+  res.end(response.body);
+}
+
+interface WireResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: string | Buffer;
+}
+
+/** Statuses whose responses have no body (the fetch spec's null body statuses). */
+const NULL_BODY_STATUSES = new Set([204, 205, 304]);
+
+/**
+ * What @azure/functions' HttpResponse makes of the handler's result. A JSON body, the usual case, is
+ * serialized directly, exactly as HttpResponse would (JSON.stringify, `content-type: application/json`
+ * unless the handler set one), without the web stream HttpResponse builds around it: that stream cost
+ * more per request than issuing the token. Anything else goes through HttpResponse itself.
+ */
+async function toWire(result: HttpResponseInit | HttpResponse): Promise<WireResponse> {
+  if (!(result instanceof HttpResponse) && result.jsonBody !== undefined) {
+    const status = result.status ?? 200;
+    if (status >= 200 && status <= 599 && !NULL_BODY_STATUSES.has(status)) {
+      const headers = new Headers(result.headers);
+      if (!headers.has("content-type")) headers.set("content-type", "application/json");
+      return { status, headers: Object.fromEntries(headers), body: JSON.stringify(result.jsonBody) };
+    }
+  }
+  const response = result instanceof HttpResponse ? result : new HttpResponse(result);
+  const headers: Record<string, string> = {};
   response.headers.forEach((value, key) => {
     headers[key] = value;
   });
-  res.writeHead(response.status, headers);
-  res.end(Buffer.from(await response.arrayBuffer()));
+  return { status: response.status, headers, body: Buffer.from(await response.arrayBuffer()) };
 }
 
 function findFunction(pathname: string): RoutedHttpFunction | undefined {
@@ -125,6 +162,13 @@ function flattenHeaders(req: IncomingMessage): Record<string, string> {
     if (value !== undefined) headers[key] = Array.isArray(value) ? value.join(", ") : value;
   }
   return headers;
+}
+
+const NO_BODY = new Uint8Array(0);
+
+/** A request has a body only when it says so with Content-Length or Transfer-Encoding (RFC 9112 §6). */
+function hasBody(req: IncomingMessage): boolean {
+  return req.headers["content-length"] !== undefined || req.headers["transfer-encoding"] !== undefined;
 }
 
 /** The body, or undefined when it is larger than MAX_BODY_BYTES. */
