@@ -1,10 +1,12 @@
 // The whole flow on loopback: Azurite's blob service (with the private container and CORS rule) and the
 // function host, sharing one set of settings. Used by `npm start` and by the tests.
 import { type Environment, SETTING } from "../function/appSettings";
+import { parsePolicy } from "../function/policy";
 import { parseSettings } from "../function/settings";
 import { type Azurite, startAzurite } from "./azurite";
 import { type FunctionHost, startFunctionHost } from "./functionHost";
 import { prepareUploadsStorage } from "./storage";
+import { buildLocalPage, startWebServer, type WebServer } from "./web";
 
 export interface LocalStackOptions {
   host?: string;
@@ -16,7 +18,11 @@ export interface LocalStackOptions {
   /** App settings for the function beyond the connection string, which points at Azurite. */
   appSettings?: Environment;
   log?: (line: string) => void;
-  portVariables?: { blob?: string; function?: string };
+  portVariables?: { blob?: string; function?: string; web?: string };
+  /** Also serve the upload page: built into `dir` (with its config.json) and served on `port`. */
+  web?: { port: number; dir: string };
+  /** Origins the function host allows beyond allowedOrigins, which the blob service does not. */
+  functionOnlyOrigins?: readonly string[];
 }
 
 export interface LocalStack {
@@ -25,11 +31,13 @@ export interface LocalStack {
   readonly container: string;
   readonly apiUrl: string;
   readonly credentialsUrl: string;
+  /** The upload page's URL, when the stack serves it. */
+  readonly pageUrl?: string;
   stop(): Promise<void>;
 }
 
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
-  const started: Array<Azurite | FunctionHost> = [];
+  const started: Array<Azurite | FunctionHost | WebServer> = [];
   const stop = async () => {
     await Promise.all(started.splice(0).map((part) => part.stop()));
   };
@@ -49,17 +57,31 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const host = await startFunctionHost({
       host: options.host,
       port: options.functionPort,
-      allowedOrigins: options.allowedOrigins,
+      allowedOrigins: [...options.allowedOrigins, ...(options.functionOnlyOrigins ?? [])],
       log: options.log,
       portVariable: options.portVariables?.function,
     });
     started.push(host);
+    const credentialsUrl = `${host.apiUrl}/credentials`;
+    let pageUrl: string | undefined;
+    if (options.web) {
+      buildLocalPage(options.web.dir, credentialsUrl, parsePolicy(process.env));
+      const web = await startWebServer({
+        host: options.host,
+        port: options.web.port,
+        root: options.web.dir,
+        portVariable: options.portVariables?.web,
+      });
+      started.push(web);
+      pageUrl = web.url;
+    }
     return {
       blobServiceUrl: azurite.blobServiceUrl,
       connectionString: azurite.connectionString,
       container,
       apiUrl: host.apiUrl,
-      credentialsUrl: `${host.apiUrl}/credentials`,
+      credentialsUrl,
+      pageUrl,
       stop,
     };
   } catch (error) {

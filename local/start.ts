@@ -7,6 +7,7 @@ import { type LocalStack, startLocalStack } from "./stack";
 const ENV = {
   blobPort: "VALET_BLOB_PORT",
   functionPort: "VALET_FUNCTION_PORT",
+  webPort: "VALET_WEB_PORT",
   origins: "VALET_ALLOWED_ORIGINS",
   dataDir: "VALET_DATA_DIR",
 } as const;
@@ -47,17 +48,26 @@ async function main(): Promise<void> {
       allowedOrigins,
       dataDir: resolve(process.env[ENV.dataDir] || ".azurite"),
       log: (line) => console.log(line),
-      portVariables: { blob: ENV.blobPort, function: ENV.functionPort },
+      portVariables: { blob: ENV.blobPort, function: ENV.functionPort, web: ENV.webPort },
+      // The page is built at every start into a git-ignored folder.
+      web: { port: port(ENV.webPort, 4280), dir: resolve("dist/local-web") },
     });
     console.log(
       [
         "valet is running on loopback:",
         `  blob service (Azurite)  ${stack.blobServiceUrl}  container "${stack.container}"`,
         `  SAS endpoint            ${stack.credentialsUrl}`,
+        `  upload page             ${stack.pageUrl}`,
         `  allowed origins         ${allowedOrigins.join(", ")}`,
         "Press Ctrl-C to stop.",
       ].join("\n"),
     );
+    const pageOrigin = stack.pageUrl ? new URL(stack.pageUrl).origin : undefined;
+    if (pageOrigin && !allowedOrigins.includes(pageOrigin)) {
+      console.warn(
+        `valet: the page's origin ${pageOrigin} is not in ${ENV.origins}; its uploads will be refused.`,
+      );
+    }
   } catch (error) {
     if (error instanceof UsageError || error instanceof PortInUseError || error instanceof OriginError) {
       console.error(`valet: ${error.message}`);

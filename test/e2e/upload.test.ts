@@ -1,0 +1,199 @@
+// The upload page in headless Chromium against the local stack: successful uploads, from a small PNG to a
+// multi-block file, and a token that expires being replaced without the person noticing.
+import { createHash } from "node:crypto";
+import { mkdir } from "node:fs/promises";
+import { resolve } from "node:path";
+import type { Browser, BrowserContext, Page, Route } from "playwright-core";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "vitest";
+import { SETTING } from "../../function/appSettings";
+import { parseSettings } from "../../function/settings";
+import { issueUploadToken } from "../../function/tokens";
+import {
+  launchChromium,
+  type PageStack,
+  pngImage,
+  recordStorageRequests,
+  settledRow,
+  startPageStack,
+} from "../support/browser";
+
+const SCREENSHOTS = resolve("test-results");
+
+let stack: PageStack;
+let browser: Browser;
+let context: BrowserContext;
+let page: Page;
+
+beforeAll(async () => {
+  [stack, browser] = await Promise.all([startPageStack(), launchChromium()]);
+  await mkdir(SCREENSHOTS, { recursive: true });
+});
+afterAll(async () => {
+  await browser?.close();
+  await stack?.stop();
+});
+beforeEach(async () => {
+  context = await browser.newContext({ viewport: { width: 1100, height: 720 } });
+  page = await context.newPage();
+  await page.goto(stack.pageUrl);
+  await expect.poll(() => page.locator("#file-input").isEnabled()).toBe(true);
+});
+afterEach(async () => {
+  await context?.close();
+});
+
+describe("the upload page", () => {
+  test("uploads a PNG chosen with the keyboard, with its bytes and Content-Type intact", async () => {
+    const png = pngImage(64, 48);
+    // Listening first lets Playwright take over the file dialog before the key opens it.
+    const chooserOpened = page.waitForEvent("filechooser");
+    await page.keyboard.press("Tab");
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe("file-input");
+    await page.keyboard.press("Space");
+    const chooser = await chooserOpened;
+    await chooser.setFiles({ name: "photo.png", mimeType: "image/png", buffer: png });
+
+    const row = await settledRow(page, "photo.png");
+    expect(row).toMatchObject({ state: "done", retryVisible: false });
+    expect(row.blobName).toMatch(/^[0-9a-f-]{36}\.png$/);
+    expect(row.status).toBe(`Done: uploaded as ${row.blobName}`);
+    const blob = stack.images.getBlobClient(row.blobName as string);
+    expect((await blob.downloadToBuffer()).equals(png)).toBe(true);
+    expect((await blob.getProperties()).contentType).toBe("image/png");
+    expect(await page.locator("li.upload progress").evaluate((p) => (p as HTMLProgressElement).value)).toBe(
+      100,
+    );
+    await expect.poll(() => page.locator("#announcer").textContent()).toBe("photo.png: uploaded.");
+
+    await page.screenshot({ path: `${SCREENSHOTS}/upload-desktop.png`, fullPage: true });
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.screenshot({ path: `${SCREENSHOTS}/upload-phone.png`, fullPage: true });
+    // Readable on a phone: nothing wider than the screen.
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+  });
+
+  test("uploads a 20 MB file dropped on the page in several blocks, the progress bar climbing to 100 %", async () => {
+    const size = 20 * 1024 * 1024;
+    const requests = recordStorageRequests(page, stack.blobServiceUrl);
+    const digest = await page.evaluate(async (size) => {
+      const bytes = new Uint8Array(size);
+      let seed = 20240601;
+      for (let i = 0; i < size; i++) {
+        seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+        bytes[i] = seed >>> 24;
+      }
+      const progress: number[] = [];
+      (window as unknown as { progress: number[] }).progress = progress;
+      new MutationObserver((records) => {
+        for (const record of records) {
+          if (record.target instanceof HTMLProgressElement) progress.push(record.target.value);
+        }
+      }).observe(document.getElementById("uploads") as HTMLElement, {
+        subtree: true,
+        attributes: true,
+        attributeFilter: ["value"],
+      });
+      const transfer = new DataTransfer();
+      transfer.items.add(new File([bytes], "large.jpg", { type: "image/jpeg" }));
+      const zone = document.getElementById("drop-zone") as HTMLElement;
+      zone.dispatchEvent(new DragEvent("drop", { dataTransfer: transfer, bubbles: true, cancelable: true }));
+      const hash = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+      return Array.from(hash, (b) => b.toString(16).padStart(2, "0")).join("");
+    }, size);
+
+    const row = await settledRow(page, "large.jpg");
+    expect(row.state).toBe("done");
+    const values = await page.evaluate(() => (window as unknown as { progress: number[] }).progress);
+    expect(values.some((value) => value > 0 && value < 100)).toBe(true);
+    expect(values.at(-1)).toBe(100);
+    expect([...values].sort((a, b) => a - b)).toEqual(values);
+
+    const blob = stack.images.getBlockBlobClient(row.blobName as string);
+    const properties = await blob.getProperties();
+    expect(properties.contentType).toBe("image/jpeg");
+    expect(properties.contentLength).toBe(size);
+    expect((await blob.getBlockList("committed")).committedBlocks).toHaveLength(5);
+    expect(
+      createHash("sha256")
+        .update(await blob.downloadToBuffer())
+        .digest("hex"),
+    ).toBe(digest);
+    const puts = requests.filter((request) => request.method === "PUT");
+    expect(puts.filter((request) => request.comp === "block")).toHaveLength(5);
+    expect(puts.filter((request) => request.comp === "blocklist")).toHaveLength(1);
+  });
+});
+
+describe("an expired token", () => {
+  /** A real token for an upload, signed three hours ago, so expired for the storage account. */
+  function expiredToken() {
+    const settings = parseSettings({ [SETTING.connectionString]: stack.connectionString });
+    return issueUploadToken(settings, new Date(Date.now() - 3 * 3600_000), { extension: "png" });
+  }
+
+  /** Answers the page's first credentials request with `body`; later ones reach the function. */
+  async function answerFirstTokenRequestWith(body: object): Promise<{ requests: number }> {
+    const seen = { requests: 0 };
+    await page.route(
+      (url) => url.href.startsWith(stack.credentialsUrl),
+      async (route: Route) => {
+        seen.requests++;
+        if (seen.requests > 1) return route.continue();
+        await route.fulfill({
+          status: 200,
+          contentType: "application/json",
+          headers: { "Access-Control-Allow-Origin": new URL(stack.pageUrl).origin },
+          body: JSON.stringify(body),
+        });
+      },
+    );
+    return seen;
+  }
+
+  test("that arrives expired is never sent to storage: the page asks again and the upload succeeds", async () => {
+    const expired = expiredToken();
+    const tokenRequests = await answerFirstTokenRequestWith(expired);
+    const requests = recordStorageRequests(page, stack.blobServiceUrl);
+    const png = pngImage(16, 16);
+    await page
+      .getByLabel("Choose images")
+      .setInputFiles({ name: "a.png", mimeType: "image/png", buffer: png });
+
+    const row = await settledRow(page, "a.png");
+    expect(row.state).toBe("done");
+    expect(tokenRequests.requests).toBe(2);
+    const expiredSig = new URLSearchParams(expired.sasKey).get("sig");
+    expect(requests.length).toBeGreaterThan(0);
+    expect(requests.filter((request) => request.sig === expiredSig)).toEqual([]);
+    expect((await stack.images.getBlobClient(row.blobName as string).downloadToBuffer()).equals(png)).toBe(
+      true,
+    );
+  });
+
+  test("that storage refuses as expired is replaced transparently and the upload succeeds", async () => {
+    // The token's own expiry has passed, but its expiresOn claims an hour more, as when this device's
+    // clock runs behind the storage account's: only storage can tell, and it refuses the token.
+    const expired = { ...expiredToken(), expiresOn: new Date(Date.now() + 3600_000).toISOString() };
+    const tokenRequests = await answerFirstTokenRequestWith(expired);
+    const refusals: number[] = [];
+    page.on("response", (response) => {
+      if (response.url().startsWith(expired.blobUrl) && response.request().method() === "PUT") {
+        refusals.push(response.status());
+      }
+    });
+    const png = pngImage(20, 10);
+    await page
+      .getByLabel("Choose images")
+      .setInputFiles({ name: "b.png", mimeType: "image/png", buffer: png });
+
+    const row = await settledRow(page, "b.png");
+    expect(row.state).toBe("done");
+    expect(refusals).toEqual([403]);
+    expect(tokenRequests.requests).toBe(2);
+    expect(row.blobName).not.toBe(expired.blobName);
+    expect((await stack.images.getBlobClient(row.blobName as string).downloadToBuffer()).equals(png)).toBe(
+      true,
+    );
+    expect(await stack.images.getBlobClient(expired.blobName).exists()).toBe(false);
+  });
+});
