@@ -1,0 +1,93 @@
+// The shape of a benchmark run (what bench/results.json holds) and the arithmetic shared by its rows.
+
+export interface Figure {
+  /** The median of `runs`. */
+  median: number;
+  runs: number[];
+}
+
+export interface BenchRow {
+  id: "issuance" | "http" | "coldStart" | "upload";
+  title: string;
+  unit: string;
+  /** Whether a larger figure is better (throughput) or a smaller one (time). */
+  better: "higher" | "lower";
+  project: Figure;
+  baseline: Figure;
+  /** The project relative to the baseline, oriented so that above 1 means the project does better. */
+  ratio: number;
+  target: string;
+  targetMet: boolean;
+  /** Further figures of the row (latency percentiles, package size), each project vs baseline. */
+  details: Record<string, number | string | boolean>;
+}
+
+export interface BenchResults {
+  date: string;
+  node: string;
+  cpus: number;
+  cpuModel: string;
+  platform: string;
+  smoke: boolean;
+  rows: BenchRow[];
+}
+
+export function median(values: readonly number[]): number {
+  if (values.length === 0) throw new Error("median of no values");
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1
+    ? (sorted[middle] as number)
+    : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
+}
+
+export function figure(runs: readonly number[]): Figure {
+  return { median: median(runs), runs: [...runs] };
+}
+
+/** Above 1 when the project does better than the baseline, whichever direction is better. */
+export function ratioOf(project: number, baseline: number, better: BenchRow["better"]): number {
+  return better === "higher" ? project / baseline : baseline / project;
+}
+
+export function round(value: number, digits = 3): number {
+  const scale = 10 ** digits;
+  return Math.round(value * scale) / scale;
+}
+
+/** One line per row: project, baseline, ratio and whether the target was met. */
+export function formatTable(results: BenchResults): string {
+  const header = ["row", "project", "baseline", "ratio", "target", "met"];
+  const lines = results.rows.map((row) => [
+    row.title,
+    `${formatNumber(row.project.median)} ${row.unit}`,
+    `${formatNumber(row.baseline.median)} ${row.unit}`,
+    `${row.ratio.toFixed(2)}x`,
+    row.target,
+    row.targetMet ? "yes" : "NO",
+  ]);
+  const widths = header.map((_, column) =>
+    Math.max(...[header, ...lines].map((line) => (line[column] ?? "").length)),
+  );
+  const render = (line: string[]) => line.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join("  ");
+  const details = results.rows
+    .filter((row) => Object.keys(row.details).length > 0)
+    .map(
+      (row) =>
+        `  ${row.title}: ${Object.entries(row.details)
+          .map(([key, value]) => `${key}=${typeof value === "number" ? formatNumber(value) : value}`)
+          .join(", ")}`,
+    );
+  return [
+    `valet benchmarks: Node ${results.node}, ${results.cpus} CPUs (${results.cpuModel}), ${results.date}` +
+      (results.smoke ? " [smoke run: tiny sizes, figures meaningless]" : ""),
+    render(header),
+    ...lines.map(render),
+    ...details,
+  ].join("\n");
+}
+
+function formatNumber(value: number): string {
+  if (Math.abs(value) >= 100) return Math.round(value).toLocaleString("en-US");
+  return String(round(value, 2));
+}

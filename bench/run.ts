@@ -1,0 +1,126 @@
+// `npm run bench`: measures token issuance, cold start and upload throughput, each against a baseline in
+// the same run, on loopback; prints one table and writes it as JSON (bench/results.json).
+// `npm run bench -- --smoke` (or BENCH_SMOKE=1) runs every row once with tiny sizes: a check that the
+// benchmark works, not a measurement.
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { cpus, tmpdir } from "node:os";
+import { join } from "node:path";
+import { SETTING } from "../function/appSettings";
+import { DEFAULT_MAX_UPLOAD_BYTES } from "../function/policy";
+import { loadSettings } from "../function/settings";
+import { type Azurite, EMULATOR_KEY, startAzurite } from "../local/azurite";
+import { type FunctionHost, startFunctionHost } from "../local/functionHost";
+import { freePort } from "../local/ports";
+import { prepareUploadsStorage } from "../local/storage";
+import { DEFAULT_UPLOAD_TUNING } from "../web/config";
+import { benchHttp } from "./http";
+import { benchIssuance } from "./issuance";
+import { type BenchResults, type BenchRow, formatTable } from "./results";
+import { benchUpload } from "./upload";
+
+export interface BenchOptions {
+  /** Tiny sizes and one run per row. */
+  smoke: boolean;
+  /** Where the JSON goes; bench/results.json by default. */
+  outFile?: string;
+  /** Progress lines; silent when omitted. */
+  log?: (line: string) => void;
+}
+
+const HOST = "127.0.0.1";
+const MIB = 1024 * 1024;
+/** The blob service's CORS rule needs an origin; no browser takes part here. */
+const PAGE_ORIGIN = "http://127.0.0.1:4280";
+
+/** Sizes of a real run (about a minute and a half on 2 cores) and of a smoke run (a few seconds). */
+function sizes(smoke: boolean) {
+  return smoke
+    ? {
+        issuance: { runs: 1, runMs: 50 },
+        http: { runs: 1, connections: 4, durationSeconds: 1, amount: 200 },
+        upload: {
+          runs: 1,
+          bytes: MIB,
+          blockSizeBytes: 256 * 1024,
+          concurrency: DEFAULT_UPLOAD_TUNING.concurrency,
+        },
+      }
+    : {
+        issuance: { runs: 5, runMs: 1000 },
+        http: { runs: 3, connections: 16, durationSeconds: 3 },
+        upload: { runs: 3, bytes: 64 * MIB, ...DEFAULT_UPLOAD_TUNING },
+      };
+}
+
+export async function runBenchmarks(options: BenchOptions): Promise<BenchResults> {
+  const log = options.log ?? (() => {});
+  const size = sizes(options.smoke);
+  const dataDir = await mkdtemp(join(tmpdir(), "valet-bench-"));
+  let azurite: Azurite | undefined;
+  let host: FunctionHost | undefined;
+  try {
+    azurite = await startAzurite({ host: HOST, port: await freePort(HOST), location: dataDir });
+    // The function reads its settings from the environment once per process, as on a real instance.
+    const appSettings: Record<string, string> = {
+      [SETTING.connectionString]: azurite.connectionString,
+      [SETTING.maxUploadBytes]: String(Math.max(size.upload.bytes, DEFAULT_MAX_UPLOAD_BYTES)),
+    };
+    Object.assign(process.env, appSettings);
+    const settings = loadSettings();
+    if (settings.blobServiceUrl !== azurite.blobServiceUrl) {
+      throw new Error("the function's settings were loaded before the benchmark set them");
+    }
+    await prepareUploadsStorage(azurite.connectionString, settings.container, [PAGE_ORIGIN]);
+    const rows: BenchRow[] = [];
+
+    log("1/4 issuance in process…");
+    rows.push(await benchIssuance({ ...size.issuance, accountKey: EMULATOR_KEY }));
+    log("2/4 issuance over HTTP…");
+    rows.push(await benchHttp({ ...size.http, env: { ...process.env, BENCH_ACCOUNT_KEY: EMULATOR_KEY } }));
+    log("4/4 upload…");
+    host = await startFunctionHost({ host: HOST, port: await freePort(HOST), allowedOrigins: [] });
+    rows.push(
+      await benchUpload({
+        ...size.upload,
+        credentialsUrl: `${host.apiUrl}/credentials`,
+        connectionString: azurite.connectionString,
+        container: settings.container,
+      }),
+    );
+
+    const results: BenchResults = {
+      date: new Date().toISOString(),
+      node: process.version,
+      cpus: cpus().length,
+      cpuModel: cpus()[0]?.model.trim() ?? "unknown",
+      platform: `${process.platform}-${process.arch}`,
+      smoke: options.smoke,
+      rows,
+    };
+    await writeFile(
+      options.outFile ?? join(__dirname, "results.json"),
+      `${JSON.stringify(results, null, 2)}\n`,
+    );
+    return results;
+  } finally {
+    await host?.stop();
+    await azurite?.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}
+
+async function main(): Promise<void> {
+  const smoke = process.argv.includes("--smoke") || process.env.BENCH_SMOKE === "1";
+  const started = performance.now();
+  const results = await runBenchmarks({ smoke, log: (line) => console.error(line) });
+  console.log(formatTable(results));
+  console.error(`done in ${Math.round((performance.now() - started) / 1000)} s; JSON in bench/results.json`);
+}
+
+if (require.main === module) {
+  main().catch((error: unknown) => {
+    const message = error instanceof Error ? error.message || error.name : String(error);
+    console.error(`bench: ${message}`);
+    process.exit(1);
+  });
+}

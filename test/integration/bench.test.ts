@@ -1,0 +1,66 @@
+// A smoke run of the benchmark (every row once, tiny sizes): it still works and reports what it
+// promises. Figures are never asserted on: they depend on the machine.
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import type { BenchResults } from "../../bench/results";
+import { runBenchmarks } from "../../bench/run";
+
+let dir: string;
+let results: BenchResults;
+let written: BenchResults;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "valet-bench-test-"));
+  const outFile = join(dir, "results.json");
+  results = await runBenchmarks({ smoke: true, outFile });
+  written = JSON.parse(await readFile(outFile, "utf8"));
+}, 120_000);
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe("a smoke run of the benchmark", () => {
+  test("writes the results it returns, with the machine's Node version and CPU count", () => {
+    expect(written).toEqual(JSON.parse(JSON.stringify(results)));
+    expect(written.node).toBe(process.version);
+    expect(written.cpus).toBeGreaterThan(0);
+    expect(written.smoke).toBe(true);
+    expect(Number.isNaN(Date.parse(written.date))).toBe(false);
+  });
+
+  test("has the issuance, HTTP and upload rows in order", () => {
+    expect(written.rows.map((row) => row.id)).toEqual(["issuance", "http", "upload"]);
+  });
+
+  test("gives every row a project figure, a baseline figure, their ratio, a target and a verdict", () => {
+    for (const row of written.rows) {
+      for (const side of [row.project, row.baseline]) {
+        expect(side.runs.length).toBeGreaterThan(0);
+        expect(side.median).toBeGreaterThan(0);
+        expect(side.runs).toContain(side.median);
+      }
+      const expected =
+        row.better === "higher"
+          ? row.project.median / row.baseline.median
+          : row.baseline.median / row.project.median;
+      expect(row.ratio).toBeCloseTo(expected, 2);
+      expect(row.unit).not.toBe("");
+      expect(row.target).not.toBe("");
+      expect(typeof row.targetMet).toBe("boolean");
+    }
+  });
+
+  test("compares the handler with a baseline that signs the very same token, and the handler logged it", () => {
+    const issuance = written.rows.find((row) => row.id === "issuance");
+    expect(issuance?.details).toMatchObject({ sameToken: true, issuanceLogged: true });
+  });
+
+  test("reports latency percentiles for both HTTP servers", () => {
+    const http = written.rows.find((row) => row.id === "http");
+    for (const key of ["projectP50Ms", "projectP99Ms", "baselineP50Ms", "baselineP99Ms", "p99Ratio"]) {
+      expect(typeof http?.details[key]).toBe("number");
+    }
+  });
+});
