@@ -286,8 +286,9 @@ export function isTokenRefusal(error: unknown): error is RestError {
 }
 
 /**
- * Whether a refusal was for expiry: the detail says so (Azure), or storage's own clock (the exposed
- * `Date` header) had passed the token's expiry.
+ * Whether a refusal was for expiry: the detail says so (Azure), or storage's own clock (its `Date`
+ * header, exposed by the CORS rule) had passed the expiry signed into the token (`se`), which is what
+ * storage checks, whatever this device's clock says.
  */
 export function isExpiryRefusal(error: RestError, target: UploadTarget): boolean {
   const detail = String(
@@ -295,7 +296,9 @@ export function isExpiryRefusal(error: RestError, target: UploadTarget): boolean
   );
   if (/time frame|expir/i.test(detail)) return true;
   const serverDate = Date.parse(error.response?.headers.get("date") ?? "");
-  return !Number.isNaN(serverDate) && serverDate >= target.expiresOn.getTime();
+  const signedExpiry = Date.parse(new URLSearchParams(target.sasKey).get("se") ?? "");
+  const expiry = Number.isNaN(signedExpiry) ? target.expiresOn.getTime() : signedExpiry;
+  return !Number.isNaN(serverDate) && serverDate >= expiry;
 }
 
 /** By name rather than instanceof: the SDK's packages may each bundle their own copy of the class. */

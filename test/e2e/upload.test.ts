@@ -182,6 +182,18 @@ describe("an expired token", () => {
       }
     });
     const png = pngImage(20, 10);
+    await page.evaluate(() => {
+      const statuses: string[] = [];
+      (window as unknown as { statuses: string[] }).statuses = statuses;
+      new MutationObserver(() => {
+        const status = document.querySelector(".upload-status")?.textContent;
+        if (status && status !== statuses.at(-1)) statuses.push(status);
+      }).observe(document.getElementById("uploads") as HTMLElement, {
+        subtree: true,
+        childList: true,
+        characterData: true,
+      });
+    });
     await page
       .getByLabel("Choose images")
       .setInputFiles({ name: "b.png", mimeType: "image/png", buffer: png });
@@ -189,6 +201,10 @@ describe("an expired token", () => {
     const row = await settledRow(page, "b.png");
     expect(row.state).toBe("done");
     expect(refusals).toEqual([403]);
+    // Storage's clock (its Date header) was past the token's signed expiry: recognised as expiry.
+    expect(await page.evaluate(() => (window as unknown as { statuses: string[] }).statuses)).toContain(
+      "The upload token expired; getting a new one…",
+    );
     expect(tokenRequests.requests).toBe(2);
     expect(row.blobName).not.toBe(expired.blobName);
     expect((await stack.images.getBlobClient(row.blobName as string).downloadToBuffer()).equals(png)).toBe(
