@@ -1,0 +1,102 @@
+// Builds the function app's deployment package: one minified CommonJS bundle of function/index.ts and its
+// dependencies, plus host.json and a minimal package.json, zipped deterministically (same source, same bytes).
+import { createHash } from "node:crypto";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import * as path from "node:path";
+import { buildSync } from "esbuild";
+import { type Zippable, zipSync } from "fflate";
+
+export interface FunctionPackage {
+  /** The zip, as published by OneDeploy. */
+  zip: Buffer;
+  /** Hex SHA-256 of the zip's bytes: the deployment's identity. */
+  sha256: string;
+  /** The unzipped package (index.js, host.json, package.json). */
+  bundleDir: string;
+  /** Where the zip was written. */
+  zipPath: string;
+}
+
+export interface BuildOptions {
+  /** The function app root holding index.ts and host.json; defaults to the repository's function/. */
+  functionDir?: string;
+}
+
+const REPO_ROOT = path.resolve(__dirname, "..");
+
+/** The bundle's file name, named by package.json's `main`. */
+export const BUNDLE_FILE = "index.js";
+
+/**
+ * The Functions Node.js worker injects `@azure/functions-core` at run time (the v4 library loads it
+ * lazily and falls back to test mode without it), so it must stay a plain `require`.
+ * https://learn.microsoft.com/azure/azure-functions/functions-reference-node?pivots=nodejs-model-v4
+ */
+const WORKER_PROVIDED = ["@azure/functions-core"];
+
+/** DOS timestamps are local time; a date built from local fields encodes to the same bytes in every zone. */
+const FIXED_MTIME = new Date(1980, 0, 1, 0, 0, 0);
+
+/** Regular file, rw-r--r--, recorded as made on Unix so that Linux hosts extract it readable. */
+const UNIX_FILE_ATTRS = (0o100644 << 16) >>> 0;
+
+export function buildFunctionPackage(outDir: string, options: BuildOptions = {}): FunctionPackage {
+  const functionDir = path.resolve(options.functionDir ?? path.join(REPO_ROOT, "function"));
+  const files = new Map<string, Uint8Array>([
+    [BUNDLE_FILE, bundle(functionDir)],
+    ["host.json", readFileSync(path.join(functionDir, "host.json"))],
+    ["package.json", Buffer.from(`${JSON.stringify(packageManifest(), null, 2)}\n`)],
+  ]);
+
+  const bundleDir = path.resolve(outDir, "function");
+  rmSync(bundleDir, { recursive: true, force: true });
+  mkdirSync(bundleDir, { recursive: true });
+  const entries: Zippable = {};
+  for (const name of [...files.keys()].sort()) {
+    const bytes = files.get(name) as Uint8Array;
+    writeFileSync(path.join(bundleDir, name), bytes);
+    entries[name] = [bytes, { mtime: FIXED_MTIME, os: 3, attrs: UNIX_FILE_ATTRS, level: 9 }];
+  }
+
+  const zip = Buffer.from(zipSync(entries));
+  const zipPath = path.resolve(outDir, "function.zip");
+  writeFileSync(zipPath, zip);
+  return { zip, sha256: createHash("sha256").update(zip).digest("hex"), bundleDir, zipPath };
+}
+
+function bundle(functionDir: string): Uint8Array {
+  const entry = path.join(functionDir, "index.ts");
+  const result = buildSync({
+    entryPoints: [entry],
+    bundle: true,
+    platform: "node",
+    target: "node22",
+    format: "cjs",
+    minify: true,
+    sourcemap: false,
+    // Licence notices of the bundled packages stay in the shipped file.
+    legalComments: "eof",
+    external: WORKER_PROVIDED,
+    // Packages imported from TypeScript resolve to their ESM builds, and @azure/storage-common's ESM build
+    // calls createRequire(import.meta.url), which a CommonJS bundle leaves undefined: give it this file's URL.
+    define: { "import.meta.url": "__bundleUrl" },
+    banner: { js: 'var __bundleUrl=require("node:url").pathToFileURL(__filename).href;' },
+    // Paths inside the bundle are relative to the repository, not to this machine's checkout.
+    absWorkingDir: REPO_ROOT,
+    // A function tree outside the repository (a copy) still resolves the repository's packages.
+    nodePaths: [path.join(REPO_ROOT, "node_modules")],
+    tsconfig: path.join(REPO_ROOT, "tsconfig.json"),
+    write: false,
+    logLevel: "silent",
+  });
+  const output = result.outputFiles[0];
+  if (result.outputFiles.length !== 1 || output === undefined) {
+    throw new Error(`Bundling ${entry} produced ${result.outputFiles.length} files, expected 1.`);
+  }
+  return output.contents;
+}
+
+/** The v4 programming model finds the functions by loading `main`; nothing else is needed at run time. */
+function packageManifest(): Record<string, unknown> {
+  return { name: "valet-function", version: "1.0.0", private: true, main: BUNDLE_FILE };
+}

@@ -1,0 +1,113 @@
+import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { unzipSync } from "fflate";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { buildFunctionPackage, type FunctionPackage } from "../../infra/package";
+
+const REPO_ROOT = path.resolve(__dirname, "../..");
+const tempDirs: string[] = [];
+
+function tempDir(): string {
+  const dir = mkdtempSync(path.join(tmpdir(), "valet-package-"));
+  tempDirs.push(dir);
+  return dir;
+}
+
+let built: FunctionPackage;
+
+beforeAll(() => {
+  built = buildFunctionPackage(tempDir());
+});
+
+afterAll(() => {
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+});
+
+/** Runs a script in a fresh `node` outside the repository, so only what the package carries resolves. */
+function runNode(cwd: string, script: string, env: Record<string, string>): string {
+  return execFileSync(process.execPath, ["-e", script], {
+    cwd,
+    env: { PATH: process.env.PATH ?? "", ...env },
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+}
+
+describe("the function package", () => {
+  test("two builds of the same source give the same zip bytes", () => {
+    const again = buildFunctionPackage(tempDir());
+    expect(again.sha256).toBe(built.sha256);
+    expect(again.zip.equals(built.zip)).toBe(true);
+  });
+
+  test("the hash is the SHA-256 of the zip written to zipPath", () => {
+    const onDisk = readFileSync(built.zipPath);
+    expect(onDisk.equals(built.zip)).toBe(true);
+    expect(createHash("sha256").update(onDisk).digest("hex")).toBe(built.sha256);
+  });
+
+  test("holds exactly the bundle, host.json and a package.json whose main is the bundle", () => {
+    const entries = unzipSync(built.zip);
+    expect(Object.keys(entries).sort()).toEqual(["host.json", "index.js", "package.json"]);
+    const manifest = JSON.parse(Buffer.from(entries["package.json"] ?? []).toString("utf8"));
+    expect(manifest.main).toBe("index.js");
+    expect(manifest.dependencies).toBeUndefined();
+    const hostJson = Buffer.from(entries["host.json"] ?? []).toString("utf8");
+    expect(hostJson).toBe(readFileSync(path.join(REPO_ROOT, "function/host.json"), "utf8"));
+    const bundle = Buffer.from(entries["index.js"] ?? []);
+    expect(bundle.equals(readFileSync(path.join(built.bundleDir, "index.js")))).toBe(true);
+  });
+
+  test("is small and carries no path of the machine that built it", () => {
+    expect(built.zip.length).toBeLessThan(1024 * 1024);
+    const bundle = readFileSync(path.join(built.bundleDir, "index.js"), "utf8");
+    expect(bundle).not.toContain(REPO_ROOT);
+    expect(bundle).not.toContain("sourceMappingURL");
+  });
+
+  test("leaves only the worker-provided @azure/functions-core unbundled", () => {
+    const bundle = readFileSync(path.join(built.bundleDir, "index.js"), "utf8");
+    const packages = new Set(
+      [...bundle.matchAll(/require\("([^"]+)"\)/g)]
+        .map((match) => match[1] ?? "")
+        .filter((name) => !name.startsWith("node:") && !isNodeBuiltin(name)),
+    );
+    expect([...packages]).toEqual(["@azure/functions-core"]);
+  });
+
+  test("loads in a fresh node process and its credentials handler answers a GET with a token", () => {
+    const script = `
+      const { httpFunctions } = require("./index.js");
+      const request = { method: "GET", url: "http://localhost/api/credentials", query: new URLSearchParams(), headers: new Headers() };
+      const context = { log() {}, warn() {}, error(message) { console.error(message); } };
+      httpFunctions.credentials.handler(request, context).then((response) => {
+        process.stdout.write(JSON.stringify({ status: response.status, body: response.jsonBody }));
+      });`;
+    const output = runNode(built.bundleDir, script, {
+      UPLOADS_CONNECTION_STRING: "UseDevelopmentStorage=true",
+    });
+    const response = JSON.parse(output);
+    expect(response.status).toBe(200);
+    expect(response.body.url).toBe("http://127.0.0.1:10000/devstoreaccount1");
+    expect(response.body.sasKey).toMatch(/sr=c&sp=c&sig=/);
+  });
+
+  test("a change to the function's source changes the hash", () => {
+    const copy = path.join(tempDir(), "function");
+    cpSync(path.join(REPO_ROOT, "function"), copy, { recursive: true });
+    const unchanged = buildFunctionPackage(tempDir(), { functionDir: copy });
+    expect(unchanged.sha256).toBe(built.sha256);
+
+    const credentials = path.join(copy, "credentials.ts");
+    writeFileSync(credentials, readFileSync(credentials, "utf8").replace("use GET.", "use GET only."));
+    const changed = buildFunctionPackage(tempDir(), { functionDir: copy });
+    expect(changed.sha256).not.toBe(built.sha256);
+  });
+});
+
+function isNodeBuiltin(name: string): boolean {
+  return (require("node:module") as typeof import("node:module")).builtinModules.includes(name);
+}
