@@ -1,0 +1,254 @@
+// The upload page's logic without a browser: the checks before any request, how tokens are asked for,
+// kept and replaced, and how failures are put into words.
+import { RestError } from "@azure/storage-blob";
+import { describe, expect, test } from "vitest";
+import { DEFAULT_UPLOAD_TUNING, type PageConfig } from "../../web/config";
+import {
+  type Credentials,
+  checkFile,
+  describeUploadError,
+  formatBytes,
+  isExpiryRefusal,
+  isTokenRefusal,
+  TokenSource,
+  targetOf,
+  UploadFailure,
+} from "../../web/uploads";
+
+const CONFIG: PageConfig = {
+  apiUrl: "http://127.0.0.1:7071/api/credentials",
+  allowedContentTypes: ["image/jpeg", "image/png", "image/webp"],
+  maxUploadBytes: 1024 * 1024,
+  ...DEFAULT_UPLOAD_TUNING,
+};
+const PHOTO = { name: "photo.png", size: 2048, type: "image/png" };
+const NOW = Date.parse("2026-11-23T12:00:00Z");
+
+function credentials(minutesLeft: number, extra: Partial<Credentials> = {}): Credentials {
+  const expiresOn = new Date(NOW + minutesLeft * 60_000).toISOString();
+  return {
+    sasKey: `sv=2026-04-06&se=${encodeURIComponent(expiresOn)}&sr=b&sp=w&sig=${Math.random()}`,
+    url: "http://127.0.0.1:10000/devstoreaccount1",
+    container: "images",
+    expiresOn,
+    ...extra,
+  };
+}
+
+function perUpload(minutesLeft: number, name = "3f0c1b9e.png"): Credentials {
+  return credentials(minutesLeft, {
+    blobName: name,
+    blobUrl: `http://127.0.0.1:10000/devstoreaccount1/images/${name}`,
+  });
+}
+
+/** A fake SAS endpoint answering with the given bodies in turn, recording the URLs asked for. */
+function endpoint(...answers: Array<{ status?: number; body: unknown } | Error>) {
+  const urls: string[] = [];
+  const fetchImpl = (async (input: string | URL | Request) => {
+    urls.push(String(input));
+    const answer = answers.shift();
+    if (!answer) throw new Error("no more answers");
+    if (answer instanceof Error) throw answer;
+    return new Response(JSON.stringify(answer.body), { status: answer.status ?? 200 });
+  }) as typeof fetch;
+  return { urls, fetchImpl };
+}
+
+describe("the checks before any request", () => {
+  test("accept a file of an allowed type within the size limit", () => {
+    expect(checkFile(PHOTO, CONFIG)).toBeUndefined();
+    expect(checkFile({ ...PHOTO, type: "IMAGE/PNG" }, CONFIG)).toBeUndefined();
+  });
+
+  test("refuse a type the policy does not allow, naming the types it does", () => {
+    const failure = checkFile({ name: "a.gif", size: 10, type: "image/gif" }, CONFIG);
+    expect(failure).toMatchObject({ kind: "type", retryable: false });
+    expect(failure?.message).toBe("GIF files are not allowed. Choose JPEG, PNG or WebP.");
+    expect(checkFile({ name: "notes", size: 10, type: "" }, CONFIG)?.message).toBe(
+      "Files of this type are not allowed. Choose JPEG, PNG or WebP.",
+    );
+  });
+
+  test("refuse a file over the limit and an empty one", () => {
+    expect(checkFile({ ...PHOTO, size: 3 * 1024 * 1024 }, CONFIG)?.message).toBe(
+      "This file is too large (3 MB). The limit is 1 MB.",
+    );
+    expect(checkFile({ ...PHOTO, size: 1024 * 1024 }, CONFIG)).toBeUndefined();
+    expect(checkFile({ ...PHOTO, size: 0 }, CONFIG)).toMatchObject({ kind: "empty", retryable: false });
+  });
+
+  test("sizes read the way people read them", () => {
+    expect([0, 1536, 52428800, 1048577, 200 * 1024].map(formatBytes)).toEqual([
+      "0 bytes",
+      "1.5 KB",
+      "50 MB",
+      "1 MB",
+      "200 KB",
+    ]);
+  });
+});
+
+describe("the token source", () => {
+  test("asks the endpoint for a token for this file and uploads where the server says", async () => {
+    const { urls, fetchImpl } = endpoint({ body: perUpload(15) });
+    const target = await new TokenSource(CONFIG.apiUrl, () => NOW, fetchImpl).targetFor(PHOTO);
+    const query = new URL(urls[0] as string).searchParams;
+    expect(Object.fromEntries(query)).toEqual({
+      filename: "photo.png",
+      contentType: "image/png",
+      size: "2048",
+    });
+    expect(target).toMatchObject({
+      blobName: "3f0c1b9e.png",
+      blobUrl: "http://127.0.0.1:10000/devstoreaccount1/images/3f0c1b9e.png",
+      perUpload: true,
+    });
+  });
+
+  test("uses a per-upload token for one upload only", async () => {
+    const { urls, fetchImpl } = endpoint({ body: perUpload(15, "a.png") }, { body: perUpload(15, "b.png") });
+    const tokens = new TokenSource(CONFIG.apiUrl, () => NOW, fetchImpl);
+    const names = [(await tokens.targetFor(PHOTO)).blobName, (await tokens.targetFor(PHOTO)).blobName];
+    expect(names).toEqual(["a.png", "b.png"]);
+    expect(urls).toHaveLength(2);
+  });
+
+  test("keeps a container token for more files until it is within a minute of expiry", async () => {
+    let now = NOW;
+    const first = credentials(5);
+    const second = credentials(120);
+    const { urls, fetchImpl } = endpoint({ body: first }, { body: second });
+    const tokens = new TokenSource(CONFIG.apiUrl, () => now, fetchImpl);
+    expect((await tokens.targetFor(PHOTO)).sasKey).toBe(first.sasKey);
+    now += 3 * 60_000;
+    expect((await tokens.targetFor(PHOTO)).sasKey).toBe(first.sasKey);
+    now += 61_000; // 59 s left
+    expect((await tokens.targetFor(PHOTO)).sasKey).toBe(second.sasKey);
+    expect(urls).toHaveLength(2);
+  });
+
+  test("never hands out a container token storage refused", async () => {
+    const first = credentials(60);
+    const second = credentials(60);
+    const { fetchImpl } = endpoint({ body: first }, { body: second });
+    const tokens = new TokenSource(CONFIG.apiUrl, () => NOW, fetchImpl);
+    tokens.discard(await tokens.targetFor(PHOTO));
+    expect((await tokens.targetFor(PHOTO)).sasKey).toBe(second.sasKey);
+  });
+
+  test("asks again when a token arrives already expired, and blames the clock after three", async () => {
+    const fresh = perUpload(15);
+    const { urls, fetchImpl } = endpoint({ body: perUpload(-1) }, { body: fresh });
+    expect((await new TokenSource(CONFIG.apiUrl, () => NOW, fetchImpl).targetFor(PHOTO)).sasKey).toBe(
+      fresh.sasKey,
+    );
+    expect(urls).toHaveLength(2);
+
+    const stale = endpoint({ body: perUpload(-1) }, { body: perUpload(-1) }, { body: perUpload(0) });
+    await expect(
+      new TokenSource(CONFIG.apiUrl, () => NOW, stale.fetchImpl).targetFor(PHOTO),
+    ).rejects.toMatchObject({
+      kind: "clock",
+      message: expect.stringContaining("date and time"),
+    });
+  });
+
+  test("quotes the endpoint's JSON error when it refuses the request", async () => {
+    const { fetchImpl } = endpoint({ status: 400, body: { error: "filename must end in .png." } });
+    await expect(new TokenSource(CONFIG.apiUrl, () => NOW, fetchImpl).targetFor(PHOTO)).rejects.toMatchObject(
+      {
+        kind: "server",
+        message: "The upload service refused the request: filename must end in .png.",
+      },
+    );
+    const { fetchImpl: broken } = endpoint({ status: 502, body: "<html>" });
+    await expect(new TokenSource(CONFIG.apiUrl, () => NOW, broken).targetFor(PHOTO)).rejects.toMatchObject({
+      message: "The upload service refused the request: it answered with status 502",
+    });
+  });
+
+  test("says so when the endpoint cannot be reached or answers something else", async () => {
+    const { fetchImpl } = endpoint(new TypeError("Failed to fetch"));
+    await expect(new TokenSource(CONFIG.apiUrl, () => NOW, fetchImpl).targetFor(PHOTO)).rejects.toMatchObject(
+      {
+        kind: "network",
+      },
+    );
+    const odd = endpoint({ body: { sasKey: "x" } });
+    await expect(
+      new TokenSource(CONFIG.apiUrl, () => NOW, odd.fetchImpl).targetFor(PHOTO),
+    ).rejects.toMatchObject({
+      kind: "server",
+      message: "The upload service sent an answer this page does not understand.",
+    });
+  });
+});
+
+describe("a container token's blob name", () => {
+  test("is a random id and the type's extension, never the file's name", () => {
+    const token = credentials(60);
+    const a = targetOf(token, { name: "../../etc/passwd.png", size: 1, type: "image/jpeg" });
+    const b = targetOf(token, { name: "../../etc/passwd.png", size: 1, type: "image/jpeg" });
+    expect(a.blobName).toMatch(/^[0-9a-f-]{36}\.jpg$/);
+    expect(a.blobUrl).toBe(`${token.url}/images/${a.blobName}`);
+    expect(a.blobName).not.toBe(b.blobName);
+    expect(a.perUpload).toBe(false);
+  });
+});
+
+describe("a refusal by storage", () => {
+  const target = targetOf(perUpload(15), PHOTO);
+  const se = new URLSearchParams(target.sasKey).get("se") as string;
+
+  function refusal(code: string, date: string, authenticationErrorDetail?: string): RestError {
+    const error = new RestError("Server failed to authenticate the request.", {
+      statusCode: 403,
+      code,
+      response: { headers: { get: (name: string) => (name === "date" ? date : undefined) } } as never,
+    });
+    error.details = { errorCode: code, authenticationErrorDetail };
+    return error;
+  }
+
+  test("is recognised as expiry from Azure's detail or from storage's clock past the signed expiry", () => {
+    const later = new Date(Date.parse(se) + 1000).toUTCString();
+    const earlier = new Date(Date.parse(se) - 60_000).toUTCString();
+    const azure = refusal(
+      "AuthenticationFailed",
+      earlier,
+      "Signature not valid in the specified time frame: Start [..] - Expiry [..] - Current [..]",
+    );
+    expect(isTokenRefusal(azure) && isExpiryRefusal(azure, target)).toBe(true);
+    const azurite = refusal("AuthorizationFailure", later);
+    expect(isTokenRefusal(azurite) && isExpiryRefusal(azurite, target)).toBe(true);
+    const signature = refusal("AuthorizationFailure", earlier);
+    expect(isTokenRefusal(signature)).toBe(true);
+    expect(isExpiryRefusal(signature, target)).toBe(false);
+    expect(isTokenRefusal(refusal("AuthorizationPermissionMismatch", later))).toBe(false);
+  });
+
+  test("is put into words: expired, refused token, CORS, network lost, other status", async () => {
+    const later = new Date(Date.parse(se) + 1000).toUTCString();
+    const earlier = new Date(Date.parse(se) - 60_000).toUTCString();
+    const unsent = new RestError("Failed to fetch", { code: "REQUEST_SEND_ERROR" });
+    const kinds = await Promise.all([
+      describeUploadError(refusal("AuthorizationFailure", later), target),
+      describeUploadError(refusal("AuthorizationFailure", earlier), target),
+      describeUploadError(unsent, target, async () => true),
+      describeUploadError(unsent, target, async () => false),
+      describeUploadError(new RestError("busy", { statusCode: 409, code: "BlobAlreadyExists" }), target),
+      describeUploadError(new UploadFailure("clock", "x"), target),
+    ]);
+    expect(kinds.map((failure) => failure.kind)).toEqual([
+      "expired",
+      "token-refused",
+      "cors",
+      "network",
+      "server",
+      "clock",
+    ]);
+    expect(kinds[2]?.message).toContain("CORS rules do not allow this origin");
+    expect(kinds[4]?.message).toBe("The storage account refused the upload (409 BlobAlreadyExists).");
+  });
+});
