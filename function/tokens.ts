@@ -6,7 +6,6 @@ import {
   BlobSASPermissions,
   ContainerSASPermissions,
   generateBlobSASQueryParameters,
-  type SasIPRange,
 } from "@azure/storage-blob";
 import type { Settings } from "./settings";
 
@@ -57,23 +56,12 @@ export function issueContainerToken(
   now: Date,
   binding: TokenBinding = {},
 ): CredentialsBody {
-  const expiresOn = expiryAfter(now, settings.tokenLifetimeMinutes);
-  const sasKey = generateBlobSASQueryParameters(
-    {
-      containerName: settings.container,
-      permissions: CONTAINER_PERMISSIONS,
-      expiresOn,
-      protocol: settings.protocol,
-      ipRange: ipRange(binding),
-    },
-    settings.credential,
-  ).toString();
-  return {
-    sasKey,
-    url: settings.blobServiceUrl,
-    container: settings.container,
-    expiresOn: expiresOn.toISOString(),
-  };
+  return sign(
+    settings,
+    { permissions: CONTAINER_PERMISSIONS, lifetimeMinutes: settings.tokenLifetimeMinutes },
+    now,
+    binding,
+  );
 }
 
 /**
@@ -87,15 +75,32 @@ export function issueUploadToken(
   binding: TokenBinding = {},
 ): UploadCredentialsBody {
   const blobName = `${randomUUID()}.${upload.extension}`;
-  const expiresOn = expiryAfter(now, settings.policy.uploadTokenLifetimeMinutes);
+  const body = sign(
+    settings,
+    { blobName, permissions: BLOB_PERMISSIONS, lifetimeMinutes: settings.policy.uploadTokenLifetimeMinutes },
+    now,
+    binding,
+  );
+  return { ...body, blobName, blobUrl: `${body.url}/${body.container}/${blobName}` };
+}
+
+interface TokenScope {
+  /** Absent for a container token (`sr=c`), present for a blob token (`sr=b`). */
+  blobName?: string;
+  permissions: ContainerSASPermissions | BlobSASPermissions;
+  lifetimeMinutes: number;
+}
+
+function sign(settings: Settings, scope: TokenScope, now: Date, binding: TokenBinding): CredentialsBody {
+  const expiresOn = expiryAfter(now, scope.lifetimeMinutes);
   const sasKey = generateBlobSASQueryParameters(
     {
       containerName: settings.container,
-      blobName,
-      permissions: BLOB_PERMISSIONS,
+      blobName: scope.blobName,
+      permissions: scope.permissions,
       expiresOn,
       protocol: settings.protocol,
-      ipRange: ipRange(binding),
+      ipRange: binding.clientIp ? { start: binding.clientIp } : undefined,
     },
     settings.credential,
   ).toString();
@@ -103,14 +108,8 @@ export function issueUploadToken(
     sasKey,
     url: settings.blobServiceUrl,
     container: settings.container,
-    blobName,
-    blobUrl: `${settings.blobServiceUrl}/${settings.container}/${blobName}`,
     expiresOn: expiresOn.toISOString(),
   };
-}
-
-function ipRange(binding: TokenBinding): SasIPRange | undefined {
-  return binding.clientIp ? { start: binding.clientIp } : undefined;
 }
 
 /** `se` has whole-second precision, so the reported expiry is truncated the same way. */

@@ -5,13 +5,13 @@ import {
   BlockBlobClient,
   ContainerClient,
   generateBlobSASQueryParameters,
-  RestError,
 } from "@azure/storage-blob";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { SETTING } from "../../function/appSettings";
 import { parseSettings } from "../../function/settings";
 import { issueUploadToken } from "../../function/tokens";
 import { startTestStack, type TestStack } from "../support/stack";
+import { putBlob, statusOf } from "../support/storage";
 
 let stack: TestStack;
 let images: ContainerClient;
@@ -43,34 +43,11 @@ async function uploadCredentials(
   return (await response.json()) as UploadCredentials;
 }
 
-async function statusOf(operation: Promise<unknown>): Promise<number> {
-  try {
-    await operation;
-    return 200;
-  } catch (error) {
-    if (error instanceof RestError && error.statusCode) return error.statusCode;
-    throw error;
-  }
-}
-
-async function put(
-  url: string,
-  body: string | Uint8Array<ArrayBuffer>,
-  contentType = "image/png",
-): Promise<number> {
-  const response = await fetch(url, {
-    method: "PUT",
-    body,
-    headers: { "x-ms-blob-type": "BlockBlob", "Content-Type": contentType },
-  });
-  return response.status;
-}
-
 describe("a per-upload token", () => {
   test("uploads its blob in a single PUT", async () => {
     const credentials = await uploadCredentials();
     const bytes = Buffer.from("\x89PNG single put");
-    expect(await put(`${credentials.blobUrl}?${credentials.sasKey}`, bytes)).toBe(201);
+    expect(await putBlob(`${credentials.blobUrl}?${credentials.sasKey}`, bytes)).toBe(201);
     const blob = images.getBlobClient(credentials.blobName);
     expect((await blob.downloadToBuffer()).equals(bytes)).toBe(true);
     expect((await blob.getProperties()).contentType).toBe("image/png");
@@ -95,14 +72,14 @@ describe("a per-upload token", () => {
   test("cannot write any other blob name", async () => {
     const credentials = await uploadCredentials();
     const other = `${credentials.url}/${credentials.container}/someone-else.png?${credentials.sasKey}`;
-    expect(await put(other, "x")).toBe(403);
+    expect(await putBlob(other, "x")).toBe(403);
     await expect(images.getBlobClient("someone-else.png").exists()).resolves.toBe(false);
   });
 
   test("cannot read or delete its blob, or list the container", async () => {
     const credentials = await uploadCredentials();
     const url = `${credentials.blobUrl}?${credentials.sasKey}`;
-    expect(await put(url, "first")).toBe(201);
+    expect(await putBlob(url, "first")).toBe(201);
     const blob = new BlockBlobClient(url);
     expect(await statusOf(blob.downloadToBuffer())).toBe(403);
     expect(await statusOf(blob.getProperties())).toBe(403);
@@ -139,16 +116,16 @@ describe("a per-upload token", () => {
   test("is refused once expired", async () => {
     const settings = parseSettings({ [SETTING.connectionString]: stack.connectionString });
     const expired = issueUploadToken(settings, new Date(Date.now() - 20 * 60_000), { extension: "png" });
-    expect(await put(`${expired.blobUrl}?${expired.sasKey}`, "late")).toBe(403);
+    expect(await putBlob(`${expired.blobUrl}?${expired.sasKey}`, "late")).toBe(403);
     const fresh = issueUploadToken(settings, new Date(), { extension: "png" });
-    expect(await put(`${fresh.blobUrl}?${fresh.sasKey}`, "on time")).toBe(201);
+    expect(await putBlob(`${fresh.blobUrl}?${fresh.sasKey}`, "on time")).toBe(201);
   });
 
   // Azurite accepts `sip` but does not enforce it, so only the accepted side can be checked here.
   test("bound to the caller's address still uploads", async () => {
     const settings = parseSettings({ [SETTING.connectionString]: stack.connectionString });
     const here = issueUploadToken(settings, new Date(), { extension: "png" }, { clientIp: "127.0.0.1" });
-    expect(await put(`${here.blobUrl}?${here.sasKey}`, "x")).toBe(201);
+    expect(await putBlob(`${here.blobUrl}?${here.sasKey}`, "x")).toBe(201);
   });
 
   test("two requests never get the same blob name", async () => {

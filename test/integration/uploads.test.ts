@@ -1,10 +1,11 @@
 // The contract end to end: a token from the HTTP endpoint against a real Azurite.
-import { BlobServiceClient, BlockBlobClient, ContainerClient, RestError } from "@azure/storage-blob";
+import { BlobServiceClient, BlockBlobClient, ContainerClient } from "@azure/storage-blob";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { SETTING } from "../../function/appSettings";
 import { parseSettings } from "../../function/settings";
 import { issueContainerToken } from "../../function/tokens";
 import { ALLOWED_ORIGIN, startTestStack, type TestStack } from "../support/stack";
+import { putBlob, statusOf } from "../support/storage";
 
 let stack: TestStack;
 let service: BlobServiceClient;
@@ -31,21 +32,6 @@ async function fetchCredentials(): Promise<Credentials> {
 
 function blobWithToken(credentials: Credentials, name: string, container = "images"): BlockBlobClient {
   return new BlockBlobClient(`${credentials.url}/${container}/${name}?${credentials.sasKey}`);
-}
-
-async function statusOf(operation: Promise<unknown>): Promise<number> {
-  try {
-    await operation;
-    return 200;
-  } catch (error) {
-    if (error instanceof RestError && error.statusCode) return error.statusCode;
-    throw error;
-  }
-}
-
-async function put(url: string, body: string): Promise<number> {
-  const response = await fetch(url, { method: "PUT", body, headers: { "x-ms-blob-type": "BlockBlob" } });
-  return response.status;
 }
 
 describe("a container token from /api/credentials", () => {
@@ -79,8 +65,8 @@ describe("a container token from /api/credentials", () => {
   test("cannot overwrite, read or delete the blob it created", async () => {
     const credentials = await fetchCredentials();
     const blob = blobWithToken(credentials, "photo-2.png");
-    expect(await put(blob.url, "first")).toBe(201);
-    expect(await put(blob.url, "second")).toBe(403);
+    expect(await putBlob(blob.url, "first")).toBe(201);
+    expect(await putBlob(blob.url, "second")).toBe(403);
     expect(await statusOf(blob.downloadToBuffer())).toBe(403);
     expect(await statusOf(blob.delete())).toBe(403);
     const stored = await service.getContainerClient("images").getBlobClient("photo-2.png").downloadToBuffer();
@@ -102,7 +88,7 @@ describe("a container token from /api/credentials", () => {
   test("cannot write to another container", async () => {
     await service.getContainerClient("other").createIfNotExists();
     const credentials = await fetchCredentials();
-    expect(await put(`${credentials.url}/other/photo.png?${credentials.sasKey}`, "x")).toBe(403);
+    expect(await putBlob(`${credentials.url}/other/photo.png?${credentials.sasKey}`, "x")).toBe(403);
   });
 
   test("is refused with an altered signature or permission", async () => {
@@ -111,21 +97,21 @@ describe("a container token from /api/credentials", () => {
     const sig = fields.get("sig") ?? "";
     const badSig = new URLSearchParams(fields);
     badSig.set("sig", (sig[0] === "A" ? "B" : "A") + sig.slice(1));
-    expect(await put(`${credentials.url}/images/tampered-sig.png?${badSig}`, "x")).toBe(403);
+    expect(await putBlob(`${credentials.url}/images/tampered-sig.png?${badSig}`, "x")).toBe(403);
     const moreRights = new URLSearchParams(fields);
     moreRights.set("sp", "cw");
-    expect(await put(`${credentials.url}/images/tampered-sp.png?${moreRights}`, "x")).toBe(403);
+    expect(await putBlob(`${credentials.url}/images/tampered-sp.png?${moreRights}`, "x")).toBe(403);
     // The untouched token still works, so the 403s above come from the changes.
-    expect(await put(`${credentials.url}/images/untampered.png?${credentials.sasKey}`, "x")).toBe(201);
+    expect(await putBlob(`${credentials.url}/images/untampered.png?${credentials.sasKey}`, "x")).toBe(201);
   });
 
   test("is refused once expired", async () => {
     const settings = parseSettings({ [SETTING.connectionString]: stack.connectionString });
     const threeHoursAgo = new Date(Date.now() - 3 * 60 * 60 * 1000);
     const expired = issueContainerToken(settings, threeHoursAgo);
-    expect(await put(`${expired.url}/images/late.png?${expired.sasKey}`, "x")).toBe(403);
+    expect(await putBlob(`${expired.url}/images/late.png?${expired.sasKey}`, "x")).toBe(403);
     const fresh = issueContainerToken(settings, new Date());
-    expect(await put(`${fresh.url}/images/on-time.png?${fresh.sasKey}`, "x")).toBe(201);
+    expect(await putBlob(`${fresh.url}/images/on-time.png?${fresh.sasKey}`, "x")).toBe(201);
   });
 });
 
