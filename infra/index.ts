@@ -1,0 +1,63 @@
+// The valet stack: uploads storage with its browser CORS rule, the Flex Consumption Function App that
+// issues SAS tokens for it (settings wired from the storage's outputs), its code, and the upload page.
+import * as resources from "@pulumi/azure-native/resources";
+import * as pulumi from "@pulumi/pulumi";
+import { SETTING } from "../function/appSettings";
+import { loadStackConfig } from "./config";
+import { FunctionApp } from "./functionApp";
+import { Monitoring } from "./monitoring";
+import { UploadsStorage } from "./storage";
+
+const config = loadStackConfig();
+
+// One resource group per stack: valet-dev, valet-prod, ... (plus Pulumi's random suffix).
+const resourceGroup = new resources.ResourceGroup(`${pulumi.getProject()}-${pulumi.getStack()}`, {
+  location: config.location,
+});
+const resourceGroupName = resourceGroup.name;
+const location = config.location;
+
+// Storage the browser uploads to. The page's origin joins the configured ones when the page is deployed.
+const uploads = new UploadsStorage("uploads", {
+  resourceGroupName,
+  location,
+  container: config.container,
+  allowedOrigins: config.allowedOrigins,
+  allowWebsiteOrigin: config.deployUploadPage,
+  softDeleteRetentionDays: config.softDeleteRetentionDays,
+});
+
+const monitoring = new Monitoring("monitoring", {
+  resourceGroupName,
+  location,
+  retentionDays: config.logRetentionDays,
+});
+
+// The function that signs tokens, configured from the storage's outputs and the issuance policy.
+const functionApp = new FunctionApp("credentials", {
+  resourceGroupName,
+  location,
+  allowedOrigins: uploads.corsOrigins,
+  maximumInstanceCount: config.maximumInstanceCount,
+  instanceMemoryMB: config.instanceMemoryMB,
+  applicationInsightsConnectionString: monitoring.connectionString,
+  appSettings: {
+    [SETTING.connectionString]: uploads.connectionString,
+    [SETTING.container]: uploads.containerName,
+    [SETTING.tokenLifetimeMinutes]: String(config.tokenLifetimeMinutes),
+    [SETTING.uploadTokenLifetimeMinutes]: String(config.uploadTokenLifetimeMinutes),
+    [SETTING.allowedContentTypes]: config.allowedContentTypes.join(","),
+    [SETTING.maxUploadBytes]: String(config.maxUploadBytes),
+    [SETTING.containerTokensEnabled]: String(config.containerTokensEnabled),
+    [SETTING.bindTokenToClientIp]: String(config.bindTokenToClientIp),
+  },
+});
+
+export const credentialsUrl = functionApp.credentialsUrl;
+export const blobServiceUrl = uploads.blobServiceUrl;
+export const container = uploads.containerName;
+export const functionAppName = functionApp.name;
+export { resourceGroupName };
+export const allowedOrigins = uploads.corsOrigins;
+/** Secret: lets a developer point the local stack at this account (VALET_… or local.settings.json). */
+export const uploadsConnectionString = uploads.connectionString;

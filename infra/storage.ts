@@ -1,0 +1,137 @@
+// The uploads storage account: where browsers put images with the function's SAS tokens. Private
+// container, browser CORS rule, soft delete, and the connection string the function signs tokens with.
+import * as storage from "@pulumi/azure-native/storage";
+import type { input } from "@pulumi/azure-native/types";
+import * as pulumi from "@pulumi/pulumi";
+import { blobCorsRule, type CorsRule } from "./cors";
+
+export interface UploadsStorageArgs {
+  resourceGroupName: pulumi.Input<string>;
+  location: pulumi.Input<string>;
+  container: string;
+  /** Origins allowed to PUT blobs from a browser (validated by the stack config). */
+  allowedOrigins: readonly string[];
+  /** Also allow the account's own static website, where the upload page is served. */
+  allowWebsiteOrigin: boolean;
+  softDeleteRetentionDays: number;
+}
+
+export class UploadsStorage extends pulumi.ComponentResource {
+  readonly account: storage.StorageAccount;
+  readonly accountName: pulumi.Output<string>;
+  readonly containerName: pulumi.Output<string>;
+  /** Blob service URL without a trailing slash, as the function reports it to clients. */
+  readonly blobServiceUrl: pulumi.Output<string>;
+  /** The static website's origin (`https://<account>.z<n>.web.core.windows.net`), where the upload page lives. */
+  readonly websiteOrigin: pulumi.Output<string>;
+  /** Every origin the blob service's CORS rule allows; the Function App's CORS takes the same list. */
+  readonly corsOrigins: pulumi.Output<string[]>;
+  /** Account-key connection string for UPLOADS_CONNECTION_STRING; secret. */
+  readonly connectionString: pulumi.Output<string>;
+
+  constructor(name: string, args: UploadsStorageArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("valet:storage:UploadsStorage", name, {}, opts);
+
+    // Shared-key access stays on: the function signs service SAS tokens with the account key (a user
+    // delegation SAS would need a network call per token). Everything else is locked down.
+    // https://learn.microsoft.com/azure/storage/common/storage-sas-overview#service-sas
+    this.account = new storage.StorageAccount(
+      name,
+      {
+        resourceGroupName: args.resourceGroupName,
+        location: args.location,
+        kind: storage.Kind.StorageV2,
+        sku: { name: storage.SkuName.Standard_LRS },
+        enableHttpsTrafficOnly: true,
+        minimumTlsVersion: storage.MinimumTlsVersion.TLS1_2,
+        allowBlobPublicAccess: false,
+        allowSharedKeyAccess: true,
+      },
+      { parent: this },
+    );
+
+    this.blobServiceUrl = this.account.primaryEndpoints.blob.apply(withoutTrailingSlash);
+    this.websiteOrigin = this.account.primaryEndpoints.web.apply(withoutTrailingSlash);
+    const configured = [...args.allowedOrigins];
+    this.corsOrigins = args.allowWebsiteOrigin
+      ? this.websiteOrigin.apply((origin) =>
+          configured.includes(origin) ? configured : [...configured, origin],
+        )
+      : pulumi.output(configured);
+
+    // Soft delete on blobs and containers: a deleted or overwritten image can be restored for the retention
+    // period. https://learn.microsoft.com/azure/storage/blobs/soft-delete-blob-overview
+    // CORS is the rule the local stack gives Azurite (infra/cors.ts), with this stack's origins.
+    new storage.BlobServiceProperties(
+      name,
+      {
+        resourceGroupName: args.resourceGroupName,
+        accountName: this.account.name,
+        blobServicesName: "default",
+        deleteRetentionPolicy: { enabled: true, days: args.softDeleteRetentionDays },
+        containerDeleteRetentionPolicy: { enabled: true, days: args.softDeleteRetentionDays },
+        // No origins, no rule: the blob service refuses a rule without origins.
+        cors: {
+          corsRules: this.corsOrigins.apply((origins) =>
+            origins.length === 0 ? [] : [toStorageCorsRule(blobCorsRule(origins))],
+          ),
+        },
+      },
+      { parent: this },
+    );
+
+    // The container uploads land in; never readable anonymously.
+    const container = new storage.BlobContainer(
+      name,
+      {
+        resourceGroupName: args.resourceGroupName,
+        accountName: this.account.name,
+        containerName: args.container,
+        publicAccess: storage.PublicAccess.None,
+      },
+      { parent: this },
+    );
+
+    this.accountName = this.account.name;
+    this.containerName = container.name;
+
+    const keys = storage.listStorageAccountKeysOutput(
+      { resourceGroupName: args.resourceGroupName, accountName: this.account.name },
+      { parent: this },
+    );
+    const primaryKey = keys.keys.apply((list) => {
+      const key = list[0]?.value;
+      if (!key) throw new pulumi.RunError("The uploads storage account returned no access key.");
+      return key;
+    });
+    // With BlobEndpoint, the string names the endpoint the account really has (sovereign clouds included);
+    // function/settings.ts accepts this form. No EndpointSuffix is needed next to it.
+    this.connectionString = pulumi.secret(
+      pulumi.interpolate`DefaultEndpointsProtocol=https;AccountName=${this.account.name};AccountKey=${primaryKey};BlobEndpoint=${this.blobServiceUrl}`,
+    );
+
+    this.registerOutputs({
+      accountName: this.accountName,
+      containerName: this.containerName,
+      blobServiceUrl: this.blobServiceUrl,
+      websiteOrigin: this.websiteOrigin,
+      corsOrigins: this.corsOrigins,
+      connectionString: this.connectionString,
+    });
+  }
+}
+
+function withoutTrailingSlash(url: string): string {
+  return url.replace(/\/+$/, "");
+}
+
+function toStorageCorsRule(rule: CorsRule): input.storage.CorsRuleArgs {
+  return { ...rule, allowedMethods: rule.allowedMethods.map(toAllowedMethod) };
+}
+
+function toAllowedMethod(method: string): storage.AllowedMethods {
+  const value = Object.values(storage.AllowedMethods).find((allowed) => allowed === method);
+  if (value === undefined)
+    throw new Error(`${method} is not an HTTP method the blob service's CORS accepts.`);
+  return value;
+}
