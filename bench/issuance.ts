@@ -3,7 +3,7 @@
 import { HttpRequest, HttpResponse, InvocationContext } from "@azure/functions";
 import { httpFunctions } from "../function/functions";
 import { loadSettings } from "../function/settings";
-import { type BaselineSigner, baselineSigner } from "./baseline";
+import { type BaselineAccount, type BaselineSigner, baselineSigner } from "./baseline";
 import { type BenchRow, figure, ratioOf, round } from "./results";
 
 export interface IssuanceOptions {
@@ -24,14 +24,12 @@ export async function benchIssuance(options: IssuanceOptions): Promise<BenchRow>
   // One request object, as the host hands the handler; a fresh context per invocation, as the host makes.
   const request = new HttpRequest({ method: "GET", url: "http://127.0.0.1:7071/api/credentials" });
   let logLines = 0;
+  // The log lines are counted, not kept; one handler for all invocations, as the local host has.
+  const logHandler = () => {
+    logLines++;
+  };
   const project: Issue = async () => {
-    const context = new InvocationContext({
-      invocationId: "bench",
-      functionName: "credentials",
-      logHandler: () => {
-        logLines++;
-      },
-    });
+    const context = new InvocationContext({ invocationId: "bench", functionName: "credentials", logHandler });
     const response = await handler(request, context);
     if (response instanceof HttpResponse || response.status !== 200) {
       throw new Error(`the handler answered ${response.status} instead of a JSON body`);
@@ -78,17 +76,21 @@ export function credentialsHandler() {
   return fn.handler;
 }
 
-/** A baseline signer for the account, container, protocol and lifetime the function's settings hold. */
-export function signerForSettings(accountKey: string): BaselineSigner {
+/** The account, container, protocol and lifetime the function's settings hold, for a baseline. */
+export function baselineAccount(accountKey: string): BaselineAccount {
   const settings = loadSettings();
-  return baselineSigner({
+  return {
     accountName: settings.accountName,
     accountKey,
     blobServiceUrl: settings.blobServiceUrl,
     container: settings.container,
     protocol: settings.protocol,
     lifetimeMinutes: settings.tokenLifetimeMinutes,
-  });
+  };
+}
+
+export function signerForSettings(accountKey: string): BaselineSigner {
+  return baselineSigner(baselineAccount(accountKey));
 }
 
 /**

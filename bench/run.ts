@@ -13,8 +13,9 @@ import { type FunctionHost, startFunctionHost } from "../local/functionHost";
 import { freePort } from "../local/ports";
 import { prepareUploadsStorage } from "../local/storage";
 import { DEFAULT_UPLOAD_TUNING } from "../web/config";
+import { benchColdStart } from "./coldStart";
 import { benchHttp } from "./http";
-import { benchIssuance } from "./issuance";
+import { baselineAccount, benchIssuance, signerForSettings } from "./issuance";
 import { type BenchResults, type BenchRow, formatTable } from "./results";
 import { benchUpload } from "./upload";
 
@@ -38,6 +39,7 @@ function sizes(smoke: boolean) {
     ? {
         issuance: { runs: 1, runMs: 50 },
         http: { runs: 1, connections: 4, durationSeconds: 1, amount: 200 },
+        coldStart: { runs: 1 },
         upload: {
           runs: 1,
           bytes: MIB,
@@ -48,6 +50,7 @@ function sizes(smoke: boolean) {
     : {
         issuance: { runs: 5, runMs: 1000 },
         http: { runs: 3, connections: 16, durationSeconds: 3 },
+        coldStart: { runs: 7 },
         upload: { runs: 3, bytes: 64 * MIB, ...DEFAULT_UPLOAD_TUNING },
       };
 }
@@ -77,6 +80,15 @@ export async function runBenchmarks(options: BenchOptions): Promise<BenchResults
     rows.push(await benchIssuance({ ...size.issuance, accountKey: EMULATOR_KEY }));
     log("2/4 issuance over HTTP…");
     rows.push(await benchHttp({ ...size.http, env: { ...process.env, BENCH_ACCOUNT_KEY: EMULATOR_KEY } }));
+    log("3/4 cold start…");
+    rows.push(
+      await benchColdStart({
+        ...size.coldStart,
+        env: { ...process.env },
+        account: baselineAccount(EMULATOR_KEY),
+        signer: signerForSettings(EMULATOR_KEY),
+      }),
+    );
     log("4/4 upload…");
     host = await startFunctionHost({ host: HOST, port: await freePort(HOST), allowedOrigins: [] });
     rows.push(

@@ -30,8 +30,8 @@ describe("a smoke run of the benchmark", () => {
     expect(Number.isNaN(Date.parse(written.date))).toBe(false);
   });
 
-  test("has the issuance, HTTP and upload rows in order", () => {
-    expect(written.rows.map((row) => row.id)).toEqual(["issuance", "http", "upload"]);
+  test("has the issuance, HTTP, cold-start and upload rows in order", () => {
+    expect(written.rows.map((row) => row.id)).toEqual(["issuance", "http", "coldStart", "upload"]);
   });
 
   test("gives every row a project figure, a baseline figure, their ratio, a target and a verdict", () => {
@@ -62,5 +62,11 @@ describe("a smoke run of the benchmark", () => {
     for (const key of ["projectP50Ms", "projectP99Ms", "baselineP50Ms", "baselineP99Ms", "p99Ratio"]) {
       expect(typeof http?.details[key]).toBe("number");
     }
+  });
+
+  test("times the cold start in milliseconds, lower being better, and reports the package's zipped size", () => {
+    const coldStart = written.rows.find((row) => row.id === "coldStart");
+    expect(coldStart).toMatchObject({ unit: "ms", better: "lower" });
+    expect(coldStart?.details.packageZipBytes).toBeGreaterThan(0);
   });
 });
