@@ -1,0 +1,387 @@
+// The Pulumi program under mocks: what it would ask Azure for, resource by resource, and what it exports.
+import { beforeAll, describe, expect, test } from "vitest";
+import { SETTING } from "../../function/appSettings";
+import { IMAGE_EXTENSIONS } from "../../function/policy";
+import { parseConnectionString, parseSettings } from "../../function/settings";
+import { blobCorsRule } from "../../infra/cors";
+import {
+  appSettings,
+  isSecretValue,
+  MOCK_ACCOUNT_KEY,
+  only,
+  type ProgramRun,
+  type RecordedResource,
+  reveal,
+  runProgram,
+  SUBSCRIPTION_ID,
+} from "./harness";
+
+const STORAGE_ACCOUNT = "azure-native:storage:StorageAccount";
+const BLOB_CONTAINER = "azure-native:storage:BlobContainer";
+const BLOB_SERVICE = "azure-native:storage:BlobServiceProperties";
+const WEB_APP = "azure-native:web:WebApp";
+const PLAN = "azure-native:web:AppServicePlan";
+
+const SITE_ORIGIN = "https://photos.example.com";
+
+const uploadsAccount = (run: ProgramRun) => only(run, STORAGE_ACCOUNT, "uploads");
+const runtimeAccount = (run: ProgramRun) => only(run, STORAGE_ACCOUNT, "runtime");
+const functionApp = (run: ProgramRun) => only(run, WEB_APP);
+const nameOf = (resource: RecordedResource) => resource.state.name as string;
+const idOf = (resource: RecordedResource) =>
+  `/subscriptions/${SUBSCRIPTION_ID}/mock/${resource.type}/${nameOf(resource)}`;
+const output = (run: ProgramRun, name: string) => run.outputs[name] as { value: unknown; secret: boolean };
+const siteConfig = (run: ProgramRun) =>
+  reveal(functionApp(run).inputs.siteConfig) as {
+    cors: { allowedOrigins: string[]; supportCredentials: boolean };
+    [key: string]: unknown;
+  };
+const corsRules = (run: ProgramRun) =>
+  (only(run, BLOB_SERVICE).inputs.cors as { corsRules: Record<string, unknown>[] }).corsRules;
+
+describe("with the default config", () => {
+  let run: ProgramRun;
+  beforeAll(async () => {
+    run = await runProgram({ allowedOrigins: SITE_ORIGIN });
+  });
+
+  test("the uploads account is StorageV2, HTTPS only, TLS 1.2, without public blob access, with shared keys for signing", () => {
+    expect(uploadsAccount(run).inputs).toMatchObject({
+      kind: "StorageV2",
+      enableHttpsTrafficOnly: true,
+      minimumTlsVersion: "TLS1_2",
+      allowBlobPublicAccess: false,
+      allowSharedKeyAccess: true,
+    });
+  });
+
+  test("the runtime account refuses shared keys and public access: the app reaches it with its identity", () => {
+    expect(runtimeAccount(run).inputs).toMatchObject({
+      kind: "StorageV2",
+      enableHttpsTrafficOnly: true,
+      minimumTlsVersion: "TLS1_2",
+      allowBlobPublicAccess: false,
+      allowSharedKeyAccess: false,
+    });
+  });
+
+  test("the images container is private and lives in the uploads account", () => {
+    const container = only(run, BLOB_CONTAINER, "uploads");
+    expect(container.inputs).toMatchObject({
+      containerName: "images",
+      publicAccess: "None",
+      accountName: nameOf(uploadsAccount(run)),
+    });
+  });
+
+  test("blob and container soft delete are on with the default retention of 7 days", () => {
+    expect(only(run, BLOB_SERVICE).inputs).toMatchObject({
+      accountName: nameOf(uploadsAccount(run)),
+      deleteRetentionPolicy: { enabled: true, days: 7 },
+      containerDeleteRetentionPolicy: { enabled: true, days: 7 },
+    });
+  });
+
+  test("the blob CORS rule is the shared rule for the configured origins plus the upload page's origin", () => {
+    const website = `https://${nameOf(uploadsAccount(run))}.z16.web.core.windows.net`;
+    expect(corsRules(run)).toEqual([blobCorsRule([SITE_ORIGIN, website])]);
+  });
+
+  test("the Function App's platform CORS allows exactly the origins of the blob CORS rule, without credentials", () => {
+    expect(siteConfig(run).cors).toEqual({
+      allowedOrigins: corsRules(run)[0]?.allowedOrigins,
+      supportCredentials: false,
+    });
+  });
+
+  test("the plan is Flex Consumption (FC1) on Linux", () => {
+    expect(only(run, PLAN).inputs).toMatchObject({
+      kind: "functionapp",
+      sku: { name: "FC1", tier: "FlexConsumption" },
+      reserved: true,
+    });
+    expect(functionApp(run).inputs.serverFarmId).toBe(idOf(only(run, PLAN)));
+  });
+
+  test("the Function App runs Node 22 on Linux, HTTPS only, TLS 1.2, FTP off, with a system-assigned identity", () => {
+    const app = functionApp(run).inputs;
+    expect(app).toMatchObject({
+      kind: "functionapp,linux",
+      httpsOnly: true,
+      identity: { type: "SystemAssigned" },
+      functionAppConfig: { runtime: { name: "node", version: "22" } },
+    });
+    expect(siteConfig(run)).toMatchObject({
+      minTlsVersion: "1.2",
+      scmMinTlsVersion: "1.2",
+      ftpsState: "Disabled",
+    });
+  });
+
+  test("basic publishing credentials are off for FTP and SCM", () => {
+    const appName = nameOf(functionApp(run));
+    for (const type of ["azure-native:web:WebAppFtpAllowed", "azure-native:web:WebAppScmAllowed"]) {
+      expect(only(run, type).inputs).toMatchObject({ name: appName, allow: false });
+    }
+  });
+
+  test("the instance count is capped and the instance size set (defaults 40 and 2048 MB)", () => {
+    expect(functionApp(run).inputs.functionAppConfig).toMatchObject({
+      scaleAndConcurrency: { maximumInstanceCount: 40, instanceMemoryMB: 2048 },
+    });
+  });
+
+  test("the package is deployed to a private container of the runtime account, read with the app's identity", () => {
+    const deployment = only(run, BLOB_CONTAINER, "deployment");
+    expect(deployment.inputs).toMatchObject({
+      accountName: nameOf(runtimeAccount(run)),
+      publicAccess: "None",
+    });
+    expect(functionApp(run).inputs.functionAppConfig).toMatchObject({
+      deployment: {
+        storage: {
+          type: "blobContainer",
+          value: `https://${nameOf(runtimeAccount(run))}.blob.core.windows.net/${deployment.inputs.containerName}`,
+          authentication: { type: "SystemAssignedIdentity" },
+        },
+      },
+    });
+  });
+
+  test("the app's identity is Storage Blob Data Owner on the runtime account, and on nothing else", () => {
+    const assignment = only(run, "azure-native:authorization:RoleAssignment");
+    expect(assignment.inputs).toEqual({
+      scope: idOf(runtimeAccount(run)),
+      principalId: (functionApp(run).state.identity as { principalId: string }).principalId,
+      principalType: "ServicePrincipal",
+      roleDefinitionId: `/subscriptions/${SUBSCRIPTION_ID}/providers/Microsoft.Authorization/roleDefinitions/b7e6dc6d-f1e8-4753-8033-0f276bb0955b`,
+    });
+  });
+
+  test("host storage is identity-based: the runtime account's name, no connection string or key", () => {
+    const settings = appSettings(functionApp(run));
+    expect(settings.AzureWebJobsStorage__accountName).toBe(nameOf(runtimeAccount(run)));
+    expect(Object.keys(settings)).not.toContain("AzureWebJobsStorage");
+    // Flex Consumption refuses these: runtime and package location live in functionAppConfig.
+    for (const refused of [
+      "FUNCTIONS_WORKER_RUNTIME",
+      "FUNCTIONS_EXTENSION_VERSION",
+      "WEBSITE_RUN_FROM_PACKAGE",
+    ]) {
+      expect(Object.keys(settings)).not.toContain(refused);
+    }
+  });
+
+  test("Application Insights is workspace-based and its connection string reaches the app", () => {
+    const component = only(run, "azure-native:applicationinsights:Component");
+    const workspace = only(run, "azure-native:operationalinsights:Workspace");
+    expect(component.inputs).toMatchObject({
+      applicationType: "web",
+      workspaceResourceId: idOf(workspace),
+    });
+    expect(workspace.inputs).toMatchObject({ sku: { name: "PerGB2018" }, retentionInDays: 30 });
+    expect(appSettings(functionApp(run)).APPLICATIONINSIGHTS_CONNECTION_STRING).toBe(
+      component.state.connectionString,
+    );
+  });
+
+  test("the uploads connection string is built from the uploads account's name, key and endpoint", () => {
+    const account = nameOf(uploadsAccount(run));
+    expect(appSettings(functionApp(run))[SETTING.connectionString]).toBe(
+      `DefaultEndpointsProtocol=https;AccountName=${account};AccountKey=${MOCK_ACCOUNT_KEY};` +
+        `BlobEndpoint=https://${account}.blob.core.windows.net`,
+    );
+    const keyLookups = run.invokes.filter(
+      (call) => call.token === "azure-native:storage:listStorageAccountKeys",
+    );
+    expect(keyLookups.map((call) => call.inputs.accountName)).toEqual([account]);
+  });
+
+  test("the connection string is secret in the app's inputs and in the stack outputs", () => {
+    expect(isSecretValue(functionApp(run).inputs.siteConfig)).toBe(true);
+    expect(output(run, "uploadsConnectionString").secret).toBe(true);
+  });
+
+  test("the exact string the program builds is accepted by the function's settings parser", () => {
+    const built = appSettings(functionApp(run))[SETTING.connectionString];
+    const account = parseConnectionString(built);
+    expect(account.accountName).toBe(nameOf(uploadsAccount(run)));
+    expect(account.blobServiceUrl).toBe(output(run, "blobServiceUrl").value);
+    expect(account.protocol).toBe("https");
+  });
+
+  test("the app settings, as a whole, are what the function parses into the configured settings", () => {
+    const settings = parseSettings(appSettings(functionApp(run)));
+    expect(settings).toMatchObject({
+      container: "images",
+      tokenLifetimeMinutes: 120,
+      policy: {
+        allowedContentTypes: ["image/jpeg", "image/png", "image/gif", "image/webp", "image/avif"],
+        maxUploadBytes: 50 * 1024 * 1024,
+        uploadTokenLifetimeMinutes: 15,
+        containerTokensEnabled: true,
+        bindTokenToClientIp: false,
+      },
+    });
+  });
+
+  test("every resource that has a location is in the configured one", () => {
+    const located = run.resources.filter((r) => "location" in r.inputs);
+    expect(located.length).toBeGreaterThanOrEqual(7);
+    expect(new Set(located.map((r) => r.inputs.location))).toEqual(new Set(["swedencentral"]));
+  });
+
+  test("the outputs name the SAS endpoint, the blob service, the container, the app, the group and the secret", () => {
+    const app = nameOf(functionApp(run));
+    const account = nameOf(uploadsAccount(run));
+    expect(output(run, "credentialsUrl").value).toBe(`https://${app}.azurewebsites.net/api/credentials`);
+    expect(output(run, "blobServiceUrl").value).toBe(`https://${account}.blob.core.windows.net`);
+    expect(output(run, "container").value).toBe("images");
+    expect(output(run, "functionAppName").value).toBe(app);
+    expect(output(run, "resourceGroupName").value).toBe(
+      nameOf(only(run, "azure-native:resources:ResourceGroup")),
+    );
+    for (const name of [
+      "credentialsUrl",
+      "blobServiceUrl",
+      "container",
+      "functionAppName",
+      "resourceGroupName",
+    ]) {
+      expect(output(run, name).secret, name).toBe(false);
+    }
+    expect(Object.keys(run.outputs)).toEqual(
+      expect.arrayContaining([
+        "credentialsUrl",
+        "blobServiceUrl",
+        "container",
+        "functionAppName",
+        "resourceGroupName",
+        "uploadsConnectionString",
+      ]),
+    );
+  });
+});
+
+describe("with every key set", () => {
+  let run: ProgramRun;
+  beforeAll(async () => {
+    run = await runProgram({
+      location: "westeurope",
+      allowedOrigins: JSON.stringify(["https://a.example.com", "http://localhost:4280"]),
+      deployUploadPage: "false",
+      container: "photos",
+      tokenLifetimeMinutes: "30",
+      uploadTokenLifetimeMinutes: "5",
+      allowedContentTypes: "image/png, image/heic",
+      maxUploadBytes: "1048576",
+      containerTokensEnabled: "false",
+      bindTokenToClientIp: "true",
+      maximumInstanceCount: "3",
+      instanceMemoryMB: "512",
+      softDeleteRetentionDays: "30",
+      logRetentionDays: "90",
+    });
+  });
+
+  test("each app setting carries its config value and the function reads them back", () => {
+    const settings = appSettings(functionApp(run));
+    expect(settings).toMatchObject({
+      [SETTING.container]: "photos",
+      [SETTING.tokenLifetimeMinutes]: "30",
+      [SETTING.uploadTokenLifetimeMinutes]: "5",
+      [SETTING.allowedContentTypes]: "image/png,image/heic",
+      [SETTING.maxUploadBytes]: "1048576",
+      [SETTING.containerTokensEnabled]: "false",
+      [SETTING.bindTokenToClientIp]: "true",
+    });
+    expect(parseSettings(settings)).toMatchObject({
+      container: "photos",
+      tokenLifetimeMinutes: 30,
+      policy: {
+        allowedContentTypes: ["image/png", "image/heic"],
+        maxUploadBytes: 1048576,
+        uploadTokenLifetimeMinutes: 5,
+        containerTokensEnabled: false,
+        bindTokenToClientIp: true,
+      },
+    });
+  });
+
+  test("the container, retention, location, instance cap and size follow the config", () => {
+    expect(only(run, BLOB_CONTAINER, "uploads").inputs.containerName).toBe("photos");
+    expect(only(run, BLOB_SERVICE).inputs).toMatchObject({
+      deleteRetentionPolicy: { days: 30 },
+      containerDeleteRetentionPolicy: { days: 30 },
+    });
+    expect(functionApp(run).inputs).toMatchObject({
+      location: "westeurope",
+      functionAppConfig: { scaleAndConcurrency: { maximumInstanceCount: 3, instanceMemoryMB: 512 } },
+    });
+    expect(only(run, "azure-native:operationalinsights:Workspace").inputs.retentionInDays).toBe(90);
+    expect(output(run, "container").value).toBe("photos");
+  });
+
+  test("without the upload page only the configured origins are allowed, in both CORS lists", () => {
+    const origins = ["https://a.example.com", "http://localhost:4280"];
+    expect(corsRules(run)).toEqual([blobCorsRule(origins)]);
+    expect(siteConfig(run).cors.allowedOrigins).toEqual(origins);
+  });
+});
+
+describe("CORS edge cases", () => {
+  test("with no origins and no page there is no blob CORS rule at all", async () => {
+    const run = await runProgram({ deployUploadPage: "false" });
+    expect(corsRules(run)).toEqual([]);
+    expect(siteConfig(run).cors.allowedOrigins).toEqual([]);
+  });
+
+  test('"*" is allowed only with allowAnyOrigin', async () => {
+    const run = await runProgram({ allowedOrigins: "*", allowAnyOrigin: "true", deployUploadPage: "false" });
+    expect(corsRules(run)).toEqual([blobCorsRule(["*"])]);
+  });
+});
+
+describe("config validation", () => {
+  const accepted = Object.keys(IMAGE_EXTENSIONS).join(", ");
+  test.each([
+    ["location", "West Europe", /valet:location must be an Azure region name .*swedencentral/],
+    ["allowedOrigins", "*", /valet:allowedOrigins: "\*" allows every web site.*valet:allowAnyOrigin/],
+    ["allowedOrigins", "https://a.example.com/path", /valet:allowedOrigins: .* is not an origin/],
+    ["allowedOrigins", '["https://a.example.com", 3]', /valet:allowedOrigins must be a list of strings/],
+    ["allowAnyOrigin", "yes", /valet:allowAnyOrigin must be true or false \(default false\)/],
+    ["deployUploadPage", "1", /valet:deployUploadPage must be true or false \(default true\)/],
+    ["container", "Images", /valet:container must be a container name: 3-63 lowercase .*\(default images\)/],
+    [
+      "tokenLifetimeMinutes",
+      "4",
+      /valet:tokenLifetimeMinutes must be a whole number of minutes from 5 to 1440/,
+    ],
+    ["tokenLifetimeMinutes", "1441", /from 5 to 1440 \(default 120\)/],
+    ["uploadTokenLifetimeMinutes", "61", /valet:uploadTokenLifetimeMinutes .* from 1 to 60 \(default 15\)/],
+    ["allowedContentTypes", "image/png,image/svg+xml", new RegExp(`among ${accepted}; "image/svg\\+xml"`)],
+    ["allowedContentTypes", "[]", /valet:allowedContentTypes must list at least one of/],
+    [
+      "maxUploadBytes",
+      "1023",
+      /valet:maxUploadBytes must be a whole number of bytes from 1024 to 5368709120/,
+    ],
+    ["containerTokensEnabled", "maybe", /valet:containerTokensEnabled must be true or false/],
+    ["bindTokenToClientIp", "on", /valet:bindTokenToClientIp must be true or false/],
+    ["maximumInstanceCount", "0", /valet:maximumInstanceCount .* instances from 1 to 1000 \(default 40\)/],
+    ["maximumInstanceCount", "2.5", /valet:maximumInstanceCount must be a whole number/],
+    ["instanceMemoryMB", "1024", /valet:instanceMemoryMB must be one of 512, 2048, 4096 \(default 2048\)/],
+    ["softDeleteRetentionDays", "366", /valet:softDeleteRetentionDays .* days from 1 to 365 \(default 7\)/],
+    ["logRetentionDays", "7", /valet:logRetentionDays .* days from 30 to 730 \(default 30\)/],
+  ])(
+    "%s = %j is refused with a message naming the key and the accepted values",
+    async (key, value, message) => {
+      const error = await runProgram({ [key]: value }).then(
+        () => undefined,
+        (caught: unknown) => caught as Error,
+      );
+      expect(error?.name).toBe("StackConfigError");
+      expect(error?.message).toMatch(message);
+    },
+  );
+});
