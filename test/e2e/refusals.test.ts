@@ -1,6 +1,7 @@
 // The upload page in headless Chromium when an upload cannot happen: files the policy refuses, a request
 // the function refuses, an origin the storage account refuses, a lost network. Each one ends in words a
 // person can act on, never a hang.
+import { mkdir } from "node:fs/promises";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "vitest";
 import { SETTING } from "../../function/appSettings";
@@ -141,6 +142,9 @@ describe("the upload page explains a refusal", () => {
     const lost = await settledRow(page, "trip.png");
     expect(lost).toMatchObject({ state: "failed", failure: "network", retryVisible: true });
     expect(lost.status).toBe("Failed: The network connection was lost. Check your connection and try again.");
+
+    await mkdir("test-results", { recursive: true });
+    await page.screenshot({ path: "test-results/upload-failed.png", fullPage: true });
 
     online = true;
     await page.getByRole("button", { name: "Retry trip.png" }).click();
