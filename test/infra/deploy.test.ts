@@ -311,7 +311,7 @@ describe("the FunctionDeployment component", () => {
     );
   });
 
-  const valueOf = <T>(output: pulumi.Output<T>) => new Promise<T>((resolve) => output.apply(resolve));
+  const settled = <T>(output: pulumi.Output<T>) => new Promise<T>((resolve) => output.apply(resolve));
 
   test("registers one OneDeploy publish whose inputs carry the package hash, the zip and the SCM host", async () => {
     const app = new web.WebApp("fn", { resourceGroupName: "rg-valet", kind: "functionapp,linux" });
@@ -326,7 +326,7 @@ describe("the FunctionDeployment component", () => {
       resourceGroupName: "rg-valet",
       package: functionPackage,
     });
-    expect(await valueOf(deployment.packageSha256)).toBe(functionPackage.sha256);
+    expect(await settled(deployment.packageSha256)).toBe(functionPackage.sha256);
 
     const component = registered.find((resource) => resource.type === "valet:deploy:FunctionDeployment");
     expect(component?.name).toBe("code");
