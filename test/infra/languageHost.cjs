@@ -1,0 +1,92 @@
+// Loads the Pulumi program the way `pulumi preview`/`up` does, under mocks instead of an engine: the
+// entry point from Pulumi.yaml, the stack's config from Pulumi.<stack>.yaml (passed as PULUMI_CONFIG, like
+// the CLI), and @pulumi/pulumi's own program runner (cmd/run), which registers the ts-node vendored in
+// @pulumi/pulumi with the project's typescript and tsconfig.json. Prints one JSON line: what was registered
+// and the stack's output names, or the error the program failed with.
+// Usage: node test/infra/languageHost.cjs <stack> [key=value...]   (run from the repository root)
+const { readFileSync } = require("node:fs");
+const yaml = require("js-yaml");
+
+async function main() {
+  const [stack = "dev", ...overrides] = process.argv.slice(2);
+  const project = yaml.load(readFileSync("Pulumi.yaml", "utf8"));
+  const stackFile = yaml.load(readFileSync(`Pulumi.${stack}.yaml`, "utf8")) ?? {};
+  const config = {};
+  for (const [key, value] of Object.entries(stackFile.config ?? {})) {
+    config[key] = typeof value === "string" ? value : JSON.stringify(value);
+  }
+  for (const pair of overrides) {
+    const at = pair.indexOf("=");
+    config[`${project.name}:${pair.slice(0, at)}`] = pair.slice(at + 1);
+  }
+  // What the Node language host passes to cmd/run through the environment.
+  process.env.PULUMI_CONFIG = JSON.stringify(config);
+  process.env.PULUMI_NODEJS_TYPESCRIPT = String(project.runtime?.options?.typescript ?? true);
+
+  const pulumi = require("@pulumi/pulumi");
+  await pulumi.runtime.setMocks(
+    {
+      newResource({ type, name, inputs }) {
+        result.registered.push(type);
+        const state = { ...inputs, name: inputs.name ?? `${name}mock` };
+        if (type === "azure-native:storage:StorageAccount") {
+          state.primaryEndpoints = {
+            blob: `https://${state.name}.blob.core.windows.net/`,
+            web: `https://${state.name}.z1.web.core.windows.net/`,
+          };
+        }
+        if (type === "azure-native:web:WebApp") {
+          state.defaultHostName = `${state.name}.azurewebsites.net`;
+          state.identity = { type: "SystemAssigned", principalId: "principal" };
+        }
+        if (type === "azure-native:applicationinsights:Component")
+          state.connectionString = "InstrumentationKey=k";
+        return { id: `${name}-id`, state };
+      },
+      call({ token }) {
+        if (token === "azure-native:authorization:getClientConfig") return { subscriptionId: "sub" };
+        if (token === "azure-native:storage:listStorageAccountKeys") {
+          return { keys: [{ value: Buffer.alloc(64, 1).toString("base64") }] };
+        }
+        throw new Error(`unmocked invoke ${token}`);
+      },
+    },
+    project.name,
+    stack,
+    true,
+  );
+  // Capture the stack's outputs as the engine would receive them.
+  const monitor = pulumi.runtime.getMonitor();
+  const registerResourceOutputs = monitor.registerResourceOutputs.bind(monitor);
+  monitor.registerResourceOutputs = (request, callback) => {
+    if (request.getUrn().includes("::pulumi:pulumi:Stack::")) {
+      result.outputs = Object.keys(request.getOutputs()?.toJavaScript() ?? {});
+    }
+    return registerResourceOutputs(request, callback);
+  };
+  // The engine's end-of-run handshake, which the mock monitor does not implement.
+  monitor.signalAndWaitForShutdown = (_request, callback) => callback(null, {});
+
+  // The command line the Node language host runs: cmd/run with the engine's addresses and the entry point.
+  process.argv = [
+    process.argv[0],
+    require.resolve("@pulumi/pulumi/cmd/run"),
+    "--monitor=mock",
+    `--project=${project.name}`,
+    `--stack=${stack}`,
+    "--dry-run",
+    project.main ?? ".",
+  ];
+  require("@pulumi/pulumi/cmd/run");
+  // After cmd/run's own exit handler, which turns a logged program error into a non-zero exit code.
+  process.on("exit", () => {
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+  });
+}
+
+const result = { registered: [], outputs: [] };
+
+main().catch((error) => {
+  process.stderr.write(`could not start the program: ${error?.message}\n`);
+  process.exitCode = 2;
+});
