@@ -1,0 +1,158 @@
+// Serves the upload page as the uploads account's static website: enables the website, uploads every file
+// of the built page into `$web` with its content type, and writes the page's config.json from stack values.
+// https://learn.microsoft.com/azure/storage/blobs/storage-blob-static-website
+import { readdirSync, statSync } from "node:fs";
+import * as path from "node:path";
+import * as storage from "@pulumi/azure-native/storage";
+import * as pulumi from "@pulumi/pulumi";
+import type { PageConfig } from "../web/config";
+
+/** The container Azure Storage serves the static website from; created when the website is enabled. */
+export const WEB_CONTAINER = "$web";
+
+/** The page's runtime configuration, written by this component rather than taken from the build. */
+export const CONFIG_FILE = "config.json";
+
+/**
+ * Content types by extension: Blob Storage serves a blob with the type it was stored with, and a script or
+ * stylesheet served as application/octet-stream is refused by the browser (X-Content-Type-Options).
+ */
+export const CONTENT_TYPES: Readonly<Record<string, string>> = {
+  ".html": "text/html; charset=utf-8",
+  ".css": "text/css; charset=utf-8",
+  ".js": "text/javascript; charset=utf-8",
+  ".mjs": "text/javascript; charset=utf-8",
+  ".json": "application/json",
+  ".map": "application/json",
+  ".txt": "text/plain; charset=utf-8",
+  ".svg": "image/svg+xml",
+  ".png": "image/png",
+  ".jpg": "image/jpeg",
+  ".jpeg": "image/jpeg",
+  ".gif": "image/gif",
+  ".webp": "image/webp",
+  ".avif": "image/avif",
+  ".ico": "image/x-icon",
+  ".woff2": "font/woff2",
+  ".webmanifest": "application/manifest+json",
+};
+
+export function contentTypeOf(file: string): string {
+  const type = CONTENT_TYPES[path.extname(file).toLowerCase()];
+  if (!type) {
+    throw new Error(
+      `The upload page has ${JSON.stringify(file)}, whose content type is unknown: give its extension a type ` +
+        `in CONTENT_TYPES (infra/site.ts); known: ${Object.keys(CONTENT_TYPES).join(", ")}.`,
+    );
+  }
+  return type;
+}
+
+/** Files under dir as sorted `/`-separated relative paths (the blob names), without the page's config.json. */
+export function siteFiles(dir: string): string[] {
+  let entries: string[];
+  try {
+    if (!statSync(dir).isDirectory()) throw new Error("not a directory");
+    entries = readdirSync(dir, { recursive: true, encoding: "utf8" });
+  } catch {
+    throw new Error(
+      `The upload page's folder ${dir} does not exist or cannot be read: build the page first.`,
+    );
+  }
+  const files = entries
+    .map((entry) => entry.split(path.sep).join("/"))
+    .filter((entry) => statSync(path.join(dir, entry)).isFile())
+    // A config.json left by a local run would point the deployed page at the local function.
+    .filter((entry) => entry !== CONFIG_FILE)
+    .sort();
+  if (!files.includes("index.html")) {
+    throw new Error(`The upload page's folder ${dir} has no index.html: build the page first.`);
+  }
+  return files;
+}
+
+export interface UploadPageArgs {
+  resourceGroupName: pulumi.Input<string>;
+  /** The storage account that serves the page (the uploads account, so the page and the blobs share a host). */
+  accountName: pulumi.Input<string>;
+  /** Written to config.json beside the page. */
+  config: pulumi.Input<PageConfig>;
+  /** The built page (see web/build.ts). */
+  siteDir: string;
+}
+
+/** The upload page, served from the storage account's static website endpoint. */
+export class UploadPage extends pulumi.ComponentResource {
+  /** The page's address, e.g. https://<account>.z6.web.core.windows.net/ */
+  readonly url: pulumi.Output<string>;
+  /** The page's origin (no trailing slash), the form CORS rules take. */
+  readonly origin: pulumi.Output<string>;
+
+  constructor(name: string, args: UploadPageArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("valet:site:UploadPage", name, {}, opts);
+    const files = siteFiles(args.siteDir);
+
+    // Enabling the static website creates the $web container and the web endpoint.
+    const website = new storage.StorageAccountStaticWebsite(
+      `${name}-website`,
+      {
+        resourceGroupName: args.resourceGroupName,
+        accountName: args.accountName,
+        indexDocument: "index.html",
+      },
+      { parent: this },
+    );
+
+    const blobArgs = { resourceGroupName: args.resourceGroupName, accountName: args.accountName };
+    const blobOptions = { parent: this, dependsOn: [website] };
+    // One blob per file, named by its path: Pulumi compares FileAssets by the hash of their contents, so a
+    // change to one file updates that blob only. (Cache-Control cannot be set: azure-native's Blob has no
+    // such input, https://github.com/pulumi/pulumi-azure-native/issues/4419; the page fetches config.json
+    // with `cache: "no-cache"` so a changed config is seen at once.)
+    for (const file of files) {
+      new storage.Blob(
+        `${name}-${file}`,
+        {
+          ...blobArgs,
+          containerName: WEB_CONTAINER,
+          blobName: file,
+          type: storage.BlobType.Block,
+          contentType: contentTypeOf(file),
+          source: new pulumi.asset.FileAsset(path.join(args.siteDir, file)),
+        },
+        blobOptions,
+      );
+    }
+    new storage.Blob(
+      `${name}-${CONFIG_FILE}`,
+      {
+        ...blobArgs,
+        containerName: WEB_CONTAINER,
+        blobName: CONFIG_FILE,
+        type: storage.BlobType.Block,
+        contentType: CONTENT_TYPES[".json"],
+        source: pulumi
+          .output(args.config)
+          .apply((config) => new pulumi.asset.StringAsset(`${JSON.stringify(config, null, 2)}\n`)),
+      },
+      blobOptions,
+    );
+
+    // The account's own record gives the web endpoint (its host carries a zone, e.g. z6, that cannot be
+    // derived from the name), so the component needs nothing but the account's name and group.
+    const account = storage.getStorageAccountOutput(
+      { resourceGroupName: args.resourceGroupName, accountName: args.accountName },
+      { parent: this, dependsOn: [website] },
+    );
+    this.url = account.primaryEndpoints.apply((endpoints) => {
+      if (!endpoints.web) {
+        throw new Error(
+          "The storage account reports no static website endpoint: it must be a StorageV2 account.",
+        );
+      }
+      return endpoints.web;
+    });
+    this.origin = this.url.apply((url) => new URL(url).origin);
+    this.registerOutputs({ url: this.url, origin: this.origin });
+  }
+}
