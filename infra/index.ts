@@ -1,14 +1,19 @@
 // The valet stack: uploads storage with its browser CORS rule, the Flex Consumption Function App that
 // issues SAS tokens for it (settings wired from the storage's outputs), its code, and the upload page.
+import * as path from "node:path";
 import * as resources from "@pulumi/azure-native/resources";
 import * as pulumi from "@pulumi/pulumi";
 import { SETTING } from "../function/appSettings";
 import { loadStackConfig } from "./config";
+import { FunctionDeployment } from "./deploy";
 import { FunctionApp } from "./functionApp";
 import { Monitoring } from "./monitoring";
+import { buildFunctionPackage } from "./package";
 import { UploadsStorage } from "./storage";
 
 const config = loadStackConfig();
+/** Build output (git-ignored): dist/function + dist/function.zip, dist/web. */
+const DIST = path.resolve(__dirname, "..", "dist");
 
 // One resource group per stack: valet-dev, valet-prod, ... (plus Pulumi's random suffix).
 const resourceGroup = new resources.ResourceGroup(`${pulumi.getProject()}-${pulumi.getStack()}`, {
@@ -53,11 +58,20 @@ const functionApp = new FunctionApp("credentials", {
   },
 });
 
+// Its code: built here on every run, published through OneDeploy when the package's hash changes, once the
+// app's identity can write the deployment container.
+const deployment = new FunctionDeployment(
+  "credentials",
+  { app: functionApp.app, resourceGroupName, package: buildFunctionPackage(DIST) },
+  { dependsOn: functionApp.runtimeAccess },
+);
+
 export const credentialsUrl = functionApp.credentialsUrl;
 export const blobServiceUrl = uploads.blobServiceUrl;
 export const container = uploads.containerName;
 export const functionAppName = functionApp.name;
 export { resourceGroupName };
+export const functionPackageSha256 = deployment.packageSha256;
 export const allowedOrigins = uploads.corsOrigins;
 /** Secret: lets a developer point the local stack at this account (VALET_… or local.settings.json). */
 export const uploadsConnectionString = uploads.connectionString;

@@ -72,6 +72,10 @@ function computedState(type: string, name: string, inputs: Record<string, unknow
       return {
         name: app,
         defaultHostName: `${app}.azurewebsites.net`,
+        hostNameSslStates: [
+          { name: `${app}.azurewebsites.net`, hostType: "Standard" },
+          { name: `${app}.scm.azurewebsites.net`, hostType: "Repository" },
+        ],
         identity: { type: "SystemAssigned", principalId: `principal-of-${app}`, tenantId: "tenant" },
       };
     }

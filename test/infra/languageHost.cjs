@@ -37,6 +37,7 @@ async function main() {
         }
         if (type === "azure-native:web:WebApp") {
           state.defaultHostName = `${state.name}.azurewebsites.net`;
+          state.hostNameSslStates = [{ name: `${state.name}.scm.azurewebsites.net`, hostType: "Repository" }];
           state.identity = { type: "SystemAssigned", principalId: "principal" };
         }
         if (type === "azure-native:applicationinsights:Component")

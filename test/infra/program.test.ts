@@ -1,4 +1,7 @@
 // The Pulumi program under mocks: what it would ask Azure for, resource by resource, and what it exports.
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import * as path from "node:path";
 import { beforeAll, describe, expect, test } from "vitest";
 import { SETTING } from "../../function/appSettings";
 import { IMAGE_EXTENSIONS } from "../../function/policy";
@@ -36,6 +39,7 @@ const siteConfig = (run: ProgramRun) =>
     cors: { allowedOrigins: string[]; supportCredentials: boolean };
     [key: string]: unknown;
   };
+const publish = (run: ProgramRun) => only(run, "pulumi-nodejs:dynamic/valet:OneDeploy", "credentials-onedeploy");
 const corsRules = (run: ProgramRun) =>
   (only(run, BLOB_SERVICE).inputs.cors as { corsRules: Record<string, unknown>[] }).corsRules;
 
@@ -225,6 +229,24 @@ describe("with the default config", () => {
     });
   });
 
+  test("the function's package is published to the app's SCM host, keyed on the hash of the zip built by this run", () => {
+    const inputs = publish(run).inputs as Record<string, string>;
+    const app = nameOf(functionApp(run));
+    expect(path.relative(path.resolve(__dirname, "../.."), inputs.zipPath as string)).toBe(
+      path.join("dist", "function.zip"),
+    );
+    const hash = createHash("sha256")
+      .update(readFileSync(inputs.zipPath as string))
+      .digest("hex");
+    expect(inputs).toMatchObject({
+      packageSha256: hash,
+      scmHost: `${app}.scm.azurewebsites.net`,
+      appName: app,
+      resourceGroupName: output(run, "resourceGroupName").value,
+    });
+    expect(output(run, "functionPackageSha256").value).toBe(hash);
+  });
+
   test("every resource that has a location is in the configured one", () => {
     const located = run.resources.filter((r) => "location" in r.inputs);
     expect(located.length).toBeGreaterThanOrEqual(7);
@@ -306,6 +328,11 @@ describe("with every key set", () => {
         bindTokenToClientIp: true,
       },
     });
+  });
+
+  test("the same function source gives the same package hash, whatever the stack config", async () => {
+    const again = await runProgram({ allowedOrigins: SITE_ORIGIN });
+    expect(publish(run).inputs.packageSha256).toBe(publish(again).inputs.packageSha256);
   });
 
   test("the container, retention, location, instance cap and size follow the config", () => {
