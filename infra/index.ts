@@ -4,11 +4,14 @@ import * as path from "node:path";
 import * as resources from "@pulumi/azure-native/resources";
 import * as pulumi from "@pulumi/pulumi";
 import { SETTING } from "../function/appSettings";
+import { buildWebPage } from "../web/build";
+import { DEFAULT_UPLOAD_TUNING, type PageConfig } from "../web/config";
 import { loadStackConfig } from "./config";
 import { FunctionDeployment } from "./deploy";
 import { FunctionApp } from "./functionApp";
 import { Monitoring } from "./monitoring";
 import { buildFunctionPackage } from "./package";
+import { UploadPage } from "./site";
 import { UploadsStorage } from "./storage";
 
 const config = loadStackConfig();
@@ -66,12 +69,35 @@ const deployment = new FunctionDeployment(
   { dependsOn: functionApp.runtimeAccess },
 );
 
+// The upload page, served by the uploads account's static website and pointed at the deployed function.
+// Its origin is already among the CORS origins (UploadsStorage adds the account's web endpoint).
+const page = config.deployUploadPage ? deployUploadPage() : undefined;
+
+function deployUploadPage(): UploadPage {
+  const siteDir = path.join(DIST, "web");
+  buildWebPage(siteDir);
+  const pageConfig: pulumi.Output<PageConfig> = functionApp.credentialsUrl.apply((apiUrl) => ({
+    apiUrl,
+    allowedContentTypes: [...config.allowedContentTypes],
+    maxUploadBytes: config.maxUploadBytes,
+    ...DEFAULT_UPLOAD_TUNING,
+  }));
+  return new UploadPage("upload-page", {
+    resourceGroupName,
+    accountName: uploads.accountName,
+    config: pageConfig,
+    siteDir,
+  });
+}
+
 export const credentialsUrl = functionApp.credentialsUrl;
 export const blobServiceUrl = uploads.blobServiceUrl;
 export const container = uploads.containerName;
 export const functionAppName = functionApp.name;
 export { resourceGroupName };
+/** Only when the page is deployed (valet:deployUploadPage, default true). */
+export const uploadPageUrl = page?.url;
 export const functionPackageSha256 = deployment.packageSha256;
 export const allowedOrigins = uploads.corsOrigins;
-/** Secret: lets a developer point the local stack at this account (VALET_… or local.settings.json). */
+/** Secret: lets a developer run the function locally against this account. */
 export const uploadsConnectionString = uploads.connectionString;

@@ -96,6 +96,13 @@ const INVOKES: Record<string, (inputs: Record<string, unknown>) => Record<string
     subscriptionId: SUBSCRIPTION_ID,
     tenantId: "tenant",
   }),
+  "azure-native:storage:getStorageAccount": (inputs) => ({
+    name: inputs.accountName,
+    primaryEndpoints: {
+      blob: `https://${inputs.accountName}.blob.core.windows.net/`,
+      web: `https://${inputs.accountName}.z16.web.core.windows.net/`,
+    },
+  }),
   "azure-native:storage:listStorageAccountKeys": () => ({
     keys: [
       { keyName: "key1", value: MOCK_ACCOUNT_KEY, permissions: "FULL" },

@@ -44,8 +44,11 @@ async function main() {
           state.connectionString = "InstrumentationKey=k";
         return { id: `${name}-id`, state };
       },
-      call({ token }) {
+      call({ token, inputs }) {
         if (token === "azure-native:authorization:getClientConfig") return { subscriptionId: "sub" };
+        if (token === "azure-native:storage:getStorageAccount") {
+          return { primaryEndpoints: { web: `https://${inputs.accountName}.z1.web.core.windows.net/` } };
+        }
         if (token === "azure-native:storage:listStorageAccountKeys") {
           return { keys: [{ value: Buffer.alloc(64, 1).toString("base64") }] };
         }

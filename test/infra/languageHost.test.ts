@@ -34,6 +34,8 @@ describe("the program as the Pulumi language host loads it", () => {
         "azure-native:web:WebApp",
         "azure-native:authorization:RoleAssignment",
         "azure-native:applicationinsights:Component",
+        "azure-native:storage:StorageAccountStaticWebsite",
+        "pulumi-nodejs:dynamic/valet:OneDeploy",
       ]),
     );
     expect(run.outputs).toEqual(
@@ -44,6 +46,7 @@ describe("the program as the Pulumi language host loads it", () => {
         "functionAppName",
         "resourceGroupName",
         "uploadsConnectionString",
+        "uploadPageUrl",
       ]),
     );
   });

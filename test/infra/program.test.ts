@@ -7,6 +7,7 @@ import { SETTING } from "../../function/appSettings";
 import { IMAGE_EXTENSIONS } from "../../function/policy";
 import { parseConnectionString, parseSettings } from "../../function/settings";
 import { blobCorsRule } from "../../infra/cors";
+import { DEFAULT_UPLOAD_TUNING } from "../../web/config";
 import {
   appSettings,
   isSecretValue,
@@ -39,7 +40,14 @@ const siteConfig = (run: ProgramRun) =>
     cors: { allowedOrigins: string[]; supportCredentials: boolean };
     [key: string]: unknown;
   };
-const publish = (run: ProgramRun) => only(run, "pulumi-nodejs:dynamic/valet:OneDeploy", "credentials-onedeploy");
+const publish = (run: ProgramRun) =>
+  only(run, "pulumi-nodejs:dynamic/valet:OneDeploy", "credentials-onedeploy");
+const pageBlobs = (run: ProgramRun) => run.resources.filter((r) => r.type === "azure-native:storage:Blob");
+const pageBlob = (run: ProgramRun, blobName: string) => {
+  const found = pageBlobs(run).find((blob) => blob.inputs.blobName === blobName);
+  if (!found) throw new Error(`no blob named ${blobName}`);
+  return found;
+};
 const corsRules = (run: ProgramRun) =>
   (only(run, BLOB_SERVICE).inputs.cors as { corsRules: Record<string, unknown>[] }).corsRules;
 
@@ -247,6 +255,43 @@ describe("with the default config", () => {
     expect(output(run, "functionPackageSha256").value).toBe(hash);
   });
 
+  test("the upload page is the uploads account's static website: each built file a blob in $web with its type", () => {
+    const account = nameOf(uploadsAccount(run));
+    expect(only(run, "azure-native:storage:StorageAccountStaticWebsite").inputs).toMatchObject({
+      accountName: account,
+      indexDocument: "index.html",
+    });
+    const files = Object.fromEntries(
+      pageBlobs(run).map((blob) => [blob.inputs.blobName, blob.inputs.contentType]),
+    );
+    expect(files).toMatchObject({
+      "index.html": "text/html; charset=utf-8",
+      "config.json": "application/json",
+    });
+    expect(Object.values(files)).toContain("text/javascript; charset=utf-8");
+    for (const blob of pageBlobs(run)) {
+      expect(blob.inputs).toMatchObject({ accountName: account, containerName: "$web" });
+    }
+  });
+
+  test("the page's config.json points at the deployed SAS endpoint and carries the issuance policy", async () => {
+    const source = pageBlob(run, "config.json").inputs.source as { text: Promise<string> };
+    expect(JSON.parse(await source.text)).toEqual({
+      apiUrl: output(run, "credentialsUrl").value,
+      allowedContentTypes: ["image/jpeg", "image/png", "image/gif", "image/webp", "image/avif"],
+      maxUploadBytes: 50 * 1024 * 1024,
+      ...DEFAULT_UPLOAD_TUNING,
+    });
+  });
+
+  test("uploadPageUrl is the website endpoint, and its origin is allowed by both CORS lists", () => {
+    const url = output(run, "uploadPageUrl").value as string;
+    expect(url).toBe(`https://${nameOf(uploadsAccount(run))}.z16.web.core.windows.net/`);
+    const origin = new URL(url).origin;
+    expect(corsRules(run)[0]?.allowedOrigins).toContain(origin);
+    expect(siteConfig(run).cors.allowedOrigins).toContain(origin);
+  });
+
   test("every resource that has a location is in the configured one", () => {
     const located = run.resources.filter((r) => "location" in r.inputs);
     expect(located.length).toBeGreaterThanOrEqual(7);
@@ -280,6 +325,7 @@ describe("with the default config", () => {
         "functionAppName",
         "resourceGroupName",
         "uploadsConnectionString",
+        "uploadPageUrl",
       ]),
     );
   });
@@ -347,6 +393,14 @@ describe("with every key set", () => {
     });
     expect(only(run, "azure-native:operationalinsights:Workspace").inputs.retentionInDays).toBe(90);
     expect(output(run, "container").value).toBe("photos");
+  });
+
+  test("without the upload page there is no static website, no page blob and no uploadPageUrl", () => {
+    expect(
+      run.resources.filter((r) => r.type.startsWith("azure-native:storage:StorageAccountStaticWebsite")),
+    ).toEqual([]);
+    expect(pageBlobs(run)).toEqual([]);
+    expect(run.outputs.uploadPageUrl).toBeUndefined();
   });
 
   test("without the upload page only the configured origins are allowed, in both CORS lists", () => {
