@@ -25,6 +25,15 @@ export class SettingsError extends Error {
   }
 }
 
+/** The log event for a bad setting: names the setting and what is wrong, never its value. */
+export function settingsInvalidEvent(error: SettingsError): {
+  event: string;
+  setting: string;
+  message: string;
+} {
+  return { event: "settings.invalid", setting: error.setting, message: error.message };
+}
+
 export type Environment = Readonly<Record<string, string | undefined>>;
 
 export function parseMinutes(

@@ -1,6 +1,6 @@
 // The HTTP edge of the function: maps a request to the token core and the result to a response.
 import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
-import { SettingsError } from "./appSettings";
+import { SettingsError, settingsInvalidEvent } from "./appSettings";
 import { loadSettings, type Settings } from "./settings";
 import { issueContainerToken, issueUploadToken, type TokenBinding } from "./tokens";
 import { clientIpv4, parseTokenRequest, RequestError } from "./uploadRequest";
@@ -18,6 +18,19 @@ export async function credentials(
   request: HttpRequest,
   context: InvocationContext,
 ): Promise<HttpResponseInit> {
+  try {
+    return issue(request, context);
+  } catch (error) {
+    // The client learns only that it failed; the log says how, never with a stack trace or a secret.
+    log(context, "error", {
+      event: "invocation.failed",
+      error: error instanceof Error ? error.name : typeof error,
+    });
+    return errorResponse(500, "The function failed unexpectedly; retry, and report it if it persists.");
+  }
+}
+
+function issue(request: HttpRequest, context: InvocationContext): HttpResponseInit {
   if (!(CREDENTIALS_METHODS as readonly string[]).includes(request.method)) {
     return errorResponse(405, `Method ${request.method} is not allowed: use GET.`, {
       Allow: CREDENTIALS_METHODS.join(", "),
@@ -28,9 +41,7 @@ export async function credentials(
     settings = loadSettings();
   } catch (error) {
     if (!(error instanceof SettingsError)) throw error;
-    context.error(
-      JSON.stringify({ event: "settings.invalid", setting: error.setting, message: error.message }),
-    );
+    log(context, "error", settingsInvalidEvent(error));
     return errorResponse(500, `The function is misconfigured: ${error.message}`);
   }
   try {
@@ -38,35 +49,39 @@ export async function credentials(
     const binding = bindingFor(request, settings);
     if (tokenRequest.kind === "container") {
       const body = issueContainerToken(settings, new Date(), binding);
-      context.log(
-        JSON.stringify({
-          event: "token.issued",
-          scope: "container",
-          container: body.container,
-          expiresOn: body.expiresOn,
-        }),
-      );
+      log(context, "information", {
+        event: "token.issued",
+        scope: "container",
+        container: body.container,
+        expiresOn: body.expiresOn,
+      });
       return { status: 200, headers: RESPONSE_HEADERS, jsonBody: body };
     }
     const body = issueUploadToken(settings, new Date(), tokenRequest, binding);
-    context.log(
-      JSON.stringify({
-        event: "token.issued",
-        scope: "blob",
-        container: body.container,
-        blobName: body.blobName,
-        contentType: tokenRequest.contentType,
-        size: tokenRequest.size,
-        expiresOn: body.expiresOn,
-      }),
-    );
+    log(context, "information", {
+      event: "token.issued",
+      scope: "blob",
+      container: body.container,
+      blobName: body.blobName,
+      contentType: tokenRequest.contentType,
+      size: tokenRequest.size,
+      expiresOn: body.expiresOn,
+    });
     return { status: 200, headers: RESPONSE_HEADERS, jsonBody: body };
   } catch (error) {
     if (!(error instanceof RequestError)) throw error;
     // The message quotes input only JSON-escaped and truncated, and the log line is JSON too.
-    context.warn(JSON.stringify({ event: "request.rejected", message: error.message }));
+    log(context, "warning", { event: "request.rejected", message: error.message });
     return errorResponse(400, error.message);
   }
+}
+
+/** One structured event per line, with the invocation id, through the context so it reaches Application Insights. */
+function log(context: InvocationContext, level: "information" | "warning" | "error", event: object): void {
+  const line = JSON.stringify({ ...event, invocationId: context.invocationId });
+  if (level === "error") context.error(line);
+  else if (level === "warning") context.warn(line);
+  else context.log(line);
 }
 
 function bindingFor(request: HttpRequest, settings: Settings): TokenBinding {

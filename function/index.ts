@@ -1,6 +1,6 @@
 // Entry point of the function app (and of its deployment bundle): registers the HTTP functions.
 import { app } from "@azure/functions";
-import { SettingsError } from "./appSettings";
+import { SettingsError, settingsInvalidEvent } from "./appSettings";
 import { httpFunctions } from "./functions";
 import { loadSettings } from "./settings";
 
@@ -14,9 +14,7 @@ try {
   loadSettings();
 } catch (error) {
   if (!(error instanceof SettingsError)) throw error;
-  console.error(
-    JSON.stringify({ event: "settings.invalid", setting: error.setting, message: error.message }),
-  );
+  console.error(JSON.stringify(settingsInvalidEvent(error)));
 }
 
 // Exported so the bundle can be loaded and invoked outside the Functions host (cold-start measurement).

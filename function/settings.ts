@@ -26,17 +26,34 @@ export interface Settings {
 
 export function parseSettings(env: Environment): Settings {
   const account = parseConnectionString(env[SETTING.connectionString]);
-  return {
-    ...account,
-    container: parseContainerName(env[SETTING.container]),
-    tokenLifetimeMinutes: parseMinutes(
-      SETTING.tokenLifetimeMinutes,
-      env[SETTING.tokenLifetimeMinutes],
-      DEFAULT_TOKEN_LIFETIME_MINUTES,
-      TOKEN_LIFETIME_BOUNDS,
-    ),
-    policy: parsePolicy(env),
-  };
+  const tokenLifetimeMinutes = parseMinutes(
+    SETTING.tokenLifetimeMinutes,
+    env[SETTING.tokenLifetimeMinutes],
+    DEFAULT_TOKEN_LIFETIME_MINUTES,
+    TOKEN_LIFETIME_BOUNDS,
+  );
+  let policy = parsePolicy(env);
+  if (env[SETTING.uploadTokenLifetimeMinutes]?.trim()) {
+    checkLifetimes(tokenLifetimeMinutes, policy.uploadTokenLifetimeMinutes);
+  } else {
+    // Unset: the default, but never longer than the container token's lifetime.
+    policy = {
+      ...policy,
+      uploadTokenLifetimeMinutes: Math.min(policy.uploadTokenLifetimeMinutes, tokenLifetimeMinutes),
+    };
+  }
+  return { ...account, container: parseContainerName(env[SETTING.container]), tokenLifetimeMinutes, policy };
+}
+
+/** A per-upload token is the narrow one: it must not outlive the container-wide token. */
+export function checkLifetimes(containerMinutes: number, uploadMinutes: number): void {
+  if (uploadMinutes > containerMinutes) {
+    throw new SettingsError(
+      SETTING.uploadTokenLifetimeMinutes,
+      `${SETTING.uploadTokenLifetimeMinutes} (${uploadMinutes}) must not exceed ${SETTING.tokenLifetimeMinutes} ` +
+        `(${containerMinutes}): a per-upload token is meant to be the shorter-lived one.`,
+    );
+  }
 }
 
 let loaded: { settings: Settings } | { error: unknown } | undefined;

@@ -110,14 +110,15 @@ function parseSize(text: string, policy: IssuancePolicy): number {
 }
 
 /**
- * The caller's IPv4 address as the Functions front end reports it (`X-Forwarded-For`, first entry, which
- * App Service writes as `address:port`), or undefined. SAS `sip` takes IPv4 addresses only.
+ * The caller's IPv4 address as the Functions front end reports it, or undefined. The front end appends
+ * the address it saw (written `address:port`) to any `X-Forwarded-For` the client sent, so only the last
+ * entry is trusted: the first ones are whatever the client chose. SAS `sip` takes IPv4 addresses only.
  * https://learn.microsoft.com/rest/api/storageservices/create-service-sas#specify-an-ip-address-or-ip-range
  */
 export function clientIpv4(forwardedFor: string | null): string | undefined {
-  const first = forwardedFor?.split(",")[0]?.trim();
-  if (!first) return undefined;
-  const candidate = first.replace(/^::ffff:/i, "").replace(/:\d+$/, "");
+  const last = forwardedFor?.split(",").at(-1)?.trim();
+  if (!last) return undefined;
+  const candidate = last.replace(/^::ffff:/i, "").replace(/:\d+$/, "");
   return isIPv4(candidate) ? candidate : undefined;
 }
 

@@ -85,7 +85,7 @@ export function loadStackConfig(config: pulumi.Config = new pulumi.Config()): St
       detail.includes('"*"') ? `${detail} (set ${key("allowAnyOrigin")} to true to opt in)` : detail,
     );
   }
-  return {
+  const stackConfig: StackConfig = {
     location: readLocation(config),
     allowedOrigins,
     deployUploadPage: readBoolean(config, "deployUploadPage", true),
@@ -137,6 +137,25 @@ export function loadStackConfig(config: pulumi.Config = new pulumi.Config()): St
       "days",
     ),
   };
+  // A per-upload token is the narrow one: it must not outlive the container-wide token. Left unset, its
+  // default yields to a shorter container lifetime.
+  if (config.get("uploadTokenLifetimeMinutes") === undefined) {
+    return {
+      ...stackConfig,
+      uploadTokenLifetimeMinutes: Math.min(
+        stackConfig.uploadTokenLifetimeMinutes,
+        stackConfig.tokenLifetimeMinutes,
+      ),
+    };
+  }
+  if (stackConfig.uploadTokenLifetimeMinutes > stackConfig.tokenLifetimeMinutes) {
+    throw new StackConfigError(
+      key("uploadTokenLifetimeMinutes"),
+      `${key("uploadTokenLifetimeMinutes")} (${stackConfig.uploadTokenLifetimeMinutes}) must not exceed ` +
+        `${key("tokenLifetimeMinutes")} (${stackConfig.tokenLifetimeMinutes}).`,
+    );
+  }
+  return stackConfig;
 }
 
 /** `valet:location`: the key as a person writes it in the stack file. */

@@ -1,7 +1,6 @@
 // The whole flow on loopback: Azurite's blob service (with the private container and CORS rule) and the
 // function host, sharing one set of settings. Used by `npm start` and by the tests.
 import { type Environment, SETTING } from "../function/appSettings";
-import { parsePolicy } from "../function/policy";
 import { parseSettings } from "../function/settings";
 import { type Azurite, startAzurite } from "./azurite";
 import { type FunctionHost, startFunctionHost } from "./functionHost";
@@ -50,9 +49,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     });
     started.push(azurite);
     const appSettings = { ...options.appSettings, [SETTING.connectionString]: azurite.connectionString };
-    // Settings are checked before anything listens, as the Functions host would at start-up.
-    const { container } = parseSettings(appSettings);
+    // The function reads its settings from the environment; they are checked here, as the Functions host
+    // would at start-up, and the storage is prepared for the very container and policy it will use.
     Object.assign(process.env, appSettings);
+    const { container, policy } = parseSettings(process.env);
     await prepareUploadsStorage(azurite.connectionString, container, options.allowedOrigins);
     const host = await startFunctionHost({
       host: options.host,
@@ -65,7 +65,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const credentialsUrl = `${host.apiUrl}/credentials`;
     let pageUrl: string | undefined;
     if (options.web) {
-      buildLocalPage(options.web.dir, credentialsUrl, parsePolicy(process.env));
+      buildLocalPage(options.web.dir, credentialsUrl, policy);
       const web = await startWebServer({
         host: options.host,
         port: options.web.port,

@@ -1,5 +1,6 @@
 // `npm start`: runs the local stack on loopback and prints where each part is. Ctrl-C stops everything.
 import { resolve } from "node:path";
+import { SettingsError } from "../function/appSettings";
 import { OriginError, validateOrigins } from "../infra/cors";
 import { PortInUseError } from "./ports";
 import { type LocalStack, startLocalStack } from "./stack";
@@ -69,7 +70,12 @@ async function main(): Promise<void> {
       );
     }
   } catch (error) {
-    if (error instanceof UsageError || error instanceof PortInUseError || error instanceof OriginError) {
+    if (
+      error instanceof UsageError ||
+      error instanceof PortInUseError ||
+      error instanceof OriginError ||
+      error instanceof SettingsError
+    ) {
       console.error(`valet: ${error.message}`);
       process.exit(1);
     }

@@ -465,4 +465,15 @@ describe("config validation", () => {
       expect(error?.message).toMatch(message);
     },
   );
+
+  test("an upload token lifetime longer than the container token's is refused", async () => {
+    const error = await runProgram({ tokenLifetimeMinutes: "10", uploadTokenLifetimeMinutes: "30" }).then(
+      () => undefined,
+      (caught: unknown) => caught as Error,
+    );
+    expect(error?.name).toBe("StackConfigError");
+    expect(error?.message).toBe(
+      "valet:uploadTokenLifetimeMinutes (30) must not exceed valet:tokenLifetimeMinutes (10).",
+    );
+  });
 });

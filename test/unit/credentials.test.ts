@@ -1,3 +1,4 @@
+import { type HttpRequest, HttpResponse, InvocationContext } from "@azure/functions";
 import { afterEach, describe, expect, test, vi } from "vitest";
 import { SETTING } from "../../function/appSettings";
 import { connectionStrings, TEST_ACCOUNT, TEST_KEY } from "../support/accounts";
@@ -33,6 +34,7 @@ describe("GET /api/credentials", () => {
     const response = await invoke(functions);
     const sig = new URLSearchParams(String(response.body.sasKey)).get("sig") ?? "";
     expect(response.logs.map((log) => JSON.parse(log.message).event)).toEqual(["token.issued"]);
+    expect(JSON.parse(response.logs[0]?.message ?? "{}").invocationId).toBe("test-invocation");
     for (const log of response.logs) {
       expect(log.message).not.toContain(sig);
       expect(log.message).not.toContain(TEST_KEY.slice(0, 20));
@@ -101,6 +103,33 @@ describe("a misconfigured instance", () => {
       expect(JSON.stringify(response.body)).not.toContain(secret.slice(-12));
       expect(response.logs[0]?.message).not.toContain(secret.slice(-12));
     }
+  });
+
+  test("an unexpected failure is a generic JSON 500, logged with the invocation id and without its message", async () => {
+    const functions = await instance({ [SETTING.connectionString]: connectionStrings.azureWithoutSuffix });
+    const handler = functions.credentials?.handler;
+    if (!handler) throw new Error("credentials function is not registered");
+    const logs: string[] = [];
+    const request = {
+      method: "GET",
+      get query(): URLSearchParams {
+        throw new Error("AccountKey=should-never-be-seen");
+      },
+      headers: new Headers(),
+    } as unknown as HttpRequest;
+    const context = new InvocationContext({
+      invocationId: "inv-42",
+      logHandler: (_level, ...args) => logs.push(args.map(String).join(" ")),
+    });
+    const response = new HttpResponse(await handler(request, context));
+    expect(response.status).toBe(500);
+    expect(response.headers.get("cache-control")).toBe("no-store");
+    expect(await response.json()).toEqual({
+      error: "The function failed unexpectedly; retry, and report it if it persists.",
+    });
+    expect(logs.map((line) => JSON.parse(line))).toEqual([
+      { event: "invocation.failed", error: "Error", invocationId: "inv-42" },
+    ]);
   });
 
   test("keeps answering after a configuration error", async () => {

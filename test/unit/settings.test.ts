@@ -173,4 +173,26 @@ describe("container and lifetime settings", () => {
       expect(error.message).toContain("from 5 to 1440");
     },
   );
+
+  test("a per-upload token may not outlive a container token", () => {
+    const error = settingsError(() =>
+      withConnection(connectionStrings.developmentStorage, {
+        [SETTING.tokenLifetimeMinutes]: "10",
+        [SETTING.uploadTokenLifetimeMinutes]: "30",
+      }),
+    );
+    expect(error.setting).toBe(SETTING.uploadTokenLifetimeMinutes);
+    expect(error.message).toMatch(
+      /UPLOAD_TOKEN_LIFETIME_MINUTES \(30\) must not exceed SAS_TOKEN_LIFETIME_MINUTES \(10\)/,
+    );
+    const equal = withConnection(connectionStrings.developmentStorage, {
+      [SETTING.tokenLifetimeMinutes]: "30",
+      [SETTING.uploadTokenLifetimeMinutes]: "30",
+    });
+    expect(equal.policy.uploadTokenLifetimeMinutes).toBe(30);
+    const unset = withConnection(connectionStrings.developmentStorage, {
+      [SETTING.tokenLifetimeMinutes]: "5",
+    });
+    expect(unset.policy.uploadTokenLifetimeMinutes).toBe(5);
+  });
 });
