@@ -155,10 +155,13 @@ export async function publishPackage(options: PublishOptions): Promise<PublishRe
   }
   if (first.record?.complete) return finish(first.record);
 
+  // The bearer token goes only to the SCM host: a Location elsewhere is not followed.
   const location = accepted.headers.get("location");
-  const statusUrl = location
-    ? new URL(location, base)
-    : new URL(`/api/deployments/${deploymentId ? encodeURIComponent(deploymentId) : "latest"}`, base);
+  const locationUrl = location ? new URL(location, base) : undefined;
+  const statusUrl =
+    locationUrl?.origin === new URL(base).origin
+      ? locationUrl
+      : new URL(`/api/deployments/${deploymentId ? encodeURIComponent(deploymentId) : "latest"}`, base);
   let notFound = 0;
   for (;;) {
     if (Date.now() > deadline) {

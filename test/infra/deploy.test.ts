@@ -129,6 +129,25 @@ describe("publishing a package through OneDeploy", () => {
     for (const poll of polls) expect(poll.headers.authorization).toBe(`Bearer ${TOKEN}`);
   });
 
+  test("does not follow a Location on another host: the token stays with the SCM host", async () => {
+    const elsewhere = new FakeScmSite();
+    const elsewhereHost = await elsewhere.start();
+    try {
+      site
+        .on("POST /api/publish", () => ({
+          status: 202,
+          headers: { Location: `http://${elsewhereHost}/api/deployments/dep-1` },
+          body: '"dep-1"',
+        }))
+        .sequence("GET /api/deployments/dep-1", [{ status: 200, body: record(4) }]);
+      await expect(publish()).resolves.toEqual({ deploymentId: "dep-1" });
+      expect(elsewhere.requests).toHaveLength(0);
+      expect(site.requests.filter((request) => request.method === "GET")).toHaveLength(1);
+    } finally {
+      await elsewhere.stop();
+    }
+  });
+
   test("follows the deployment id the upload answers with when there is no Location", async () => {
     site
       .on("POST /api/publish", () => ({ status: 200, body: '"3f0c1b9e-8a4d-4f5e-9c61-2b7d0e5a9f14"' }))
