@@ -5,7 +5,7 @@ import * as resources from "@pulumi/azure-native/resources";
 import * as pulumi from "@pulumi/pulumi";
 import { SETTING } from "../function/appSettings";
 import { buildWebPage } from "../web/build";
-import { DEFAULT_UPLOAD_TUNING, type PageConfig } from "../web/config";
+import { type PageConfig, pageConfig } from "../web/config";
 import { loadStackConfig } from "./config";
 import { FunctionDeployment } from "./deploy";
 import { FunctionApp } from "./functionApp";
@@ -76,16 +76,13 @@ const page = config.deployUploadPage ? deployUploadPage() : undefined;
 function deployUploadPage(): UploadPage {
   const siteDir = path.join(DIST, "web");
   buildWebPage(siteDir);
-  const pageConfig: pulumi.Output<PageConfig> = functionApp.credentialsUrl.apply((apiUrl) => ({
-    apiUrl,
-    allowedContentTypes: [...config.allowedContentTypes],
-    maxUploadBytes: config.maxUploadBytes,
-    ...DEFAULT_UPLOAD_TUNING,
-  }));
+  const pageSettings: pulumi.Output<PageConfig> = functionApp.credentialsUrl.apply((apiUrl) =>
+    pageConfig(apiUrl, config),
+  );
   return new UploadPage("upload-page", {
     resourceGroupName,
     accountName: uploads.accountName,
-    config: pageConfig,
+    config: pageSettings,
     siteDir,
   });
 }

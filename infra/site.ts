@@ -6,6 +6,7 @@ import * as path from "node:path";
 import * as storage from "@pulumi/azure-native/storage";
 import * as pulumi from "@pulumi/pulumi";
 import type { PageConfig } from "../web/config";
+import { PAGE_CONTENT_TYPES, pageContentType } from "../web/contentTypes";
 
 /** The container Azure Storage serves the static website from; created when the website is enabled. */
 export const WEB_CONTAINER = "$web";
@@ -13,36 +14,12 @@ export const WEB_CONTAINER = "$web";
 /** The page's runtime configuration, written by this component rather than taken from the build. */
 export const CONFIG_FILE = "config.json";
 
-/**
- * Content types by extension: Blob Storage serves a blob with the type it was stored with, and a script or
- * stylesheet served as application/octet-stream is refused by the browser (X-Content-Type-Options).
- */
-export const CONTENT_TYPES: Readonly<Record<string, string>> = {
-  ".html": "text/html; charset=utf-8",
-  ".css": "text/css; charset=utf-8",
-  ".js": "text/javascript; charset=utf-8",
-  ".mjs": "text/javascript; charset=utf-8",
-  ".json": "application/json",
-  ".map": "application/json",
-  ".txt": "text/plain; charset=utf-8",
-  ".svg": "image/svg+xml",
-  ".png": "image/png",
-  ".jpg": "image/jpeg",
-  ".jpeg": "image/jpeg",
-  ".gif": "image/gif",
-  ".webp": "image/webp",
-  ".avif": "image/avif",
-  ".ico": "image/x-icon",
-  ".woff2": "font/woff2",
-  ".webmanifest": "application/manifest+json",
-};
-
 export function contentTypeOf(file: string): string {
-  const type = CONTENT_TYPES[path.extname(file).toLowerCase()];
+  const type = pageContentType(file);
   if (!type) {
     throw new Error(
       `The upload page has ${JSON.stringify(file)}, whose content type is unknown: give its extension a type ` +
-        `in CONTENT_TYPES (infra/site.ts); known: ${Object.keys(CONTENT_TYPES).join(", ")}.`,
+        `in PAGE_CONTENT_TYPES (web/contentTypes.ts); known: ${Object.keys(PAGE_CONTENT_TYPES).join(", ")}.`,
     );
   }
   return type;
@@ -130,7 +107,7 @@ export class UploadPage extends pulumi.ComponentResource {
         containerName: WEB_CONTAINER,
         blobName: CONFIG_FILE,
         type: storage.BlobType.Block,
-        contentType: CONTENT_TYPES[".json"],
+        contentType: PAGE_CONTENT_TYPES[".json"],
         source: pulumi
           .output(args.config)
           .apply((config) => new pulumi.asset.StringAsset(`${JSON.stringify(config, null, 2)}\n`)),

@@ -3,10 +3,11 @@
 import { createReadStream, writeFileSync } from "node:fs";
 import { stat } from "node:fs/promises";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { extname, isAbsolute, join, relative, resolve, sep } from "node:path";
+import { isAbsolute, join, relative, resolve, sep } from "node:path";
 import type { IssuancePolicy } from "../function/policy";
 import { buildWebPage } from "../web/build";
-import { DEFAULT_UPLOAD_TUNING, type PageConfig } from "../web/config";
+import { type PageConfig, pageConfig } from "../web/config";
+import { pageContentType } from "../web/contentTypes";
 import { assertPortFree } from "./ports";
 
 export interface WebServerOptions {
@@ -25,30 +26,13 @@ export interface WebServer {
   stop(): Promise<void>;
 }
 
-export const CONTENT_TYPES: Readonly<Record<string, string>> = {
-  ".html": "text/html; charset=utf-8",
-  ".css": "text/css; charset=utf-8",
-  ".js": "text/javascript; charset=utf-8",
-  ".json": "application/json; charset=utf-8",
-  ".map": "application/json; charset=utf-8",
-  ".svg": "image/svg+xml",
-  ".png": "image/png",
-  ".ico": "image/x-icon",
-  ".txt": "text/plain; charset=utf-8",
-};
-
 /**
  * Builds the page into dir with a config.json for a local function: its SAS endpoint, and the limits of
  * the issuance policy it enforces, so the page refuses what the function would refuse.
  */
 export function buildLocalPage(dir: string, apiUrl: string, policy: IssuancePolicy): PageConfig {
   buildWebPage(dir);
-  const config: PageConfig = {
-    apiUrl,
-    allowedContentTypes: [...policy.allowedContentTypes],
-    maxUploadBytes: policy.maxUploadBytes,
-    ...DEFAULT_UPLOAD_TUNING,
-  };
+  const config = pageConfig(apiUrl, policy);
   writeFileSync(join(dir, "config.json"), `${JSON.stringify(config, null, 2)}\n`);
   return config;
 }
@@ -88,7 +72,7 @@ async function serve(req: IncomingMessage, res: ServerResponse, root: string): P
     return;
   }
   res.writeHead(200, {
-    "Content-Type": CONTENT_TYPES[extname(path).toLowerCase()] ?? "application/octet-stream",
+    "Content-Type": pageContentType(path) ?? "application/octet-stream",
     "Content-Length": info.size,
     // The file names carry no content hash, so every file is revalidated; index.html and config.json
     // above all must never be served stale.

@@ -16,3 +16,16 @@ export interface PageConfig {
 
 /** How the page uploads large files: in 4 MiB blocks, four at a time. */
 export const DEFAULT_UPLOAD_TUNING = { blockSizeBytes: 4 * 1024 * 1024, concurrency: 4 } as const;
+
+/** The page's config for a SAS endpoint and the issuance policy it enforces, so the page refuses what the function would. */
+export function pageConfig(
+  apiUrl: string,
+  policy: { readonly allowedContentTypes: readonly string[]; readonly maxUploadBytes: number },
+): PageConfig {
+  return {
+    apiUrl,
+    allowedContentTypes: [...policy.allowedContentTypes],
+    maxUploadBytes: policy.maxUploadBytes,
+    ...DEFAULT_UPLOAD_TUNING,
+  };
+}

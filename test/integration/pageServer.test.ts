@@ -81,7 +81,7 @@ describe("the page server", () => {
     const expected: Array<[string, string]> = [
       ["/", "text/html; charset=utf-8"],
       ["/index.html", "text/html; charset=utf-8"],
-      ["/config.json", "application/json; charset=utf-8"],
+      ["/config.json", "application/json"],
       ["/app.js", "text/javascript; charset=utf-8"],
       ["/styles.css", "text/css; charset=utf-8"],
     ];
