@@ -1,4 +1,4 @@
-// Small helpers for talking to the blob service in tests.
+// Blob service calls shared by the tests: an operation's status, and a raw single-request upload.
 import { RestError } from "@azure/storage-blob";
 
 /** The HTTP status an SDK operation ended with: 200 for success, the service's status for a RestError. */
