@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildFunctionPackage } from "../infra/package";
 import type { BaselineAccount, BaselineSigner } from "./baseline";
-import { type BenchRow, figure, ratioOf, round } from "./results";
+import { alternate, type BenchRow, ratioOf, round } from "./results";
 
 export interface ColdStartOptions {
   runs: number;
@@ -58,14 +58,12 @@ export async function benchColdStart(options: ColdStartOptions): Promise<BenchRo
     // One start of each first, so that neither pays for reading files into the OS cache.
     await project();
     await baseline();
-    const projectRuns: number[] = [];
-    const baselineRuns: number[] = [];
-    for (let run = 0; run < options.runs; run++) {
-      projectRuns.push(round(await project(), 1));
-      baselineRuns.push(round(await baseline(), 1));
-    }
-    const projectFigure = figure(projectRuns);
-    const baselineFigure = figure(baselineRuns);
+    const { project: projectFigure, baseline: baselineFigure } = await alternate(
+      options.runs,
+      project,
+      baseline,
+      1,
+    );
     const ratio = ratioOf(projectFigure.median, baselineFigure.median, "lower");
     return {
       id: "coldStart",

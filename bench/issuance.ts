@@ -4,7 +4,7 @@ import { HttpRequest, HttpResponse, InvocationContext } from "@azure/functions";
 import { httpFunctions } from "../function/functions";
 import { loadSettings } from "../function/settings";
 import { type BaselineAccount, type BaselineSigner, baselineSigner } from "./baseline";
-import { type BenchRow, figure, ratioOf, round } from "./results";
+import { alternate, type BenchRow, ratioOf, round } from "./results";
 
 export interface IssuanceOptions {
   runs: number;
@@ -39,18 +39,16 @@ export async function benchIssuance(options: IssuanceOptions): Promise<BenchRow>
   const baseline: Issue = () => signer.responseBody(Date.now());
 
   const sameToken = await issuesSameToken(project, signer);
-  const projectRuns: number[] = [];
-  const baselineRuns: number[] = [];
   // Warm both paths up (JIT), then alternate them so drift in the machine's speed hits both alike.
   await perSecond(project, Math.min(200, options.runMs));
   await perSecond(baseline, Math.min(200, options.runMs));
   const issuedBefore = logLines;
-  for (let run = 0; run < options.runs; run++) {
-    projectRuns.push(await perSecond(project, options.runMs));
-    baselineRuns.push(await perSecond(baseline, options.runMs));
-  }
-  const projectFigure = figure(projectRuns.map((value) => round(value, 0)));
-  const baselineFigure = figure(baselineRuns.map((value) => round(value, 0)));
+  const { project: projectFigure, baseline: baselineFigure } = await alternate(
+    options.runs,
+    () => perSecond(project, options.runMs),
+    () => perSecond(baseline, options.runMs),
+    0,
+  );
   const ratio = ratioOf(projectFigure.median, baselineFigure.median, "higher");
   return {
     id: "issuance",

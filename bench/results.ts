@@ -46,6 +46,25 @@ export function figure(runs: readonly number[]): Figure {
 }
 
 /** Above 1 when the project does better than the baseline, whichever direction is better. */
+/**
+ * Measures project and baseline alternately, `runs` times each, so that whatever else the machine does
+ * weighs on both alike; returns each side's figure, every run rounded to `digits`.
+ */
+export async function alternate(
+  runs: number,
+  measureProject: () => Promise<number>,
+  measureBaseline: () => Promise<number>,
+  digits: number,
+): Promise<{ project: Figure; baseline: Figure }> {
+  const projectRuns: number[] = [];
+  const baselineRuns: number[] = [];
+  for (let run = 0; run < runs; run++) {
+    projectRuns.push(round(await measureProject(), digits));
+    baselineRuns.push(round(await measureBaseline(), digits));
+  }
+  return { project: figure(projectRuns), baseline: figure(baselineRuns) };
+}
+
 export function ratioOf(project: number, baseline: number, better: BenchRow["better"]): number {
   return better === "higher" ? project / baseline : baseline / project;
 }

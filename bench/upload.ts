@@ -3,7 +3,7 @@
 // with the account key.
 import { randomBytes } from "node:crypto";
 import { AnonymousCredential, BlockBlobClient, ContainerClient } from "@azure/storage-blob";
-import { type BenchRow, figure, ratioOf, round } from "./results";
+import { alternate, type BenchRow, ratioOf, round } from "./results";
 
 export interface UploadBenchOptions {
   runs: number;
@@ -45,14 +45,12 @@ export async function benchUpload(options: UploadBenchOptions): Promise<BenchRow
   };
   await timed(project);
   await timed(baseline);
-  const projectRuns: number[] = [];
-  const baselineRuns: number[] = [];
-  for (let run = 0; run < options.runs; run++) {
-    projectRuns.push(round(await timed(project), 1));
-    baselineRuns.push(round(await timed(baseline), 1));
-  }
-  const projectFigure = figure(projectRuns);
-  const baselineFigure = figure(baselineRuns);
+  const { project: projectFigure, baseline: baselineFigure } = await alternate(
+    options.runs,
+    () => timed(project),
+    () => timed(baseline),
+    1,
+  );
   const ratio = ratioOf(projectFigure.median, baselineFigure.median, "higher");
   return {
     id: "upload",

@@ -7,6 +7,7 @@ import * as storage from "@pulumi/azure-native/storage";
 import * as web from "@pulumi/azure-native/web";
 import * as pulumi from "@pulumi/pulumi";
 import { httpFunctions } from "../function/functions";
+import { SECURE_ACCOUNT } from "./storage";
 
 /** Node.js 22 is the newest Node runtime Flex Consumption offers; the bundle targets it. */
 export const NODE_RUNTIME_VERSION = "22";
@@ -57,11 +58,7 @@ export class FunctionApp extends pulumi.ComponentResource {
       {
         resourceGroupName: args.resourceGroupName,
         location: args.location,
-        kind: storage.Kind.StorageV2,
-        sku: { name: storage.SkuName.Standard_LRS },
-        enableHttpsTrafficOnly: true,
-        minimumTlsVersion: storage.MinimumTlsVersion.TLS1_2,
-        allowBlobPublicAccess: false,
+        ...SECURE_ACCOUNT,
         allowSharedKeyAccess: false,
         defaultToOAuthAuthentication: true,
       },

@@ -16,6 +16,15 @@ export interface UploadsStorageArgs {
   softDeleteRetentionDays: number;
 }
 
+/** What every storage account of the stack has: StorageV2, HTTPS only, TLS 1.2, no anonymous blob access. */
+export const SECURE_ACCOUNT = {
+  kind: storage.Kind.StorageV2,
+  sku: { name: storage.SkuName.Standard_LRS },
+  enableHttpsTrafficOnly: true,
+  minimumTlsVersion: storage.MinimumTlsVersion.TLS1_2,
+  allowBlobPublicAccess: false,
+} satisfies Partial<storage.StorageAccountArgs>;
+
 export class UploadsStorage extends pulumi.ComponentResource {
   readonly account: storage.StorageAccount;
   readonly accountName: pulumi.Output<string>;
@@ -40,11 +49,7 @@ export class UploadsStorage extends pulumi.ComponentResource {
       {
         resourceGroupName: args.resourceGroupName,
         location: args.location,
-        kind: storage.Kind.StorageV2,
-        sku: { name: storage.SkuName.Standard_LRS },
-        enableHttpsTrafficOnly: true,
-        minimumTlsVersion: storage.MinimumTlsVersion.TLS1_2,
-        allowBlobPublicAccess: false,
+        ...SECURE_ACCOUNT,
         allowSharedKeyAccess: true,
       },
       { parent: this },

@@ -174,3 +174,14 @@ export function appSettings(app: RecordedResource): Record<string, string> {
   const siteConfig = reveal(app.inputs.siteConfig) as { appSettings: { name: string; value: string }[] };
   return Object.fromEntries(siteConfig.appSettings.map((setting) => [setting.name, setting.value]));
 }
+
+/** The stack outputs users rely on (the README lists them). */
+export const STACK_OUTPUTS = [
+  "credentialsUrl",
+  "blobServiceUrl",
+  "container",
+  "functionAppName",
+  "resourceGroupName",
+  "uploadsConnectionString",
+  "uploadPageUrl",
+] as const;
