@@ -226,7 +226,8 @@ export function targetOf(credentials: Credentials, file: FileFacts): UploadTarge
   };
 }
 
-const EXTENSIONS: Record<string, string> = {
+/** The extension the function gives each type (IMAGE_EXTENSIONS in function/policy.ts; a test keeps them equal). */
+export const EXTENSIONS: Readonly<Record<string, string>> = {
   "image/jpeg": "jpg",
   "image/png": "png",
   "image/gif": "gif",

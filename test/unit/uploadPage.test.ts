@@ -2,11 +2,13 @@
 // kept and replaced, and how failures are put into words.
 import { RestError } from "@azure/storage-blob";
 import { describe, expect, test } from "vitest";
+import { IMAGE_EXTENSIONS } from "../../function/policy";
 import { DEFAULT_UPLOAD_TUNING, type PageConfig } from "../../web/config";
 import {
   type Credentials,
   checkFile,
   describeUploadError,
+  EXTENSIONS,
   formatBytes,
   isExpiryRefusal,
   isTokenRefusal,
@@ -251,4 +253,11 @@ describe("a refusal by storage", () => {
     expect(kinds[2]?.message).toContain("CORS rules do not allow this origin");
     expect(kinds[4]?.message).toBe("The storage account refused the upload (409 BlobAlreadyExists).");
   });
+});
+
+test("the page names container-token uploads with the extension the function gives each type", () => {
+  expect(Object.keys(EXTENSIONS).sort()).toEqual(Object.keys(IMAGE_EXTENSIONS).sort());
+  for (const [type, extensions] of Object.entries(IMAGE_EXTENSIONS)) {
+    expect(EXTENSIONS[type], type).toBe(extensions[0]);
+  }
 });
