@@ -9,7 +9,7 @@ import {
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { SETTING } from "../../function/appSettings";
 import { parseSettings } from "../../function/settings";
-import { issueUploadToken } from "../../function/tokens";
+import { issueUploadToken, type UploadCredentialsBody } from "../../function/tokens";
 import { startTestStack, type TestStack } from "../support/stack";
 import { putBlob, statusOf } from "../support/storage";
 
@@ -24,23 +24,14 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-interface UploadCredentials {
-  sasKey: string;
-  url: string;
-  container: string;
-  blobName: string;
-  blobUrl: string;
-  expiresOn: string;
-}
-
 async function uploadCredentials(
   filename = "photo.png",
   contentType = "image/png",
-): Promise<UploadCredentials> {
+): Promise<UploadCredentialsBody> {
   const query = new URLSearchParams({ filename, contentType });
   const response = await fetch(`${stack.credentialsUrl}?${query}`);
   expect(response.status).toBe(200);
-  return (await response.json()) as UploadCredentials;
+  return (await response.json()) as UploadCredentialsBody;
 }
 
 describe("a per-upload token", () => {

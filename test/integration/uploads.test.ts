@@ -3,7 +3,7 @@ import { BlobServiceClient, BlockBlobClient, ContainerClient } from "@azure/stor
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { SETTING } from "../../function/appSettings";
 import { parseSettings } from "../../function/settings";
-import { issueContainerToken } from "../../function/tokens";
+import { type CredentialsBody, issueContainerToken } from "../../function/tokens";
 import { ALLOWED_ORIGIN, startTestStack, type TestStack } from "../support/stack";
 import { putBlob, statusOf } from "../support/storage";
 
@@ -18,19 +18,13 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-interface Credentials {
-  sasKey: string;
-  url: string;
-  container: string;
-}
-
-async function fetchCredentials(): Promise<Credentials> {
+async function fetchCredentials(): Promise<CredentialsBody> {
   const response = await fetch(stack.credentialsUrl);
   expect(response.status).toBe(200);
-  return (await response.json()) as Credentials;
+  return (await response.json()) as CredentialsBody;
 }
 
-function blobWithToken(credentials: Credentials, name: string, container = "images"): BlockBlobClient {
+function blobWithToken(credentials: CredentialsBody, name: string, container = "images"): BlockBlobClient {
   return new BlockBlobClient(`${credentials.url}/${container}/${name}?${credentials.sasKey}`);
 }
 
