@@ -1,7 +1,7 @@
 // Reads and validates the function's settings once per instance: the uploads account (from its
 // connection string), the container, the container token's lifetime and the issuance policy.
 import { BlobServiceClient, SASProtocol, StorageSharedKeyCredential } from "@azure/storage-blob";
-import { type Environment, parseMinutes, SETTING, SettingsError } from "./appSettings";
+import { type Environment, isBlank, parseMinutes, SETTING, SettingsError } from "./appSettings";
 import { type IssuancePolicy, parsePolicy } from "./policy";
 
 export const DEFAULT_CONTAINER = "images";
@@ -26,34 +26,45 @@ export interface Settings {
 
 export function parseSettings(env: Environment): Settings {
   const account = parseConnectionString(env[SETTING.connectionString]);
-  const tokenLifetimeMinutes = parseMinutes(
+  const tokenLifetimeMinutes = parseTokenLifetime(
     SETTING.tokenLifetimeMinutes,
     env[SETTING.tokenLifetimeMinutes],
-    DEFAULT_TOKEN_LIFETIME_MINUTES,
-    TOKEN_LIFETIME_BOUNDS,
   );
-  let policy = parsePolicy(env);
-  if (env[SETTING.uploadTokenLifetimeMinutes]?.trim()) {
-    checkLifetimes(tokenLifetimeMinutes, policy.uploadTokenLifetimeMinutes);
-  } else {
-    // Unset: the default, but never longer than the container token's lifetime.
-    policy = {
-      ...policy,
-      uploadTokenLifetimeMinutes: Math.min(policy.uploadTokenLifetimeMinutes, tokenLifetimeMinutes),
-    };
-  }
-  return { ...account, container: parseContainerName(env[SETTING.container]), tokenLifetimeMinutes, policy };
+  const policy = parsePolicy(env);
+  const uploadTokenLifetimeMinutes = fitUploadTokenLifetime(
+    { container: SETTING.tokenLifetimeMinutes, upload: SETTING.uploadTokenLifetimeMinutes },
+    { container: tokenLifetimeMinutes, upload: policy.uploadTokenLifetimeMinutes },
+    !isBlank(env[SETTING.uploadTokenLifetimeMinutes]),
+  );
+  return {
+    ...account,
+    container: parseContainerName(SETTING.container, env[SETTING.container]),
+    tokenLifetimeMinutes,
+    policy: { ...policy, uploadTokenLifetimeMinutes },
+  };
 }
 
-/** A per-upload token is the narrow one: it must not outlive the container-wide token. */
-export function checkLifetimes(containerMinutes: number, uploadMinutes: number): void {
-  if (uploadMinutes > containerMinutes) {
+export function parseTokenLifetime(name: string, raw: string | undefined): number {
+  return parseMinutes(name, raw, DEFAULT_TOKEN_LIFETIME_MINUTES, TOKEN_LIFETIME_BOUNDS);
+}
+
+/**
+ * A per-upload token is the narrow one: when set, its lifetime must not exceed the container token's;
+ * left unset, its default yields to a shorter container lifetime. Returns the per-upload lifetime.
+ */
+export function fitUploadTokenLifetime(
+  names: { readonly container: string; readonly upload: string },
+  minutes: { readonly container: number; readonly upload: number },
+  uploadIsSet: boolean,
+): number {
+  if (!uploadIsSet) return Math.min(minutes.upload, minutes.container);
+  if (minutes.upload > minutes.container) {
     throw new SettingsError(
-      SETTING.uploadTokenLifetimeMinutes,
-      `${SETTING.uploadTokenLifetimeMinutes} (${uploadMinutes}) must not exceed ${SETTING.tokenLifetimeMinutes} ` +
-        `(${containerMinutes}): a per-upload token is meant to be the shorter-lived one.`,
+      names.upload,
+      `${names.upload} (${minutes.upload}) must not exceed ${names.container} (${minutes.container}).`,
     );
   }
+  return minutes.upload;
 }
 
 let loaded: { settings: Settings } | { error: unknown } | undefined;
@@ -143,13 +154,13 @@ function hasBase64AccountKey(connectionString: string): boolean {
  * ending with a letter or digit.
  * https://learn.microsoft.com/rest/api/storageservices/naming-and-referencing-containers--blobs--and-metadata#container-names
  */
-export function parseContainerName(raw: string | undefined): string {
-  const value = raw?.trim() || DEFAULT_CONTAINER;
+export function parseContainerName(name: string, raw: string | undefined): string {
+  const value = isBlank(raw) ? DEFAULT_CONTAINER : raw.trim();
   if (!/^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$/.test(value)) {
     throw new SettingsError(
-      SETTING.container,
-      `${SETTING.container} must be a container name: 3-63 lowercase letters, digits and single hyphens, ` +
-        "starting and ending with a letter or digit.",
+      name,
+      `${name} must be a container name: 3-63 lowercase letters, digits and single hyphens, ` +
+        `starting and ending with a letter or digit (default ${DEFAULT_CONTAINER}).`,
     );
   }
   return value;
