@@ -7,6 +7,7 @@ import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { SETTING } from "../function/appSettings";
 import { DEFAULT_MAX_UPLOAD_BYTES } from "../function/policy";
+import { CREDENTIALS_ROUTE } from "../function/routes";
 import { loadSettings } from "../function/settings";
 import { type Azurite, EMULATOR_KEY, startAzurite } from "../local/azurite";
 import { type FunctionHost, startFunctionHost } from "../local/functionHost";
@@ -94,7 +95,7 @@ export async function runBenchmarks(options: BenchOptions): Promise<BenchResults
     rows.push(
       await benchUpload({
         ...size.upload,
-        credentialsUrl: `${host.apiUrl}/credentials`,
+        credentialsUrl: `${host.apiUrl}/${CREDENTIALS_ROUTE}`,
         connectionString: azurite.connectionString,
         container: settings.container,
       }),

@@ -1,6 +1,7 @@
 // The whole flow on loopback: Azurite's blob service (with the private container and CORS rule) and the
 // function host, sharing one set of settings. Used by `npm start` and by the tests.
 import { type Environment, SETTING } from "../function/appSettings";
+import { CREDENTIALS_ROUTE } from "../function/routes";
 import { parseSettings } from "../function/settings";
 import { type Azurite, startAzurite } from "./azurite";
 import { type FunctionHost, startFunctionHost } from "./functionHost";
@@ -62,7 +63,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       portVariable: options.portVariables?.function,
     });
     started.push(host);
-    const credentialsUrl = `${host.apiUrl}/credentials`;
+    const credentialsUrl = `${host.apiUrl}/${CREDENTIALS_ROUTE}`;
     let pageUrl: string | undefined;
     if (options.web) {
       buildLocalPage(options.web.dir, credentialsUrl, policy);
