@@ -67,13 +67,24 @@ export function fitUploadTokenLifetime(
   return minutes.upload;
 }
 
+let source: Environment = process.env;
 let loaded: { settings: Settings } | { error: unknown } | undefined;
 
-/** The settings of this instance, read from the environment on first use and kept (or the error, kept). */
+/**
+ * Where this instance reads its settings: the process environment (the app settings, in Azure) unless a
+ * host that runs the function inside its own process (the local stack, the benchmark) passes them in
+ * here, before the first request. They are read on first use and kept.
+ */
+export function configureSettings(env: Environment): void {
+  source = env;
+  loaded = undefined;
+}
+
+/** The settings of this instance, read on first use and kept (or the error, kept). */
 export function loadSettings(): Settings {
   if (!loaded) {
     try {
-      loaded = { settings: parseSettings(process.env) };
+      loaded = { settings: parseSettings(source) };
     } catch (error) {
       loaded = { error };
     }
