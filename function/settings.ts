@@ -1,13 +1,9 @@
 // Reads and validates the function's settings once per instance: the uploads account (from its
 // connection string), the container, the container token's lifetime and the issuance policy.
 import { BlobServiceClient, SASProtocol, StorageSharedKeyCredential } from "@azure/storage-blob";
-import { type Environment, isBlank, parseMinutes, SETTING, SettingsError } from "./appSettings";
+import { type Environment, isBlank, SETTING, SettingsError } from "./appSettings";
+import { fitUploadTokenLifetime, parseContainerName, parseTokenLifetime } from "./container";
 import { type IssuancePolicy, parsePolicy } from "./policy";
-
-export const DEFAULT_CONTAINER = "images";
-export const DEFAULT_TOKEN_LIFETIME_MINUTES = 120;
-/** Bounds on a token's lifetime: long enough for a slow upload, short enough to limit a leaked token. */
-export const TOKEN_LIFETIME_BOUNDS = { min: 5, max: 24 * 60 } as const;
 
 /** Azure's default endpoint suffix, assumed when an account-key connection string names none. */
 const DEFAULT_ENDPOINT_SUFFIX = "core.windows.net";
@@ -42,29 +38,6 @@ export function parseSettings(env: Environment): Settings {
     tokenLifetimeMinutes,
     policy: { ...policy, uploadTokenLifetimeMinutes },
   };
-}
-
-export function parseTokenLifetime(name: string, raw: string | undefined): number {
-  return parseMinutes(name, raw, DEFAULT_TOKEN_LIFETIME_MINUTES, TOKEN_LIFETIME_BOUNDS);
-}
-
-/**
- * A per-upload token is the narrow one: when set, its lifetime must not exceed the container token's;
- * left unset, its default yields to a shorter container lifetime. Returns the per-upload lifetime.
- */
-export function fitUploadTokenLifetime(
-  names: { readonly container: string; readonly upload: string },
-  minutes: { readonly container: number; readonly upload: number },
-  uploadIsSet: boolean,
-): number {
-  if (!uploadIsSet) return Math.min(minutes.upload, minutes.container);
-  if (minutes.upload > minutes.container) {
-    throw new SettingsError(
-      names.upload,
-      `${names.upload} (${minutes.upload}) must not exceed ${names.container} (${minutes.container}).`,
-    );
-  }
-  return minutes.upload;
 }
 
 let source: Environment = process.env;
@@ -158,21 +131,4 @@ function hasBase64AccountKey(connectionString: string): boolean {
   if (/^\s*UseDevelopmentStorage=true\s*;?\s*$/i.test(connectionString)) return true;
   const key = /(?:^|;)\s*AccountKey=([^;]*)/.exec(connectionString)?.[1]?.trim() ?? "";
   return key.length > 0 && key.length % 4 === 0 && /^[A-Za-z0-9+/]+={0,2}$/.test(key);
-}
-
-/**
- * Container names are 3-63 characters of lowercase letters, digits and single hyphens, starting and
- * ending with a letter or digit.
- * https://learn.microsoft.com/rest/api/storageservices/naming-and-referencing-containers--blobs--and-metadata#container-names
- */
-export function parseContainerName(name: string, raw: string | undefined): string {
-  const value = isBlank(raw) ? DEFAULT_CONTAINER : raw.trim();
-  if (!/^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$/.test(value)) {
-    throw new SettingsError(
-      name,
-      `${name} must be a container name: 3-63 lowercase letters, digits and single hyphens, ` +
-        `starting and ending with a letter or digit (default ${DEFAULT_CONTAINER}).`,
-    );
-  }
-  return value;
 }

@@ -3,6 +3,7 @@
 // function's app settings are checked by the function's own parsers, called with the stack key.
 import * as pulumi from "@pulumi/pulumi";
 import { isBlank, parseBoolean, parseList, parseWholeNumber, SettingsError } from "../function/appSettings";
+import { fitUploadTokenLifetime, parseContainerName, parseTokenLifetime } from "../function/container";
 import {
   type ImageContentType,
   parseBindTokenToClientIp,
@@ -11,7 +12,6 @@ import {
   parseMaxUploadBytes,
   parseUploadTokenLifetime,
 } from "../function/policy";
-import { fitUploadTokenLifetime, parseContainerName, parseTokenLifetime } from "../function/settings";
 import { validateOrigins } from "./cors";
 
 export const DEFAULT_LOCATION = "swedencentral";

@@ -5,8 +5,8 @@ import {
   DEFAULT_CONTAINER,
   DEFAULT_TOKEN_LIFETIME_MINUTES,
   fitUploadTokenLifetime,
-  parseSettings,
-} from "../../function/settings";
+} from "../../function/container";
+import { parseSettings } from "../../function/settings";
 import { connectionStrings, TEST_ACCOUNT, TEST_KEY } from "../support/accounts";
 
 const withConnection = (value: string | undefined, extra: Record<string, string> = {}) =>
