@@ -45,9 +45,10 @@ export interface Bounds {
   readonly max: number;
 }
 
-/** Unset, or only whitespace: the setting's default applies. */
-export function isBlank(raw: string | undefined): raw is undefined {
-  return raw === undefined || raw.trim() === "";
+/** The value without surrounding whitespace; undefined when unset or blank, where the default applies. */
+export function trimmed(raw: string | undefined): string | undefined {
+  const text = raw?.trim();
+  return text === "" ? undefined : text;
 }
 
 export function parseWholeNumber(
@@ -57,8 +58,8 @@ export function parseWholeNumber(
   bounds: Bounds,
   unit: string,
 ): number {
-  if (isBlank(raw)) return fallback;
-  const text = raw.trim();
+  const text = trimmed(raw);
+  if (text === undefined) return fallback;
   const value = Number(text);
   if (!/^\d+$/.test(text) || value < bounds.min || value > bounds.max) {
     throw new SettingsError(
@@ -79,8 +80,8 @@ export function parseMinutes(
 }
 
 export function parseBoolean(name: string, raw: string | undefined, fallback: boolean): boolean {
-  if (isBlank(raw)) return fallback;
-  const value = raw.trim().toLowerCase();
+  const value = trimmed(raw)?.toLowerCase();
+  if (value === undefined) return fallback;
   if (value === "true") return true;
   if (value === "false") return false;
   throw new SettingsError(name, `${name} must be true or false (default ${fallback}).`);
@@ -88,9 +89,8 @@ export function parseBoolean(name: string, raw: string | undefined, fallback: bo
 
 /** A comma-separated list, its items trimmed and blanks dropped; undefined when the value is blank. */
 export function parseList(raw: string | undefined): string[] | undefined {
-  if (isBlank(raw)) return undefined;
-  return raw
-    .split(",")
+  return trimmed(raw)
+    ?.split(",")
     .map((item) => item.trim())
     .filter((item) => item !== "");
 }

@@ -1,6 +1,6 @@
 // The uploads container and its tokens: the container's name, the container token's lifetime, and the
 // rule that ties a per-upload token's lifetime to it. No SDK imports: infra/config.ts checks its keys here.
-import { isBlank, parseMinutes, SettingsError } from "./appSettings";
+import { parseMinutes, SettingsError, trimmed } from "./appSettings";
 
 export const DEFAULT_CONTAINER = "images";
 export const DEFAULT_TOKEN_LIFETIME_MINUTES = 120;
@@ -36,7 +36,7 @@ export function fitUploadTokenLifetime(
  * https://learn.microsoft.com/rest/api/storageservices/naming-and-referencing-containers--blobs--and-metadata#container-names
  */
 export function parseContainerName(name: string, raw: string | undefined): string {
-  const value = isBlank(raw) ? DEFAULT_CONTAINER : raw.trim();
+  const value = trimmed(raw) ?? DEFAULT_CONTAINER;
   if (!/^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$/.test(value)) {
     throw new SettingsError(
       name,

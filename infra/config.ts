@@ -2,7 +2,7 @@
 // `pulumi preview` with a message naming the key and the values it accepts. Values that become the
 // function's app settings are checked by the function's own parsers, called with the stack key.
 import * as pulumi from "@pulumi/pulumi";
-import { isBlank, parseBoolean, parseList, parseWholeNumber, SettingsError } from "../function/appSettings";
+import { parseBoolean, parseList, parseWholeNumber, SettingsError, trimmed } from "../function/appSettings";
 import { fitUploadTokenLifetime, parseContainerName, parseTokenLifetime } from "../function/container";
 import {
   type ImageContentType,
@@ -112,7 +112,7 @@ export function loadStackConfig(config: pulumi.Config = new pulumi.Config()): St
     fitUploadTokenLifetime(
       { container: key("tokenLifetimeMinutes"), upload: key("uploadTokenLifetimeMinutes") },
       { container: stackConfig.tokenLifetimeMinutes, upload: stackConfig.uploadTokenLifetimeMinutes },
-      !isBlank(config.get("uploadTokenLifetimeMinutes")),
+      trimmed(config.get("uploadTokenLifetimeMinutes")) !== undefined,
     ),
   );
   return { ...stackConfig, uploadTokenLifetimeMinutes };
@@ -135,8 +135,8 @@ function fullKey(config: pulumi.Config, key: string): string {
 
 /** Azure region names: lowercase letters and digits, e.g. `westeurope`, `eastus2`. */
 function readLocation(config: pulumi.Config): string {
-  const value = config.get("location")?.trim();
-  if (value === undefined || value === "") return DEFAULT_LOCATION;
+  const value = trimmed(config.get("location"));
+  if (value === undefined) return DEFAULT_LOCATION;
   if (!/^[a-z][a-z0-9]{2,39}$/.test(value)) {
     throw new StackConfigError(
       fullKey(config, "location"),
@@ -149,10 +149,10 @@ function readLocation(config: pulumi.Config): string {
 
 function readInstanceMemory(config: pulumi.Config): number {
   const name = fullKey(config, "instanceMemoryMB");
-  const raw = config.get("instanceMemoryMB");
-  if (isBlank(raw)) return DEFAULT_INSTANCE_MEMORY_MB;
-  const value = Number(raw.trim());
-  if (!(INSTANCE_MEMORY_SIZES as readonly number[]).includes(value) || !/^\d+$/.test(raw.trim())) {
+  const raw = trimmed(config.get("instanceMemoryMB"));
+  if (raw === undefined) return DEFAULT_INSTANCE_MEMORY_MB;
+  const value = Number(raw);
+  if (!(INSTANCE_MEMORY_SIZES as readonly number[]).includes(value) || !/^\d+$/.test(raw)) {
     throw new StackConfigError(
       name,
       `${name} must be one of ${INSTANCE_MEMORY_SIZES.join(", ")} (default ${DEFAULT_INSTANCE_MEMORY_MB}).`,
