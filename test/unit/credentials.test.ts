@@ -131,6 +131,14 @@ describe("a misconfigured instance", () => {
     ]);
   });
 
+  test("settings a host passes in take the place of the environment, which is left alone", async () => {
+    const functions = await instance({});
+    const { configureSettings } = await import("../../function/settings.js");
+    configureSettings({ [SETTING.connectionString]: connectionStrings.azureWithoutSuffix });
+    expect((await invoke(functions)).status).toBe(200);
+    expect(process.env[SETTING.connectionString]).toBeUndefined();
+  });
+
   test("keeps answering after a configuration error", async () => {
     const functions = await instance({});
     expect((await invoke(functions)).status).toBe(500);
