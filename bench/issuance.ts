@@ -2,6 +2,7 @@
 // response out) against bare node:crypto signing of the same string-to-sign.
 import { HttpRequest, HttpResponse, InvocationContext } from "@azure/functions";
 import { httpFunctions } from "../function/functions";
+import { CREDENTIALS_ROUTE } from "../function/routes";
 import { loadSettings } from "../function/settings";
 import { type BaselineAccount, type BaselineSigner, baselineSigner } from "./baseline";
 import { alternate, type BenchRow, ratioOf, round } from "./results";
@@ -20,9 +21,9 @@ type Issue = () => Promise<string> | string;
 
 export async function benchIssuance(options: IssuanceOptions): Promise<BenchRow> {
   const signer = signerForSettings(options.accountKey);
-  const handler = credentialsHandler();
+  const handler = httpFunctions.credentials.handler;
   // One request object, as the host hands the handler; a fresh context per invocation, as the host makes.
-  const request = new HttpRequest({ method: "GET", url: "http://127.0.0.1:7071/api/credentials" });
+  const request = new HttpRequest({ method: "GET", url: `http://127.0.0.1:7071/api/${CREDENTIALS_ROUTE}` });
   let logLines = 0;
   // The log lines are counted, not kept; one handler for all invocations, as the local host has.
   const logHandler = () => {
@@ -66,12 +67,6 @@ export async function benchIssuance(options: IssuanceOptions): Promise<BenchRow>
       issuanceLogged: logLines - issuedBefore > 0,
     },
   };
-}
-
-export function credentialsHandler() {
-  const fn = httpFunctions.credentials;
-  if (!fn) throw new Error("the credentials function is not registered");
-  return fn.handler;
 }
 
 /** The account, container, protocol and lifetime the function's settings hold, for a baseline. */

@@ -45,7 +45,6 @@ export function figure(runs: readonly number[]): Figure {
   return { median: median(runs), runs: [...runs] };
 }
 
-/** Above 1 when the project does better than the baseline, whichever direction is better. */
 /**
  * Measures project and baseline alternately, `runs` times each, so that whatever else the machine does
  * weighs on both alike; returns each side's figure, every run rounded to `digits`.
@@ -65,6 +64,7 @@ export async function alternate(
   return { project: figure(projectRuns), baseline: figure(baselineRuns) };
 }
 
+/** Above 1 when the project does better than the baseline, whichever direction is better. */
 export function ratioOf(project: number, baseline: number, better: BenchRow["better"]): number {
   return better === "higher" ? project / baseline : baseline / project;
 }

@@ -7,7 +7,8 @@ import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { SETTING } from "../function/appSettings";
 import { DEFAULT_MAX_UPLOAD_BYTES } from "../function/policy";
-import { loadSettings } from "../function/settings";
+import { CREDENTIALS_ROUTE } from "../function/routes";
+import { configureSettings, loadSettings } from "../function/settings";
 import { type Azurite, EMULATOR_KEY, startAzurite } from "../local/azurite";
 import { type FunctionHost, startFunctionHost } from "../local/functionHost";
 import { freePort } from "../local/ports";
@@ -63,28 +64,27 @@ export async function runBenchmarks(options: BenchOptions): Promise<BenchResults
   let host: FunctionHost | undefined;
   try {
     azurite = await startAzurite({ host: HOST, port: await freePort(HOST), location: dataDir });
-    // The function reads its settings from the environment once per process, as on a real instance.
     const appSettings: Record<string, string> = {
       [SETTING.connectionString]: azurite.connectionString,
       [SETTING.maxUploadBytes]: String(Math.max(size.upload.bytes, DEFAULT_MAX_UPLOAD_BYTES)),
     };
-    Object.assign(process.env, appSettings);
+    // The handler runs in this process with these settings; the HTTP server and the cold starts are
+    // instances of their own, which read them from their environment as on Azure.
+    configureSettings(appSettings);
     const settings = loadSettings();
-    if (settings.blobServiceUrl !== azurite.blobServiceUrl) {
-      throw new Error("the function's settings were loaded before the benchmark set them");
-    }
+    const instanceEnv = { ...process.env, ...appSettings };
     await prepareUploadsStorage(azurite.connectionString, settings.container, [PAGE_ORIGIN]);
     const rows: BenchRow[] = [];
 
     log("1/4 issuance in process…");
     rows.push(await benchIssuance({ ...size.issuance, accountKey: EMULATOR_KEY }));
     log("2/4 issuance over HTTP…");
-    rows.push(await benchHttp({ ...size.http, env: { ...process.env, BENCH_ACCOUNT_KEY: EMULATOR_KEY } }));
+    rows.push(await benchHttp({ ...size.http, env: { ...instanceEnv, BENCH_ACCOUNT_KEY: EMULATOR_KEY } }));
     log("3/4 cold start…");
     rows.push(
       await benchColdStart({
         ...size.coldStart,
-        env: { ...process.env },
+        env: instanceEnv,
         account: baselineAccount(EMULATOR_KEY),
         signer: signerForSettings(EMULATOR_KEY),
       }),
@@ -94,7 +94,7 @@ export async function runBenchmarks(options: BenchOptions): Promise<BenchResults
     rows.push(
       await benchUpload({
         ...size.upload,
-        credentialsUrl: `${host.apiUrl}/credentials`,
+        credentialsUrl: `${host.apiUrl}/${CREDENTIALS_ROUTE}`,
         connectionString: azurite.connectionString,
         container: settings.container,
       }),

@@ -36,20 +36,61 @@ export function settingsInvalidEvent(error: SettingsError): {
 
 export type Environment = Readonly<Record<string, string | undefined>>;
 
+// The converters below are shared with infra/config.ts, which reads the same values from stack config:
+// each takes the name to report (an app setting here, a `valet:` key there), treats a blank value as
+// unset, and throws a SettingsError whose message names that setting and never quotes its value.
+
+export interface Bounds {
+  readonly min: number;
+  readonly max: number;
+}
+
+/** The value without surrounding whitespace; undefined when unset or blank, where the default applies. */
+export function trimmed(raw: string | undefined): string | undefined {
+  const text = raw?.trim();
+  return text === "" ? undefined : text;
+}
+
+export function parseWholeNumber(
+  name: string,
+  raw: string | undefined,
+  fallback: number,
+  bounds: Bounds,
+  unit: string,
+): number {
+  const text = trimmed(raw);
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || value < bounds.min || value > bounds.max) {
+    throw new SettingsError(
+      name,
+      `${name} must be a whole number of ${unit} from ${bounds.min} to ${bounds.max} (default ${fallback}).`,
+    );
+  }
+  return value;
+}
+
 export function parseMinutes(
   name: string,
   raw: string | undefined,
   fallback: number,
-  bounds: { readonly min: number; readonly max: number },
+  bounds: Bounds,
 ): number {
-  if (raw === undefined || raw.trim() === "") return fallback;
-  const text = raw.trim();
-  const value = Number(text);
-  if (!/^\d{1,7}$/.test(text) || value < bounds.min || value > bounds.max) {
-    throw new SettingsError(
-      name,
-      `${name} must be a whole number of minutes from ${bounds.min} to ${bounds.max} (default ${fallback}).`,
-    );
-  }
-  return value;
+  return parseWholeNumber(name, raw, fallback, bounds, "minutes");
+}
+
+export function parseBoolean(name: string, raw: string | undefined, fallback: boolean): boolean {
+  const value = trimmed(raw)?.toLowerCase();
+  if (value === undefined) return fallback;
+  if (value === "true") return true;
+  if (value === "false") return false;
+  throw new SettingsError(name, `${name} must be true or false (default ${fallback}).`);
+}
+
+/** A comma-separated list, its items trimmed and blanks dropped; undefined when the value is blank. */
+export function parseList(raw: string | undefined): string[] | undefined {
+  return trimmed(raw)
+    ?.split(",")
+    .map((item) => item.trim())
+    .filter((item) => item !== "");
 }

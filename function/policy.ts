@@ -1,6 +1,14 @@
 // The issuance policy: which uploads the function hands tokens for. Names and defaults are shared with
 // infra/ (which sets them from stack config) and reach the upload page through its config.json.
-import { type Environment, parseMinutes, SETTING, SettingsError } from "./appSettings";
+import {
+  type Environment,
+  parseBoolean,
+  parseList,
+  parseMinutes,
+  parseWholeNumber,
+  SETTING,
+  SettingsError,
+} from "./appSettings";
 
 /** Image types the policy can allow, each with the extensions a blob of that type gets. SVG is left out: it can carry script. */
 export const IMAGE_EXTENSIONS = {
@@ -43,23 +51,23 @@ export interface IssuancePolicy {
 
 export function parsePolicy(env: Environment): IssuancePolicy {
   return {
-    allowedContentTypes: parseContentTypes(env[SETTING.allowedContentTypes]),
-    maxUploadBytes: parseMaxUploadBytes(env[SETTING.maxUploadBytes]),
-    uploadTokenLifetimeMinutes: parseMinutes(
+    allowedContentTypes: parseContentTypes(
+      SETTING.allowedContentTypes,
+      parseList(env[SETTING.allowedContentTypes]),
+      "a comma-separated list of",
+    ),
+    maxUploadBytes: parseMaxUploadBytes(SETTING.maxUploadBytes, env[SETTING.maxUploadBytes]),
+    uploadTokenLifetimeMinutes: parseUploadTokenLifetime(
       SETTING.uploadTokenLifetimeMinutes,
       env[SETTING.uploadTokenLifetimeMinutes],
-      DEFAULT_UPLOAD_TOKEN_LIFETIME_MINUTES,
-      UPLOAD_TOKEN_LIFETIME_BOUNDS,
     ),
-    containerTokensEnabled: parseBoolean(
+    containerTokensEnabled: parseContainerTokensEnabled(
       SETTING.containerTokensEnabled,
       env[SETTING.containerTokensEnabled],
-      DEFAULT_CONTAINER_TOKENS_ENABLED,
     ),
-    bindTokenToClientIp: parseBoolean(
+    bindTokenToClientIp: parseBindTokenToClientIp(
       SETTING.bindTokenToClientIp,
       env[SETTING.bindTokenToClientIp],
-      DEFAULT_BIND_TOKEN_TO_CLIENT_IP,
     ),
   };
 }
@@ -68,16 +76,27 @@ export function isImageContentType(value: string): value is ImageContentType {
   return Object.hasOwn(IMAGE_EXTENSIONS, value);
 }
 
-function parseContentTypes(raw: string | undefined): ImageContentType[] {
-  if (raw === undefined || raw.trim() === "") return [...DEFAULT_ALLOWED_CONTENT_TYPES];
+// One parser per policy setting, with its default and bounds; infra/config.ts calls them with stack keys.
+
+/**
+ * The allowed types from a list already split into items (undefined: the default). `listOf` says how the
+ * list is written where it is read, e.g. "a comma-separated list of"; the accepted types follow it.
+ */
+export function parseContentTypes(
+  name: string,
+  items: readonly string[] | undefined,
+  listOf: string,
+): ImageContentType[] {
+  if (items === undefined) return [...DEFAULT_ALLOWED_CONTENT_TYPES];
+  const accepted = Object.keys(IMAGE_EXTENSIONS).join(", ");
+  if (items.length === 0) throw new SettingsError(name, `${name} must list at least one of ${accepted}.`);
   const types: ImageContentType[] = [];
-  for (const item of raw.split(",")) {
+  for (const item of items) {
     const type = item.trim().toLowerCase();
     if (!isImageContentType(type)) {
       throw new SettingsError(
-        SETTING.allowedContentTypes,
-        `${SETTING.allowedContentTypes} must be a comma-separated list of ${Object.keys(IMAGE_EXTENSIONS).join(", ")}; ` +
-          `${JSON.stringify(type.slice(0, 60))} is not one of them.`,
+        name,
+        `${name} must be ${listOf} ${accepted}; ${JSON.stringify(item.trim().slice(0, 60))} is not one of them.`,
       );
     }
     if (!types.includes(type)) types.push(type);
@@ -85,28 +104,18 @@ function parseContentTypes(raw: string | undefined): ImageContentType[] {
   return types;
 }
 
-function parseMaxUploadBytes(raw: string | undefined): number {
-  if (raw === undefined || raw.trim() === "") return DEFAULT_MAX_UPLOAD_BYTES;
-  const text = raw.trim();
-  const value = Number(text);
-  if (
-    !/^\d{1,13}$/.test(text) ||
-    value < MAX_UPLOAD_BYTES_BOUNDS.min ||
-    value > MAX_UPLOAD_BYTES_BOUNDS.max
-  ) {
-    throw new SettingsError(
-      SETTING.maxUploadBytes,
-      `${SETTING.maxUploadBytes} must be a whole number of bytes from ${MAX_UPLOAD_BYTES_BOUNDS.min} to ` +
-        `${MAX_UPLOAD_BYTES_BOUNDS.max} (default ${DEFAULT_MAX_UPLOAD_BYTES}).`,
-    );
-  }
-  return value;
+export function parseMaxUploadBytes(name: string, raw: string | undefined): number {
+  return parseWholeNumber(name, raw, DEFAULT_MAX_UPLOAD_BYTES, MAX_UPLOAD_BYTES_BOUNDS, "bytes");
 }
 
-function parseBoolean(name: string, raw: string | undefined, fallback: boolean): boolean {
-  if (raw === undefined || raw.trim() === "") return fallback;
-  const value = raw.trim().toLowerCase();
-  if (value === "true") return true;
-  if (value === "false") return false;
-  throw new SettingsError(name, `${name} must be true or false (default ${fallback}).`);
+export function parseUploadTokenLifetime(name: string, raw: string | undefined): number {
+  return parseMinutes(name, raw, DEFAULT_UPLOAD_TOKEN_LIFETIME_MINUTES, UPLOAD_TOKEN_LIFETIME_BOUNDS);
+}
+
+export function parseContainerTokensEnabled(name: string, raw: string | undefined): boolean {
+  return parseBoolean(name, raw, DEFAULT_CONTAINER_TOKENS_ENABLED);
+}
+
+export function parseBindTokenToClientIp(name: string, raw: string | undefined): boolean {
+  return parseBoolean(name, raw, DEFAULT_BIND_TOKEN_TO_CLIENT_IP);
 }

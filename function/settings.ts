@@ -1,13 +1,9 @@
 // Reads and validates the function's settings once per instance: the uploads account (from its
 // connection string), the container, the container token's lifetime and the issuance policy.
 import { BlobServiceClient, SASProtocol, StorageSharedKeyCredential } from "@azure/storage-blob";
-import { type Environment, parseMinutes, SETTING, SettingsError } from "./appSettings";
+import { type Environment, SETTING, SettingsError, trimmed } from "./appSettings";
+import { fitUploadTokenLifetime, parseContainerName, parseTokenLifetime } from "./container";
 import { type IssuancePolicy, parsePolicy } from "./policy";
-
-export const DEFAULT_CONTAINER = "images";
-export const DEFAULT_TOKEN_LIFETIME_MINUTES = 120;
-/** Bounds on a token's lifetime: long enough for a slow upload, short enough to limit a leaked token. */
-export const TOKEN_LIFETIME_BOUNDS = { min: 5, max: 24 * 60 } as const;
 
 /** Azure's default endpoint suffix, assumed when an account-key connection string names none. */
 const DEFAULT_ENDPOINT_SUFFIX = "core.windows.net";
@@ -26,43 +22,42 @@ export interface Settings {
 
 export function parseSettings(env: Environment): Settings {
   const account = parseConnectionString(env[SETTING.connectionString]);
-  const tokenLifetimeMinutes = parseMinutes(
+  const tokenLifetimeMinutes = parseTokenLifetime(
     SETTING.tokenLifetimeMinutes,
     env[SETTING.tokenLifetimeMinutes],
-    DEFAULT_TOKEN_LIFETIME_MINUTES,
-    TOKEN_LIFETIME_BOUNDS,
   );
-  let policy = parsePolicy(env);
-  if (env[SETTING.uploadTokenLifetimeMinutes]?.trim()) {
-    checkLifetimes(tokenLifetimeMinutes, policy.uploadTokenLifetimeMinutes);
-  } else {
-    // Unset: the default, but never longer than the container token's lifetime.
-    policy = {
-      ...policy,
-      uploadTokenLifetimeMinutes: Math.min(policy.uploadTokenLifetimeMinutes, tokenLifetimeMinutes),
-    };
-  }
-  return { ...account, container: parseContainerName(env[SETTING.container]), tokenLifetimeMinutes, policy };
+  const policy = parsePolicy(env);
+  const uploadTokenLifetimeMinutes = fitUploadTokenLifetime(
+    { container: SETTING.tokenLifetimeMinutes, upload: SETTING.uploadTokenLifetimeMinutes },
+    { container: tokenLifetimeMinutes, upload: policy.uploadTokenLifetimeMinutes },
+    trimmed(env[SETTING.uploadTokenLifetimeMinutes]) !== undefined,
+  );
+  return {
+    ...account,
+    container: parseContainerName(SETTING.container, env[SETTING.container]),
+    tokenLifetimeMinutes,
+    policy: { ...policy, uploadTokenLifetimeMinutes },
+  };
 }
 
-/** A per-upload token is the narrow one: it must not outlive the container-wide token. */
-export function checkLifetimes(containerMinutes: number, uploadMinutes: number): void {
-  if (uploadMinutes > containerMinutes) {
-    throw new SettingsError(
-      SETTING.uploadTokenLifetimeMinutes,
-      `${SETTING.uploadTokenLifetimeMinutes} (${uploadMinutes}) must not exceed ${SETTING.tokenLifetimeMinutes} ` +
-        `(${containerMinutes}): a per-upload token is meant to be the shorter-lived one.`,
-    );
-  }
-}
-
+let source: Environment = process.env;
 let loaded: { settings: Settings } | { error: unknown } | undefined;
 
-/** The settings of this instance, read from the environment on first use and kept (or the error, kept). */
+/**
+ * Where this instance reads its settings: the process environment (the app settings, in Azure) unless a
+ * host that runs the function inside its own process (the local stack, the benchmark) passes them in
+ * here, before the first request. They are read on first use and kept.
+ */
+export function configureSettings(env: Environment): void {
+  source = env;
+  loaded = undefined;
+}
+
+/** The settings of this instance, read on first use and kept (or the error, kept). */
 export function loadSettings(): Settings {
   if (!loaded) {
     try {
-      loaded = { settings: parseSettings(process.env) };
+      loaded = { settings: parseSettings(source) };
     } catch (error) {
       loaded = { error };
     }
@@ -136,21 +131,4 @@ function hasBase64AccountKey(connectionString: string): boolean {
   if (/^\s*UseDevelopmentStorage=true\s*;?\s*$/i.test(connectionString)) return true;
   const key = /(?:^|;)\s*AccountKey=([^;]*)/.exec(connectionString)?.[1]?.trim() ?? "";
   return key.length > 0 && key.length % 4 === 0 && /^[A-Za-z0-9+/]+={0,2}$/.test(key);
-}
-
-/**
- * Container names are 3-63 characters of lowercase letters, digits and single hyphens, starting and
- * ending with a letter or digit.
- * https://learn.microsoft.com/rest/api/storageservices/naming-and-referencing-containers--blobs--and-metadata#container-names
- */
-export function parseContainerName(raw: string | undefined): string {
-  const value = raw?.trim() || DEFAULT_CONTAINER;
-  if (!/^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$/.test(value)) {
-    throw new SettingsError(
-      SETTING.container,
-      `${SETTING.container} must be a container name: 3-63 lowercase letters, digits and single hyphens, ` +
-        "starting and ending with a letter or digit.",
-    );
-  }
-  return value;
 }

@@ -6,7 +6,7 @@ import * as authorization from "@pulumi/azure-native/authorization";
 import * as storage from "@pulumi/azure-native/storage";
 import * as web from "@pulumi/azure-native/web";
 import * as pulumi from "@pulumi/pulumi";
-import { httpFunctions } from "../function/functions";
+import { CREDENTIALS_ROUTE } from "../function/routes";
 import { SECURE_ACCOUNT } from "./storage";
 
 /** Node.js 22 is the newest Node runtime Flex Consumption offers; the bundle targets it. */
@@ -19,9 +19,6 @@ export const NODE_RUNTIME_VERSION = "22";
  * https://learn.microsoft.com/azure/role-based-access-control/built-in-roles/storage#storage-blob-data-owner
  */
 export const STORAGE_BLOB_DATA_OWNER_ROLE = "b7e6dc6d-f1e8-4753-8033-0f276bb0955b";
-
-/** The SAS endpoint's route, as the function registers it. */
-const CREDENTIALS_ROUTE = credentialsRoute();
 
 /** The container the platform reads the deployment package from (OneDeploy writes it). */
 export const DEPLOYMENT_CONTAINER = "deployment-package";
@@ -182,11 +179,4 @@ export class FunctionApp extends pulumi.ComponentResource {
       credentialsUrl: this.credentialsUrl,
     });
   }
-}
-
-function credentialsRoute(): string {
-  const route = httpFunctions.credentials?.route;
-  if (!route)
-    throw new Error("function/functions.ts registers no credentials function for the SAS endpoint.");
-  return route;
 }

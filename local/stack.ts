@@ -1,7 +1,8 @@
 // The whole flow on loopback: Azurite's blob service (with the private container and CORS rule) and the
 // function host, sharing one set of settings. Used by `npm start` and by the tests.
 import { type Environment, SETTING } from "../function/appSettings";
-import { parseSettings } from "../function/settings";
+import { CREDENTIALS_ROUTE } from "../function/routes";
+import { configureSettings, loadSettings } from "../function/settings";
 import { type Azurite, startAzurite } from "./azurite";
 import { type FunctionHost, startFunctionHost } from "./functionHost";
 import { prepareUploadsStorage } from "./storage";
@@ -49,10 +50,11 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     });
     started.push(azurite);
     const appSettings = { ...options.appSettings, [SETTING.connectionString]: azurite.connectionString };
-    // The function reads its settings from the environment; they are checked here, as the Functions host
-    // would at start-up, and the storage is prepared for the very container and policy it will use.
-    Object.assign(process.env, appSettings);
-    const { container, policy } = parseSettings(process.env);
+    // The function host runs in this process: the function reads these settings instead of the
+    // environment. They are checked here, as the Functions host would at start-up, and the storage is
+    // prepared for the very container and policy the function will use.
+    configureSettings(appSettings);
+    const { container, policy } = loadSettings();
     await prepareUploadsStorage(azurite.connectionString, container, options.allowedOrigins);
     const host = await startFunctionHost({
       host: options.host,
@@ -62,7 +64,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       portVariable: options.portVariables?.function,
     });
     started.push(host);
-    const credentialsUrl = `${host.apiUrl}/credentials`;
+    const credentialsUrl = `${host.apiUrl}/${CREDENTIALS_ROUTE}`;
     let pageUrl: string | undefined;
     if (options.web) {
       buildLocalPage(options.web.dir, credentialsUrl, policy);

@@ -48,6 +48,8 @@ async function main(): Promise<void> {
       functionPort: port(ENV.functionPort, 7071),
       allowedOrigins,
       dataDir: resolve(process.env[ENV.dataDir] || ".azurite"),
+      // The function's app settings (UPLOADS_CONTAINER, …) may be set in the shell, as in Azure.
+      appSettings: process.env,
       log: (line) => console.log(line),
       portVariables: { blob: ENV.blobPort, function: ENV.functionPort, web: ENV.webPort },
       // The page is built at every start into a git-ignored folder.

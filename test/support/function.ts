@@ -1,6 +1,7 @@
 // Calls the exported handler directly with @azure/functions test objects, as the Functions host would.
 import { HttpRequest, HttpResponse, InvocationContext } from "@azure/functions";
 import type { httpFunctions } from "../../function/functions";
+import { CREDENTIALS_ROUTE } from "../../function/routes";
 
 export interface Invocation {
   status: number;
@@ -13,12 +14,10 @@ export async function invoke(
   functions: typeof httpFunctions,
   init: { method?: string; query?: string; headers?: Record<string, string> } = {},
 ): Promise<Invocation> {
-  const fn = functions.credentials;
-  if (!fn) throw new Error("credentials function is not registered");
   const logs: Invocation["logs"] = [];
   const request = new HttpRequest({
     method: init.method ?? "GET",
-    url: `http://127.0.0.1:7071/api/credentials${init.query ?? ""}`,
+    url: `http://127.0.0.1:7071/api/${CREDENTIALS_ROUTE}${init.query ?? ""}`,
     headers: init.headers ?? {},
   });
   const context = new InvocationContext({
@@ -26,7 +25,7 @@ export async function invoke(
     functionName: "credentials",
     logHandler: (level, ...args) => logs.push({ level, message: args.map(String).join(" ") }),
   });
-  const response = new HttpResponse(await fn.handler(request, context));
+  const response = new HttpResponse(await functions.credentials.handler(request, context));
   const text = await response.text();
   return { status: response.status, headers: response.headers, body: JSON.parse(text), logs };
 }

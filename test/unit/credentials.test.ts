@@ -107,8 +107,7 @@ describe("a misconfigured instance", () => {
 
   test("an unexpected failure is a generic JSON 500, logged with the invocation id and without its message", async () => {
     const functions = await instance({ [SETTING.connectionString]: connectionStrings.azureWithoutSuffix });
-    const handler = functions.credentials?.handler;
-    if (!handler) throw new Error("credentials function is not registered");
+    const handler = functions.credentials.handler;
     const logs: string[] = [];
     const request = {
       method: "GET",
@@ -130,6 +129,14 @@ describe("a misconfigured instance", () => {
     expect(logs.map((line) => JSON.parse(line))).toEqual([
       { event: "invocation.failed", error: "Error", invocationId: "inv-42" },
     ]);
+  });
+
+  test("settings a host passes in take the place of the environment, which is left alone", async () => {
+    const functions = await instance({});
+    const { configureSettings } = await import("../../function/settings.js");
+    configureSettings({ [SETTING.connectionString]: connectionStrings.azureWithoutSuffix });
+    expect((await invoke(functions)).status).toBe(200);
+    expect(process.env[SETTING.connectionString]).toBeUndefined();
   });
 
   test("keeps answering after a configuration error", async () => {

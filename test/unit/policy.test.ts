@@ -1,6 +1,11 @@
 import { describe, expect, test } from "vitest";
 import { SETTING, SettingsError } from "../../function/appSettings";
-import { DEFAULT_ALLOWED_CONTENT_TYPES, parsePolicy } from "../../function/policy";
+import {
+  DEFAULT_ALLOWED_CONTENT_TYPES,
+  parseContentTypes,
+  parseMaxUploadBytes,
+  parsePolicy,
+} from "../../function/policy";
 
 function policyError(env: Record<string, string>): SettingsError {
   try {
@@ -56,5 +61,25 @@ describe("the issuance policy", () => {
     expect(error.setting).toBe(name);
     expect(error.message).toContain(name);
     expect(error.message).toMatch(message);
+  });
+});
+
+describe("the policy parsers, shared with the stack config", () => {
+  test("report the name they are given, so a stack key gets the same rule and wording", () => {
+    expect(() => parseMaxUploadBytes("valet:maxUploadBytes", "10MB")).toThrow(
+      new SettingsError(
+        "valet:maxUploadBytes",
+        "valet:maxUploadBytes must be a whole number of bytes from 1024 to 5368709120 (default 52428800).",
+      ),
+    );
+  });
+
+  test("drop blank list items and refuse a list left empty", () => {
+    expect(
+      parsePolicy({ [SETTING.allowedContentTypes]: "image/png, ,image/gif," }).allowedContentTypes,
+    ).toEqual(["image/png", "image/gif"]);
+    expect(() => parseContentTypes("types", [], "a list of")).toThrow(
+      /types must list at least one of image\/jpeg/,
+    );
   });
 });

@@ -1,7 +1,12 @@
 import { SASProtocol } from "@azure/storage-blob";
 import { describe, expect, test } from "vitest";
 import { SETTING, SettingsError } from "../../function/appSettings";
-import { DEFAULT_CONTAINER, DEFAULT_TOKEN_LIFETIME_MINUTES, parseSettings } from "../../function/settings";
+import {
+  DEFAULT_CONTAINER,
+  DEFAULT_TOKEN_LIFETIME_MINUTES,
+  fitUploadTokenLifetime,
+} from "../../function/container";
+import { parseSettings } from "../../function/settings";
 import { connectionStrings, TEST_ACCOUNT, TEST_KEY } from "../support/accounts";
 
 const withConnection = (value: string | undefined, extra: Record<string, string> = {}) =>
@@ -194,5 +199,23 @@ describe("container and lifetime settings", () => {
       [SETTING.tokenLifetimeMinutes]: "5",
     });
     expect(unset.policy.uploadTokenLifetimeMinutes).toBe(5);
+  });
+});
+
+describe("the lifetime rule, shared with the stack config", () => {
+  const names = { container: "valet:tokenLifetimeMinutes", upload: "valet:uploadTokenLifetimeMinutes" };
+
+  test("an unset per-upload lifetime yields to a shorter container lifetime; a set one is kept", () => {
+    expect(fitUploadTokenLifetime(names, { container: 10, upload: 15 }, false)).toBe(10);
+    expect(fitUploadTokenLifetime(names, { container: 120, upload: 15 }, false)).toBe(15);
+    expect(fitUploadTokenLifetime(names, { container: 30, upload: 30 }, true)).toBe(30);
+  });
+
+  test("a set per-upload lifetime longer than the container's is refused under the names given", () => {
+    const error = settingsError(() => fitUploadTokenLifetime(names, { container: 10, upload: 30 }, true));
+    expect(error.setting).toBe(names.upload);
+    expect(error.message).toBe(
+      "valet:uploadTokenLifetimeMinutes (30) must not exceed valet:tokenLifetimeMinutes (10).",
+    );
   });
 });

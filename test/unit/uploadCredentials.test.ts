@@ -1,26 +1,23 @@
 // Per-upload tokens through the handler: the response contract, the policy switches and hostile input.
 import fc from "fast-check";
-import { afterEach, describe, expect, test, vi } from "vitest";
+import { describe, expect, test } from "vitest";
 import { SETTING } from "../../function/appSettings";
+import { httpFunctions } from "../../function/functions";
+import { configureSettings } from "../../function/settings";
 import { connectionStrings, TEST_ACCOUNT } from "../support/accounts";
 import { invoke } from "../support/function";
 
-async function instance(env: Record<string, string>) {
-  vi.resetModules();
-  for (const name of Object.values(SETTING)) delete process.env[name];
-  Object.assign(process.env, { [SETTING.connectionString]: connectionStrings.azureWithoutSuffix, ...env });
-  return (await import("../../function/functions.js")).httpFunctions;
+/** The function app with the given app settings, as a new instance reads them. */
+function instance(env: Record<string, string>) {
+  configureSettings({ [SETTING.connectionString]: connectionStrings.azureWithoutSuffix, ...env });
+  return httpFunctions;
 }
-
-afterEach(() => {
-  for (const name of Object.values(SETTING)) delete process.env[name];
-});
 
 const UUID = "[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}";
 
 describe("GET /api/credentials?filename=…&contentType=…", () => {
   test("answers with a token for one server-named blob", async () => {
-    const functions = await instance({});
+    const functions = instance({});
     const before = Date.now();
     const response = await invoke(functions, {
       query: "?filename=holiday.JPEG&contentType=image/jpeg&size=2048",
@@ -52,14 +49,14 @@ describe("GET /api/credentials?filename=…&contentType=…", () => {
   });
 
   test("follows the upload token lifetime setting", async () => {
-    const functions = await instance({ [SETTING.uploadTokenLifetimeMinutes]: "5" });
+    const functions = instance({ [SETTING.uploadTokenLifetimeMinutes]: "5" });
     const before = Date.now();
     const body = (await invoke(functions, { query: "?filename=a.png&contentType=image/png" })).body;
     expect(Math.abs(Date.parse(String(body.expiresOn)) - (before + 5 * 60_000))).toBeLessThan(60_000);
   });
 
   test("never gives two requests the same blob name", async () => {
-    const functions = await instance({});
+    const functions = instance({});
     const names = new Set<string>();
     for (let i = 0; i < 50; i++) {
       names.add(
@@ -70,7 +67,7 @@ describe("GET /api/credentials?filename=…&contentType=…", () => {
   });
 
   test("logs the issue without the token", async () => {
-    const functions = await instance({});
+    const functions = instance({});
     const response = await invoke(functions, { query: "?filename=a.png&contentType=image/png&size=10" });
     expect(response.logs).toHaveLength(1);
     const event = JSON.parse(response.logs[0]?.message ?? "{}");
@@ -83,7 +80,7 @@ describe("GET /api/credentials?filename=…&contentType=…", () => {
 
 describe("the issuance policy in the handler", () => {
   test("with container tokens turned off, a bare request gets 400 telling the client to ask per upload", async () => {
-    const functions = await instance({ [SETTING.containerTokensEnabled]: "false" });
+    const functions = instance({ [SETTING.containerTokensEnabled]: "false" });
     const bare = await invoke(functions);
     expect(bare.status).toBe(400);
     expect(bare.body).toEqual({
@@ -94,7 +91,7 @@ describe("the issuance policy in the handler", () => {
   });
 
   test("with container tokens on, a bare request keeps the original contract", async () => {
-    const functions = await instance({});
+    const functions = instance({});
     const response = await invoke(functions);
     expect(response.status).toBe(200);
     expect(Object.keys(response.body).sort()).toEqual(["container", "expiresOn", "sasKey", "url"]);
@@ -102,7 +99,7 @@ describe("the issuance policy in the handler", () => {
   });
 
   test("binds both kinds of token to the caller's IPv4 address when asked to", async () => {
-    const functions = await instance({ [SETTING.bindTokenToClientIp]: "true" });
+    const functions = instance({ [SETTING.bindTokenToClientIp]: "true" });
     const headers = { "x-forwarded-for": "203.0.113.9:50123" };
     const upload = await invoke(functions, { query: "?filename=a.png&contentType=image/png", headers });
     expect(new URLSearchParams(String(upload.body.sasKey)).get("sip")).toBe("203.0.113.9");
@@ -111,14 +108,14 @@ describe("the issuance policy in the handler", () => {
   });
 
   test("refuses to issue a bound token when the caller's IPv4 address is unknown", async () => {
-    const functions = await instance({ [SETTING.bindTokenToClientIp]: "true" });
+    const functions = instance({ [SETTING.bindTokenToClientIp]: "true" });
     const response = await invoke(functions, { headers: { "x-forwarded-for": "2001:db8::1" } });
     expect(response.status).toBe(400);
     expect(String(response.body.error)).toMatch(/bound to the caller's IPv4 address/);
   });
 
   test("an invalid policy setting is a 500 naming it", async () => {
-    const functions = await instance({ [SETTING.allowedContentTypes]: "image/png,application/pdf" });
+    const functions = instance({ [SETTING.allowedContentTypes]: "image/png,application/pdf" });
     const response = await invoke(functions);
     expect(response.status).toBe(500);
     expect(String(response.body.error)).toMatch(/ALLOWED_CONTENT_TYPES must be a comma-separated list/);
@@ -155,7 +152,7 @@ describe("hostile input", () => {
     .filter((query) => !isValidUpload(query));
 
   test("every bad query gets a 400 with a clear JSON error and no token", async () => {
-    const functions = await instance({});
+    const functions = instance({});
     await fc.assert(
       fc.asyncProperty(badQuery, async (query) => {
         const response = await invoke(functions, { query: `?${query}` });

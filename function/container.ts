@@ -1,0 +1,48 @@
+// The uploads container and its tokens: the container's name, the container token's lifetime, and the
+// rule that ties a per-upload token's lifetime to it. No SDK imports: infra/config.ts checks its keys here.
+import { parseMinutes, SettingsError, trimmed } from "./appSettings";
+
+export const DEFAULT_CONTAINER = "images";
+export const DEFAULT_TOKEN_LIFETIME_MINUTES = 120;
+/** Bounds on a token's lifetime: long enough for a slow upload, short enough to limit a leaked token. */
+export const TOKEN_LIFETIME_BOUNDS = { min: 5, max: 24 * 60 } as const;
+
+export function parseTokenLifetime(name: string, raw: string | undefined): number {
+  return parseMinutes(name, raw, DEFAULT_TOKEN_LIFETIME_MINUTES, TOKEN_LIFETIME_BOUNDS);
+}
+
+/**
+ * A per-upload token is the narrow one: when set, its lifetime must not exceed the container token's;
+ * left unset, its default yields to a shorter container lifetime. Returns the per-upload lifetime.
+ */
+export function fitUploadTokenLifetime(
+  names: { readonly container: string; readonly upload: string },
+  minutes: { readonly container: number; readonly upload: number },
+  uploadIsSet: boolean,
+): number {
+  if (!uploadIsSet) return Math.min(minutes.upload, minutes.container);
+  if (minutes.upload > minutes.container) {
+    throw new SettingsError(
+      names.upload,
+      `${names.upload} (${minutes.upload}) must not exceed ${names.container} (${minutes.container}).`,
+    );
+  }
+  return minutes.upload;
+}
+
+/**
+ * Container names are 3-63 characters of lowercase letters, digits and single hyphens, starting and
+ * ending with a letter or digit.
+ * https://learn.microsoft.com/rest/api/storageservices/naming-and-referencing-containers--blobs--and-metadata#container-names
+ */
+export function parseContainerName(name: string, raw: string | undefined): string {
+  const value = trimmed(raw) ?? DEFAULT_CONTAINER;
+  if (!/^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$/.test(value)) {
+    throw new SettingsError(
+      name,
+      `${name} must be a container name: 3-63 lowercase letters, digits and single hyphens, ` +
+        `starting and ending with a letter or digit (default ${DEFAULT_CONTAINER}).`,
+    );
+  }
+  return value;
+}

@@ -1,0 +1,3 @@
+// The HTTP functions' routes (the path after `/api/`). No imports: the Pulumi program reads the SAS
+// endpoint's route from here without loading the function's handlers and the storage SDK.
+export const CREDENTIALS_ROUTE = "credentials";
