@@ -1,8 +1,6 @@
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import * as web from "@pulumi/azure-native/web";
@@ -10,75 +8,12 @@ import * as pulumi from "@pulumi/pulumi";
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
 import { diffDeployment, FunctionDeployment, oneDeployProvider, scmHostOf } from "../../infra/deploy";
 import { PublishError, publishPackage } from "../../infra/oneDeploy";
+import { OneDeploySite, STORAGE_REFUSAL } from "../support/oneDeploySite";
 
 const REPO_ROOT = path.resolve(__dirname, "../..");
 const TOKEN = "eyJ0eXAiOiJKV1QifQ.test-arm-token.signature";
 
-interface Recorded {
-  method: string;
-  path: string;
-  query: URLSearchParams;
-  headers: IncomingHttpHeaders;
-  body: Buffer;
-}
-
-type Reply = { status: number; body?: string; headers?: Record<string, string> };
-
-/** A local stand-in for the SCM site's OneDeploy endpoint, answering from a script of replies per path. */
-class FakeScmSite {
-  readonly requests: Recorded[] = [];
-  private server: Server;
-  private routes = new Map<string, (request: Recorded) => Reply>();
-
-  constructor() {
-    this.server = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on("data", (chunk: Buffer) => chunks.push(chunk));
-      req.on("end", () => {
-        const url = new URL(req.url ?? "/", "http://localhost");
-        const recorded: Recorded = {
-          method: req.method ?? "",
-          path: url.pathname,
-          query: url.searchParams,
-          headers: req.headers,
-          body: Buffer.concat(chunks),
-        };
-        this.requests.push(recorded);
-        const route = this.routes.get(`${req.method} ${url.pathname}`);
-        const reply = route ? route(recorded) : { status: 404, body: "no such route" };
-        res.writeHead(reply.status, reply.headers ?? {});
-        res.end(reply.body ?? "");
-      });
-    });
-  }
-
-  on(route: string, handler: (request: Recorded) => Reply): this {
-    this.routes.set(route, handler);
-    return this;
-  }
-
-  /** Replies in order; the last one repeats. */
-  sequence(route: string, replies: Reply[]): this {
-    let index = 0;
-    return this.on(route, () => replies[Math.min(index++, replies.length - 1)] as Reply);
-  }
-
-  reset(): void {
-    this.requests.length = 0;
-    this.routes.clear();
-  }
-
-  async start(): Promise<string> {
-    await new Promise<void>((resolve) => this.server.listen(0, "127.0.0.1", resolve));
-    return `127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-  }
-
-  stop(): Promise<void> {
-    return new Promise((resolve) => this.server.close(() => resolve()));
-  }
-}
-
-const site = new FakeScmSite();
+const site = new OneDeploySite();
 let scmHost: string;
 const zip = randomBytes(64 * 1024);
 
@@ -95,6 +30,7 @@ function publish(overrides: Partial<Parameters<typeof publishPackage>[0]> = {}) 
     getToken: async () => TOKEN,
     scheme: "http",
     pollIntervalMs: 1,
+    retryDelayMs: 1,
     ...overrides,
   });
 }
@@ -130,7 +66,7 @@ describe("publishing a package through OneDeploy", () => {
   });
 
   test("does not follow a Location on another host: the token stays with the SCM host", async () => {
-    const elsewhere = new FakeScmSite();
+    const elsewhere = new OneDeploySite();
     const elsewhereHost = await elsewhere.start();
     try {
       site
@@ -219,6 +155,101 @@ describe("publishing a package through OneDeploy", () => {
 
   test("reports an unreachable SCM site by name", async () => {
     await expect(publish({ scmHost: "127.0.0.1:1" })).rejects.toThrow(/Could not reach 127\.0\.0\.1:1/);
+  });
+});
+
+describe("publishing through the platform's timing faults", () => {
+  const uploads = () => site.requests.filter((request) => request.method === "POST");
+
+  test("publishes again while the app's storage role is not yet effective, until a deployment succeeds", async () => {
+    site.behave({ storageRefusals: 2 });
+    await expect(publish()).resolves.toEqual({ deploymentId: "deployment-3" });
+    expect(uploads()).toHaveLength(3);
+    for (const upload of uploads()) expect(upload.body.equals(zip)).toBe(true);
+  });
+
+  test("recognises the storage refusal when only the deployment's log names it", async () => {
+    site.behave({ storageRefusals: 1, refusalReportedIn: "log" });
+    await expect(publish()).resolves.toEqual({ deploymentId: "deployment-2" });
+    expect(uploads()).toHaveLength(2);
+  });
+
+  test("stops publishing again once the window has passed, with the service's message", async () => {
+    site.behave({ storageRefusals: Number.POSITIVE_INFINITY });
+    const error = await publish({ storageRetryMs: 20 }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(PublishError);
+    const message = (error as Error).message;
+    expect(message).toContain("still could not write to the app's deployment storage");
+    expect(message).toContain("403 (This request is not authorized to perform this operation.)");
+    expect(message).toContain("Storage Blob Data Owner");
+    expect(message).not.toContain(TOKEN);
+  });
+
+  test("takes a 404 after the deployment's record was seen as the finished deployment's recycled worker", async () => {
+    site.behave({ forgetAfterProgress: true });
+    await expect(publish()).resolves.toEqual({ deploymentId: "deployment-1" });
+    expect(uploads()).toHaveLength(1);
+  });
+
+  test("fails at once on a cancelled deployment, without publishing again, whatever its log says", async () => {
+    site.behave({ cancel: true }).on("GET /api/deployments/deployment-1/log", () => ({
+      status: 200,
+      body: JSON.stringify([{ id: "0", message: STORAGE_REFUSAL, type: 0 }]),
+    }));
+    await expect(publish()).rejects.toThrow(
+      /deployment to 127\.0\.0\.1:\d+ was cancelled: Deployment was cancelled\./,
+    );
+    expect(uploads()).toHaveLength(1);
+  });
+
+  test("retries requests the SCM site answers with 503", async () => {
+    site.behave({ unavailable: 3 });
+    await expect(publish()).resolves.toEqual({ deploymentId: "deployment-1" });
+    expect(site.deployments).toHaveLength(1);
+    expect(uploads()).toHaveLength(4);
+  });
+
+  test("retries requests whose connection is reset", async () => {
+    site.behave({ resets: 2 });
+    await expect(publish()).resolves.toEqual({ deploymentId: "deployment-1" });
+    expect(site.deployments).toHaveLength(1);
+  });
+
+  test("reports a site that stays unavailable with its status once the retries are spent", async () => {
+    site.behave({ unavailable: 100 });
+    await expect(publish({ transientRetries: 2 })).rejects.toThrow(
+      /failed with HTTP 503: Service Unavailable/,
+    );
+    expect(uploads()).toHaveLength(3);
+  });
+
+  test("does not retry an upload the SCM site refuses for the deploying identity (403)", async () => {
+    site.on("POST /api/publish", () => ({ status: 403, body: "403 Forbidden" }));
+    await expect(publish()).rejects.toThrow(/HTTP 403: 403 Forbidden .*Website Contributor/);
+    expect(uploads()).toHaveLength(1);
+  });
+
+  test("does not publish over a deployment already in progress (409), and says where its status is", async () => {
+    site.on("POST /api/publish", () => ({
+      status: 409,
+      body: "There is a deployment currently in progress.",
+    }));
+    await expect(publish()).rejects.toThrow(
+      /HTTP 409: There is a deployment currently in progress\. \(another deployment is in progress: its status is at http:\/\/127\.0\.0\.1:\d+\/api\/deployments\/latest/,
+    );
+    expect(uploads()).toHaveLength(1);
+  });
+
+  test("never repeats a bearer token in the storage refusal it reports", async () => {
+    site.behave({ storageRefusals: Number.POSITIVE_INFINITY });
+    const leaky = `${STORAGE_REFUSAL} Bearer ${TOKEN}`;
+    site.on("GET /api/deployments/deployment-1", () => ({
+      status: 200,
+      body: JSON.stringify({ id: "deployment-1", status: 3, complete: true, status_text: leaky }),
+    }));
+    const error = await publish({ storageRetryMs: 0 }).catch((caught: unknown) => caught);
+    expect((error as Error).message).toContain("403 (This request is not authorized");
+    expect((error as Error).message).not.toContain("test-arm-token");
   });
 });
 
