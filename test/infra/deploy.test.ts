@@ -1,16 +1,19 @@
-import { execFileSync } from "node:child_process";
+import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import * as web from "@pulumi/azure-native/web";
+import { promisify } from "node:util";
 import * as pulumi from "@pulumi/pulumi";
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
 import { diffDeployment, FunctionDeployment, oneDeployProvider, scmHostOf } from "../../infra/deploy";
+import { deployCredential } from "../../infra/deployCredential";
+import { FunctionApp } from "../../infra/functionApp";
 import { PublishError, publishPackage } from "../../infra/oneDeploy";
 import { OneDeploySite, STORAGE_REFUSAL } from "../support/oneDeploySite";
 
 const REPO_ROOT = path.resolve(__dirname, "../..");
+const execFileAsync = promisify(execFile);
 const TOKEN = "eyJ0eXAiOiJKV1QifQ.test-arm-token.signature";
 
 const site = new OneDeploySite();
@@ -288,25 +291,88 @@ describe("the dynamic provider as Pulumi runs it", () => {
   const dir = mkdtempSync(path.join(tmpdir(), "valet-provider-"));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  /** Serializes the provider the way pulumi.dynamic.Resource does and runs a script against it in a new node. */
-  async function runSerialized(script: string): Promise<unknown> {
-    const serialized = await pulumi.runtime.serializeFunction(() => oneDeployProvider, {
-      allowSecrets: true,
-    });
-    const providerFile = path.join(dir, "provider.js");
+  /**
+   * Serializes what `capture` returns the way pulumi.dynamic.Resource serializes its provider, and runs a
+   * script against it (as `provider`) in a new node process, without blocking this one (the stand-ins
+   * answer from here).
+   */
+  async function runSerialized(
+    script: string,
+    capture: () => unknown = () => oneDeployProvider,
+  ): Promise<unknown> {
+    const serialized = await pulumi.runtime.serializeFunction(capture, { allowSecrets: true });
+    const providerFile = path.join(dir, `provider-${randomBytes(4).toString("hex")}.js`);
     writeFileSync(providerFile, serialized.text);
-    const output = execFileSync(
+    const { stdout } = await execFileAsync(
       process.execPath,
       ["-e", `const provider = require(${JSON.stringify(providerFile)}).handler();\n${script}`],
+      // The provider process resolves packages from the program's node_modules.
       {
-        // The provider process resolves packages from the program's node_modules.
         env: { PATH: process.env.PATH ?? "", NODE_PATH: path.join(REPO_ROOT, "node_modules") },
         encoding: "utf8",
-        stdio: ["ignore", "pipe", "pipe"],
       },
     );
-    return JSON.parse(output);
+    return JSON.parse(stdout);
   }
+
+  test("checks its inputs in its own process, naming each bad one and letting unknown ones pass", async () => {
+    const result = await runSerialized(`
+      (async () => {
+        const bad = await provider.check({}, { scmHost: "https://app.scm.azurewebsites.net/", packageSha256: "abc", zipPath: "" });
+        const unknown = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+        const pending = await provider.check({}, { scmHost: unknown, packageSha256: unknown, zipPath: "/dist/function.zip" });
+        const good = await provider.check({}, { scmHost: "valet-fn-abc.scm.westeurope-01.azurewebsites.net", packageSha256: "${"a".repeat(64)}", zipPath: "/dist/function.zip" });
+        process.stdout.write(JSON.stringify({ bad: bad.failures, pending: pending.failures, good: good.failures, inputs: good.inputs.zipPath }));
+      })();`);
+    expect(result).toEqual({
+      bad: [
+        { property: "scmHost", reason: expect.stringContaining("scmHost must be the app's SCM host name") },
+        { property: "packageSha256", reason: expect.stringContaining("64 lowercase hex digits") },
+        {
+          property: "zipPath",
+          reason: expect.stringContaining("zipPath must name the function package's zip"),
+        },
+      ],
+      pending: [],
+      good: [],
+      inputs: "/dist/function.zip",
+    });
+  });
+
+  test("publishes in its own process through a storage refusal, as the serialized provider code does", async () => {
+    site.behave({ storageRefusals: 1 });
+    const result = await runSerialized(
+      `
+      provider.publishPackage({ scmHost: ${JSON.stringify(scmHost)}, scheme: "http", zip: new Uint8Array([1, 2, 3]),
+        getToken: async () => "token", pollIntervalMs: 1, retryDelayMs: 1 })
+        .then((outcome) => process.stdout.write(JSON.stringify(outcome)),
+              (error) => process.stdout.write(JSON.stringify({ error: error.message })));`,
+      () => ({ publishPackage }),
+    );
+    expect(result).toEqual({ deploymentId: "deployment-2" });
+    expect(site.deployments).toHaveLength(2);
+  });
+
+  test("chooses its credential in its own process: GitHub OIDC in Actions, for the configured cloud", async () => {
+    const env = {
+      ACTIONS_ID_TOKEN_REQUEST_URL: "https://token.actions.example/?x=1",
+      ACTIONS_ID_TOKEN_REQUEST_TOKEN: "request-token",
+      ARM_CLIENT_ID: "00000000-0000-0000-0000-000000000001",
+      ARM_TENANT_ID: "00000000-0000-0000-0000-000000000002",
+      ARM_ENVIRONMENT: "usgovernment",
+    };
+    const result = await runSerialized(
+      `
+      const chosen = provider.deployCredential(${JSON.stringify(env)});
+      process.stdout.write(JSON.stringify({ source: chosen.source, scope: chosen.scope, kind: chosen.credential.constructor.name }));`,
+      () => ({ deployCredential }),
+    );
+    expect(result).toEqual({
+      source: "GitHub OIDC",
+      scope: "https://management.core.usgovcloudapi.net/.default",
+      kind: "ClientAssertionCredential",
+    });
+  });
 
   test("diffs in its own process: a new hash changes, the same hash does not", async () => {
     const result = await runSerialized(`
@@ -332,9 +398,12 @@ describe("the dynamic provider as Pulumi runs it", () => {
 
 describe("the FunctionDeployment component", () => {
   const registered: pulumi.runtime.MockResourceArgs[] = [];
+  /** What each resource was registered with waiting for, by name: the engine's dependency URNs. */
+  const dependencies = new Map<string, string[]>();
+  const urns = new Map<string, string>();
   const SCM_HOST = "valet-fn-abc123.scm.westeurope-01.azurewebsites.net";
 
-  beforeAll(() => {
+  function mockAzure(): void {
     pulumi.runtime.setMocks(
       {
         newResource(args) {
@@ -347,11 +416,19 @@ describe("the FunctionDeployment component", () => {
                     { name: "valet-fn-abc123.westeurope-01.azurewebsites.net", hostType: "Standard" },
                     { name: SCM_HOST, hostType: "Repository" },
                   ],
+                  identity: { type: "SystemAssigned", principalId: "principal" },
                 }
-              : { ...args.inputs, deploymentId: "dep-mock" };
+              : args.type === "azure-native:storage:StorageAccount"
+                ? {
+                    ...args.inputs,
+                    name: `${args.name}acct`,
+                    primaryEndpoints: { blob: "https://acct.blob/" },
+                  }
+                : { ...args.inputs, deploymentId: "dep-mock" };
           return { id: `${args.name}-id`, state };
         },
         call(args) {
+          if (args.token === "azure-native:authorization:getClientConfig") return { subscriptionId: "sub" };
           throw new Error(`Unexpected invoke ${args.token}: mock it if the program needs it.`);
         },
       },
@@ -359,23 +436,61 @@ describe("the FunctionDeployment component", () => {
       "test",
       false,
     );
-  });
+    // The mocks do not report dependencies: read them from the registrations sent to the monitor.
+    const monitor = pulumi.runtime.getMonitor() as unknown as {
+      registerResource(
+        request: RegisterRequest,
+        callback: (error: unknown, response?: UrnResponse) => void,
+      ): void;
+    };
+    const registerResource = monitor.registerResource.bind(monitor);
+    monitor.registerResource = (request, callback) => {
+      dependencies.set(request.getName(), request.getDependenciesList());
+      registerResource(request, (error, response) => {
+        if (response) urns.set(request.getName(), response.getUrn());
+        callback(error, response);
+      });
+    };
+  }
+
+  interface RegisterRequest {
+    getName(): string;
+    getDependenciesList(): string[];
+  }
+  interface UrnResponse {
+    getUrn(): string;
+  }
 
   const settled = <T>(output: pulumi.Output<T>) => new Promise<T>((resolve) => output.apply(resolve));
+  const functionPackage = {
+    zip: Buffer.from("zip bytes"),
+    sha256: "c0ffee".padEnd(64, "0"),
+    bundleDir: "/build/function",
+    zipPath: "/build/function.zip",
+  };
+  let deployment: FunctionDeployment;
 
-  test("registers one OneDeploy publish whose inputs carry the package hash, the zip and the SCM host", async () => {
-    const app = new web.WebApp("fn", { resourceGroupName: "rg-valet", kind: "functionapp,linux" });
-    const functionPackage = {
-      zip: Buffer.from("zip bytes"),
-      sha256: "c0ffee".padEnd(64, "0"),
-      bundleDir: "/build/function",
-      zipPath: "/build/function.zip",
-    };
-    const deployment = new FunctionDeployment("code", {
-      app,
+  beforeAll(async () => {
+    mockAzure();
+    const functionApp = new FunctionApp("fn", {
+      resourceGroupName: "rg-valet",
+      location: "westeurope",
+      appSettings: {},
+      allowedOrigins: ["https://photos.example.com"],
+      maximumInstanceCount: 40,
+      instanceMemoryMB: 2048,
+      applicationInsightsConnectionString: "InstrumentationKey=k",
+    });
+    deployment = new FunctionDeployment("code", {
+      functionApp,
       resourceGroupName: "rg-valet",
       package: functionPackage,
     });
+    // Resolves once the publish is registered, which waits for the URNs of all it depends on.
+    await settled(deployment.packageSha256);
+  });
+
+  test("registers one OneDeploy publish whose inputs carry the package hash, the zip and the SCM host", async () => {
     expect(await settled(deployment.packageSha256)).toBe(functionPackage.sha256);
 
     const component = registered.find((resource) => resource.type === "valet:deploy:FunctionDeployment");
@@ -395,5 +510,14 @@ describe("the FunctionDeployment component", () => {
     expect(inputs?.__provider).toContain("/api/publish");
     expect(inputs?.__provider).toContain("Bearer");
     expect(inputs?.__provider).not.toContain("publishingcredentials");
+  });
+
+  test("publishes only after the app's identity holds its role on the deployment storage, and after the app", () => {
+    const waitsFor = dependencies.get("code-onedeploy") ?? [];
+    const roleAssignment = urns.get("fn-runtime-blob-owner");
+    const app = urns.get("fn");
+    expect(roleAssignment).toMatch(/azure-native:authorization:RoleAssignment::fn-runtime-blob-owner$/);
+    expect(app).toMatch(/azure-native:web:WebApp::fn$/);
+    expect(waitsFor).toEqual(expect.arrayContaining([roleAssignment, app]));
   });
 });
