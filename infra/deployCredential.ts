@@ -11,10 +11,13 @@ export type Environment = Readonly<Record<string, string | undefined>>;
 /**
  * Per cloud: the Resource Manager audience that `az login` signs in to and caches (`az cloud show`:
  * `endpoints.activeDirectoryResourceId`), and the Entra ID authority. The SCM site accepts Resource Manager
- * tokens, and the Azure CLI signs its own OneDeploy requests to Flex apps with a token for this audience
- * (`get_scm_site_headers` in azure-cli's appservice module), so `AzureCliCredential` is served from the
- * login's cache instead of exchanging GitHub's short-lived OIDC token again (Azure/login#441,
- * Azure/azure-cli#28708).
+ * tokens, and the Azure CLI signs its own deployments to the SCM site with a token for exactly this
+ * audience, found in its cache (`az webapp deployment source config-zip --debug`: "CredentialAdaptor.get_token:
+ * scopes=('https://management.core.windows.net//.default',) … Cache hit an AT"). Asking for the same scope
+ * lets `AzureCliCredential` be served from the login's cache instead of exchanging GitHub's short-lived OIDC
+ * token again (Azure/login#441, Azure/azure-cli#28708).
+ * https://github.com/Azure/azure-cli/issues/26485 (that debug output)
+ * https://github.com/Azure/azure-cli/pull/30797 (App Service's SCM calls ask for the ARM scope)
  * https://learn.microsoft.com/cli/azure/manage-clouds-azure-cli
  * https://learn.microsoft.com/entra/identity-platform/authentication-national-cloud
  */
@@ -106,7 +109,10 @@ export function gitHubAssertion(
 
 export interface DeployCredential {
   credential: TokenCredential;
-  /** What the credential is asked for. */
+  /**
+   * What the credential is asked for: the audience followed by `/.default`, double slash included, which is
+   * the scope the Azure CLI caches (AzureCliCredential turns it back into `--resource <audience>`).
+   */
   scope: string;
   /** How it signs in, for messages. */
   source: "GitHub OIDC" | "DefaultAzureCredential";
@@ -122,7 +128,7 @@ export function deployCredential(env: Environment, fetchImpl: typeof fetch = fet
   const { ClientAssertionCredential, DefaultAzureCredential } =
     require("@azure/identity") as typeof import("@azure/identity");
   const cloud = CLOUDS[cloudOf(env)];
-  const scope = `${cloud.audience}.default`;
+  const scope = `${cloud.audience}/.default`;
   const oidc = gitHubOidcOf(env);
   if (oidc) {
     return {

@@ -369,7 +369,7 @@ describe("the dynamic provider as Pulumi runs it", () => {
     );
     expect(result).toEqual({
       source: "GitHub OIDC",
-      scope: "https://management.core.usgovcloudapi.net/.default",
+      scope: "https://management.core.usgovcloudapi.net//.default",
       kind: "ClientAssertionCredential",
     });
   });

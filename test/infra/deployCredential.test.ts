@@ -80,13 +80,13 @@ describe("the GitHub OIDC assertion", () => {
 
 describe("the Resource Manager audience", () => {
   test.each([
-    [{}, "https://management.core.windows.net/.default"],
-    [{ ARM_ENVIRONMENT: "public" }, "https://management.core.windows.net/.default"],
-    [{ ARM_ENVIRONMENT: "usgovernment" }, "https://management.core.usgovcloudapi.net/.default"],
-    [{ AZURE_ENVIRONMENT: "China" }, "https://management.core.chinacloudapi.cn/.default"],
+    [{}, "https://management.core.windows.net//.default"],
+    [{ ARM_ENVIRONMENT: "public" }, "https://management.core.windows.net//.default"],
+    [{ ARM_ENVIRONMENT: "usgovernment" }, "https://management.core.usgovcloudapi.net//.default"],
+    [{ AZURE_ENVIRONMENT: "China" }, "https://management.core.chinacloudapi.cn//.default"],
     [
       { ARM_ENVIRONMENT: "china", AZURE_ENVIRONMENT: "public" },
-      "https://management.core.chinacloudapi.cn/.default",
+      "https://management.core.chinacloudapi.cn//.default",
     ],
   ])("the environment %o asks for %s", (env, scope) => {
     expect(deployCredential(env).scope).toBe(scope);
