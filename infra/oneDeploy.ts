@@ -268,8 +268,9 @@ async function finish(
     }
   }
   const detail = record.status_text ? `: ${serviceMessage(publication, record.status_text)}` : "";
+  const sentence = /[.!?…]$/.test(detail) ? detail : `${detail}.`;
   throw new PublishError(
-    `The deployment to ${publication.scmHost} ${state}${detail}.${logUrl ? ` Logs: ${logUrl}` : ""}`,
+    `The deployment to ${publication.scmHost} ${state}${sentence}${logUrl ? ` Logs: ${logUrl}` : ""}`,
   );
 }
 

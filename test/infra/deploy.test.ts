@@ -200,7 +200,7 @@ describe("publishing through the platform's timing faults", () => {
       body: JSON.stringify([{ id: "0", message: STORAGE_REFUSAL, type: 0 }]),
     }));
     await expect(publish()).rejects.toThrow(
-      /deployment to 127\.0\.0\.1:\d+ was cancelled: Deployment was cancelled\./,
+      /deployment to 127\.0\.0\.1:\d+ was cancelled: Deployment was cancelled\. Logs: /,
     );
     expect(uploads()).toHaveLength(1);
   });
