@@ -1,3 +1,5 @@
+// Publishing the function through OneDeploy: against the local stand-in of the SCM site and its timing
+// faults, as the serialized dynamic provider in its own process, and as the component under Pulumi mocks.
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
