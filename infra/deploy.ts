@@ -1,8 +1,9 @@
 // Publishes the function package to the Flex Consumption app from `pulumi up`: a dynamic resource whose
 // inputs carry the package's SHA-256, so a code change redeploys, an unchanged package does not, and
 // `pulumi preview` shows the pending deploy (only create/update publish; check and diff never act).
-import type * as web from "@pulumi/azure-native/web";
 import * as pulumi from "@pulumi/pulumi";
+import { deployCredential } from "./deployCredential";
+import type { FunctionApp } from "./functionApp";
 import { publishPackage } from "./oneDeploy";
 import type { FunctionPackage } from "./package";
 
@@ -28,9 +29,6 @@ export interface DeploymentOutputs extends DeploymentInputs {
   /** The platform's id for the last deployment ("" when it reported none). */
   deploymentId: string;
 }
-
-/** A token for Azure Resource Manager: the SCM site accepts Entra ID bearer tokens with this audience. */
-export const ARM_SCOPE = "https://management.azure.com/.default";
 
 /**
  * Only the package's hash and the target decide whether to publish. A changed zipPath alone (another
@@ -64,17 +62,19 @@ export async function deployPackage(inputs: DeploymentInputs): Promise<Deploymen
         `expected ${inputs.packageSha256}): run the deployment again.`,
     );
   }
-  const { DefaultAzureCredential } = require("@azure/identity") as typeof import("@azure/identity");
-  const credential = new DefaultAzureCredential();
+  // The provider runs where `pulumi up` runs, at deploy time: its environment (a laptop's `az login`, a CI
+  // job's OIDC variables) is the sign-in to use, as it is for the azure-native provider.
+  const { credential, scope, source } = deployCredential(process.env);
   const getToken = async () => {
     try {
-      const token = await credential.getToken(ARM_SCOPE);
-      return token.token;
+      const token = await credential.getToken(scope);
+      return token?.token ?? "";
     } catch (error) {
       const reason = error instanceof Error ? error.message.split("\n")[0] : "unknown error";
       throw new Error(
-        `Could not get an Entra ID token for Azure Resource Manager to deploy the function (${reason}): ` +
-          "sign in with `az login`, or in CI log in to Azure (azure/login with OIDC) before `pulumi up`.",
+        `Could not get an Entra ID token (${source}) for Azure Resource Manager to deploy the function ` +
+          `(${reason}): sign in with \`az login\`, or in CI log in to Azure (azure/login with OIDC, and ` +
+          "ARM_CLIENT_ID and ARM_TENANT_ID set) before `pulumi up`.",
       );
     }
   };
@@ -82,8 +82,49 @@ export async function deployPackage(inputs: DeploymentInputs): Promise<Deploymen
   return { ...inputs, deploymentId: result.deploymentId ?? "" };
 }
 
-/** The dynamic provider: create and update publish; diff compares; delete leaves the app's code alone. */
+/**
+ * The engine's placeholder for a value not known until the resources it comes from exist (`pulumi preview`
+ * of a new app): such an input is checked at `up`, once known.
+ * https://github.com/pulumi/pulumi/blob/master/sdk/nodejs/runtime/rpc.ts (unknownValue)
+ */
+const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+
+/** What is wrong with the inputs, one failure per property, as `pulumi preview` lists them. */
+export function checkDeployment(news: Record<string, unknown>): pulumi.dynamic.CheckFailure[] {
+  const failures: pulumi.dynamic.CheckFailure[] = [];
+  const { scmHost, packageSha256, zipPath } = news;
+  // A DNS host name, with a port only for a local stand-in.
+  const hostPattern =
+    /^(?=.{1,253}(:|$))[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*(:\d{1,5})?$/i;
+  if (scmHost !== UNKNOWN && (typeof scmHost !== "string" || !hostPattern.test(scmHost))) {
+    failures.push({
+      property: "scmHost",
+      reason: `scmHost must be the app's SCM host name (e.g. <app>.scm.azurewebsites.net), got ${JSON.stringify(scmHost)}.`,
+    });
+  }
+  if (
+    packageSha256 !== UNKNOWN &&
+    (typeof packageSha256 !== "string" || !/^[0-9a-f]{64}$/.test(packageSha256))
+  ) {
+    failures.push({
+      property: "packageSha256",
+      reason: "packageSha256 must be the package's SHA-256 as 64 lowercase hex digits.",
+    });
+  }
+  if (zipPath !== UNKNOWN && (typeof zipPath !== "string" || zipPath === "")) {
+    failures.push({ property: "zipPath", reason: "zipPath must name the function package's zip file." });
+  }
+  return failures;
+}
+
+/**
+ * The dynamic provider: check validates; create and update publish; diff compares; delete leaves the
+ * app's code alone.
+ */
 export const oneDeployProvider: pulumi.dynamic.ResourceProvider = {
+  async check(_olds: DeploymentInputs, news: DeploymentInputs) {
+    return { inputs: news, failures: checkDeployment({ ...news }) };
+  },
   async diff(_id: string, olds: DeploymentOutputs, news: DeploymentInputs) {
     return diffDeployment(olds, news);
   },
@@ -114,7 +155,7 @@ class PackagePublish extends pulumi.dynamic.Resource {
 export function scmHostOf(states: readonly { name?: string; hostType?: string }[] | undefined): string {
   const host = states?.find((state) => state.hostType === "Repository")?.name;
   if (!host) {
-    throw new Error(
+    throw new pulumi.RunError(
       "The function app reports no SCM (Repository) host name, so its code cannot be published.",
     );
   }
@@ -122,7 +163,15 @@ export function scmHostOf(states: readonly { name?: string; hostType?: string }[
 }
 
 export interface FunctionDeploymentArgs {
-  app: web.WebApp;
+  /**
+   * The app to publish to. The publish depends on the whole component: in Node.js, depending on a component
+   * waits for all its children, so the app's settings and its identity's role on the deployment storage are
+   * in place before the package is sent (`getAllTransitivelyReferencedResources` walks a component's
+   * children; every resource registered with `parent` joins its parent's `__childResources`).
+   * https://github.com/pulumi/pulumi/blob/master/sdk/nodejs/runtime/dependsOn.ts
+   * https://github.com/pulumi/pulumi/blob/master/sdk/nodejs/resource.ts (Resource constructor)
+   */
+  functionApp: Pick<FunctionApp, "app"> & pulumi.ComponentResource;
   resourceGroupName: pulumi.Input<string>;
   package: FunctionPackage;
 }
@@ -133,22 +182,18 @@ export class FunctionDeployment extends pulumi.ComponentResource {
 
   constructor(name: string, args: FunctionDeploymentArgs, opts?: pulumi.ComponentResourceOptions) {
     super("valet:deploy:FunctionDeployment", name, {}, opts);
+    const { app } = args.functionApp;
     const publish = new PackagePublish(
       `${name}-onedeploy`,
       {
-        scmHost: args.app.hostNameSslStates.apply(scmHostOf),
+        scmHost: app.hostNameSslStates.apply(scmHostOf),
         packageSha256: args.package.sha256,
         zipPath: args.package.zipPath,
-        appName: args.app.name,
+        appName: app.name,
         resourceGroupName: args.resourceGroupName,
       },
-      {
-        parent: this,
-        // Children do not inherit a component's dependsOn; whatever the caller made the deployment wait
-        // for (app settings, the identity's role on the deployment storage) must hold for the publish too.
-        // gatherExplicitDependencies flattens nested inputs, so the caller's value can be passed as is.
-        dependsOn: [args.app, opts?.dependsOn ?? []] as pulumi.Input<pulumi.Resource>[],
-      },
+      // Children do not inherit a component's dependsOn: the publish names what it waits for itself.
+      { parent: this, dependsOn: [args.functionApp] },
     );
     this.packageSha256 = publish.packageSha256;
     this.registerOutputs({ packageSha256: this.packageSha256, deploymentId: publish.deploymentId });

@@ -41,8 +41,6 @@ export class FunctionApp extends pulumi.ComponentResource {
   readonly defaultHostName: pulumi.Output<string>;
   /** The SAS endpoint: https://<host>/api/credentials */
   readonly credentialsUrl: pulumi.Output<string>;
-  /** What must exist before code is published: the identity's access to the deployment container. */
-  readonly runtimeAccess: pulumi.Resource[];
 
   constructor(name: string, args: FunctionAppArgs, opts?: pulumi.ComponentResourceOptions) {
     super("valet:functionApp:FunctionApp", name, {}, opts);
@@ -150,7 +148,7 @@ export class FunctionApp extends pulumi.ComponentResource {
     );
 
     const client = authorization.getClientConfigOutput({ parent: this });
-    const blobDataOwner = new authorization.RoleAssignment(
+    new authorization.RoleAssignment(
       `${name}-runtime-blob-owner`,
       {
         scope: runtimeAccount.id,
@@ -168,7 +166,6 @@ export class FunctionApp extends pulumi.ComponentResource {
       { parent: this },
     );
 
-    this.runtimeAccess = [blobDataOwner];
     this.name = this.app.name;
     this.defaultHostName = this.app.defaultHostName;
     // `api` is the Functions host's default route prefix (function/host.json keeps it).

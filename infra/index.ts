@@ -63,11 +63,11 @@ const functionApp = new FunctionApp("credentials", {
 
 // Its code: built here on every run, published through OneDeploy when the package's hash changes, once the
 // app's identity can write the deployment container.
-const deployment = new FunctionDeployment(
-  "credentials",
-  { app: functionApp.app, resourceGroupName, package: buildFunctionPackage(DIST) },
-  { dependsOn: functionApp.runtimeAccess },
-);
+const deployment = new FunctionDeployment("credentials", {
+  functionApp,
+  resourceGroupName,
+  package: buildFunctionPackage(DIST),
+});
 
 // The upload page, served by the uploads account's static website and pointed at the deployed function.
 // Its origin is already among the CORS origins (UploadsStorage adds the account's web endpoint).

@@ -1,84 +1,24 @@
-import { execFileSync } from "node:child_process";
+// Publishing the function through OneDeploy: against the local stand-in of the SCM site and its timing
+// faults, as the serialized dynamic provider in its own process, and as the component under Pulumi mocks.
+import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import * as web from "@pulumi/azure-native/web";
+import { promisify } from "node:util";
 import * as pulumi from "@pulumi/pulumi";
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
 import { diffDeployment, FunctionDeployment, oneDeployProvider, scmHostOf } from "../../infra/deploy";
+import { deployCredential } from "../../infra/deployCredential";
+import { FunctionApp } from "../../infra/functionApp";
 import { PublishError, publishPackage } from "../../infra/oneDeploy";
+import { OneDeploySite, STORAGE_REFUSAL } from "../support/oneDeploySite";
 
 const REPO_ROOT = path.resolve(__dirname, "../..");
+const execFileAsync = promisify(execFile);
 const TOKEN = "eyJ0eXAiOiJKV1QifQ.test-arm-token.signature";
 
-interface Recorded {
-  method: string;
-  path: string;
-  query: URLSearchParams;
-  headers: IncomingHttpHeaders;
-  body: Buffer;
-}
-
-type Reply = { status: number; body?: string; headers?: Record<string, string> };
-
-/** A local stand-in for the SCM site's OneDeploy endpoint, answering from a script of replies per path. */
-class FakeScmSite {
-  readonly requests: Recorded[] = [];
-  private server: Server;
-  private routes = new Map<string, (request: Recorded) => Reply>();
-
-  constructor() {
-    this.server = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on("data", (chunk: Buffer) => chunks.push(chunk));
-      req.on("end", () => {
-        const url = new URL(req.url ?? "/", "http://localhost");
-        const recorded: Recorded = {
-          method: req.method ?? "",
-          path: url.pathname,
-          query: url.searchParams,
-          headers: req.headers,
-          body: Buffer.concat(chunks),
-        };
-        this.requests.push(recorded);
-        const route = this.routes.get(`${req.method} ${url.pathname}`);
-        const reply = route ? route(recorded) : { status: 404, body: "no such route" };
-        res.writeHead(reply.status, reply.headers ?? {});
-        res.end(reply.body ?? "");
-      });
-    });
-  }
-
-  on(route: string, handler: (request: Recorded) => Reply): this {
-    this.routes.set(route, handler);
-    return this;
-  }
-
-  /** Replies in order; the last one repeats. */
-  sequence(route: string, replies: Reply[]): this {
-    let index = 0;
-    return this.on(route, () => replies[Math.min(index++, replies.length - 1)] as Reply);
-  }
-
-  reset(): void {
-    this.requests.length = 0;
-    this.routes.clear();
-  }
-
-  async start(): Promise<string> {
-    await new Promise<void>((resolve) => this.server.listen(0, "127.0.0.1", resolve));
-    return `127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-  }
-
-  stop(): Promise<void> {
-    return new Promise((resolve) => this.server.close(() => resolve()));
-  }
-}
-
-const site = new FakeScmSite();
+const site = new OneDeploySite();
 let scmHost: string;
 const zip = randomBytes(64 * 1024);
 
@@ -95,6 +35,7 @@ function publish(overrides: Partial<Parameters<typeof publishPackage>[0]> = {}) 
     getToken: async () => TOKEN,
     scheme: "http",
     pollIntervalMs: 1,
+    retryDelayMs: 1,
     ...overrides,
   });
 }
@@ -130,7 +71,7 @@ describe("publishing a package through OneDeploy", () => {
   });
 
   test("does not follow a Location on another host: the token stays with the SCM host", async () => {
-    const elsewhere = new FakeScmSite();
+    const elsewhere = new OneDeploySite();
     const elsewhereHost = await elsewhere.start();
     try {
       site
@@ -222,6 +163,101 @@ describe("publishing a package through OneDeploy", () => {
   });
 });
 
+describe("publishing through the platform's timing faults", () => {
+  const uploads = () => site.requests.filter((request) => request.method === "POST");
+
+  test("publishes again while the app's storage role is not yet effective, until a deployment succeeds", async () => {
+    site.behave({ storageRefusals: 2 });
+    await expect(publish()).resolves.toEqual({ deploymentId: "deployment-3" });
+    expect(uploads()).toHaveLength(3);
+    for (const upload of uploads()) expect(upload.body.equals(zip)).toBe(true);
+  });
+
+  test("recognises the storage refusal when only the deployment's log names it", async () => {
+    site.behave({ storageRefusals: 1, refusalReportedIn: "log" });
+    await expect(publish()).resolves.toEqual({ deploymentId: "deployment-2" });
+    expect(uploads()).toHaveLength(2);
+  });
+
+  test("stops publishing again once the window has passed, with the service's message", async () => {
+    site.behave({ storageRefusals: Number.POSITIVE_INFINITY });
+    const error = await publish({ storageRetryMs: 20 }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(PublishError);
+    const message = (error as Error).message;
+    expect(message).toContain("still could not write to the app's deployment storage");
+    expect(message).toContain("403 (This request is not authorized to perform this operation.)");
+    expect(message).toContain("Storage Blob Data Owner");
+    expect(message).not.toContain(TOKEN);
+  });
+
+  test("takes a 404 after the deployment's record was seen as the finished deployment's recycled worker", async () => {
+    site.behave({ forgetAfterProgress: true });
+    await expect(publish()).resolves.toEqual({ deploymentId: "deployment-1" });
+    expect(uploads()).toHaveLength(1);
+  });
+
+  test("fails at once on a cancelled deployment, without publishing again, whatever its log says", async () => {
+    site.behave({ cancel: true }).on("GET /api/deployments/deployment-1/log", () => ({
+      status: 200,
+      body: JSON.stringify([{ id: "0", message: STORAGE_REFUSAL, type: 0 }]),
+    }));
+    await expect(publish()).rejects.toThrow(
+      /deployment to 127\.0\.0\.1:\d+ was cancelled: Deployment was cancelled\. Logs: /,
+    );
+    expect(uploads()).toHaveLength(1);
+  });
+
+  test("retries requests the SCM site answers with 503", async () => {
+    site.behave({ unavailable: 3 });
+    await expect(publish()).resolves.toEqual({ deploymentId: "deployment-1" });
+    expect(site.deployments).toHaveLength(1);
+    expect(uploads()).toHaveLength(4);
+  });
+
+  test("retries requests whose connection is reset", async () => {
+    site.behave({ resets: 2 });
+    await expect(publish()).resolves.toEqual({ deploymentId: "deployment-1" });
+    expect(site.deployments).toHaveLength(1);
+  });
+
+  test("reports a site that stays unavailable with its status once the retries are spent", async () => {
+    site.behave({ unavailable: 100 });
+    await expect(publish({ transientRetries: 2 })).rejects.toThrow(
+      /failed with HTTP 503: Service Unavailable/,
+    );
+    expect(uploads()).toHaveLength(3);
+  });
+
+  test("does not retry an upload the SCM site refuses for the deploying identity (403)", async () => {
+    site.on("POST /api/publish", () => ({ status: 403, body: "403 Forbidden" }));
+    await expect(publish()).rejects.toThrow(/HTTP 403: 403 Forbidden .*Website Contributor/);
+    expect(uploads()).toHaveLength(1);
+  });
+
+  test("does not publish over a deployment already in progress (409), and says where its status is", async () => {
+    site.on("POST /api/publish", () => ({
+      status: 409,
+      body: "There is a deployment currently in progress.",
+    }));
+    await expect(publish()).rejects.toThrow(
+      /HTTP 409: There is a deployment currently in progress\. \(another deployment is in progress: its status is at http:\/\/127\.0\.0\.1:\d+\/api\/deployments\/latest/,
+    );
+    expect(uploads()).toHaveLength(1);
+  });
+
+  test("never repeats a bearer token in the storage refusal it reports", async () => {
+    site.behave({ storageRefusals: Number.POSITIVE_INFINITY });
+    const leaky = `${STORAGE_REFUSAL} Bearer ${TOKEN}`;
+    site.on("GET /api/deployments/deployment-1", () => ({
+      status: 200,
+      body: JSON.stringify({ id: "deployment-1", status: 3, complete: true, status_text: leaky }),
+    }));
+    const error = await publish({ storageRetryMs: 0 }).catch((caught: unknown) => caught);
+    expect((error as Error).message).toContain("403 (This request is not authorized");
+    expect((error as Error).message).not.toContain("test-arm-token");
+  });
+});
+
 describe("deciding whether to publish", () => {
   const olds = {
     scmHost: "app.scm.example.net",
@@ -257,25 +293,88 @@ describe("the dynamic provider as Pulumi runs it", () => {
   const dir = mkdtempSync(path.join(tmpdir(), "valet-provider-"));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  /** Serializes the provider the way pulumi.dynamic.Resource does and runs a script against it in a new node. */
-  async function runSerialized(script: string): Promise<unknown> {
-    const serialized = await pulumi.runtime.serializeFunction(() => oneDeployProvider, {
-      allowSecrets: true,
-    });
-    const providerFile = path.join(dir, "provider.js");
+  /**
+   * Serializes what `capture` returns the way pulumi.dynamic.Resource serializes its provider, and runs a
+   * script against it (as `provider`) in a new node process, without blocking this one (the stand-ins
+   * answer from here).
+   */
+  async function runSerialized(
+    script: string,
+    capture: () => unknown = () => oneDeployProvider,
+  ): Promise<unknown> {
+    const serialized = await pulumi.runtime.serializeFunction(capture, { allowSecrets: true });
+    const providerFile = path.join(dir, `provider-${randomBytes(4).toString("hex")}.js`);
     writeFileSync(providerFile, serialized.text);
-    const output = execFileSync(
+    const { stdout } = await execFileAsync(
       process.execPath,
       ["-e", `const provider = require(${JSON.stringify(providerFile)}).handler();\n${script}`],
+      // The provider process resolves packages from the program's node_modules.
       {
-        // The provider process resolves packages from the program's node_modules.
         env: { PATH: process.env.PATH ?? "", NODE_PATH: path.join(REPO_ROOT, "node_modules") },
         encoding: "utf8",
-        stdio: ["ignore", "pipe", "pipe"],
       },
     );
-    return JSON.parse(output);
+    return JSON.parse(stdout);
   }
+
+  test("checks its inputs in its own process, naming each bad one and letting unknown ones pass", async () => {
+    const result = await runSerialized(`
+      (async () => {
+        const bad = await provider.check({}, { scmHost: "https://app.scm.azurewebsites.net/", packageSha256: "abc", zipPath: "" });
+        const unknown = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+        const pending = await provider.check({}, { scmHost: unknown, packageSha256: unknown, zipPath: "/dist/function.zip" });
+        const good = await provider.check({}, { scmHost: "valet-fn-abc.scm.westeurope-01.azurewebsites.net", packageSha256: "${"a".repeat(64)}", zipPath: "/dist/function.zip" });
+        process.stdout.write(JSON.stringify({ bad: bad.failures, pending: pending.failures, good: good.failures, inputs: good.inputs.zipPath }));
+      })();`);
+    expect(result).toEqual({
+      bad: [
+        { property: "scmHost", reason: expect.stringContaining("scmHost must be the app's SCM host name") },
+        { property: "packageSha256", reason: expect.stringContaining("64 lowercase hex digits") },
+        {
+          property: "zipPath",
+          reason: expect.stringContaining("zipPath must name the function package's zip"),
+        },
+      ],
+      pending: [],
+      good: [],
+      inputs: "/dist/function.zip",
+    });
+  });
+
+  test("publishes in its own process through a storage refusal, as the serialized provider code does", async () => {
+    site.behave({ storageRefusals: 1 });
+    const result = await runSerialized(
+      `
+      provider.publishPackage({ scmHost: ${JSON.stringify(scmHost)}, scheme: "http", zip: new Uint8Array([1, 2, 3]),
+        getToken: async () => "token", pollIntervalMs: 1, retryDelayMs: 1 })
+        .then((outcome) => process.stdout.write(JSON.stringify(outcome)),
+              (error) => process.stdout.write(JSON.stringify({ error: error.message })));`,
+      () => ({ publishPackage }),
+    );
+    expect(result).toEqual({ deploymentId: "deployment-2" });
+    expect(site.deployments).toHaveLength(2);
+  });
+
+  test("chooses its credential in its own process: GitHub OIDC in Actions, for the configured cloud", async () => {
+    const env = {
+      ACTIONS_ID_TOKEN_REQUEST_URL: "https://token.actions.example/?x=1",
+      ACTIONS_ID_TOKEN_REQUEST_TOKEN: "request-token",
+      ARM_CLIENT_ID: "00000000-0000-0000-0000-000000000001",
+      ARM_TENANT_ID: "00000000-0000-0000-0000-000000000002",
+      ARM_ENVIRONMENT: "usgovernment",
+    };
+    const result = await runSerialized(
+      `
+      const chosen = provider.deployCredential(${JSON.stringify(env)});
+      process.stdout.write(JSON.stringify({ source: chosen.source, scope: chosen.scope, kind: chosen.credential.constructor.name }));`,
+      () => ({ deployCredential }),
+    );
+    expect(result).toEqual({
+      source: "GitHub OIDC",
+      scope: "https://management.core.usgovcloudapi.net//.default",
+      kind: "ClientAssertionCredential",
+    });
+  });
 
   test("diffs in its own process: a new hash changes, the same hash does not", async () => {
     const result = await runSerialized(`
@@ -301,9 +400,12 @@ describe("the dynamic provider as Pulumi runs it", () => {
 
 describe("the FunctionDeployment component", () => {
   const registered: pulumi.runtime.MockResourceArgs[] = [];
+  /** What each resource was registered with waiting for, by name: the engine's dependency URNs. */
+  const dependencies = new Map<string, string[]>();
+  const urns = new Map<string, string>();
   const SCM_HOST = "valet-fn-abc123.scm.westeurope-01.azurewebsites.net";
 
-  beforeAll(() => {
+  function mockAzure(): void {
     pulumi.runtime.setMocks(
       {
         newResource(args) {
@@ -316,11 +418,19 @@ describe("the FunctionDeployment component", () => {
                     { name: "valet-fn-abc123.westeurope-01.azurewebsites.net", hostType: "Standard" },
                     { name: SCM_HOST, hostType: "Repository" },
                   ],
+                  identity: { type: "SystemAssigned", principalId: "principal" },
                 }
-              : { ...args.inputs, deploymentId: "dep-mock" };
+              : args.type === "azure-native:storage:StorageAccount"
+                ? {
+                    ...args.inputs,
+                    name: `${args.name}acct`,
+                    primaryEndpoints: { blob: "https://acct.blob/" },
+                  }
+                : { ...args.inputs, deploymentId: "dep-mock" };
           return { id: `${args.name}-id`, state };
         },
         call(args) {
+          if (args.token === "azure-native:authorization:getClientConfig") return { subscriptionId: "sub" };
           throw new Error(`Unexpected invoke ${args.token}: mock it if the program needs it.`);
         },
       },
@@ -328,23 +438,61 @@ describe("the FunctionDeployment component", () => {
       "test",
       false,
     );
-  });
+    // The mocks do not report dependencies: read them from the registrations sent to the monitor.
+    const monitor = pulumi.runtime.getMonitor() as unknown as {
+      registerResource(
+        request: RegisterRequest,
+        callback: (error: unknown, response?: UrnResponse) => void,
+      ): void;
+    };
+    const registerResource = monitor.registerResource.bind(monitor);
+    monitor.registerResource = (request, callback) => {
+      dependencies.set(request.getName(), request.getDependenciesList());
+      registerResource(request, (error, response) => {
+        if (response) urns.set(request.getName(), response.getUrn());
+        callback(error, response);
+      });
+    };
+  }
+
+  interface RegisterRequest {
+    getName(): string;
+    getDependenciesList(): string[];
+  }
+  interface UrnResponse {
+    getUrn(): string;
+  }
 
   const settled = <T>(output: pulumi.Output<T>) => new Promise<T>((resolve) => output.apply(resolve));
+  const functionPackage = {
+    zip: Buffer.from("zip bytes"),
+    sha256: "c0ffee".padEnd(64, "0"),
+    bundleDir: "/build/function",
+    zipPath: "/build/function.zip",
+  };
+  let deployment: FunctionDeployment;
 
-  test("registers one OneDeploy publish whose inputs carry the package hash, the zip and the SCM host", async () => {
-    const app = new web.WebApp("fn", { resourceGroupName: "rg-valet", kind: "functionapp,linux" });
-    const functionPackage = {
-      zip: Buffer.from("zip bytes"),
-      sha256: "c0ffee".padEnd(64, "0"),
-      bundleDir: "/build/function",
-      zipPath: "/build/function.zip",
-    };
-    const deployment = new FunctionDeployment("code", {
-      app,
+  beforeAll(async () => {
+    mockAzure();
+    const functionApp = new FunctionApp("fn", {
+      resourceGroupName: "rg-valet",
+      location: "westeurope",
+      appSettings: {},
+      allowedOrigins: ["https://photos.example.com"],
+      maximumInstanceCount: 40,
+      instanceMemoryMB: 2048,
+      applicationInsightsConnectionString: "InstrumentationKey=k",
+    });
+    deployment = new FunctionDeployment("code", {
+      functionApp,
       resourceGroupName: "rg-valet",
       package: functionPackage,
     });
+    // Resolves once the publish is registered, which waits for the URNs of all it depends on.
+    await settled(deployment.packageSha256);
+  });
+
+  test("registers one OneDeploy publish whose inputs carry the package hash, the zip and the SCM host", async () => {
     expect(await settled(deployment.packageSha256)).toBe(functionPackage.sha256);
 
     const component = registered.find((resource) => resource.type === "valet:deploy:FunctionDeployment");
@@ -364,5 +512,14 @@ describe("the FunctionDeployment component", () => {
     expect(inputs?.__provider).toContain("/api/publish");
     expect(inputs?.__provider).toContain("Bearer");
     expect(inputs?.__provider).not.toContain("publishingcredentials");
+  });
+
+  test("publishes only after the app's identity holds its role on the deployment storage, and after the app", () => {
+    const waitsFor = dependencies.get("code-onedeploy") ?? [];
+    const roleAssignment = urns.get("fn-runtime-blob-owner");
+    const app = urns.get("fn");
+    expect(roleAssignment).toMatch(/azure-native:authorization:RoleAssignment::fn-runtime-blob-owner$/);
+    expect(app).toMatch(/azure-native:web:WebApp::fn$/);
+    expect(waitsFor).toEqual(expect.arrayContaining([roleAssignment, app]));
   });
 });
