@@ -88,11 +88,13 @@ export class FunctionApp extends pulumi.ComponentResource {
     );
 
     const runtimeBlobUrl = runtimeAccount.primaryEndpoints.blob.apply((url) => url.replace(/\/+$/, ""));
-    // Only what Flex Consumption accepts in siteConfig: CORS, the minimum TLS versions, HTTP/2 and the app
-    // settings, as in Microsoft's Flex samples (appSettings alone) and the Bicep quickstart (minTlsVersion).
-    // ftpsState is refused (there is no FTP on Flex). http20Enabled passed where ARM refused the SDK's
-    // netFrameworkVersion beside it (pulumi/pulumi-azure-native#4168 names that property alone).
-    // infra/platformRules.ts lists what is refused, with sources; the policy pack checks it.
+    // Only what Flex Consumption accepts in siteConfig: the app settings (Microsoft's Flex samples send those
+    // alone), minTlsVersion (the Bicep quickstart's one property), and scmMinTlsVersion, cors and http20Enabled,
+    // which no refusal or deprecation names and which the AVM module still sends to FC1 sites after checking
+    // each field (Azure/terraform-azurerm-avm-res-web-site#345); http20Enabled also went through where ARM
+    // refused the SDK's netFrameworkVersion beside it (pulumi/pulumi-azure-native#4168 names that alone).
+    // ftpsState is refused: there is no FTP on Flex. infra/platformRules.ts lists what is refused, with
+    // sources; the policy pack (policy/) checks it on every preview.
     // https://github.com/Azure-Samples/azure-functions-flex-consumption-samples/blob/main/IaC/bicep/core/host/function.bicep
     const siteConfig: pulumi.Input<input.web.SiteConfigArgs> = {
       minTlsVersion: web.SupportedTlsVersions.SupportedTlsVersions_1_2,

@@ -157,7 +157,7 @@ function checkOriginCount(count: number, args: UploadsStorageArgs): void {
   throw new pulumi.RunError(
     `${args.originsSource}: the blob service's CORS rule would list ${count} origins (${args.allowedOrigins.length} ` +
       `configured${page}); Azure allows at most ${MAX_ORIGINS} in one rule. Remove origins` +
-      (args.allowWebsiteOrigin ? " or leave the page out (deployUploadPage false)." : "."),
+      (args.allowWebsiteOrigin ? ", or set deployUploadPage to false to leave the page out." : "."),
   );
 }
 

@@ -13,6 +13,7 @@ import {
   FLEX_REFUSED_SITE_PROPERTIES,
   names,
 } from "../../infra/platformRules";
+import { checkAccountBaseName } from "../../infra/storage";
 import { DEFAULT_UPLOAD_TUNING } from "../../web/config";
 import {
   appSettings,
@@ -184,6 +185,11 @@ describe("with the default config", () => {
         },
       },
     });
+  });
+
+  test("the runtime account and deployment container are named after the component, answering to their old names", () => {
+    expect(runtimeAccount(run).aliases).toEqual(["runtime"]);
+    expect(only(run, BLOB_CONTAINER, "credentials").aliases).toEqual(["deployment"]);
   });
 
   test("the app's identity is Storage Blob Data Owner on the runtime account, and on nothing else", () => {
@@ -462,6 +468,25 @@ describe("the final CORS origin list", () => {
   test("64 configured origins are accepted when the page is not deployed", async () => {
     const run = await runProgram({ allowedOrigins: origins(64), deployUploadPage: "false" });
     expect(corsRules(run)[0]?.allowedOrigins).toHaveLength(64);
+  });
+});
+
+describe("component names", () => {
+  test("a name that cannot prefix a storage account name is refused with a RunError naming the component", () => {
+    for (const name of ["Uploads", "up-loads", "ab", "averyveryverylongname"]) {
+      expect(() => checkAccountBaseName(name, "UploadsStorage")).toThrow(
+        `UploadsStorage ${JSON.stringify(name)}: its storage account is named after it, so the name must be 3-16 lowercase letters and digits.`,
+      );
+    }
+    expect(() => checkAccountBaseName("uploads", "UploadsStorage")).not.toThrow();
+    const error = (() => {
+      try {
+        checkAccountBaseName("Bad", "FunctionApp");
+      } catch (caught) {
+        return caught;
+      }
+    })();
+    expect((error as Error).constructor.name).toBe("RunError");
   });
 });
 

@@ -132,6 +132,12 @@ function recordGraph(monitor, resources) {
             parent: request.getParent() || undefined,
             dependencies: request.getDependenciesList(),
             propertyDependencies,
+            // Old logical names the resource answers to (the SDK also sends one alias per older API version
+            // of azure-native types, which carry a type and no name).
+            aliases: request
+              .getAliasesList()
+              .map((alias) => alias.getSpec()?.getName())
+              .filter((name) => Boolean(name)),
           });
         }
       }
