@@ -8,6 +8,7 @@ import {
   type ResourceValidationPolicy,
   Secret,
   type StackValidationPolicy,
+  UnknownValueError,
 } from "@pulumi/policy";
 import {
   CORS_LIMITS,
@@ -201,17 +202,35 @@ function dependenciesOf(resource: PolicyResource): Set<PolicyResource> {
   return seen;
 }
 
+/**
+ * A value read through the policy SDK's proxy, or `whenUnknown` when a preview does not know it yet (the
+ * check then runs again with known values when `pulumi up` registers the resources).
+ */
+function known<T>(read: () => T, whenUnknown: T): T {
+  try {
+    return read();
+  } catch (error) {
+    if (error instanceof UnknownValueError) return whenUnknown;
+    throw error;
+  }
+}
+
 /** The storage accounts a Flex app reads with its identity: its deployment container's and its host storage. */
 function storageOfApp(app: PolicyResource, resources: readonly PolicyResource[]): PolicyResource[] {
   const deployment = (app.propertyDependencies.functionAppConfig ?? []).filter(
     (resource) => resource.type === TYPE.storageAccount,
   );
-  const settings = (
-    app.props.siteConfig as { appSettings?: { name?: string; value?: unknown }[] } | undefined
-  )?.appSettings;
-  const hostName = settings?.find((setting) => setting.name === "AzureWebJobsStorage__accountName")?.value;
+  const hostName = known(() => {
+    const settings = (
+      app.props.siteConfig as { appSettings?: { name?: string; value?: unknown }[] } | undefined
+    )?.appSettings;
+    return settings?.find((setting) => setting.name === "AzureWebJobsStorage__accountName")?.value;
+  }, undefined);
   const host = resources.filter(
-    (resource) => resource.type === TYPE.storageAccount && resource.props.name === hostName,
+    (resource) =>
+      hostName !== undefined &&
+      resource.type === TYPE.storageAccount &&
+      known(() => resource.props.name === hostName, false),
   );
   return [...new Set([...deployment, ...host])];
 }
@@ -233,7 +252,10 @@ const rolesBeforePublish: StackValidationPolicy = {
         const granted = [...waitsFor].some(
           (resource) =>
             resource.type === TYPE.roleAssignment &&
-            String(resource.props.roleDefinitionId).endsWith(`/${ROLE.storageBlobDataOwner}`) &&
+            known(
+              () => String(resource.props.roleDefinitionId).endsWith(`/${ROLE.storageBlobDataOwner}`),
+              true,
+            ) &&
             (resource.propertyDependencies.principalId ?? []).includes(app) &&
             (resource.propertyDependencies.scope ?? []).includes(account),
         );

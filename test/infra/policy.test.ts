@@ -16,6 +16,9 @@ import { isSecretValue, type ProgramRun, runProgram } from "./harness";
 
 type Props = Record<string, unknown>;
 
+/** How the analyzer marks an object output a preview does not know yet (@pulumi/policy's proxy.js). */
+const unknownObjectValue = "dd056dcd-154b-4c76-9bd3-c8f88648b5ff";
+
 /** What the analyzer's deserializer makes of the engine's wire form (secrets kept only for remediations). */
 function asAnalyzerSees(value: unknown, keepSecrets: boolean): unknown {
   if (isSecretValue(value)) {
@@ -73,15 +76,24 @@ async function remediation(target: ResourceValidationPolicy, type: string, input
   return target.remediateResource?.(resourceArgs(type, "sample", props));
 }
 
-/** The stack as a stack policy sees it: outputs, with dependencies and property dependencies linked. */
-function policyStack(resources: readonly RecordedResource[]): PolicyResource[] {
+/**
+ * The stack as a stack policy sees it: outputs behind the SDK's unknown-checking proxy, with dependencies
+ * and property dependencies linked. `unknown` names, per resource type, the outputs a preview does not know.
+ */
+function policyStack(
+  resources: readonly RecordedResource[],
+  unknown: Record<string, string[]> = {},
+): PolicyResource[] {
   const byUrn = new Map<string, PolicyResource>();
   const linked = resources.map((resource) => {
     const entry = {
       type: resource.type,
       name: resource.name,
       urn: resource.urn ?? `${resource.type}::${resource.name}`,
-      props: asAnalyzerSees(resource.state, false) as Props,
+      props: unknownCheckingProxy({
+        ...(asAnalyzerSees(resource.state, false) as Props),
+        ...Object.fromEntries((unknown[resource.type] ?? []).map((key) => [key, unknownObjectValue])),
+      }),
       dependencies: [] as PolicyResource[],
       propertyDependencies: {} as Record<string, PolicyResource[]>,
     } as unknown as PolicyResource;
@@ -101,11 +113,15 @@ function policyStack(resources: readonly RecordedResource[]): PolicyResource[] {
   return linked;
 }
 
-async function stackViolations(target: StackValidationPolicy, resources: readonly RecordedResource[]) {
+async function stackViolations(
+  target: StackValidationPolicy,
+  resources: readonly RecordedResource[],
+  unknown?: Record<string, string[]>,
+) {
   const reported: string[] = [];
   await target.validateStack?.(
     {
-      resources: policyStack(resources),
+      resources: policyStack(resources, unknown),
       stackTags: new Map(),
       getConfig: <T extends object>() => ({}) as T,
       notApplicable: (): never => {
@@ -169,6 +185,19 @@ describe("the policy pack over the program's own resources", () => {
     );
     const reported = await stackViolations(stackPolicies[0] as StackValidationPolicy, withoutRole);
     expect(reported).toEqual([expect.stringMatching(/holds Storage Blob Data Owner on credentials/)]);
+  });
+
+  test("in a preview that does not know the app settings or the role id yet, the deployment storage is still checked", async () => {
+    const unknown = {
+      "azure-native:web:WebApp": ["siteConfig"],
+      "azure-native:authorization:RoleAssignment": ["roleDefinitionId"],
+    };
+    const rolesBeforePublish = stackPolicies[0] as StackValidationPolicy;
+    expect(await stackViolations(rolesBeforePublish, run.resources, unknown)).toEqual([]);
+    const withoutRole = run.resources.filter(
+      (resource) => resource.type !== "azure-native:authorization:RoleAssignment",
+    );
+    expect(await stackViolations(rolesBeforePublish, withoutRole, unknown)).toHaveLength(1);
   });
 });
 
