@@ -89,9 +89,6 @@ export const FLEX_REFUSED_APP_SETTINGS: readonly SourcedName[] = [
   "WEBSITE_VNET_ROUTE_ALL",
 ].map((name) => ({ name, source: FLEX_DEPRECATIONS }));
 
-/** The Flex Consumption plan's SKU, by which a policy recognises a Flex site's plan. */
-export const FLEX_CONSUMPTION_SKU = { name: "FC1", tier: "FlexConsumption" } as const;
-
 const STORAGE_CORS =
   "https://learn.microsoft.com/rest/api/storageservices/cross-origin-resource-sharing--cors--support-for-the-azure-storage-services";
 
