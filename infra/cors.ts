@@ -1,6 +1,7 @@
 // The blob service CORS rule for direct browser uploads: one definition, applied by the Pulumi program in
 // Azure and by the local stack to Azurite. Origins are data; methods, headers and max age are the rule.
 // https://learn.microsoft.com/rest/api/storageservices/cross-origin-resource-sharing--cors--support-for-the-azure-storage-services
+import { MAX_ORIGINS } from "./platformRules";
 
 export interface CorsRule {
   allowedOrigins: string[];
@@ -25,9 +26,6 @@ export function blobCorsRule(allowedOrigins: readonly string[]): CorsRule {
     maxAgeInSeconds: 3600,
   };
 }
-
-/** Azure allows at most 64 origins in one rule. */
-export const MAX_ORIGINS = 64;
 
 export class OriginError extends Error {
   override name = "OriginError";

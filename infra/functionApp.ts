@@ -4,21 +4,15 @@
 // https://learn.microsoft.com/azure/azure-functions/flex-consumption-plan
 import * as authorization from "@pulumi/azure-native/authorization";
 import * as storage from "@pulumi/azure-native/storage";
+import type { input } from "@pulumi/azure-native/types";
 import * as web from "@pulumi/azure-native/web";
 import * as pulumi from "@pulumi/pulumi";
 import { CREDENTIALS_ROUTE } from "../function/routes";
-import { SECURE_ACCOUNT } from "./storage";
+import { ROLE } from "./platformRules";
+import { checkAccountBaseName, SECURE_ACCOUNT } from "./storage";
 
 /** Node.js 22 is the newest Node runtime Flex Consumption offers; the bundle targets it. */
 export const NODE_RUNTIME_VERSION = "22";
-
-/**
- * Built-in role "Storage Blob Data Owner": what the Functions host needs on AzureWebJobsStorage when it
- * connects with an identity (keys, leases), and enough to read the deployment package container.
- * https://learn.microsoft.com/azure/azure-functions/functions-reference#connecting-to-host-storage-with-an-identity
- * https://learn.microsoft.com/azure/role-based-access-control/built-in-roles/storage#storage-blob-data-owner
- */
-export const STORAGE_BLOB_DATA_OWNER_ROLE = "b7e6dc6d-f1e8-4753-8033-0f276bb0955b";
 
 /** The container the platform reads the deployment package from (OneDeploy writes it). */
 export const DEPLOYMENT_CONTAINER = "deployment-package";
@@ -44,12 +38,15 @@ export class FunctionApp extends pulumi.ComponentResource {
 
   constructor(name: string, args: FunctionAppArgs, opts?: pulumi.ComponentResourceOptions) {
     super("valet:functionApp:FunctionApp", name, {}, opts);
+    checkAccountBaseName(name, "FunctionApp");
 
     // The runtime's own account (AzureWebJobsStorage and the deployment package), kept apart from the
     // uploads account. Reached only with the app's identity, so shared keys are off.
     // https://learn.microsoft.com/azure/azure-functions/storage-considerations
+    // Named after the component (the account's own name is that plus Pulumi's random suffix); stacks created
+    // when it was called "runtime" keep their account through the alias instead of replacing it.
     const runtimeAccount = new storage.StorageAccount(
-      "runtime",
+      name,
       {
         resourceGroupName: args.resourceGroupName,
         location: args.location,
@@ -57,18 +54,18 @@ export class FunctionApp extends pulumi.ComponentResource {
         allowSharedKeyAccess: false,
         defaultToOAuthAuthentication: true,
       },
-      { parent: this },
+      { parent: this, aliases: [{ name: "runtime" }] },
     );
 
     const deploymentContainer = new storage.BlobContainer(
-      "deployment",
+      name,
       {
         resourceGroupName: args.resourceGroupName,
         accountName: runtimeAccount.name,
         containerName: DEPLOYMENT_CONTAINER,
         publicAccess: storage.PublicAccess.None,
       },
-      { parent: this },
+      { parent: this, aliases: [{ name: "deployment" }] },
     );
 
     // FC1 is the Flex Consumption SKU; `reserved: true` makes it a Linux plan (the only OS it runs).
@@ -86,10 +83,31 @@ export class FunctionApp extends pulumi.ComponentResource {
     );
 
     const runtimeBlobUrl = runtimeAccount.primaryEndpoints.blob.apply((url) => url.replace(/\/+$/, ""));
-    // Flex Consumption takes its runtime, scale and package location from functionAppConfig;
-    // FUNCTIONS_WORKER_RUNTIME, FUNCTIONS_EXTENSION_VERSION, WEBSITE_RUN_FROM_PACKAGE and friends are
-    // refused as app settings there.
-    // https://learn.microsoft.com/azure/azure-functions/functions-app-settings#flex-consumption-plan-deprecations
+    // Only what Flex Consumption accepts in siteConfig: the app settings (Microsoft's Flex samples send those
+    // alone), minTlsVersion (the Bicep quickstart's one property), and scmMinTlsVersion, cors and http20Enabled,
+    // which no refusal or deprecation names and which the AVM module still sends to FC1 sites after checking
+    // each field (Azure/terraform-azurerm-avm-res-web-site#345); http20Enabled also went through where ARM
+    // refused the SDK's netFrameworkVersion beside it (pulumi/pulumi-azure-native#4168 names that alone).
+    // ftpsState is refused: there is no FTP on Flex. infra/platformRules.ts lists what is refused, with
+    // sources; the policy pack (policy/) checks it on every preview.
+    // https://github.com/Azure-Samples/azure-functions-flex-consumption-samples/blob/main/IaC/bicep/core/host/function.bicep
+    const siteConfig: pulumi.Input<input.web.SiteConfigArgs> = {
+      minTlsVersion: web.SupportedTlsVersions.SupportedTlsVersions_1_2,
+      scmMinTlsVersion: web.SupportedTlsVersions.SupportedTlsVersions_1_2,
+      http20Enabled: true,
+      cors: { allowedOrigins: args.allowedOrigins, supportCredentials: false },
+      // Flex Consumption takes its runtime, scale and package location from functionAppConfig;
+      // FUNCTIONS_WORKER_RUNTIME, FUNCTIONS_EXTENSION_VERSION, WEBSITE_RUN_FROM_PACKAGE and friends are
+      // refused as app settings there.
+      // https://learn.microsoft.com/azure/azure-functions/functions-app-settings#flex-consumption-plan-deprecations
+      appSettings: [
+        // Identity-based host storage: the account name alone, no key, no connection string.
+        // https://learn.microsoft.com/azure/azure-functions/functions-reference#connecting-to-host-storage-with-an-identity
+        { name: "AzureWebJobsStorage__accountName", value: runtimeAccount.name },
+        { name: "APPLICATIONINSIGHTS_CONNECTION_STRING", value: args.applicationInsightsConnectionString },
+        ...Object.entries(args.appSettings).map(([settingName, value]) => ({ name: settingName, value })),
+      ],
+    };
     this.app = new web.WebApp(
       name,
       {
@@ -113,34 +131,18 @@ export class FunctionApp extends pulumi.ComponentResource {
             instanceMemoryMB: args.instanceMemoryMB,
           },
         },
-        siteConfig: {
-          minTlsVersion: web.SupportedTlsVersions.SupportedTlsVersions_1_2,
-          scmMinTlsVersion: web.SupportedTlsVersions.SupportedTlsVersions_1_2,
-          ftpsState: web.FtpsState.Disabled,
-          http20Enabled: true,
-          cors: { allowedOrigins: args.allowedOrigins, supportCredentials: false },
-          appSettings: [
-            // Identity-based host storage: the account name alone, no key, no connection string.
-            // https://learn.microsoft.com/azure/azure-functions/functions-reference#connecting-to-host-storage-with-an-identity
-            { name: "AzureWebJobsStorage__accountName", value: runtimeAccount.name },
-            {
-              name: "APPLICATIONINSIGHTS_CONNECTION_STRING",
-              value: args.applicationInsightsConnectionString,
-            },
-            ...Object.entries(args.appSettings).map(([settingName, value]) => ({ name: settingName, value })),
-          ],
-        },
+        siteConfig,
       },
-      { parent: this },
+      { parent: this, transformations: [sendAsWritten(siteConfig)] },
     );
 
-    // Basic publishing credentials (FTP and SCM user/password) off: code is published with an Entra ID
-    // token. https://learn.microsoft.com/azure/app-service/configure-basic-auth-disable
-    new web.WebAppFtpAllowed(
-      `${name}-ftp`,
-      { resourceGroupName: args.resourceGroupName, name: this.app.name, allow: false },
-      { parent: this },
-    );
+    // Basic publishing (user/password) off for the SCM site, where OneDeploy listens: code is published with
+    // an Entra ID token. https://learn.microsoft.com/azure/app-service/configure-basic-auth-disable
+    // This is the basicPublishingCredentialsPolicies/scm sub-resource, not a siteConfig property. Its `ftp`
+    // sibling is left out: Flex offers no FTP (ftpsState is refused, "FTPS not supported" in
+    // https://learn.microsoft.com/azure/azure-functions/functions-app-settings#flex-consumption-plan-deprecations)
+    // and the portal hides the FTP basic-auth switch for Flex apps (Azure/azure-functions-ux#7660), so
+    // whether ARM accepts the policy there is unproven; there is nothing for it to turn off.
     new web.WebAppScmAllowed(
       `${name}-scm`,
       { resourceGroupName: args.resourceGroupName, name: this.app.name, allow: false },
@@ -161,7 +163,7 @@ export class FunctionApp extends pulumi.ComponentResource {
           return identity.principalId;
         }),
         principalType: authorization.PrincipalType.ServicePrincipal,
-        roleDefinitionId: pulumi.interpolate`/subscriptions/${client.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/${STORAGE_BLOB_DATA_OWNER_ROLE}`,
+        roleDefinitionId: pulumi.interpolate`/subscriptions/${client.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/${ROLE.storageBlobDataOwner}`,
       },
       { parent: this },
     );
@@ -176,4 +178,20 @@ export class FunctionApp extends pulumi.ComponentResource {
       credentialsUrl: this.credentialsUrl,
     });
   }
+}
+
+/**
+ * azure-native 3.x's WebApp fills in `siteConfig` defaults whenever siteConfig is given
+ * (`siteConfigArgsProvideDefaults`: netFrameworkVersion "v4.6", http20Enabled, localMySqlEnabled) and sends
+ * `isXenon: false`; Flex Consumption refuses NetFrameworkVersion with ARM error 51021 and lists IsXenon as
+ * not valid (pulumi/pulumi-azure-native#4168; infra/platformRules.ts). This puts back the siteConfig the
+ * program wrote and drops isXenon, so only what is written above is sent. A `transformations` entry runs
+ * in this process on the constructed inputs (unlike `transforms`, which the engine runs), so mocks and
+ * tests see exactly what is registered.
+ */
+function sendAsWritten(siteConfig: pulumi.Input<input.web.SiteConfigArgs>): pulumi.ResourceTransformation {
+  return ({ props, opts }) => {
+    const { isXenon: _isXenon, ...rest } = props;
+    return { props: { ...rest, siteConfig }, opts };
+  };
 }

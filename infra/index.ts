@@ -31,6 +31,7 @@ const uploads = new UploadsStorage("uploads", {
   location,
   container: config.container,
   allowedOrigins: config.allowedOrigins,
+  originsSource: `${pulumi.getProject()}:allowedOrigins`,
   allowWebsiteOrigin: config.deployUploadPage,
   softDeleteRetentionDays: config.softDeleteRetentionDays,
 });

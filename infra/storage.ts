@@ -4,6 +4,7 @@ import * as storage from "@pulumi/azure-native/storage";
 import type { input } from "@pulumi/azure-native/types";
 import * as pulumi from "@pulumi/pulumi";
 import { blobCorsRule, type CorsRule } from "./cors";
+import { MAX_ORIGINS } from "./platformRules";
 
 export interface UploadsStorageArgs {
   resourceGroupName: pulumi.Input<string>;
@@ -11,6 +12,8 @@ export interface UploadsStorageArgs {
   container: string;
   /** Origins allowed to PUT blobs from a browser (validated by the stack config). */
   allowedOrigins: readonly string[];
+  /** Where those origins are configured (e.g. `valet:allowedOrigins`), named in errors. */
+  originsSource: string;
   /** Also allow the account's own static website, where the upload page is served. */
   allowWebsiteOrigin: boolean;
   softDeleteRetentionDays: number;
@@ -40,6 +43,7 @@ export class UploadsStorage extends pulumi.ComponentResource {
 
   constructor(name: string, args: UploadsStorageArgs, opts?: pulumi.ComponentResourceOptions) {
     super("valet:storage:UploadsStorage", name, {}, opts);
+    checkAccountBaseName(name, "UploadsStorage");
 
     // Shared-key access stays on: the function signs service SAS tokens with the account key (a user
     // delegation SAS would need a network call per token). Everything else is locked down.
@@ -58,10 +62,15 @@ export class UploadsStorage extends pulumi.ComponentResource {
     this.blobServiceUrl = this.account.primaryEndpoints.blob.apply(withoutTrailingSlash);
     this.websiteOrigin = this.account.primaryEndpoints.web.apply(withoutTrailingSlash);
     const configured = [...args.allowedOrigins];
+    // The page's origin takes one of the rule's places: refuse a list that leaves none for it now, at
+    // preview, rather than when Azure refuses the rule (its origin is only known once the account exists).
+    checkOriginCount(configured.length + (args.allowWebsiteOrigin ? 1 : 0), args);
     this.corsOrigins = args.allowWebsiteOrigin
-      ? this.websiteOrigin.apply((origin) =>
-          configured.includes(origin) ? configured : [...configured, origin],
-        )
+      ? this.websiteOrigin.apply((origin) => {
+          const origins = configured.includes(origin) ? configured : [...configured, origin];
+          checkOriginCount(origins.length, args);
+          return origins;
+        })
       : pulumi.output(configured);
 
     // Soft delete on blobs and containers: a deleted or overwritten image can be restored for the retention
@@ -126,6 +135,32 @@ export class UploadsStorage extends pulumi.ComponentResource {
   }
 }
 
+/**
+ * Storage account names are 3-24 lowercase letters and digits, and azure-native names an account after its
+ * logical name plus 8 random characters without changing it (pulumi/pulumi-azure-native#3665): a component
+ * whose accounts are named after it needs a name of 3-16 lowercase letters and digits.
+ * https://learn.microsoft.com/azure/azure-resource-manager/management/resource-name-rules#microsoftstorage
+ */
+export function checkAccountBaseName(name: string, component: string): void {
+  if (!/^[a-z0-9]{3,16}$/.test(name)) {
+    throw new pulumi.RunError(
+      `${component} ${JSON.stringify(name)}: its storage account is named after it, so the name must be 3-16 ` +
+        "lowercase letters and digits.",
+    );
+  }
+}
+
+/** At most 64 origins in one CORS rule, counting the upload page's own origin when it is added. */
+function checkOriginCount(count: number, args: UploadsStorageArgs): void {
+  if (count <= MAX_ORIGINS) return;
+  const page = args.allowWebsiteOrigin ? " plus the upload page's own origin" : "";
+  throw new pulumi.RunError(
+    `${args.originsSource}: the blob service's CORS rule would list ${count} origins (${args.allowedOrigins.length} ` +
+      `configured${page}); Azure allows at most ${MAX_ORIGINS} in one rule. Remove origins` +
+      (args.allowWebsiteOrigin ? ", or set deployUploadPage to false to leave the page out." : "."),
+  );
+}
+
 function withoutTrailingSlash(url: string): string {
   return url.replace(/\/+$/, "");
 }
@@ -137,6 +172,6 @@ function toStorageCorsRule(rule: CorsRule): input.storage.CorsRuleArgs {
 function toAllowedMethod(method: string): storage.AllowedMethods {
   const value = Object.values(storage.AllowedMethods).find((allowed) => allowed === method);
   if (value === undefined)
-    throw new Error(`${method} is not an HTTP method the blob service's CORS accepts.`);
+    throw new pulumi.RunError(`${method} is not an HTTP method the blob service's CORS accepts.`);
   return value;
 }

@@ -13,6 +13,7 @@ import { deployCredential } from "../../infra/deployCredential";
 import { FunctionApp } from "../../infra/functionApp";
 import { PublishError, publishPackage } from "../../infra/oneDeploy";
 import { OneDeploySite, STORAGE_REFUSAL } from "../support/oneDeploySite";
+import { azureInvokes, azureState, installMocks, type MocksRecord } from "../support/pulumiMocks.cjs";
 
 const REPO_ROOT = path.resolve(__dirname, "../..");
 const execFileAsync = promisify(execFile);
@@ -399,69 +400,9 @@ describe("the dynamic provider as Pulumi runs it", () => {
 });
 
 describe("the FunctionDeployment component", () => {
-  const registered: pulumi.runtime.MockResourceArgs[] = [];
-  /** What each resource was registered with waiting for, by name: the engine's dependency URNs. */
-  const dependencies = new Map<string, string[]>();
-  const urns = new Map<string, string>();
-  const SCM_HOST = "valet-fn-abc123.scm.westeurope-01.azurewebsites.net";
-
-  function mockAzure(): void {
-    pulumi.runtime.setMocks(
-      {
-        newResource(args) {
-          registered.push(args);
-          const state =
-            args.type === "azure-native:web:WebApp"
-              ? {
-                  ...args.inputs,
-                  hostNameSslStates: [
-                    { name: "valet-fn-abc123.westeurope-01.azurewebsites.net", hostType: "Standard" },
-                    { name: SCM_HOST, hostType: "Repository" },
-                  ],
-                  identity: { type: "SystemAssigned", principalId: "principal" },
-                }
-              : args.type === "azure-native:storage:StorageAccount"
-                ? {
-                    ...args.inputs,
-                    name: `${args.name}acct`,
-                    primaryEndpoints: { blob: "https://acct.blob/" },
-                  }
-                : { ...args.inputs, deploymentId: "dep-mock" };
-          return { id: `${args.name}-id`, state };
-        },
-        call(args) {
-          if (args.token === "azure-native:authorization:getClientConfig") return { subscriptionId: "sub" };
-          throw new Error(`Unexpected invoke ${args.token}: mock it if the program needs it.`);
-        },
-      },
-      "valet",
-      "test",
-      false,
-    );
-    // The mocks do not report dependencies: read them from the registrations sent to the monitor.
-    const monitor = pulumi.runtime.getMonitor() as unknown as {
-      registerResource(
-        request: RegisterRequest,
-        callback: (error: unknown, response?: UrnResponse) => void,
-      ): void;
-    };
-    const registerResource = monitor.registerResource.bind(monitor);
-    monitor.registerResource = (request, callback) => {
-      dependencies.set(request.getName(), request.getDependenciesList());
-      registerResource(request, (error, response) => {
-        if (response) urns.set(request.getName(), response.getUrn());
-        callback(error, response);
-      });
-    };
-  }
-
-  interface RegisterRequest {
-    getName(): string;
-    getDependenciesList(): string[];
-  }
-  interface UrnResponse {
-    getUrn(): string;
-  }
+  let record: MocksRecord;
+  const byName = (type: string, name: string) =>
+    record.resources.find((resource) => resource.type === type && resource.name === name);
 
   const settled = <T>(output: pulumi.Output<T>) => new Promise<T>((resolve) => output.apply(resolve));
   const functionPackage = {
@@ -473,8 +414,16 @@ describe("the FunctionDeployment component", () => {
   let deployment: FunctionDeployment;
 
   beforeAll(async () => {
-    mockAzure();
-    const functionApp = new FunctionApp("fn", {
+    record = await installMocks(pulumi, {
+      project: "valet",
+      stack: "test",
+      state: (type, name, inputs) =>
+        type === "pulumi-nodejs:dynamic/valet:OneDeploy"
+          ? { deploymentId: "dep-mock" }
+          : azureState(type, name, inputs),
+      invokes: azureInvokes({ accountKey: Buffer.alloc(64, 0x11).toString("base64") }),
+    });
+    const functionApp = new FunctionApp("valetfn", {
       resourceGroupName: "rg-valet",
       location: "westeurope",
       appSettings: {},
@@ -495,17 +444,17 @@ describe("the FunctionDeployment component", () => {
   test("registers one OneDeploy publish whose inputs carry the package hash, the zip and the SCM host", async () => {
     expect(await settled(deployment.packageSha256)).toBe(functionPackage.sha256);
 
-    const component = registered.find((resource) => resource.type === "valet:deploy:FunctionDeployment");
-    expect(component?.name).toBe("code");
-    const publishes = registered.filter(
+    expect(byName("valet:deploy:FunctionDeployment", "code")).toBeDefined();
+    const publishes = record.resources.filter(
       (resource) => resource.type === "pulumi-nodejs:dynamic/valet:OneDeploy",
     );
     expect(publishes).toHaveLength(1);
     const inputs = publishes[0]?.inputs;
+    const app = byName("azure-native:web:WebApp", "valetfn");
     expect(inputs).toMatchObject({
       packageSha256: functionPackage.sha256,
       zipPath: "/build/function.zip",
-      scmHost: SCM_HOST,
+      scmHost: `${String(app?.state.name)}.scm.azurewebsites.net`,
       resourceGroupName: "rg-valet",
     });
     // The provider travels as serialized code: its publish path goes through OneDeploy with a bearer token.
@@ -515,11 +464,14 @@ describe("the FunctionDeployment component", () => {
   });
 
   test("publishes only after the app's identity holds its role on the deployment storage, and after the app", () => {
-    const waitsFor = dependencies.get("code-onedeploy") ?? [];
-    const roleAssignment = urns.get("fn-runtime-blob-owner");
-    const app = urns.get("fn");
-    expect(roleAssignment).toMatch(/azure-native:authorization:RoleAssignment::fn-runtime-blob-owner$/);
-    expect(app).toMatch(/azure-native:web:WebApp::fn$/);
+    const waitsFor = byName("pulumi-nodejs:dynamic/valet:OneDeploy", "code-onedeploy")?.dependencies ?? [];
+    const roleAssignment = byName(
+      "azure-native:authorization:RoleAssignment",
+      "valetfn-runtime-blob-owner",
+    )?.urn;
+    const app = byName("azure-native:web:WebApp", "valetfn")?.urn;
+    expect(roleAssignment).toMatch(/azure-native:authorization:RoleAssignment::valetfn-runtime-blob-owner$/);
+    expect(app).toMatch(/azure-native:web:WebApp::valetfn$/);
     expect(waitsFor).toEqual(expect.arrayContaining([roleAssignment, app]));
   });
 });

@@ -1,23 +1,22 @@
-// Runs the Pulumi program under mocks, the pulumi-awsx way: every registered resource is recorded with its
-// inputs, any invoke that is not mocked here fails loudly, and config is set before the program is imported.
-// Each run imports the program in a fresh module context so that config is read again.
+// Runs the Pulumi program under the shared mocks (test/support/pulumiMocks.cjs), with config set before the
+// program is imported. Each run imports the program in a fresh module context so that config is read again.
 import * as pulumi from "@pulumi/pulumi";
 import { vi } from "vitest";
 import { TEST_KEY } from "../support/accounts";
+import {
+  azureInvokes,
+  installMocks,
+  type RecordedResource,
+  SUBSCRIPTION_ID,
+} from "../support/pulumiMocks.cjs";
 
 export const PROJECT = "valet";
 export const STACK = "dev";
-export const SUBSCRIPTION_ID = "00000000-0000-4000-8000-000000000001";
+export { SUBSCRIPTION_ID };
 /** The key the mocked listStorageAccountKeys returns. */
 export const MOCK_ACCOUNT_KEY = TEST_KEY;
 
-export interface RecordedResource {
-  type: string;
-  name: string;
-  inputs: Record<string, unknown>;
-  /** The state the mock answered with (inputs plus the outputs Azure would compute). */
-  state: Record<string, unknown>;
-}
+export type { RecordedResource };
 
 export interface ProgramRun {
   resources: RecordedResource[];
@@ -48,95 +47,16 @@ export function reveal(value: unknown): unknown {
   return value;
 }
 
-/** What Azure computes for each resource type the program creates: names, endpoints, identities. */
-function computedState(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> {
-  const suffix = "a1b2c3d4";
-  switch (type) {
-    case "azure-native:resources:ResourceGroup":
-      return { name: inputs.resourceGroupName ?? `${name}${suffix}` };
-    case "azure-native:storage:StorageAccount": {
-      const account =
-        (inputs.accountName as string | undefined) ?? `${name.replace(/[^a-z0-9]/g, "")}${suffix}`;
-      return {
-        name: account,
-        primaryEndpoints: {
-          blob: `https://${account}.blob.core.windows.net/`,
-          web: `https://${account}.z16.web.core.windows.net/`,
-        },
-      };
-    }
-    case "azure-native:storage:BlobContainer":
-      return { name: inputs.containerName };
-    case "azure-native:web:WebApp": {
-      const app = `${name}-${suffix}`;
-      return {
-        name: app,
-        defaultHostName: `${app}.azurewebsites.net`,
-        hostNameSslStates: [
-          { name: `${app}.azurewebsites.net`, hostType: "Standard" },
-          { name: `${app}.scm.azurewebsites.net`, hostType: "Repository" },
-        ],
-        identity: { type: "SystemAssigned", principalId: `principal-of-${app}`, tenantId: "tenant" },
-      };
-    }
-    case "azure-native:applicationinsights:Component":
-      return {
-        name: `${name}-${suffix}`,
-        connectionString: `InstrumentationKey=ikey-of-${name};IngestionEndpoint=https://${name}.in.applicationinsights.azure.com/`,
-      };
-    default:
-      return { name: inputs.name ?? `${name}-${suffix}` };
-  }
-}
-
-const INVOKES: Record<string, (inputs: Record<string, unknown>) => Record<string, unknown>> = {
-  "azure-native:authorization:getClientConfig": () => ({
-    clientId: "client",
-    objectId: "deployer",
-    subscriptionId: SUBSCRIPTION_ID,
-    tenantId: "tenant",
-  }),
-  "azure-native:storage:getStorageAccount": (inputs) => ({
-    name: inputs.accountName,
-    primaryEndpoints: {
-      blob: `https://${inputs.accountName}.blob.core.windows.net/`,
-      web: `https://${inputs.accountName}.z16.web.core.windows.net/`,
-    },
-  }),
-  "azure-native:storage:listStorageAccountKeys": () => ({
-    keys: [
-      { keyName: "key1", value: MOCK_ACCOUNT_KEY, permissions: "FULL" },
-      { keyName: "key2", value: Buffer.alloc(64, 0x33).toString("base64"), permissions: "FULL" },
-    ],
-  }),
-};
-
 /**
  * Runs infra/index.ts with the given config (keys without the `valet:` prefix) and returns what it
  * registered. Rejects with the program's own error when it refuses the config.
  */
 export async function runProgram(config: Record<string, string> = {}): Promise<ProgramRun> {
-  const resources: RecordedResource[] = [];
-  const invokes: ProgramRun["invokes"] = [];
-  await pulumi.runtime.setMocks(
-    {
-      newResource(args) {
-        const state = { ...args.inputs, ...computedState(args.type, args.name, args.inputs) };
-        resources.push({ type: args.type, name: args.name, inputs: args.inputs, state });
-        const resourceName = String(state.name);
-        return { id: `/subscriptions/${SUBSCRIPTION_ID}/mock/${args.type}/${resourceName}`, state };
-      },
-      call(args) {
-        invokes.push({ token: args.token, inputs: args.inputs });
-        const answer = INVOKES[args.token];
-        if (!answer) throw new Error(`The program invoked ${args.token}, which the mocks do not provide.`);
-        return answer(args.inputs);
-      },
-    },
-    PROJECT,
-    STACK,
-    false,
-  );
+  const { resources, invokes } = await installMocks(pulumi, {
+    project: PROJECT,
+    stack: STACK,
+    invokes: azureInvokes({ accountKey: MOCK_ACCOUNT_KEY, subscriptionId: SUBSCRIPTION_ID }),
+  });
   pulumi.runtime.setAllConfig(
     Object.fromEntries(Object.entries(config).map(([key, value]) => [`${PROJECT}:${key}`, value])),
   );

@@ -1,11 +1,12 @@
 // Loads the Pulumi program the way `pulumi preview`/`up` does, under mocks instead of an engine: the
 // entry point from Pulumi.yaml, the stack's config from Pulumi.<stack>.yaml (passed as PULUMI_CONFIG, like
 // the CLI), and @pulumi/pulumi's own program runner (cmd/run), which registers the ts-node vendored in
-// @pulumi/pulumi with the project's typescript and tsconfig.json. Prints one JSON line: what was registered
-// and the stack's output names, or the error the program failed with.
+// @pulumi/pulumi with the project's typescript and tsconfig.json; the mocks are test/support/pulumiMocks.cjs.
+// Prints one JSON line: what was registered and the stack's output names, or the error the program failed with.
 // Usage: node test/infra/languageHost.cjs <stack> [key=value...]   (run from the repository root)
 const { readFileSync } = require("node:fs");
 const yaml = require("js-yaml");
+const { azureInvokes, installMocks } = require("../support/pulumiMocks.cjs");
 
 async function main() {
   const [stack = "dev", ...overrides] = process.argv.slice(2);
@@ -24,41 +25,13 @@ async function main() {
   process.env.PULUMI_NODEJS_TYPESCRIPT = String(project.runtime?.options?.typescript ?? true);
 
   const pulumi = require("@pulumi/pulumi");
-  await pulumi.runtime.setMocks(
-    {
-      newResource({ type, name, inputs }) {
-        result.registered.push(type);
-        const state = { ...inputs, name: inputs.name ?? `${name}mock` };
-        if (type === "azure-native:storage:StorageAccount") {
-          state.primaryEndpoints = {
-            blob: `https://${state.name}.blob.core.windows.net/`,
-            web: `https://${state.name}.z1.web.core.windows.net/`,
-          };
-        }
-        if (type === "azure-native:web:WebApp") {
-          state.defaultHostName = `${state.name}.azurewebsites.net`;
-          state.hostNameSslStates = [{ name: `${state.name}.scm.azurewebsites.net`, hostType: "Repository" }];
-          state.identity = { type: "SystemAssigned", principalId: "principal" };
-        }
-        if (type === "azure-native:applicationinsights:Component")
-          state.connectionString = "InstrumentationKey=k";
-        return { id: `${name}-id`, state };
-      },
-      call({ token, inputs }) {
-        if (token === "azure-native:authorization:getClientConfig") return { subscriptionId: "sub" };
-        if (token === "azure-native:storage:getStorageAccount") {
-          return { primaryEndpoints: { web: `https://${inputs.accountName}.z1.web.core.windows.net/` } };
-        }
-        if (token === "azure-native:storage:listStorageAccountKeys") {
-          return { keys: [{ value: Buffer.alloc(64, 1).toString("base64") }] };
-        }
-        throw new Error(`unmocked invoke ${token}`);
-      },
-    },
-    project.name,
+  const record = await installMocks(pulumi, {
+    project: project.name,
     stack,
-    true,
-  );
+    preview: true,
+    invokes: azureInvokes({ accountKey: Buffer.alloc(64, 1).toString("base64") }),
+  });
+  registered = record.resources;
   // Capture the stack's outputs as the engine would receive them.
   const monitor = pulumi.runtime.getMonitor();
   const registerResourceOutputs = monitor.registerResourceOutputs.bind(monitor);
@@ -84,11 +57,13 @@ async function main() {
   require("@pulumi/pulumi/cmd/run");
   // After cmd/run's own exit handler, which turns a logged program error into a non-zero exit code.
   process.on("exit", () => {
+    result.registered = registered.map((resource) => resource.type);
     process.stdout.write(`${JSON.stringify(result)}\n`);
   });
 }
 
 const result = { registered: [], outputs: [] };
+let registered = [];
 
 main().catch((error) => {
   process.stderr.write(`could not start the program: ${error?.message}\n`);

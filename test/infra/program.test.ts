@@ -7,6 +7,13 @@ import { SETTING } from "../../function/appSettings";
 import { IMAGE_EXTENSIONS } from "../../function/policy";
 import { parseConnectionString, parseSettings } from "../../function/settings";
 import { blobCorsRule } from "../../infra/cors";
+import {
+  FLEX_REFUSED_APP_SETTINGS,
+  FLEX_REFUSED_SITE_CONFIG,
+  FLEX_REFUSED_SITE_PROPERTIES,
+  names,
+} from "../../infra/platformRules";
+import { checkAccountBaseName } from "../../infra/storage";
 import { DEFAULT_UPLOAD_TUNING } from "../../web/config";
 import {
   appSettings,
@@ -30,7 +37,7 @@ const PLAN = "azure-native:web:AppServicePlan";
 const SITE_ORIGIN = "https://photos.example.com";
 
 const uploadsAccount = (run: ProgramRun) => only(run, STORAGE_ACCOUNT, "uploads");
-const runtimeAccount = (run: ProgramRun) => only(run, STORAGE_ACCOUNT, "runtime");
+const runtimeAccount = (run: ProgramRun) => only(run, STORAGE_ACCOUNT, "credentials");
 const functionApp = (run: ProgramRun) => only(run, WEB_APP);
 const nameOf = (resource: RecordedResource) => resource.state.name as string;
 const idOf = (resource: RecordedResource) =>
@@ -116,7 +123,7 @@ describe("with the default config", () => {
     expect(functionApp(run).inputs.serverFarmId).toBe(idOf(only(run, PLAN)));
   });
 
-  test("the Function App runs Node 22 on Linux, HTTPS only, TLS 1.2, FTP off, with a system-assigned identity", () => {
+  test("the Function App runs Node 22 on Linux, HTTPS only, TLS 1.2, with a system-assigned identity", () => {
     const app = functionApp(run).inputs;
     expect(app).toMatchObject({
       kind: "functionapp,linux",
@@ -124,18 +131,37 @@ describe("with the default config", () => {
       identity: { type: "SystemAssigned" },
       functionAppConfig: { runtime: { name: "node", version: "22" } },
     });
-    expect(siteConfig(run)).toMatchObject({
-      minTlsVersion: "1.2",
-      scmMinTlsVersion: "1.2",
-      ftpsState: "Disabled",
-    });
+    expect(siteConfig(run)).toMatchObject({ minTlsVersion: "1.2", scmMinTlsVersion: "1.2" });
   });
 
-  test("basic publishing credentials are off for FTP and SCM", () => {
-    const appName = nameOf(functionApp(run));
-    for (const type of ["azure-native:web:WebAppFtpAllowed", "azure-native:web:WebAppScmAllowed"]) {
-      expect(only(run, type).inputs).toMatchObject({ name: appName, allow: false });
-    }
+  test("the site sends only the siteConfig it writes: none of the SDK's defaults, nothing Flex refuses", () => {
+    const sent = functionApp(run).inputs;
+    expect(Object.keys(siteConfig(run)).sort()).toEqual([
+      "appSettings",
+      "cors",
+      "http20Enabled",
+      "minTlsVersion",
+      "scmMinTlsVersion",
+    ]);
+    const refusedInSiteConfig = names(FLEX_REFUSED_SITE_CONFIG);
+    expect(Object.keys(siteConfig(run)).filter((key) => refusedInSiteConfig.has(key.toLowerCase()))).toEqual(
+      [],
+    );
+    const refusedOnSite = names(FLEX_REFUSED_SITE_PROPERTIES);
+    expect(Object.keys(sent).filter((key) => refusedOnSite.has(key.toLowerCase()))).toEqual([]);
+    expect(sent).not.toHaveProperty("isXenon");
+    const refusedSettings = names(FLEX_REFUSED_APP_SETTINGS);
+    expect(
+      Object.keys(appSettings(functionApp(run))).filter((key) => refusedSettings.has(key.toLowerCase())),
+    ).toEqual([]);
+  });
+
+  test("basic publishing credentials are off for the SCM site, and no FTP policy is sent to a Flex app", () => {
+    expect(only(run, "azure-native:web:WebAppScmAllowed").inputs).toMatchObject({
+      name: nameOf(functionApp(run)),
+      allow: false,
+    });
+    expect(run.resources.filter((r) => r.type === "azure-native:web:WebAppFtpAllowed")).toEqual([]);
   });
 
   test("the instance count is capped and the instance size set (defaults 40 and 2048 MB)", () => {
@@ -145,7 +171,7 @@ describe("with the default config", () => {
   });
 
   test("the package is deployed to a private container of the runtime account, read with the app's identity", () => {
-    const deployment = only(run, BLOB_CONTAINER, "deployment");
+    const deployment = only(run, BLOB_CONTAINER, "credentials");
     expect(deployment.inputs).toMatchObject({
       accountName: nameOf(runtimeAccount(run)),
       publicAccess: "None",
@@ -159,6 +185,11 @@ describe("with the default config", () => {
         },
       },
     });
+  });
+
+  test("the runtime account and deployment container are named after the component, answering to their old names", () => {
+    expect(runtimeAccount(run).aliases).toEqual(["runtime"]);
+    expect(only(run, BLOB_CONTAINER, "credentials").aliases).toEqual(["deployment"]);
   });
 
   test("the app's identity is Storage Blob Data Owner on the runtime account, and on nothing else", () => {
@@ -411,6 +442,51 @@ describe("CORS edge cases", () => {
   test('"*" is allowed only with allowAnyOrigin', async () => {
     const run = await runProgram({ allowedOrigins: "*", allowAnyOrigin: "true", deployUploadPage: "false" });
     expect(corsRules(run)).toEqual([blobCorsRule(["*"])]);
+  });
+});
+
+describe("the final CORS origin list", () => {
+  const origins = (count: number) =>
+    JSON.stringify(Array.from({ length: count }, (_, index) => `https://site${index}.example.com`));
+
+  test("64 configured origins plus the upload page's own are refused before anything is created, naming the key", async () => {
+    const error = await runProgram({ allowedOrigins: origins(64) }).then(
+      () => undefined,
+      (caught: unknown) => caught as Error,
+    );
+    expect(error?.constructor.name).toBe("RunError");
+    expect(error?.message).toMatch(
+      /^valet:allowedOrigins: the blob service's CORS rule would list 65 origins \(64 configured plus the upload page's own origin\); Azure allows at most 64/,
+    );
+  });
+
+  test("63 configured origins leave the page its place: the rule lists all 64", async () => {
+    const run = await runProgram({ allowedOrigins: origins(63) });
+    expect(corsRules(run)[0]?.allowedOrigins).toHaveLength(64);
+  });
+
+  test("64 configured origins are accepted when the page is not deployed", async () => {
+    const run = await runProgram({ allowedOrigins: origins(64), deployUploadPage: "false" });
+    expect(corsRules(run)[0]?.allowedOrigins).toHaveLength(64);
+  });
+});
+
+describe("component names", () => {
+  test("a name that cannot prefix a storage account name is refused with a RunError naming the component", () => {
+    for (const name of ["Uploads", "up-loads", "ab", "averyveryverylongname"]) {
+      expect(() => checkAccountBaseName(name, "UploadsStorage")).toThrow(
+        `UploadsStorage ${JSON.stringify(name)}: its storage account is named after it, so the name must be 3-16 lowercase letters and digits.`,
+      );
+    }
+    expect(() => checkAccountBaseName("uploads", "UploadsStorage")).not.toThrow();
+    const error = (() => {
+      try {
+        checkAccountBaseName("Bad", "FunctionApp");
+      } catch (caught) {
+        return caught;
+      }
+    })();
+    expect((error as Error).constructor.name).toBe("RunError");
   });
 });
 

@@ -1,3 +1,5 @@
+// The upload page's resources under mocks: the static website, one blob per built file, the stack's
+// config.json, and the page's URL from the account's own endpoint.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
@@ -5,35 +7,25 @@ import * as pulumi from "@pulumi/pulumi";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { siteFiles, UploadPage } from "../../infra/site";
 import type { PageConfig } from "../../web/config";
+import { installMocks, type MocksRecord, type RecordedResource } from "../support/pulumiMocks.cjs";
 
 const WEB_ENDPOINT = "https://valetuploads1234.z6.web.core.windows.net/";
-const registered: pulumi.runtime.MockResourceArgs[] = [];
-const invokes: pulumi.runtime.MockCallArgs[] = [];
+let registered: RecordedResource[] = [];
+let invokes: MocksRecord["invokes"] = [];
 
-pulumi.runtime.setMocks(
-  {
-    newResource(args) {
-      registered.push(args);
-      return { id: `${args.name}-id`, state: args.inputs };
+beforeAll(async () => {
+  // The page's own lookup is the only invoke; its answer names this test's endpoint.
+  ({ resources: registered, invokes } = await installMocks(pulumi, {
+    project: "valet",
+    stack: "test",
+    invokes: {
+      "azure-native:storage:getStorageAccount": (inputs) => ({
+        name: inputs.accountName,
+        primaryEndpoints: { blob: "https://valetuploads1234.blob.core.windows.net/", web: WEB_ENDPOINT },
+      }),
     },
-    call(args) {
-      invokes.push(args);
-      if (args.token === "azure-native:storage:getStorageAccount") {
-        return {
-          name: args.inputs.accountName,
-          primaryEndpoints: {
-            blob: "https://valetuploads1234.blob.core.windows.net/",
-            web: WEB_ENDPOINT,
-          },
-        };
-      }
-      throw new Error(`Unexpected invoke ${args.token}: mock it if the program needs it.`);
-    },
-  },
-  "valet",
-  "test",
-  false,
-);
+  }));
+});
 
 const settled = <T>(output: pulumi.Output<T>) => new Promise<T>((resolve) => output.apply(resolve));
 

@@ -1,0 +1,119 @@
+// Azure's platform rules that the program, its tests and the policy pack (policy/) must agree on, as data:
+// what Flex Consumption refuses, the blob service's CORS limits, and the built-in role ids the stack assigns.
+// Each entry names the document or report it comes from; nothing here imports Pulumi or the program.
+
+/** A rule with the source that states it. */
+export interface SourcedName {
+  readonly name: string;
+  readonly source: string;
+}
+
+const FLEX_DEPRECATIONS =
+  "https://learn.microsoft.com/azure/azure-functions/functions-app-settings#flex-consumption-plan-deprecations";
+/** ARM error 51021 naming FtpsState, Use32BitWorkerProcess, NetFrameworkVersion, FunctionsRuntimeScaleMonitoringEnabled. */
+const PIPELINES_21032 = "https://github.com/microsoft/azure-pipelines-tasks/issues/21032";
+/** ARM error 51021 for the SDK's default NetFrameworkVersion on a Flex app (Brazil South). */
+const PULUMI_4168 = "https://github.com/pulumi/pulumi-azure-native/issues/4168";
+/** ARM error 51021 for LinuxFxVersion. */
+const AVM_283 = "https://github.com/Azure/terraform-azurerm-avm-res-web-site/issues/283";
+/** The AVM module's field-by-field table of what FC1 refuses (merged fix). */
+const AVM_345 = "https://github.com/Azure/terraform-azurerm-avm-res-web-site/pull/345";
+/** ARM error 51021 listing PreWarmedInstanceCount and FunctionsRuntimeScaleMonitoringEnabled too. */
+const AVM_360 = "https://github.com/Azure/terraform-azurerm-avm-res-web-site/issues/360";
+/** ARM error 51021 for FunctionAppScaleLimit. */
+const HOST_10643 = "https://github.com/Azure/azure-functions-host/issues/10643";
+
+/**
+ * `siteConfig` properties a Flex Consumption site refuses with ARM error 51021 ("The following site
+ * configuration property (Site.SiteConfig.X) for Flex Consumption sites is invalid"), or that Microsoft lists
+ * as deprecated there. Enforcement rolls out region by region, so a property that passes in one region fails
+ * in another: none of them is ever sent. Names are the ARM/azure-native spellings.
+ */
+export const FLEX_REFUSED_SITE_CONFIG: readonly SourcedName[] = [
+  { name: "alwaysOn", source: FLEX_DEPRECATIONS },
+  { name: "ftpsState", source: PIPELINES_21032 },
+  { name: "functionAppScaleLimit", source: HOST_10643 },
+  { name: "functionsRuntimeScaleMonitoringEnabled", source: AVM_360 },
+  { name: "javaVersion", source: FLEX_DEPRECATIONS },
+  { name: "javaContainer", source: AVM_345 },
+  { name: "javaContainerVersion", source: AVM_345 },
+  { name: "linuxFxVersion", source: AVM_283 },
+  { name: "netFrameworkVersion", source: PULUMI_4168 },
+  { name: "nodeVersion", source: AVM_345 },
+  { name: "phpVersion", source: AVM_345 },
+  { name: "powerShellVersion", source: FLEX_DEPRECATIONS },
+  { name: "preWarmedInstanceCount", source: AVM_360 },
+  { name: "pythonVersion", source: AVM_345 },
+  { name: "use32BitWorkerProcess", source: PIPELINES_21032 },
+  { name: "vnetRouteAllEnabled", source: FLEX_DEPRECATIONS },
+  { name: "windowsFxVersion", source: FLEX_DEPRECATIONS },
+];
+
+/**
+ * Site (top-level) properties Microsoft lists as not valid on Flex Consumption. `isXenon` matters here:
+ * azure-native's `WebApp` sends `isXenon: false` by default, so the program removes it.
+ */
+export const FLEX_REFUSED_SITE_PROPERTIES: readonly SourcedName[] = [
+  { name: "containerSize", source: FLEX_DEPRECATIONS },
+  { name: "dnsConfiguration", source: FLEX_DEPRECATIONS },
+  { name: "isXenon", source: FLEX_DEPRECATIONS },
+  // Listed as `isReserved`; on the site resource the property is `reserved` (the plan keeps its own).
+  { name: "reserved", source: FLEX_DEPRECATIONS },
+  { name: "vnetBackupRestoreEnabled", source: FLEX_DEPRECATIONS },
+  { name: "vnetContentShareEnabled", source: FLEX_DEPRECATIONS },
+  { name: "vnetImagePullEnabled", source: FLEX_DEPRECATIONS },
+  { name: "vnetRouteAllEnabled", source: FLEX_DEPRECATIONS },
+];
+
+/**
+ * App settings deprecated on Flex Consumption: runtime, scale and package location live in
+ * `functionAppConfig` instead, and there is no content share.
+ */
+export const FLEX_REFUSED_APP_SETTINGS: readonly SourcedName[] = [
+  "ENABLE_ORYX_BUILD",
+  "FUNCTIONS_EXTENSION_VERSION",
+  "FUNCTIONS_MAX_HTTP_CONCURRENCY",
+  "FUNCTIONS_WORKER_DYNAMIC_CONCURRENCY_ENABLED",
+  "FUNCTIONS_WORKER_PROCESS_COUNT",
+  "FUNCTIONS_WORKER_RUNTIME",
+  "FUNCTIONS_WORKER_RUNTIME_VERSION",
+  "SCM_DO_BUILD_DURING_DEPLOYMENT",
+  "WEBSITE_CONTENTAZUREFILECONNECTIONSTRING",
+  "WEBSITE_CONTENTOVERVNET",
+  "WEBSITE_CONTENTSHARE",
+  "WEBSITE_DNS_SERVER",
+  "WEBSITE_MAX_DYNAMIC_APPLICATION_SCALE_OUT",
+  "WEBSITE_NODE_DEFAULT_VERSION",
+  "WEBSITE_RUN_FROM_PACKAGE",
+  "WEBSITE_SKIP_CONTENTSHARE_VALIDATION",
+  "WEBSITE_VNET_ROUTE_ALL",
+].map((name) => ({ name, source: FLEX_DEPRECATIONS }));
+
+const STORAGE_CORS =
+  "https://learn.microsoft.com/rest/api/storageservices/cross-origin-resource-sharing--cors--support-for-the-azure-storage-services";
+
+/** The blob service's CORS limits: up to five rules per service, up to 64 origins in one rule. */
+export const CORS_LIMITS = {
+  maxRulesPerService: 5,
+  maxOriginsPerRule: 64,
+  source: STORAGE_CORS,
+} as const;
+
+/** Azure allows at most 64 origins in one CORS rule. */
+export const MAX_ORIGINS = CORS_LIMITS.maxOriginsPerRule;
+
+/** Built-in role definition ids (the same GUID in every subscription). */
+export const ROLE = {
+  /**
+   * What the Functions host needs on AzureWebJobsStorage when it connects with an identity (keys,
+   * leases), and enough to read the deployment package container.
+   * https://learn.microsoft.com/azure/azure-functions/functions-reference#connecting-to-host-storage-with-an-identity
+   * https://learn.microsoft.com/azure/role-based-access-control/built-in-roles/storage#storage-blob-data-owner
+   */
+  storageBlobDataOwner: "b7e6dc6d-f1e8-4753-8033-0f276bb0955b",
+} as const;
+
+/** The names of a sourced list, for lookups. */
+export function names(list: readonly SourcedName[]): Set<string> {
+  return new Set(list.map((entry) => entry.name.toLowerCase()));
+}

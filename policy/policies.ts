@@ -1,0 +1,325 @@
+// The valet policy pack's policies as plain objects: Azure's platform rules (infra/platformRules.ts) and the
+// stack's security baseline, checked on every `pulumi preview` and `pulumi up` that loads policy/. Kept apart
+// from index.ts, whose `new PolicyPack` starts the analyzer's gRPC server, so that tests can import them.
+import {
+  type PolicyResource,
+  type ReportViolation,
+  type ResourceValidationArgs,
+  type ResourceValidationPolicy,
+  Secret,
+  type StackValidationPolicy,
+  UnknownValueError,
+} from "@pulumi/policy";
+import {
+  CORS_LIMITS,
+  FLEX_REFUSED_APP_SETTINGS,
+  FLEX_REFUSED_SITE_CONFIG,
+  FLEX_REFUSED_SITE_PROPERTIES,
+  ROLE,
+  type SourcedName,
+} from "../infra/platformRules";
+
+const TYPE = {
+  webApp: "azure-native:web:WebApp",
+  storageAccount: "azure-native:storage:StorageAccount",
+  blobContainer: "azure-native:storage:BlobContainer",
+  blobService: "azure-native:storage:BlobServiceProperties",
+  roleAssignment: "azure-native:authorization:RoleAssignment",
+  oneDeploy: "pulumi-nodejs:dynamic/valet:OneDeploy",
+} as const;
+
+type Props = Record<string, unknown>;
+
+/** Only Flex Consumption sites carry functionAppConfig (runtime, scale and deployment storage live there). */
+function flexSite(args: ResourceValidationArgs): Props | undefined {
+  if (args.type !== TYPE.webApp) return undefined;
+  return args.props.functionAppConfig === undefined ? undefined : args.props;
+}
+
+function refusedKeys(object: unknown, list: readonly SourcedName[]): SourcedName[] {
+  if (typeof object !== "object" || object === null) return [];
+  const present = new Set(Object.keys(object).map((key) => key.toLowerCase()));
+  return list.filter((entry) => present.has(entry.name.toLowerCase()));
+}
+
+const flexSiteProperties: ResourceValidationPolicy = {
+  name: "flex-site-properties",
+  description: "A Flex Consumption site sends no site or siteConfig property that Flex Consumption refuses.",
+  enforcementLevel: "mandatory",
+  validateResource: (args, reportViolation) => {
+    const site = flexSite(args);
+    if (!site) return;
+    for (const entry of refusedKeys(site, FLEX_REFUSED_SITE_PROPERTIES)) {
+      reportViolation(
+        `Flex Consumption refuses the site property ${entry.name}: remove it (${entry.source}).`,
+      );
+    }
+    for (const entry of refusedKeys(site.siteConfig, FLEX_REFUSED_SITE_CONFIG)) {
+      reportViolation(`Flex Consumption refuses siteConfig.${entry.name}: remove it (${entry.source}).`);
+    }
+  },
+};
+
+const flexAppSettings: ResourceValidationPolicy = {
+  name: "flex-app-settings",
+  description: "A Flex Consumption site sets no app setting that Flex Consumption deprecates.",
+  enforcementLevel: "mandatory",
+  validateResource: (args, reportViolation) => {
+    const site = flexSite(args);
+    const settings = (site?.siteConfig as { appSettings?: { name?: string }[] } | undefined)?.appSettings;
+    if (!settings) return;
+    const refused = new Map(FLEX_REFUSED_APP_SETTINGS.map((entry) => [entry.name.toLowerCase(), entry]));
+    for (const setting of settings) {
+      const entry = refused.get(String(setting.name).toLowerCase());
+      if (entry) {
+        reportViolation(
+          `Flex Consumption deprecates the app setting ${entry.name}; functionAppConfig replaces it (${entry.source}).`,
+        );
+      }
+    }
+  },
+};
+
+/** A policy over the inputs of one resource type. */
+function ofType(
+  type: string,
+  check: (props: Props, reportViolation: ReportViolation) => void,
+): ResourceValidationPolicy["validateResource"] {
+  return (args, reportViolation) => {
+    if (args.type === type) check(args.props, reportViolation);
+  };
+}
+
+const storageHttpsOnly: ResourceValidationPolicy = {
+  name: "storage-https-only",
+  description: "Storage accounts accept HTTPS only.",
+  enforcementLevel: "mandatory",
+  validateResource: ofType(TYPE.storageAccount, (props, reportViolation) => {
+    if (props.enableHttpsTrafficOnly !== true) {
+      reportViolation("Set enableHttpsTrafficOnly to true: SAS tokens and keys must never travel over HTTP.");
+    }
+  }),
+};
+
+const storageTls: ResourceValidationPolicy = {
+  name: "storage-minimum-tls-1-2",
+  description: "Storage accounts require TLS 1.2 or later.",
+  enforcementLevel: "mandatory",
+  validateResource: ofType(TYPE.storageAccount, (props, reportViolation) => {
+    if (props.minimumTlsVersion !== "TLS1_2" && props.minimumTlsVersion !== "TLS1_3") {
+      reportViolation(`Set minimumTlsVersion to TLS1_2 or later (it is ${String(props.minimumTlsVersion)}).`);
+    }
+  }),
+};
+
+const storageNoPublicBlobs: ResourceValidationPolicy = {
+  name: "storage-no-public-blob-access",
+  description: "Storage accounts allow no anonymous blob access.",
+  enforcementLevel: "mandatory",
+  validateResource: ofType(TYPE.storageAccount, (props, reportViolation) => {
+    if (props.allowBlobPublicAccess !== false) {
+      reportViolation("Set allowBlobPublicAccess to false: uploads are reached with SAS tokens only.");
+    }
+  }),
+};
+
+const privateContainers: ResourceValidationPolicy = {
+  name: "storage-private-containers",
+  description: "Blob containers are private.",
+  enforcementLevel: "mandatory",
+  validateResource: ofType(TYPE.blobContainer, (props, reportViolation) => {
+    if (props.publicAccess !== undefined && props.publicAccess !== "None") {
+      reportViolation(
+        `Container ${String(props.containerName)} allows public access ${String(props.publicAccess)}.`,
+      );
+    }
+  }),
+};
+
+function corsRules(props: Props): { allowedOrigins?: string[] }[] {
+  return (
+    (props.cors as { corsRules?: { allowedOrigins?: string[] }[] } | undefined)?.corsRules ?? []
+  ).filter((rule) => rule !== null && typeof rule === "object");
+}
+
+const corsNoWildcard: ResourceValidationPolicy = {
+  name: "cors-no-wildcard-origin",
+  description: 'No CORS rule, on the blob service or the Function App, allows the origin "*".',
+  enforcementLevel: "mandatory",
+  validateResource: (args, reportViolation) => {
+    const lists =
+      args.type === TYPE.blobService
+        ? corsRules(args.props).map((rule) => rule.allowedOrigins ?? [])
+        : args.type === TYPE.webApp
+          ? [
+              (args.props.siteConfig as { cors?: { allowedOrigins?: string[] } } | undefined)?.cors
+                ?.allowedOrigins ?? [],
+            ]
+          : [];
+    if (lists.some((origins) => origins.includes("*"))) {
+      reportViolation('A CORS rule allows "*": any web page could then use a token leaked from a visitor.');
+    }
+  },
+};
+
+const corsLimits: ResourceValidationPolicy = {
+  name: "storage-cors-limits",
+  description: `A blob service has at most ${CORS_LIMITS.maxRulesPerService} CORS rules of at most ${CORS_LIMITS.maxOriginsPerRule} origins each.`,
+  enforcementLevel: "mandatory",
+  validateResource: ofType(TYPE.blobService, (props, reportViolation) => {
+    const rules = corsRules(props);
+    if (rules.length > CORS_LIMITS.maxRulesPerService) {
+      reportViolation(
+        `${rules.length} CORS rules; Azure allows ${CORS_LIMITS.maxRulesPerService} per service (${CORS_LIMITS.source}).`,
+      );
+    }
+    rules.forEach((rule, index) => {
+      const count = rule.allowedOrigins?.length ?? 0;
+      if (count > CORS_LIMITS.maxOriginsPerRule) {
+        reportViolation(
+          `CORS rule ${index + 1} lists ${count} origins; Azure allows ${CORS_LIMITS.maxOriginsPerRule} (${CORS_LIMITS.source}).`,
+        );
+      }
+    });
+  }),
+};
+
+/** Every resource `resource` waits for, directly or through others. */
+function dependenciesOf(resource: PolicyResource): Set<PolicyResource> {
+  const seen = new Set<PolicyResource>();
+  const visit = (current: PolicyResource) => {
+    for (const dependency of [
+      ...current.dependencies,
+      ...Object.values(current.propertyDependencies).flat(),
+    ]) {
+      if (!seen.has(dependency)) {
+        seen.add(dependency);
+        visit(dependency);
+      }
+    }
+  };
+  visit(resource);
+  return seen;
+}
+
+/**
+ * A value read through the policy SDK's proxy, or `whenUnknown` when a preview does not know it yet (the
+ * check then runs again with known values when `pulumi up` registers the resources).
+ */
+function known<T>(read: () => T, whenUnknown: T): T {
+  try {
+    return read();
+  } catch (error) {
+    if (error instanceof UnknownValueError) return whenUnknown;
+    throw error;
+  }
+}
+
+/** The storage accounts a Flex app reads with its identity: its deployment container's and its host storage. */
+function storageOfApp(app: PolicyResource, resources: readonly PolicyResource[]): PolicyResource[] {
+  const deployment = (app.propertyDependencies.functionAppConfig ?? []).filter(
+    (resource) => resource.type === TYPE.storageAccount,
+  );
+  const hostName = known(() => {
+    const settings = (
+      app.props.siteConfig as { appSettings?: { name?: string; value?: unknown }[] } | undefined
+    )?.appSettings;
+    return settings?.find((setting) => setting.name === "AzureWebJobsStorage__accountName")?.value;
+  }, undefined);
+  const host = resources.filter(
+    (resource) =>
+      hostName !== undefined &&
+      resource.type === TYPE.storageAccount &&
+      known(() => resource.props.name === hostName, false),
+  );
+  return [...new Set([...deployment, ...host])];
+}
+
+const rolesBeforePublish: StackValidationPolicy = {
+  name: "roles-before-publish",
+  description:
+    "The Function App's identity holds Storage Blob Data Owner on its host and deployment storage before its package is published.",
+  enforcementLevel: "mandatory",
+  validateStack: (args, reportViolation) => {
+    for (const publish of args.resources.filter((resource) => resource.type === TYPE.oneDeploy)) {
+      const waitsFor = dependenciesOf(publish);
+      const app = [...waitsFor].find((resource) => resource.type === TYPE.webApp);
+      if (!app) {
+        reportViolation("The package is published to no Function App it depends on.", publish.urn);
+        continue;
+      }
+      for (const account of storageOfApp(app, args.resources)) {
+        const granted = [...waitsFor].some(
+          (resource) =>
+            resource.type === TYPE.roleAssignment &&
+            known(
+              () => String(resource.props.roleDefinitionId).endsWith(`/${ROLE.storageBlobDataOwner}`),
+              true,
+            ) &&
+            (resource.propertyDependencies.principalId ?? []).includes(app) &&
+            (resource.propertyDependencies.scope ?? []).includes(account),
+        );
+        if (!granted) {
+          reportViolation(
+            `The package is published before ${app.name}'s identity holds Storage Blob Data Owner on ${account.name}: ` +
+              "assign the role and make the publish depend on the assignment.",
+            publish.urn,
+          );
+        }
+      }
+    }
+  },
+};
+
+/** The object under the policy SDK's proxies, where secrets are still `Secret` instances. */
+function unproxied(value: unknown): unknown {
+  let current = value as Record<string, unknown> | undefined;
+  while (current?.__isSpecialProxy === true)
+    current = current.__getSpecialProxyTarget as Record<string, unknown>;
+  return current;
+}
+
+/** A copy with every plaintext string carrying an account key made secret, or undefined when there is none. */
+function withSecretKeys(value: unknown): unknown {
+  if (value instanceof Secret) return undefined;
+  if (typeof value === "string") return value.includes("AccountKey=") ? new Secret(value) : undefined;
+  if (Array.isArray(value)) {
+    const items = value.map(withSecretKeys);
+    return items.some((item) => item !== undefined)
+      ? value.map((item, index) => items[index] ?? item)
+      : undefined;
+  }
+  if (typeof value === "object" && value !== null && Object.getPrototypeOf(value) === Object.prototype) {
+    const entries = Object.entries(value).map(([key, item]) => [key, item, withSecretKeys(item)] as const);
+    return entries.some(([, , fixed]) => fixed !== undefined)
+      ? Object.fromEntries(entries.map(([key, item, fixed]) => [key, fixed ?? item]))
+      : undefined;
+  }
+  return undefined;
+}
+
+/**
+ * The policy SDK hands validations plain values (secretness removed); only remediations see `Secret`s. So
+ * this one remediates: any input string carrying `AccountKey=` that is not secret is made secret before it
+ * reaches the state, and the preview lists the remediation.
+ */
+const accountKeysSecret: ResourceValidationPolicy = {
+  name: "account-keys-are-secret",
+  description: "Any resource input that carries an account key (AccountKey=) is a secret.",
+  enforcementLevel: "remediate",
+  remediateResource: (args) => withSecretKeys(unproxied(args.props)) as Record<string, unknown> | undefined,
+};
+
+export const resourcePolicies: readonly ResourceValidationPolicy[] = [
+  flexSiteProperties,
+  flexAppSettings,
+  storageHttpsOnly,
+  storageTls,
+  storageNoPublicBlobs,
+  privateContainers,
+  corsNoWildcard,
+  corsLimits,
+  accountKeysSecret,
+];
+
+export const stackPolicies: readonly StackValidationPolicy[] = [rolesBeforePublish];
