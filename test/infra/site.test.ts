@@ -40,6 +40,7 @@ const settled = <T>(output: pulumi.Output<T>) => new Promise<T>((resolve) => out
 const CONFIG: PageConfig = {
   apiUrl: "https://valet-fn-abc123.azurewebsites.net/api/credentials",
   allowedContentTypes: ["image/jpeg", "image/png"],
+  extensions: { "image/jpeg": "jpg", "image/png": "png" },
   maxUploadBytes: 52_428_800,
   blockSizeBytes: 4 * 1024 * 1024,
   concurrency: 4,
