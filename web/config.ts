@@ -1,6 +1,7 @@
 // The upload page's runtime configuration (`config.json`, served beside the page): built and serialized here
 // for the local stack and the Pulumi program alike, and read back by the page, so one build works locally
-// and in Azure.
+// and in Azure. Only pageConfig() reads the function's table, and it runs in Node: the page's bundle keeps
+// none of function/ (esbuild drops what the page does not call).
 import { IMAGE_EXTENSIONS } from "../function/policy";
 
 export interface PageConfig {
