@@ -156,9 +156,12 @@ describe("reading the built page", () => {
   test("refuses a folder without the page, naming it", () => {
     const missing = path.join(siteDir, "nope");
     expect(() => siteFiles(missing)).toThrow(`The upload page's folder ${missing} does not exist`);
+    // A RunError: a preview shows the message alone, without a stack trace.
+    expect(() => siteFiles(missing)).toThrow(pulumi.RunError);
     const empty = mkdtempSync(path.join(tmpdir(), "valet-empty-"));
     try {
       expect(() => siteFiles(empty)).toThrow(/has no index\.html: build the page first/);
+      expect(() => siteFiles(empty)).toThrow(pulumi.RunError);
     } finally {
       rmSync(empty, { recursive: true, force: true });
     }
