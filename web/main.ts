@@ -81,7 +81,8 @@ async function start(): Promise<void> {
   window.addEventListener("dragover", (event) => event.preventDefault());
   window.addEventListener("drop", (event) => event.preventDefault());
   window.addEventListener("beforeunload", (event) => {
-    if (queue.active + queue.queued > 0) event.preventDefault();
+    // Files wait only while others run, so this counts them too.
+    if (queue.active > 0) event.preventDefault();
   });
 }
 
@@ -126,7 +127,7 @@ async function run(
 ): Promise<void> {
   announce(`${upload.file.name}: uploading.`);
   try {
-    const target = await whileOnline((attemptSignal) => attempt(upload, attemptSignal, config, tokens), {
+    const target = await whileOnline((attemptSignal) => tryUpload(upload, attemptSignal, config, tokens), {
       signal,
       connectivity,
       onWaiting: () => setState(upload, "waiting", "Offline: waiting for the network to come back…"),
@@ -139,14 +140,14 @@ async function run(
 }
 
 /** One try at the upload: a fresh token, then the bytes; a token storage refuses is replaced once, transparently. */
-async function attempt(
+async function tryUpload(
   upload: Upload,
   signal: AbortSignal,
   config: PageConfig,
   tokens: TokenSource,
 ): Promise<UploadTarget> {
   setState(upload, "uploading", "Uploading…");
-  for (let attempt = 1; ; attempt++) {
+  for (let tokenTry = 1; ; tokenTry++) {
     let target: UploadTarget | undefined;
     try {
       target = await tokens.targetFor(upload.file, signal);
@@ -162,7 +163,7 @@ async function attempt(
       if (signal.aborted) throw signal.reason;
       if (target && isTokenRefusal(error)) {
         tokens.discard(target);
-        if (attempt === 1) {
+        if (tokenTry === 1) {
           const reason = isExpiryRefusal(error, target) ? "expired" : "was refused";
           setState(upload, "uploading", `The upload token ${reason}; getting a new one…`);
           continue;
