@@ -1,8 +1,9 @@
 // Row 2: GET /api/credentials on the local function host under concurrent load (autocannon) against a
 // bare node:http server answering with a token signed the same way. Each server runs in its own process.
-import { type ChildProcess, fork } from "node:child_process";
+import { fork } from "node:child_process";
 import { join } from "node:path";
 import autocannon from "autocannon";
+import { stopChild } from "../local/lifecycle";
 import { type BenchRow, figure, ratioOf, round } from "./results";
 import type { ServerKind } from "./server";
 
@@ -108,13 +109,5 @@ function startServer(kind: ServerKind, env: NodeJS.ProcessEnv): Promise<RunningS
       resolve({ url: message.url, stop: () => stopChild(child) });
     });
     child.once("exit", (code) => reject(new Error(`the ${kind} server exited (${code}): ${stderr.trim()}`)));
-  });
-}
-
-function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    child.once("exit", () => resolve());
-    child.kill("SIGTERM");
   });
 }

@@ -1,8 +1,11 @@
-// Row 4: a large file uploaded to Azurite the way the page does it (a per-upload token from the function
-// host, blocks of the page's size, the page's concurrency) against one Put Blob of the same bytes signed
-// with the account key.
+// Row 4: a large file uploaded to Azurite with the page's own code (its token source asking the function
+// host, its block upload with the page's block size and concurrency) against one Put Blob of the same bytes
+// signed with the account key.
 import { randomBytes } from "node:crypto";
-import { AnonymousCredential, BlockBlobClient, ContainerClient } from "@azure/storage-blob";
+import { ContainerClient } from "@azure/storage-blob";
+import { uploadTo } from "../web/blockUpload";
+import { pageConfig } from "../web/config";
+import { TokenSource } from "../web/tokens";
 import { alternate, type BenchRow, ratioOf, round } from "./results";
 
 export interface UploadBenchOptions {
@@ -23,8 +26,11 @@ const MIB = 1024 * 1024;
 export async function benchUpload(options: UploadBenchOptions): Promise<BenchRow> {
   const data = randomBytes(options.bytes);
   const container = new ContainerClient(options.connectionString, options.container);
+  const tokens = new TokenSource(
+    pageConfig(options.credentialsUrl, { allowedContentTypes: [CONTENT_TYPE], maxUploadBytes: data.length }),
+  );
   // The project's time includes asking the function for the token, as the page's does.
-  const project = () => uploadWithToken(data, options);
+  const project = () => uploadWithToken(data, tokens, options);
   const baseline = async () => {
     const blob = container.getBlockBlobClient(`bench-put-${Date.now()}.jpg`);
     await blob.upload(data, data.length, { blobHTTPHeaders: { blobContentType: CONTENT_TYPE } });
@@ -70,27 +76,23 @@ export async function benchUpload(options: UploadBenchOptions): Promise<BenchRow
   };
 }
 
-/** Asks the function for a per-upload token and uploads in blocks with it, as the page does. */
-async function uploadWithToken(data: Buffer, options: UploadBenchOptions): Promise<string> {
-  const query = new URLSearchParams({
-    filename: "bench.jpg",
-    contentType: CONTENT_TYPE,
-    size: String(data.length),
-  });
-  const response = await fetch(`${options.credentialsUrl}?${query}`);
-  const body = (await response.json()) as { blobName?: string; blobUrl?: string; sasKey?: string };
-  if (!response.ok || !body.blobUrl || !body.sasKey || !body.blobName) {
+/** Uploads as the page does: a token for this file from the function, then the bytes in blocks. */
+async function uploadWithToken(
+  data: Buffer,
+  tokens: TokenSource,
+  options: UploadBenchOptions,
+): Promise<string> {
+  const target = await tokens.targetFor({ name: "bench.jpg", type: CONTENT_TYPE, size: data.length });
+  if (!target.perUpload) {
     throw new Error(
-      `the function refused a token for the upload: ${response.status} ${JSON.stringify(body)}`,
+      "the function handed out a container token: this row measures per-upload tokens in blocks",
     );
   }
-  const client = new BlockBlobClient(`${body.blobUrl}?${body.sasKey}`, new AnonymousCredential());
-  await client.uploadData(data, {
-    blockSize: options.blockSizeBytes,
+  await uploadTo(target, data, {
+    contentType: CONTENT_TYPE,
+    blockSizeBytes: options.blockSizeBytes,
     concurrency: options.concurrency,
-    // As the page does for a per-upload token: anything larger than one block goes in blocks.
-    maxSingleShotSize: options.blockSizeBytes,
-    blobHTTPHeaders: { blobContentType: CONTENT_TYPE },
+    onProgress: () => undefined,
   });
-  return body.blobName;
+  return target.blobName;
 }

@@ -1,23 +1,21 @@
 // Serves the upload page as the uploads account's static website: enables the website, uploads every file
-// of the built page into `$web` with its content type, and writes the page's config.json from stack values.
+// of the built page into the container it serves (`$web`) with its content type, and writes the page's
+// config.json from stack values.
 // https://learn.microsoft.com/azure/storage/blobs/storage-blob-static-website
 import { readdirSync, statSync } from "node:fs";
 import * as path from "node:path";
 import * as storage from "@pulumi/azure-native/storage";
 import * as pulumi from "@pulumi/pulumi";
-import type { PageConfig } from "../web/config";
+import { CONFIG_FILE, type PageConfig, pageConfigFile } from "../web/config";
 import { PAGE_CONTENT_TYPES, pageContentType } from "../web/contentTypes";
 
 /** The container Azure Storage serves the static website from; created when the website is enabled. */
 export const WEB_CONTAINER = "$web";
 
-/** The page's runtime configuration, written by this component rather than taken from the build. */
-export const CONFIG_FILE = "config.json";
-
 export function contentTypeOf(file: string): string {
   const type = pageContentType(file);
   if (!type) {
-    throw new Error(
+    throw new pulumi.RunError(
       `The upload page has ${JSON.stringify(file)}, whose content type is unknown: give its extension a type ` +
         `in PAGE_CONTENT_TYPES (web/contentTypes.ts); known: ${Object.keys(PAGE_CONTENT_TYPES).join(", ")}.`,
     );
@@ -32,18 +30,19 @@ export function siteFiles(dir: string): string[] {
     if (!statSync(dir).isDirectory()) throw new Error("not a directory");
     entries = readdirSync(dir, { recursive: true, encoding: "utf8" });
   } catch {
-    throw new Error(
+    throw new pulumi.RunError(
       `The upload page's folder ${dir} does not exist or cannot be read: build the page first.`,
     );
   }
   const files = entries
     .map((entry) => entry.split(path.sep).join("/"))
     .filter((entry) => statSync(path.join(dir, entry)).isFile())
-    // A config.json left by a local run would point the deployed page at the local function.
+    // A config.json left by a local run would point the deployed page at the local function; this
+    // component writes its own.
     .filter((entry) => entry !== CONFIG_FILE)
     .sort();
   if (!files.includes("index.html")) {
-    throw new Error(`The upload page's folder ${dir} has no index.html: build the page first.`);
+    throw new pulumi.RunError(`The upload page's folder ${dir} has no index.html: build the page first.`);
   }
   return files;
 }
@@ -80,7 +79,12 @@ export class UploadPage extends pulumi.ComponentResource {
       { parent: this },
     );
 
-    const blobArgs = { resourceGroupName: args.resourceGroupName, accountName: args.accountName };
+    const blobArgs = {
+      resourceGroupName: args.resourceGroupName,
+      accountName: args.accountName,
+      containerName: WEB_CONTAINER,
+      type: storage.BlobType.Block,
+    };
     const blobOptions = { parent: this, dependsOn: [website] };
     // One blob per file, named by its path: Pulumi compares FileAssets by the hash of their contents, so a
     // change to one file updates that blob only. (Cache-Control cannot be set: azure-native's Blob has no
@@ -91,9 +95,7 @@ export class UploadPage extends pulumi.ComponentResource {
         `${name}-${file}`,
         {
           ...blobArgs,
-          containerName: WEB_CONTAINER,
           blobName: file,
-          type: storage.BlobType.Block,
           contentType: contentTypeOf(file),
           source: new pulumi.asset.FileAsset(path.join(args.siteDir, file)),
         },
@@ -104,13 +106,11 @@ export class UploadPage extends pulumi.ComponentResource {
       `${name}-${CONFIG_FILE}`,
       {
         ...blobArgs,
-        containerName: WEB_CONTAINER,
         blobName: CONFIG_FILE,
-        type: storage.BlobType.Block,
         contentType: PAGE_CONTENT_TYPES[".json"],
         source: pulumi
           .output(args.config)
-          .apply((config) => new pulumi.asset.StringAsset(`${JSON.stringify(config, null, 2)}\n`)),
+          .apply((config) => new pulumi.asset.StringAsset(pageConfigFile(config))),
       },
       blobOptions,
     );
@@ -123,7 +123,7 @@ export class UploadPage extends pulumi.ComponentResource {
     );
     this.url = account.primaryEndpoints.apply((endpoints) => {
       if (!endpoints.web) {
-        throw new Error(
+        throw new pulumi.RunError(
           "The storage account reports no static website endpoint: it must be a StorageV2 account.",
         );
       }

@@ -2,6 +2,7 @@
 // enforces SAS signatures, permissions, expiry and CORS the way Blob Storage does.
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdir } from "node:fs/promises";
+import { stopChild } from "./lifecycle";
 import { assertPortFree } from "./ports";
 
 /** Azurite's fixed development account (public, documented emulator credentials, not a secret). */
@@ -82,13 +83,4 @@ function waitUntilListening(child: ChildProcess): Promise<void> {
       reject(new Error(`Azurite exited (code ${code}) before listening: ${output.trim().slice(-500)}`));
     });
   });
-}
-
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  child.kill("SIGTERM");
-  const timer = setTimeout(() => child.kill("SIGKILL"), 5_000);
-  await exited;
-  clearTimeout(timer);
 }

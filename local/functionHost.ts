@@ -2,7 +2,7 @@
 // HttpRequest/InvocationContext objects, invokes the registered handlers from function/functions.ts, and
 // answers CORS for the configured origins the way the Function App's platform CORS does.
 import { randomUUID } from "node:crypto";
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import {
   HttpRequest,
   HttpResponse,
@@ -11,6 +11,7 @@ import {
   type LogLevel,
 } from "@azure/functions";
 import { httpFunctions, type RoutedHttpFunction } from "../function/functions";
+import { closeServer } from "./lifecycle";
 import { assertPortFree } from "./ports";
 
 export interface FunctionHostOptions {
@@ -191,11 +192,4 @@ function send(
 ): void {
   res.writeHead(status, { ...headers, "Content-Type": "application/json", "Cache-Control": "no-store" });
   res.end(JSON.stringify(body));
-}
-
-function closeServer(server: Server): Promise<void> {
-  return new Promise((resolve) => {
-    server.close(() => resolve());
-    server.closeAllConnections();
-  });
 }

@@ -2,12 +2,13 @@
 // with their content types, nothing outside it.
 import { createReadStream, writeFileSync } from "node:fs";
 import { stat } from "node:fs/promises";
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { isAbsolute, join, relative, resolve, sep } from "node:path";
 import type { IssuancePolicy } from "../function/policy";
 import { buildWebPage } from "../web/build";
-import { type PageConfig, pageConfig } from "../web/config";
+import { CONFIG_FILE, type PageConfig, pageConfig, pageConfigFile } from "../web/config";
 import { pageContentType } from "../web/contentTypes";
+import { closeServer } from "./lifecycle";
 import { assertPortFree } from "./ports";
 
 export interface WebServerOptions {
@@ -33,7 +34,7 @@ export interface WebServer {
 export function buildLocalPage(dir: string, apiUrl: string, policy: IssuancePolicy): PageConfig {
   buildWebPage(dir);
   const config = pageConfig(apiUrl, policy);
-  writeFileSync(join(dir, "config.json"), `${JSON.stringify(config, null, 2)}\n`);
+  writeFileSync(join(dir, CONFIG_FILE), pageConfigFile(config));
   return config;
 }
 
@@ -110,11 +111,4 @@ function sendText(res: ServerResponse, status: number, text: string): void {
     "X-Content-Type-Options": "nosniff",
   });
   res.end(text);
-}
-
-function closeServer(server: Server): Promise<void> {
-  return new Promise((resolvePromise) => {
-    server.close(() => resolvePromise());
-    server.closeAllConnections();
-  });
 }

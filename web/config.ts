@@ -1,11 +1,19 @@
-// The upload page's runtime configuration (`config.json`, served beside the page): written by the local
-// stack and by the Pulumi program, read by the page, so one build works locally and in Azure.
+// The upload page's runtime configuration (`config.json`, served beside the page): built and serialized here
+// for the local stack and the Pulumi program alike, and read back by the page, so one build works locally
+// and in Azure. Only pageConfig() reads the function's table, and it runs in Node: the page's bundle keeps
+// none of function/ (esbuild drops what the page does not call).
+import { IMAGE_EXTENSIONS } from "../function/policy";
 
 export interface PageConfig {
   /** The SAS endpoint, e.g. http://127.0.0.1:7071/api/credentials or https://<app>/api/credentials */
   apiUrl: string;
   /** Image types the page accepts before any request (the function's issuance policy). */
   allowedContentTypes: string[];
+  /**
+   * The extension a blob of each allowed type gets, the function's own choice, for the page to name a
+   * container-token upload as the function would name it.
+   */
+  extensions: Record<string, string>;
   /** Largest file the page accepts, in bytes (the function's issuance policy). */
   maxUploadBytes: number;
   /** Block size for block uploads, in bytes. */
@@ -14,18 +22,60 @@ export interface PageConfig {
   concurrency: number;
 }
 
+/** The file the page reads its configuration from, beside index.html. */
+export const CONFIG_FILE = "config.json";
+
 /** How the page uploads large files: in 4 MiB blocks, four at a time. */
 export const DEFAULT_UPLOAD_TUNING = { blockSizeBytes: 4 * 1024 * 1024, concurrency: 4 } as const;
 
-/** The page's config for a SAS endpoint and the issuance policy it enforces, so the page refuses what the function would. */
+/**
+ * The page's config for a SAS endpoint and the issuance policy it enforces, so the page refuses what the
+ * function would and names a blob as the function would (the first of IMAGE_EXTENSIONS for its type).
+ */
 export function pageConfig(
   apiUrl: string,
   policy: { readonly allowedContentTypes: readonly string[]; readonly maxUploadBytes: number },
 ): PageConfig {
+  const extensions: Readonly<Record<string, readonly string[]>> = IMAGE_EXTENSIONS;
+  const chosen: Record<string, string> = {};
+  for (const type of policy.allowedContentTypes) {
+    const extension = extensions[type]?.[0];
+    if (!extension) throw new Error(`The content type ${type} has no extension in the function's table.`);
+    chosen[type] = extension;
+  }
   return {
     apiUrl,
     allowedContentTypes: [...policy.allowedContentTypes],
+    extensions: chosen,
     maxUploadBytes: policy.maxUploadBytes,
     ...DEFAULT_UPLOAD_TUNING,
   };
+}
+
+/** config.json's bytes: the one serialization the local stack writes and the Pulumi program uploads. */
+export function pageConfigFile(config: PageConfig): string {
+  return `${JSON.stringify(config, null, 2)}\n`;
+}
+
+/** config.json as the page reads it: every field present and of its type, or an error naming what is wrong. */
+export function parsePageConfig(value: unknown): PageConfig {
+  const config = (typeof value === "object" && value !== null ? value : {}) as Partial<PageConfig>;
+  const positive = (n: unknown) => typeof n === "number" && Number.isInteger(n) && n > 0;
+  const texts = (list: unknown) => Array.isArray(list) && list.every((item) => typeof item === "string");
+  const extensions = config.extensions;
+  if (
+    typeof config.apiUrl !== "string" ||
+    !texts(config.allowedContentTypes) ||
+    typeof extensions !== "object" ||
+    extensions === null ||
+    !texts(Object.values(extensions)) ||
+    !positive(config.maxUploadBytes) ||
+    !positive(config.blockSizeBytes) ||
+    !positive(config.concurrency)
+  ) {
+    throw new Error(
+      "it needs apiUrl, allowedContentTypes, extensions, maxUploadBytes, blockSizeBytes and concurrency.",
+    );
+  }
+  return config as PageConfig;
 }

@@ -1,18 +1,14 @@
 // The upload page: reads config.json, lets a person pick or drop images, and uploads each one straight
-// to Blob Storage with its own token, showing progress and a plain-language outcome per file.
-import type { PageConfig } from "./config";
-import {
-  checkFile,
-  describeUploadError,
-  formatBytes,
-  isExpiryRefusal,
-  isTokenRefusal,
-  listTypes,
-  TokenSource,
-  UploadFailure,
-  type UploadTarget,
-  uploadTo,
-} from "./uploads";
+// to Blob Storage with its own token, showing progress, a Cancel button and a plain-language outcome per
+// file. While the browser is offline, uploads wait and carry on once it is back.
+import { uploadTo } from "./blockUpload";
+import { checkFile } from "./checks";
+import { CONFIG_FILE, type PageConfig, parsePageConfig } from "./config";
+import { browserConnectivity, type Connectivity, whileOnline } from "./connectivity";
+import { describeUploadError, isExpiryRefusal, isTokenRefusal, UploadFailure } from "./failures";
+import { formatBytes, listTypes } from "./format";
+import { UploadQueue } from "./queue";
+import { TokenSource, type UploadTarget } from "./tokens";
 
 /** Files uploading at once; each also sends several blocks at a time. */
 const PARALLEL_FILES = 2;
@@ -23,6 +19,7 @@ interface Upload {
   readonly progress: HTMLProgressElement;
   readonly status: HTMLParagraphElement;
   readonly retry: HTMLButtonElement;
+  readonly cancel: HTMLButtonElement;
   /** The last progress milestone announced (0, 25, 50, 75). */
   announced: number;
 }
@@ -36,9 +33,6 @@ const elements = {
   list: byId<HTMLUListElement>("uploads"),
   announcer: byId<HTMLDivElement>("announcer"),
 };
-
-const queue: Upload[] = [];
-let active = 0;
 
 function byId<T extends HTMLElement>(id: string): T {
   const element = document.getElementById(id);
@@ -55,13 +49,17 @@ async function start(): Promise<void> {
     showPageError(`The page could not load its settings (config.json): ${(error as Error).message}`);
     return;
   }
-  const tokens = new TokenSource(config.apiUrl);
+  const tokens = new TokenSource(config);
+  const connectivity = browserConnectivity();
+  const queue = new UploadQueue<Upload>(PARALLEL_FILES, (upload, signal) =>
+    run(upload, signal, config, tokens, connectivity),
+  );
   elements.limits.textContent = `${listTypes(config.allowedContentTypes)} images, up to ${formatBytes(config.maxUploadBytes)} each.`;
   elements.input.accept = config.allowedContentTypes.join(",");
   elements.input.disabled = false;
 
   const add = (files: FileList | null) => {
-    for (const file of Array.from(files ?? [])) enqueue(file, config, tokens);
+    for (const file of Array.from(files ?? [])) enqueue(file, config, queue);
   };
   elements.input.addEventListener("change", () => {
     add(elements.input.files);
@@ -83,29 +81,18 @@ async function start(): Promise<void> {
   window.addEventListener("dragover", (event) => event.preventDefault());
   window.addEventListener("drop", (event) => event.preventDefault());
   window.addEventListener("beforeunload", (event) => {
-    if (active > 0) event.preventDefault();
+    // Files wait only while others run, so this counts them too.
+    if (queue.active > 0) event.preventDefault();
   });
 }
 
 async function loadConfig(): Promise<PageConfig> {
-  const response = await fetch("config.json", { cache: "no-cache" });
+  const response = await fetch(CONFIG_FILE, { cache: "no-cache" });
   if (!response.ok) throw new Error(`the server answered ${response.status}.`);
-  const value = (await response.json()) as Partial<PageConfig>;
-  const positive = (n: unknown) => typeof n === "number" && Number.isInteger(n) && n > 0;
-  if (
-    typeof value.apiUrl !== "string" ||
-    !Array.isArray(value.allowedContentTypes) ||
-    !value.allowedContentTypes.every((type) => typeof type === "string") ||
-    !positive(value.maxUploadBytes) ||
-    !positive(value.blockSizeBytes) ||
-    !positive(value.concurrency)
-  ) {
-    throw new Error("it needs apiUrl, allowedContentTypes, maxUploadBytes, blockSizeBytes and concurrency.");
-  }
-  return value as PageConfig;
+  return parsePageConfig(await response.json());
 }
 
-function enqueue(file: File, config: PageConfig, tokens: TokenSource): void {
+function enqueue(file: File, config: PageConfig, queue: UploadQueue<Upload>): void {
   const upload = addRow(file);
   const problem = checkFile(file, config);
   if (problem) {
@@ -114,60 +101,77 @@ function enqueue(file: File, config: PageConfig, tokens: TokenSource): void {
   }
   upload.retry.addEventListener("click", () => {
     upload.retry.hidden = true;
-    schedule(upload, config, tokens);
+    schedule(upload, queue);
   });
-  schedule(upload, config, tokens);
+  upload.cancel.addEventListener("click", () => {
+    // A running upload is settled by run() once its requests have stopped.
+    if (queue.cancel(upload) === "waiting") cancelled(upload);
+  });
+  schedule(upload, queue);
 }
 
-function schedule(upload: Upload, config: PageConfig, tokens: TokenSource): void {
+function schedule(upload: Upload, queue: UploadQueue<Upload>): void {
   setState(upload, "waiting", "Waiting…");
   upload.progress.value = 0;
   upload.announced = 0;
-  queue.push(upload);
-  pump(config, tokens);
+  upload.cancel.hidden = false;
+  queue.add(upload);
 }
 
-function pump(config: PageConfig, tokens: TokenSource): void {
-  while (active < PARALLEL_FILES && queue.length > 0) {
-    const upload = queue.shift() as Upload;
-    active++;
-    run(upload, config, tokens).finally(() => {
-      active--;
-      pump(config, tokens);
+async function run(
+  upload: Upload,
+  signal: AbortSignal,
+  config: PageConfig,
+  tokens: TokenSource,
+  connectivity: Connectivity,
+): Promise<void> {
+  announce(`${upload.file.name}: uploading.`);
+  try {
+    const target = await whileOnline((attemptSignal) => tryUpload(upload, attemptSignal, config, tokens), {
+      signal,
+      connectivity,
+      onWaiting: () => setState(upload, "waiting", "Offline: waiting for the network to come back…"),
     });
+    succeed(upload, target);
+  } catch (error) {
+    if (signal.aborted) cancelled(upload);
+    else fail(upload, asFailure(error));
   }
 }
 
-async function run(upload: Upload, config: PageConfig, tokens: TokenSource): Promise<void> {
+/** One try at the upload: a fresh token, then the bytes; a token storage refuses is replaced once, transparently. */
+async function tryUpload(
+  upload: Upload,
+  signal: AbortSignal,
+  config: PageConfig,
+  tokens: TokenSource,
+): Promise<UploadTarget> {
   setState(upload, "uploading", "Uploading…");
-  announce(`${upload.file.name}: uploading.`);
-  // One fresh token per attempt; a token storage refuses is replaced once, transparently.
-  for (let attempt = 1; ; attempt++) {
+  for (let tokenTry = 1; ; tokenTry++) {
     let target: UploadTarget | undefined;
     try {
-      target = await tokens.targetFor(upload.file);
+      target = await tokens.targetFor(upload.file, signal);
       await uploadTo(target, upload.file, {
+        contentType: upload.file.type,
         blockSizeBytes: config.blockSizeBytes,
         concurrency: config.concurrency,
         onProgress: (loaded) => showProgress(upload, loaded),
+        abortSignal: signal,
       });
-      succeed(upload, target);
-      return;
+      return target;
     } catch (error) {
+      if (signal.aborted) throw signal.reason;
       if (target && isTokenRefusal(error)) {
         tokens.discard(target);
-        if (attempt === 1) {
+        if (tokenTry === 1) {
           const reason = isExpiryRefusal(error, target) ? "expired" : "was refused";
           setState(upload, "uploading", `The upload token ${reason}; getting a new one…`);
           continue;
         }
       }
-      const failure =
-        error instanceof UploadFailure || !target
-          ? asFailure(error)
-          : await describeUploadError(error, target);
-      fail(upload, failure);
-      return;
+      throw error instanceof UploadFailure || !target
+        ? asFailure(error)
+        : await describeUploadError(error, target);
     }
   }
 }
@@ -196,16 +200,23 @@ function addRow(file: File): Upload {
   progress.setAttribute("aria-label", `Upload progress of ${file.name}`);
   const status = document.createElement("p");
   status.className = "upload-status";
-  const retry = document.createElement("button");
-  retry.type = "button";
-  retry.className = "retry";
-  retry.textContent = "Retry";
-  retry.setAttribute("aria-label", `Retry ${file.name}`);
-  retry.hidden = true;
-  row.append(head, progress, status, retry);
+  const retry = rowButton("Retry", file);
+  const cancel = rowButton("Cancel", file);
+  row.append(head, progress, status, retry, cancel);
   elements.list.append(row);
   elements.heading.hidden = false;
-  return { file, row, progress, status, retry, announced: 0 };
+  return { file, row, progress, status, retry, cancel, announced: 0 };
+}
+
+/** A hidden button of a file's row, named for the file so that each row's buttons can be told apart. */
+function rowButton(label: "Retry" | "Cancel", file: File): HTMLButtonElement {
+  const button = document.createElement("button");
+  button.type = "button";
+  button.className = label.toLowerCase();
+  button.textContent = label;
+  button.setAttribute("aria-label", `${label} ${file.name}`);
+  button.hidden = true;
+  return button;
 }
 
 function showProgress(upload: Upload, loadedBytes: number): void {
@@ -229,17 +240,35 @@ function succeed(upload: Upload, target: UploadTarget): void {
   code.textContent = target.blobName;
   upload.status.append(code);
   upload.row.dataset.state = "done";
+  upload.cancel.hidden = true;
   announce(`${upload.file.name}: uploaded.`);
+}
+
+/**
+ * Cancelled: its requests were aborted before the block list was committed, so no blob exists; blocks
+ * already sent stay uncommitted and storage discards them within a week.
+ * https://learn.microsoft.com/rest/api/storageservices/put-block#remarks
+ */
+function cancelled(upload: Upload): void {
+  setState(upload, "cancelled", "Cancelled");
+  upload.cancel.hidden = true;
+  upload.retry.hidden = true;
+  announce(`${upload.file.name}: cancelled.`);
 }
 
 function fail(upload: Upload, failure: UploadFailure): void {
   setState(upload, "failed", `Failed: ${failure.message}`);
   upload.row.dataset.failure = failure.kind;
   upload.retry.hidden = !failure.retryable;
+  upload.cancel.hidden = true;
   announce(`${upload.file.name}: failed. ${failure.message}`);
 }
 
-function setState(upload: Upload, state: "waiting" | "uploading" | "failed", text: string): void {
+function setState(
+  upload: Upload,
+  state: "waiting" | "uploading" | "failed" | "cancelled",
+  text: string,
+): void {
   upload.row.dataset.state = state;
   delete upload.row.dataset.failure;
   upload.status.textContent = text;

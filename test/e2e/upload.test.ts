@@ -1,9 +1,10 @@
 // The upload page in headless Chromium against the local stack: successful uploads, from a small PNG to a
-// multi-block file, and a token that expires being replaced without the person noticing.
+// multi-block file, a token that expires being replaced without the person noticing, Cancel, and an
+// upload that waits out a lost connection.
 import { createHash } from "node:crypto";
 import { mkdir } from "node:fs/promises";
 import { resolve } from "node:path";
-import type { Browser, BrowserContext, Page, Route } from "playwright-core";
+import type { Browser, BrowserContext, Page, Request, Route } from "playwright-core";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "vitest";
 import { SETTING } from "../../function/appSettings";
 import { parseSettings } from "../../function/settings";
@@ -182,18 +183,7 @@ describe("an expired token", () => {
       }
     });
     const png = pngImage(20, 10);
-    await page.evaluate(() => {
-      const statuses: string[] = [];
-      (window as unknown as { statuses: string[] }).statuses = statuses;
-      new MutationObserver(() => {
-        const status = document.querySelector(".upload-status")?.textContent;
-        if (status && status !== statuses.at(-1)) statuses.push(status);
-      }).observe(document.getElementById("uploads") as HTMLElement, {
-        subtree: true,
-        childList: true,
-        characterData: true,
-      });
-    });
+    const statuses = await recordStatuses();
     await page
       .getByLabel("Choose images")
       .setInputFiles({ name: "b.png", mimeType: "image/png", buffer: png });
@@ -202,14 +192,182 @@ describe("an expired token", () => {
     expect(row.state).toBe("done");
     expect(refusals).toEqual([403]);
     // Storage's clock (its Date header) was past the token's signed expiry: recognised as expiry.
-    expect(await page.evaluate(() => (window as unknown as { statuses: string[] }).statuses)).toContain(
-      "The upload token expired; getting a new one…",
-    );
+    expect(await statuses()).toContain("The upload token expired; getting a new one…");
     expect(tokenRequests.requests).toBe(2);
     expect(row.blobName).not.toBe(expired.blobName);
     expect((await stack.images.getBlobClient(row.blobName as string).downloadToBuffer()).equals(png)).toBe(
       true,
     );
     expect(await stack.images.getBlobClient(expired.blobName).exists()).toBe(false);
+  });
+});
+
+async function blobNames(): Promise<string[]> {
+  const names: string[] = [];
+  for await (const blob of stack.images.listBlobsFlat()) names.push(blob.name);
+  return names.sort();
+}
+
+/** The state and status of one file's row, without waiting for it to settle. */
+async function rowOf(fileName: string) {
+  const row = page.locator("li.upload", { has: page.locator(".upload-name", { hasText: fileName }) });
+  return {
+    state: await row.getAttribute("data-state"),
+    status: await row.locator(".upload-status").textContent(),
+    cancelVisible: await row.locator("button.cancel").isVisible(),
+    retryVisible: await row.locator("button.retry").isVisible(),
+  };
+}
+
+/** Every status a file's row shows, in order, from now on. */
+async function recordStatuses(): Promise<() => Promise<string[]>> {
+  await page.evaluate(() => {
+    const statuses: string[] = [];
+    (window as unknown as { statuses: string[] }).statuses = statuses;
+    new MutationObserver(() => {
+      const status = document.querySelector(".upload-status")?.textContent;
+      if (status && status !== statuses.at(-1)) statuses.push(status);
+    }).observe(document.getElementById("uploads") as HTMLElement, {
+      subtree: true,
+      childList: true,
+      characterData: true,
+    });
+  });
+  return () => page.evaluate(() => (window as unknown as { statuses: string[] }).statuses);
+}
+
+describe("Cancel", () => {
+  test("aborts a running upload's block requests: nothing is stored and the file says Cancelled", async () => {
+    const before = await blobNames();
+    // Storage's requests are held, so the upload is surely in flight when Cancel is pressed.
+    const held: Route[] = [];
+    await page.route(
+      (url) => url.href.startsWith(stack.blobServiceUrl),
+      (route) => {
+        held.push(route);
+      },
+    );
+    const requests = recordStorageRequests(page, stack.blobServiceUrl);
+    const aborted: Request[] = [];
+    page.on("requestfailed", (request) => {
+      if (request.url().startsWith(stack.blobServiceUrl)) aborted.push(request);
+    });
+    await page.getByLabel("Choose images").setInputFiles({
+      name: "big.jpg",
+      mimeType: "image/jpeg",
+      buffer: Buffer.alloc(9 * 1024 * 1024, 7),
+    });
+    await expect.poll(() => held.length).toBeGreaterThan(0);
+    expect((await rowOf("big.jpg")).cancelVisible).toBe(true);
+
+    await page.getByRole("button", { name: "Cancel big.jpg" }).click();
+
+    await expect
+      .poll(() => rowOf("big.jpg"))
+      .toEqual({
+        state: "cancelled",
+        status: "Cancelled",
+        cancelVisible: false,
+        retryVisible: false,
+      });
+    await expect.poll(() => aborted.length).toBe(held.length);
+    expect(requests.filter((request) => request.method === "PUT" && request.comp === "block").length).toBe(
+      held.length,
+    );
+    expect(requests.filter((request) => request.comp === "blocklist")).toEqual([]);
+    await expect.poll(() => page.locator("#announcer").textContent()).toBe("big.jpg: cancelled.");
+    expect(await blobNames()).toEqual(before);
+  });
+
+  test("drops a file still waiting its turn without asking for its token", async () => {
+    await page.route(
+      (url) => url.href.startsWith(stack.blobServiceUrl),
+      () => undefined,
+    );
+    const tokenRequests: string[] = [];
+    page.on("request", (request) => {
+      if (request.url().startsWith(stack.credentialsUrl)) {
+        tokenRequests.push(new URL(request.url()).searchParams.get("filename") ?? "");
+      }
+    });
+    // Two files upload at once; the third waits.
+    await page.getByLabel("Choose images").setInputFiles(
+      ["one.png", "two.png", "three.png"].map((name) => ({
+        name,
+        mimeType: "image/png",
+        buffer: pngImage(8, 8),
+      })),
+    );
+    await expect.poll(() => tokenRequests.sort()).toEqual(["one.png", "two.png"]);
+    expect((await rowOf("three.png")).state).toBe("waiting");
+
+    await page.getByRole("button", { name: "Cancel three.png" }).click();
+
+    expect(await rowOf("three.png")).toMatchObject({ state: "cancelled", status: "Cancelled" });
+    await page.getByRole("button", { name: "Cancel one.png" }).click();
+    await expect.poll(() => rowOf("one.png")).toMatchObject({ state: "cancelled" });
+    await expect.poll(() => tokenRequests.sort()).toEqual(["one.png", "two.png"]);
+  });
+});
+
+describe("a lost connection", () => {
+  test("makes an upload chosen while offline wait, and it completes once the browser is back online", async () => {
+    const statuses = await recordStatuses();
+    await context.setOffline(true);
+    const png = pngImage(24, 24);
+    await page
+      .getByLabel("Choose images")
+      .setInputFiles({ name: "offline.png", mimeType: "image/png", buffer: png });
+    await expect
+      .poll(() => rowOf("offline.png"))
+      .toEqual({
+        state: "waiting",
+        status: "Offline: waiting for the network to come back…",
+        cancelVisible: true,
+        retryVisible: false,
+      });
+
+    await context.setOffline(false);
+
+    const row = await settledRow(page, "offline.png");
+    expect(row).toMatchObject({ state: "done", retryVisible: false });
+    expect((await stack.images.getBlobClient(row.blobName as string).downloadToBuffer()).equals(png)).toBe(
+      true,
+    );
+    expect(await statuses()).not.toContainEqual(expect.stringMatching(/^Failed/));
+  });
+
+  test("mid-upload makes the upload wait, then finish without Retry once back online", async () => {
+    const statuses = await recordStatuses();
+    let cut = false;
+    // The first request to storage finds the network gone, as when a phone loses its signal mid-upload.
+    await page.route(
+      (url) => url.href.startsWith(stack.blobServiceUrl),
+      async (route) => {
+        if (cut) return route.continue();
+        cut = true;
+        await context.setOffline(true);
+        await route.abort("internetdisconnected").catch(() => undefined);
+      },
+    );
+    const png = pngImage(30, 30);
+    await page
+      .getByLabel("Choose images")
+      .setInputFiles({ name: "train.png", mimeType: "image/png", buffer: png });
+    await expect
+      .poll(() => rowOf("train.png"))
+      .toMatchObject({ state: "waiting", status: "Offline: waiting for the network to come back…" });
+
+    await context.setOffline(false);
+
+    const row = await settledRow(page, "train.png");
+    expect(row).toMatchObject({ state: "done", retryVisible: false });
+    expect((await stack.images.getBlobClient(row.blobName as string).downloadToBuffer()).equals(png)).toBe(
+      true,
+    );
+    expect(await statuses()).toEqual(
+      expect.arrayContaining(["Uploading…", "Offline: waiting for the network to come back…"]),
+    );
+    expect(await statuses()).not.toContainEqual(expect.stringMatching(/^Failed/));
   });
 });

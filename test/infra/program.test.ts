@@ -311,6 +311,13 @@ describe("with the default config", () => {
     expect(JSON.parse(await source.text)).toEqual({
       apiUrl: output(run, "credentialsUrl").value,
       allowedContentTypes: ["image/jpeg", "image/png", "image/gif", "image/webp", "image/avif"],
+      extensions: {
+        "image/jpeg": "jpg",
+        "image/png": "png",
+        "image/gif": "gif",
+        "image/webp": "webp",
+        "image/avif": "avif",
+      },
       maxUploadBytes: 50 * 1024 * 1024,
       ...DEFAULT_UPLOAD_TUNING,
     });

@@ -32,6 +32,7 @@ const settled = <T>(output: pulumi.Output<T>) => new Promise<T>((resolve) => out
 const CONFIG: PageConfig = {
   apiUrl: "https://valet-fn-abc123.azurewebsites.net/api/credentials",
   allowedContentTypes: ["image/jpeg", "image/png"],
+  extensions: { "image/jpeg": "jpg", "image/png": "png" },
   maxUploadBytes: 52_428_800,
   blockSizeBytes: 4 * 1024 * 1024,
   concurrency: 4,
@@ -147,9 +148,12 @@ describe("reading the built page", () => {
   test("refuses a folder without the page, naming it", () => {
     const missing = path.join(siteDir, "nope");
     expect(() => siteFiles(missing)).toThrow(`The upload page's folder ${missing} does not exist`);
+    // A RunError: a preview shows the message alone, without a stack trace.
+    expect(() => siteFiles(missing)).toThrow(pulumi.RunError);
     const empty = mkdtempSync(path.join(tmpdir(), "valet-empty-"));
     try {
       expect(() => siteFiles(empty)).toThrow(/has no index\.html: build the page first/);
+      expect(() => siteFiles(empty)).toThrow(pulumi.RunError);
     } finally {
       rmSync(empty, { recursive: true, force: true });
     }

@@ -74,6 +74,14 @@ describe("the page build", () => {
     expect(script).not.toMatch(/require\(["'](node:)?(fs|http|https|stream|crypto)["']\)/);
     expect(script).toContain("BlockBlob");
   });
+
+  test("leaves the function's code out of the page's script: its extension table reaches the page in config.json", () => {
+    const dir = join(folder, "build-d");
+    buildWebPage(dir);
+    const script = readFileSync(join(dir, "app.js"), "utf8");
+    expect(script).not.toContain("image/heic");
+    expect(script).not.toContain("UPLOADS_CONNECTION_STRING");
+  });
 });
 
 describe("the page server", () => {

@@ -1,47 +1,46 @@
-// The upload page's logic without a browser: the checks before any request, how tokens are asked for,
-// kept and replaced, and how failures are put into words.
+// The upload page's logic without a browser: the checks before any request, how config.json is read, how
+// tokens are asked for, kept and replaced, and how failures are put into words.
 import { RestError } from "@azure/storage-blob";
 import { describe, expect, test } from "vitest";
 import { IMAGE_EXTENSIONS } from "../../function/policy";
-import { DEFAULT_UPLOAD_TUNING, type PageConfig } from "../../web/config";
+import { checkFile } from "../../web/checks";
 import {
-  type Credentials,
-  checkFile,
-  describeUploadError,
-  EXTENSIONS,
-  formatBytes,
-  isExpiryRefusal,
-  isTokenRefusal,
-  TokenSource,
-  targetOf,
-  UploadFailure,
-} from "../../web/uploads";
+  DEFAULT_UPLOAD_TUNING,
+  type PageConfig,
+  pageConfig,
+  pageConfigFile,
+  parsePageConfig,
+} from "../../web/config";
+import { describeUploadError, isExpiryRefusal, isTokenRefusal, UploadFailure } from "../../web/failures";
+import { formatBytes } from "../../web/format";
+import { type Credentials, TokenSource, targetOf } from "../../web/tokens";
 
 const CONFIG: PageConfig = {
   apiUrl: "http://127.0.0.1:7071/api/credentials",
   allowedContentTypes: ["image/jpeg", "image/png", "image/webp"],
+  extensions: { "image/jpeg": "jpg", "image/png": "png", "image/webp": "webp" },
   maxUploadBytes: 1024 * 1024,
   ...DEFAULT_UPLOAD_TUNING,
 };
 const PHOTO = { name: "photo.png", size: 2048, type: "image/png" };
 const NOW = Date.parse("2026-11-23T12:00:00Z");
 
-function credentials(minutesLeft: number, extra: Partial<Credentials> = {}): Credentials {
+function credentials(minutesLeft: number): Credentials {
   const expiresOn = new Date(NOW + minutesLeft * 60_000).toISOString();
   return {
     sasKey: `sv=2026-04-06&se=${encodeURIComponent(expiresOn)}&sr=b&sp=w&sig=${Math.random()}`,
     url: "http://127.0.0.1:10000/devstoreaccount1",
     container: "images",
     expiresOn,
-    ...extra,
   };
 }
 
 function perUpload(minutesLeft: number, name = "3f0c1b9e.png"): Credentials {
-  return credentials(minutesLeft, {
+  return {
+    ...credentials(minutesLeft),
     blobName: name,
     blobUrl: `http://127.0.0.1:10000/devstoreaccount1/images/${name}`,
-  });
+  };
 }
 
 /** A fake SAS endpoint answering with the given bodies in turn, recording the URLs asked for. */
@@ -94,7 +93,7 @@ describe("the checks before any request", () => {
 describe("the token source", () => {
   test("asks the endpoint for a token for this file and uploads where the server says", async () => {
     const { urls, fetchImpl } = endpoint({ body: perUpload(15) });
-    const target = await new TokenSource(CONFIG.apiUrl, () => NOW, fetchImpl).targetFor(PHOTO);
+    const target = await new TokenSource(CONFIG, () => NOW, fetchImpl).targetFor(PHOTO);
     const query = new URL(urls[0] as string).searchParams;
     expect(Object.fromEntries(query)).toEqual({
       filename: "photo.png",
@@ -110,7 +109,7 @@ describe("the token source", () => {
 
   test("uses a per-upload token for one upload only", async () => {
     const { urls, fetchImpl } = endpoint({ body: perUpload(15, "a.png") }, { body: perUpload(15, "b.png") });
-    const tokens = new TokenSource(CONFIG.apiUrl, () => NOW, fetchImpl);
+    const tokens = new TokenSource(CONFIG, () => NOW, fetchImpl);
     const names = [(await tokens.targetFor(PHOTO)).blobName, (await tokens.targetFor(PHOTO)).blobName];
     expect(names).toEqual(["a.png", "b.png"]);
     expect(urls).toHaveLength(2);
@@ -121,7 +120,7 @@ describe("the token source", () => {
     const first = credentials(5);
     const second = credentials(120);
     const { urls, fetchImpl } = endpoint({ body: first }, { body: second });
-    const tokens = new TokenSource(CONFIG.apiUrl, () => now, fetchImpl);
+    const tokens = new TokenSource(CONFIG, () => now, fetchImpl);
     expect((await tokens.targetFor(PHOTO)).sasKey).toBe(first.sasKey);
     now += 3 * 60_000;
     expect((await tokens.targetFor(PHOTO)).sasKey).toBe(first.sasKey);
@@ -134,7 +133,7 @@ describe("the token source", () => {
     const first = credentials(60);
     const second = credentials(60);
     const { fetchImpl } = endpoint({ body: first }, { body: second });
-    const tokens = new TokenSource(CONFIG.apiUrl, () => NOW, fetchImpl);
+    const tokens = new TokenSource(CONFIG, () => NOW, fetchImpl);
     tokens.discard(await tokens.targetFor(PHOTO));
     expect((await tokens.targetFor(PHOTO)).sasKey).toBe(second.sasKey);
   });
@@ -142,15 +141,11 @@ describe("the token source", () => {
   test("asks again when a token arrives already expired, and blames the clock after three", async () => {
     const fresh = perUpload(15);
     const { urls, fetchImpl } = endpoint({ body: perUpload(-1) }, { body: fresh });
-    expect((await new TokenSource(CONFIG.apiUrl, () => NOW, fetchImpl).targetFor(PHOTO)).sasKey).toBe(
-      fresh.sasKey,
-    );
+    expect((await new TokenSource(CONFIG, () => NOW, fetchImpl).targetFor(PHOTO)).sasKey).toBe(fresh.sasKey);
     expect(urls).toHaveLength(2);
 
     const stale = endpoint({ body: perUpload(-1) }, { body: perUpload(-1) }, { body: perUpload(0) });
-    await expect(
-      new TokenSource(CONFIG.apiUrl, () => NOW, stale.fetchImpl).targetFor(PHOTO),
-    ).rejects.toMatchObject({
+    await expect(new TokenSource(CONFIG, () => NOW, stale.fetchImpl).targetFor(PHOTO)).rejects.toMatchObject({
       kind: "clock",
       message: expect.stringContaining("date and time"),
     });
@@ -158,29 +153,23 @@ describe("the token source", () => {
 
   test("quotes the endpoint's JSON error when it refuses the request", async () => {
     const { fetchImpl } = endpoint({ status: 400, body: { error: "filename must end in .png." } });
-    await expect(new TokenSource(CONFIG.apiUrl, () => NOW, fetchImpl).targetFor(PHOTO)).rejects.toMatchObject(
-      {
-        kind: "server",
-        message: "The upload service refused the request: filename must end in .png.",
-      },
-    );
+    await expect(new TokenSource(CONFIG, () => NOW, fetchImpl).targetFor(PHOTO)).rejects.toMatchObject({
+      kind: "server",
+      message: "The upload service refused the request: filename must end in .png.",
+    });
     const { fetchImpl: broken } = endpoint({ status: 502, body: "<html>" });
-    await expect(new TokenSource(CONFIG.apiUrl, () => NOW, broken).targetFor(PHOTO)).rejects.toMatchObject({
+    await expect(new TokenSource(CONFIG, () => NOW, broken).targetFor(PHOTO)).rejects.toMatchObject({
       message: "The upload service refused the request: it answered with status 502",
     });
   });
 
   test("says so when the endpoint cannot be reached or answers something else", async () => {
     const { fetchImpl } = endpoint(new TypeError("Failed to fetch"));
-    await expect(new TokenSource(CONFIG.apiUrl, () => NOW, fetchImpl).targetFor(PHOTO)).rejects.toMatchObject(
-      {
-        kind: "network",
-      },
-    );
+    await expect(new TokenSource(CONFIG, () => NOW, fetchImpl).targetFor(PHOTO)).rejects.toMatchObject({
+      kind: "network",
+    });
     const odd = endpoint({ body: { sasKey: "x" } });
-    await expect(
-      new TokenSource(CONFIG.apiUrl, () => NOW, odd.fetchImpl).targetFor(PHOTO),
-    ).rejects.toMatchObject({
+    await expect(new TokenSource(CONFIG, () => NOW, odd.fetchImpl).targetFor(PHOTO)).rejects.toMatchObject({
       kind: "server",
       message: "The upload service sent an answer this page does not understand.",
     });
@@ -190,8 +179,16 @@ describe("the token source", () => {
 describe("a container token's blob name", () => {
   test("is a random id and the type's extension, never the file's name", () => {
     const token = credentials(60);
-    const a = targetOf(token, { name: "../../etc/passwd.png", size: 1, type: "image/jpeg" });
-    const b = targetOf(token, { name: "../../etc/passwd.png", size: 1, type: "image/jpeg" });
+    const a = targetOf(
+      token,
+      { name: "../../etc/passwd.png", size: 1, type: "image/jpeg" },
+      CONFIG.extensions,
+    );
+    const b = targetOf(
+      token,
+      { name: "../../etc/passwd.png", size: 1, type: "image/jpeg" },
+      CONFIG.extensions,
+    );
     expect(a.blobName).toMatch(/^[0-9a-f-]{36}\.jpg$/);
     expect(a.blobUrl).toBe(`${token.url}/images/${a.blobName}`);
     expect(a.blobName).not.toBe(b.blobName);
@@ -200,7 +197,7 @@ describe("a container token's blob name", () => {
 });
 
 describe("a refusal by storage", () => {
-  const target = targetOf(perUpload(15), PHOTO);
+  const target = targetOf(perUpload(15), PHOTO, CONFIG.extensions);
   const se = new URLSearchParams(target.sasKey).get("se") as string;
 
   function refusal(code: string, date: string, authenticationErrorDetail?: string): RestError {
@@ -255,9 +252,52 @@ describe("a refusal by storage", () => {
   });
 });
 
-test("the page names container-token uploads with the extension the function gives each type", () => {
-  expect(Object.keys(EXTENSIONS).sort()).toEqual(Object.keys(IMAGE_EXTENSIONS).sort());
-  for (const [type, extensions] of Object.entries(IMAGE_EXTENSIONS)) {
-    expect(EXTENSIONS[type], type).toBe(extensions[0]);
-  }
+describe("config.json", () => {
+  test("gives each allowed type the extension the function gives a blob of that type", () => {
+    const types = ["image/jpeg", "image/tiff", "image/png"] as const;
+    const config = pageConfig(CONFIG.apiUrl, { allowedContentTypes: types, maxUploadBytes: 1024 });
+    expect(config.extensions).toEqual({ "image/jpeg": "jpg", "image/tiff": "tif", "image/png": "png" });
+    for (const type of types) expect(config.extensions[type]).toBe(IMAGE_EXTENSIONS[type][0]);
+    expect(() =>
+      pageConfig(CONFIG.apiUrl, { allowedContentTypes: ["image/svg+xml"], maxUploadBytes: 1 }),
+    ).toThrow("The content type image/svg+xml has no extension in the function's table.");
+  });
+
+  test("a container-token upload is named with the extension config.json gives its type", () => {
+    const extensions = { "image/jpeg": "jpeg-from-config", "image/tiff": "tif" };
+    const jpeg = targetOf(credentials(60), { name: "a.jpg", size: 1, type: "IMAGE/JPEG" }, extensions);
+    expect(jpeg.blobName).toMatch(/^[0-9a-f-]{36}\.jpeg-from-config$/);
+    expect(
+      targetOf(credentials(60), { name: "a.tiff", size: 1, type: "image/tiff" }, extensions).blobName,
+    ).toMatch(/\.tif$/);
+  });
+
+  test("the token source names uploads from the extensions it was configured with", async () => {
+    const { fetchImpl } = endpoint({ body: credentials(60) });
+    const tokens = new TokenSource(
+      { ...CONFIG, extensions: { "image/png": "portable" } },
+      () => NOW,
+      fetchImpl,
+    );
+    expect((await tokens.targetFor(PHOTO)).blobName).toMatch(/\.portable$/);
+  });
+
+  test("is read back exactly as it is written", () => {
+    expect(parsePageConfig(JSON.parse(pageConfigFile(CONFIG)))).toEqual(CONFIG);
+  });
+
+  test("without a field or with a wrong one is refused, naming every field it needs", () => {
+    const needs =
+      "it needs apiUrl, allowedContentTypes, extensions, maxUploadBytes, blockSizeBytes and concurrency.";
+    const { extensions: _, ...withoutExtensions } = CONFIG;
+    for (const wrong of [
+      withoutExtensions,
+      { ...CONFIG, extensions: { "image/png": 3 } },
+      { ...CONFIG, maxUploadBytes: 0 },
+      { ...CONFIG, allowedContentTypes: "image/png" },
+      null,
+    ]) {
+      expect(() => parsePageConfig(wrong)).toThrow(needs);
+    }
+  });
 });

@@ -1,0 +1,84 @@
+// Uploads wait out a lost connection: while the browser says it is offline nothing is sent, an attempt
+// cut short by going offline is aborted at once, and the upload starts again on the `online` event instead
+// of failing. Uppy does the same (core's `#updateOnlineStatus` on window online/offline, then resuming):
+// https://github.com/transloadit/uppy/blob/main/packages/%40uppy/core/src/Uppy.ts
+// `navigator.onLine` false is reliable (no network at all); true only means some network exists, so an
+// unreachable host still ends in a failure the person can retry.
+// https://developer.mozilla.org/docs/Web/API/Navigator/onLine
+
+/** The browser's view of the network: `navigator.onLine` and the window's online/offline events. */
+export interface Connectivity {
+  isOnline(): boolean;
+  readonly events: EventTarget;
+}
+
+export function browserConnectivity(): Connectivity {
+  return { isOnline: () => navigator.onLine, events: window };
+}
+
+/** Resolves when online (at once if so already); rejects with the signal's reason if it aborts first. */
+export function whenOnline(connectivity: Connectivity, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  if (connectivity.isOnline()) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const done = () => {
+      connectivity.events.removeEventListener("online", online);
+      signal.removeEventListener("abort", aborted);
+    };
+    const online = () => {
+      done();
+      resolve();
+    };
+    const aborted = () => {
+      done();
+      reject(signal.reason);
+    };
+    connectivity.events.addEventListener("online", online);
+    signal.addEventListener("abort", aborted);
+  });
+}
+
+export interface OnlineOptions {
+  /** Aborts the whole upload (Cancel): the task's signal aborts too, and its reason is thrown. */
+  signal: AbortSignal;
+  connectivity: Connectivity;
+  /** Called each time the upload starts waiting for the network. */
+  onWaiting: () => void;
+}
+
+/**
+ * Runs `task` until it settles while online. Each attempt gets its own signal, aborted by Cancel or by the
+ * `offline` event; an attempt that ends while offline is started again once the browser is back online.
+ */
+export async function whileOnline<T>(
+  task: (signal: AbortSignal) => Promise<T>,
+  options: OnlineOptions,
+): Promise<T> {
+  const { signal, connectivity } = options;
+  for (;;) {
+    if (!connectivity.isOnline()) {
+      options.onWaiting();
+      await whenOnline(connectivity, signal);
+    }
+    if (signal.aborted) throw signal.reason;
+    const attempt = new AbortController();
+    const cancel = () => attempt.abort(signal.reason);
+    let wentOffline = false;
+    const offline = () => {
+      wentOffline = true;
+      attempt.abort(new DOMException("The browser went offline.", "AbortError"));
+    };
+    signal.addEventListener("abort", cancel);
+    connectivity.events.addEventListener("offline", offline);
+    try {
+      return await task(attempt.signal);
+    } catch (error) {
+      if (signal.aborted) throw signal.reason;
+      if (wentOffline || !connectivity.isOnline()) continue;
+      throw error;
+    } finally {
+      signal.removeEventListener("abort", cancel);
+      connectivity.events.removeEventListener("offline", offline);
+    }
+  }
+}

@@ -1,0 +1,157 @@
+// Where each upload goes: asks the SAS endpoint for a token for one file, keeps a container token for more
+// files while it lives, and turns the endpoint's answer into a target (blob URL and token).
+import type { CredentialsBody, UploadCredentialsBody } from "../function/tokens";
+import type { PageConfig } from "./config";
+import { UploadFailure } from "./failures";
+
+/** The part of a File the checks look at (a File satisfies it). */
+export interface FileFacts {
+  readonly name: string;
+  readonly size: number;
+  readonly type: string;
+}
+
+/** What the SAS endpoint answers: a per-upload token (with blobName/blobUrl) or a container token. */
+export type Credentials = CredentialsBody | UploadCredentialsBody;
+
+/** Where one upload goes and with which token. */
+export interface UploadTarget {
+  readonly blobName: string;
+  /** The blob's URL without the token. */
+  readonly blobUrl: string;
+  readonly sasKey: string;
+  readonly expiresOn: Date;
+  /** A per-upload token may upload in blocks; a container token is create-only, so one Put Blob. */
+  readonly perUpload: boolean;
+}
+
+/** A cached token is used again only while it has at least this long to live. */
+export const REFRESH_MARGIN_MS = 60_000;
+/** Fresh tokens asked for in a row before concluding that this device's clock is wrong. */
+const MAX_TOKEN_REQUESTS = 3;
+
+/**
+ * Hands out tokens. A per-upload token names one blob, so it serves exactly one upload attempt; a
+ * container token (the endpoint's older answer) is kept for further files while it has more than
+ * REFRESH_MARGIN_MS to live. No token is used after its expiresOn.
+ */
+export class TokenSource {
+  private cachedContainerToken: Credentials | undefined;
+
+  constructor(
+    private readonly config: Pick<PageConfig, "apiUrl" | "extensions">,
+    private readonly now: () => number = Date.now,
+    private readonly fetchImpl: typeof fetch = (input, init) => fetch(input, init),
+  ) {}
+
+  /** A target for this file; `signal` aborts the request for a token (the abort reason is thrown). */
+  async targetFor(file: FileFacts, signal?: AbortSignal): Promise<UploadTarget> {
+    const cached = this.cachedContainerToken;
+    if (cached && Date.parse(cached.expiresOn) - this.now() > REFRESH_MARGIN_MS) {
+      return targetOf(cached, file, this.config.extensions);
+    }
+    this.cachedContainerToken = undefined;
+    for (let request = 0; request < MAX_TOKEN_REQUESTS; request++) {
+      const credentials = await this.request(file, signal);
+      // A token that arrives already expired (by this device's clock) is never used; ask again.
+      if (Date.parse(credentials.expiresOn) <= this.now()) continue;
+      if (!("blobUrl" in credentials)) this.cachedContainerToken = credentials;
+      return targetOf(credentials, file, this.config.extensions);
+    }
+    throw new UploadFailure(
+      "clock",
+      "Every upload token arrived already expired. Check that this device's date and time are correct, then try again.",
+    );
+  }
+
+  /** Storage refused this token: never hand it out again. */
+  discard(target: UploadTarget): void {
+    if (this.cachedContainerToken?.sasKey === target.sasKey) this.cachedContainerToken = undefined;
+  }
+
+  private async request(file: FileFacts, signal: AbortSignal | undefined): Promise<Credentials> {
+    const query = new URLSearchParams({
+      filename: file.name,
+      contentType: file.type,
+      size: String(file.size),
+    });
+    let response: Response;
+    try {
+      response = await this.fetchImpl(`${this.config.apiUrl}?${query}`, {
+        cache: "no-store",
+        credentials: "omit",
+        signal,
+      });
+    } catch {
+      if (signal?.aborted) throw signal.reason;
+      throw new UploadFailure(
+        "network",
+        "Could not reach the upload service. Check your connection and try again.",
+      );
+    }
+    const body: unknown = await response.json().catch(() => undefined);
+    if (!response.ok) {
+      const message = errorMessageOf(body) ?? `it answered with status ${response.status}`;
+      throw new UploadFailure("server", `The upload service refused the request: ${message}`);
+    }
+    if (!isCredentials(body)) {
+      throw new UploadFailure("server", "The upload service sent an answer this page does not understand.");
+    }
+    return body;
+  }
+}
+
+function errorMessageOf(body: unknown): string | undefined {
+  if (typeof body !== "object" || body === null) return undefined;
+  const error = (body as { error?: unknown }).error;
+  return typeof error === "string" && error.length > 0 ? error.slice(0, 500) : undefined;
+}
+
+function isCredentials(body: unknown): body is Credentials {
+  if (typeof body !== "object" || body === null) return false;
+  const value = body as Record<string, unknown>;
+  const text = (key: string) => typeof value[key] === "string" && value[key] !== "";
+  return (
+    text("sasKey") &&
+    text("url") &&
+    text("container") &&
+    text("expiresOn") &&
+    !Number.isNaN(Date.parse(value.expiresOn as string)) &&
+    (value.blobUrl === undefined || (text("blobUrl") && text("blobName")))
+  );
+}
+
+/**
+ * The endpoint chooses the blob name; only a container token leaves it to the page: a random id and the
+ * extension config.json gives the file's type, as the function would name it.
+ */
+export function targetOf(
+  credentials: Credentials,
+  file: FileFacts,
+  extensions: Readonly<Record<string, string>>,
+): UploadTarget {
+  const expiresOn = new Date(credentials.expiresOn);
+  if ("blobUrl" in credentials) {
+    return {
+      blobName: credentials.blobName,
+      blobUrl: credentials.blobUrl,
+      sasKey: credentials.sasKey,
+      expiresOn,
+      perUpload: true,
+    };
+  }
+  const blobName = `${randomId()}.${extensions[file.type.toLowerCase()] ?? "bin"}`;
+  return {
+    blobName,
+    blobUrl: `${credentials.url}/${encodeURIComponent(credentials.container)}/${blobName}`,
+    sasKey: credentials.sasKey,
+    expiresOn,
+    perUpload: false,
+  };
+}
+
+function randomId(): string {
+  if (typeof crypto.randomUUID === "function") return crypto.randomUUID();
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
+}
