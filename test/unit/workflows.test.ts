@@ -49,8 +49,8 @@ function problems(errors: ValidationError[]): string[] {
 }
 
 describe("workflow files", () => {
-  test("the three workflows are there to check", () => {
-    expect(files.sort()).toEqual(["deploy.yml", "preview.yml", "test.yml"]);
+  test("the workflows the deployment relies on are there to check", () => {
+    expect(files).toEqual(expect.arrayContaining(["deploy.yml", "preview.yml", "test.yml"]));
   });
 
   test.each(files)("%s is valid against the GitHub Actions workflow schema", (name) => {
@@ -82,7 +82,9 @@ describe("what the workflows promise", () => {
           .map((candidate) => `setup-node ${String(candidate.with?.["node-version"])}`),
       ]),
     );
-    expect(versions.sort()).toEqual(["node:22-bookworm", "setup-node 22", "setup-node 22"]);
+    // test.yml's container, and setup-node in preview and deploy.
+    expect(versions.length).toBeGreaterThanOrEqual(3);
+    expect(versions.filter((version) => !/^(node:22-\w+|setup-node 22)$/.test(version))).toEqual([]);
   });
 
   test("the preview signs in as the preview identity, outside the deploy environment", () => {
