@@ -95,7 +95,7 @@ export function appSettings(app: RecordedResource): Record<string, string> {
   return Object.fromEntries(siteConfig.appSettings.map((setting) => [setting.name, setting.value]));
 }
 
-/** The stack outputs users rely on (the README lists them). */
+/** The stack outputs users rely on (docs/deploying.md lists them). */
 export const STACK_OUTPUTS = [
   "credentialsUrl",
   "blobServiceUrl",
