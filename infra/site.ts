@@ -9,9 +9,6 @@ import * as pulumi from "@pulumi/pulumi";
 import { CONFIG_FILE, type PageConfig, pageConfigFile } from "../web/config";
 import { PAGE_CONTENT_TYPES, pageContentType } from "../web/contentTypes";
 
-/** The container Azure Storage serves the static website from; created when the website is enabled. */
-export const WEB_CONTAINER = "$web";
-
 export function contentTypeOf(file: string): string {
   const type = pageContentType(file);
   if (!type) {
@@ -82,10 +79,12 @@ export class UploadPage extends pulumi.ComponentResource {
     const blobArgs = {
       resourceGroupName: args.resourceGroupName,
       accountName: args.accountName,
-      containerName: WEB_CONTAINER,
+      // The website's own output ($web, created when the website is enabled): taking the name from it
+      // orders every blob after the website by data, with no dependsOn to keep in step.
+      containerName: website.containerName,
       type: storage.BlobType.Block,
     };
-    const blobOptions = { parent: this, dependsOn: [website] };
+    const blobOptions = { parent: this };
     // One blob per file, named by its path: Pulumi compares FileAssets by the hash of their contents, so a
     // change to one file updates that blob only. (Cache-Control cannot be set: azure-native's Blob has no
     // such input, https://github.com/pulumi/pulumi-azure-native/issues/4419; the page fetches config.json

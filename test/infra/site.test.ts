@@ -63,9 +63,9 @@ async function deployPage() {
   });
   const url = await settled(page.url);
   const origin = await settled(page.origin);
-  // Registrations finish asynchronously: wait (bounded) until the four files and config.json are in.
+  // Registrations finish asynchronously: wait (bounded) until the four files and config.json are registered.
   const blobCount = () =>
-    registered.filter((resource) => resource.type === "azure-native:storage:Blob").length;
+    registered.filter((resource) => resource.type === "azure-native:storage:Blob" && resource.urn).length;
   for (let turn = 0; turn < 1000 && blobCount() < 5; turn++)
     await new Promise((resolve) => setImmediate(resolve));
   const blobs = registered.filter((resource) => resource.type === "azure-native:storage:Blob");
@@ -110,6 +110,17 @@ describe("the upload page in Azure", () => {
     expect(typeOf("styles.css")).toBe("text/css; charset=utf-8");
     expect(typeOf("icons/upload.svg")).toBe("image/svg+xml");
     expect(typeOf("config.json")).toBe("application/json");
+  });
+
+  test("every blob waits for the website by taking its container name from it", async () => {
+    const { blobs } = await deployPage();
+    const website = registered.find(
+      (resource) => resource.type === "azure-native:storage:StorageAccountStaticWebsite",
+    );
+    expect(website?.urn).toBeDefined();
+    for (const blob of blobs) {
+      expect(blob.propertyDependencies?.containerName).toEqual([website?.urn]);
+    }
   });
 
   test("each page file's blob has that file as its content, so a changed file updates only its blob", async () => {

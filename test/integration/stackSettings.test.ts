@@ -9,10 +9,7 @@ let stack: TestStack;
 beforeAll(async () => {
   stack = await startTestStack({ [SETTING.container]: "photos" });
 });
-afterAll(async () => {
-  await stack?.stop();
-  delete process.env[SETTING.container];
-});
+afterAll(() => stack?.stop());
 
 test("a configured container is created and tokens are signed for it", async () => {
   expect(stack.container).toBe("photos");

@@ -1,6 +1,7 @@
 // Signing is local: the function keeps issuing tokens while the storage service is unreachable.
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { SETTING } from "../../function/appSettings";
+import { configureSettings } from "../../function/settings";
 import { type FunctionHost, startFunctionHost } from "../../local/functionHost";
 import { freePort } from "../../local/ports";
 import { TEST_KEY } from "../support/accounts";
@@ -10,15 +11,14 @@ let deadPort: number;
 
 beforeAll(async () => {
   deadPort = await freePort();
-  process.env[SETTING.connectionString] =
-    `DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=${TEST_KEY};` +
-    `BlobEndpoint=http://127.0.0.1:${deadPort}/devstoreaccount1`;
+  configureSettings({
+    [SETTING.connectionString]:
+      `DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=${TEST_KEY};` +
+      `BlobEndpoint=http://127.0.0.1:${deadPort}/devstoreaccount1`,
+  });
   host = await startFunctionHost({ port: await freePort(), allowedOrigins: [] });
 });
-afterAll(async () => {
-  delete process.env[SETTING.connectionString];
-  await host?.stop();
-});
+afterAll(() => host?.stop());
 
 test("a token is issued while nothing listens on the blob endpoint", async () => {
   await expect(fetch(`http://127.0.0.1:${deadPort}/devstoreaccount1/images`)).rejects.toThrow();

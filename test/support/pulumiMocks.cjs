@@ -24,6 +24,9 @@ function azureState(type, name, inputs) {
     }
     case "azure-native:storage:BlobContainer":
       return { name: inputs.containerName };
+    // Enabling the static website creates the $web container, which the resource reports.
+    case "azure-native:storage:StorageAccountStaticWebsite":
+      return { name: `${name}-${SUFFIX}`, containerName: "$web" };
     case "azure-native:web:WebApp": {
       const app = `${name}-${SUFFIX}`;
       return {
