@@ -1,6 +1,7 @@
 // Uploads wait out a lost connection: while the browser says it is offline nothing is sent, an attempt
 // cut short by going offline is aborted at once, and the upload starts again on the `online` event instead
-// of failing. Uppy does the same (core's `#updateOnlineStatus` on window online/offline, then resuming):
+// of failing. Uppy's core watches the same signals: `updateOnlineStatus` runs on the window's online and
+// offline events, reads `navigator.onLine`, and emits `is-offline`, then `back-online` for its uploaders.
 // https://github.com/transloadit/uppy/blob/main/packages/%40uppy/core/src/Uppy.ts
 // `navigator.onLine` false is reliable (no network at all); true only means some network exists, so an
 // unreachable host still ends in a failure the person can retry.
