@@ -1,3 +1,5 @@
+// The function's deployment package (infra/package.ts): deterministic bytes, exactly the files Flex needs,
+// and a bundle that loads and issues a token in a fresh node process.
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";

@@ -1,3 +1,5 @@
+// The credentials handler (function/credentials.ts) over HTTP objects: its response contract, logs without
+// secrets, method refusals, and the clear errors of a misconfigured instance.
 import { type HttpRequest, HttpResponse, InvocationContext } from "@azure/functions";
 import { afterEach, describe, expect, test, vi } from "vitest";
 import { SETTING } from "../../function/appSettings";

@@ -1,3 +1,5 @@
+// The issuance policy's settings (function/policy.ts): defaults, every accepted and refused value, and the
+// parsers the stack config shares, reporting the name they are given.
 import { describe, expect, test } from "vitest";
 import { SETTING, SettingsError } from "../../function/appSettings";
 import {

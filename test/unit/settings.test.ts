@@ -1,3 +1,5 @@
+// Reading the function's settings (function/settings.ts): every accepted and refused connection string,
+// the container and lifetime rules, and errors that never quote a secret.
 import { SASProtocol } from "@azure/storage-blob";
 import { describe, expect, test } from "vitest";
 import { SETTING, SettingsError } from "../../function/appSettings";

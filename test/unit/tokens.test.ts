@@ -1,3 +1,4 @@
+// The pure token core (function/tokens.ts): what a signed token scopes, permits and expires at, field by field.
 import { describe, expect, test } from "vitest";
 import { SETTING } from "../../function/appSettings";
 import { parseSettings } from "../../function/settings";

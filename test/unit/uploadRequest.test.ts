@@ -1,3 +1,5 @@
+// The request checks (function/uploadRequest.ts): accepted queries, a table of hostile ones each refused
+// with a clear message, and the caller's address as the front end reports it.
 import { describe, expect, test } from "vitest";
 import { parsePolicy } from "../../function/policy";
 import { clientIpv4, parseTokenRequest, RequestError } from "../../function/uploadRequest";
