@@ -8,7 +8,7 @@ import type { input } from "@pulumi/azure-native/types";
 import * as web from "@pulumi/azure-native/web";
 import * as pulumi from "@pulumi/pulumi";
 import { CREDENTIALS_ROUTE } from "../function/routes";
-import { ROLE } from "./platformRules";
+import { HOST_STORAGE_ACCOUNT_SETTING, ROLE } from "./platformRules";
 import { checkAccountBaseName, SECURE_ACCOUNT } from "./storage";
 
 /** Node.js 22 is the newest Node runtime Flex Consumption offers; the bundle targets it. */
@@ -103,7 +103,7 @@ export class FunctionApp extends pulumi.ComponentResource {
       appSettings: [
         // Identity-based host storage: the account name alone, no key, no connection string.
         // https://learn.microsoft.com/azure/azure-functions/functions-reference#connecting-to-host-storage-with-an-identity
-        { name: "AzureWebJobsStorage__accountName", value: runtimeAccount.name },
+        { name: HOST_STORAGE_ACCOUNT_SETTING, value: runtimeAccount.name },
         { name: "APPLICATIONINSIGHTS_CONNECTION_STRING", value: args.applicationInsightsConnectionString },
         ...Object.entries(args.appSettings).map(([settingName, value]) => ({ name: settingName, value })),
       ],

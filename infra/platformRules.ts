@@ -18,7 +18,11 @@ const PULUMI_4168 = "https://github.com/pulumi/pulumi-azure-native/issues/4168";
 const AVM_283 = "https://github.com/Azure/terraform-azurerm-avm-res-web-site/issues/283";
 /** The AVM module's field-by-field table of what FC1 refuses (merged fix). */
 const AVM_345 = "https://github.com/Azure/terraform-azurerm-avm-res-web-site/pull/345";
-/** ARM error 51021 listing PreWarmedInstanceCount and FunctionsRuntimeScaleMonitoringEnabled too. */
+/**
+ * Quotes an ARM 51021 error listing PreWarmedInstanceCount and FunctionsRuntimeScaleMonitoringEnabled among
+ * five refused properties, from Microsoft Q&A (a moderator there: newer regional stamps block them, older
+ * ones ignore them): https://learn.microsoft.com/answers/questions/2277522
+ */
 const AVM_360 = "https://github.com/Azure/terraform-azurerm-avm-res-web-site/issues/360";
 /** ARM error 51021 for FunctionAppScaleLimit. */
 const HOST_10643 = "https://github.com/Azure/azure-functions-host/issues/10643";
@@ -101,6 +105,13 @@ export const CORS_LIMITS = {
 
 /** Azure allows at most 64 origins in one CORS rule. */
 export const MAX_ORIGINS = CORS_LIMITS.maxOriginsPerRule;
+
+/**
+ * The app setting that points the Functions host at its storage by account name, with the app's identity
+ * instead of a connection string.
+ * https://learn.microsoft.com/azure/azure-functions/functions-reference#connecting-to-host-storage-with-an-identity
+ */
+export const HOST_STORAGE_ACCOUNT_SETTING = "AzureWebJobsStorage__accountName";
 
 /** Built-in role definition ids (the same GUID in every subscription). */
 export const ROLE = {

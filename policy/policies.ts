@@ -15,6 +15,7 @@ import {
   FLEX_REFUSED_APP_SETTINGS,
   FLEX_REFUSED_SITE_CONFIG,
   FLEX_REFUSED_SITE_PROPERTIES,
+  HOST_STORAGE_ACCOUNT_SETTING,
   ROLE,
   type SourcedName,
 } from "../infra/platformRules";
@@ -224,7 +225,7 @@ function storageOfApp(app: PolicyResource, resources: readonly PolicyResource[])
     const settings = (
       app.props.siteConfig as { appSettings?: { name?: string; value?: unknown }[] } | undefined
     )?.appSettings;
-    return settings?.find((setting) => setting.name === "AzureWebJobsStorage__accountName")?.value;
+    return settings?.find((setting) => setting.name === HOST_STORAGE_ACCOUNT_SETTING)?.value;
   }, undefined);
   const host = resources.filter(
     (resource) =>

@@ -221,6 +221,25 @@ describe("publishing through the platform's timing faults", () => {
     expect(site.deployments).toHaveLength(1);
   });
 
+  test("retries status polls the SCM site answers with 503 or cuts off, after the upload was accepted", async () => {
+    site.behave({ unavailable: 2, resets: 1, faultsOn: "polls" });
+    await expect(publish()).resolves.toEqual({ deploymentId: "deployment-1" });
+    expect(uploads()).toHaveLength(1);
+    const polls = site.requests.filter((request) => request.path === "/api/deployments/deployment-1");
+    // Three faulted polls, then the one in progress and the one with the outcome.
+    expect(polls).toHaveLength(5);
+  });
+
+  test("waits as long as a 503's Retry-After asks before asking again", async () => {
+    site.behave({ unavailable: 1, faultsOn: "polls", retryAfterSeconds: 1 });
+    await expect(publish()).resolves.toEqual({ deploymentId: "deployment-1" });
+    const [refused, retried] = site.requests.filter(
+      (request) => request.path === "/api/deployments/deployment-1",
+    );
+    // retryDelayMs is 1 ms here, so only the header can account for a pause of a second.
+    expect((retried?.receivedAt ?? 0) - (refused?.receivedAt ?? 0)).toBeGreaterThanOrEqual(990);
+  });
+
   test("reports a site that stays unavailable with its status once the retries are spent", async () => {
     site.behave({ unavailable: 100 });
     await expect(publish({ transientRetries: 2 })).rejects.toThrow(

@@ -187,6 +187,74 @@ describe("the policy pack over the program's own resources", () => {
     expect(reported).toEqual([expect.stringMatching(/holds Storage Blob Data Owner on credentials/)]);
   });
 
+  /** The registered resources with the first one of `type` changed by `change` (state and graph). */
+  const altered = (type: string, change: (resource: RecordedResource) => RecordedResource) => {
+    let done = false;
+    return run.resources.map((resource) => {
+      if (done || resource.type !== type) return resource;
+      done = true;
+      return change(resource);
+    });
+  };
+  const accountUrn = (component: string) =>
+    run.resources.find(
+      (resource) => resource.type === "azure-native:storage:StorageAccount" && resource.name === component,
+    )?.urn ?? "";
+  const uploadsAccountName = () =>
+    String(
+      run.resources.find(
+        (resource) => resource.type === "azure-native:storage:StorageAccount" && resource.name === "uploads",
+      )?.state.name,
+    );
+
+  test("a role other than Storage Blob Data Owner on the runtime storage is reported", async () => {
+    const OWNER = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635";
+    const stack = altered("azure-native:authorization:RoleAssignment", (role) => ({
+      ...role,
+      state: {
+        ...role.state,
+        roleDefinitionId: `/providers/Microsoft.Authorization/roleDefinitions/${OWNER}`,
+      },
+    }));
+    const reported = await stackViolations(stackPolicies[0] as StackValidationPolicy, stack);
+    expect(reported).toEqual([expect.stringMatching(/holds Storage Blob Data Owner on credentials/)]);
+  });
+
+  test("the role assigned on another account than the app's storage is reported", async () => {
+    const stack = altered("azure-native:authorization:RoleAssignment", (role) => ({
+      ...role,
+      propertyDependencies: { ...role.propertyDependencies, scope: [accountUrn("uploads")] },
+    }));
+    const reported = await stackViolations(stackPolicies[0] as StackValidationPolicy, stack);
+    expect(reported).toEqual([expect.stringMatching(/holds Storage Blob Data Owner on credentials/)]);
+  });
+
+  test("host storage in a second account, where the identity holds no role, is reported", async () => {
+    const stack = altered("azure-native:web:WebApp", (app) => {
+      // The app settings carry the connection string, so the registered siteConfig is a secret.
+      const registered = app.state.siteConfig;
+      const siteConfig = (isSecretValue(registered) ? registered.value : registered) as {
+        appSettings: { name: string; value: unknown }[];
+      };
+      return {
+        ...app,
+        state: {
+          ...app.state,
+          siteConfig: {
+            ...siteConfig,
+            appSettings: siteConfig.appSettings.map((setting) =>
+              setting.name === "AzureWebJobsStorage__accountName"
+                ? { ...setting, value: uploadsAccountName() }
+                : setting,
+            ),
+          },
+        },
+      };
+    });
+    const reported = await stackViolations(stackPolicies[0] as StackValidationPolicy, stack);
+    expect(reported).toEqual([expect.stringMatching(/holds Storage Blob Data Owner on uploads/)]);
+  });
+
   test("in a preview that does not know the app settings or the role id yet, the deployment storage is still checked", async () => {
     const unknown = {
       "azure-native:web:WebApp": ["siteConfig"],

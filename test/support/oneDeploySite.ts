@@ -14,6 +14,8 @@ export interface RecordedRequest {
   query: URLSearchParams;
   headers: IncomingHttpHeaders;
   body: Buffer;
+  /** When the request arrived (Date.now()), to check the pause before a retry. */
+  receivedAt: number;
 }
 
 /** A scripted answer; `reset` closes the connection instead of answering. */
@@ -35,6 +37,10 @@ export interface OneDeployBehaviour {
   unavailable?: number;
   /** Requests whose connection is reset before the site answers normally. */
   resets?: number;
+  /** Which requests the 503s and resets hit: any (the first ones are the upload's) or only status polls. */
+  faultsOn?: "any" | "polls";
+  /** A Retry-After header, in seconds, on each 503. */
+  retryAfterSeconds?: number;
 }
 
 /** How Flex reports its storage refusing the app's identity (Azure/azure-functions-core-tools#4346). */
@@ -69,6 +75,7 @@ export class OneDeploySite {
           query: url.searchParams,
           headers: req.headers,
           body: Buffer.concat(chunks),
+          receivedAt: Date.now(),
         };
         this.requests.push(recorded);
         const route = this.routes.get(`${recorded.method} ${recorded.path}`);
@@ -119,13 +126,19 @@ export class OneDeploySite {
   }
 
   private oneDeploy(request: RecordedRequest): Reply {
-    if (this.faults.resets > 0) {
+    const faulty = this.behaviour.faultsOn !== "polls" || request.method === "GET";
+    if (faulty && this.faults.resets > 0) {
       this.faults.resets--;
       return { reset: true };
     }
-    if (this.faults.unavailable > 0) {
+    if (faulty && this.faults.unavailable > 0) {
       this.faults.unavailable--;
-      return { status: 503, body: "Service Unavailable" };
+      const retryAfter = this.behaviour.retryAfterSeconds;
+      return {
+        status: 503,
+        body: "Service Unavailable",
+        headers: retryAfter === undefined ? {} : { "Retry-After": String(retryAfter) },
+      };
     }
     if (request.method === "POST" && request.path === "/api/publish") return this.accept();
     const match = /^\/api\/deployments\/([^/]+)(\/log)?$/.exec(request.path);
