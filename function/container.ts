@@ -12,15 +12,16 @@ export function parseTokenLifetime(name: string, raw: string | undefined): numbe
 }
 
 /**
- * A per-upload token is the narrow one: when set, its lifetime must not exceed the container token's;
- * left unset, its default yields to a shorter container lifetime. Returns the per-upload lifetime.
+ * A per-upload token is the narrow one: when set (`uploadRaw`, the value as written, is not blank), its
+ * lifetime must not exceed the container token's; left unset, its default yields to a shorter container
+ * lifetime. Returns the per-upload lifetime.
  */
 export function fitUploadTokenLifetime(
   names: { readonly container: string; readonly upload: string },
   minutes: { readonly container: number; readonly upload: number },
-  uploadIsSet: boolean,
+  uploadRaw: string | undefined,
 ): number {
-  if (!uploadIsSet) return Math.min(minutes.upload, minutes.container);
+  if (trimmed(uploadRaw) === undefined) return Math.min(minutes.upload, minutes.container);
   if (minutes.upload > minutes.container) {
     throw new SettingsError(
       names.upload,

@@ -1,7 +1,7 @@
 // Reads and validates the function's settings once per instance: the uploads account (from its
 // connection string), the container, the container token's lifetime and the issuance policy.
 import { BlobServiceClient, SASProtocol, StorageSharedKeyCredential } from "@azure/storage-blob";
-import { type Environment, SETTING, SettingsError, trimmed } from "./appSettings";
+import { type Environment, SETTING, SettingsError } from "./appSettings";
 import { fitUploadTokenLifetime, parseContainerName, parseTokenLifetime } from "./container";
 import { type IssuancePolicy, parsePolicy } from "./policy";
 
@@ -30,7 +30,7 @@ export function parseSettings(env: Environment): Settings {
   const uploadTokenLifetimeMinutes = fitUploadTokenLifetime(
     { container: SETTING.tokenLifetimeMinutes, upload: SETTING.uploadTokenLifetimeMinutes },
     { container: tokenLifetimeMinutes, upload: policy.uploadTokenLifetimeMinutes },
-    trimmed(env[SETTING.uploadTokenLifetimeMinutes]) !== undefined,
+    env[SETTING.uploadTokenLifetimeMinutes],
   );
   return {
     ...account,

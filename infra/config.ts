@@ -112,7 +112,7 @@ export function loadStackConfig(config: pulumi.Config = new pulumi.Config()): St
     fitUploadTokenLifetime(
       { container: key("tokenLifetimeMinutes"), upload: key("uploadTokenLifetimeMinutes") },
       { container: stackConfig.tokenLifetimeMinutes, upload: stackConfig.uploadTokenLifetimeMinutes },
-      trimmed(config.get("uploadTokenLifetimeMinutes")) !== undefined,
+      config.get("uploadTokenLifetimeMinutes"),
     ),
   );
   return { ...stackConfig, uploadTokenLifetimeMinutes };

@@ -9,7 +9,7 @@ import * as web from "@pulumi/azure-native/web";
 import * as pulumi from "@pulumi/pulumi";
 import { CREDENTIALS_ROUTE } from "../function/routes";
 import { HOST_STORAGE_ACCOUNT_SETTING, ROLE } from "./platformRules";
-import { checkAccountBaseName, SECURE_ACCOUNT } from "./storage";
+import { checkAccountBaseName, SECURE_ACCOUNT, withoutTrailingSlash } from "./storage";
 
 /** Node.js 22 is the newest Node runtime Flex Consumption offers; the bundle targets it. */
 export const NODE_RUNTIME_VERSION = "22";
@@ -82,7 +82,7 @@ export class FunctionApp extends pulumi.ComponentResource {
       { parent: this },
     );
 
-    const runtimeBlobUrl = runtimeAccount.primaryEndpoints.blob.apply((url) => url.replace(/\/+$/, ""));
+    const runtimeBlobUrl = runtimeAccount.primaryEndpoints.blob.apply(withoutTrailingSlash);
     // Only what Flex Consumption accepts in siteConfig: the app settings (Microsoft's Flex samples send those
     // alone), minTlsVersion (the Bicep quickstart's one property), and scmMinTlsVersion, cors and http20Enabled,
     // which no refusal or deprecation names and which the AVM module still sends to FC1 sites after checking

@@ -161,7 +161,8 @@ function checkOriginCount(count: number, args: UploadsStorageArgs): void {
   );
 }
 
-function withoutTrailingSlash(url: string): string {
+/** An endpoint as ARM reports it (`https://<account>.blob.core.windows.net/`), without the trailing slash. */
+export function withoutTrailingSlash(url: string): string {
   return url.replace(/\/+$/, "");
 }
 

@@ -208,13 +208,14 @@ describe("the lifetime rule, shared with the stack config", () => {
   const names = { container: "valet:tokenLifetimeMinutes", upload: "valet:uploadTokenLifetimeMinutes" };
 
   test("an unset per-upload lifetime yields to a shorter container lifetime; a set one is kept", () => {
-    expect(fitUploadTokenLifetime(names, { container: 10, upload: 15 }, false)).toBe(10);
-    expect(fitUploadTokenLifetime(names, { container: 120, upload: 15 }, false)).toBe(15);
-    expect(fitUploadTokenLifetime(names, { container: 30, upload: 30 }, true)).toBe(30);
+    expect(fitUploadTokenLifetime(names, { container: 10, upload: 15 }, undefined)).toBe(10);
+    expect(fitUploadTokenLifetime(names, { container: 10, upload: 15 }, "  ")).toBe(10);
+    expect(fitUploadTokenLifetime(names, { container: 120, upload: 15 }, undefined)).toBe(15);
+    expect(fitUploadTokenLifetime(names, { container: 30, upload: 30 }, "30")).toBe(30);
   });
 
   test("a set per-upload lifetime longer than the container's is refused under the names given", () => {
-    const error = settingsError(() => fitUploadTokenLifetime(names, { container: 10, upload: 30 }, true));
+    const error = settingsError(() => fitUploadTokenLifetime(names, { container: 10, upload: 30 }, "30"));
     expect(error.setting).toBe(names.upload);
     expect(error.message).toBe(
       "valet:uploadTokenLifetimeMinutes (30) must not exceed valet:tokenLifetimeMinutes (10).",
