@@ -1,6 +1,7 @@
 // A small local stand-in for the Functions host: maps Node HTTP requests to @azure/functions
 // HttpRequest/InvocationContext objects, invokes the registered handlers from function/functions.ts, and
-// answers CORS for the configured origins the way the Function App's platform CORS does.
+// answers CORS for the configured origins the way the Function App's platform CORS does. What never reaches
+// a function (a malformed Host, a method it does not list, a body too large or too slow) is refused here.
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import {
