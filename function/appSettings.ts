@@ -14,24 +14,32 @@ export const SETTING = {
   bindTokenToClientIp: "BIND_TOKEN_TO_CLIENT_IP",
 } as const;
 
-/** A setting is missing or wrong. The message names the setting and never quotes its value. */
+/**
+ * A setting is missing or wrong. The message names the setting and the kind of problem and never quotes
+ * any part of its value: it is what an anonymous caller may be told. The detail, for the log and the
+ * operator, may also say which part is wrong, but only for a setting that is not a secret; it defaults
+ * to the message.
+ */
 export class SettingsError extends Error {
+  readonly detail: string;
   constructor(
     readonly setting: string,
     message: string,
+    detail?: string,
   ) {
     super(message);
     this.name = "SettingsError";
+    this.detail = detail ?? message;
   }
 }
 
-/** The log event for a bad setting: names the setting and what is wrong, never its value. */
+/** The log event for a bad setting: names the setting and what is wrong, never a secret's value. */
 export function settingsInvalidEvent(error: SettingsError): {
   event: string;
   setting: string;
   message: string;
 } {
-  return { event: "settings.invalid", setting: error.setting, message: error.message };
+  return { event: "settings.invalid", setting: error.setting, message: error.detail };
 }
 
 export type Environment = Readonly<Record<string, string | undefined>>;

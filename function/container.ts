@@ -25,6 +25,7 @@ export function fitUploadTokenLifetime(
   if (minutes.upload > minutes.container) {
     throw new SettingsError(
       names.upload,
+      `${names.upload} must not exceed ${names.container}.`,
       `${names.upload} (${minutes.upload}) must not exceed ${names.container} (${minutes.container}).`,
     );
   }

@@ -94,9 +94,12 @@ export function parseContentTypes(
   for (const item of items) {
     const type = item.trim().toLowerCase();
     if (!isImageContentType(type)) {
+      // Which item is wrong goes to the log and the operator only: a caller is never shown the value.
+      const rule = `${name} must be ${listOf} ${accepted}`;
       throw new SettingsError(
         name,
-        `${name} must be ${listOf} ${accepted}; ${JSON.stringify(item.trim().slice(0, 60))} is not one of them.`,
+        `${rule}; one of its items is not one of them.`,
+        `${rule}; ${JSON.stringify(item.trim().slice(0, 60))} is not one of them.`,
       );
     }
     if (!types.includes(type)) types.push(type);

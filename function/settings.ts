@@ -98,6 +98,7 @@ export function parseConnectionString(raw: string | undefined): Account {
   if (!hasBase64AccountKey(raw)) {
     throw new SettingsError(name, `${name} has an AccountKey that is not a base64 storage account key.`);
   }
+  checkBlobEndpoint(client.url);
   const blobServiceUrl = client.url.replace(/\/+$/, "");
   return {
     blobServiceUrl,
@@ -105,6 +106,39 @@ export function parseConnectionString(raw: string | undefined): Account {
     credential,
     protocol: blobServiceUrl.startsWith("https:") ? SASProtocol.Https : SASProtocol.HttpsAndHttp,
   };
+}
+
+/** Hosts where a plain-http blob endpoint is accepted: an emulator on this machine. */
+const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]"]);
+
+/**
+ * The blob endpoint becomes every token's `url`, so it must be a plain service address: https (http
+ * only for a loopback emulator), no user info, no query or fragment. The messages never quote it.
+ */
+function checkBlobEndpoint(url: string): void {
+  const name = SETTING.connectionString;
+  const endpoint = URL.canParse(url) ? new URL(url) : undefined;
+  const secure = endpoint?.protocol === "https:";
+  const loopbackHttp = endpoint?.protocol === "http:" && LOOPBACK_HOSTS.has(endpoint.hostname);
+  if (!endpoint || !(secure || loopbackHttp)) {
+    throw new SettingsError(
+      name,
+      `${name} has a blob endpoint that is not an https: URL (http: is accepted only for an emulator on ` +
+        "127.0.0.1, localhost or ::1).",
+    );
+  }
+  if (endpoint.username !== "" || endpoint.password !== "") {
+    throw new SettingsError(
+      name,
+      `${name} has a blob endpoint with a user name or password in it: give the service's address only.`,
+    );
+  }
+  if (/[?#]/.test(url)) {
+    throw new SettingsError(
+      name,
+      `${name} has a blob endpoint with a query or fragment: give the service's address only.`,
+    );
+  }
 }
 
 /**

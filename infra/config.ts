@@ -123,7 +123,8 @@ function asStackConfigError<T>(parse: () => T): T {
   try {
     return parse();
   } catch (error) {
-    if (error instanceof SettingsError) throw new StackConfigError(error.setting, error.message);
+    // The operator sees the detail: it is their own stack config, and no secret goes through these parsers.
+    if (error instanceof SettingsError) throw new StackConfigError(error.setting, error.detail);
     throw error;
   }
 }

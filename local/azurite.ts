@@ -22,7 +22,22 @@ export interface AzuriteOptions {
 export interface Azurite {
   readonly blobServiceUrl: string;
   readonly connectionString: string;
+  /** Settles if Azurite exits on its own, not through stop(), with an error naming its exit code or signal. */
+  readonly exitedUnexpectedly: Promise<AzuriteExitedError>;
   stop(): Promise<void>;
+}
+
+export class AzuriteExitedError extends Error {
+  override name = "AzuriteExitedError";
+  constructor(
+    readonly code: number | null,
+    readonly signal: NodeJS.Signals | null,
+  ) {
+    super(
+      `Azurite (the blob service) ${signal ? `was killed by ${signal}` : `exited with code ${code}`}: ` +
+        "the stack cannot issue tokens for a store that is gone.",
+    );
+  }
 }
 
 export async function startAzurite(options: AzuriteOptions): Promise<Azurite> {
@@ -47,13 +62,23 @@ export async function startAzurite(options: AzuriteOptions): Promise<Azurite> {
     { stdio: ["ignore", "pipe", "pipe"] },
   );
   await waitUntilListening(child);
+  let stopping = false;
+  const exitedUnexpectedly = new Promise<AzuriteExitedError>((resolve) => {
+    child.once("exit", (code, signal) => {
+      if (!stopping) resolve(new AzuriteExitedError(code, signal));
+    });
+  });
   const blobServiceUrl = `http://${host}:${options.port}/${EMULATOR_ACCOUNT}`;
   return {
     blobServiceUrl,
     connectionString:
       `DefaultEndpointsProtocol=http;AccountName=${EMULATOR_ACCOUNT};AccountKey=${EMULATOR_KEY};` +
       `BlobEndpoint=${blobServiceUrl}`,
-    stop: () => stopChild(child),
+    exitedUnexpectedly,
+    stop: () => {
+      stopping = true;
+      return stopChild(child);
+    },
   };
 }
 

@@ -1,6 +1,7 @@
 // A small local stand-in for the Functions host: maps Node HTTP requests to @azure/functions
 // HttpRequest/InvocationContext objects, invokes the registered handlers from function/functions.ts, and
-// answers CORS for the configured origins the way the Function App's platform CORS does.
+// answers CORS for the configured origins the way the Function App's platform CORS does. What never reaches
+// a function (a malformed Host, a method it does not list, a body too large or too slow) is refused here.
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import {
@@ -22,6 +23,15 @@ export interface FunctionHostOptions {
   /** Where the functions' log lines go (one line each); silent when omitted. */
   log?: (line: string) => void;
   portVariable?: string;
+  /** Bounds on a request body; the defaults suit the functions served, which read none. */
+  limits?: Partial<RequestLimits>;
+}
+
+export interface RequestLimits {
+  /** Larger bodies get 413. */
+  bodyBytes: number;
+  /** A body not received this long after the headers gets 408 and the connection is closed. */
+  bodyTimeoutMs: number;
 }
 
 export interface FunctionHost {
@@ -31,8 +41,14 @@ export interface FunctionHost {
 }
 
 const ROUTE_PREFIX = "/api/";
-const MAX_BODY_BYTES = 1024 * 1024;
 const PREFLIGHT_MAX_AGE_SECONDS = "3600";
+/**
+ * Tighter than the platform's (Kestrel: 30,000,000 bytes, and a body slower than 240 bytes/s after a 5 s
+ * grace times out; the Functions HTTP trigger: 100 MB), since the function reads no body at all.
+ * https://learn.microsoft.com/aspnet/core/fundamentals/servers/kestrel/options#maximum-request-body-size
+ * https://learn.microsoft.com/azure/azure-functions/functions-bindings-http-webhook-trigger#limits
+ */
+const DEFAULT_LIMITS: RequestLimits = { bodyBytes: 1024 * 1024, bodyTimeoutMs: 10_000 };
 
 export async function startFunctionHost(options: FunctionHostOptions): Promise<FunctionHost> {
   const host = options.host ?? "127.0.0.1";
@@ -40,8 +56,9 @@ export async function startFunctionHost(options: FunctionHostOptions): Promise<F
   // One log handler for every invocation: the lines need nothing from the request.
   const logHandler = (level: LogLevel, ...args: unknown[]) =>
     options.log?.(`[${level}] ${args.map(String).join(" ")}`);
+  const limits = { ...DEFAULT_LIMITS, ...options.limits };
   const server = createServer((req, res) => {
-    handle(req, res, options, logHandler).catch((error: unknown) => {
+    handle(req, res, { ...options, host, limits }, logHandler).catch((error: unknown) => {
       options.log?.(`[error] unhandled failure in the function host: ${(error as Error).message}`);
       if (!res.headersSent) send(res, 500, { error: "The function failed unexpectedly." });
       else res.destroy();
@@ -57,10 +74,16 @@ export async function startFunctionHost(options: FunctionHostOptions): Promise<F
 async function handle(
   req: IncomingMessage,
   res: ServerResponse,
-  options: FunctionHostOptions,
+  options: FunctionHostOptions & { host: string; limits: RequestLimits },
   logHandler: (level: LogLevel, ...args: unknown[]) => void,
 ): Promise<void> {
-  const url = new URL(req.url ?? "/", `http://${req.headers.host ?? "127.0.0.1"}`);
+  const url = requestUrl(req, `${options.host}:${options.port}`);
+  if (!url) {
+    // RFC 9112 §3.2: a Host header with an invalid value gets 400, as Kestrel answers it
+    // (aspnet/KestrelHttpServer#1661).
+    refuse(req, res, options.limits, 400, "The Host header or the request target is malformed.");
+    return;
+  }
   const origin = req.headers.origin;
   const originAllowed = origin !== undefined && isAllowedOrigin(origin, options.allowedOrigins);
   const corsHeaders: Record<string, string> = originAllowed
@@ -69,7 +92,7 @@ async function handle(
 
   const fn = findFunction(url.pathname);
   if (!fn) {
-    send(res, 404, { error: `No function at ${url.pathname}.` }, corsHeaders);
+    refuse(req, res, options.limits, 404, `No function at ${url.pathname}.`, corsHeaders);
     return;
   }
   const methods = fn.methods ?? [];
@@ -89,13 +112,47 @@ async function handle(
     return;
   }
 
-  const body = hasBody(req) ? await readBody(req) : NO_BODY;
-  if (body === undefined) {
-    send(res, 413, { error: `Request bodies are limited to ${MAX_BODY_BYTES} bytes.` }, corsHeaders);
+  // The method is checked before any body is read, and before an HttpRequest exists: undici's Request,
+  // which it wraps, throws on TRACE, CONNECT and TRACK. The Functions host itself answers 404 here
+  // (Azure/azure-functions-host#10098); 405 with Allow is what RFC 9110 §15.5.6 asks for.
+  const method = req.method ?? "GET";
+  if (!methods.includes(method as never)) {
+    refuse(req, res, options.limits, 405, `Method ${method} is not allowed: use ${methods.join(" or ")}.`, {
+      ...corsHeaders,
+      Allow: methods.join(", "),
+    });
+    return;
+  }
+
+  const body = hasBody(req) ? await readBody(req, options.limits) : NO_BODY;
+  if (body === "aborted") {
+    // A client may go away at any time; that is not a fault of the host.
+    options.log?.(`[information] the client closed the connection before sending all of ${url.pathname}.`);
+    return;
+  }
+  if (body === "timeout") {
+    send(
+      res,
+      408,
+      { error: "The request body did not arrive in time." },
+      { ...corsHeaders, Connection: "close" },
+    );
+    res.once("finish", () => req.socket.destroy());
+    return;
+  }
+  if (body === "too-large") {
+    refuse(
+      req,
+      res,
+      options.limits,
+      413,
+      `Request bodies are limited to ${options.limits.bodyBytes} bytes.`,
+      corsHeaders,
+    );
     return;
   }
   const request = new HttpRequest({
-    method: req.method ?? "GET",
+    method,
     url: url.href,
     headers: {
       ...flattenHeaders(req),
@@ -147,6 +204,17 @@ async function toWire(result: HttpResponseInit | HttpResponse): Promise<WireResp
   return { status: response.status, headers, body: Buffer.from(await response.arrayBuffer()) };
 }
 
+/** The URL a request names: its Host header (or the listening address) and an origin-form target. */
+function requestUrl(req: IncomingMessage, listening: string): URL | undefined {
+  const host = req.headers.host ?? listening;
+  const target = req.url ?? "/";
+  if (!HOST.test(host) || !target.startsWith("/")) return undefined;
+  return URL.canParse(`http://${host}${target}`) ? new URL(`http://${host}${target}`) : undefined;
+}
+
+/** `host[:port]` (RFC 9110 §7.2): a name or IPv4 address, or a bracketed IPv6 address. */
+const HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
+
 function findFunction(pathname: string): RoutedHttpFunction | undefined {
   if (!pathname.startsWith(ROUTE_PREFIX)) return undefined;
   const route = pathname.slice(ROUTE_PREFIX.length).replace(/\/$/, "");
@@ -172,16 +240,53 @@ function hasBody(req: IncomingMessage): boolean {
   return req.headers["content-length"] !== undefined || req.headers["transfer-encoding"] !== undefined;
 }
 
-/** The body, or undefined when it is larger than MAX_BODY_BYTES. */
-async function readBody(req: IncomingMessage): Promise<Uint8Array | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_BODY_BYTES) return undefined;
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks);
+/**
+ * The body; "too-large" as soon as it passes the limit (the rest is left to drain), "timeout" when it
+ * has not all arrived in time, "aborted" when the client went away first.
+ */
+function readBody(
+  req: IncomingMessage,
+  limits: RequestLimits,
+): Promise<Uint8Array | "too-large" | "timeout" | "aborted"> {
+  const declared = Number(req.headers["content-length"]);
+  if (declared > limits.bodyBytes) return Promise.resolve("too-large");
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const finish = (result: Uint8Array | "too-large" | "timeout" | "aborted") => {
+      clearTimeout(timer);
+      req.off("data", onData).off("end", onEnd).off("close", onClose);
+      resolve(result);
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limits.bodyBytes) finish("too-large");
+      else chunks.push(chunk);
+    };
+    const onEnd = () => finish(Buffer.concat(chunks));
+    const onClose = () => finish("aborted");
+    const timer = setTimeout(() => finish("timeout"), limits.bodyTimeoutMs);
+    req.on("data", onData).on("end", onEnd).on("close", onClose);
+  });
+}
+
+/**
+ * Answers without the function. A body still on its way is drained after the answer, so the connection
+ * can carry the next request; a body that takes longer than the body timeout closes the connection.
+ */
+function refuse(
+  req: IncomingMessage,
+  res: ServerResponse,
+  limits: RequestLimits,
+  status: number,
+  error: string,
+  headers: Record<string, string> = {},
+): void {
+  send(res, status, { error }, headers);
+  if (req.complete) return;
+  req.resume();
+  const timer = setTimeout(() => req.socket.destroy(), limits.bodyTimeoutMs);
+  req.once("end", () => clearTimeout(timer)).once("close", () => clearTimeout(timer));
 }
 
 function send(

@@ -1,12 +1,15 @@
 // The whole flow on loopback: Azurite's blob service (with the private container and CORS rule) and the
 // function host, sharing one set of settings. Used by `npm start` and by the tests.
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { type Environment, SETTING } from "../function/appSettings";
 import { CREDENTIALS_ROUTE } from "../function/routes";
 import { configureSettings, loadSettings } from "../function/settings";
-import { type Azurite, startAzurite } from "./azurite";
-import { type FunctionHost, startFunctionHost } from "./functionHost";
+import { type AzuriteExitedError, startAzurite } from "./azurite";
+import { startFunctionHost } from "./functionHost";
 import { prepareUploadsStorage } from "./storage";
-import { buildLocalPage, startWebServer, type WebServer } from "./web";
+import { buildLocalPage, startWebServer } from "./web";
 
 export interface LocalStackOptions {
   host?: string;
@@ -19,10 +22,18 @@ export interface LocalStackOptions {
   appSettings?: Environment;
   log?: (line: string) => void;
   portVariables?: { blob?: string; function?: string; web?: string };
-  /** Also serve the upload page: built into `dir` (with its config.json) and served on `port`. */
-  web?: { port: number; dir: string };
+  /**
+   * Also serve the upload page on `port`, built (with its config.json) into `dir`, or, without one, into
+   * a folder of this stack's own, removed when it stops: two stacks never share a build.
+   */
+  web?: { port: number; dir?: string };
   /** Origins the function host allows beyond allowedOrigins, which the blob service does not. */
   functionOnlyOrigins?: readonly string[];
+  /**
+   * Called at once if Azurite exits on its own after the stack has started. The stack is then already
+   * stopping the rest, so no token is issued for a store that is gone; `stopped` says when it is done.
+   */
+  onFailure?: (error: AzuriteExitedError, stopped: Promise<void>) => void;
 }
 
 export interface LocalStack {
@@ -33,13 +44,18 @@ export interface LocalStack {
   readonly credentialsUrl: string;
   /** The upload page's URL, when the stack serves it. */
   readonly pageUrl?: string;
+  /** The folder the page was built into, when the stack serves it. */
+  readonly pageDir?: string;
   stop(): Promise<void>;
 }
 
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
-  const started: Array<Azurite | FunctionHost | WebServer> = [];
-  const stop = async () => {
-    await Promise.all(started.splice(0).map((part) => part.stop()));
+  const started: Array<{ stop(): Promise<void> }> = [];
+  let stopped: Promise<void> | undefined;
+  // One stop for every caller (a failure, Ctrl-C, a test), finished only when every part is.
+  const stop = () => {
+    stopped ??= Promise.all(started.map((part) => part.stop())).then(() => undefined);
+    return stopped;
   };
   try {
     const azurite = await startAzurite({
@@ -66,17 +82,28 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     started.push(host);
     const credentialsUrl = `${host.apiUrl}/${CREDENTIALS_ROUTE}`;
     let pageUrl: string | undefined;
+    let pageDir = options.web?.dir;
     if (options.web) {
-      buildLocalPage(options.web.dir, credentialsUrl, policy);
+      if (pageDir === undefined) {
+        const ownDir = await mkdtemp(join(tmpdir(), "valet-page-"));
+        started.push({ stop: () => rm(ownDir, { recursive: true, force: true }) });
+        pageDir = ownDir;
+      }
+      buildLocalPage(pageDir, credentialsUrl, policy);
       const web = await startWebServer({
         host: options.host,
         port: options.web.port,
-        root: options.web.dir,
+        root: pageDir,
         portVariable: options.portVariables?.web,
       });
       started.push(web);
       pageUrl = web.url;
     }
+    // Stopping beats restarting: what killed Azurite (a full disk, a damaged data folder, another
+    // process) would most likely kill it again, and a stack that quietly restarts hides the fault.
+    void azurite.exitedUnexpectedly.then((error) => {
+      if (!stopped) options.onFailure?.(error, stop());
+    });
     return {
       blobServiceUrl: azurite.blobServiceUrl,
       connectionString: azurite.connectionString,
@@ -84,6 +111,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       apiUrl: host.apiUrl,
       credentialsUrl,
       pageUrl,
+      pageDir,
       stop,
     };
   } catch (error) {

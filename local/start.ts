@@ -52,8 +52,12 @@ async function main(): Promise<void> {
       appSettings: process.env,
       log: (line) => console.log(line),
       portVariables: { blob: ENV.blobPort, function: ENV.functionPort, web: ENV.webPort },
-      // The page is built at every start into a git-ignored folder.
-      web: { port: port(ENV.webPort, 4280), dir: resolve("dist/local-web") },
+      // The page is built at every start into a temporary folder of this stack's own.
+      web: { port: port(ENV.webPort, 4280) },
+      onFailure: (error, stopped) => {
+        console.error(`valet: ${error.message} Stopping everything.`);
+        void stopped.finally(() => process.exit(1));
+      },
     });
     console.log(
       [
@@ -78,7 +82,8 @@ async function main(): Promise<void> {
       error instanceof OriginError ||
       error instanceof SettingsError
     ) {
-      console.error(`valet: ${error.message}`);
+      // The operator's own terminal: a setting's detail may say which part of it is wrong.
+      console.error(`valet: ${error instanceof SettingsError ? error.detail : error.message}`);
       process.exit(1);
     }
     throw error;

@@ -1,8 +1,10 @@
-// Starts the local stack (real Azurite + the function host) on free ports in a temp folder, for tests.
-import { mkdtemp, rm } from "node:fs/promises";
+// Starts the local stack (real Azurite + the function host) on free ports in a temp folder, for tests:
+// in this process through its API, or as `npm start` runs it, in a child process.
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
-import type { Environment } from "../../function/appSettings";
+import { join, resolve } from "node:path";
+import { type Environment, SETTING } from "../../function/appSettings";
 import { freePort } from "../../local/ports";
 import { type LocalStack, startLocalStack } from "../../local/stack";
 
@@ -31,4 +33,84 @@ export async function startTestStack(appSettings: Environment = {}): Promise<Tes
       await rm(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+export interface NpmStart {
+  readonly credentialsUrl: string;
+  readonly pageUrl: string;
+  /** Everything it printed so far, stdout and stderr interleaved. */
+  output(): string;
+  /** Settles when the process exits. */
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** The process id of its Azurite (Linux: read from /proc). */
+  azuritePid(): Promise<number>;
+  /** Ctrl-C, then the data folder is removed; resolves with the exit code. */
+  stop(): Promise<number | null>;
+}
+
+/**
+ * Runs local/start.ts from the repository's root on free ports, as `npm start` does (`tsx` as a Node
+ * import rather than its CLI, so Azurite is a direct child), and waits until it says it is running.
+ */
+export async function runNpmStart(): Promise<NpmStart> {
+  const dataDir = await mkdtemp(join(tmpdir(), "valet-azurite-"));
+  const webPort = await freePort();
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    VALET_BLOB_PORT: String(await freePort()),
+    VALET_FUNCTION_PORT: String(await freePort()),
+    VALET_WEB_PORT: String(webPort),
+    VALET_ALLOWED_ORIGINS: `http://127.0.0.1:${webPort}`,
+    VALET_DATA_DIR: dataDir,
+  };
+  for (const name of Object.values(SETTING)) delete env[name];
+  const child = spawn(process.execPath, ["--import", "tsx", "local/start.ts"], {
+    cwd: resolve(__dirname, "../.."),
+    env,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  child.stdout?.on("data", (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  child.stderr?.on("data", (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) =>
+    child.once("exit", (code, signal) => done({ code, signal })),
+  );
+  const running = await Promise.race([
+    exited.then(() => false),
+    new Promise<boolean>((done) => {
+      const check = () => (output.includes("Press Ctrl-C to stop.") ? done(true) : setTimeout(check, 50));
+      check();
+    }),
+  ]);
+  if (!running) throw new Error(`npm start exited before it was running:\n${output}`);
+  const printed = (label: string) => new RegExp(`${label}\\s+(\\S+)`).exec(output)?.[1] ?? "";
+  return {
+    credentialsUrl: printed("SAS endpoint"),
+    pageUrl: printed("upload page"),
+    output: () => output,
+    exited,
+    azuritePid: () => azuritePid(child),
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGINT");
+      const { code } = await exited;
+      await rm(dataDir, { recursive: true, force: true });
+      return code;
+    },
+  };
+}
+
+async function azuritePid(parent: ChildProcess): Promise<number> {
+  const tasks = await readdir(`/proc/${parent.pid}/task`);
+  for (const task of tasks) {
+    const children = (await readFile(`/proc/${parent.pid}/task/${task}/children`, "utf8")).trim();
+    for (const pid of children.split(/\s+/).filter(Boolean)) {
+      const commandLine = await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "");
+      if (commandLine.includes("azurite")) return Number(pid);
+    }
+  }
+  throw new Error("npm start has no Azurite child process");
 }

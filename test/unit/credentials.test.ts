@@ -147,3 +147,93 @@ describe("a misconfigured instance", () => {
     expect((await invoke(functions)).status).toBe(500);
   });
 });
+
+describe("a misconfigured instance tells an anonymous caller nothing of the values", () => {
+  const dev = { [SETTING.connectionString]: connectionStrings.developmentStorage };
+  const key = `DefaultEndpointsProtocol=https;AccountName=${TEST_ACCOUNT};AccountKey=${TEST_KEY}`;
+  // Each row: a bad setting, the fragments of its value the body must not contain, and whether the
+  // log may name the wrong part (never for the connection string, which holds the key).
+  test.each([
+    [
+      "a content type that is not allowed",
+      { ...dev, [SETTING.allowedContentTypes]: "image/png,text/x-operator-note" },
+      ["text/x-operator-note", "x-operator"],
+      "text/x-operator-note",
+    ],
+    ["an empty content type list", { ...dev, [SETTING.allowedContentTypes]: ", ,;" }, [", ,;"], undefined],
+    [
+      "a size with a unit",
+      { ...dev, [SETTING.maxUploadBytes]: "12345abc" },
+      ["12345abc", "12345"],
+      undefined,
+    ],
+    [
+      "an out-of-range upload lifetime",
+      { ...dev, [SETTING.uploadTokenLifetimeMinutes]: "99999" },
+      ["99999"],
+      undefined,
+    ],
+    [
+      "an out-of-range container lifetime",
+      { ...dev, [SETTING.tokenLifetimeMinutes]: "77777" },
+      ["77777"],
+      undefined,
+    ],
+    [
+      "an upload lifetime longer than the container's",
+      { ...dev, [SETTING.tokenLifetimeMinutes]: "20", [SETTING.uploadTokenLifetimeMinutes]: "45" },
+      ["45", "20"],
+      "(45)",
+    ],
+    [
+      "a yes/no that is neither",
+      { ...dev, [SETTING.containerTokensEnabled]: "maybe-later" },
+      ["maybe-later"],
+      undefined,
+    ],
+    [
+      "an IP binding that is neither",
+      { ...dev, [SETTING.bindTokenToClientIp]: "yes-please" },
+      ["yes-please"],
+      undefined,
+    ],
+    [
+      "a container name",
+      { ...dev, [SETTING.container]: "Operator_Bucket" },
+      ["Operator_Bucket", "operator_bucket"],
+      undefined,
+    ],
+    [
+      "text that is no connection string",
+      { [SETTING.connectionString]: "hello operator" },
+      ["hello operator"],
+      undefined,
+    ],
+    [
+      "a javascript: blob endpoint",
+      { [SETTING.connectionString]: `${key};BlobEndpoint=javascript:alert(1)` },
+      ["javascript:alert", TEST_KEY.slice(0, 16)],
+      undefined,
+    ],
+    [
+      "a blob endpoint with a password",
+      { [SETTING.connectionString]: `${key};BlobEndpoint=https://admin:hunter2@uploads.example.com` },
+      ["hunter2", "admin:", "uploads.example.com", TEST_KEY.slice(0, 16)],
+      undefined,
+    ],
+  ])(
+    "with %s, the 500 body names the setting and quotes none of its value",
+    async (_name, env, fragments, logged) => {
+      const functions = await instance(env);
+      const response = await invoke(functions);
+      expect(response.status).toBe(500);
+      const body = JSON.stringify(response.body);
+      expect(body).toMatch(/The function is misconfigured: [A-Z_]+ /);
+      for (const fragment of fragments) expect(body.toLowerCase()).not.toContain(fragment.toLowerCase());
+      const log = response.logs[0]?.message ?? "";
+      expect(JSON.parse(log)).toMatchObject({ event: "settings.invalid", invocationId: "test-invocation" });
+      if (logged) expect(log).toContain(JSON.stringify(logged).slice(1, -1));
+      else for (const fragment of fragments) expect(log.toLowerCase()).not.toContain(fragment.toLowerCase());
+    },
+  );
+});

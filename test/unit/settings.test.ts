@@ -130,6 +130,81 @@ describe("rejected connection strings", () => {
   });
 });
 
+describe("the connection string's blob endpoint", () => {
+  const withEndpoint = (endpoint: string, protocol = "https") =>
+    `DefaultEndpointsProtocol=${protocol};AccountName=${TEST_ACCOUNT};AccountKey=${TEST_KEY};BlobEndpoint=${endpoint}`;
+
+  test.each([
+    ["an https endpoint", withEndpoint("https://uploads.example.com/"), "https://uploads.example.com"],
+    [
+      "an emulator on 127.0.0.1",
+      withEndpoint("http://127.0.0.1:10000/a1", "http"),
+      "http://127.0.0.1:10000/a1",
+    ],
+    [
+      "an emulator on localhost",
+      withEndpoint("http://localhost:10000/a1", "http"),
+      "http://localhost:10000/a1",
+    ],
+    ["an emulator on ::1", withEndpoint("http://[::1]:10000/a1", "http"), "http://[::1]:10000/a1"],
+  ])("%s is accepted as the tokens' url", (_name, value, url) => {
+    expect(withConnection(value).blobServiceUrl).toBe(url);
+  });
+
+  test.each([
+    [
+      "a javascript: URL",
+      withEndpoint("javascript:alert(document.domain)"),
+      "javascript:alert",
+      /not an https: URL/,
+    ],
+    ["an ftp: URL", withEndpoint("ftp://files.example.com/"), "files.example.com", /not an https: URL/],
+    [
+      "plain http to a host that is not loopback",
+      withEndpoint("http://uploads.example.com/", "http"),
+      "uploads.example.com",
+      /http: is accepted only for an emulator on 127.0.0.1, localhost or ::1/,
+    ],
+    [
+      "plain http from DefaultEndpointsProtocol to Azure",
+      `DefaultEndpointsProtocol=http;AccountName=${TEST_ACCOUNT};AccountKey=${TEST_KEY};EndpointSuffix=core.windows.net`,
+      "blob.core.windows.net",
+      /not an https: URL/,
+    ],
+    [
+      "user info",
+      withEndpoint("https://admin:hunter2@uploads.example.com/"),
+      "hunter2",
+      /with a user name or password in it/,
+    ],
+    [
+      "a user name alone",
+      withEndpoint("https://admin@uploads.example.com/"),
+      "admin@",
+      /user name or password/,
+    ],
+    [
+      "a query",
+      withEndpoint("https://uploads.example.com/?redirect=evil"),
+      "redirect=evil",
+      /query or fragment/,
+    ],
+    ["an empty query", withEndpoint("https://uploads.example.com/?"), "example.com/?", /query or fragment/],
+    ["a fragment", withEndpoint("https://uploads.example.com/#frag"), "#frag", /query or fragment/],
+  ])(
+    "%s is refused with an error that names the setting and quotes nothing",
+    (_name, value, fragment, message) => {
+      const error = settingsError(() => withConnection(value));
+      expect(error.setting).toBe(SETTING.connectionString);
+      expect(error.message).toMatch(message);
+      expect(error.message).toContain(`${SETTING.connectionString} has a blob endpoint`);
+      expect(error.message).not.toContain(fragment);
+      expect(error.detail).not.toContain(fragment);
+      expect(error.detail).not.toContain(TEST_KEY.slice(0, 20));
+    },
+  );
+});
+
 describe("container and lifetime settings", () => {
   test.each(["uploads", "abc", "a-b-c", "x".repeat(63), "2024-photos"])(
     "container %s is accepted",
@@ -189,9 +264,10 @@ describe("container and lifetime settings", () => {
       }),
     );
     expect(error.setting).toBe(SETTING.uploadTokenLifetimeMinutes);
-    expect(error.message).toMatch(
+    expect(error.detail).toMatch(
       /UPLOAD_TOKEN_LIFETIME_MINUTES \(30\) must not exceed SAS_TOKEN_LIFETIME_MINUTES \(10\)/,
     );
+    expect(error.message).toBe("UPLOAD_TOKEN_LIFETIME_MINUTES must not exceed SAS_TOKEN_LIFETIME_MINUTES.");
     const equal = withConnection(connectionStrings.developmentStorage, {
       [SETTING.tokenLifetimeMinutes]: "30",
       [SETTING.uploadTokenLifetimeMinutes]: "30",
@@ -217,8 +293,11 @@ describe("the lifetime rule, shared with the stack config", () => {
   test("a set per-upload lifetime longer than the container's is refused under the names given", () => {
     const error = settingsError(() => fitUploadTokenLifetime(names, { container: 10, upload: 30 }, "30"));
     expect(error.setting).toBe(names.upload);
-    expect(error.message).toBe(
+    expect(error.detail).toBe(
       "valet:uploadTokenLifetimeMinutes (30) must not exceed valet:tokenLifetimeMinutes (10).",
+    );
+    expect(error.message).toBe(
+      "valet:uploadTokenLifetimeMinutes must not exceed valet:tokenLifetimeMinutes.",
     );
   });
 });

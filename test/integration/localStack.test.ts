@@ -1,0 +1,72 @@
+// The local stack as a whole: `npm start` stops, saying why, when Azurite dies; two stacks started
+// from one checkout each serve their own page build, and a stack removes its build when it stops.
+import { existsSync } from "node:fs";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, expect, test } from "vitest";
+import { freePort } from "../../local/ports";
+import { startLocalStack } from "../../local/stack";
+import { ALLOWED_ORIGIN, type NpmStart, runNpmStart } from "../support/stack";
+
+const running: NpmStart[] = [];
+afterAll(async () => {
+  await Promise.all(running.map((stack) => stack.stop()));
+});
+
+async function npmStart(): Promise<NpmStart> {
+  const stack = await runNpmStart();
+  running.push(stack);
+  return stack;
+}
+
+test("npm start says at once that Azurite died, names the signal, and stops everything with exit code 1", async () => {
+  const stack = await npmStart();
+  expect((await fetch(stack.credentialsUrl)).status).toBe(200);
+  const killedAt = Date.now();
+  process.kill(await stack.azuritePid(), "SIGKILL");
+  const { code } = await stack.exited;
+  expect(code).toBe(1);
+  expect(Date.now() - killedAt).toBeLessThan(10_000);
+  expect(stack.output()).toContain(
+    "valet: Azurite (the blob service) was killed by SIGKILL: the stack cannot issue tokens for a store " +
+      "that is gone. Stopping everything.",
+  );
+  await expect(fetch(stack.credentialsUrl)).rejects.toThrow();
+});
+
+test("two npm starts from one checkout each serve the page built for their own function", async () => {
+  const first = await npmStart();
+  const second = await npmStart();
+  for (const stack of [first, second]) {
+    const config = (await (await fetch(new URL("config.json", stack.pageUrl))).json()) as { apiUrl: string };
+    expect(config.apiUrl).toBe(stack.credentialsUrl);
+  }
+  expect(first.credentialsUrl).not.toBe(second.credentialsUrl);
+  expect(await first.stop()).toBe(0);
+  // The second stack's page outlives the first stack's stop.
+  expect((await fetch(new URL("app.js", second.pageUrl))).status).toBe(200);
+});
+
+test("a stack builds its page into a folder of its own and removes it when it stops", async () => {
+  const dataDir = await mkdtemp(join(tmpdir(), "valet-azurite-"));
+  const stack = await startLocalStack({
+    blobPort: await freePort(),
+    functionPort: await freePort(),
+    allowedOrigins: [ALLOWED_ORIGIN],
+    dataDir,
+    web: { port: await freePort() },
+  });
+  try {
+    const pageDir = stack.pageDir ?? "";
+    expect(pageDir.startsWith(tmpdir())).toBe(true);
+    expect(JSON.parse(await readFile(join(pageDir, "config.json"), "utf8")).apiUrl).toBe(
+      stack.credentialsUrl,
+    );
+    await stack.stop();
+    expect(existsSync(pageDir)).toBe(false);
+  } finally {
+    await stack.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+});
