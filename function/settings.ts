@@ -1,6 +1,7 @@
 // Reads and validates the function's settings once per instance: the uploads account (from its
 // connection string), the container, the container token's lifetime and the issuance policy.
 import { BlobServiceClient, SASProtocol, StorageSharedKeyCredential } from "@azure/storage-blob";
+import { parseTokenGeneration } from "./accessPolicies";
 import { type Environment, SETTING, SettingsError, trimmed } from "./appSettings";
 import { fitUploadTokenLifetime, parseContainerName, parseTokenLifetime } from "./container";
 import { type IssuancePolicy, parsePolicy } from "./policy";
@@ -18,6 +19,8 @@ export interface Settings {
   readonly container: string;
   readonly tokenLifetimeMinutes: number;
   readonly policy: IssuancePolicy;
+  /** The key generation whose stored access policies tokens reference (accessPolicies.ts). */
+  readonly tokenGeneration: number;
 }
 
 export function parseSettings(env: Environment): Settings {
@@ -37,6 +40,7 @@ export function parseSettings(env: Environment): Settings {
     container: parseContainerName(SETTING.container, env[SETTING.container]),
     tokenLifetimeMinutes,
     policy: { ...policy, uploadTokenLifetimeMinutes },
+    tokenGeneration: parseTokenGeneration(SETTING.tokenGeneration, env[SETTING.tokenGeneration]),
   };
 }
 
