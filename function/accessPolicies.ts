@@ -8,14 +8,6 @@ import {
   type SignedIdentifier,
   type StorageSharedKeyCredential,
 } from "@azure/storage-blob";
-import { parseWholeNumber } from "./appSettings";
-
-export const DEFAULT_TOKEN_GENERATION = 1;
-export const TOKEN_GENERATION_BOUNDS = { min: 1, max: 999_999 } as const;
-
-export function parseTokenGeneration(name: string, raw: string | undefined): number {
-  return parseWholeNumber(name, raw, DEFAULT_TOKEN_GENERATION, TOKEN_GENERATION_BOUNDS, "generations");
-}
 
 /**
  * What each kind of token may do. The permission lives in the policy, not in the token: a field may be in

@@ -1,9 +1,13 @@
 // Reads and validates the function's settings once per instance: the uploads account (from its
 // connection string), the container, the container token's lifetime and the issuance policy.
 import { BlobServiceClient, SASProtocol, StorageSharedKeyCredential } from "@azure/storage-blob";
-import { parseTokenGeneration } from "./accessPolicies";
 import { type Environment, SETTING, SettingsError, trimmed } from "./appSettings";
-import { fitUploadTokenLifetime, parseContainerName, parseTokenLifetime } from "./container";
+import {
+  fitUploadTokenLifetime,
+  parseContainerName,
+  parseTokenGeneration,
+  parseTokenLifetime,
+} from "./container";
 import { type IssuancePolicy, parsePolicy } from "./policy";
 
 /** Azure's default endpoint suffix, assumed when an account-key connection string names none. */
