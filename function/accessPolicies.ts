@@ -1,5 +1,15 @@
 // The stored access policies every token references: one per token kind and key generation, kept on the
 // uploads container by the function itself. Raising the generation revokes every token already issued.
+//
+// Why the function, and not a Pulumi dynamic resource at deploy time: stored access policies are set with
+// Set Container ACL, which azure-native's BlobContainer does not expose, with the account key. The function
+// already holds that key (UPLOADS_CONNECTION_STRING) and runs the same code in Azure, in `npm start` and
+// against Azurite in the tests; a dynamic resource would carry the key into its serialized provider or its
+// inputs, where secrets have leaked to state before (pulumi/pulumi#8265, and #3012 for secret outputs), and
+// would need the deployer to reach the data plane. A new generation is an app setting change, which restarts
+// the app, so each instance checks once as it starts: one Get Container ACL when the policies are in place.
+// https://github.com/pulumi/pulumi/issues/8265
+// https://learn.microsoft.com/azure/app-service/configure-common#configure-app-settings (a change restarts the app)
 import {
   BlobSASPermissions,
   ContainerClient,

@@ -77,7 +77,7 @@ function sign(settings: Settings, scope: TokenScope, now: Date, binding: TokenBi
       blobName: scope.blobName,
       // `si` and no `sp`: the permission is the policy's, and a token may not repeat a field its policy
       // has. The expiry is the token's own, so the policy has none.
-      // https://learn.microsoft.com/rest/api/storageservices/create-service-sas#specify-a-signed-identifier
+      // https://learn.microsoft.com/rest/api/storageservices/create-service-sas
       identifier: policyId(settings.tokenGeneration, scope.kind),
       expiresOn,
       protocol: settings.protocol,
