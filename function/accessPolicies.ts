@@ -66,9 +66,18 @@ export function generationPolicies(generation: number): SignedIdentifier[] {
   }));
 }
 
-/** The container's policies cannot serve this instance; a 500 whose message says what to do. */
+/**
+ * The container's policies cannot serve this instance: a 500. The message, for the log, says what to do
+ * with the numbers; `summary`, for an anonymous caller, names the problem and quotes no value.
+ */
 export class AccessPolicyError extends Error {
   override name = "AccessPolicyError";
+  constructor(
+    message: string,
+    readonly summary: string,
+  ) {
+    super(message);
+  }
 }
 
 export type AccessPolicyPlan =
@@ -97,6 +106,7 @@ export function planAccessPolicies(
       `The uploads container holds ${others.length} stored access policies of its own and Azure allows ` +
         `${MAX_POLICIES_PER_CONTAINER}; tokens need ${wanted.length}: delete ${others.length + wanted.length - MAX_POLICIES_PER_CONTAINER} ` +
         `of them (az storage container policy list/delete), or ${setting} cannot take effect.`,
+      "the uploads container holds too many stored access policies of its own.",
     );
   }
   const isCurrent =
@@ -174,6 +184,7 @@ function superseded(setting: string, generation: number, newest: number): Access
   return new AccessPolicyError(
     `${setting} is ${generation}, but the uploads container already holds generation ${newest}'s policies: ` +
       `this instance's tokens were revoked. Set ${setting} to ${newest} or higher.`,
+    `${setting} is older than the generation the uploads container holds.`,
   );
 }
 

@@ -55,7 +55,7 @@ async function issue(request: HttpRequest, context: InvocationContext): Promise<
   if (policies.kind === "refused") {
     if (firstToSee)
       log(context, "error", { event: "accessPolicies.refused", message: policies.error.message });
-    return errorResponse(500, `The function cannot issue tokens: ${policies.error.message}`);
+    return errorResponse(500, `The function cannot issue tokens: ${policies.error.summary}`);
   }
   if (policies.kind === "unverified" && firstToSee) {
     // Signing needs no storage: the token works if its policy exists, as it does unless this generation is

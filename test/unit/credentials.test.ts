@@ -172,9 +172,12 @@ describe("the container's stored access policies", () => {
     expect(events(second)).toEqual(["token.issued"]);
   });
 
-  test("an instance whose generation was superseded answers 500 naming the setting, logged once", async () => {
+  test("an instance whose generation was superseded answers 500 naming the setting without its value, logged once", async () => {
     const { AccessPolicyError } = await import("../../function/accessPolicies.js");
-    const error = new AccessPolicyError("TOKEN_GENERATION is 1, but … Set TOKEN_GENERATION to 2 or higher.");
+    const error = new AccessPolicyError(
+      "TOKEN_GENERATION is 1, but … Set TOKEN_GENERATION to 2 or higher.",
+      "TOKEN_GENERATION is older than the generation the uploads container holds.",
+    );
     const functions = await instance(settings, async () => ({
       kind: "refused",
       error,
@@ -184,8 +187,12 @@ describe("the container's stored access policies", () => {
     const first = await invoke(functions);
     const second = await invoke(functions);
     expect([first.status, second.status]).toEqual([500, 500]);
-    expect(second.body).toEqual({ error: `The function cannot issue tokens: ${error.message}` });
+    expect(second.body).toEqual({
+      error:
+        "The function cannot issue tokens: TOKEN_GENERATION is older than the generation the uploads container holds.",
+    });
     expect(events(first)).toEqual(["accessPolicies.refused"]);
+    expect(JSON.parse(first.logs[0]?.message ?? "{}").message).toBe(error.message);
     expect(first.logs[0]).toMatchObject({ level: "error" });
     expect(events(second)).toEqual([]);
   });
