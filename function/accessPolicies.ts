@@ -202,8 +202,9 @@ export interface PolicyTarget {
 }
 
 /**
- * A check that failed is tried again by the first request after this long (the operator may have fixed the
- * container); requests in between do not wait, and the failure is logged once per try.
+ * A check that failed is started again by the first request after this long (storage may be back, or the
+ * operator may have fixed the container); that request and those before it go on with the last outcome,
+ * and each outcome is logged once.
  */
 export const RECHECK_AFTER_MS = 10_000;
 
@@ -223,16 +224,17 @@ export function configureAccessPolicyCheck(check: AccessPolicyCheck): void {
 
 /**
  * This instance's check of the container's policies: started once (at start-up, or by the first request)
- * and kept, so a request pays for it only while it runs; one that failed is tried again after
- * RECHECK_AFTER_MS. Settings are kept per instance, so a new settings object starts a new check.
+ * and kept, so only requests that arrive while the first check runs wait for it. Settings are kept per
+ * instance, so a new settings object starts a new check.
  */
 export async function accessPolicyStatus(target: PolicyTarget, setting: string): Promise<AccessPolicyStatus> {
   if (kept?.target !== target) kept = { target, status: runCheck(target, setting) };
   const seen = kept;
   const status = await seen.status;
-  if (status.kind === "ready" || Date.now() - status.at < RECHECK_AFTER_MS) return status;
-  if (kept === seen) kept = { target, status: runCheck(target, setting) };
-  return await kept.status;
+  if (status.kind !== "ready" && Date.now() - status.at >= RECHECK_AFTER_MS && kept === seen) {
+    kept = { target, status: runCheck(target, setting) };
+  }
+  return status;
 }
 
 async function checkContainer(target: PolicyTarget, setting: string): Promise<AccessPolicyStatus> {

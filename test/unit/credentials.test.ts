@@ -197,21 +197,24 @@ describe("the container's stored access policies", () => {
     expect(events(second)).toEqual([]);
   });
 
-  test("a failed check is tried again by the first request after the wait, not before", async () => {
+  test("a refused check is started again by the first request after the wait, and the next one sees its outcome", async () => {
+    const { AccessPolicyError, RECHECK_AFTER_MS } = await import("../../function/accessPolicies.js");
+    const outcomes = [false, true];
     let checks = 0;
     const functions = await instance(settings, async () => {
-      checks++;
-      return { kind: "unverified", reason: "timeout", at: Date.now(), reported: false };
+      const fixed = outcomes[checks++];
+      if (fixed) return { kind: "ready" };
+      const error = new AccessPolicyError("too many policies", "the uploads container holds too many.");
+      return { kind: "refused", error, at: Date.now(), reported: false };
     });
-    const { RECHECK_AFTER_MS } = await import("../../function/accessPolicies.js");
     vi.useFakeTimers({ now: Date.now(), toFake: ["Date"] });
     try {
-      await invoke(functions);
-      await invoke(functions);
+      const statuses = [(await invoke(functions)).status, (await invoke(functions)).status];
       expect(checks).toBe(1);
       vi.setSystemTime(Date.now() + RECHECK_AFTER_MS);
-      await invoke(functions);
+      statuses.push((await invoke(functions)).status, (await invoke(functions)).status);
       expect(checks).toBe(2);
+      expect(statuses).toEqual([500, 500, 500, 200]);
     } finally {
       vi.useRealTimers();
     }
