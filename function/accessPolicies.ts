@@ -136,6 +136,9 @@ const LEASE_WAIT_MS = 250;
  * https://learn.microsoft.com/rest/api/storageservices/set-container-acl#request-headers
  * https://learn.microsoft.com/rest/api/storageservices/lease-container
  * The common case, policies already in place, costs one Get Container ACL and takes no lease.
+ * Azure applies a written list within 30 seconds: until then the new policies' tokens may get 403 and the
+ * deleted ones' may still work; nothing here waits for it (docs/security.md says so to the operator).
+ * https://learn.microsoft.com/rest/api/storageservices/define-stored-access-policy#create-or-modify-a-stored-access-policy
  */
 export async function ensureAccessPolicies(
   container: ContainerClient,
