@@ -20,10 +20,12 @@ export interface BaselineAccount {
   /** `https` or `https,http`. */
   protocol: string;
   lifetimeMinutes: number;
+  /** The stored access policy the token names (`si`); it holds the permission, so the token has no `sp`. */
+  identifier: string;
 }
 
 export interface BaselineSigner {
-  /** The container token's query string (create only), expiring `lifetimeMinutes` after `nowMs`. */
+  /** The container token's query string (create only, by its policy), expiring `lifetimeMinutes` after `nowMs`. */
   containerSas(nowMs: number): { sasKey: string; expiresOn: string };
   /** The same token as the function's JSON response body. */
   responseBody(nowMs: number): string;
@@ -38,10 +40,10 @@ export function baselineSigner(account: BaselineAccount): BaselineSigner {
     const expiresOn = expiry.toISOString();
     // `se` is ISO 8601 without milliseconds.
     const se = `${expiresOn.slice(0, -5)}Z`;
-    const stringToSign = `c\n\n${se}\n${resource}\n\n\n${account.protocol}\n${SAS_VERSION}\nc\n\n\n\n\n\n\n`;
+    const stringToSign = `\n\n${se}\n${resource}\n${account.identifier}\n\n${account.protocol}\n${SAS_VERSION}\nc\n\n\n\n\n\n\n`;
     const sig = createHmac("sha256", key).update(stringToSign, "utf8").digest("base64");
     const sasKey =
-      `sv=${SAS_VERSION}&spr=${protocol}&se=${encodeURIComponent(se)}&sr=c&sp=c` +
+      `sv=${SAS_VERSION}&spr=${protocol}&se=${encodeURIComponent(se)}&si=${encodeURIComponent(account.identifier)}&sr=c` +
       `&sig=${encodeURIComponent(sig)}`;
     return { sasKey, expiresOn };
   };

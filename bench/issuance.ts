@@ -1,6 +1,7 @@
 // Row 1: container tokens per second through the real handler (an @azure/functions request in, the JSON
 // response out) against bare node:crypto signing of the same string-to-sign.
 import { HttpRequest, HttpResponse, InvocationContext } from "@azure/functions";
+import { policyId } from "../function/accessPolicies";
 import { httpFunctions } from "../function/functions";
 import { CREDENTIALS_ROUTE } from "../function/routes";
 import { loadSettings } from "../function/settings";
@@ -79,6 +80,7 @@ export function baselineAccount(accountKey: string): BaselineAccount {
     container: settings.container,
     protocol: settings.protocol,
     lifetimeMinutes: settings.tokenLifetimeMinutes,
+    identifier: policyId(settings.tokenGeneration, "container"),
   };
 }
 

@@ -12,6 +12,8 @@ export const SETTING = {
   maxUploadBytes: "MAX_UPLOAD_BYTES",
   containerTokensEnabled: "CONTAINER_TOKENS_ENABLED",
   bindTokenToClientIp: "BIND_TOKEN_TO_CLIENT_IP",
+  // Which stored access policies tokens reference (parsed in container.ts); raising it revokes them.
+  tokenGeneration: "TOKEN_GENERATION",
 } as const;
 
 /**

@@ -1,6 +1,7 @@
-// The uploads container and its tokens: the container's name, the container token's lifetime, and the
-// rule that ties a per-upload token's lifetime to it. No SDK imports: infra/config.ts checks its keys here.
-import { parseMinutes, SettingsError, trimmed } from "./appSettings";
+// The uploads container and its tokens: the container's name, the container token's lifetime, the rule
+// that ties a per-upload token's lifetime to it, and the generation of the stored access policies tokens
+// reference. No SDK imports: infra/config.ts checks its keys here.
+import { parseMinutes, parseWholeNumber, SettingsError, trimmed } from "./appSettings";
 
 export const DEFAULT_CONTAINER = "images";
 export const DEFAULT_TOKEN_LIFETIME_MINUTES = 120;
@@ -47,4 +48,12 @@ export function parseContainerName(name: string, raw: string | undefined): strin
     );
   }
   return value;
+}
+
+export const DEFAULT_TOKEN_GENERATION = 1;
+export const TOKEN_GENERATION_BOUNDS = { min: 1, max: 999_999 } as const;
+
+/** Which stored access policies tokens reference (accessPolicies.ts); raising it revokes every token issued. */
+export function parseTokenGeneration(name: string, raw: string | undefined): number {
+  return parseWholeNumber(name, raw, DEFAULT_TOKEN_GENERATION, TOKEN_GENERATION_BOUNDS, "generations");
 }

@@ -1,6 +1,7 @@
 // The HTTP edge of the function: maps a request to the token core and the result to a response.
 import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
-import { SettingsError, settingsInvalidEvent } from "./appSettings";
+import { accessPolicyStatus } from "./accessPolicies";
+import { SETTING, SettingsError, settingsInvalidEvent } from "./appSettings";
 import { loadSettings, type Settings } from "./settings";
 import { issueContainerToken, issueUploadToken, type TokenBinding } from "./tokens";
 import { clientIpv4, parseTokenRequest, RequestError } from "./uploadRequest";
@@ -20,8 +21,7 @@ export async function credentials(
 ): Promise<HttpResponseInit> {
   try {
     // `return await`: a promise returned without it settles after this try has exited, so a rejection
-    // would skip the catch below. issue() is synchronous today; the catch must not depend on that.
-    // https://typescript-eslint.io/rules/return-await/
+    // would skip the catch below. https://typescript-eslint.io/rules/return-await/
     return await issue(request, context);
   } catch (error) {
     // The client learns only that it failed; the log says how, never with a stack trace or a secret.
@@ -33,7 +33,7 @@ export async function credentials(
   }
 }
 
-function issue(request: HttpRequest, context: InvocationContext): HttpResponseInit {
+async function issue(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   if (!(CREDENTIALS_METHODS as readonly string[]).includes(request.method)) {
     return errorResponse(405, `Method ${request.method} is not allowed: use GET.`, {
       Allow: CREDENTIALS_METHODS.join(", "),
@@ -46,6 +46,21 @@ function issue(request: HttpRequest, context: InvocationContext): HttpResponseIn
     if (!(error instanceof SettingsError)) throw error;
     log(context, "error", settingsInvalidEvent(error));
     return errorResponse(500, `The function is misconfigured: ${error.message}`);
+  }
+  // Kept per instance: after the instance's first check this is an already settled promise.
+  const policies = await accessPolicyStatus(settings, SETTING.tokenGeneration);
+  // A failed check is logged once, by the first request that sees it, so a flood does not fill the logs.
+  const firstToSee = policies.kind !== "ready" && !policies.reported;
+  if (policies.kind !== "ready") policies.reported = true;
+  if (policies.kind === "refused") {
+    if (firstToSee)
+      log(context, "error", { event: "accessPolicies.refused", message: policies.error.message });
+    return errorResponse(500, `The function cannot issue tokens: ${policies.error.summary}`);
+  }
+  if (policies.kind === "unverified" && firstToSee) {
+    // Signing needs no storage: the token works if its policy exists, as it does unless this generation is
+    // new, so tokens are still issued.
+    log(context, "warning", { event: "accessPolicies.unverified", reason: policies.reason });
   }
   try {
     const tokenRequest = parseTokenRequest(request.query, settings.policy);

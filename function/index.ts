@@ -1,6 +1,7 @@
 // Entry point of the function app (and of its deployment bundle): registers the HTTP functions.
 import { app } from "@azure/functions";
-import { SettingsError, settingsInvalidEvent } from "./appSettings";
+import { accessPolicyStatus } from "./accessPolicies";
+import { SETTING, SettingsError, settingsInvalidEvent } from "./appSettings";
 import { httpFunctions } from "./functions";
 import { loadSettings } from "./settings";
 
@@ -11,7 +12,9 @@ for (const [name, options] of Object.entries(httpFunctions)) {
 // Configuration problems surface when the instance starts, not only at the first request; the
 // function still answers, with a 500 that names the setting, so the host keeps running.
 try {
-  loadSettings();
+  // The container's stored access policies are checked now, while the instance starts, so that the first
+  // request finds the check done or under way; the request reports its outcome.
+  void accessPolicyStatus(loadSettings(), SETTING.tokenGeneration);
 } catch (error) {
   if (!(error instanceof SettingsError)) throw error;
   console.error(JSON.stringify(settingsInvalidEvent(error)));

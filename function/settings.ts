@@ -2,7 +2,12 @@
 // connection string), the container, the container token's lifetime and the issuance policy.
 import { BlobServiceClient, SASProtocol, StorageSharedKeyCredential } from "@azure/storage-blob";
 import { type Environment, SETTING, SettingsError } from "./appSettings";
-import { fitUploadTokenLifetime, parseContainerName, parseTokenLifetime } from "./container";
+import {
+  fitUploadTokenLifetime,
+  parseContainerName,
+  parseTokenGeneration,
+  parseTokenLifetime,
+} from "./container";
 import { type IssuancePolicy, parsePolicy } from "./policy";
 
 /** Azure's default endpoint suffix, assumed when an account-key connection string names none. */
@@ -18,6 +23,8 @@ export interface Settings {
   readonly container: string;
   readonly tokenLifetimeMinutes: number;
   readonly policy: IssuancePolicy;
+  /** The key generation whose stored access policies tokens reference (accessPolicies.ts). */
+  readonly tokenGeneration: number;
 }
 
 export function parseSettings(env: Environment): Settings {
@@ -37,6 +44,7 @@ export function parseSettings(env: Environment): Settings {
     container: parseContainerName(SETTING.container, env[SETTING.container]),
     tokenLifetimeMinutes,
     policy: { ...policy, uploadTokenLifetimeMinutes },
+    tokenGeneration: parseTokenGeneration(SETTING.tokenGeneration, env[SETTING.tokenGeneration]),
   };
 }
 

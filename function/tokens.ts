@@ -1,12 +1,9 @@
 // The pure core of the function: settings, the request and the current time in, a signed SAS token and
 // the response body out. Signing is an HMAC over the token's fields with the account key, so no network
-// call is made.
+// call is made. What a token may do is its stored access policy's (accessPolicies.ts).
 import { randomUUID } from "node:crypto";
-import {
-  BlobSASPermissions,
-  ContainerSASPermissions,
-  generateBlobSASQueryParameters,
-} from "@azure/storage-blob";
+import { generateBlobSASQueryParameters } from "@azure/storage-blob";
+import { policyId, type TokenKind } from "./accessPolicies";
 import type { Settings } from "./settings";
 
 /** The response contract. `sasKey` and `url` are the original fields; the rest are additive. */
@@ -33,21 +30,7 @@ export interface TokenBinding {
 }
 
 /**
- * Container tokens: create only. The holder can add new blobs with a single Put Blob but not read, list,
- * overwrite or delete any.
- * https://learn.microsoft.com/rest/api/storageservices/create-service-sas#permissions-for-a-blob
- */
-const CONTAINER_PERMISSIONS = ContainerSASPermissions.from({ create: true });
-/**
- * Per-upload tokens: write only. A browser uploads large files in blocks, and Put Block and Put Block
- * List are refused with create alone (measured against Azurite, test/integration/uploadTokens.test.ts);
- * write also covers the single Put Blob. Write lets the holder replace that one blob, but the blob is
- * named by the server, the token reaches no other name, and it lives minutes.
- */
-const BLOB_PERMISSIONS = BlobSASPermissions.from({ write: true });
-
-/**
- * A service SAS for the whole container, allowing only the creation of new blobs.
+ * A service SAS for the whole container, allowing only the creation of new blobs (its policy's permission).
  * No start time: a token dated "now" by this clock could be refused by a storage clock running behind
  * (https://learn.microsoft.com/azure/storage/common/storage-sas-overview#best-practices-when-using-sas).
  */
@@ -56,12 +39,7 @@ export function issueContainerToken(
   now: Date,
   binding: TokenBinding = {},
 ): CredentialsBody {
-  return sign(
-    settings,
-    { permissions: CONTAINER_PERMISSIONS, lifetimeMinutes: settings.tokenLifetimeMinutes },
-    now,
-    binding,
-  );
+  return sign(settings, { kind: "container", lifetimeMinutes: settings.tokenLifetimeMinutes }, now, binding);
 }
 
 /**
@@ -77,7 +55,7 @@ export function issueUploadToken(
   const blobName = `${randomUUID()}.${upload.extension}`;
   const body = sign(
     settings,
-    { blobName, permissions: BLOB_PERMISSIONS, lifetimeMinutes: settings.policy.uploadTokenLifetimeMinutes },
+    { kind: "upload", blobName, lifetimeMinutes: settings.policy.uploadTokenLifetimeMinutes },
     now,
     binding,
   );
@@ -85,9 +63,9 @@ export function issueUploadToken(
 }
 
 interface TokenScope {
+  kind: TokenKind;
   /** Absent for a container token (`sr=c`), present for a blob token (`sr=b`). */
   blobName?: string;
-  permissions: ContainerSASPermissions | BlobSASPermissions;
   lifetimeMinutes: number;
 }
 
@@ -97,7 +75,10 @@ function sign(settings: Settings, scope: TokenScope, now: Date, binding: TokenBi
     {
       containerName: settings.container,
       blobName: scope.blobName,
-      permissions: scope.permissions,
+      // `si` and no `sp`: the permission is the policy's, and a token may not repeat a field its policy
+      // has. The expiry is the token's own, so the policy has none.
+      // https://learn.microsoft.com/rest/api/storageservices/create-service-sas
+      identifier: policyId(settings.tokenGeneration, scope.kind),
       expiresOn,
       protocol: settings.protocol,
       ipRange: binding.clientIp ? { start: binding.clientIp } : undefined,

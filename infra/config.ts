@@ -3,7 +3,12 @@
 // function's app settings are checked by the function's own parsers, called with the stack key.
 import * as pulumi from "@pulumi/pulumi";
 import { parseBoolean, parseList, parseWholeNumber, SettingsError, trimmed } from "../function/appSettings";
-import { fitUploadTokenLifetime, parseContainerName, parseTokenLifetime } from "../function/container";
+import {
+  fitUploadTokenLifetime,
+  parseContainerName,
+  parseTokenGeneration,
+  parseTokenLifetime,
+} from "../function/container";
 import {
   type ImageContentType,
   parseBindTokenToClientIp,
@@ -31,6 +36,14 @@ export const DEFAULT_SOFT_DELETE_RETENTION_DAYS = 7;
 /** Log Analytics (PerGB2018) keeps 30 to 730 days. */
 export const LOG_RETENTION_BOUNDS = { min: 30, max: 730 } as const;
 export const DEFAULT_LOG_RETENTION_DAYS = 30;
+/**
+ * The uploads account's two keys, as listStorageAccountKeys names them. Tokens are signed with one, so the
+ * other can be regenerated without refusing the tokens in use.
+ * https://learn.microsoft.com/azure/storage/common/storage-account-keys-manage#manually-rotate-access-keys
+ */
+export const SIGNING_KEYS = ["key1", "key2"] as const;
+export type SigningKey = (typeof SIGNING_KEYS)[number];
+export const DEFAULT_SIGNING_KEY: SigningKey = "key1";
 
 export interface StackConfig {
   readonly location: string;
@@ -45,6 +58,10 @@ export interface StackConfig {
   readonly maxUploadBytes: number;
   readonly containerTokensEnabled: boolean;
   readonly bindTokenToClientIp: boolean;
+  /** TOKEN_GENERATION: raising it revokes every token issued so far. */
+  readonly tokenGeneration: number;
+  /** The uploads account key the function signs with. */
+  readonly signingKey: SigningKey;
   readonly maximumInstanceCount: number;
   readonly instanceMemoryMB: number;
   readonly softDeleteRetentionDays: number;
@@ -97,6 +114,8 @@ export function loadStackConfig(config: pulumi.Config = new pulumi.Config()): St
     maxUploadBytes: read("maxUploadBytes", parseMaxUploadBytes),
     containerTokensEnabled: read("containerTokensEnabled", parseContainerTokensEnabled),
     bindTokenToClientIp: read("bindTokenToClientIp", parseBindTokenToClientIp),
+    tokenGeneration: read("tokenGeneration", parseTokenGeneration),
+    signingKey: readSigningKey(config),
     maximumInstanceCount: read("maximumInstanceCount", (name, raw) =>
       parseWholeNumber(name, raw, DEFAULT_MAXIMUM_INSTANCE_COUNT, MAXIMUM_INSTANCE_COUNT_BOUNDS, "instances"),
     ),
@@ -146,6 +165,21 @@ function readLocation(config: pulumi.Config): string {
     );
   }
   return value;
+}
+
+function readSigningKey(config: pulumi.Config): SigningKey {
+  const value = trimmed(config.get("signingKey"));
+  if (value === undefined) return DEFAULT_SIGNING_KEY;
+  const key = SIGNING_KEYS.find((candidate) => candidate === value);
+  if (key === undefined) {
+    const name = fullKey(config, "signingKey");
+    throw new StackConfigError(
+      name,
+      `${name} must be ${SIGNING_KEYS.join(" or ")} (default ${DEFAULT_SIGNING_KEY}): the uploads account key ` +
+        "that signs tokens.",
+    );
+  }
+  return key;
 }
 
 function readInstanceMemory(config: pulumi.Config): number {

@@ -34,6 +34,7 @@ const uploads = new UploadsStorage("uploads", {
   originsSource: `${pulumi.getProject()}:allowedOrigins`,
   allowWebsiteOrigin: config.deployUploadPage,
   softDeleteRetentionDays: config.softDeleteRetentionDays,
+  signingKey: config.signingKey,
 });
 
 const monitoring = new Monitoring("monitoring", {
@@ -59,6 +60,7 @@ const functionApp = new FunctionApp("credentials", {
     [SETTING.maxUploadBytes]: String(config.maxUploadBytes),
     [SETTING.containerTokensEnabled]: String(config.containerTokensEnabled),
     [SETTING.bindTokenToClientIp]: String(config.bindTokenToClientIp),
+    [SETTING.tokenGeneration]: String(config.tokenGeneration),
   },
 });
 

@@ -3,6 +3,7 @@
 import * as storage from "@pulumi/azure-native/storage";
 import type { input } from "@pulumi/azure-native/types";
 import * as pulumi from "@pulumi/pulumi";
+import type { SigningKey } from "./config";
 import { blobCorsRule, type CorsRule } from "./cors";
 import { MAX_ORIGINS } from "./platformRules";
 
@@ -17,6 +18,8 @@ export interface UploadsStorageArgs {
   /** Also allow the account's own static website, where the upload page is served. */
   allowWebsiteOrigin: boolean;
   softDeleteRetentionDays: number;
+  /** The account key the connection string carries, and so the one that signs tokens. */
+  signingKey: SigningKey;
 }
 
 /** What every storage account of the stack has: StorageV2, HTTPS only, TLS 1.2, no anonymous blob access. */
@@ -113,15 +116,19 @@ export class UploadsStorage extends pulumi.ComponentResource {
       { resourceGroupName: args.resourceGroupName, accountName: this.account.name },
       { parent: this },
     );
-    const primaryKey = keys.keys.apply((list) => {
-      const key = list[0]?.value;
-      if (!key) throw new pulumi.RunError("The uploads storage account returned no access key.");
+    // Chosen by name, not by place in the list: listStorageAccountKeys names them key1 and key2, which
+    // `az storage account keys renew` calls primary and secondary.
+    // https://learn.microsoft.com/rest/api/storagerp/storage-accounts/list-keys
+    const signingKey = keys.keys.apply((list) => {
+      const key = list.find((candidate) => candidate.keyName === args.signingKey)?.value;
+      if (!key)
+        throw new pulumi.RunError(`The uploads storage account returned no ${args.signingKey} to sign with.`);
       return key;
     });
     // With BlobEndpoint, the string names the endpoint the account really has (sovereign clouds included);
     // function/settings.ts accepts this form. No EndpointSuffix is needed next to it.
     this.connectionString = pulumi.secret(
-      pulumi.interpolate`DefaultEndpointsProtocol=https;AccountName=${this.account.name};AccountKey=${primaryKey};BlobEndpoint=${this.blobServiceUrl}`,
+      pulumi.interpolate`DefaultEndpointsProtocol=https;AccountName=${this.account.name};AccountKey=${signingKey};BlobEndpoint=${this.blobServiceUrl}`,
     );
 
     this.registerOutputs({

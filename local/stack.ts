@@ -3,6 +3,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { accessPolicyStatus } from "../function/accessPolicies";
 import { type Environment, SETTING } from "../function/appSettings";
 import { CREDENTIALS_ROUTE } from "../function/routes";
 import { configureSettings, loadSettings } from "../function/settings";
@@ -70,8 +71,15 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     // environment. They are checked here, as the Functions host would at start-up, and the storage is
     // prepared for the very container and policy the function will use.
     configureSettings(appSettings);
-    const { container, policy } = loadSettings();
+    const settings = loadSettings();
+    const { container, policy } = settings;
     await prepareUploadsStorage(azurite.connectionString, container, options.allowedOrigins);
+    // As a starting instance in Azure does (function/index.ts), but awaited: tokens work from the start.
+    const policies = await accessPolicyStatus(settings, SETTING.tokenGeneration);
+    if (policies.kind === "refused") throw policies.error;
+    if (policies.kind === "unverified") {
+      throw new Error(`The uploads container's access policies could not be set: ${policies.reason}.`);
+    }
     const host = await startFunctionHost({
       host: options.host,
       port: options.functionPort,

@@ -1,5 +1,6 @@
 // `npm start`: runs the local stack on loopback and prints where each part is. Ctrl-C stops everything.
 import { resolve } from "node:path";
+import { AccessPolicyError } from "../function/accessPolicies";
 import { SettingsError } from "../function/appSettings";
 import { OriginError, validateOrigins } from "../infra/cors";
 import { PortInUseError } from "./ports";
@@ -80,7 +81,8 @@ async function main(): Promise<void> {
       error instanceof UsageError ||
       error instanceof PortInUseError ||
       error instanceof OriginError ||
-      error instanceof SettingsError
+      error instanceof SettingsError ||
+      error instanceof AccessPolicyError
     ) {
       // The operator's own terminal: a setting's detail may say which part of it is wrong.
       console.error(`valet: ${error instanceof SettingsError ? error.detail : error.message}`);

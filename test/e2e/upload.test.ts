@@ -4,6 +4,7 @@
 import { createHash } from "node:crypto";
 import { mkdir } from "node:fs/promises";
 import { resolve } from "node:path";
+import { BlobSASPermissions, generateBlobSASQueryParameters } from "@azure/storage-blob";
 import type { Browser, BrowserContext, Page, Request, Route } from "playwright-core";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "vitest";
 import { SETTING } from "../../function/appSettings";
@@ -132,6 +133,27 @@ describe("an expired token", () => {
     return issueUploadToken(settings, new Date(Date.now() - 3 * 3600_000), { extension: "png" });
   }
 
+  /**
+   * The same expired token carrying its own permission instead of naming a stored access policy: Azurite
+   * takes an `si` token's expiry from its policy and lets it through (docs/security.md), so only this form
+   * shows storage refusing an expired token to the page.
+   */
+  function expiredTokenStorageRefuses() {
+    const token = expiredToken();
+    const settings = parseSettings({ [SETTING.connectionString]: stack.connectionString });
+    const sasKey = generateBlobSASQueryParameters(
+      {
+        containerName: token.container,
+        blobName: token.blobName,
+        permissions: BlobSASPermissions.from({ write: true }),
+        expiresOn: new Date(token.expiresOn),
+        protocol: settings.protocol,
+      },
+      settings.credential,
+    ).toString();
+    return { ...token, sasKey };
+  }
+
   /** Answers the page's first credentials request with `body`; later ones reach the function. */
   async function answerFirstTokenRequestWith(body: object): Promise<{ requests: number }> {
     const seen = { requests: 0 };
@@ -174,7 +196,10 @@ describe("an expired token", () => {
   test("that storage refuses as expired is replaced transparently and the upload succeeds", async () => {
     // The token's own expiry has passed, but its expiresOn claims an hour more, as when this device's
     // clock runs behind the storage account's: only storage can tell, and it refuses the token.
-    const expired = { ...expiredToken(), expiresOn: new Date(Date.now() + 3600_000).toISOString() };
+    const expired = {
+      ...expiredTokenStorageRefuses(),
+      expiresOn: new Date(Date.now() + 3600_000).toISOString(),
+    };
     const tokenRequests = await answerFirstTokenRequestWith(expired);
     const refusals: number[] = [];
     page.on("response", (response) => {

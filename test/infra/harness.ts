@@ -7,14 +7,16 @@ import {
   azureInvokes,
   installMocks,
   type RecordedResource,
+  SECOND_KEY,
   SUBSCRIPTION_ID,
 } from "../support/pulumiMocks.cjs";
 
 export const PROJECT = "valet";
 export const STACK = "dev";
 export { SUBSCRIPTION_ID };
-/** The key the mocked listStorageAccountKeys returns. */
+/** The keys the mocked listStorageAccountKeys returns: key1, then key2. */
 export const MOCK_ACCOUNT_KEY = TEST_KEY;
+export const MOCK_SECOND_KEY = SECOND_KEY;
 
 export type { RecordedResource };
 

@@ -94,7 +94,7 @@ describe("the function package", () => {
     const response = JSON.parse(output);
     expect(response.status).toBe(200);
     expect(response.body.url).toBe("http://127.0.0.1:10000/devstoreaccount1");
-    expect(response.body.sasKey).toMatch(/sr=c&sp=c&sig=/);
+    expect(response.body.sasKey).toMatch(/si=valet-g1-c&sr=c&sig=/);
   });
 
   test("a change to the function's source changes the hash", () => {

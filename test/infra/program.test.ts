@@ -19,6 +19,7 @@ import {
   appSettings,
   isSecretValue,
   MOCK_ACCOUNT_KEY,
+  MOCK_SECOND_KEY,
   only,
   type ProgramRun,
   type RecordedResource,
@@ -266,6 +267,7 @@ describe("with the default config", () => {
         containerTokensEnabled: true,
         bindTokenToClientIp: false,
       },
+      tokenGeneration: 1,
     });
   });
 
@@ -374,6 +376,8 @@ describe("with every key set", () => {
       maxUploadBytes: "1048576",
       containerTokensEnabled: "false",
       bindTokenToClientIp: "true",
+      tokenGeneration: "3",
+      signingKey: "key2",
       maximumInstanceCount: "3",
       instanceMemoryMB: "512",
       softDeleteRetentionDays: "30",
@@ -391,6 +395,7 @@ describe("with every key set", () => {
       [SETTING.maxUploadBytes]: "1048576",
       [SETTING.containerTokensEnabled]: "false",
       [SETTING.bindTokenToClientIp]: "true",
+      [SETTING.tokenGeneration]: "3",
     });
     expect(parseSettings(settings)).toMatchObject({
       container: "photos",
@@ -402,7 +407,23 @@ describe("with every key set", () => {
         containerTokensEnabled: false,
         bindTokenToClientIp: true,
       },
+      tokenGeneration: 3,
     });
+  });
+
+  test("with signingKey key2 the connection string carries the second key, still secret everywhere", () => {
+    const account = nameOf(uploadsAccount(run));
+    expect(isSecretValue(functionApp(run).inputs.siteConfig)).toBe(true);
+    expect(output(run, "uploadsConnectionString")).toEqual({
+      value:
+        `DefaultEndpointsProtocol=https;AccountName=${account};AccountKey=${MOCK_SECOND_KEY};` +
+        `BlobEndpoint=https://${account}.blob.core.windows.net`,
+      secret: true,
+    });
+    expect(appSettings(functionApp(run))[SETTING.connectionString]).toContain(
+      `AccountKey=${MOCK_SECOND_KEY};`,
+    );
+    expect(JSON.stringify(reveal(functionApp(run).inputs))).not.toContain(MOCK_ACCOUNT_KEY);
   });
 
   test("the same function source gives the same package hash, whatever the stack config", async () => {
@@ -523,6 +544,16 @@ describe("config validation", () => {
     ],
     ["containerTokensEnabled", "maybe", /valet:containerTokensEnabled must be true or false/],
     ["bindTokenToClientIp", "on", /valet:bindTokenToClientIp must be true or false/],
+    [
+      "tokenGeneration",
+      "0",
+      /valet:tokenGeneration must be a whole number .* from 1 to 999999 \(default 1\)/,
+    ],
+    [
+      "signingKey",
+      "primary",
+      /^valet:signingKey must be key1 or key2 \(default key1\): the uploads account key/,
+    ],
     ["maximumInstanceCount", "0", /valet:maximumInstanceCount .* instances from 1 to 1000 \(default 40\)/],
     ["maximumInstanceCount", "2.5", /valet:maximumInstanceCount must be a whole number/],
     ["instanceMemoryMB", "1024", /valet:instanceMemoryMB must be one of 512, 2048, 4096 \(default 2048\)/],
@@ -539,6 +570,17 @@ describe("config validation", () => {
       expect(error?.message).toMatch(message);
     },
   );
+
+  test("a bad signingKey fails the preview with a RunError naming the key and the accepted values", async () => {
+    const error = await runProgram({ signingKey: "KEY2" }).then(
+      () => undefined,
+      (caught: unknown) => caught as Error,
+    );
+    expect(Object.getPrototypeOf(error?.constructor).name).toBe("RunError");
+    expect(error?.message).toBe(
+      "valet:signingKey must be key1 or key2 (default key1): the uploads account key that signs tokens.",
+    );
+  });
 
   test("an upload token lifetime longer than the container token's is refused", async () => {
     const error = await runProgram({ tokenLifetimeMinutes: "10", uploadTokenLifetimeMinutes: "30" }).then(

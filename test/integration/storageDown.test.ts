@@ -1,5 +1,7 @@
-// Signing is local: the function keeps issuing tokens while the storage service is unreachable.
+// Signing is local: the function keeps issuing tokens while the storage service is unreachable, and says
+// once that it could not check the container's stored access policies.
 import { afterAll, beforeAll, expect, test } from "vitest";
+import { policyId } from "../../function/accessPolicies";
 import { SETTING } from "../../function/appSettings";
 import { configureSettings } from "../../function/settings";
 import { type FunctionHost, startFunctionHost } from "../../local/functionHost";
@@ -8,6 +10,7 @@ import { TEST_KEY } from "../support/accounts";
 
 let host: FunctionHost;
 let deadPort: number;
+const logs: string[] = [];
 
 beforeAll(async () => {
   deadPort = await freePort();
@@ -16,7 +19,11 @@ beforeAll(async () => {
       `DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=${TEST_KEY};` +
       `BlobEndpoint=http://127.0.0.1:${deadPort}/devstoreaccount1`,
   });
-  host = await startFunctionHost({ port: await freePort(), allowedOrigins: [] });
+  host = await startFunctionHost({
+    port: await freePort(),
+    allowedOrigins: [],
+    log: (line) => logs.push(line),
+  });
 });
 afterAll(() => host?.stop());
 
@@ -26,5 +33,9 @@ test("a token is issued while nothing listens on the blob endpoint", async () =>
   expect(response.status).toBe(200);
   const body = (await response.json()) as { sasKey: string; url: string };
   expect(body.url).toBe(`http://127.0.0.1:${deadPort}/devstoreaccount1`);
-  expect(new URLSearchParams(body.sasKey).get("sp")).toBe("c");
+  expect(new URLSearchParams(body.sasKey).get("si")).toBe(policyId(1, "container"));
+  expect((await fetch(`${host.apiUrl}/credentials`)).status).toBe(200);
+  const warnings = logs.filter((line) => line.includes('"event":"accessPolicies.unverified"'));
+  expect(warnings).toHaveLength(1);
+  expect(warnings[0]).toMatch(/^\[warning\]/);
 });

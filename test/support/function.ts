@@ -1,5 +1,6 @@
 // Calls the exported handler directly with @azure/functions test objects, as the Functions host would.
 import { HttpRequest, HttpResponse, InvocationContext } from "@azure/functions";
+import type { AccessPolicyCheck } from "../../function/accessPolicies";
 import type { httpFunctions } from "../../function/functions";
 import { CREDENTIALS_ROUTE } from "../../function/routes";
 
@@ -29,3 +30,6 @@ export async function invoke(
   const text = await response.text();
   return { status: response.status, headers: response.headers, body: JSON.parse(text), logs };
 }
+
+/** For handler tests that reach no storage: the container's stored access policies count as in place. */
+export const POLICIES_IN_PLACE: AccessPolicyCheck = async () => ({ kind: "ready" });

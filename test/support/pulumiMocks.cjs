@@ -6,6 +6,8 @@
 
 const SUBSCRIPTION_ID = "00000000-0000-4000-8000-000000000001";
 const SUFFIX = "a1b2c3d4";
+/** The uploads account's second key (key2) as listStorageAccountKeys returns it; key1 is the caller's. */
+const SECOND_KEY = Buffer.alloc(64, 0x33).toString("base64");
 
 /** What Azure computes for each resource type the program creates: names, endpoints, identities. */
 function azureState(type, name, inputs) {
@@ -68,7 +70,7 @@ function azureInvokes({ accountKey, subscriptionId = SUBSCRIPTION_ID }) {
     "azure-native:storage:listStorageAccountKeys": () => ({
       keys: [
         { keyName: "key1", value: accountKey, permissions: "FULL" },
-        { keyName: "key2", value: Buffer.alloc(64, 0x33).toString("base64"), permissions: "FULL" },
+        { keyName: "key2", value: SECOND_KEY, permissions: "FULL" },
       ],
     }),
   };
@@ -148,4 +150,4 @@ function recordGraph(monitor, resources) {
     });
 }
 
-module.exports = { SUBSCRIPTION_ID, azureState, azureInvokes, installMocks };
+module.exports = { SUBSCRIPTION_ID, SECOND_KEY, azureState, azureInvokes, installMocks };

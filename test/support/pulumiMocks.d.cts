@@ -2,6 +2,7 @@
 import type * as pulumi from "@pulumi/pulumi";
 
 export declare const SUBSCRIPTION_ID: string;
+export declare const SECOND_KEY: string;
 
 type Inputs = Record<string, unknown>;
 

@@ -4,14 +4,16 @@ import { type HttpRequest, HttpResponse, InvocationContext } from "@azure/functi
 import { afterEach, describe, expect, test, vi } from "vitest";
 import { SETTING } from "../../function/appSettings";
 import { connectionStrings, TEST_ACCOUNT, TEST_KEY } from "../support/accounts";
-import { invoke } from "../support/function";
+import { invoke, POLICIES_IN_PLACE } from "../support/function";
 
 /** A fresh instance of the function app with the given app settings, as a new Functions instance gets. */
-async function instance(env: Record<string, string | undefined>) {
+async function instance(env: Record<string, string | undefined>, check = POLICIES_IN_PLACE) {
   vi.resetModules();
   for (const name of Object.values(SETTING)) delete process.env[name];
   for (const [name, value] of Object.entries(env)) if (value !== undefined) process.env[name] = value;
-  return (await import("../../function/functions.js")).httpFunctions;
+  const { httpFunctions } = await import("../../function/functions.js");
+  (await import("../../function/accessPolicies.js")).configureAccessPolicyCheck(check);
+  return httpFunctions;
 }
 
 afterEach(() => {
@@ -27,7 +29,8 @@ describe("GET /api/credentials", () => {
     expect(response.headers.get("cache-control")).toBe("no-store");
     expect(response.body.url).toBe(`https://${TEST_ACCOUNT}.blob.core.windows.net`);
     expect(response.body.container).toBe("images");
-    expect(response.body.sasKey).toMatch(/^sv=[^&]+&.*se=.*&sr=c&sp=c&sig=/);
+    expect(response.body.sasKey).toMatch(/^sv=[^&]+&.*se=.*&si=valet-g1-c&sr=c&sig=/);
+    expect(new URLSearchParams(String(response.body.sasKey)).has("sp")).toBe(false);
     expect(typeof response.body.expiresOn).toBe("string");
   });
 
@@ -236,4 +239,74 @@ describe("a misconfigured instance tells an anonymous caller nothing of the valu
       else for (const fragment of fragments) expect(log.toLowerCase()).not.toContain(fragment.toLowerCase());
     },
   );
+});
+
+describe("the container's stored access policies", () => {
+  const settings = { [SETTING.connectionString]: connectionStrings.azureWithoutSuffix };
+  const events = (response: { logs: Array<{ message: string }> }) =>
+    response.logs.map((log) => JSON.parse(log.message).event);
+
+  test("a check that cannot reach storage still issues tokens, and is logged by the first request only", async () => {
+    const functions = await instance(settings, async () => ({
+      kind: "unverified",
+      reason: "storage answered 503",
+      at: Date.now(),
+      reported: false,
+    }));
+    const first = await invoke(functions);
+    const second = await invoke(functions);
+    expect([first.status, second.status]).toEqual([200, 200]);
+    expect(events(first)).toEqual(["accessPolicies.unverified", "token.issued"]);
+    expect(first.logs[0]).toMatchObject({ level: "warning" });
+    expect(JSON.parse(first.logs[0]?.message ?? "{}").reason).toBe("storage answered 503");
+    expect(events(second)).toEqual(["token.issued"]);
+  });
+
+  test("an instance whose generation was superseded answers 500 naming the setting without its value, logged once", async () => {
+    const { AccessPolicyError } = await import("../../function/accessPolicies.js");
+    const error = new AccessPolicyError(
+      "TOKEN_GENERATION is 1, but … Set TOKEN_GENERATION to 2 or higher.",
+      "TOKEN_GENERATION is older than the generation the uploads container holds.",
+    );
+    const functions = await instance(settings, async () => ({
+      kind: "refused",
+      error,
+      at: Date.now(),
+      reported: false,
+    }));
+    const first = await invoke(functions);
+    const second = await invoke(functions);
+    expect([first.status, second.status]).toEqual([500, 500]);
+    expect(second.body).toEqual({
+      error:
+        "The function cannot issue tokens: TOKEN_GENERATION is older than the generation the uploads container holds.",
+    });
+    expect(events(first)).toEqual(["accessPolicies.refused"]);
+    expect(JSON.parse(first.logs[0]?.message ?? "{}").message).toBe(error.message);
+    expect(first.logs[0]).toMatchObject({ level: "error" });
+    expect(events(second)).toEqual([]);
+  });
+
+  test("a refused check is started again by the first request after the wait, and the next one sees its outcome", async () => {
+    const { AccessPolicyError, RECHECK_AFTER_MS } = await import("../../function/accessPolicies.js");
+    const outcomes = [false, true];
+    let checks = 0;
+    const functions = await instance(settings, async () => {
+      const fixed = outcomes[checks++];
+      if (fixed) return { kind: "ready" };
+      const error = new AccessPolicyError("too many policies", "the uploads container holds too many.");
+      return { kind: "refused", error, at: Date.now(), reported: false };
+    });
+    vi.useFakeTimers({ now: Date.now(), toFake: ["Date"] });
+    try {
+      const statuses = [(await invoke(functions)).status, (await invoke(functions)).status];
+      expect(checks).toBe(1);
+      vi.setSystemTime(Date.now() + RECHECK_AFTER_MS);
+      statuses.push((await invoke(functions)).status, (await invoke(functions)).status);
+      expect(checks).toBe(2);
+      expect(statuses).toEqual([500, 500, 500, 200]);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
 });

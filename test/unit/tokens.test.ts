@@ -1,8 +1,9 @@
 // The pure token core (function/tokens.ts): what a signed token scopes, permits and expires at, field by field.
 import { describe, expect, test } from "vitest";
+import { generationPolicies, policyId, TOKEN_POLICIES } from "../../function/accessPolicies";
 import { SETTING } from "../../function/appSettings";
 import { parseSettings } from "../../function/settings";
-import { issueContainerToken } from "../../function/tokens";
+import { issueContainerToken, issueUploadToken } from "../../function/tokens";
 import { connectionStrings, TEST_ACCOUNT } from "../support/accounts";
 
 const azure = parseSettings({ [SETTING.connectionString]: connectionStrings.azureWithoutSuffix });
@@ -13,10 +14,13 @@ function fields(sasKey: string): URLSearchParams {
 }
 
 describe("a container token", () => {
-  test("is scoped to the container with create permission only", () => {
+  test("is scoped to the container with create permission only, through its generation's policy", () => {
     const token = fields(issueContainerToken(azure, new Date()).sasKey);
     expect(token.get("sr")).toBe("c");
-    expect(token.get("sp")).toBe("c");
+    expect(token.get("si")).toBe("valet-g1-c");
+    expect(generationPolicies(1).find((policy) => policy.id === token.get("si"))?.accessPolicy).toEqual({
+      permissions: "c",
+    });
     expect(token.get("sv")).toMatch(/^\d{4}-\d{2}-\d{2}$/);
     expect(token.get("sig")).toMatch(/^[A-Za-z0-9+/]{43}=$/);
   });
@@ -56,5 +60,63 @@ describe("a container token", () => {
     const a = fields(issueContainerToken(azure, new Date("2030-01-01T00:00:00Z")).sasKey).get("sig");
     const b = fields(issueContainerToken(azure, new Date("2030-01-01T00:00:01Z")).sasKey).get("sig");
     expect(a).not.toBe(b);
+  });
+});
+
+describe("a token and its stored access policy", () => {
+  const settings = { ...azure, tokenGeneration: 7 };
+  const tokens = {
+    container: issueContainerToken(settings, new Date()),
+    upload: issueUploadToken(settings, new Date(), { extension: "png" }),
+  };
+  /** Where a policy's fields go in a token: Azure refuses a token that repeats a field its policy has. */
+  const TOKEN_FIELD = { permissions: "sp", startsOn: "st", expiresOn: "se" } as const;
+
+  test.each(Object.keys(TOKEN_POLICIES) as (keyof typeof TOKEN_POLICIES)[])(
+    "a %s token names its generation's policy and carries none of the fields that policy has",
+    (kind) => {
+      const token = fields(tokens[kind].sasKey);
+      const policy = generationPolicies(7).find((candidate) => candidate.id === token.get("si"));
+      expect(policy?.id).toBe(policyId(7, kind));
+      const policyFields = Object.keys(policy?.accessPolicy ?? {}) as (keyof typeof TOKEN_FIELD)[];
+      expect(policyFields).toEqual(["permissions"]);
+      for (const field of policyFields) expect(token.has(TOKEN_FIELD[field])).toBe(false);
+      // Between them, the token and the policy hold what Azure requires: a permission and an expiry.
+      expect(token.has("se")).toBe(true);
+    },
+  );
+
+  test("the upload policy permits write only and the container policy create only", () => {
+    expect(Object.fromEntries(generationPolicies(1).map((p) => [p.id, p.accessPolicy.permissions]))).toEqual({
+      "valet-g1-c": "c",
+      "valet-g1-w": "w",
+    });
+  });
+
+  // Azurite takes the expiry from the policy and ignores the token's (test/integration/revocation.test.ts),
+  // so a token's own expiry is checked here: the policy has none, so Azure applies this one.
+  test("a per-upload token expires after its own lifetime, which its signature covers", () => {
+    const now = new Date("2030-05-01T10:00:00.250Z");
+    const body = issueUploadToken(
+      { ...settings, policy: { ...settings.policy, uploadTokenLifetimeMinutes: 5 } },
+      now,
+      {
+        extension: "png",
+      },
+    );
+    expect(fields(body.sasKey).get("se")).toBe("2030-05-01T10:05:00Z");
+    expect(body.expiresOn).toBe("2030-05-01T10:05:00.000Z");
+    const later = issueUploadToken(settings, new Date("2030-05-01T10:00:01Z"), { extension: "png" });
+    expect(fields(later.sasKey).get("sig")).not.toBe(fields(body.sasKey).get("sig"));
+  });
+
+  test("an expired token is one whose own expiry has passed: issued earlier than its lifetime ago", () => {
+    const issuedAt = new Date(Date.now() - 20 * 60_000);
+    for (const body of [
+      issueUploadToken(settings, issuedAt, { extension: "png" }),
+      issueContainerToken({ ...settings, tokenLifetimeMinutes: 15 }, issuedAt),
+    ]) {
+      expect(Date.parse(fields(body.sasKey).get("se") ?? "")).toBeLessThan(Date.now());
+    }
   });
 });

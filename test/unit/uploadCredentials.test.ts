@@ -1,14 +1,16 @@
 // Per-upload tokens through the handler: the response contract, the policy switches and hostile input.
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
+import { configureAccessPolicyCheck } from "../../function/accessPolicies";
 import { SETTING } from "../../function/appSettings";
 import { httpFunctions } from "../../function/functions";
 import { configureSettings } from "../../function/settings";
 import { connectionStrings, TEST_ACCOUNT } from "../support/accounts";
-import { invoke } from "../support/function";
+import { invoke, POLICIES_IN_PLACE } from "../support/function";
 
 /** The function app with the given app settings, as a new instance reads them. */
 function instance(env: Record<string, string>) {
+  configureAccessPolicyCheck(POLICIES_IN_PLACE);
   configureSettings({ [SETTING.connectionString]: connectionStrings.azureWithoutSuffix, ...env });
   return httpFunctions;
 }
@@ -39,7 +41,8 @@ describe("GET /api/credentials?filename=…&contentType=…", () => {
     expect(body.blobUrl).not.toContain("sig=");
     const token = new URLSearchParams(body.sasKey);
     expect(token.get("sr")).toBe("b");
-    expect(token.get("sp")).toBe("w");
+    expect(token.get("si")).toBe("valet-g1-w");
+    expect(token.has("sp")).toBe(false);
     expect(token.get("spr")).toBe("https");
     expect(token.has("st")).toBe(false);
     expect(token.has("sip")).toBe(false);
