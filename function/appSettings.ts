@@ -12,6 +12,12 @@ export const SETTING = {
   maxUploadBytes: "MAX_UPLOAD_BYTES",
   containerTokensEnabled: "CONTAINER_TOKENS_ENABLED",
   bindTokenToClientIp: "BIND_TOKEN_TO_CLIENT_IP",
+  // Per-client issuance limits and where their counts are kept (parsed in limits.ts).
+  issuanceRatePerMinute: "ISSUANCE_RATE_PER_MINUTE",
+  issuanceBurst: "ISSUANCE_BURST",
+  dailyUploadBytesPerClient: "DAILY_UPLOAD_BYTES_PER_CLIENT",
+  /** A connection prefix: `<prefix>__tableServiceUri` (identity) or `<prefix>` itself (a connection string). */
+  limitsStorage: "ISSUANCE_LIMITS_STORAGE",
 } as const;
 
 /** A setting is missing or wrong. The message names the setting and never quotes its value. */

@@ -2,6 +2,7 @@
 import { app } from "@azure/functions";
 import { SettingsError, settingsInvalidEvent } from "./appSettings";
 import { httpFunctions } from "./functions";
+import { loadLimiter } from "./limiter";
 import { loadSettings } from "./settings";
 
 for (const [name, options] of Object.entries(httpFunctions)) {
@@ -12,6 +13,7 @@ for (const [name, options] of Object.entries(httpFunctions)) {
 // function still answers, with a 500 that names the setting, so the host keeps running.
 try {
   loadSettings();
+  loadLimiter();
 } catch (error) {
   if (!(error instanceof SettingsError)) throw error;
   console.error(JSON.stringify(settingsInvalidEvent(error)));

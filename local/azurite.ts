@@ -1,5 +1,5 @@
-// Runs Azurite's blob service as a child process on loopback: Microsoft's storage emulator, which
-// enforces SAS signatures, permissions, expiry and CORS the way Blob Storage does.
+// Runs Azurite's blob service (and its table service) as child processes on loopback: Microsoft's storage
+// emulator, which enforces SAS signatures, permissions, expiry and CORS the way Blob Storage does.
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdir } from "node:fs/promises";
 import { stopChild } from "./lifecycle";
@@ -26,16 +26,31 @@ export interface Azurite {
 }
 
 export async function startAzurite(options: AzuriteOptions): Promise<Azurite> {
+  const { child, serviceUrl: blobServiceUrl } = await startService("blob", options);
+  return {
+    blobServiceUrl,
+    connectionString:
+      `DefaultEndpointsProtocol=http;AccountName=${EMULATOR_ACCOUNT};AccountKey=${EMULATOR_KEY};` +
+      `BlobEndpoint=${blobServiceUrl}`,
+    stop: () => stopChild(child),
+  };
+}
+
+/** One of Azurite's services as its own process; the blob and table services keep separate files in `location`. */
+async function startService(
+  service: "blob" | "table",
+  options: AzuriteOptions,
+): Promise<{ child: ChildProcess; serviceUrl: string }> {
   const host = options.host ?? "127.0.0.1";
-  await assertPortFree(host, options.port, "Azurite blob service", options.portVariable);
+  await assertPortFree(host, options.port, `Azurite ${service} service`, options.portVariable);
   await mkdir(options.location, { recursive: true });
-  const main = require.resolve("azurite/dist/src/blob/main.js");
+  const main = require.resolve(`azurite/dist/src/${service}/main.js`);
   const child = spawn(
     process.execPath,
     [
       main,
-      ["--blobHost", host],
-      ["--blobPort", String(options.port)],
+      [`--${service}Host`, host],
+      [`--${service}Port`, String(options.port)],
       ["--location", options.location],
       "--silent",
       // Azurite otherwise sends usage data over the network.
@@ -47,14 +62,7 @@ export async function startAzurite(options: AzuriteOptions): Promise<Azurite> {
     { stdio: ["ignore", "pipe", "pipe"] },
   );
   await waitUntilListening(child);
-  const blobServiceUrl = `http://${host}:${options.port}/${EMULATOR_ACCOUNT}`;
-  return {
-    blobServiceUrl,
-    connectionString:
-      `DefaultEndpointsProtocol=http;AccountName=${EMULATOR_ACCOUNT};AccountKey=${EMULATOR_KEY};` +
-      `BlobEndpoint=${blobServiceUrl}`,
-    stop: () => stopChild(child),
-  };
+  return { child, serviceUrl: `http://${host}:${options.port}/${EMULATOR_ACCOUNT}` };
 }
 
 function waitUntilListening(child: ChildProcess): Promise<void> {
@@ -66,7 +74,8 @@ function waitUntilListening(child: ChildProcess): Promise<void> {
     }, 30_000);
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
-      if (/successfully listen/.test(output)) {
+      // The blob service says "successfully listens", the table service "successfully started".
+      if (/successfully (listen|started)/.test(output)) {
         clearTimeout(timer);
         child.stdout?.off("data", onData);
         child.stdout?.resume();
@@ -83,4 +92,22 @@ function waitUntilListening(child: ChildProcess): Promise<void> {
       reject(new Error(`Azurite exited (code ${code}) before listening: ${output.trim().slice(-500)}`));
     });
   });
+}
+
+export interface AzuriteTables {
+  readonly tableServiceUrl: string;
+  readonly connectionString: string;
+  stop(): Promise<void>;
+}
+
+/** Azurite's table service, where the issuance limits keep their counts on loopback. */
+export async function startAzuriteTables(options: AzuriteOptions): Promise<AzuriteTables> {
+  const { child, serviceUrl: tableServiceUrl } = await startService("table", options);
+  return {
+    tableServiceUrl,
+    connectionString:
+      `DefaultEndpointsProtocol=http;AccountName=${EMULATOR_ACCOUNT};AccountKey=${EMULATOR_KEY};` +
+      `TableEndpoint=${tableServiceUrl}`,
+    stop: () => stopChild(child),
+  };
 }

@@ -1,16 +1,18 @@
-// The whole flow on loopback: Azurite's blob service (with the private container and CORS rule) and the
-// function host, sharing one set of settings. Used by `npm start` and by the tests.
+// The whole flow on loopback: Azurite's blob service (with the private container and CORS rule), its table
+// service (the issuance limits' counts) and the function host, sharing one set of settings. Used by
+// `npm start` and by the tests.
 import { type Environment, SETTING } from "../function/appSettings";
 import { CREDENTIALS_ROUTE } from "../function/routes";
 import { configureSettings, loadSettings } from "../function/settings";
-import { type Azurite, startAzurite } from "./azurite";
+import { type Azurite, type AzuriteTables, startAzurite, startAzuriteTables } from "./azurite";
 import { type FunctionHost, startFunctionHost } from "./functionHost";
-import { prepareUploadsStorage } from "./storage";
+import { prepareLimitsTable, prepareUploadsStorage } from "./storage";
 import { buildLocalPage, startWebServer, type WebServer } from "./web";
 
 export interface LocalStackOptions {
   host?: string;
   blobPort: number;
+  tablePort: number;
   functionPort: number;
   allowedOrigins: readonly string[];
   /** Azurite's data folder. */
@@ -18,7 +20,7 @@ export interface LocalStackOptions {
   /** App settings for the function beyond the connection string, which points at Azurite. */
   appSettings?: Environment;
   log?: (line: string) => void;
-  portVariables?: { blob?: string; function?: string; web?: string };
+  portVariables?: { blob?: string; table?: string; function?: string; web?: string };
   /** Also serve the upload page: built into `dir` (with its config.json) and served on `port`. */
   web?: { port: number; dir: string };
   /** Origins the function host allows beyond allowedOrigins, which the blob service does not. */
@@ -28,6 +30,8 @@ export interface LocalStackOptions {
 export interface LocalStack {
   readonly blobServiceUrl: string;
   readonly connectionString: string;
+  /** Azurite's table service, holding the issuance limits' counts. */
+  readonly tablesConnectionString: string;
   readonly container: string;
   readonly apiUrl: string;
   readonly credentialsUrl: string;
@@ -37,7 +41,7 @@ export interface LocalStack {
 }
 
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
-  const started: Array<Azurite | FunctionHost | WebServer> = [];
+  const started: Array<Azurite | AzuriteTables | FunctionHost | WebServer> = [];
   const stop = async () => {
     await Promise.all(started.splice(0).map((part) => part.stop()));
   };
@@ -49,7 +53,19 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       portVariable: options.portVariables?.blob,
     });
     started.push(azurite);
-    const appSettings = { ...options.appSettings, [SETTING.connectionString]: azurite.connectionString };
+    const tables = await startAzuriteTables({
+      host: options.host,
+      port: options.tablePort,
+      location: options.dataDir,
+      portVariable: options.portVariables?.table,
+    });
+    started.push(tables);
+    await prepareLimitsTable(tables.connectionString);
+    const appSettings = {
+      ...options.appSettings,
+      [SETTING.connectionString]: azurite.connectionString,
+      [SETTING.limitsStorage]: tables.connectionString,
+    };
     // The function host runs in this process: the function reads these settings instead of the
     // environment. They are checked here, as the Functions host would at start-up, and the storage is
     // prepared for the very container and policy the function will use.
@@ -80,6 +96,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     return {
       blobServiceUrl: azurite.blobServiceUrl,
       connectionString: azurite.connectionString,
+      tablesConnectionString: tables.connectionString,
       container,
       apiUrl: host.apiUrl,
       credentialsUrl,

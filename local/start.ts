@@ -7,6 +7,7 @@ import { type LocalStack, startLocalStack } from "./stack";
 
 const ENV = {
   blobPort: "VALET_BLOB_PORT",
+  tablePort: "VALET_TABLE_PORT",
   functionPort: "VALET_FUNCTION_PORT",
   webPort: "VALET_WEB_PORT",
   origins: "VALET_ALLOWED_ORIGINS",
@@ -45,13 +46,19 @@ async function main(): Promise<void> {
     const allowedOrigins = origins();
     stack = await startLocalStack({
       blobPort: port(ENV.blobPort, 10000),
+      tablePort: port(ENV.tablePort, 10002),
       functionPort: port(ENV.functionPort, 7071),
       allowedOrigins,
       dataDir: resolve(process.env[ENV.dataDir] || ".azurite"),
       // The function's app settings (UPLOADS_CONTAINER, …) may be set in the shell, as in Azure.
       appSettings: process.env,
       log: (line) => console.log(line),
-      portVariables: { blob: ENV.blobPort, function: ENV.functionPort, web: ENV.webPort },
+      portVariables: {
+        blob: ENV.blobPort,
+        table: ENV.tablePort,
+        function: ENV.functionPort,
+        web: ENV.webPort,
+      },
       // The page is built at every start into a git-ignored folder.
       web: { port: port(ENV.webPort, 4280), dir: resolve("dist/local-web") },
     });

@@ -17,6 +17,7 @@ export async function startTestStack(appSettings: Environment = {}): Promise<Tes
   const logs: string[] = [];
   const stack = await startLocalStack({
     blobPort: await freePort(),
+    tablePort: await freePort(),
     functionPort: await freePort(),
     allowedOrigins: [ALLOWED_ORIGIN],
     dataDir,

@@ -4,13 +4,15 @@ import { type HttpRequest, HttpResponse, InvocationContext } from "@azure/functi
 import { afterEach, describe, expect, test, vi } from "vitest";
 import { SETTING } from "../../function/appSettings";
 import { connectionStrings, TEST_ACCOUNT, TEST_KEY } from "../support/accounts";
-import { invoke } from "../support/function";
+import { invoke, LIMITS_OFF } from "../support/function";
 
 /** A fresh instance of the function app with the given app settings, as a new Functions instance gets. */
 async function instance(env: Record<string, string | undefined>) {
   vi.resetModules();
   for (const name of Object.values(SETTING)) delete process.env[name];
-  for (const [name, value] of Object.entries(env)) if (value !== undefined) process.env[name] = value;
+  for (const [name, value] of Object.entries({ ...LIMITS_OFF, ...env })) {
+    if (value !== undefined) process.env[name] = value;
+  }
   return (await import("../../function/functions.js")).httpFunctions;
 }
 
@@ -136,7 +138,7 @@ describe("a misconfigured instance", () => {
   test("settings a host passes in take the place of the environment, which is left alone", async () => {
     const functions = await instance({});
     const { configureSettings } = await import("../../function/settings.js");
-    configureSettings({ [SETTING.connectionString]: connectionStrings.azureWithoutSuffix });
+    configureSettings({ ...LIMITS_OFF, [SETTING.connectionString]: connectionStrings.azureWithoutSuffix });
     expect((await invoke(functions)).status).toBe(200);
     expect(process.env[SETTING.connectionString]).toBeUndefined();
   });
