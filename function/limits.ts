@@ -61,15 +61,29 @@ export function parseLimitSettings(env: Environment): LimitSettings {
       env[SETTING.dailyUploadBytesPerClient],
     ),
   };
-  const maxUploadBytes = parseMaxUploadBytes(SETTING.maxUploadBytes, env[SETTING.maxUploadBytes]);
-  if (limits.dailyUploadBytes > 0 && limits.dailyUploadBytes < maxUploadBytes) {
-    throw new SettingsError(
-      SETTING.dailyUploadBytesPerClient,
-      `${SETTING.dailyUploadBytesPerClient} must be at least ${SETTING.maxUploadBytes} (${maxUploadBytes} bytes), or 0 to turn the daily allowance off: otherwise the largest file allowed could never be uploaded.`,
-    );
-  }
+  checkDailyAllowance(
+    { daily: SETTING.dailyUploadBytesPerClient, max: SETTING.maxUploadBytes },
+    {
+      daily: limits.dailyUploadBytes,
+      max: parseMaxUploadBytes(SETTING.maxUploadBytes, env[SETTING.maxUploadBytes]),
+    },
+  );
   if (!limitsEnabled(limits)) return { limits, table: undefined };
   return { limits, table: parseLimitsTable(env) };
+}
+
+/** The daily allowance must hold the largest file allowed, or no such file could ever be uploaded. */
+export function checkDailyAllowance(
+  names: { daily: string; max: string },
+  values: { daily: number; max: number },
+): void {
+  if (values.daily > 0 && values.daily < values.max) {
+    throw new SettingsError(
+      names.daily,
+      `${names.daily} must be at least ${names.max} (${values.max} bytes), or 0 to turn the daily allowance off: ` +
+        "otherwise the largest file allowed could never be uploaded.",
+    );
+  }
 }
 
 function parseLimitsTable(env: Environment): LimitsTable {

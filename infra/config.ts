@@ -5,6 +5,12 @@ import * as pulumi from "@pulumi/pulumi";
 import { parseBoolean, parseList, parseWholeNumber, SettingsError, trimmed } from "../function/appSettings";
 import { fitUploadTokenLifetime, parseContainerName, parseTokenLifetime } from "../function/container";
 import {
+  checkDailyAllowance,
+  parseDailyUploadBytes,
+  parseIssuanceBurst,
+  parseIssuanceRate,
+} from "../function/limits";
+import {
   type ImageContentType,
   parseBindTokenToClientIp,
   parseContainerTokensEnabled,
@@ -45,6 +51,9 @@ export interface StackConfig {
   readonly maxUploadBytes: number;
   readonly containerTokensEnabled: boolean;
   readonly bindTokenToClientIp: boolean;
+  readonly issuanceRatePerMinute: number;
+  readonly issuanceBurst: number;
+  readonly dailyUploadBytesPerClient: number;
   readonly maximumInstanceCount: number;
   readonly instanceMemoryMB: number;
   readonly softDeleteRetentionDays: number;
@@ -97,6 +106,9 @@ export function loadStackConfig(config: pulumi.Config = new pulumi.Config()): St
     maxUploadBytes: read("maxUploadBytes", parseMaxUploadBytes),
     containerTokensEnabled: read("containerTokensEnabled", parseContainerTokensEnabled),
     bindTokenToClientIp: read("bindTokenToClientIp", parseBindTokenToClientIp),
+    issuanceRatePerMinute: read("issuanceRatePerMinute", parseIssuanceRate),
+    issuanceBurst: read("issuanceBurst", parseIssuanceBurst),
+    dailyUploadBytesPerClient: read("dailyUploadBytesPerClient", parseDailyUploadBytes),
     maximumInstanceCount: read("maximumInstanceCount", (name, raw) =>
       parseWholeNumber(name, raw, DEFAULT_MAXIMUM_INSTANCE_COUNT, MAXIMUM_INSTANCE_COUNT_BOUNDS, "instances"),
     ),
@@ -113,6 +125,12 @@ export function loadStackConfig(config: pulumi.Config = new pulumi.Config()): St
       { container: key("tokenLifetimeMinutes"), upload: key("uploadTokenLifetimeMinutes") },
       { container: stackConfig.tokenLifetimeMinutes, upload: stackConfig.uploadTokenLifetimeMinutes },
       trimmed(config.get("uploadTokenLifetimeMinutes")) !== undefined,
+    ),
+  );
+  asStackConfigError(() =>
+    checkDailyAllowance(
+      { daily: key("dailyUploadBytesPerClient"), max: key("maxUploadBytes") },
+      { daily: stackConfig.dailyUploadBytesPerClient, max: stackConfig.maxUploadBytes },
     ),
   );
   return { ...stackConfig, uploadTokenLifetimeMinutes };

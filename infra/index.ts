@@ -59,6 +59,9 @@ const functionApp = new FunctionApp("credentials", {
     [SETTING.maxUploadBytes]: String(config.maxUploadBytes),
     [SETTING.containerTokensEnabled]: String(config.containerTokensEnabled),
     [SETTING.bindTokenToClientIp]: String(config.bindTokenToClientIp),
+    [SETTING.issuanceRatePerMinute]: String(config.issuanceRatePerMinute),
+    [SETTING.issuanceBurst]: String(config.issuanceBurst),
+    [SETTING.dailyUploadBytesPerClient]: String(config.dailyUploadBytesPerClient),
   },
 });
 

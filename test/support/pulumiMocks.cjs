@@ -18,6 +18,7 @@ function azureState(type, name, inputs) {
         name: account,
         primaryEndpoints: {
           blob: `https://${account}.blob.core.windows.net/`,
+          table: `https://${account}.table.core.windows.net/`,
           web: `https://${account}.z16.web.core.windows.net/`,
         },
       };
