@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { startServer } from "../../bench/http";
 import { type Environment, SETTING } from "../../function/appSettings";
 import { httpFunctions } from "../../function/functions";
 import { limitsTableClient, TableLimiter } from "../../function/limiter";
@@ -14,7 +15,7 @@ import { type AzuriteTables, EMULATOR_ACCOUNT, EMULATOR_KEY, startAzuriteTables 
 import { type FunctionHost, startFunctionHost } from "../../local/functionHost";
 import { freePort } from "../../local/ports";
 import { prepareLimitsTable } from "../../local/storage";
-import { connectionStrings } from "../support/accounts";
+import { connectionStrings, TEST_KEY } from "../support/accounts";
 import { invoke } from "../support/function";
 
 let dataDir: string;
@@ -131,6 +132,30 @@ function utcTomorrow(): [number, number, number] {
 }
 
 describe("counts shared by instances", () => {
+  test("two function host processes on one table hand out no more than the burst between them", async () => {
+    const table = limitsTableClient({ kind: "connectionString", connectionString: tables.connectionString });
+    // Both hosts see this test as 127.0.0.1, which earlier tests spent tokens as.
+    await table.deleteEntity("ipv4-127.0.0.1", "usage").catch(() => undefined);
+    const env = {
+      ...process.env,
+      [SETTING.connectionString]: connectionStrings.azureWithoutSuffix,
+      [SETTING.limitsStorage]: tables.connectionString,
+      [SETTING.issuanceBurst]: "10",
+      [SETTING.issuanceRatePerMinute]: "1",
+      BENCH_ACCOUNT_KEY: TEST_KEY,
+    };
+    const hosts = await Promise.all([startServer("project", env), startServer("project", env)]);
+    try {
+      const statuses = await Promise.all(
+        Array.from({ length: 30 }, async (_, index) => (await fetch(hosts[index % 2]?.url ?? "")).status),
+      );
+      expect(statuses.filter((status) => status === 200)).toHaveLength(10);
+      expect(statuses.filter((status) => status === 429)).toHaveLength(20);
+    } finally {
+      await Promise.all(hosts.map((host) => host.stop()));
+    }
+  }, 60_000);
+
   test("two instances hammering one client's row never issue more than the burst between them", async () => {
     const limits = { ratePerMinute: 1, burst: 10, dailyUploadBytes: 0 };
     const instance = () =>

@@ -1,5 +1,5 @@
 // The issuance limits' settings and their decision on each request: the token bucket (burst, refill,
-// Retry-After), the daily allowance of declared bytes, and what is counted.
+// Retry-After), the daily allowance of declared bytes, what is counted, and how their log lines are sampled.
 import { describe, expect, test } from "vitest";
 import { SETTING, SettingsError } from "../../function/appSettings";
 import {
@@ -13,6 +13,7 @@ import {
   parseLimitSettings,
   refusalMessage,
 } from "../../function/limits";
+import { LogSampler } from "../../function/logSampler";
 import { DEFAULT_MAX_UPLOAD_BYTES } from "../../function/policy";
 
 const TABLE = { [SETTING.limitsStorage]: "UseDevelopmentStorage=true" };
@@ -175,5 +176,23 @@ describe("the message a refused client gets", () => {
     expect(refusalMessage(refused, NOON)).toBe(
       "Too many upload tokens asked for from this address: retry after 10 s (at 2026-11-24T12:00:10Z).",
     );
+  });
+});
+
+describe("the log sampler", () => {
+  test("logs an event once a window, then reports how many went unlogged in between", () => {
+    const sampler = new LogSampler(60_000);
+    expect(sampler.take("request.limited", 0)).toEqual({ log: true, unloggedSinceLast: 0 });
+    for (let second = 1; second < 60; second++) {
+      expect(sampler.take("request.limited", second * 1000)).toEqual({ log: false });
+    }
+    expect(sampler.take("request.limited", 60_000)).toEqual({ log: true, unloggedSinceLast: 59 });
+  });
+
+  test("keeps a window per event, so one flood does not hide another kind of line", () => {
+    const sampler = new LogSampler(60_000);
+    sampler.take("request.limited", 0);
+    expect(sampler.take("limits.unavailable", 1).log).toBe(true);
+    expect(sampler.take("request.limited", 2).log).toBe(false);
   });
 });
