@@ -56,27 +56,18 @@ async function issue(request: HttpRequest, context: InvocationContext): Promise<
   }
   // The request is read before the limits see it (the daily allowance counts its declared size), but a
   // bad one is counted like any other before it is answered.
-  let tokenRequest: TokenRequest | undefined;
-  let binding: TokenBinding = {};
-  let invalid: RequestError | undefined;
-  try {
-    tokenRequest = parseTokenRequest(request.query, settings.policy);
-    binding = bindingFor(request, settings);
-  } catch (error) {
-    if (!(error instanceof RequestError)) throw error;
-    invalid = error;
-  }
+  const read = readRequest(request, settings);
   if (limiter) {
-    const bytes = !invalid && tokenRequest?.kind === "upload" ? tokenRequest.size : 0;
+    const bytes = read.ok && read.tokenRequest.kind === "upload" ? read.tokenRequest.size : 0;
     const decision = await limit(limiter, clientKey(request.headers.get("x-forwarded-for")), bytes, context);
     if (decision && !decision.allowed) return limitedResponse(decision, context);
   }
-  if (invalid || !tokenRequest) {
-    const message = invalid?.message ?? "The request could not be read.";
+  if (!read.ok) {
     // The message quotes input only JSON-escaped and truncated, and the log line is JSON too.
-    log(context, "warning", { event: "request.rejected", message });
-    return errorResponse(400, message);
+    log(context, "warning", { event: "request.rejected", message: read.error.message });
+    return errorResponse(400, read.error.message);
   }
+  const { tokenRequest, binding } = read;
   if (tokenRequest.kind === "container") {
     const body = issueContainerToken(settings, new Date(), binding);
     log(context, "information", {
@@ -98,6 +89,22 @@ async function issue(request: HttpRequest, context: InvocationContext): Promise<
     expiresOn: body.expiresOn,
   });
   return { status: 200, headers: RESPONSE_HEADERS, jsonBody: body };
+}
+
+function readRequest(
+  request: HttpRequest,
+  settings: Settings,
+): { ok: true; tokenRequest: TokenRequest; binding: TokenBinding } | { ok: false; error: RequestError } {
+  try {
+    return {
+      ok: true,
+      tokenRequest: parseTokenRequest(request.query, settings.policy),
+      binding: bindingFor(request, settings),
+    };
+  } catch (error) {
+    if (!(error instanceof RequestError)) throw error;
+    return { ok: false, error };
+  }
 }
 
 /**
