@@ -61,8 +61,13 @@ export class TableLimiter implements Limiter {
    * other instances can then be lost, and are retried.
    */
   check(clientKey: string, bytes: number, now: number): Promise<Decision> {
+    // The time allowed counts from here, waiting in the queue included, so a hanging table costs each
+    // request at most TABLE_TIMEOUT_MS however many of the same client's requests are queued.
+    const abortSignal = AbortSignal.timeout(TABLE_TIMEOUT_MS);
     const previous = this.queues.get(clientKey) ?? Promise.resolve();
-    const next = previous.catch(() => undefined).then(() => this.checkNow(clientKey, bytes, now));
+    const next = previous
+      .catch(() => undefined)
+      .then(() => this.checkNow(clientKey, bytes, now, abortSignal));
     this.queues.set(clientKey, next);
     const forget = () => {
       if (this.queues.get(clientKey) === next) this.queues.delete(clientKey);
@@ -71,8 +76,13 @@ export class TableLimiter implements Limiter {
     return next;
   }
 
-  private async checkNow(clientKey: string, bytes: number, now: number): Promise<Decision> {
-    const abortSignal = AbortSignal.timeout(TABLE_TIMEOUT_MS);
+  private async checkNow(
+    clientKey: string,
+    bytes: number,
+    now: number,
+    abortSignal: AbortSignal,
+  ): Promise<Decision> {
+    abortSignal.throwIfAborted();
     let current = this.known.get(clientKey);
     let decision = decide(this.limits, current?.usage, now, bytes);
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {

@@ -1,6 +1,7 @@
 // The issuance limits against Azurite's table service: the 429 boundary (burst, refill, Retry-After), the
 // daily allowance, counts shared by instances without over-issuing, bounded logs, and the table down.
 import { mkdtemp, rm } from "node:fs/promises";
+import { createServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -8,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { startServer } from "../../bench/http";
 import { type Environment, SETTING } from "../../function/appSettings";
 import { httpFunctions } from "../../function/functions";
-import { limitsTableClient, TableLimiter } from "../../function/limiter";
+import { limitsTableClient, TABLE_TIMEOUT_MS, TableLimiter } from "../../function/limiter";
 import { LIMITS_TABLE } from "../../function/limits";
 import { configureSettings } from "../../function/settings";
 import { type AzuriteTables, EMULATOR_ACCOUNT, EMULATOR_KEY, startAzuriteTables } from "../../local/azurite";
@@ -193,6 +194,31 @@ describe("with the table unreachable", () => {
     expect(events(second)).toEqual(["token.issued"]);
     expect(first.logs[0]?.message).not.toContain(EMULATOR_KEY.slice(0, 20));
   });
+});
+
+describe("with a table that accepts connections and never answers", () => {
+  test("each request, however many of one caller's are queued, waits at most the table timeout and gets its token", async () => {
+    const sockets: Socket[] = [];
+    const silent = createServer((socket) => sockets.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    const { port } = silent.address() as { port: number };
+    try {
+      configure({
+        [SETTING.limitsStorage]:
+          `DefaultEndpointsProtocol=http;AccountName=${EMULATOR_ACCOUNT};AccountKey=${EMULATOR_KEY};` +
+          `TableEndpoint=http://127.0.0.1:${port}/${EMULATOR_ACCOUNT}`,
+      });
+      const started = performance.now();
+      const answers = await Promise.all(Array.from({ length: 5 }, () => from("203.0.113.10")));
+      const elapsed = performance.now() - started;
+      expect(answers.map((answer) => answer.status)).toEqual([200, 200, 200, 200, 200]);
+      expect(elapsed).toBeLessThan(TABLE_TIMEOUT_MS + 1500);
+      expect(elapsed).toBeGreaterThanOrEqual(TABLE_TIMEOUT_MS - 100);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+    }
+  }, 20_000);
 });
 
 test("the table the local stack prepares is the one the limits use", async () => {
