@@ -36,6 +36,7 @@ const WEB_APP = "azure-native:web:WebApp";
 const PLAN = "azure-native:web:AppServicePlan";
 const ROLE_ASSIGNMENT = "azure-native:authorization:RoleAssignment";
 const TABLE = "azure-native:storage:Table";
+const BUDGET = "azure-native:consumption:Budget";
 
 const SITE_ORIGIN = "https://photos.example.com";
 
@@ -363,6 +364,10 @@ describe("with the default config", () => {
     expect(siteConfig(run).cors.allowedOrigins).toContain(origin);
   });
 
+  test("there is no cost budget unless an alert address is set", () => {
+    expect(run.resources.filter((r) => r.type === BUDGET)).toEqual([]);
+  });
+
   test("every resource that has a location is in the configured one", () => {
     const located = run.resources.filter((r) => "location" in r.inputs);
     expect(located.length).toBeGreaterThanOrEqual(7);
@@ -540,6 +545,48 @@ describe("component names", () => {
   });
 });
 
+describe("the cost budget", () => {
+  test("with an alert address, a monthly budget on the resource group e-mails it at 80 % spent and 100 % forecast", async () => {
+    const run = await runProgram({ budgetAlertEmail: "ops@example.com", monthlyBudget: "120" });
+    const budget = only(run, BUDGET);
+    const notification = (thresholdType: string, threshold: number) => ({
+      enabled: true,
+      operator: "GreaterThanOrEqualTo",
+      threshold,
+      thresholdType,
+      contactEmails: ["ops@example.com"],
+    });
+    const now = new Date();
+    expect(budget.inputs).toEqual({
+      scope: idOf(only(run, "azure-native:resources:ResourceGroup")),
+      amount: 120,
+      category: "Cost",
+      timeGrain: "Monthly",
+      timePeriod: { startDate: new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1)).toISOString() },
+      notifications: {
+        actual80: notification("Actual", 80),
+        forecast100: notification("Forecasted", 100),
+      },
+    });
+    expect(budget.ignoreChanges).toEqual(["timePeriod"]);
+  });
+
+  test("a budget amount out of range is refused with a message naming the key", async () => {
+    const error = await runProgram({ budgetAlertEmail: "ops@example.com", monthlyBudget: "0" }).then(
+      () => undefined,
+      (caught: unknown) => caught as Error,
+    );
+    expect(error?.message).toMatch(
+      /valet:monthlyBudget must be a whole number .* from 1 to 1000000 \(default 50\)/,
+    );
+  });
+
+  test("the budget defaults to 50 a month", async () => {
+    const run = await runProgram({ budgetAlertEmail: "ops@example.com" });
+    expect(only(run, BUDGET).inputs.amount).toBe(50);
+  });
+});
+
 describe("config validation", () => {
   const accepted = Object.keys(IMAGE_EXTENSIONS).join(", ");
   test.each([
@@ -582,6 +629,8 @@ describe("config validation", () => {
     ["instanceMemoryMB", "1024", /valet:instanceMemoryMB must be one of 512, 2048, 4096 \(default 2048\)/],
     ["softDeleteRetentionDays", "366", /valet:softDeleteRetentionDays .* days from 1 to 365 \(default 7\)/],
     ["logRetentionDays", "7", /valet:logRetentionDays .* days from 30 to 730 \(default 30\)/],
+    ["budgetAlertEmail", "ops at example.com", /valet:budgetAlertEmail must be one e-mail address/],
+    ["monthlyBudget", "100", /valet:monthlyBudget is set but valet:budgetAlertEmail is not/],
   ])(
     "%s = %j is refused with a message naming the key and the accepted values",
     async (key, value, message) => {

@@ -136,6 +136,7 @@ function recordGraph(monitor, resources) {
             parent: request.getParent() || undefined,
             dependencies: request.getDependenciesList(),
             propertyDependencies,
+            ignoreChanges: request.getIgnorechangesList(),
             // Old logical names the resource answers to (the SDK also sends one alias per older API version
             // of azure-native types, which carry a type and no name).
             aliases: request
