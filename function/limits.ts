@@ -176,9 +176,12 @@ export function decide(
   now: number,
   bytes: number,
 ): Decision {
-  const day = utcDay(now);
+  // A request decided with an earlier clock than the row's (queued behind a later one, or another
+  // instance's clock ahead of this one's) must not move the row back in time and refill it twice.
+  const at = previous ? Math.max(now, previous.updatedAt) : now;
+  const day = utcDay(at);
   const sameDay = previous?.day === day;
-  const elapsed = previous ? Math.max(0, now - previous.updatedAt) : 0;
+  const elapsed = previous ? at - previous.updatedAt : 0;
   const level = previous
     ? Math.min(limits.burst, previous.tokens + (elapsed * limits.ratePerMinute) / 60_000)
     : limits.burst;
@@ -192,13 +195,13 @@ export function decide(
     allowed: false,
     reason,
     retryAfterSeconds: Math.max(1, Math.ceil(retryAfterSeconds)),
-    usage: { ...counts, tokens: level, updatedAt: now, refused: counts.refused + 1 },
+    usage: { ...counts, tokens: level, updatedAt: at, refused: counts.refused + 1 },
   });
   if (limits.ratePerMinute > 0 && level < 1) {
     return refuse("rate", ((1 - level) * 60) / limits.ratePerMinute);
   }
   if (limits.dailyUploadBytes > 0 && counts.grantedBytes + bytes > limits.dailyUploadBytes) {
-    return refuse("daily", (nextUtcMidnight(now) - now) / 1000);
+    return refuse("daily", (nextUtcMidnight(at) - now) / 1000);
   }
   const spent = limits.ratePerMinute > 0 ? 1 : 0;
   return {
@@ -206,7 +209,7 @@ export function decide(
     usage: {
       ...counts,
       tokens: level - spent,
-      updatedAt: now,
+      updatedAt: at,
       grantedBytes: counts.grantedBytes + bytes,
     },
   };

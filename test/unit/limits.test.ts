@@ -136,6 +136,17 @@ describe("the token bucket", () => {
     expect(last).toMatchObject({ allowed: false, retryAfterSeconds: 10 });
   });
 
+  test("a request decided with a clock behind the row's never moves it back, so the bucket is not refilled twice", () => {
+    const [first] = run(LIMITS, [0]);
+    const late = decide(LIMITS, first?.usage, NOON + 10_000, 0);
+    const behind = decide(LIMITS, late.usage, NOON + 5_000, 0);
+    expect(behind.usage.updatedAt).toBe(NOON + 10_000);
+    const again = decide(LIMITS, behind.usage, NOON + 10_000, 0);
+    // Four spent from a full bucket of 3, one regained in the 10 s (a row moved back to +5 s would have
+    // regained half a token more).
+    expect(again.usage.tokens).toBeCloseTo(0, 5);
+  });
+
   test("with a rate of 0 never refuses", () => {
     const decisions = run({ ...LIMITS, ratePerMinute: 0, dailyUploadBytes: 0 }, Array(1000).fill(1));
     expect(decisions.every((d) => d.allowed)).toBe(true);
