@@ -89,12 +89,13 @@ async function loadTest(url: string, options: HttpOptions): Promise<Sample> {
   return { rps: result["2xx"] / result.duration, p50: result.latency.p50, p99: result.latency.p99 };
 }
 
-interface RunningServer {
+export interface RunningServer {
   url: string;
   stop(): Promise<void>;
 }
 
-function startServer(kind: ServerKind, env: NodeJS.ProcessEnv): Promise<RunningServer> {
+/** A server of `kind` in its own process, reading its settings from `env` as an instance on Azure does. */
+export function startServer(kind: ServerKind, env: NodeJS.ProcessEnv): Promise<RunningServer> {
   const child = fork(join(__dirname, "server.ts"), [kind], {
     execArgv: ["--import", "tsx"],
     env,

@@ -9,14 +9,21 @@ import { SETTING } from "../function/appSettings";
 import { DEFAULT_MAX_UPLOAD_BYTES } from "../function/policy";
 import { CREDENTIALS_ROUTE } from "../function/routes";
 import { configureSettings, loadSettings } from "../function/settings";
-import { type Azurite, EMULATOR_KEY, startAzurite } from "../local/azurite";
+import {
+  type Azurite,
+  type AzuriteTables,
+  EMULATOR_KEY,
+  startAzurite,
+  startAzuriteTables,
+} from "../local/azurite";
 import { type FunctionHost, startFunctionHost } from "../local/functionHost";
 import { freePort } from "../local/ports";
-import { prepareUploadsStorage } from "../local/storage";
+import { prepareLimitsTable, prepareUploadsStorage } from "../local/storage";
 import { DEFAULT_UPLOAD_TUNING } from "../web/config";
 import { benchColdStart } from "./coldStart";
 import { benchHttp } from "./http";
 import { baselineAccount, benchIssuance, signerForSettings } from "./issuance";
+import { benchRateLimit } from "./rateLimit";
 import { type BenchResults, type BenchRow, formatTable } from "./results";
 import { benchUpload } from "./upload";
 
@@ -39,6 +46,7 @@ function sizes(smoke: boolean) {
   return smoke
     ? {
         issuance: { runs: 1, runMs: 50 },
+        rateLimit: { runs: 1, requests: 20 },
         http: { runs: 1, connections: 4, durationSeconds: 1, amount: 200 },
         coldStart: { runs: 1 },
         upload: {
@@ -50,6 +58,7 @@ function sizes(smoke: boolean) {
       }
     : {
         issuance: { runs: 5, runMs: 1000 },
+        rateLimit: { runs: 5, requests: 1000 },
         http: { runs: 3, connections: 16, durationSeconds: 3 },
         coldStart: { runs: 7 },
         upload: { runs: 3, bytes: 64 * MIB, ...DEFAULT_UPLOAD_TUNING },
@@ -61,12 +70,19 @@ export async function runBenchmarks(options: BenchOptions): Promise<BenchResults
   const size = sizes(options.smoke);
   const dataDir = await mkdtemp(join(tmpdir(), "valet-bench-"));
   let azurite: Azurite | undefined;
+  let tables: AzuriteTables | undefined;
   let host: FunctionHost | undefined;
   try {
     azurite = await startAzurite({ host: HOST, port: await freePort(HOST), location: dataDir });
+    tables = await startAzuriteTables({ host: HOST, port: await freePort(HOST), location: dataDir });
+    await prepareLimitsTable(tables.connectionString);
+    // Rows 1 to 4 time signing and uploading from one caller, as fast as it goes: the limits would refuse
+    // that, so they are off there; row 5 times them.
     const appSettings: Record<string, string> = {
       [SETTING.connectionString]: azurite.connectionString,
       [SETTING.maxUploadBytes]: String(Math.max(size.upload.bytes, DEFAULT_MAX_UPLOAD_BYTES)),
+      [SETTING.issuanceRatePerMinute]: "0",
+      [SETTING.dailyUploadBytesPerClient]: "0",
     };
     // The handler runs in this process with these settings; the HTTP server and the cold starts are
     // instances of their own, which read them from their environment as on Azure.
@@ -76,11 +92,11 @@ export async function runBenchmarks(options: BenchOptions): Promise<BenchResults
     await prepareUploadsStorage(azurite.connectionString, settings.container, [PAGE_ORIGIN]);
     const rows: BenchRow[] = [];
 
-    log("1/4 issuance in process…");
+    log("1/5 issuance in process…");
     rows.push(await benchIssuance({ ...size.issuance, accountKey: EMULATOR_KEY }));
-    log("2/4 issuance over HTTP…");
+    log("2/5 issuance over HTTP…");
     rows.push(await benchHttp({ ...size.http, env: { ...instanceEnv, BENCH_ACCOUNT_KEY: EMULATOR_KEY } }));
-    log("3/4 cold start…");
+    log("3/5 cold start…");
     rows.push(
       await benchColdStart({
         ...size.coldStart,
@@ -89,7 +105,7 @@ export async function runBenchmarks(options: BenchOptions): Promise<BenchResults
         signer: signerForSettings(EMULATOR_KEY),
       }),
     );
-    log("4/4 upload…");
+    log("4/5 upload…");
     host = await startFunctionHost({ host: HOST, port: await freePort(HOST), allowedOrigins: [] });
     rows.push(
       await benchUpload({
@@ -97,6 +113,22 @@ export async function runBenchmarks(options: BenchOptions): Promise<BenchResults
         credentialsUrl: `${host.apiUrl}/${CREDENTIALS_ROUTE}`,
         connectionString: azurite.connectionString,
         container: settings.container,
+      }),
+    );
+
+    log("5/5 issuance with the limits on and off…");
+    rows.push(
+      await benchRateLimit({
+        ...size.rateLimit,
+        limitsOff: appSettings,
+        // The defaults' daily allowance, and a bucket no run empties: every request is a table write.
+        limitsOn: {
+          ...appSettings,
+          [SETTING.issuanceRatePerMinute]: "60000",
+          [SETTING.issuanceBurst]: "100000",
+          [SETTING.dailyUploadBytesPerClient]: String(1024 ** 4),
+          [SETTING.limitsStorage]: tables.connectionString,
+        },
       }),
     );
 
@@ -116,6 +148,7 @@ export async function runBenchmarks(options: BenchOptions): Promise<BenchResults
     return results;
   } finally {
     await host?.stop();
+    await tables?.stop();
     await azurite?.stop();
     await rm(dataDir, { recursive: true, force: true });
   }

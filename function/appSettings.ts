@@ -14,6 +14,12 @@ export const SETTING = {
   bindTokenToClientIp: "BIND_TOKEN_TO_CLIENT_IP",
   // Which stored access policies tokens reference (parsed in container.ts); raising it revokes them.
   tokenGeneration: "TOKEN_GENERATION",
+  // Per-client issuance limits and where their counts are kept (parsed in limits.ts).
+  issuanceRatePerMinute: "ISSUANCE_RATE_PER_MINUTE",
+  issuanceBurst: "ISSUANCE_BURST",
+  dailyUploadBytesPerClient: "DAILY_UPLOAD_BYTES_PER_CLIENT",
+  /** A connection prefix: `<prefix>__tableServiceUri` (identity) or `<prefix>` itself (a connection string). */
+  limitsStorage: "ISSUANCE_LIMITS_STORAGE",
 } as const;
 
 /**

@@ -2,9 +2,12 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
 import { accessPolicyStatus } from "./accessPolicies";
 import { SETTING, SettingsError, settingsInvalidEvent } from "./appSettings";
+import { type Limiter, loadLimiter } from "./limiter";
+import { type Decision, refusalMessage } from "./limits";
+import { LogSampler } from "./logSampler";
 import { loadSettings, type Settings } from "./settings";
 import { issueContainerToken, issueUploadToken, type TokenBinding } from "./tokens";
-import { clientIpv4, parseTokenRequest, RequestError } from "./uploadRequest";
+import { clientIpv4, clientKey, parseTokenRequest, RequestError, type TokenRequest } from "./uploadRequest";
 
 /** A token must never sit in a browser or proxy cache. */
 const RESPONSE_HEADERS = {
@@ -14,6 +17,9 @@ const RESPONSE_HEADERS = {
 } as const;
 
 export const CREDENTIALS_METHODS = ["GET"] as const;
+
+/** Refusals and table failures can come once per request: their log lines are sampled per instance. */
+const sampler = new LogSampler();
 
 export async function credentials(
   request: HttpRequest,
@@ -40,8 +46,10 @@ async function issue(request: HttpRequest, context: InvocationContext): Promise<
     });
   }
   let settings: Settings;
+  let limiter: Limiter | undefined;
   try {
     settings = loadSettings();
+    limiter = loadLimiter();
   } catch (error) {
     if (!(error instanceof SettingsError)) throw error;
     log(context, "error", settingsInvalidEvent(error));
@@ -62,36 +70,113 @@ async function issue(request: HttpRequest, context: InvocationContext): Promise<
     // new, so tokens are still issued.
     log(context, "warning", { event: "accessPolicies.unverified", reason: policies.reason });
   }
-  try {
-    const tokenRequest = parseTokenRequest(request.query, settings.policy);
-    const binding = bindingFor(request, settings);
-    if (tokenRequest.kind === "container") {
-      const body = issueContainerToken(settings, new Date(), binding);
-      log(context, "information", {
-        event: "token.issued",
-        scope: "container",
-        container: body.container,
-        expiresOn: body.expiresOn,
-      });
-      return { status: 200, headers: RESPONSE_HEADERS, jsonBody: body };
-    }
-    const body = issueUploadToken(settings, new Date(), tokenRequest, binding);
+  // The request is read before the limits see it (the daily allowance counts its declared size), but a
+  // bad one is counted like any other before it is answered.
+  const read = readRequest(request, settings);
+  if (limiter) {
+    const bytes = read.ok && read.tokenRequest.kind === "upload" ? read.tokenRequest.size : 0;
+    const decision = await limit(limiter, clientKey(request.headers.get("x-forwarded-for")), bytes, context);
+    if (decision && !decision.allowed) return limitedResponse(decision, context);
+  }
+  if (!read.ok) {
+    // The message quotes input only JSON-escaped and truncated, and the log line is JSON too.
+    log(context, "warning", { event: "request.rejected", message: read.error.message });
+    return errorResponse(400, read.error.message);
+  }
+  const { tokenRequest, binding } = read;
+  if (tokenRequest.kind === "container") {
+    const body = issueContainerToken(settings, new Date(), binding);
     log(context, "information", {
       event: "token.issued",
-      scope: "blob",
+      scope: "container",
       container: body.container,
-      blobName: body.blobName,
-      contentType: tokenRequest.contentType,
-      size: tokenRequest.size,
       expiresOn: body.expiresOn,
     });
     return { status: 200, headers: RESPONSE_HEADERS, jsonBody: body };
+  }
+  const body = issueUploadToken(settings, new Date(), tokenRequest, binding);
+  log(context, "information", {
+    event: "token.issued",
+    scope: "blob",
+    container: body.container,
+    blobName: body.blobName,
+    contentType: tokenRequest.contentType,
+    size: tokenRequest.size,
+    expiresOn: body.expiresOn,
+  });
+  return { status: 200, headers: RESPONSE_HEADERS, jsonBody: body };
+}
+
+function readRequest(
+  request: HttpRequest,
+  settings: Settings,
+): { ok: true; tokenRequest: TokenRequest; binding: TokenBinding } | { ok: false; error: RequestError } {
+  try {
+    return {
+      ok: true,
+      tokenRequest: parseTokenRequest(request.query, settings.policy),
+      binding: bindingFor(request, settings),
+    };
   } catch (error) {
     if (!(error instanceof RequestError)) throw error;
-    // The message quotes input only JSON-escaped and truncated, and the log line is JSON too.
-    log(context, "warning", { event: "request.rejected", message: error.message });
-    return errorResponse(400, error.message);
+    return { ok: false, error };
   }
+}
+
+/**
+ * The limits' decision, or undefined when their table cannot be reached in time. The function then fails
+ * open: it issues as if unlimited and says so in a (sampled) warning. The table sits on the runtime account,
+ * which the Functions host itself needs, and every token stays bounded in size and lifetime, so an outage of
+ * the counts is better spent uploading than refusing every person for it.
+ */
+async function limit(
+  limiter: Limiter,
+  key: string,
+  bytes: number,
+  context: InvocationContext,
+): Promise<Decision | undefined> {
+  const now = Date.now();
+  try {
+    return await limiter.check(key, bytes, now);
+  } catch (error) {
+    const sample = sampler.take("limits.unavailable", now);
+    if (sample.log) {
+      log(context, "warning", {
+        event: "limits.unavailable",
+        error: error instanceof Error ? error.name : typeof error,
+        action: "issuing without the limits",
+        unloggedSinceLast: sample.unloggedSinceLast,
+      });
+    }
+    return undefined;
+  }
+}
+
+/**
+ * 429 with Retry-After (seconds), and the same in the body: a page on another origin cannot read
+ * Retry-After, which is not a CORS-safelisted response header and the platform's CORS does not expose.
+ * https://www.rfc-editor.org/rfc/rfc9110#name-retry-after
+ * https://fetch.spec.whatwg.org/#cors-safelisted-response-header-name
+ */
+function limitedResponse(
+  decision: Extract<Decision, { allowed: false }>,
+  context: InvocationContext,
+): HttpResponseInit {
+  const now = Date.now();
+  const sample = sampler.take(`request.limited.${decision.reason}`, now);
+  if (sample.log) {
+    log(context, "warning", {
+      event: "request.limited",
+      reason: decision.reason,
+      retryAfterSeconds: decision.retryAfterSeconds,
+      unloggedSinceLast: sample.unloggedSinceLast,
+    });
+  }
+  return {
+    status: 429,
+    headers: { ...RESPONSE_HEADERS, "Retry-After": String(decision.retryAfterSeconds) },
+    jsonBody: { error: refusalMessage(decision, now), retryAfterSeconds: decision.retryAfterSeconds },
+  };
 }
 
 /** One structured event per line, with the invocation id, through the context so it reaches Application Insights. */

@@ -3,6 +3,7 @@ import { app } from "@azure/functions";
 import { accessPolicyStatus } from "./accessPolicies";
 import { SETTING, SettingsError, settingsInvalidEvent } from "./appSettings";
 import { httpFunctions } from "./functions";
+import { loadLimiter } from "./limiter";
 import { loadSettings } from "./settings";
 
 for (const [name, options] of Object.entries(httpFunctions)) {
@@ -15,6 +16,7 @@ try {
   // The container's stored access policies are checked now, while the instance starts, so that the first
   // request finds the check done or under way; the request reports its outcome.
   void accessPolicyStatus(loadSettings(), SETTING.tokenGeneration);
+  loadLimiter();
 } catch (error) {
   if (!(error instanceof SettingsError)) throw error;
   console.error(JSON.stringify(settingsInvalidEvent(error)));

@@ -61,6 +61,11 @@ export function configureSettings(env: Environment): void {
   loaded = undefined;
 }
 
+/** The environment this instance reads its settings from (the issuance limits read theirs there too). */
+export function settingsSource(): Environment {
+  return source;
+}
+
 /** The settings of this instance, read on first use and kept (or the error, kept). */
 export function loadSettings(): Settings {
   if (!loaded) {

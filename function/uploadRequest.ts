@@ -1,6 +1,6 @@
 // Reads what a caller asks for from the query string and checks it against the issuance policy: either a
-// container token (no parameters) or a token for one upload (filename + contentType [+ size]).
-import { isIPv4 } from "node:net";
+// container token (no parameters) or a token for one upload (filename + contentType + size).
+import { isIPv4, isIPv6 } from "node:net";
 import { IMAGE_EXTENSIONS, type ImageContentType, type IssuancePolicy } from "./policy";
 
 /** Query parameters the endpoint understands; anything else is refused rather than silently ignored. */
@@ -17,7 +17,8 @@ export type TokenRequest =
       readonly contentType: ImageContentType;
       /** The extension the blob gets: the canonical one for the content type. */
       readonly extension: string;
-      readonly size?: number;
+      /** The declared size: the most the token lets through, and what the daily allowance counts. */
+      readonly size: number;
     };
 
 /** The caller's input is wrong: a 400 whose message says what to change. */
@@ -41,7 +42,7 @@ export function parseTokenRequest(query: URLSearchParams, policy: IssuancePolicy
   if (values.size === 0) {
     if (!policy.containerTokensEnabled) {
       throw new RequestError(
-        "Container tokens are turned off: ask for a token per upload with ?filename=<name>&contentType=<type>[&size=<bytes>].",
+        "Container tokens are turned off: ask for a token per upload with ?filename=<name>&contentType=<type>&size=<bytes>.",
       );
     }
     return { kind: "container" };
@@ -49,15 +50,15 @@ export function parseTokenRequest(query: URLSearchParams, policy: IssuancePolicy
 
   const filename = values.get("filename");
   const contentTypeText = values.get("contentType");
-  if (filename === undefined || contentTypeText === undefined) {
-    throw new RequestError("A per-upload token needs both filename and contentType (size is optional).");
-  }
+  const sizeText = values.get("size");
+  const incomplete = new RequestError(
+    "A per-upload token needs filename, contentType and size (the file's size in bytes).",
+  );
+  if (filename === undefined || contentTypeText === undefined) throw incomplete;
   const contentType = parseContentType(contentTypeText, policy);
   const extension = parseExtension(filename, contentType);
-  const sizeText = values.get("size");
-  return sizeText === undefined
-    ? { kind: "upload", contentType, extension }
-    : { kind: "upload", contentType, extension, size: parseSize(sizeText, policy) };
+  if (sizeText === undefined) throw incomplete;
+  return { kind: "upload", contentType, extension, size: parseSize(sizeText, policy) };
 }
 
 function parseContentType(text: string, policy: IssuancePolicy): ImageContentType {
@@ -110,16 +111,60 @@ function parseSize(text: string, policy: IssuancePolicy): number {
 }
 
 /**
- * The caller's IPv4 address as the Functions front end reports it, or undefined. The front end appends
- * the address it saw (written `address:port`) to any `X-Forwarded-For` the client sent, so only the last
- * entry is trusted: the first ones are whatever the client chose. SAS `sip` takes IPv4 addresses only.
+ * The caller's IPv4 address as the Functions front end reports it, or undefined. SAS `sip` takes IPv4
+ * addresses only.
  * https://learn.microsoft.com/rest/api/storageservices/create-service-sas#specify-an-ip-address-or-ip-range
  */
 export function clientIpv4(forwardedFor: string | null): string | undefined {
+  const address = clientAddress(forwardedFor);
+  return address?.family === 4 ? address.address : undefined;
+}
+
+/**
+ * The caller's address as the Functions front end reports it, or undefined. The front end appends the
+ * address it saw (written `address:port`, `[v6]:port` or bare) to any `X-Forwarded-For` the client sent,
+ * so only the last entry is trusted: the first ones are whatever the client chose.
+ */
+export function clientAddress(
+  forwardedFor: string | null,
+): { readonly family: 4 | 6; readonly address: string } | undefined {
   const last = forwardedFor?.split(",").at(-1)?.trim();
   if (!last) return undefined;
-  const candidate = last.replace(/^::ffff:/i, "").replace(/:\d+$/, "");
-  return isIPv4(candidate) ? candidate : undefined;
+  const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(last)?.[1];
+  const v6 = bracketed ?? (isIPv6(last) ? last : undefined);
+  const mapped = v6 && /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(v6)?.[1];
+  if (v6 && !mapped) return isIPv6(v6) ? { family: 6, address: v6.toLowerCase() } : undefined;
+  const candidate = (mapped || last).replace(/^::ffff:/i, "").replace(/:\d+$/, "");
+  return isIPv4(candidate) ? { family: 4, address: candidate } : undefined;
+}
+
+/**
+ * The key the issuance limits count a caller under: its IPv4 address (/32), or the /64 network of its
+ * IPv6 address, since one IPv6 subscriber is usually handed a whole /64. A table key may hold neither
+ * `/` nor `?`, hence the written form. Callers without an address share one key.
+ */
+export function clientKey(forwardedFor: string | null): string {
+  const address = clientAddress(forwardedFor);
+  if (!address) return "unknown";
+  if (address.family === 4) return `ipv4-${address.address}`;
+  return `ipv6-${ipv6Hextets(address.address).slice(0, 4).join(":")}`;
+}
+
+/** The eight 16-bit groups of an IPv6 address (already checked by isIPv6), zero-padded. */
+function ipv6Hextets(address: string): string[] {
+  const [head = "", tail] = address.split("::");
+  const groups = (part: string) =>
+    part === ""
+      ? []
+      : part.split(":").flatMap((group) => {
+          if (!group.includes(".")) return [group];
+          const [a = 0, b = 0, c = 0, d = 0] = group.split(".").map(Number);
+          return [((a << 8) | b).toString(16), ((c << 8) | d).toString(16)];
+        });
+  const start = groups(head);
+  const end = tail === undefined ? [] : groups(tail);
+  const zeros = Array.from({ length: 8 - start.length - end.length }, () => "0");
+  return [...start, ...zeros, ...end].map((group) => group.padStart(4, "0"));
 }
 
 function hasControlCharacters(text: string): boolean {

@@ -10,6 +10,12 @@ import {
   parseTokenLifetime,
 } from "../function/container";
 import {
+  checkDailyAllowance,
+  parseDailyUploadBytes,
+  parseIssuanceBurst,
+  parseIssuanceRate,
+} from "../function/limits";
+import {
   type ImageContentType,
   parseBindTokenToClientIp,
   parseContainerTokensEnabled,
@@ -33,6 +39,9 @@ export const DEFAULT_INSTANCE_MEMORY_MB = 2048;
 /** Blob and container soft delete keep 1 to 365 days. */
 export const SOFT_DELETE_RETENTION_BOUNDS = { min: 1, max: 365 } as const;
 export const DEFAULT_SOFT_DELETE_RETENTION_DAYS = 7;
+/** A month's cost budget, in the billing currency, when budget alerts are on. */
+export const DEFAULT_MONTHLY_BUDGET = 50;
+export const MONTHLY_BUDGET_BOUNDS = { min: 1, max: 1_000_000 } as const;
 /** Log Analytics (PerGB2018) keeps 30 to 730 days. */
 export const LOG_RETENTION_BOUNDS = { min: 30, max: 730 } as const;
 export const DEFAULT_LOG_RETENTION_DAYS = 30;
@@ -62,10 +71,15 @@ export interface StackConfig {
   readonly tokenGeneration: number;
   /** The uploads account key the function signs with. */
   readonly signingKey: SigningKey;
+  readonly issuanceRatePerMinute: number;
+  readonly issuanceBurst: number;
+  readonly dailyUploadBytesPerClient: number;
   readonly maximumInstanceCount: number;
   readonly instanceMemoryMB: number;
   readonly softDeleteRetentionDays: number;
   readonly logRetentionDays: number;
+  /** A monthly cost budget with e-mail alerts, when `budgetAlertEmail` is set. */
+  readonly budget?: { readonly amount: number; readonly alertEmail: string };
 }
 
 /** A configuration value is wrong. A RunError, so Pulumi prints the message without a stack trace. */
@@ -116,6 +130,9 @@ export function loadStackConfig(config: pulumi.Config = new pulumi.Config()): St
     bindTokenToClientIp: read("bindTokenToClientIp", parseBindTokenToClientIp),
     tokenGeneration: read("tokenGeneration", parseTokenGeneration),
     signingKey: readSigningKey(config),
+    issuanceRatePerMinute: read("issuanceRatePerMinute", parseIssuanceRate),
+    issuanceBurst: read("issuanceBurst", parseIssuanceBurst),
+    dailyUploadBytesPerClient: read("dailyUploadBytesPerClient", parseDailyUploadBytes),
     maximumInstanceCount: read("maximumInstanceCount", (name, raw) =>
       parseWholeNumber(name, raw, DEFAULT_MAXIMUM_INSTANCE_COUNT, MAXIMUM_INSTANCE_COUNT_BOUNDS, "instances"),
     ),
@@ -127,6 +144,7 @@ export function loadStackConfig(config: pulumi.Config = new pulumi.Config()): St
       parseWholeNumber(name, raw, DEFAULT_LOG_RETENTION_DAYS, LOG_RETENTION_BOUNDS, "days"),
     ),
   };
+  const budget = readBudget(config);
   const uploadTokenLifetimeMinutes = asStackConfigError(() =>
     fitUploadTokenLifetime(
       { container: key("tokenLifetimeMinutes"), upload: key("uploadTokenLifetimeMinutes") },
@@ -134,7 +152,13 @@ export function loadStackConfig(config: pulumi.Config = new pulumi.Config()): St
       config.get("uploadTokenLifetimeMinutes"),
     ),
   );
-  return { ...stackConfig, uploadTokenLifetimeMinutes };
+  asStackConfigError(() =>
+    checkDailyAllowance(
+      { daily: key("dailyUploadBytesPerClient"), max: key("maxUploadBytes") },
+      { daily: stackConfig.dailyUploadBytesPerClient, max: stackConfig.maxUploadBytes },
+    ),
+  );
+  return { ...stackConfig, uploadTokenLifetimeMinutes, ...(budget && { budget }) };
 }
 
 /** Runs a parser of function/, re-raising its error (which names the stack key) as a StackConfigError. */
@@ -180,6 +204,35 @@ function readSigningKey(config: pulumi.Config): SigningKey {
     );
   }
   return key;
+}
+
+/** Off unless `budgetAlertEmail` is set; `monthlyBudget` alone is refused, since it would alert no one. */
+function readBudget(config: pulumi.Config): StackConfig["budget"] {
+  const emailKey = fullKey(config, "budgetAlertEmail");
+  const alertEmail = trimmed(config.get("budgetAlertEmail"));
+  const rawAmount = config.get("monthlyBudget");
+  if (alertEmail === undefined) {
+    if (trimmed(rawAmount) !== undefined) {
+      throw new StackConfigError(
+        fullKey(config, "monthlyBudget"),
+        `${fullKey(config, "monthlyBudget")} is set but ${emailKey} is not: set the address the budget alerts go to.`,
+      );
+    }
+    return undefined;
+  }
+  if (!/^[^@\s,;]+@[^@\s,;]+\.[^@\s,;]+$/.test(alertEmail)) {
+    throw new StackConfigError(emailKey, `${emailKey} must be one e-mail address, such as ops@example.com.`);
+  }
+  const amount = asStackConfigError(() =>
+    parseWholeNumber(
+      fullKey(config, "monthlyBudget"),
+      rawAmount,
+      DEFAULT_MONTHLY_BUDGET,
+      MONTHLY_BUDGET_BOUNDS,
+      "units of the billing currency",
+    ),
+  );
+  return { amount, alertEmail };
 }
 
 function readInstanceMemory(config: pulumi.Config): number {

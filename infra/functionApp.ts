@@ -7,6 +7,7 @@ import * as storage from "@pulumi/azure-native/storage";
 import type { input } from "@pulumi/azure-native/types";
 import * as web from "@pulumi/azure-native/web";
 import * as pulumi from "@pulumi/pulumi";
+import { LIMITS_TABLE, LIMITS_TABLE_SERVICE_URI } from "../function/limits";
 import { CREDENTIALS_ROUTE } from "../function/routes";
 import { HOST_STORAGE_ACCOUNT_SETTING, ROLE } from "./platformRules";
 import { checkAccountBaseName, SECURE_ACCOUNT, withoutTrailingSlash } from "./storage";
@@ -68,6 +69,17 @@ export class FunctionApp extends pulumi.ComponentResource {
       { parent: this, aliases: [{ name: "deployment" }] },
     );
 
+    // The issuance limits' counts, shared by every instance: a table beside the runtime's own data.
+    const limitsTable = new storage.Table(
+      `${name}-limits`,
+      {
+        resourceGroupName: args.resourceGroupName,
+        accountName: runtimeAccount.name,
+        tableName: LIMITS_TABLE,
+      },
+      { parent: this },
+    );
+
     // FC1 is the Flex Consumption SKU; `reserved: true` makes it a Linux plan (the only OS it runs).
     // https://learn.microsoft.com/azure/azure-functions/functions-infrastructure-as-code?pivots=flex-consumption-plan
     const plan = new web.AppServicePlan(
@@ -83,6 +95,7 @@ export class FunctionApp extends pulumi.ComponentResource {
     );
 
     const runtimeBlobUrl = runtimeAccount.primaryEndpoints.blob.apply(withoutTrailingSlash);
+    const runtimeTableUrl = runtimeAccount.primaryEndpoints.table.apply(withoutTrailingSlash);
     // Only what Flex Consumption accepts in siteConfig: the app settings (Microsoft's Flex samples send those
     // alone), minTlsVersion (the Bicep quickstart's one property), and scmMinTlsVersion, cors and http20Enabled,
     // which no refusal or deprecation names and which the AVM module still sends to FC1 sites after checking
@@ -104,6 +117,10 @@ export class FunctionApp extends pulumi.ComponentResource {
         // Identity-based host storage: the account name alone, no key, no connection string.
         // https://learn.microsoft.com/azure/azure-functions/functions-reference#connecting-to-host-storage-with-an-identity
         { name: HOST_STORAGE_ACCOUNT_SETTING, value: runtimeAccount.name },
+        // The limits' table, reached with the same identity, named the way Functions names an identity-based
+        // connection to Tables (`<prefix>__tableServiceUri`).
+        // https://learn.microsoft.com/azure/azure-functions/functions-bindings-storage-table#connections
+        { name: LIMITS_TABLE_SERVICE_URI, value: runtimeTableUrl },
         { name: "APPLICATIONINSIGHTS_CONNECTION_STRING", value: args.applicationInsightsConnectionString },
         ...Object.entries(args.appSettings).map(([settingName, value]) => ({ name: settingName, value })),
       ],
@@ -150,20 +167,35 @@ export class FunctionApp extends pulumi.ComponentResource {
     );
 
     const client = authorization.getClientConfigOutput({ parent: this });
+    const principalId = this.app.identity.apply((identity) => {
+      if (!identity?.principalId) {
+        throw new pulumi.RunError(
+          "The Function App has no system-assigned identity to grant storage access to.",
+        );
+      }
+      return identity.principalId;
+    });
+    const role = (id: string) =>
+      pulumi.interpolate`/subscriptions/${client.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/${id}`;
     new authorization.RoleAssignment(
       `${name}-runtime-blob-owner`,
       {
         scope: runtimeAccount.id,
-        principalId: this.app.identity.apply((identity) => {
-          if (!identity?.principalId) {
-            throw new pulumi.RunError(
-              "The Function App has no system-assigned identity to grant storage access to.",
-            );
-          }
-          return identity.principalId;
-        }),
+        principalId,
         principalType: authorization.PrincipalType.ServicePrincipal,
-        roleDefinitionId: pulumi.interpolate`/subscriptions/${client.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/${ROLE.storageBlobDataOwner}`,
+        roleDefinitionId: role(ROLE.storageBlobDataOwner),
+      },
+      { parent: this },
+    );
+    // Entities of the limits' table and nothing else on the account: table-scoped roles are supported.
+    // https://learn.microsoft.com/azure/storage/tables/assign-azure-role-data-access
+    new authorization.RoleAssignment(
+      `${name}-limits-table-contributor`,
+      {
+        scope: limitsTable.id,
+        principalId,
+        principalType: authorization.PrincipalType.ServicePrincipal,
+        roleDefinitionId: role(ROLE.storageTableDataContributor),
       },
       { parent: this },
     );

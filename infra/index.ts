@@ -6,6 +6,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { SETTING } from "../function/appSettings";
 import { buildWebPage } from "../web/build";
 import { type PageConfig, pageConfig } from "../web/config";
+import { costBudget } from "./budget";
 import { loadStackConfig } from "./config";
 import { FunctionDeployment } from "./deploy";
 import { FunctionApp } from "./functionApp";
@@ -61,8 +62,16 @@ const functionApp = new FunctionApp("credentials", {
     [SETTING.containerTokensEnabled]: String(config.containerTokensEnabled),
     [SETTING.bindTokenToClientIp]: String(config.bindTokenToClientIp),
     [SETTING.tokenGeneration]: String(config.tokenGeneration),
+    [SETTING.issuanceRatePerMinute]: String(config.issuanceRatePerMinute),
+    [SETTING.issuanceBurst]: String(config.issuanceBurst),
+    [SETTING.dailyUploadBytesPerClient]: String(config.dailyUploadBytesPerClient),
   },
 });
+
+// What it all costs, watched: an optional monthly budget that e-mails valet:budgetAlertEmail.
+if (config.budget) {
+  costBudget("budget", { scope: resourceGroup.id, ...config.budget });
+}
 
 // Its code: built here on every run, published through OneDeploy when the package's hash changes, once the
 // app's identity can write the deployment container.

@@ -122,6 +122,12 @@ export const ROLE = {
    * https://learn.microsoft.com/azure/role-based-access-control/built-in-roles/storage#storage-blob-data-owner
    */
   storageBlobDataOwner: "b7e6dc6d-f1e8-4753-8033-0f276bb0955b",
+  /**
+   * Read and write table entities: what the issuance limits need on their table, where it is assigned.
+   * https://learn.microsoft.com/azure/role-based-access-control/built-in-roles/storage#storage-table-data-contributor
+   * https://learn.microsoft.com/azure/storage/tables/assign-azure-role-data-access
+   */
+  storageTableDataContributor: "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3",
 } as const;
 
 /** The names of a sourced list, for lookups. */

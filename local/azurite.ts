@@ -1,5 +1,5 @@
-// Runs Azurite's blob service as a child process on loopback: Microsoft's storage emulator, which
-// enforces SAS signatures, permissions, expiry and CORS the way Blob Storage does.
+// Runs Azurite's blob service (and its table service) as child processes on loopback: Microsoft's storage
+// emulator, which enforces SAS signatures, permissions, expiry and CORS the way Blob Storage does.
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdir } from "node:fs/promises";
 import { stopChild } from "./lifecycle";
@@ -19,38 +19,69 @@ export interface AzuriteOptions {
   portVariable?: string;
 }
 
-export interface Azurite {
-  readonly blobServiceUrl: string;
+/** One running Azurite service. */
+interface AzuriteService {
   readonly connectionString: string;
   /** Settles if Azurite exits on its own, not through stop(), with an error naming its exit code or signal. */
   readonly exitedUnexpectedly: Promise<AzuriteExitedError>;
   stop(): Promise<void>;
 }
 
+export interface Azurite extends AzuriteService {
+  readonly blobServiceUrl: string;
+}
+
+export interface AzuriteTables extends AzuriteService {
+  readonly tableServiceUrl: string;
+}
+
+/** Each service's name, and what its loss means for the stack. */
+const SERVICES = {
+  blob: { name: "the blob service", loss: "the stack cannot issue tokens for a store that is gone" },
+  table: { name: "the table service", loss: "the issuance limits have lost their counts" },
+} as const;
+type ServiceKind = keyof typeof SERVICES;
+
 export class AzuriteExitedError extends Error {
   override name = "AzuriteExitedError";
   constructor(
+    readonly service: ServiceKind,
     readonly code: number | null,
     readonly signal: NodeJS.Signals | null,
   ) {
     super(
-      `Azurite (the blob service) ${signal ? `was killed by ${signal}` : `exited with code ${code}`}: ` +
-        "the stack cannot issue tokens for a store that is gone.",
+      `Azurite (${SERVICES[service].name}) ${signal ? `was killed by ${signal}` : `exited with code ${code}`}: ` +
+        `${SERVICES[service].loss}.`,
     );
   }
 }
 
 export async function startAzurite(options: AzuriteOptions): Promise<Azurite> {
+  const { serviceUrl: blobServiceUrl, ...service } = await startService("blob", options);
+  return {
+    blobServiceUrl,
+    connectionString:
+      `DefaultEndpointsProtocol=http;AccountName=${EMULATOR_ACCOUNT};AccountKey=${EMULATOR_KEY};` +
+      `BlobEndpoint=${blobServiceUrl}`,
+    ...service,
+  };
+}
+
+/** One of Azurite's services as its own process; the blob and table services keep separate files in `location`. */
+async function startService(
+  service: ServiceKind,
+  options: AzuriteOptions,
+): Promise<Omit<AzuriteService, "connectionString"> & { serviceUrl: string }> {
   const host = options.host ?? "127.0.0.1";
-  await assertPortFree(host, options.port, "Azurite blob service", options.portVariable);
+  await assertPortFree(host, options.port, `Azurite ${service} service`, options.portVariable);
   await mkdir(options.location, { recursive: true });
-  const main = require.resolve("azurite/dist/src/blob/main.js");
+  const main = require.resolve(`azurite/dist/src/${service}/main.js`);
   const child = spawn(
     process.execPath,
     [
       main,
-      ["--blobHost", host],
-      ["--blobPort", String(options.port)],
+      [`--${service}Host`, host],
+      [`--${service}Port`, String(options.port)],
       ["--location", options.location],
       "--silent",
       // Azurite otherwise sends usage data over the network.
@@ -65,15 +96,11 @@ export async function startAzurite(options: AzuriteOptions): Promise<Azurite> {
   let stopping = false;
   const exitedUnexpectedly = new Promise<AzuriteExitedError>((resolve) => {
     child.once("exit", (code, signal) => {
-      if (!stopping) resolve(new AzuriteExitedError(code, signal));
+      if (!stopping) resolve(new AzuriteExitedError(service, code, signal));
     });
   });
-  const blobServiceUrl = `http://${host}:${options.port}/${EMULATOR_ACCOUNT}`;
   return {
-    blobServiceUrl,
-    connectionString:
-      `DefaultEndpointsProtocol=http;AccountName=${EMULATOR_ACCOUNT};AccountKey=${EMULATOR_KEY};` +
-      `BlobEndpoint=${blobServiceUrl}`,
+    serviceUrl: `http://${host}:${options.port}/${EMULATOR_ACCOUNT}`,
     exitedUnexpectedly,
     stop: () => {
       stopping = true;
@@ -91,7 +118,8 @@ function waitUntilListening(child: ChildProcess): Promise<void> {
     }, 30_000);
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
-      if (/successfully listen/.test(output)) {
+      // The blob service says "successfully listens", the table service "successfully started".
+      if (/successfully (listen|started)/.test(output)) {
         clearTimeout(timer);
         child.stdout?.off("data", onData);
         child.stdout?.resume();
@@ -108,4 +136,16 @@ function waitUntilListening(child: ChildProcess): Promise<void> {
       reject(new Error(`Azurite exited (code ${code}) before listening: ${output.trim().slice(-500)}`));
     });
   });
+}
+
+/** Azurite's table service, where the issuance limits keep their counts on loopback. */
+export async function startAzuriteTables(options: AzuriteOptions): Promise<AzuriteTables> {
+  const { serviceUrl: tableServiceUrl, ...service } = await startService("table", options);
+  return {
+    tableServiceUrl,
+    connectionString:
+      `DefaultEndpointsProtocol=http;AccountName=${EMULATOR_ACCOUNT};AccountKey=${EMULATOR_KEY};` +
+      `TableEndpoint=${tableServiceUrl}`,
+    ...service,
+  };
 }

@@ -1,5 +1,6 @@
-// The whole flow on loopback: Azurite's blob service (with the private container and CORS rule) and the
-// function host, sharing one set of settings. Used by `npm start` and by the tests.
+// The whole flow on loopback: Azurite's blob service (with the private container and CORS rule), its table
+// service (the issuance limits' counts) and the function host, sharing one set of settings. Used by
+// `npm start` and by the tests.
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -7,14 +8,15 @@ import { accessPolicyStatus } from "../function/accessPolicies";
 import { type Environment, SETTING } from "../function/appSettings";
 import { CREDENTIALS_ROUTE } from "../function/routes";
 import { configureSettings, loadSettings } from "../function/settings";
-import { type AzuriteExitedError, startAzurite } from "./azurite";
+import { type AzuriteExitedError, startAzurite, startAzuriteTables } from "./azurite";
 import { startFunctionHost } from "./functionHost";
-import { prepareUploadsStorage } from "./storage";
+import { prepareLimitsTable, prepareUploadsStorage } from "./storage";
 import { buildLocalPage, startWebServer } from "./web";
 
 export interface LocalStackOptions {
   host?: string;
   blobPort: number;
+  tablePort: number;
   functionPort: number;
   allowedOrigins: readonly string[];
   /** Azurite's data folder. */
@@ -22,7 +24,7 @@ export interface LocalStackOptions {
   /** App settings for the function beyond the connection string, which points at Azurite. */
   appSettings?: Environment;
   log?: (line: string) => void;
-  portVariables?: { blob?: string; function?: string; web?: string };
+  portVariables?: { blob?: string; table?: string; function?: string; web?: string };
   /**
    * Also serve the upload page on `port`, built (with its config.json) into `dir`, or, without one, into
    * a folder of this stack's own, removed when it stops: two stacks never share a build.
@@ -31,7 +33,7 @@ export interface LocalStackOptions {
   /** Origins the function host allows beyond allowedOrigins, which the blob service does not. */
   functionOnlyOrigins?: readonly string[];
   /**
-   * Called at once if Azurite exits on its own after the stack has started. The stack is then already
+   * Called at once if either Azurite service exits on its own after the stack has started. The stack is then already
    * stopping the rest, so no token is issued for a store that is gone; `stopped` says when it is done.
    */
   onFailure?: (error: AzuriteExitedError, stopped: Promise<void>) => void;
@@ -40,6 +42,9 @@ export interface LocalStackOptions {
 export interface LocalStack {
   readonly blobServiceUrl: string;
   readonly connectionString: string;
+  /** Azurite's table service, holding the issuance limits' counts. */
+  readonly tableServiceUrl: string;
+  readonly tablesConnectionString: string;
   readonly container: string;
   readonly apiUrl: string;
   readonly credentialsUrl: string;
@@ -66,7 +71,19 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       portVariable: options.portVariables?.blob,
     });
     started.push(azurite);
-    const appSettings = { ...options.appSettings, [SETTING.connectionString]: azurite.connectionString };
+    const tables = await startAzuriteTables({
+      host: options.host,
+      port: options.tablePort,
+      location: options.dataDir,
+      portVariable: options.portVariables?.table,
+    });
+    started.push(tables);
+    await prepareLimitsTable(tables.connectionString);
+    const appSettings = {
+      ...options.appSettings,
+      [SETTING.connectionString]: azurite.connectionString,
+      [SETTING.limitsStorage]: tables.connectionString,
+    };
     // The function host runs in this process: the function reads these settings instead of the
     // environment. They are checked here, as the Functions host would at start-up, and the storage is
     // prepared for the very container and policy the function will use.
@@ -109,12 +126,14 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     }
     // Stopping beats restarting: what killed Azurite (a full disk, a damaged data folder, another
     // process) would most likely kill it again, and a stack that quietly restarts hides the fault.
-    void azurite.exitedUnexpectedly.then((error) => {
+    void Promise.race([azurite.exitedUnexpectedly, tables.exitedUnexpectedly]).then((error) => {
       if (!stopped) options.onFailure?.(error, stop());
     });
     return {
       blobServiceUrl: azurite.blobServiceUrl,
       connectionString: azurite.connectionString,
+      tableServiceUrl: tables.tableServiceUrl,
+      tablesConnectionString: tables.connectionString,
       container,
       apiUrl: host.apiUrl,
       credentialsUrl,

@@ -8,6 +8,7 @@ import { type LocalStack, startLocalStack } from "./stack";
 
 const ENV = {
   blobPort: "VALET_BLOB_PORT",
+  tablePort: "VALET_TABLE_PORT",
   functionPort: "VALET_FUNCTION_PORT",
   webPort: "VALET_WEB_PORT",
   origins: "VALET_ALLOWED_ORIGINS",
@@ -46,13 +47,19 @@ async function main(): Promise<void> {
     const allowedOrigins = origins();
     stack = await startLocalStack({
       blobPort: port(ENV.blobPort, 10000),
+      tablePort: port(ENV.tablePort, 10002),
       functionPort: port(ENV.functionPort, 7071),
       allowedOrigins,
       dataDir: resolve(process.env[ENV.dataDir] || ".azurite"),
       // The function's app settings (UPLOADS_CONTAINER, …) may be set in the shell, as in Azure.
       appSettings: process.env,
       log: (line) => console.log(line),
-      portVariables: { blob: ENV.blobPort, function: ENV.functionPort, web: ENV.webPort },
+      portVariables: {
+        blob: ENV.blobPort,
+        table: ENV.tablePort,
+        function: ENV.functionPort,
+        web: ENV.webPort,
+      },
       // The page is built at every start into a temporary folder of this stack's own.
       web: { port: port(ENV.webPort, 4280) },
       onFailure: (error, stopped) => {
@@ -64,6 +71,7 @@ async function main(): Promise<void> {
       [
         "valet is running on loopback:",
         `  blob service (Azurite)  ${stack.blobServiceUrl}  container "${stack.container}"`,
+        `  table service (Azurite) ${stack.tableServiceUrl}  issuance limits`,
         `  SAS endpoint            ${stack.credentialsUrl}`,
         `  upload page             ${stack.pageUrl}`,
         `  allowed origins         ${allowedOrigins.join(", ")}`,

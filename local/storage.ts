@@ -1,6 +1,7 @@
-// Prepares a blob service for uploads: the private container and the blob service CORS rule, the same
-// rule the Pulumi program applies in Azure.
+// Prepares a blob service for uploads (the private container and the blob service CORS rule, the same
+// rule the Pulumi program applies in Azure) and a table service for the issuance limits' counts.
 import { BlobServiceClient } from "@azure/storage-blob";
+import { limitsTableClient } from "../function/limiter";
 import { blobCorsRule } from "../infra/cors";
 
 export async function prepareUploadsStorage(
@@ -23,4 +24,9 @@ export async function prepareUploadsStorage(
       },
     ],
   });
+}
+
+/** The table the Pulumi program creates on the runtime account in Azure; creating it twice is harmless. */
+export async function prepareLimitsTable(connectionString: string): Promise<void> {
+  await limitsTableClient({ kind: "connectionString", connectionString }).createTable();
 }

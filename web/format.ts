@@ -1,4 +1,4 @@
-// How the page puts types and sizes into words: "PNG, JPEG or GIF", "1.5 KB".
+// How the page puts types, sizes and waits into words: "PNG, JPEG or GIF", "1.5 KB", "3 min".
 
 const TYPE_NAMES: Record<string, string> = { "image/webp": "WebP" };
 
@@ -27,4 +27,12 @@ export function formatBytes(bytes: number): string {
   }
   const digits = unit === 0 || value >= 100 ? 0 : 1;
   return `${value.toLocaleString("en", { maximumFractionDigits: digits })} ${units[unit]}`;
+}
+
+/** Seconds as a person reads them: "12 s", "3 min", "5 h 20 min". */
+export function formatWait(seconds: number): string {
+  if (seconds < 90) return `${seconds} s`;
+  const minutes = Math.round(seconds / 60);
+  if (minutes < 90) return `${minutes} min`;
+  return `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
 }

@@ -6,7 +6,7 @@ import { checkFile } from "./checks";
 import { CONFIG_FILE, type PageConfig, parsePageConfig } from "./config";
 import { browserConnectivity, type Connectivity, whileOnline } from "./connectivity";
 import { describeUploadError, isExpiryRefusal, isTokenRefusal, UploadFailure } from "./failures";
-import { formatBytes, listTypes } from "./format";
+import { formatBytes, formatWait, listTypes } from "./format";
 import { UploadQueue } from "./queue";
 import { TokenSource, type UploadTarget } from "./tokens";
 
@@ -150,7 +150,16 @@ async function tryUpload(
   for (let tokenTry = 1; ; tokenTry++) {
     let target: UploadTarget | undefined;
     try {
-      target = await tokens.targetFor(upload.file, signal);
+      let waited = false;
+      target = await tokens.targetFor(upload.file, signal, (seconds) => {
+        waited = true;
+        setState(
+          upload,
+          "waiting",
+          `The upload service asked to wait; trying again in ${formatWait(seconds)}…`,
+        );
+      });
+      if (waited) setState(upload, "uploading", "Uploading…");
       await uploadTo(target, upload.file, {
         contentType: upload.file.type,
         blockSizeBytes: config.blockSizeBytes,

@@ -29,6 +29,14 @@ export interface UploadTarget {
 export const REFRESH_MARGIN_MS = 60_000;
 /** Fresh tokens asked for in a row before concluding that this device's clock is wrong. */
 const MAX_TOKEN_REQUESTS = 3;
+/** The wait when a 429 says nothing readable about how long (the function always says). */
+const DEFAULT_RETRY_AFTER_SECONDS = 5;
+
+/** Told when the endpoint asks this page to slow down: how long it waits, and the endpoint's words. */
+export type OnWait = (seconds: number, message: string) => void;
+
+/** Waits `ms`, or rejects with the signal's reason as soon as it is aborted. */
+export type Sleep = (ms: number, signal?: AbortSignal) => Promise<void>;
 
 /**
  * Hands out tokens. A per-upload token names one blob, so it serves exactly one upload attempt; a
@@ -42,17 +50,22 @@ export class TokenSource {
     private readonly config: Pick<PageConfig, "apiUrl" | "extensions">,
     private readonly now: () => number = Date.now,
     private readonly fetchImpl: typeof fetch = (input, init) => fetch(input, init),
+    private readonly sleep: Sleep = abortableSleep,
   ) {}
 
-  /** A target for this file; `signal` aborts the request for a token (the abort reason is thrown). */
-  async targetFor(file: FileFacts, signal?: AbortSignal): Promise<UploadTarget> {
+  /**
+   * A target for this file; `signal` aborts the request for a token (the abort reason is thrown). When the
+   * endpoint answers 429, this waits as long as it says (telling `onWait`) and asks again: being told to
+   * slow down is not a failure of the file.
+   */
+  async targetFor(file: FileFacts, signal?: AbortSignal, onWait?: OnWait): Promise<UploadTarget> {
     const cached = this.cachedContainerToken;
     if (cached && Date.parse(cached.expiresOn) - this.now() > REFRESH_MARGIN_MS) {
       return targetOf(cached, file, this.config.extensions);
     }
     this.cachedContainerToken = undefined;
     for (let request = 0; request < MAX_TOKEN_REQUESTS; request++) {
-      const credentials = await this.request(file, signal);
+      const credentials = await this.request(file, signal, onWait);
       // A token that arrives already expired (by this device's clock) is never used; ask again.
       if (Date.parse(credentials.expiresOn) <= this.now()) continue;
       if (!("blobUrl" in credentials)) this.cachedContainerToken = credentials;
@@ -69,7 +82,34 @@ export class TokenSource {
     if (this.cachedContainerToken?.sasKey === target.sasKey) this.cachedContainerToken = undefined;
   }
 
-  private async request(file: FileFacts, signal: AbortSignal | undefined): Promise<Credentials> {
+  private async request(
+    file: FileFacts,
+    signal: AbortSignal | undefined,
+    onWait: OnWait | undefined,
+  ): Promise<Credentials> {
+    for (;;) {
+      const { response, body } = await this.ask(file, signal);
+      if (response.status === 429) {
+        const seconds = retryAfterOf(body, response);
+        onWait?.(seconds, errorMessageOf(body) ?? "The upload service asked this page to slow down.");
+        await this.sleep(seconds * 1000, signal);
+        continue;
+      }
+      if (!response.ok) {
+        const message = errorMessageOf(body) ?? `it answered with status ${response.status}`;
+        throw new UploadFailure("server", `The upload service refused the request: ${message}`);
+      }
+      if (!isCredentials(body)) {
+        throw new UploadFailure("server", "The upload service sent an answer this page does not understand.");
+      }
+      return body;
+    }
+  }
+
+  private async ask(
+    file: FileFacts,
+    signal: AbortSignal | undefined,
+  ): Promise<{ response: Response; body: unknown }> {
     const query = new URLSearchParams({
       filename: file.name,
       contentType: file.type,
@@ -90,15 +130,37 @@ export class TokenSource {
       );
     }
     const body: unknown = await response.json().catch(() => undefined);
-    if (!response.ok) {
-      const message = errorMessageOf(body) ?? `it answered with status ${response.status}`;
-      throw new UploadFailure("server", `The upload service refused the request: ${message}`);
-    }
-    if (!isCredentials(body)) {
-      throw new UploadFailure("server", "The upload service sent an answer this page does not understand.");
-    }
-    return body;
+    return { response, body };
   }
+}
+
+/**
+ * How long a 429 asks to wait: the body's `retryAfterSeconds` (readable across origins), else the
+ * Retry-After header in seconds (readable when the page and the endpoint share an origin).
+ */
+function retryAfterOf(body: unknown, response: Response): number {
+  const fromBody = (body as { retryAfterSeconds?: unknown } | undefined)?.retryAfterSeconds;
+  const fromHeader = Number(response.headers.get("retry-after") ?? Number.NaN);
+  const seconds = typeof fromBody === "number" ? fromBody : fromHeader;
+  return Number.isFinite(seconds) && seconds >= 0 ? Math.ceil(seconds) : DEFAULT_RETRY_AFTER_SECONDS;
+}
+
+function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
 }
 
 function errorMessageOf(body: unknown): string | undefined {

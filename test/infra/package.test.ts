@@ -8,6 +8,7 @@ import * as path from "node:path";
 import { unzipSync } from "fflate";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { buildFunctionPackage, type FunctionPackage } from "../../infra/package";
+import { LIMITS_OFF } from "../support/function";
 
 const REPO_ROOT = path.resolve(__dirname, "../..");
 const tempDirs: string[] = [];
@@ -90,6 +91,7 @@ describe("the function package", () => {
       });`;
     const output = runNode(built.bundleDir, script, {
       UPLOADS_CONNECTION_STRING: "UseDevelopmentStorage=true",
+      ...LIMITS_OFF,
     });
     const response = JSON.parse(output);
     expect(response.status).toBe(200);

@@ -4,6 +4,7 @@ import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { beforeAll, describe, expect, test } from "vitest";
 import { SETTING } from "../../function/appSettings";
+import { LIMITS_TABLE, LIMITS_TABLE_SERVICE_URI, parseLimitSettings } from "../../function/limits";
 import { IMAGE_EXTENSIONS } from "../../function/policy";
 import { parseConnectionString, parseSettings } from "../../function/settings";
 import { blobCorsRule } from "../../infra/cors";
@@ -34,6 +35,9 @@ const BLOB_CONTAINER = "azure-native:storage:BlobContainer";
 const BLOB_SERVICE = "azure-native:storage:BlobServiceProperties";
 const WEB_APP = "azure-native:web:WebApp";
 const PLAN = "azure-native:web:AppServicePlan";
+const ROLE_ASSIGNMENT = "azure-native:authorization:RoleAssignment";
+const TABLE = "azure-native:storage:Table";
+const BUDGET = "azure-native:consumption:Budget";
 
 const SITE_ORIGIN = "https://photos.example.com";
 
@@ -194,12 +198,41 @@ describe("with the default config", () => {
   });
 
   test("the app's identity is Storage Blob Data Owner on the runtime account, and on nothing else", () => {
-    const assignment = only(run, "azure-native:authorization:RoleAssignment");
+    const assignment = only(run, ROLE_ASSIGNMENT, "credentials-runtime-blob-owner");
     expect(assignment.inputs).toEqual({
       scope: idOf(runtimeAccount(run)),
       principalId: (functionApp(run).state.identity as { principalId: string }).principalId,
       principalType: "ServicePrincipal",
       roleDefinitionId: `/subscriptions/${SUBSCRIPTION_ID}/providers/Microsoft.Authorization/roleDefinitions/b7e6dc6d-f1e8-4753-8033-0f276bb0955b`,
+    });
+  });
+
+  test("the limits' table is on the runtime account, and the app's identity is Storage Table Data Contributor on that table alone", () => {
+    const table = only(run, TABLE);
+    expect(table.inputs).toEqual({
+      resourceGroupName: nameOf(only(run, "azure-native:resources:ResourceGroup")),
+      accountName: nameOf(runtimeAccount(run)),
+      tableName: LIMITS_TABLE,
+    });
+    expect(table.parent).toContain("valet:functionApp:FunctionApp");
+    const assignment = only(run, ROLE_ASSIGNMENT, "credentials-limits-table-contributor");
+    expect(assignment.inputs).toEqual({
+      scope: idOf(table),
+      principalId: (functionApp(run).state.identity as { principalId: string }).principalId,
+      principalType: "ServicePrincipal",
+      roleDefinitionId: `/subscriptions/${SUBSCRIPTION_ID}/providers/Microsoft.Authorization/roleDefinitions/0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3`,
+    });
+    expect(run.resources.filter((r) => r.type === ROLE_ASSIGNMENT)).toHaveLength(2);
+  });
+
+  test("the limits reach their table with the app's identity: the runtime account's table endpoint, no key", () => {
+    const settings = appSettings(functionApp(run));
+    const account = nameOf(runtimeAccount(run));
+    expect(settings[LIMITS_TABLE_SERVICE_URI]).toBe(`https://${account}.table.core.windows.net`);
+    expect(Object.keys(settings)).not.toContain(SETTING.limitsStorage);
+    expect(parseLimitSettings(settings)).toEqual({
+      limits: { ratePerMinute: 60, burst: 250, dailyUploadBytes: 10 * 1024 ** 3 },
+      table: { kind: "identity", tableServiceUri: `https://${account}.table.core.windows.net` },
     });
   });
 
@@ -333,6 +366,10 @@ describe("with the default config", () => {
     expect(siteConfig(run).cors.allowedOrigins).toContain(origin);
   });
 
+  test("there is no cost budget unless an alert address is set", () => {
+    expect(run.resources.filter((r) => r.type === BUDGET)).toEqual([]);
+  });
+
   test("every resource that has a location is in the configured one", () => {
     const located = run.resources.filter((r) => "location" in r.inputs);
     expect(located.length).toBeGreaterThanOrEqual(7);
@@ -378,6 +415,9 @@ describe("with every key set", () => {
       bindTokenToClientIp: "true",
       tokenGeneration: "3",
       signingKey: "key2",
+      issuanceRatePerMinute: "0",
+      issuanceBurst: "20",
+      dailyUploadBytesPerClient: "2097152",
       maximumInstanceCount: "3",
       instanceMemoryMB: "512",
       softDeleteRetentionDays: "30",
@@ -396,6 +436,14 @@ describe("with every key set", () => {
       [SETTING.containerTokensEnabled]: "false",
       [SETTING.bindTokenToClientIp]: "true",
       [SETTING.tokenGeneration]: "3",
+      [SETTING.issuanceRatePerMinute]: "0",
+      [SETTING.issuanceBurst]: "20",
+      [SETTING.dailyUploadBytesPerClient]: "2097152",
+    });
+    expect(parseLimitSettings(settings).limits).toEqual({
+      ratePerMinute: 0,
+      burst: 20,
+      dailyUploadBytes: 2097152,
     });
     expect(parseSettings(settings)).toMatchObject({
       container: "photos",
@@ -518,6 +566,48 @@ describe("component names", () => {
   });
 });
 
+describe("the cost budget", () => {
+  test("with an alert address, a monthly budget on the resource group e-mails it at 80 % spent and 100 % forecast", async () => {
+    const run = await runProgram({ budgetAlertEmail: "ops@example.com", monthlyBudget: "120" });
+    const budget = only(run, BUDGET);
+    const notification = (thresholdType: string, threshold: number) => ({
+      enabled: true,
+      operator: "GreaterThanOrEqualTo",
+      threshold,
+      thresholdType,
+      contactEmails: ["ops@example.com"],
+    });
+    const now = new Date();
+    expect(budget.inputs).toEqual({
+      scope: idOf(only(run, "azure-native:resources:ResourceGroup")),
+      amount: 120,
+      category: "Cost",
+      timeGrain: "Monthly",
+      timePeriod: { startDate: new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1)).toISOString() },
+      notifications: {
+        actual80: notification("Actual", 80),
+        forecast100: notification("Forecasted", 100),
+      },
+    });
+    expect(budget.ignoreChanges).toEqual(["timePeriod"]);
+  });
+
+  test("a budget amount out of range is refused with a message naming the key", async () => {
+    const error = await runProgram({ budgetAlertEmail: "ops@example.com", monthlyBudget: "0" }).then(
+      () => undefined,
+      (caught: unknown) => caught as Error,
+    );
+    expect(error?.message).toMatch(
+      /valet:monthlyBudget must be a whole number .* from 1 to 1000000 \(default 50\)/,
+    );
+  });
+
+  test("the budget defaults to 50 a month", async () => {
+    const run = await runProgram({ budgetAlertEmail: "ops@example.com" });
+    expect(only(run, BUDGET).inputs.amount).toBe(50);
+  });
+});
+
 describe("config validation", () => {
   const accepted = Object.keys(IMAGE_EXTENSIONS).join(", ");
   test.each([
@@ -554,11 +644,24 @@ describe("config validation", () => {
       "primary",
       /^valet:signingKey must be key1 or key2 \(default key1\): the uploads account key/,
     ],
+    ["issuanceRatePerMinute", "-1", /valet:issuanceRatePerMinute must be a whole number of tokens a minute/],
+    [
+      "issuanceBurst",
+      "0",
+      /valet:issuanceBurst must be a whole number of tokens from 1 to 100000 \(default 250\)/,
+    ],
+    [
+      "dailyUploadBytesPerClient",
+      "1048576",
+      /valet:dailyUploadBytesPerClient must be at least valet:maxUploadBytes \(52428800 bytes\), or 0/,
+    ],
     ["maximumInstanceCount", "0", /valet:maximumInstanceCount .* instances from 1 to 1000 \(default 40\)/],
     ["maximumInstanceCount", "2.5", /valet:maximumInstanceCount must be a whole number/],
     ["instanceMemoryMB", "1024", /valet:instanceMemoryMB must be one of 512, 2048, 4096 \(default 2048\)/],
     ["softDeleteRetentionDays", "366", /valet:softDeleteRetentionDays .* days from 1 to 365 \(default 7\)/],
     ["logRetentionDays", "7", /valet:logRetentionDays .* days from 30 to 730 \(default 30\)/],
+    ["budgetAlertEmail", "ops at example.com", /valet:budgetAlertEmail must be one e-mail address/],
+    ["monthlyBudget", "100", /valet:monthlyBudget is set but valet:budgetAlertEmail is not/],
   ])(
     "%s = %j is refused with a message naming the key and the accepted values",
     async (key, value, message) => {

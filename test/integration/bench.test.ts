@@ -30,8 +30,14 @@ describe("a smoke run of the benchmark", () => {
     expect(Number.isNaN(Date.parse(written.date))).toBe(false);
   });
 
-  test("has the issuance, HTTP, cold-start and upload rows in order", () => {
-    expect(written.rows.map((row) => row.id)).toEqual(["issuance", "http", "coldStart", "upload"]);
+  test("has the issuance, HTTP, cold-start, upload and rate-limit rows in order", () => {
+    expect(written.rows.map((row) => row.id)).toEqual([
+      "issuance",
+      "http",
+      "coldStart",
+      "upload",
+      "rateLimit",
+    ]);
   });
 
   test("gives every row a project figure, a baseline figure, their ratio, a target and a verdict", () => {
@@ -68,5 +74,16 @@ describe("a smoke run of the benchmark", () => {
     const coldStart = written.rows.find((row) => row.id === "coldStart");
     expect(coldStart).toMatchObject({ unit: "ms", better: "lower" });
     expect(coldStart?.details.packageZipBytes).toBeGreaterThan(0);
+  });
+});
+
+describe("the rate-limit row", () => {
+  test("times issuance with the limits on against off in milliseconds, lower being better, with both p99s", () => {
+    const row = written.rows.find((candidate) => candidate.id === "rateLimit");
+    expect(row).toMatchObject({ unit: "ms p50", better: "lower" });
+    for (const key of ["onP99Ms", "offP99Ms", "p99Ratio", "addedP50Ms"]) {
+      expect(typeof row?.details[key]).toBe("number");
+    }
+    expect(row?.details.onP99Ms).toBeGreaterThan(0);
   });
 });

@@ -20,20 +20,25 @@ async function npmStart(): Promise<NpmStart> {
   return stack;
 }
 
-test("npm start says at once that Azurite died, names the signal, and stops everything with exit code 1", async () => {
-  const stack = await npmStart();
-  expect((await fetch(stack.credentialsUrl)).status).toBe(200);
-  const killedAt = Date.now();
-  process.kill(await stack.azuritePid(), "SIGKILL");
-  const { code } = await stack.exited;
-  expect(code).toBe(1);
-  expect(Date.now() - killedAt).toBeLessThan(10_000);
-  expect(stack.output()).toContain(
-    "valet: Azurite (the blob service) was killed by SIGKILL: the stack cannot issue tokens for a store " +
-      "that is gone. Stopping everything.",
-  );
-  await expect(fetch(stack.credentialsUrl)).rejects.toThrow();
-});
+test.each([
+  ["blob", "SIGKILL", "the stack cannot issue tokens for a store that is gone"],
+  ["table", "SIGTERM", "the issuance limits have lost their counts"],
+] as const)(
+  "npm start says at once that Azurite's %s service died, names the signal, and stops everything with exit code 1",
+  async (service, signal, loss) => {
+    const stack = await npmStart();
+    expect((await fetch(stack.credentialsUrl)).status).toBe(200);
+    const killedAt = Date.now();
+    process.kill(await stack.azuritePid(service), signal);
+    const { code } = await stack.exited;
+    expect(code).toBe(1);
+    expect(Date.now() - killedAt).toBeLessThan(10_000);
+    expect(stack.output()).toContain(
+      `valet: Azurite (the ${service} service) was killed by ${signal}: ${loss}. Stopping everything.`,
+    );
+    await expect(fetch(stack.credentialsUrl)).rejects.toThrow();
+  },
+);
 
 test("two npm starts from one checkout each serve the page built for their own function", async () => {
   const first = await npmStart();
@@ -52,6 +57,7 @@ test("a stack builds its page into a folder of its own and removes it when it st
   const dataDir = await mkdtemp(join(tmpdir(), "valet-azurite-"));
   const stack = await startLocalStack({
     blobPort: await freePort(),
+    tablePort: await freePort(),
     functionPort: await freePort(),
     allowedOrigins: [ALLOWED_ORIGIN],
     dataDir,

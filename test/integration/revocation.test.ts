@@ -12,7 +12,7 @@ import { configureSettings, loadSettings } from "../../function/settings";
 import { type CredentialsBody, issueContainerToken, type UploadCredentialsBody } from "../../function/tokens";
 import { type Azurite, EMULATOR_ACCOUNT, EMULATOR_KEY, startAzurite } from "../../local/azurite";
 import { freePort } from "../../local/ports";
-import { invoke } from "../support/function";
+import { invoke, LIMITS_OFF } from "../support/function";
 import { putBlob } from "../support/storage";
 
 /** The emulator account's second key: Azurite takes both from AZURITE_ACCOUNTS when it starts. */
@@ -39,7 +39,11 @@ function connectionString(key: string): string {
 
 /** An instance of the function with these settings: a fresh settings object, as after a restart. */
 function instance(settings: Environment): void {
-  configureSettings({ [SETTING.connectionString]: connectionString(EMULATOR_KEY), ...settings });
+  configureSettings({
+    ...LIMITS_OFF,
+    [SETTING.connectionString]: connectionString(EMULATOR_KEY),
+    ...settings,
+  });
 }
 
 async function containerToken(): Promise<CredentialsBody> {
@@ -49,7 +53,7 @@ async function containerToken(): Promise<CredentialsBody> {
 }
 
 async function uploadToken(): Promise<UploadCredentialsBody> {
-  const response = await invoke(httpFunctions, { query: "?filename=photo.png&contentType=image/png" });
+  const response = await invoke(httpFunctions, { query: "?filename=photo.png&contentType=image/png&size=9" });
   expect(response.status).toBe(200);
   return response.body as unknown as UploadCredentialsBody;
 }

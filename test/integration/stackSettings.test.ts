@@ -13,7 +13,7 @@ afterAll(() => stack?.stop());
 
 test("a configured container is created and tokens are signed for it", async () => {
   expect(stack.container).toBe("photos");
-  const response = await fetch(`${stack.credentialsUrl}?filename=a.png&contentType=image/png`);
+  const response = await fetch(`${stack.credentialsUrl}?filename=a.png&contentType=image/png&size=1`);
   const body = (await response.json()) as { container: string; blobUrl: string; sasKey: string };
   expect(body.container).toBe("photos");
   expect(await putBlob(`${body.blobUrl}?${body.sasKey}`, "png bytes")).toBe(201);

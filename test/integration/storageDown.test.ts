@@ -7,6 +7,7 @@ import { configureSettings } from "../../function/settings";
 import { type FunctionHost, startFunctionHost } from "../../local/functionHost";
 import { freePort } from "../../local/ports";
 import { TEST_KEY } from "../support/accounts";
+import { LIMITS_OFF } from "../support/function";
 
 let host: FunctionHost;
 let deadPort: number;
@@ -15,6 +16,7 @@ const logs: string[] = [];
 beforeAll(async () => {
   deadPort = await freePort();
   configureSettings({
+    ...LIMITS_OFF,
     [SETTING.connectionString]:
       `DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=${TEST_KEY};` +
       `BlobEndpoint=http://127.0.0.1:${deadPort}/devstoreaccount1`,

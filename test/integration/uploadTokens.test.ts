@@ -28,7 +28,7 @@ async function uploadCredentials(
   filename = "photo.png",
   contentType = "image/png",
 ): Promise<UploadCredentialsBody> {
-  const query = new URLSearchParams({ filename, contentType });
+  const query = new URLSearchParams({ filename, contentType, size: "1024" });
   const response = await fetch(`${stack.credentialsUrl}?${query}`);
   expect(response.status).toBe(200);
   return (await response.json()) as UploadCredentialsBody;

@@ -51,6 +51,7 @@ export async function startPageStack(
   const webDir = join(folder, "web");
   const stack = await startLocalStack({
     blobPort: await freePort(),
+    tablePort: await freePort(),
     functionPort: await freePort(),
     allowedOrigins: [`http://127.0.0.1:${webPort}`],
     functionOnlyOrigins: unlistedOrigin ? [unlistedOrigin] : [],

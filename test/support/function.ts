@@ -1,8 +1,15 @@
 // Calls the exported handler directly with @azure/functions test objects, as the Functions host would.
 import { HttpRequest, HttpResponse, InvocationContext } from "@azure/functions";
 import type { AccessPolicyCheck } from "../../function/accessPolicies";
+import { SETTING } from "../../function/appSettings";
 import type { httpFunctions } from "../../function/functions";
 import { CREDENTIALS_ROUTE } from "../../function/routes";
+
+/** App settings that turn the issuance limits off, for tests about something else (no table needed). */
+export const LIMITS_OFF = {
+  [SETTING.issuanceRatePerMinute]: "0",
+  [SETTING.dailyUploadBytesPerClient]: "0",
+} as const;
 
 export interface Invocation {
   status: number;

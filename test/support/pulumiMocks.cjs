@@ -20,6 +20,7 @@ function azureState(type, name, inputs) {
         name: account,
         primaryEndpoints: {
           blob: `https://${account}.blob.core.windows.net/`,
+          table: `https://${account}.table.core.windows.net/`,
           web: `https://${account}.z16.web.core.windows.net/`,
         },
       };
@@ -137,6 +138,7 @@ function recordGraph(monitor, resources) {
             parent: request.getParent() || undefined,
             dependencies: request.getDependenciesList(),
             propertyDependencies,
+            ignoreChanges: request.getIgnorechangesList(),
             // Old logical names the resource answers to (the SDK also sends one alias per older API version
             // of azure-native types, which carry a type and no name).
             aliases: request

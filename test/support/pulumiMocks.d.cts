@@ -17,6 +17,8 @@ export interface RecordedResource {
   parent?: string;
   dependencies?: string[];
   propertyDependencies?: Record<string, string[]>;
+  /** Inputs whose changes the engine is told to ignore. */
+  ignoreChanges?: string[];
   /** Old logical names the resource answers to. */
   aliases?: string[];
 }

@@ -19,6 +19,7 @@ export async function startTestStack(appSettings: Environment = {}): Promise<Tes
   const logs: string[] = [];
   const stack = await startLocalStack({
     blobPort: await freePort(),
+    tablePort: await freePort(),
     functionPort: await freePort(),
     allowedOrigins: [ALLOWED_ORIGIN],
     dataDir,
@@ -42,8 +43,8 @@ export interface NpmStart {
   output(): string;
   /** Settles when the process exits. */
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  /** The process id of its Azurite (Linux: read from /proc). */
-  azuritePid(): Promise<number>;
+  /** The process id of one of its Azurite services (Linux: read from /proc). */
+  azuritePid(service: "blob" | "table"): Promise<number>;
   /** Ctrl-C, then the data folder is removed; resolves with the exit code. */
   stop(): Promise<number | null>;
 }
@@ -58,6 +59,7 @@ export async function runNpmStart(): Promise<NpmStart> {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     VALET_BLOB_PORT: String(await freePort()),
+    VALET_TABLE_PORT: String(await freePort()),
     VALET_FUNCTION_PORT: String(await freePort()),
     VALET_WEB_PORT: String(webPort),
     VALET_ALLOWED_ORIGINS: `http://127.0.0.1:${webPort}`,
@@ -93,7 +95,7 @@ export async function runNpmStart(): Promise<NpmStart> {
     pageUrl: printed("upload page"),
     output: () => output,
     exited,
-    azuritePid: () => azuritePid(child),
+    azuritePid: (service) => azuritePid(child, service),
     stop: async () => {
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGINT");
       const { code } = await exited;
@@ -103,14 +105,14 @@ export async function runNpmStart(): Promise<NpmStart> {
   };
 }
 
-async function azuritePid(parent: ChildProcess): Promise<number> {
+async function azuritePid(parent: ChildProcess, service: "blob" | "table"): Promise<number> {
   const tasks = await readdir(`/proc/${parent.pid}/task`);
   for (const task of tasks) {
     const children = (await readFile(`/proc/${parent.pid}/task/${task}/children`, "utf8")).trim();
     for (const pid of children.split(/\s+/).filter(Boolean)) {
       const commandLine = await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "");
-      if (commandLine.includes("azurite")) return Number(pid);
+      if (commandLine.includes(`azurite/dist/src/${service}/main.js`)) return Number(pid);
     }
   }
-  throw new Error("npm start has no Azurite child process");
+  throw new Error(`npm start has no Azurite ${service} service child process`);
 }

@@ -4,13 +4,15 @@ import { type HttpRequest, HttpResponse, InvocationContext } from "@azure/functi
 import { afterEach, describe, expect, test, vi } from "vitest";
 import { SETTING } from "../../function/appSettings";
 import { connectionStrings, TEST_ACCOUNT, TEST_KEY } from "../support/accounts";
-import { invoke, POLICIES_IN_PLACE } from "../support/function";
+import { invoke, LIMITS_OFF, POLICIES_IN_PLACE } from "../support/function";
 
 /** A fresh instance of the function app with the given app settings, as a new Functions instance gets. */
 async function instance(env: Record<string, string | undefined>, check = POLICIES_IN_PLACE) {
   vi.resetModules();
   for (const name of Object.values(SETTING)) delete process.env[name];
-  for (const [name, value] of Object.entries(env)) if (value !== undefined) process.env[name] = value;
+  for (const [name, value] of Object.entries({ ...LIMITS_OFF, ...env })) {
+    if (value !== undefined) process.env[name] = value;
+  }
   const { httpFunctions } = await import("../../function/functions.js");
   (await import("../../function/accessPolicies.js")).configureAccessPolicyCheck(check);
   return httpFunctions;
@@ -139,7 +141,7 @@ describe("a misconfigured instance", () => {
   test("settings a host passes in take the place of the environment, which is left alone", async () => {
     const functions = await instance({});
     const { configureSettings } = await import("../../function/settings.js");
-    configureSettings({ [SETTING.connectionString]: connectionStrings.azureWithoutSuffix });
+    configureSettings({ ...LIMITS_OFF, [SETTING.connectionString]: connectionStrings.azureWithoutSuffix });
     expect((await invoke(functions)).status).toBe(200);
     expect(process.env[SETTING.connectionString]).toBeUndefined();
   });

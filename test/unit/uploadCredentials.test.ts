@@ -6,12 +6,16 @@ import { SETTING } from "../../function/appSettings";
 import { httpFunctions } from "../../function/functions";
 import { configureSettings } from "../../function/settings";
 import { connectionStrings, TEST_ACCOUNT } from "../support/accounts";
-import { invoke, POLICIES_IN_PLACE } from "../support/function";
+import { invoke, LIMITS_OFF, POLICIES_IN_PLACE } from "../support/function";
 
 /** The function app with the given app settings, as a new instance reads them. */
 function instance(env: Record<string, string>) {
   configureAccessPolicyCheck(POLICIES_IN_PLACE);
-  configureSettings({ [SETTING.connectionString]: connectionStrings.azureWithoutSuffix, ...env });
+  configureSettings({
+    ...LIMITS_OFF,
+    [SETTING.connectionString]: connectionStrings.azureWithoutSuffix,
+    ...env,
+  });
   return httpFunctions;
 }
 
@@ -54,7 +58,7 @@ describe("GET /api/credentials?filename=…&contentType=…", () => {
   test("follows the upload token lifetime setting", async () => {
     const functions = instance({ [SETTING.uploadTokenLifetimeMinutes]: "5" });
     const before = Date.now();
-    const body = (await invoke(functions, { query: "?filename=a.png&contentType=image/png" })).body;
+    const body = (await invoke(functions, { query: "?filename=a.png&contentType=image/png&size=1" })).body;
     expect(Math.abs(Date.parse(String(body.expiresOn)) - (before + 5 * 60_000))).toBeLessThan(60_000);
   });
 
@@ -63,7 +67,9 @@ describe("GET /api/credentials?filename=…&contentType=…", () => {
     const names = new Set<string>();
     for (let i = 0; i < 50; i++) {
       names.add(
-        String((await invoke(functions, { query: "?filename=a.png&contentType=image/png" })).body.blobName),
+        String(
+          (await invoke(functions, { query: "?filename=a.png&contentType=image/png&size=1" })).body.blobName,
+        ),
       );
     }
     expect(names.size).toBe(50);
@@ -88,9 +94,11 @@ describe("the issuance policy in the handler", () => {
     expect(bare.status).toBe(400);
     expect(bare.body).toEqual({
       error:
-        "Container tokens are turned off: ask for a token per upload with ?filename=<name>&contentType=<type>[&size=<bytes>].",
+        "Container tokens are turned off: ask for a token per upload with ?filename=<name>&contentType=<type>&size=<bytes>.",
     });
-    expect((await invoke(functions, { query: "?filename=a.png&contentType=image/png" })).status).toBe(200);
+    expect((await invoke(functions, { query: "?filename=a.png&contentType=image/png&size=1" })).status).toBe(
+      200,
+    );
   });
 
   test("with container tokens on, a bare request keeps the original contract", async () => {
@@ -104,7 +112,10 @@ describe("the issuance policy in the handler", () => {
   test("binds both kinds of token to the caller's IPv4 address when asked to", async () => {
     const functions = instance({ [SETTING.bindTokenToClientIp]: "true" });
     const headers = { "x-forwarded-for": "203.0.113.9:50123" };
-    const upload = await invoke(functions, { query: "?filename=a.png&contentType=image/png", headers });
+    const upload = await invoke(functions, {
+      query: "?filename=a.png&contentType=image/png&size=1",
+      headers,
+    });
     expect(new URLSearchParams(String(upload.body.sasKey)).get("sip")).toBe("203.0.113.9");
     const container = await invoke(functions, { headers });
     expect(new URLSearchParams(String(container.body.sasKey)).get("sip")).toBe("203.0.113.9");
@@ -192,6 +203,9 @@ function isValidUpload(query: string): boolean {
     // biome-ignore lint/suspicious/noControlCharactersInRegex: the same character classes the parser refuses.
     /^[^/\\\u0000-\u001f\u007f-\u009f\u2028\u2029]{1,251}\.png$/i.test(filename) &&
     !filename.startsWith(".png") &&
-    (size === null || (/^\d{1,16}$/.test(size) && Number(size) > 0 && Number(size) <= 50 * 1024 * 1024))
+    size !== null &&
+    /^\d{1,16}$/.test(size) &&
+    Number(size) > 0 &&
+    Number(size) <= 50 * 1024 * 1024
   );
 }

@@ -12,7 +12,7 @@ import {
   parsePageConfig,
 } from "../../web/config";
 import { describeUploadError, isExpiryRefusal, isTokenRefusal, UploadFailure } from "../../web/failures";
-import { formatBytes } from "../../web/format";
+import { formatBytes, formatWait } from "../../web/format";
 import { type Credentials, TokenSource, targetOf } from "../../web/tokens";
 
 const CONFIG: PageConfig = {
@@ -44,14 +44,19 @@ function perUpload(minutesLeft: number, name = "3f0c1b9e.png"): Credentials {
 }
 
 /** A fake SAS endpoint answering with the given bodies in turn, recording the URLs asked for. */
-function endpoint(...answers: Array<{ status?: number; body: unknown } | Error>) {
+function endpoint(
+  ...answers: Array<{ status?: number; body: unknown; headers?: Record<string, string> } | Error>
+) {
   const urls: string[] = [];
   const fetchImpl = (async (input: string | URL | Request) => {
     urls.push(String(input));
     const answer = answers.shift();
     if (!answer) throw new Error("no more answers");
     if (answer instanceof Error) throw answer;
-    return new Response(JSON.stringify(answer.body), { status: answer.status ?? 200 });
+    return new Response(JSON.stringify(answer.body), {
+      status: answer.status ?? 200,
+      headers: answer.headers,
+    });
   }) as typeof fetch;
   return { urls, fetchImpl };
 }
@@ -149,6 +154,73 @@ describe("the token source", () => {
       kind: "clock",
       message: expect.stringContaining("date and time"),
     });
+  });
+
+  test("told to slow down (429), waits as long as the body says, tells why, and carries on with the file", async () => {
+    const limited = {
+      status: 429,
+      body: {
+        error: "Too many upload tokens asked for from this address: retry after 7 s.",
+        retryAfterSeconds: 7,
+      },
+      headers: { "Retry-After": "7" },
+    };
+    const fresh = perUpload(15);
+    const { urls, fetchImpl } = endpoint(limited, limited, { body: fresh });
+    const slept: number[] = [];
+    const told: Array<[number, string]> = [];
+    const tokens = new TokenSource(
+      CONFIG,
+      () => NOW,
+      fetchImpl,
+      async (ms) => {
+        slept.push(ms);
+      },
+    );
+    const target = await tokens.targetFor(PHOTO, undefined, (seconds, message) =>
+      told.push([seconds, message]),
+    );
+    expect(target.sasKey).toBe(fresh.sasKey);
+    expect(slept).toEqual([7000, 7000]);
+    expect(told[0]).toEqual([7, "Too many upload tokens asked for from this address: retry after 7 s."]);
+    expect(urls).toHaveLength(3);
+  });
+
+  test("reads Retry-After when the body does not say, and waits 5 s when neither does", async () => {
+    const { fetchImpl } = endpoint(
+      { status: 429, body: {}, headers: { "Retry-After": "3" } },
+      { status: 429, body: "<html>" },
+      { body: perUpload(15) },
+    );
+    const slept: number[] = [];
+    await new TokenSource(
+      CONFIG,
+      () => NOW,
+      fetchImpl,
+      async (ms) => {
+        slept.push(ms);
+      },
+    ).targetFor(PHOTO);
+    expect(slept).toEqual([3000, 5000]);
+  });
+
+  test("a Cancel during the wait ends it at once with the abort, not a failure", async () => {
+    const { fetchImpl } = endpoint({ status: 429, body: { retryAfterSeconds: 3600 } });
+    const controller = new AbortController();
+    const asked = new TokenSource(CONFIG, () => NOW, fetchImpl).targetFor(PHOTO, controller.signal, () =>
+      controller.abort(new Error("cancelled by the person")),
+    );
+    await expect(asked).rejects.toThrow("cancelled by the person");
+  });
+
+  test("puts waits into words", () => {
+    expect([
+      formatWait(1),
+      formatWait(89),
+      formatWait(90),
+      formatWait(3600),
+      formatWait(5 * 3600 + 1200),
+    ]).toEqual(["1 s", "89 s", "2 min", "60 min", "5 h 20 min"]);
   });
 
   test("quotes the endpoint's JSON error when it refuses the request", async () => {

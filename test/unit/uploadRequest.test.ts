@@ -2,7 +2,7 @@
 // with a clear message, and the caller's address as the front end reports it.
 import { describe, expect, test } from "vitest";
 import { parsePolicy } from "../../function/policy";
-import { clientIpv4, parseTokenRequest, RequestError } from "../../function/uploadRequest";
+import { clientIpv4, clientKey, parseTokenRequest, RequestError } from "../../function/uploadRequest";
 
 const policy = parsePolicy({});
 const parse = (query: string, p = policy) => parseTokenRequest(new URLSearchParams(query), p);
@@ -23,27 +23,24 @@ describe("accepted requests", () => {
   });
 
   test.each([
-    ["filename=cat.png&contentType=image/png", "image/png", "png", undefined],
-    ["filename=Cat.JPEG&contentType=image/jpeg", "image/jpeg", "jpg", undefined],
+    ["filename=cat.png&contentType=image/png&size=10", "image/png", "png", 10],
+    ["filename=Cat.JPEG&contentType=image/jpeg&size=2048", "image/jpeg", "jpg", 2048],
     ["filename=cat.jpg&contentType=IMAGE/JPEG&size=1024", "image/jpeg", "jpg", 1024],
     ["filename=a%20b%C3%A9.webp&contentType=image/webp&size=52428800", "image/webp", "webp", 52428800],
-    ["contentType=image/avif&filename=x.y.avif", "image/avif", "avif", undefined],
+    ["contentType=image/avif&size=5&filename=x.y.avif", "image/avif", "avif", 5],
     ["filename=anim.gif&contentType=image/gif&size=1", "image/gif", "gif", 1],
   ])("%s is an upload of %s with extension %s", (query, contentType, extension, size) => {
-    expect(parse(query)).toEqual(
-      size === undefined
-        ? { kind: "upload", contentType, extension }
-        : { kind: "upload", contentType, extension, size },
-    );
+    expect(parse(query)).toEqual({ kind: "upload", contentType, extension, size });
   });
 });
 
 describe("refused requests", () => {
   const long = "a".repeat(300);
   test.each([
-    ["filename=cat.png", /needs both filename and contentType/],
-    ["contentType=image/png", /needs both filename and contentType/],
-    ["size=10", /needs both filename and contentType/],
+    ["filename=cat.png", /needs filename, contentType and size/],
+    ["contentType=image/png", /needs filename, contentType and size/],
+    ["size=10", /needs filename, contentType and size/],
+    ["filename=cat.png&contentType=image/png", /needs filename, contentType and size/],
     ["filename=cat.png&contentType=text/html", /contentType "text\/html" is not allowed/],
     ["filename=cat.svg&contentType=image/svg%2Bxml", /is not allowed/],
     ["filename=cat.heic&contentType=image/heic", /is not allowed/],
@@ -85,7 +82,7 @@ describe("refused requests", () => {
   test("no parameters is refused when container tokens are turned off", () => {
     const strict = parsePolicy({ CONTAINER_TOKENS_ENABLED: "false" });
     expect(requestError("", strict)).toMatch(/Container tokens are turned off: ask for a token per upload/);
-    expect(parse("filename=a.png&contentType=image/png", strict)).toMatchObject({ kind: "upload" });
+    expect(parse("filename=a.png&contentType=image/png&size=1", strict)).toMatchObject({ kind: "upload" });
   });
 
   test("no error message carries a raw control character or an unescaped quote from the input", () => {
@@ -114,5 +111,34 @@ describe("the caller's address", () => {
     [null, undefined],
   ])("X-Forwarded-For %j gives %j", (header, ip) => {
     expect(clientIpv4(header)).toBe(ip);
+  });
+});
+
+describe("the key the issuance limits count a caller under", () => {
+  test.each([
+    ["203.0.113.7:51234", "ipv4-203.0.113.7"],
+    ["198.51.100.1, 203.0.113.7", "ipv4-203.0.113.7"],
+    ["::ffff:127.0.0.1", "ipv4-127.0.0.1"],
+    ["2001:db8:a:b:1:2:3:4", "ipv6-2001:0db8:000a:000b"],
+    ["[2001:DB8:a:b::9]:443", "ipv6-2001:0db8:000a:000b"],
+    ["2001:db8::1", "ipv6-2001:0db8:0000:0000"],
+    ["::1", "ipv6-0000:0000:0000:0000"],
+    ["64:ff9b::192.0.2.33", "ipv6-0064:ff9b:0000:0000"],
+    ["not-an-ip", "unknown"],
+    [null, "unknown"],
+  ])("X-Forwarded-For %j counts under %j", (header, key) => {
+    expect(clientKey(header)).toBe(key);
+  });
+
+  test("two addresses in one IPv6 /64 share a key, and the next /64 does not", () => {
+    expect(clientKey("2001:db8:1:2:aaaa::1")).toBe(clientKey("2001:db8:1:2:bbbb::2"));
+    expect(clientKey("2001:db8:1:3::1")).not.toBe(clientKey("2001:db8:1:2::1"));
+  });
+
+  test("the key never holds a character a table key refuses", () => {
+    for (const header of ["[2001:db8::1]:1", "203.0.113.7:1", "::ffff:10.0.0.1"]) {
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are among those refused.
+      expect(clientKey(header)).not.toMatch(/[/\\#?\u0000-\u001f]/);
+    }
   });
 });

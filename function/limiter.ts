@@ -1,0 +1,177 @@
+// Applies the issuance limits with counts shared by every instance: one Table Storage row per client,
+// written only if nobody changed it since it was read (its ETag), so concurrent instances never lose a count.
+import { setTimeout as sleep } from "node:timers/promises";
+import { type TableClient as Client, TableClient } from "@azure/data-tables";
+import { DefaultAzureCredential } from "@azure/identity";
+import type { Environment } from "./appSettings";
+import {
+  type ClientUsage,
+  type Decision,
+  decide,
+  type IssuanceLimits,
+  LIMITS_TABLE,
+  type LimitsTable,
+  parseLimitSettings,
+} from "./limits";
+import { settingsSource } from "./settings";
+
+/** Decides one request for one client and records it; rejects when the counts cannot be read or kept. */
+export interface Limiter {
+  check(clientKey: string, bytes: number, now: number): Promise<Decision>;
+}
+
+/** The table's answers the loop below acts on (the rest are failures). */
+const NOT_FOUND = 404;
+const ALREADY_EXISTS = 409;
+const CHANGED_SINCE_READ = 412;
+/** Writes lost to other instances before refusing (each loss means another instance's write landed). */
+const MAX_ATTEMPTS = 10;
+/** A slow table must not hold up issuance for long: past this the request goes on without the limits. */
+export const TABLE_TIMEOUT_MS = 2000;
+/** Rows of usage this instance remembers (with their ETags), so a client's next request is one write. */
+const CACHE_SIZE = 10_000;
+
+/** One row per client: the client is the partition (spreading load), the row has a fixed key. */
+const USAGE_ROW = "usage";
+
+type Row = ClientUsage & { partitionKey: string; rowKey: string };
+
+/**
+ * Optimistic concurrency: each write carries the ETag of the row it was computed from (If-Match) and fails
+ * with 412 when another instance wrote in between; a first write is an insert that fails with 409 when
+ * the row already exists. Either way the row is read again and the decision made again.
+ * https://learn.microsoft.com/rest/api/storageservices/update-entity2
+ * https://learn.microsoft.com/rest/api/storageservices/insert-entity
+ * The row this instance last wrote is kept with its ETag, so the usual request costs one round trip
+ * (a write) rather than two (a read, then a write).
+ */
+export class TableLimiter implements Limiter {
+  private readonly known = new Map<string, { usage: ClientUsage; etag: string }>();
+  /** The last check queued per client: this instance checks one client's requests one at a time. */
+  private readonly queues = new Map<string, Promise<unknown>>();
+
+  constructor(
+    private readonly table: Client,
+    private readonly limits: IssuanceLimits,
+  ) {}
+
+  /**
+   * Requests of one client that reach this instance together are checked in turn, each from the row the
+   * one before wrote: racing them would only make them overwrite each other's ETag. Only writes from
+   * other instances can then be lost, and are retried.
+   */
+  check(clientKey: string, bytes: number, now: number): Promise<Decision> {
+    // The time allowed counts from here, waiting in the queue included, so a hanging table costs each
+    // request at most TABLE_TIMEOUT_MS however many of the same client's requests are queued.
+    const abortSignal = AbortSignal.timeout(TABLE_TIMEOUT_MS);
+    const previous = this.queues.get(clientKey) ?? Promise.resolve();
+    const next = previous
+      .catch(() => undefined)
+      .then(() => this.checkNow(clientKey, bytes, now, abortSignal));
+    this.queues.set(clientKey, next);
+    const forget = () => {
+      if (this.queues.get(clientKey) === next) this.queues.delete(clientKey);
+    };
+    next.then(forget, forget);
+    return next;
+  }
+
+  private async checkNow(
+    clientKey: string,
+    bytes: number,
+    now: number,
+    abortSignal: AbortSignal,
+  ): Promise<Decision> {
+    abortSignal.throwIfAborted();
+    let current = this.known.get(clientKey);
+    let decision = decide(this.limits, current?.usage, now, bytes);
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      decision = decide(this.limits, current?.usage, now, bytes);
+      const row: Row = { partitionKey: clientKey, rowKey: USAGE_ROW, ...decision.usage };
+      try {
+        const { etag } = current
+          ? await this.table.updateEntity(row, "Replace", { etag: current.etag, abortSignal })
+          : await this.table.createEntity(row, { abortSignal });
+        if (!etag) throw new Error("the table answered a write without an ETag");
+        this.remember(clientKey, { usage: decision.usage, etag });
+        return decision;
+      } catch (error) {
+        const status = statusOf(error);
+        if (status !== CHANGED_SINCE_READ && status !== ALREADY_EXISTS && status !== NOT_FOUND) throw error;
+        // Another instance wrote first: wait a random moment, so the instances stop colliding, and read.
+        await sleep(Math.random() * 10 * (attempt + 1), undefined, { signal: abortSignal });
+        current = await this.read(clientKey, abortSignal);
+      }
+    }
+    // So many instances write this one client's row at once that none of these writes landed: that is a
+    // flood from one client, not a person, so it is refused for a second rather than let through uncounted.
+    return { allowed: false, reason: "rate", retryAfterSeconds: 1, usage: decision.usage };
+  }
+
+  private async read(clientKey: string, abortSignal: AbortSignal) {
+    try {
+      const entity = await this.table.getEntity<ClientUsage>(clientKey, USAGE_ROW, { abortSignal });
+      const { tokens, updatedAt, day, grantedBytes, requests, refused } = entity;
+      return { usage: { tokens, updatedAt, day, grantedBytes, requests, refused }, etag: entity.etag };
+    } catch (error) {
+      if (statusOf(error) === NOT_FOUND) return undefined;
+      throw error;
+    }
+  }
+
+  private remember(clientKey: string, entry: { usage: ClientUsage; etag: string }): void {
+    this.known.delete(clientKey);
+    this.known.set(clientKey, entry);
+    if (this.known.size > CACHE_SIZE) {
+      const oldest = this.known.keys().next().value;
+      if (oldest !== undefined) this.known.delete(oldest);
+    }
+  }
+}
+
+function statusOf(error: unknown): number | undefined {
+  const status = (error as { statusCode?: unknown } | undefined)?.statusCode;
+  return typeof status === "number" ? status : undefined;
+}
+
+/** A client for the limits table: an identity in Azure, a connection string elsewhere (Azurite). */
+export function limitsTableClient(table: LimitsTable): Client {
+  // One retry for a transient failure; the timeout above bounds the whole check anyway.
+  const options = { retryOptions: { maxRetries: 1, retryDelayInMs: 100, maxRetryDelayInMs: 500 } };
+  if (table.kind === "identity") {
+    // The app's managed identity in Azure (Storage Table Data Contributor on the runtime account); a
+    // developer's own sign-in elsewhere.
+    // https://learn.microsoft.com/javascript/api/overview/azure/data-tables-readme#azure-active-directory-authentication
+    return new TableClient(table.tableServiceUri, LIMITS_TABLE, new DefaultAzureCredential(), options);
+  }
+  // The emulator speaks plain HTTP on loopback, which the SDK refuses unless told.
+  return TableClient.fromConnectionString(table.connectionString, LIMITS_TABLE, {
+    ...options,
+    allowInsecureConnection:
+      /DefaultEndpointsProtocol=http;|TableEndpoint=http:|UseDevelopmentStorage=true/i.test(
+        table.connectionString,
+      ),
+  });
+}
+
+/** The limiter for these settings, or undefined when both limits are off. */
+export function createLimiter(env: Environment): Limiter | undefined {
+  const { limits, table } = parseLimitSettings(env);
+  return table ? new TableLimiter(limitsTableClient(table), limits) : undefined;
+}
+
+let loaded: { env: Environment; limiter?: Limiter; error?: unknown } | undefined;
+
+/** This instance's limiter, made on first use from the settings' environment and kept (or the error, kept). */
+export function loadLimiter(): Limiter | undefined {
+  const env = settingsSource();
+  if (loaded?.env !== env) {
+    try {
+      loaded = { env, limiter: createLimiter(env) };
+    } catch (error) {
+      loaded = { env, error };
+    }
+  }
+  if (loaded.error !== undefined) throw loaded.error;
+  return loaded.limiter;
+}

@@ -1,0 +1,234 @@
+// The issuance limits against Azurite's table service: the 429 boundary (burst, refill, Retry-After), the
+// daily allowance, counts shared by instances without over-issuing, bounded logs, and the table down.
+import { mkdtemp, rm } from "node:fs/promises";
+import { createServer, type Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { startServer } from "../../bench/http";
+import { configureAccessPolicyCheck } from "../../function/accessPolicies";
+import { type Environment, SETTING } from "../../function/appSettings";
+import { httpFunctions } from "../../function/functions";
+import { limitsTableClient, TABLE_TIMEOUT_MS, TableLimiter } from "../../function/limiter";
+import { LIMITS_TABLE } from "../../function/limits";
+import { configureSettings } from "../../function/settings";
+import { type AzuriteTables, EMULATOR_ACCOUNT, EMULATOR_KEY, startAzuriteTables } from "../../local/azurite";
+import { type FunctionHost, startFunctionHost } from "../../local/functionHost";
+import { freePort } from "../../local/ports";
+import { prepareLimitsTable } from "../../local/storage";
+import { connectionStrings, TEST_KEY } from "../support/accounts";
+import { invoke, POLICIES_IN_PLACE } from "../support/function";
+
+let dataDir: string;
+let tables: AzuriteTables;
+let host: FunctionHost;
+const hostLogs: string[] = [];
+
+beforeAll(async () => {
+  dataDir = await mkdtemp(join(tmpdir(), "valet-limits-"));
+  tables = await startAzuriteTables({ port: await freePort(), location: dataDir });
+  await prepareLimitsTable(tables.connectionString);
+  host = await startFunctionHost({
+    port: await freePort(),
+    allowedOrigins: [],
+    log: (line) => hostLogs.push(line),
+  });
+}, 60_000);
+afterAll(async () => {
+  await host?.stop();
+  await tables?.stop();
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+/** A new instance's settings: a fresh limiter (and its memory of rows) on the shared table. */
+function configure(env: Environment): void {
+  // The uploads account here is Azure's, which the tests do not reach: its access policies count as set.
+  configureAccessPolicyCheck(POLICIES_IN_PLACE);
+  configureSettings({
+    [SETTING.connectionString]: connectionStrings.azureWithoutSuffix,
+    [SETTING.limitsStorage]: tables.connectionString,
+    ...env,
+  });
+}
+
+function from(address: string, query = "") {
+  return invoke(httpFunctions, { query, headers: { "x-forwarded-for": address } });
+}
+
+describe("the token bucket over HTTP", () => {
+  test("the request past the burst gets 429 with Retry-After and a JSON error saying when; after that wait, a token", async () => {
+    configure({ [SETTING.issuanceBurst]: "3", [SETTING.issuanceRatePerMinute]: "60" });
+    const url = `${host.apiUrl}/credentials`;
+    for (let request = 0; request < 3; request++) expect((await fetch(url)).status).toBe(200);
+    const refused = await fetch(url);
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get("retry-after")).toBe("1");
+    expect(refused.headers.get("cache-control")).toBe("no-store");
+    const body = (await refused.json()) as { error: string; retryAfterSeconds: number };
+    expect(body.retryAfterSeconds).toBe(1);
+    expect(body.error).toMatch(
+      /^Too many upload tokens asked for from this address: retry after 1 s \(at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\)\.$/,
+    );
+    await sleep(1000);
+    expect((await fetch(url)).status).toBe(200);
+  });
+
+  test("callers at different addresses have their own buckets, and one IPv6 /64 is one caller", async () => {
+    configure({ [SETTING.issuanceBurst]: "2", [SETTING.issuanceRatePerMinute]: "1" });
+    expect((await from("198.51.100.1")).status).toBe(200);
+    expect((await from("198.51.100.1")).status).toBe(200);
+    expect((await from("198.51.100.1")).status).toBe(429);
+    expect((await from("198.51.100.2")).status).toBe(200);
+    expect((await from("[2001:db8:5:6::1]:443")).status).toBe(200);
+    expect((await from("[2001:db8:5:6:ffff::2]:443")).status).toBe(200);
+    expect((await from("[2001:db8:5:6::3]:443")).status).toBe(429);
+    expect((await from("[2001:db8:5:7::1]:443")).status).toBe(200);
+  });
+
+  test("a bad request spends a token too, and every request is counted in the table, refused ones included", async () => {
+    configure({ [SETTING.issuanceBurst]: "2", [SETTING.issuanceRatePerMinute]: "1" });
+    const client = "198.51.100.77";
+    expect((await from(client, "?filename=a.txt&contentType=text/plain&size=1")).status).toBe(400);
+    expect((await from(client)).status).toBe(200);
+    expect((await from(client)).status).toBe(429);
+    expect((await from(client)).status).toBe(429);
+    const row = await limitsTableClient({
+      kind: "connectionString",
+      connectionString: tables.connectionString,
+    }).getEntity<{ requests: number; refused: number }>(`ipv4-${client}`, "usage");
+    expect({ requests: row.requests, refused: row.refused }).toEqual({ requests: 4, refused: 2 });
+  });
+
+  test("a flood of refusals writes at most one log line per minute", async () => {
+    configure({ [SETTING.issuanceBurst]: "1", [SETTING.issuanceRatePerMinute]: "1" });
+    await from("198.51.100.99");
+    const answers = await Promise.all(Array.from({ length: 40 }, () => from("198.51.100.99")));
+    expect(answers.every((answer) => answer.status === 429)).toBe(true);
+    const limitedLines = answers.flatMap((answer) =>
+      answer.logs.filter((line) => JSON.parse(line.message).event === "request.limited"),
+    );
+    expect(limitedLines.length).toBeLessThanOrEqual(1);
+  });
+});
+
+describe("the daily allowance", () => {
+  test("counts declared sizes and refuses the upload past it until midnight UTC, container tokens aside", async () => {
+    configure({ [SETTING.maxUploadBytes]: "1024", [SETTING.dailyUploadBytesPerClient]: "2048" });
+    const client = "203.0.113.50";
+    const upload = "?filename=a.png&contentType=image/png&size=1024";
+    expect((await from(client, upload)).status).toBe(200);
+    expect((await from(client, upload)).status).toBe(200);
+    const refused = await from(client, "?filename=a.png&contentType=image/png&size=1");
+    expect(refused.status).toBe(429);
+    const untilMidnight = Math.ceil((Date.UTC(...utcTomorrow()) - Date.now()) / 1000);
+    expect(Number(refused.headers.get("retry-after"))).toBeGreaterThanOrEqual(untilMidnight - 5);
+    expect(Number(refused.headers.get("retry-after"))).toBeLessThanOrEqual(untilMidnight + 5);
+    expect(String(refused.body.error)).toMatch(/daily allowance of upload bytes: retry after \d+ s/);
+    expect((await from(client)).status).toBe(200);
+    expect((await from("203.0.113.51", upload)).status).toBe(200);
+  });
+});
+
+function utcTomorrow(): [number, number, number] {
+  const now = new Date();
+  return [now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() + 1];
+}
+
+describe("counts shared by instances", () => {
+  test("two function host processes on one table hand out no more than the burst between them", async () => {
+    const table = limitsTableClient({ kind: "connectionString", connectionString: tables.connectionString });
+    // Both hosts see this test as 127.0.0.1, which earlier tests spent tokens as.
+    await table.deleteEntity("ipv4-127.0.0.1", "usage").catch(() => undefined);
+    const env = {
+      ...process.env,
+      [SETTING.connectionString]: connectionStrings.azureWithoutSuffix,
+      [SETTING.limitsStorage]: tables.connectionString,
+      [SETTING.issuanceBurst]: "10",
+      [SETTING.issuanceRatePerMinute]: "1",
+      BENCH_ACCOUNT_KEY: TEST_KEY,
+    };
+    const hosts = await Promise.all([startServer("project", env), startServer("project", env)]);
+    try {
+      const statuses = await Promise.all(
+        Array.from({ length: 30 }, async (_, index) => (await fetch(hosts[index % 2]?.url ?? "")).status),
+      );
+      expect(statuses.filter((status) => status === 200)).toHaveLength(10);
+      expect(statuses.filter((status) => status === 429)).toHaveLength(20);
+    } finally {
+      await Promise.all(hosts.map((host) => host.stop()));
+    }
+  }, 60_000);
+
+  test("two instances hammering one client's row never issue more than the burst between them", async () => {
+    const limits = { ratePerMinute: 1, burst: 10, dailyUploadBytes: 0 };
+    const instance = () =>
+      new TableLimiter(
+        limitsTableClient({ kind: "connectionString", connectionString: tables.connectionString }),
+        limits,
+      );
+    const [a, b] = [instance(), instance()];
+    const now = Date.now();
+    const decisions = await Promise.all(
+      Array.from({ length: 30 }, (_, index) => (index % 2 ? a : b).check("ipv4-192.0.2.1", 0, now)),
+    );
+    expect(decisions.filter((decision) => decision.allowed)).toHaveLength(10);
+    const row = await limitsTableClient({
+      kind: "connectionString",
+      connectionString: tables.connectionString,
+    }).getEntity<{ requests: number }>("ipv4-192.0.2.1", "usage");
+    expect(row.requests).toBe(30);
+  });
+});
+
+describe("with the table unreachable", () => {
+  test("tokens are still issued, and the warning is logged once per minute, not per request", async () => {
+    const deadPort = await freePort();
+    configure({
+      [SETTING.limitsStorage]:
+        `DefaultEndpointsProtocol=http;AccountName=${EMULATOR_ACCOUNT};AccountKey=${EMULATOR_KEY};` +
+        `TableEndpoint=http://127.0.0.1:${deadPort}/${EMULATOR_ACCOUNT}`,
+    });
+    const first = await from("203.0.113.9");
+    const second = await from("203.0.113.9");
+    expect([first.status, second.status]).toEqual([200, 200]);
+    const events = (answer: typeof first) => answer.logs.map((line) => JSON.parse(line.message).event);
+    expect(events(first)).toEqual(["limits.unavailable", "token.issued"]);
+    expect(events(second)).toEqual(["token.issued"]);
+    expect(first.logs[0]?.message).not.toContain(EMULATOR_KEY.slice(0, 20));
+  });
+});
+
+describe("with a table that accepts connections and never answers", () => {
+  test("each request, however many of one caller's are queued, waits at most the table timeout and gets its token", async () => {
+    const sockets: Socket[] = [];
+    const silent = createServer((socket) => sockets.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    const { port } = silent.address() as { port: number };
+    try {
+      configure({
+        [SETTING.limitsStorage]:
+          `DefaultEndpointsProtocol=http;AccountName=${EMULATOR_ACCOUNT};AccountKey=${EMULATOR_KEY};` +
+          `TableEndpoint=http://127.0.0.1:${port}/${EMULATOR_ACCOUNT}`,
+      });
+      const started = performance.now();
+      const answers = await Promise.all(Array.from({ length: 5 }, () => from("203.0.113.10")));
+      const elapsed = performance.now() - started;
+      expect(answers.map((answer) => answer.status)).toEqual([200, 200, 200, 200, 200]);
+      expect(elapsed).toBeLessThan(TABLE_TIMEOUT_MS + 1500);
+      expect(elapsed).toBeGreaterThanOrEqual(TABLE_TIMEOUT_MS - 100);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+    }
+  }, 20_000);
+});
+
+test("the table the local stack prepares is the one the limits use", async () => {
+  const tablesClient = limitsTableClient({
+    kind: "connectionString",
+    connectionString: tables.connectionString,
+  });
+  expect(tablesClient.tableName).toBe(LIMITS_TABLE);
+  await expect(tablesClient.createTable()).resolves.toBeUndefined();
+});
