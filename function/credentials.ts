@@ -2,7 +2,7 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
 import { accessPolicyStatus } from "./accessPolicies";
 import { SETTING, SettingsError, settingsInvalidEvent } from "./appSettings";
-import { type Limiter, loadLimiter } from "./limiter";
+import { type Limiter, LimitsUnavailableError, loadLimiter } from "./limiter";
 import { type Decision, refusalMessage } from "./limits";
 import { LogSampler } from "./logSampler";
 import { loadSettings, type Settings } from "./settings";
@@ -74,7 +74,13 @@ async function issue(request: HttpRequest, context: InvocationContext): Promise<
   // bad one is counted like any other before it is answered.
   const read = readRequest(request, settings);
   if (limiter) {
-    const bytes = read.ok && read.tokenRequest.kind === "upload" ? read.tokenRequest.size : 0;
+    // A container token declares no size: it counts as one upload of the largest size allowed, so the
+    // daily allowance bounds how many a caller gets (each can still create many blobs while it lives).
+    const bytes = !read.ok
+      ? 0
+      : read.tokenRequest.kind === "upload"
+        ? read.tokenRequest.size
+        : settings.policy.maxUploadBytes;
     const decision = await limit(limiter, clientKey(request.headers.get("x-forwarded-for")), bytes, context);
     if (decision && !decision.allowed) return limitedResponse(decision, context);
   }
@@ -143,7 +149,7 @@ async function limit(
     if (sample.log) {
       log(context, "warning", {
         event: "limits.unavailable",
-        error: error instanceof Error ? error.name : typeof error,
+        error: error instanceof LimitsUnavailableError ? error.message : typeof error,
         action: "issuing without the limits",
         unloggedSinceLast: sample.unloggedSinceLast,
       });

@@ -3,13 +3,14 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { type TableClient as Client, TableClient } from "@azure/data-tables";
 import { DefaultAzureCredential } from "@azure/identity";
-import type { Environment } from "./appSettings";
+import { type Environment, SETTING, SettingsError } from "./appSettings";
 import {
   type ClientUsage,
   type Decision,
   decide,
   type IssuanceLimits,
   LIMITS_TABLE,
+  LIMITS_TABLE_SERVICE_URI,
   type LimitsTable,
   parseLimitSettings,
 } from "./limits";
@@ -18,6 +19,11 @@ import { settingsSource } from "./settings";
 /** Decides one request for one client and records it; rejects when the counts cannot be read or kept. */
 export interface Limiter {
   check(clientKey: string, bytes: number, now: number): Promise<Decision>;
+}
+
+/** The table could not be reached in time, or answered with a failure: the caller goes on without limits. */
+export class LimitsUnavailableError extends Error {
+  override name = "LimitsUnavailableError";
 }
 
 /** The table's answers the loop below acts on (the rest are failures). */
@@ -30,6 +36,13 @@ const MAX_ATTEMPTS = 10;
 export const TABLE_TIMEOUT_MS = 2000;
 /** Rows of usage this instance remembers (with their ETags), so a client's next request is one write. */
 const CACHE_SIZE = 10_000;
+/**
+ * One client's requests this instance holds waiting for the table at once. More at the same moment is a
+ * flood, not a person (the page sends a few at a time): the rest are refused at once instead of piling up.
+ */
+export const MAX_QUEUED_PER_CLIENT = 32;
+/** After the table failed, how long requests skip it and go on without the limits rather than wait on it. */
+const UNAVAILABLE_FOR_MS = 10_000;
 
 /** One row per client: the client is the partition (spreading load), the row has a fixed key. */
 const USAGE_ROW = "usage";
@@ -48,7 +61,9 @@ type Row = ClientUsage & { partitionKey: string; rowKey: string };
 export class TableLimiter implements Limiter {
   private readonly known = new Map<string, { usage: ClientUsage; etag: string }>();
   /** The last check queued per client: this instance checks one client's requests one at a time. */
-  private readonly queues = new Map<string, Promise<unknown>>();
+  private readonly queues = new Map<string, { last: Promise<unknown>; waiting: number }>();
+  /** Until when the table counts as unavailable, after a failure (0: available). */
+  private unavailableUntil = 0;
 
   constructor(
     private readonly table: Client,
@@ -64,16 +79,29 @@ export class TableLimiter implements Limiter {
     // The time allowed counts from here, waiting in the queue included, so a hanging table costs each
     // request at most TABLE_TIMEOUT_MS however many of the same client's requests are queued.
     const abortSignal = AbortSignal.timeout(TABLE_TIMEOUT_MS);
-    const previous = this.queues.get(clientKey) ?? Promise.resolve();
-    const next = previous
+    const queue = this.queues.get(clientKey) ?? { last: Promise.resolve(), waiting: 0 };
+    if (queue.waiting >= MAX_QUEUED_PER_CLIENT) return Promise.resolve(this.flood(clientKey, bytes, now));
+    queue.waiting++;
+    const next = queue.last
       .catch(() => undefined)
       .then(() => this.checkNow(clientKey, bytes, now, abortSignal));
-    this.queues.set(clientKey, next);
-    const forget = () => {
-      if (this.queues.get(clientKey) === next) this.queues.delete(clientKey);
+    queue.last = next;
+    this.queues.set(clientKey, queue);
+    const settle = () => {
+      queue.waiting--;
+      if (queue.waiting === 0 && this.queues.get(clientKey) === queue) this.queues.delete(clientKey);
     };
-    next.then(forget, forget);
+    next.then(settle, settle);
     return next;
+  }
+
+  /**
+   * A refusal for a flood from one client, decided without the table: counting it would only add to the
+   * backlog it comes from. The usage reported is the last this instance wrote, unchanged.
+   */
+  private flood(clientKey: string, bytes: number, now: number): Decision {
+    const usage = this.known.get(clientKey)?.usage ?? decide(this.limits, undefined, now, bytes).usage;
+    return { allowed: false, reason: "rate", retryAfterSeconds: 1, usage };
   }
 
   private async checkNow(
@@ -82,7 +110,38 @@ export class TableLimiter implements Limiter {
     now: number,
     abortSignal: AbortSignal,
   ): Promise<Decision> {
-    abortSignal.throwIfAborted();
+    if (Date.now() < this.unavailableUntil) {
+      throw new LimitsUnavailableError("the limits' table failed moments ago");
+    }
+    // Out of time before the table was even asked: the requests ahead of this one used it up. The table
+    // answers (it would have failed above otherwise), so this is a backlog of one client's requests, not an
+    // outage: refused like a flood rather than let through uncounted.
+    if (abortSignal.aborted) return this.flood(clientKey, bytes, now);
+    try {
+      return await this.decideAndRecord(clientKey, bytes, now, abortSignal);
+    } catch (error) {
+      this.unavailableUntil = Date.now() + UNAVAILABLE_FOR_MS;
+      // Named by its kind and code only: a storage error's message can carry URLs and request details.
+      const code = isMissingTable(error) ? "TableNotFound" : (error as { code?: unknown } | undefined)?.code;
+      const status = statusOf(error);
+      throw new LimitsUnavailableError(
+        [
+          error instanceof Error ? error.name : typeof error,
+          status,
+          typeof code === "string" ? code : undefined,
+        ]
+          .filter((part) => part !== undefined)
+          .join(" "),
+      );
+    }
+  }
+
+  private async decideAndRecord(
+    clientKey: string,
+    bytes: number,
+    now: number,
+    abortSignal: AbortSignal,
+  ): Promise<Decision> {
     let current = this.known.get(clientKey);
     let decision = decide(this.limits, current?.usage, now, bytes);
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
@@ -97,6 +156,8 @@ export class TableLimiter implements Limiter {
         return decision;
       } catch (error) {
         const status = statusOf(error);
+        // A missing table is a deployment fault, not a lost race: the limits are unavailable.
+        if (isMissingTable(error)) throw error;
         if (status !== CHANGED_SINCE_READ && status !== ALREADY_EXISTS && status !== NOT_FOUND) throw error;
         // Another instance wrote first: wait a random moment, so the instances stop colliding, and read.
         await sleep(Math.random() * 10 * (attempt + 1), undefined, { signal: abortSignal });
@@ -114,7 +175,7 @@ export class TableLimiter implements Limiter {
       const { tokens, updatedAt, day, grantedBytes, requests, refused } = entity;
       return { usage: { tokens, updatedAt, day, grantedBytes, requests, refused }, etag: entity.etag };
     } catch (error) {
-      if (statusOf(error) === NOT_FOUND) return undefined;
+      if (statusOf(error) === NOT_FOUND && !isMissingTable(error)) return undefined;
       throw error;
     }
   }
@@ -127,6 +188,17 @@ export class TableLimiter implements Limiter {
       if (oldest !== undefined) this.known.delete(oldest);
     }
   }
+}
+
+/**
+ * Table Storage answers 404 both for a missing row (ResourceNotFound) and for a missing table
+ * (TableNotFound); only the error code tells them apart.
+ * https://learn.microsoft.com/rest/api/storageservices/table-service-error-codes
+ */
+function isMissingTable(error: unknown): boolean {
+  if (statusOf(error) !== NOT_FOUND) return false;
+  const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
+  return code === "TableNotFound" || (typeof message === "string" && message.includes("TableNotFound"));
 }
 
 function statusOf(error: unknown): number | undefined {
@@ -157,7 +229,21 @@ export function limitsTableClient(table: LimitsTable): Client {
 /** The limiter for these settings, or undefined when both limits are off. */
 export function createLimiter(env: Environment): Limiter | undefined {
   const { limits, table } = parseLimitSettings(env);
-  return table ? new TableLimiter(limitsTableClient(table), limits) : undefined;
+  if (!table) return undefined;
+  let client: Client;
+  try {
+    client = limitsTableClient(table);
+  } catch {
+    // The SDK's own error (often a TypeError from deep inside its parser) names neither the setting nor
+    // the problem, and may quote the value: this names the setting and stays quiet about the value.
+    const name = table.kind === "identity" ? LIMITS_TABLE_SERVICE_URI : SETTING.limitsStorage;
+    throw new SettingsError(
+      name,
+      `${name} is not a usable table service: give an account's table endpoint URL (with the app's identity) ` +
+        "or a connection string with AccountName, AccountKey and a table endpoint.",
+    );
+  }
+  return new TableLimiter(client, limits);
 }
 
 let loaded: { env: Environment; limiter?: Limiter; error?: unknown } | undefined;

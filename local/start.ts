@@ -96,7 +96,9 @@ async function main(): Promise<void> {
       console.error(`valet: ${error instanceof SettingsError ? error.detail : error.message}`);
       process.exit(1);
     }
-    throw error;
+    // Anything else (an unwritable data folder, Azurite failing to start): one line, no stack trace.
+    console.error(`valet: could not start: ${error instanceof Error ? error.message : String(error)}`);
+    process.exit(1);
   }
   let stopping = false;
   const shutdown = () => {

@@ -142,7 +142,10 @@ function retryAfterOf(body: unknown, response: Response): number {
   const fromBody = (body as { retryAfterSeconds?: unknown } | undefined)?.retryAfterSeconds;
   const fromHeader = Number(response.headers.get("retry-after") ?? Number.NaN);
   const seconds = typeof fromBody === "number" ? fromBody : fromHeader;
-  return Number.isFinite(seconds) && seconds >= 0 ? Math.ceil(seconds) : DEFAULT_RETRY_AFTER_SECONDS;
+  // At least a second: a wait of zero would turn a stream of 429s into a busy loop.
+  return Number.isFinite(seconds) && seconds >= 0
+    ? Math.max(1, Math.ceil(seconds))
+    : DEFAULT_RETRY_AFTER_SECONDS;
 }
 
 function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {

@@ -5,6 +5,7 @@ import { createServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { TableServiceClient } from "@azure/data-tables";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { startServer } from "../../bench/http";
 import { configureAccessPolicyCheck } from "../../function/accessPolicies";
@@ -113,7 +114,7 @@ describe("the token bucket over HTTP", () => {
 });
 
 describe("the daily allowance", () => {
-  test("counts declared sizes and refuses the upload past it until midnight UTC, container tokens aside", async () => {
+  test("counts declared sizes and refuses the upload past it until midnight UTC", async () => {
     configure({ [SETTING.maxUploadBytes]: "1024", [SETTING.dailyUploadBytesPerClient]: "2048" });
     const client = "203.0.113.50";
     const upload = "?filename=a.png&contentType=image/png&size=1024";
@@ -125,8 +126,17 @@ describe("the daily allowance", () => {
     expect(Number(refused.headers.get("retry-after"))).toBeGreaterThanOrEqual(untilMidnight - 5);
     expect(Number(refused.headers.get("retry-after"))).toBeLessThanOrEqual(untilMidnight + 5);
     expect(String(refused.body.error)).toMatch(/daily allowance of upload bytes: retry after \d+ s/);
-    expect((await from(client)).status).toBe(200);
     expect((await from("203.0.113.51", upload)).status).toBe(200);
+  });
+
+  test("counts a container token as one upload of the largest size, since it declares none", async () => {
+    configure({ [SETTING.maxUploadBytes]: "1024", [SETTING.dailyUploadBytesPerClient]: "2048" });
+    const client = "203.0.113.52";
+    expect((await from(client)).status).toBe(200);
+    expect((await from(client)).status).toBe(200);
+    const refused = await from(client);
+    expect(refused.status).toBe(429);
+    expect(String(refused.body.error)).toMatch(/daily allowance of upload bytes/);
   });
 });
 
@@ -231,4 +241,48 @@ test("the table the local stack prepares is the one the limits use", async () =>
   });
   expect(tablesClient.tableName).toBe(LIMITS_TABLE);
   await expect(tablesClient.createTable()).resolves.toBeUndefined();
+});
+
+describe("a flood from one address", () => {
+  test("far more requests at once than the table can serve get no more tokens than the burst", async () => {
+    configure({ [SETTING.issuanceBurst]: "5", [SETTING.issuanceRatePerMinute]: "1" });
+    const answers = await Promise.all(Array.from({ length: 3000 }, () => from("198.51.100.200")));
+    const statuses = answers.map((answer) => answer.status);
+    expect(statuses.filter((status) => status === 200)).toHaveLength(5);
+    expect(statuses.filter((status) => status !== 200 && status !== 429)).toEqual([]);
+    const events = answers.flatMap((answer) => answer.logs.map((line) => JSON.parse(line.message).event));
+    expect(events).not.toContain("limits.unavailable");
+  }, 30_000);
+});
+
+describe("with the limits' table missing", () => {
+  test("tokens are issued without the limits, the limiter naming the missing table, instead of 429 forever", async () => {
+    configure({});
+    const service = TableServiceClient.fromConnectionString(tables.connectionString, {
+      allowInsecureConnection: true,
+    });
+    await service.deleteTable(LIMITS_TABLE);
+    try {
+      // Over HTTP: a token, not a 429 the page would wait out forever.
+      expect((await from("198.51.100.201")).status).toBe(200);
+      // And what the limiter reports, which the (sampled) limits.unavailable warning carries.
+      const limiter = new TableLimiter(
+        limitsTableClient({ kind: "connectionString", connectionString: tables.connectionString }),
+        { ratePerMinute: 1, burst: 10, dailyUploadBytes: 0 },
+      );
+      await expect(limiter.check("ipv4-198.51.100.201", 0, Date.now())).rejects.toThrow(/TableNotFound/);
+    } finally {
+      await prepareLimitsTable(tables.connectionString);
+    }
+  });
+});
+
+describe("a limits storage setting the SDK cannot use", () => {
+  test("answers 500 naming the setting, without quoting it", async () => {
+    configure({ [SETTING.limitsStorage]: "AccountName=only-a-name-secretish" });
+    const answer = await from("198.51.100.202");
+    expect(answer.status).toBe(500);
+    expect(String(answer.body.error)).toContain(SETTING.limitsStorage);
+    expect(JSON.stringify(answer.body)).not.toContain("secretish");
+  });
 });
