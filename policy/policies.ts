@@ -185,6 +185,30 @@ const corsLimits: ResourceValidationPolicy = {
   }),
 };
 
+/**
+ * The deploy identity may assign only the roles its Role Based Access Control Administrator condition lists
+ * (docs/deploying.md), which are ROLE's: a role outside the list would pass a preview and fail `pulumi up`
+ * with a 403, so it fails the preview instead.
+ */
+const rolesFromTheList: ResourceValidationPolicy = {
+  name: "roles-from-the-list",
+  description:
+    "Role assignments grant only the roles in infra/platformRules.ts, which the deploy identity may assign.",
+  enforcementLevel: "mandatory",
+  validateResource: ofType(TYPE.roleAssignment, (props, reportViolation) => {
+    const id = known(() => props.roleDefinitionId, undefined);
+    if (typeof id !== "string") return;
+    const role = id.split("/").at(-1)?.toLowerCase() ?? "";
+    const allowed: readonly string[] = Object.values(ROLE);
+    if (!allowed.includes(role)) {
+      reportViolation(
+        `Role ${role} is not in infra/platformRules.ts's ROLE, so the deploy identity's role-assignment ` +
+          "condition refuses it: add it to ROLE and to the condition (docs/deploying.md).",
+      );
+    }
+  }),
+};
+
 /** Every resource `resource` waits for, directly or through others. */
 function dependenciesOf(resource: PolicyResource): Set<PolicyResource> {
   const seen = new Set<PolicyResource>();
@@ -320,6 +344,7 @@ export const resourcePolicies: readonly ResourceValidationPolicy[] = [
   privateContainers,
   corsNoWildcard,
   corsLimits,
+  rolesFromTheList,
   accountKeysSecret,
 ];
 

@@ -359,6 +359,24 @@ describe("each policy reports a resource that breaks it", () => {
     ]);
   });
 
+  test("roles-from-the-list reports a role the deploy identity may not assign, and passes the ones it may", async () => {
+    const assignment = (role: string) => ({
+      principalId: "principal",
+      scope: "/subscriptions/s/resourceGroups/rg",
+      roleDefinitionId: `/subscriptions/s/providers/Microsoft.Authorization/roleDefinitions/${role}`,
+    });
+    const OWNER = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635";
+    const check = (role: string) =>
+      violations(
+        policy("roles-from-the-list"),
+        "azure-native:authorization:RoleAssignment",
+        assignment(role),
+      );
+    expect(await check(OWNER)).toEqual([expect.stringMatching(new RegExp(`^Role ${OWNER} is not in`))]);
+    expect(await check("b7e6dc6d-f1e8-4753-8033-0f276bb0955b")).toEqual([]);
+    expect(await check("0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3")).toEqual([]);
+  });
+
   test("account-keys-are-secret makes a plaintext account key secret and leaves the rest as it was", async () => {
     const key = "DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=c2VjcmV0;";
     const remediated = (await remediation(policy("account-keys-are-secret"), "azure-native:web:WebApp", {
