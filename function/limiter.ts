@@ -1,7 +1,7 @@
 // Applies the issuance limits with counts shared by every instance: one Table Storage row per client,
 // written only if nobody changed it since it was read (its ETag), so concurrent instances never lose a count.
 import { setTimeout as sleep } from "node:timers/promises";
-import { type TableClient as Client, TableClient } from "@azure/data-tables";
+import { type TableClient as Client, type Edm, TableClient } from "@azure/data-tables";
 import { DefaultAzureCredential } from "@azure/identity";
 import { type Environment, SETTING, SettingsError } from "./appSettings";
 import {
@@ -47,7 +47,29 @@ const UNAVAILABLE_FOR_MS = 10_000;
 /** One row per client: the client is the partition (spreading load), the row has a fixed key. */
 const USAGE_ROW = "usage";
 
-type Row = ClientUsage & { partitionKey: string; rowKey: string };
+/**
+ * A usage row as written. The numbers go typed as Edm.Double rather than untyped: Table Storage infers a
+ * type for an untyped number (a whole one as Edm.Int32), and a timestamp in milliseconds or a day's bytes
+ * do not fit an Int32; Double holds them exactly (integers up to 2^53). Reading gives plain numbers back.
+ * https://learn.microsoft.com/rest/api/storageservices/payload-format-for-table-service-operations#property-types-in-a-json-feed
+ */
+type Row = { partitionKey: string; rowKey: string; day: string } & {
+  [K in Exclude<keyof ClientUsage, "day">]: Edm<"Double">;
+};
+
+function rowOf(clientKey: string, usage: ClientUsage): Row {
+  const double = (value: number): Edm<"Double"> => ({ value, type: "Double" });
+  return {
+    partitionKey: clientKey,
+    rowKey: USAGE_ROW,
+    day: usage.day,
+    tokens: double(usage.tokens),
+    updatedAt: double(usage.updatedAt),
+    grantedBytes: double(usage.grantedBytes),
+    requests: double(usage.requests),
+    refused: double(usage.refused),
+  };
+}
 
 /**
  * Optimistic concurrency: each write carries the ETag of the row it was computed from (If-Match) and fails
@@ -146,7 +168,7 @@ export class TableLimiter implements Limiter {
     let decision = decide(this.limits, current?.usage, now, bytes);
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       decision = decide(this.limits, current?.usage, now, bytes);
-      const row: Row = { partitionKey: clientKey, rowKey: USAGE_ROW, ...decision.usage };
+      const row = rowOf(clientKey, decision.usage);
       try {
         const { etag } = current
           ? await this.table.updateEntity(row, "Replace", { etag: current.etag, abortSignal })
