@@ -2,12 +2,31 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
 import { accessPolicyStatus } from "./accessPolicies";
 import { SETTING, SettingsError, settingsInvalidEvent } from "./appSettings";
+import {
+  HUMAN_CHECK_MESSAGES,
+  HUMAN_PASS_HEADER,
+  HUMAN_PASS_MINUTES,
+  type HumanCheckRefusal,
+  type HumanCheckSettings,
+  humanPassKey,
+  signHumanPass,
+  siteverify,
+  TURNSTILE_TOKEN_HEADER,
+  verifyHumanPass,
+} from "./humanCheck";
 import { type Limiter, loadLimiter } from "./limiter";
 import { type Decision, refusalMessage } from "./limits";
 import { LogSampler } from "./logSampler";
 import { loadSettings, type Settings } from "./settings";
 import { issueContainerToken, issueUploadToken, type TokenBinding } from "./tokens";
-import { clientIpv4, clientKey, parseTokenRequest, RequestError, type TokenRequest } from "./uploadRequest";
+import {
+  clientAddress,
+  clientIpv4,
+  clientKey,
+  parseTokenRequest,
+  RequestError,
+  type TokenRequest,
+} from "./uploadRequest";
 
 /** A token must never sit in a browser or proxy cache. */
 const RESPONSE_HEADERS = {
@@ -73,15 +92,23 @@ async function issue(request: HttpRequest, context: InvocationContext): Promise<
   // The request is read before the limits see it (the daily allowance counts its declared size), but a
   // bad one is counted like any other before it is answered.
   const read = readRequest(request, settings);
+  const caller = clientKey(request.headers.get("x-forwarded-for"));
   if (limiter) {
     const bytes = read.ok && read.tokenRequest.kind === "upload" ? read.tokenRequest.size : 0;
-    const decision = await limit(limiter, clientKey(request.headers.get("x-forwarded-for")), bytes, context);
+    const decision = await limit(limiter, caller, bytes, context);
     if (decision && !decision.allowed) return limitedResponse(decision, context);
   }
   if (!read.ok) {
     // The message quotes input only JSON-escaped and truncated, and the log line is JSON too.
     log(context, "warning", { event: "request.rejected", message: read.error.message });
     return errorResponse(400, read.error.message);
+  }
+  // After the request is known to be good, so a Turnstile token (single-use) is not spent on a bad one.
+  let pass: HumanPassBody | undefined;
+  if (settings.humanCheck) {
+    const human = await checkHuman(settings.humanCheck, settings, request, caller, context);
+    if ("response" in human) return human.response;
+    pass = human.pass;
   }
   const { tokenRequest, binding } = read;
   if (tokenRequest.kind === "container") {
@@ -92,7 +119,7 @@ async function issue(request: HttpRequest, context: InvocationContext): Promise<
       container: body.container,
       expiresOn: body.expiresOn,
     });
-    return { status: 200, headers: RESPONSE_HEADERS, jsonBody: body };
+    return { status: 200, headers: RESPONSE_HEADERS, jsonBody: { ...body, ...pass } };
   }
   const body = issueUploadToken(settings, new Date(), tokenRequest, binding);
   log(context, "information", {
@@ -104,7 +131,93 @@ async function issue(request: HttpRequest, context: InvocationContext): Promise<
     size: tokenRequest.size,
     expiresOn: body.expiresOn,
   });
-  return { status: 200, headers: RESPONSE_HEADERS, jsonBody: body };
+  return { status: 200, headers: RESPONSE_HEADERS, jsonBody: { ...body, ...pass } };
+}
+
+/** Added to a token's body when the request passed the human check with a Turnstile token. */
+export interface HumanPassBody {
+  /** Sent back in the X-Valet-Pass header until humanPassExpiresOn, instead of solving the check again. */
+  readonly humanPass: string;
+  readonly humanPassExpiresOn: string;
+}
+
+/**
+ * The human check: a valid pass for the caller's address lets the request through; otherwise a Turnstile
+ * token verified by siteverify does, and earns a pass. Neither token nor pass is ever logged. When
+ * siteverify cannot be reached the request is refused (503): the check is on because the operator chose
+ * it, and letting everyone through while Cloudflare is away is exactly the gap a script would wait for.
+ */
+async function checkHuman(
+  humanCheck: HumanCheckSettings,
+  settings: Settings,
+  request: HttpRequest,
+  caller: string,
+  context: InvocationContext,
+): Promise<{ pass?: HumanPassBody } | { response: HttpResponseInit }> {
+  const now = new Date();
+  const key = humanPassKey(settings.credential);
+  const passHeader = request.headers.get(HUMAN_PASS_HEADER);
+  const passCheck = passHeader ? verifyHumanPass(key, caller, passHeader, now) : undefined;
+  if (passCheck === "valid") return {};
+  const token = request.headers.get(TURNSTILE_TOKEN_HEADER);
+  if (!token)
+    return { response: humanCheckRefused(passCheck === "expired" ? "expired" : "required", context) };
+  const remoteIp = clientAddress(request.headers.get("x-forwarded-for"))?.address;
+  const origin = request.headers.get("origin");
+  const hostname = origin && URL.canParse(origin) ? new URL(origin).hostname : undefined;
+  const outcome = await siteverify(humanCheck, token, remoteIp, hostname);
+  if (outcome.kind === "refused")
+    return { response: humanCheckRefused(outcome.reason, context, outcome.errorCodes) };
+  if (outcome.kind === "misconfigured") {
+    log(context, "error", { event: "humanCheck.misconfigured", errorCodes: outcome.errorCodes });
+    return {
+      response: errorResponse(
+        500,
+        "The function is misconfigured: Cloudflare refused its Turnstile secret key (TURNSTILE_SECRET_KEY).",
+      ),
+    };
+  }
+  if (outcome.kind === "unavailable") {
+    const sample = sampler.take("humanCheck.unavailable", now.getTime());
+    if (sample.log) {
+      log(context, "warning", {
+        event: "humanCheck.unavailable",
+        cause: outcome.cause,
+        action: "refusing until siteverify answers",
+        unloggedSinceLast: sample.unloggedSinceLast,
+      });
+    }
+    return {
+      response: errorResponse(
+        503,
+        "The human check cannot be verified right now: try again in a minute.",
+        { "Retry-After": "60" },
+        { humanCheck: "unavailable" },
+      ),
+    };
+  }
+  const expiresOn = new Date(now.getTime() + HUMAN_PASS_MINUTES * 60_000);
+  return {
+    pass: { humanPass: signHumanPass(key, caller, expiresOn), humanPassExpiresOn: expiresOn.toISOString() },
+  };
+}
+
+/** 403 with `humanCheck` naming why, which tells the page to show the widget and ask again. */
+function humanCheckRefused(
+  reason: HumanCheckRefusal,
+  context: InvocationContext,
+  errorCodes: string[] = [],
+): HttpResponseInit {
+  const sample = sampler.take(`humanCheck.refused.${reason}`, Date.now());
+  if (sample.log) {
+    log(context, "warning", {
+      event: "humanCheck.refused",
+      reason,
+      errorCodes,
+      unloggedSinceLast: sample.unloggedSinceLast,
+    });
+  }
+  return errorResponse(403, HUMAN_CHECK_MESSAGES[reason], {}, { humanCheck: reason });
 }
 
 function readRequest(
@@ -202,6 +315,7 @@ function errorResponse(
   status: number,
   error: string,
   headers: Record<string, string> = {},
+  extra: Record<string, string> = {},
 ): HttpResponseInit {
-  return { status, headers: { ...RESPONSE_HEADERS, ...headers }, jsonBody: { error } };
+  return { status, headers: { ...RESPONSE_HEADERS, ...headers }, jsonBody: { error, ...extra } };
 }
