@@ -14,6 +14,7 @@ import {
   TURNSTILE_TOKEN_HEADER,
   verifyHumanPass,
 } from "./humanCheck";
+import type { HumanPassBody } from "./humanCheckProtocol";
 import { type Limiter, loadLimiter } from "./limiter";
 import { type Decision, refusalMessage } from "./limits";
 import { LogSampler } from "./logSampler";
@@ -132,13 +133,6 @@ async function issue(request: HttpRequest, context: InvocationContext): Promise<
     expiresOn: body.expiresOn,
   });
   return { status: 200, headers: RESPONSE_HEADERS, jsonBody: { ...body, ...pass } };
-}
-
-/** Added to a token's body when the request passed the human check with a Turnstile token. */
-export interface HumanPassBody {
-  /** Sent back in the X-Valet-Pass header until humanPassExpiresOn, instead of solving the check again. */
-  readonly humanPass: string;
-  readonly humanPassExpiresOn: string;
 }
 
 /**

@@ -3,12 +3,12 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
 import type { StorageSharedKeyCredential } from "@azure/storage-blob";
 import { type Environment, SETTING, SettingsError, trimmed } from "./appSettings";
+import type { HumanCheckRefusal } from "./humanCheckProtocol";
+
+export { HUMAN_PASS_HEADER, type HumanCheckRefusal, TURNSTILE_TOKEN_HEADER } from "./humanCheckProtocol";
 
 /** https://developers.cloudflare.com/turnstile/get-started/server-side-validation/ */
 export const DEFAULT_SITEVERIFY_URL = "https://challenges.cloudflare.com/turnstile/v0/siteverify";
-/** The request headers that carry a Turnstile token and a pass (headers, so no URL log ever holds them). */
-export const TURNSTILE_TOKEN_HEADER = "x-turnstile-token";
-export const HUMAN_PASS_HEADER = "x-valet-pass";
 /**
  * How long a pass lasts. A Turnstile token is single-use and valid 300 s, so a token per request would
  * mean a challenge per file; one check then covers a batch of 200 photos on an ordinary connection, while a
@@ -123,9 +123,6 @@ export function verifyHumanPass(key: Buffer, clientKey: string, pass: string, no
 function mac(key: Buffer, clientKey: string, expiry: number): Buffer {
   return createHmac("sha256", key).update(`${clientKey}\n${expiry}`).digest();
 }
-
-/** Why the caller must (again) solve the check; the page shows the widget for each. */
-export type HumanCheckRefusal = "required" | "failed" | "expired" | "wrong-hostname";
 
 export type SiteverifyOutcome =
   | { readonly kind: "passed" }
