@@ -2,8 +2,8 @@
 // (POST JSON or form fields `secret`, `response`, `remoteip`; JSON answer `success`, `error-codes`,
 // `challenge_ts`, `hostname`, `action`, `cdata`) over loopback, so nothing calls out to Cloudflare.
 // https://developers.cloudflare.com/turnstile/get-started/server-side-validation/
-// It knows only the tokens a test mints with `mint`, each single-use and valid 300 s like Cloudflare's; it
-// does no challenge, risk scoring, analytics or rate limiting.
+// It knows only the tokens it mints (`mint`, or the widget stand-in's `/stand-in/solve`), each single-use and
+// valid 300 s like Cloudflare's; it does no challenge, risk scoring, analytics or rate limiting.
 import { randomUUID } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -23,6 +23,8 @@ export interface SiteverifyStandIn {
   readonly url: string;
   /** The secret key it accepts. */
   readonly secretKey: string;
+  /** Where the widget stand-in gets a token: minted for the hostname of the page asking (its Origin). */
+  readonly solveUrl: string;
   /** A token as if a visitor solved the widget on `hostname` at `solvedAt` (default now). */
   mint(hostname: string, solvedAt?: Date): string;
   /** Every request received, in order (for what the function really sends). */
@@ -33,7 +35,22 @@ export interface SiteverifyStandIn {
 export async function startSiteverifyStandIn(secretKey = "stand-in-secret-key"): Promise<SiteverifyStandIn> {
   const tokens = new Map<string, { hostname: string; solvedAt: Date; used: boolean }>();
   const requests: SiteverifyRequest[] = [];
+  const mint = (hostname: string, solvedAt = new Date()) => {
+    const token = `stand-in.${randomUUID()}`;
+    tokens.set(token, { hostname, solvedAt, used: false });
+    return token;
+  };
   const server: Server = createServer((req, res) => {
+    if (req.url === "/stand-in/solve") {
+      // Cloudflare binds a token to the hostname the widget ran on; here, the page's Origin.
+      const origin = req.headers.origin;
+      const cors = { "Access-Control-Allow-Origin": origin ?? "*", "Content-Type": "application/json" };
+      res.writeHead(200, cors);
+      res.end(
+        req.method === "POST" && origin ? JSON.stringify({ token: mint(new URL(origin).hostname) }) : "{}",
+      );
+      return;
+    }
     const chunks: Buffer[] = [];
     req.on("data", (chunk: Buffer) => chunks.push(chunk));
     req.on("end", () => {
@@ -77,12 +94,38 @@ export async function startSiteverifyStandIn(secretKey = "stand-in-secret-key"):
   return {
     url: `http://127.0.0.1:${port}/turnstile/v0/siteverify`,
     secretKey,
+    solveUrl: `http://127.0.0.1:${port}/stand-in/solve`,
     requests,
-    mint(hostname, solvedAt = new Date()) {
-      const token = `stand-in.${randomUUID()}`;
-      tokens.set(token, { hostname, solvedAt, used: false });
-      return token;
-    },
+    mint,
     stop: () => closeServer(server),
   };
+}
+
+/**
+ * A stand-in for Turnstile's widget script (`api.js?render=explicit`), for the page in tests: it offers the
+ * part of the client API the page uses (`turnstile.render(container, { sitekey, callback })` returning a
+ * widget id, and `turnstile.remove(id)`) and "solves" at once by asking the siteverify stand-in for a token.
+ * It shows no challenge and does no checks; `window.standInRenders` counts the widgets rendered.
+ * https://developers.cloudflare.com/turnstile/get-started/client-side-rendering/
+ */
+export function widgetStandInScript(solveUrl: string): string {
+  return `"use strict";
+window.standInRenders = 0;
+window.turnstile = {
+  render(container, options) {
+    const id = "stand-in-" + ++window.standInRenders;
+    const widget = document.createElement("p");
+    widget.id = id;
+    widget.textContent = "Turnstile stand-in for " + options.sitekey;
+    container.append(widget);
+    fetch(${JSON.stringify(solveUrl)}, { method: "POST" })
+      .then((response) => response.json())
+      .then((body) => options.callback(body.token), (error) => options["error-callback"]?.("stand-in"));
+    return id;
+  },
+  remove(id) {
+    document.getElementById(id)?.remove();
+  },
+};
+`;
 }
