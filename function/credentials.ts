@@ -3,16 +3,13 @@ import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/fu
 import { accessPolicyStatus } from "./accessPolicies";
 import { SETTING, SettingsError, settingsInvalidEvent } from "./appSettings";
 import {
+  checkHuman,
   HUMAN_CHECK_MESSAGES,
   HUMAN_PASS_HEADER,
-  HUMAN_PASS_MINUTES,
   type HumanCheckRefusal,
   type HumanCheckSettings,
   humanPassKey,
-  signHumanPass,
-  siteverify,
   TURNSTILE_TOKEN_HEADER,
-  verifyHumanPass,
 } from "./humanCheck";
 import type { HumanPassBody } from "./humanCheckProtocol";
 import { type Limiter, loadLimiter } from "./limiter";
@@ -107,7 +104,7 @@ async function issue(request: HttpRequest, context: InvocationContext): Promise<
   // After the request is known to be good, so a Turnstile token (single-use) is not spent on a bad one.
   let pass: HumanPassBody | undefined;
   if (settings.humanCheck) {
-    const human = await checkHuman(settings.humanCheck, settings, request, caller, context);
+    const human = await passHumanCheck(settings.humanCheck, settings, request, caller, context);
     if ("response" in human) return human.response;
     pass = human.pass;
   }
@@ -136,12 +133,12 @@ async function issue(request: HttpRequest, context: InvocationContext): Promise<
 }
 
 /**
- * The human check: a valid pass for the caller's address lets the request through; otherwise a Turnstile
- * token verified by siteverify does, and earns a pass. Neither token nor pass is ever logged. When
- * siteverify cannot be reached the request is refused (503): the check is on because the operator chose
- * it, and letting everyone through while Cloudflare is away is exactly the gap a script would wait for.
+ * The human check's answer as a response, or the pass to add to the token's body. When siteverify cannot
+ * be reached the request is refused (503): the check is on because the operator chose it, and letting
+ * everyone through while Cloudflare is away is exactly the gap a script would wait for. Neither the
+ * Turnstile token nor the pass is ever logged.
  */
-async function checkHuman(
+async function passHumanCheck(
   humanCheck: HumanCheckSettings,
   settings: Settings,
   request: HttpRequest,
@@ -149,21 +146,24 @@ async function checkHuman(
   context: InvocationContext,
 ): Promise<{ pass?: HumanPassBody } | { response: HttpResponseInit }> {
   const now = new Date();
-  const key = humanPassKey(settings.credential);
-  const passHeader = request.headers.get(HUMAN_PASS_HEADER);
-  const passCheck = passHeader ? verifyHumanPass(key, caller, passHeader, now) : undefined;
-  if (passCheck === "valid") return {};
-  const token = request.headers.get(TURNSTILE_TOKEN_HEADER);
-  if (!token)
-    return { response: humanCheckRefused(passCheck === "expired" ? "expired" : "required", context) };
-  const remoteIp = clientAddress(request.headers.get("x-forwarded-for"))?.address;
-  const origin = request.headers.get("origin");
-  const hostname = origin && URL.canParse(origin) ? new URL(origin).hostname : undefined;
-  const outcome = await siteverify(humanCheck, token, remoteIp, hostname);
-  if (outcome.kind === "refused")
-    return { response: humanCheckRefused(outcome.reason, context, outcome.errorCodes) };
-  if (outcome.kind === "misconfigured") {
-    log(context, "error", { event: "humanCheck.misconfigured", errorCodes: outcome.errorCodes });
+  const result = await checkHuman(
+    humanCheck,
+    humanPassKey(settings.credential),
+    {
+      clientKey: caller,
+      address: clientAddress(request.headers.get("x-forwarded-for"))?.address,
+      origin: request.headers.get("origin"),
+      pass: request.headers.get(HUMAN_PASS_HEADER),
+      token: request.headers.get(TURNSTILE_TOKEN_HEADER),
+    },
+    now,
+  );
+  if (result.kind === "passed") return { pass: result.pass };
+  if (result.kind === "refused") {
+    return { response: humanCheckRefused(result.reason, context, result.errorCodes) };
+  }
+  if (result.kind === "misconfigured") {
+    log(context, "error", { event: "humanCheck.misconfigured", errorCodes: result.errorCodes });
     return {
       response: errorResponse(
         500,
@@ -171,28 +171,22 @@ async function checkHuman(
       ),
     };
   }
-  if (outcome.kind === "unavailable") {
-    const sample = sampler.take("humanCheck.unavailable", now.getTime());
-    if (sample.log) {
-      log(context, "warning", {
-        event: "humanCheck.unavailable",
-        cause: outcome.cause,
-        action: "refusing until siteverify answers",
-        unloggedSinceLast: sample.unloggedSinceLast,
-      });
-    }
-    return {
-      response: errorResponse(
-        503,
-        "The human check cannot be verified right now: try again in a minute.",
-        { "Retry-After": "60" },
-        { humanCheck: "unavailable" },
-      ),
-    };
+  const sample = sampler.take("humanCheck.unavailable", now.getTime());
+  if (sample.log) {
+    log(context, "warning", {
+      event: "humanCheck.unavailable",
+      cause: result.cause,
+      action: "refusing until siteverify answers",
+      unloggedSinceLast: sample.unloggedSinceLast,
+    });
   }
-  const expiresOn = new Date(now.getTime() + HUMAN_PASS_MINUTES * 60_000);
   return {
-    pass: { humanPass: signHumanPass(key, caller, expiresOn), humanPassExpiresOn: expiresOn.toISOString() },
+    response: errorResponse(
+      503,
+      "The human check cannot be verified right now: try again in a minute.",
+      { "Retry-After": "60" },
+      { humanCheck: "unavailable" },
+    ),
   };
 }
 

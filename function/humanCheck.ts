@@ -3,7 +3,7 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
 import type { StorageSharedKeyCredential } from "@azure/storage-blob";
 import { type Environment, SETTING, SettingsError, trimmed } from "./appSettings";
-import type { HumanCheckRefusal } from "./humanCheckProtocol";
+import type { HumanCheckRefusal, HumanPassBody } from "./humanCheckProtocol";
 
 export { HUMAN_PASS_HEADER, type HumanCheckRefusal, TURNSTILE_TOKEN_HEADER } from "./humanCheckProtocol";
 
@@ -180,6 +180,51 @@ export async function siteverify(
   if (errorCodes.includes("internal-error")) return { kind: "unavailable", cause: "internal-error" };
   if (errorCodes.includes("timeout-or-duplicate")) return { kind: "refused", reason: "expired", errorCodes };
   return { kind: "refused", reason: "failed", errorCodes };
+}
+
+/** What one request brings to the check. */
+export interface HumanCheckRequest {
+  /** The key the caller's address is counted under (uploadRequest.ts clientKey): what a pass is bound to. */
+  readonly clientKey: string;
+  /** The caller's address, passed to siteverify as `remoteip`. */
+  readonly address: string | undefined;
+  /** The request's Origin: the hostname the challenge must have been solved on. */
+  readonly origin: string | null;
+  readonly pass: string | null;
+  readonly token: string | null;
+}
+
+export type HumanCheckResult =
+  /** Through; with a new pass when a Turnstile token was verified. */
+  { readonly kind: "passed"; readonly pass?: HumanPassBody } | Exclude<SiteverifyOutcome, { kind: "passed" }>;
+
+/**
+ * A valid pass for the caller's address lets the request through; otherwise a Turnstile token that
+ * siteverify accepts does, and earns a pass for HUMAN_PASS_MINUTES.
+ */
+export async function checkHuman(
+  settings: HumanCheckSettings,
+  passKey: Buffer,
+  request: HumanCheckRequest,
+  now: Date,
+  fetchImpl: typeof fetch = fetch,
+): Promise<HumanCheckResult> {
+  const passCheck = request.pass ? verifyHumanPass(passKey, request.clientKey, request.pass, now) : undefined;
+  if (passCheck === "valid") return { kind: "passed" };
+  if (!request.token) {
+    return { kind: "refused", reason: passCheck === "expired" ? "expired" : "required", errorCodes: [] };
+  }
+  const origin = request.origin && URL.canParse(request.origin) ? new URL(request.origin) : undefined;
+  const outcome = await siteverify(settings, request.token, request.address, origin?.hostname, fetchImpl);
+  if (outcome.kind !== "passed") return outcome;
+  const expiresOn = new Date(now.getTime() + HUMAN_PASS_MINUTES * 60_000);
+  return {
+    kind: "passed",
+    pass: {
+      humanPass: signHumanPass(passKey, request.clientKey, expiresOn),
+      humanPassExpiresOn: expiresOn.toISOString(),
+    },
+  };
 }
 
 /** What the page is told for each refusal: it shows the widget again and retries. */

@@ -4,12 +4,13 @@
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { configureAccessPolicyCheck } from "../../function/accessPolicies";
 import { type Environment, SETTING } from "../../function/appSettings";
+import { httpFunctions } from "../../function/functions";
 import { HUMAN_PASS_HEADER, TURNSTILE_TOKEN_HEADER } from "../../function/humanCheck";
 import { configureSettings } from "../../function/settings";
 import { type FunctionHost, startFunctionHost } from "../../local/functionHost";
 import { freePort } from "../../local/ports";
 import { connectionStrings } from "../support/accounts";
-import { LIMITS_OFF, POLICIES_IN_PLACE } from "../support/function";
+import { invoke, LIMITS_OFF, POLICIES_IN_PLACE } from "../support/function";
 import { type SiteverifyStandIn, startSiteverifyStandIn } from "../support/turnstile";
 
 const PAGE_ORIGIN = "http://127.0.0.1:4280";
@@ -138,6 +139,23 @@ describe("the human check over HTTP", () => {
     const refused = await ask({ [HUMAN_PASS_HEADER]: longer });
     expect(refused.status).toBe(403);
     expect(refused.body.humanCheck).toBe("required");
+  });
+
+  test("a pass earned at one address is refused at another, while it still works at its own", async () => {
+    configure();
+    const from = (address: string, headers: Record<string, string>) =>
+      invoke(httpFunctions, {
+        query: UPLOAD,
+        headers: { "x-forwarded-for": address, origin: PAGE_ORIGIN, ...headers },
+      });
+    const earned = await from("198.51.100.1", { [TURNSTILE_TOKEN_HEADER]: siteverify.mint(PAGE_HOSTNAME) });
+    expect(earned.status).toBe(200);
+    const pass = earned.body.humanPass as string;
+    const elsewhere = await from("203.0.113.9", { [HUMAN_PASS_HEADER]: pass });
+    expect(elsewhere.status).toBe(403);
+    expect(elsewhere.body.humanCheck).toBe("required");
+    expect((await from("198.51.100.1", { [HUMAN_PASS_HEADER]: pass })).status).toBe(200);
+    expect(siteverify.requests.at(-1)?.remoteip).toBe("198.51.100.1");
   });
 
   test("an unreachable siteverify refuses with 503 rather than letting the request through", async () => {
