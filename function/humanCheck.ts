@@ -1,7 +1,6 @@
 // The opt-in human check: a Cloudflare Turnstile token, verified with Cloudflare's siteverify API, earns the
 // caller's address a short-lived signed pass that the page sends with its later token requests.
 import { createHmac, timingSafeEqual } from "node:crypto";
-import type { StorageSharedKeyCredential } from "@azure/storage-blob";
 import { type Environment, SETTING, SettingsError, trimmed } from "./appSettings";
 import type { HumanCheckRefusal, HumanPassBody } from "./humanCheckProtocol";
 
@@ -99,7 +98,10 @@ export function checkTurnstileKeysPaired(
  * there is no further secret to manage, a key rotation also ends every pass, and the account key itself is
  * never used to sign anything but tokens.
  */
-export function humanPassKey(credential: StorageSharedKeyCredential): Buffer {
+export function humanPassKey(credential: {
+  /** StorageSharedKeyCredential's own HMAC with the account key (named structurally: infra/ loads this file). */
+  computeHMACSHA256(stringToSign: string): string;
+}): Buffer {
   return Buffer.from(credential.computeHMACSHA256("valet human pass key v1"), "base64");
 }
 
