@@ -20,6 +20,9 @@ export const SETTING = {
   dailyUploadBytesPerClient: "DAILY_UPLOAD_BYTES_PER_CLIENT",
   /** A connection prefix: `<prefix>__tableServiceUri` (identity) or `<prefix>` itself (a connection string). */
   limitsStorage: "ISSUANCE_LIMITS_STORAGE",
+  // The opt-in human check (parsed in humanCheck.ts): on when the secret key is set.
+  turnstileSecretKey: "TURNSTILE_SECRET_KEY",
+  turnstileSiteverifyUrl: "TURNSTILE_SITEVERIFY_URL",
 } as const;
 
 /**

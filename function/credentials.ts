@@ -2,12 +2,29 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
 import { accessPolicyStatus } from "./accessPolicies";
 import { SETTING, SettingsError, settingsInvalidEvent } from "./appSettings";
+import {
+  checkHuman,
+  HUMAN_CHECK_MESSAGES,
+  HUMAN_PASS_HEADER,
+  type HumanCheckRefusal,
+  type HumanCheckSettings,
+  humanPassKey,
+  TURNSTILE_TOKEN_HEADER,
+} from "./humanCheck";
+import type { HumanPassBody } from "./humanCheckProtocol";
 import { type Limiter, LimitsUnavailableError, loadLimiter } from "./limiter";
 import { type Decision, refusalMessage } from "./limits";
 import { LogSampler } from "./logSampler";
 import { loadSettings, type Settings } from "./settings";
 import { issueContainerToken, issueUploadToken, type TokenBinding } from "./tokens";
-import { clientIpv4, clientKey, parseTokenRequest, RequestError, type TokenRequest } from "./uploadRequest";
+import {
+  clientAddress,
+  clientIpv4,
+  clientKey,
+  parseTokenRequest,
+  RequestError,
+  type TokenRequest,
+} from "./uploadRequest";
 
 /** A token must never sit in a browser or proxy cache. */
 const RESPONSE_HEADERS = {
@@ -73,6 +90,7 @@ async function issue(request: HttpRequest, context: InvocationContext): Promise<
   // The request is read before the limits see it (the daily allowance counts its declared size), but a
   // bad one is counted like any other before it is answered.
   const read = readRequest(request, settings);
+  const caller = clientKey(request.headers.get("x-forwarded-for"));
   if (limiter) {
     // A container token declares no size: it counts as one upload of the largest size allowed, so the
     // daily allowance bounds how many a caller gets (each can still create many blobs while it lives).
@@ -81,13 +99,20 @@ async function issue(request: HttpRequest, context: InvocationContext): Promise<
       : read.tokenRequest.kind === "upload"
         ? read.tokenRequest.size
         : settings.policy.maxUploadBytes;
-    const decision = await limit(limiter, clientKey(request.headers.get("x-forwarded-for")), bytes, context);
+    const decision = await limit(limiter, caller, bytes, context);
     if (decision && !decision.allowed) return limitedResponse(decision, context);
   }
   if (!read.ok) {
     // The message quotes input only JSON-escaped and truncated, and the log line is JSON too.
     log(context, "warning", { event: "request.rejected", message: read.error.message });
     return errorResponse(400, read.error.message);
+  }
+  // After the request is known to be good, so a Turnstile token (single-use) is not spent on a bad one.
+  let pass: HumanPassBody | undefined;
+  if (settings.humanCheck) {
+    const human = await passHumanCheck(settings.humanCheck, settings, request, caller, context);
+    if ("response" in human) return human.response;
+    pass = human.pass;
   }
   const { tokenRequest, binding } = read;
   if (tokenRequest.kind === "container") {
@@ -98,7 +123,7 @@ async function issue(request: HttpRequest, context: InvocationContext): Promise<
       container: body.container,
       expiresOn: body.expiresOn,
     });
-    return { status: 200, headers: RESPONSE_HEADERS, jsonBody: body };
+    return { status: 200, headers: RESPONSE_HEADERS, jsonBody: { ...body, ...pass } };
   }
   const body = issueUploadToken(settings, new Date(), tokenRequest, binding);
   log(context, "information", {
@@ -110,7 +135,83 @@ async function issue(request: HttpRequest, context: InvocationContext): Promise<
     size: tokenRequest.size,
     expiresOn: body.expiresOn,
   });
-  return { status: 200, headers: RESPONSE_HEADERS, jsonBody: body };
+  return { status: 200, headers: RESPONSE_HEADERS, jsonBody: { ...body, ...pass } };
+}
+
+/**
+ * The human check's answer as a response, or the pass to add to the token's body. When siteverify cannot
+ * be reached the request is refused (503): the check is on because the operator chose it, and letting
+ * everyone through while Cloudflare is away is exactly the gap a script would wait for. Neither the
+ * Turnstile token nor the pass is ever logged.
+ */
+async function passHumanCheck(
+  humanCheck: HumanCheckSettings,
+  settings: Settings,
+  request: HttpRequest,
+  caller: string,
+  context: InvocationContext,
+): Promise<{ pass?: HumanPassBody } | { response: HttpResponseInit }> {
+  const now = new Date();
+  const result = await checkHuman(
+    humanCheck,
+    humanPassKey(settings.credential),
+    {
+      clientKey: caller,
+      address: clientAddress(request.headers.get("x-forwarded-for"))?.address,
+      origin: request.headers.get("origin"),
+      pass: request.headers.get(HUMAN_PASS_HEADER),
+      token: request.headers.get(TURNSTILE_TOKEN_HEADER),
+    },
+    now,
+  );
+  if (result.kind === "passed") return { pass: result.pass };
+  if (result.kind === "refused") {
+    return { response: humanCheckRefused(result.reason, context, result.errorCodes) };
+  }
+  if (result.kind === "misconfigured") {
+    log(context, "error", { event: "humanCheck.misconfigured", errorCodes: result.errorCodes });
+    return {
+      response: errorResponse(
+        500,
+        "The function is misconfigured: Cloudflare refused its Turnstile secret key (TURNSTILE_SECRET_KEY).",
+      ),
+    };
+  }
+  const sample = sampler.take("humanCheck.unavailable", now.getTime());
+  if (sample.log) {
+    log(context, "warning", {
+      event: "humanCheck.unavailable",
+      cause: result.cause,
+      action: "refusing until siteverify answers",
+      unloggedSinceLast: sample.unloggedSinceLast,
+    });
+  }
+  return {
+    response: errorResponse(
+      503,
+      "The human check cannot be verified right now: try again in a minute.",
+      { "Retry-After": "60" },
+      { humanCheck: "unavailable" },
+    ),
+  };
+}
+
+/** 403 with `humanCheck` naming why, which tells the page to show the widget and ask again. */
+function humanCheckRefused(
+  reason: HumanCheckRefusal,
+  context: InvocationContext,
+  errorCodes: string[] = [],
+): HttpResponseInit {
+  const sample = sampler.take(`humanCheck.refused.${reason}`, Date.now());
+  if (sample.log) {
+    log(context, "warning", {
+      event: "humanCheck.refused",
+      reason,
+      errorCodes,
+      unloggedSinceLast: sample.unloggedSinceLast,
+    });
+  }
+  return errorResponse(403, HUMAN_CHECK_MESSAGES[reason], {}, { humanCheck: reason });
 }
 
 function readRequest(
@@ -208,6 +309,7 @@ function errorResponse(
   status: number,
   error: string,
   headers: Record<string, string> = {},
+  extra: Record<string, string> = {},
 ): HttpResponseInit {
-  return { status, headers: { ...RESPONSE_HEADERS, ...headers }, jsonBody: { error } };
+  return { status, headers: { ...RESPONSE_HEADERS, ...headers }, jsonBody: { error, ...extra } };
 }

@@ -1,5 +1,5 @@
 // Reads and validates the function's settings once per instance: the uploads account (from its
-// connection string), the container, the container token's lifetime and the issuance policy.
+// connection string), the container, the container token's lifetime, the issuance policy and the human check.
 import { BlobServiceClient, SASProtocol, StorageSharedKeyCredential } from "@azure/storage-blob";
 import { type Environment, SETTING, SettingsError } from "./appSettings";
 import {
@@ -8,6 +8,7 @@ import {
   parseTokenGeneration,
   parseTokenLifetime,
 } from "./container";
+import { type HumanCheckSettings, parseHumanCheckSettings } from "./humanCheck";
 import { type IssuancePolicy, parsePolicy } from "./policy";
 
 /** Azure's default endpoint suffix, assumed when an account-key connection string names none. */
@@ -25,6 +26,8 @@ export interface Settings {
   readonly policy: IssuancePolicy;
   /** The key generation whose stored access policies tokens reference (accessPolicies.ts). */
   readonly tokenGeneration: number;
+  /** The Turnstile check issuance requires, or undefined when it is off. */
+  readonly humanCheck: HumanCheckSettings | undefined;
 }
 
 export function parseSettings(env: Environment): Settings {
@@ -45,6 +48,7 @@ export function parseSettings(env: Environment): Settings {
     tokenLifetimeMinutes,
     policy: { ...policy, uploadTokenLifetimeMinutes },
     tokenGeneration: parseTokenGeneration(SETTING.tokenGeneration, env[SETTING.tokenGeneration]),
+    humanCheck: parseHumanCheckSettings(env),
   };
 }
 

@@ -10,6 +10,11 @@ import {
   parseTokenLifetime,
 } from "../function/container";
 import {
+  checkTurnstileKeysPaired,
+  parseTurnstileSecretKey,
+  parseTurnstileSiteKey,
+} from "../function/humanCheck";
+import {
   checkDailyAllowance,
   parseDailyUploadBytes,
   parseIssuanceBurst,
@@ -80,6 +85,8 @@ export interface StackConfig {
   readonly logRetentionDays: number;
   /** A monthly cost budget with e-mail alerts, when `budgetAlertEmail` is set. */
   readonly budget?: { readonly amount: number; readonly alertEmail: string };
+  /** The opt-in human check, when both Turnstile keys are set: the page's site key, the function's secret. */
+  readonly turnstile?: { readonly siteKey: string; readonly secretKey: pulumi.Output<string> };
 }
 
 /** A configuration value is wrong. A RunError, so Pulumi prints the message without a stack trace. */
@@ -158,7 +165,44 @@ export function loadStackConfig(config: pulumi.Config = new pulumi.Config()): St
       { daily: stackConfig.dailyUploadBytesPerClient, max: stackConfig.maxUploadBytes },
     ),
   );
-  return { ...stackConfig, uploadTokenLifetimeMinutes, ...(budget && { budget }) };
+  const turnstile = readTurnstile(config);
+  return {
+    ...stackConfig,
+    uploadTokenLifetimeMinutes,
+    ...(budget && { budget }),
+    ...(turnstile && { turnstile }),
+  };
+}
+
+/**
+ * Off unless both keys are set. The secret key is read as a secret (`pulumi config set --secret`), so it
+ * stays encrypted in the stack file and the state and becomes a secret app setting; its checks run on
+ * its value inside the output and never quote it.
+ */
+function readTurnstile(config: pulumi.Config): StackConfig["turnstile"] {
+  const siteKeyName = fullKey(config, "turnstileSiteKey");
+  const secretKeyName = fullKey(config, "turnstileSecretKey");
+  const siteKey = asStackConfigError(() =>
+    parseTurnstileSiteKey(siteKeyName, config.get("turnstileSiteKey")),
+  );
+  const secret = config.getSecret("turnstileSecretKey");
+  // Presence is known at preview even for a secret, so a missing half fails before anything is created.
+  const secretSet = secret !== undefined;
+  asStackConfigError(() =>
+    checkTurnstileKeysPaired(
+      { siteKey: siteKeyName, secretKey: secretKeyName },
+      { siteKey: siteKey !== undefined, secretKey: secretSet },
+    ),
+  );
+  if (siteKey === undefined || secret === undefined) return undefined;
+  const secretKey = secret.apply((raw) => {
+    const parsed = asStackConfigError(() => parseTurnstileSecretKey(secretKeyName, raw));
+    if (parsed === undefined) {
+      throw new StackConfigError(secretKeyName, `${secretKeyName} is blank: set the Turnstile secret key.`);
+    }
+    return parsed;
+  });
+  return { siteKey, secretKey };
 }
 
 /** Runs a parser of function/, re-raising its error (which names the stack key) as a StackConfigError. */

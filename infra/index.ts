@@ -65,6 +65,8 @@ const functionApp = new FunctionApp("credentials", {
     [SETTING.issuanceRatePerMinute]: String(config.issuanceRatePerMinute),
     [SETTING.issuanceBurst]: String(config.issuanceBurst),
     [SETTING.dailyUploadBytesPerClient]: String(config.dailyUploadBytesPerClient),
+    // Secret in the app's inputs and the state, like the connection string.
+    ...(config.turnstile && { [SETTING.turnstileSecretKey]: pulumi.secret(config.turnstile.secretKey) }),
   },
 });
 
@@ -89,7 +91,7 @@ function deployUploadPage(): UploadPage {
   const siteDir = path.join(DIST, "web");
   buildWebPage(siteDir);
   const pageSettings: pulumi.Output<PageConfig> = functionApp.credentialsUrl.apply((apiUrl) =>
-    pageConfig(apiUrl, config),
+    pageConfig(apiUrl, config, config.turnstile && { siteKey: config.turnstile.siteKey }),
   );
   return new UploadPage("upload-page", {
     resourceGroupName,

@@ -29,7 +29,7 @@ export interface LocalStackOptions {
    * Also serve the upload page on `port`, built (with its config.json) into `dir`, or, without one, into
    * a folder of this stack's own, removed when it stops: two stacks never share a build.
    */
-  web?: { port: number; dir?: string };
+  web?: { port: number; dir?: string; turnstile?: { siteKey: string; scriptUrl?: string } };
   /** Origins the function host allows beyond allowedOrigins, which the blob service does not. */
   functionOnlyOrigins?: readonly string[];
   /**
@@ -114,7 +114,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         started.push({ stop: () => rm(ownDir, { recursive: true, force: true }) });
         pageDir = ownDir;
       }
-      buildLocalPage(pageDir, credentialsUrl, policy);
+      buildLocalPage(pageDir, credentialsUrl, policy, options.web.turnstile);
       const web = await startWebServer({
         host: options.host,
         port: options.web.port,

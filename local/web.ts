@@ -31,9 +31,14 @@ export interface WebServer {
  * Builds the page into dir with a config.json for a local function: its SAS endpoint, and the limits of
  * the issuance policy it enforces, so the page refuses what the function would refuse.
  */
-export function buildLocalPage(dir: string, apiUrl: string, policy: IssuancePolicy): PageConfig {
+export function buildLocalPage(
+  dir: string,
+  apiUrl: string,
+  policy: IssuancePolicy,
+  turnstile?: { readonly siteKey: string; readonly scriptUrl?: string },
+): PageConfig {
   buildWebPage(dir);
-  const config = pageConfig(apiUrl, policy);
+  const config = pageConfig(apiUrl, policy, turnstile);
   writeFileSync(join(dir, CONFIG_FILE), pageConfigFile(config));
   return config;
 }

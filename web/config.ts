@@ -20,7 +20,18 @@ export interface PageConfig {
   blockSizeBytes: number;
   /** Blocks in flight at once. */
   concurrency: number;
+  /** The Turnstile site key, when the function requires the human check; the page then shows the widget. */
+  turnstileSiteKey?: string;
+  /** Where the page loads Turnstile's script from (a stand-in in tests); DEFAULT_TURNSTILE_SCRIPT_URL if unset. */
+  turnstileScriptUrl?: string;
 }
+
+/**
+ * Turnstile's script with explicit rendering: the page renders the widget itself, only when the function
+ * asks for the check. https://developers.cloudflare.com/turnstile/get-started/client-side-rendering/
+ */
+export const DEFAULT_TURNSTILE_SCRIPT_URL =
+  "https://challenges.cloudflare.com/turnstile/v0/api.js?render=explicit";
 
 /** The file the page reads its configuration from, beside index.html. */
 export const CONFIG_FILE = "config.json";
@@ -35,6 +46,7 @@ export const DEFAULT_UPLOAD_TUNING = { blockSizeBytes: 4 * 1024 * 1024, concurre
 export function pageConfig(
   apiUrl: string,
   policy: { readonly allowedContentTypes: readonly string[]; readonly maxUploadBytes: number },
+  turnstile?: { readonly siteKey: string; readonly scriptUrl?: string },
 ): PageConfig {
   const extensions: Readonly<Record<string, readonly string[]>> = IMAGE_EXTENSIONS;
   const chosen: Record<string, string> = {};
@@ -49,6 +61,8 @@ export function pageConfig(
     extensions: chosen,
     maxUploadBytes: policy.maxUploadBytes,
     ...DEFAULT_UPLOAD_TUNING,
+    ...(turnstile && { turnstileSiteKey: turnstile.siteKey }),
+    ...(turnstile?.scriptUrl && { turnstileScriptUrl: turnstile.scriptUrl }),
   };
 }
 
@@ -76,6 +90,10 @@ export function parsePageConfig(value: unknown): PageConfig {
     throw new Error(
       "it needs apiUrl, allowedContentTypes, extensions, maxUploadBytes, blockSizeBytes and concurrency.",
     );
+  }
+  const optionalText = (text: unknown) => text === undefined || (typeof text === "string" && text !== "");
+  if (!optionalText(config.turnstileSiteKey) || !optionalText(config.turnstileScriptUrl)) {
+    throw new Error("turnstileSiteKey and turnstileScriptUrl, when given, must be non-empty strings.");
   }
   return config as PageConfig;
 }

@@ -7,6 +7,7 @@ import { CONFIG_FILE, type PageConfig, parsePageConfig } from "./config";
 import { browserConnectivity, type Connectivity, whileOnline } from "./connectivity";
 import { describeUploadError, isExpiryRefusal, isTokenRefusal, UploadFailure } from "./failures";
 import { formatBytes, formatWait, listTypes } from "./format";
+import { HumanCheck, turnstileSolver } from "./humanCheck";
 import { UploadQueue } from "./queue";
 import { TokenSource, type UploadTarget } from "./tokens";
 
@@ -32,6 +33,7 @@ const elements = {
   heading: byId<HTMLHeadingElement>("uploads-heading"),
   list: byId<HTMLUListElement>("uploads"),
   announcer: byId<HTMLDivElement>("announcer"),
+  humanCheck: byId<HTMLDivElement>("human-check"),
 };
 
 function byId<T extends HTMLElement>(id: string): T {
@@ -49,7 +51,10 @@ async function start(): Promise<void> {
     showPageError(`The page could not load its settings (config.json): ${(error as Error).message}`);
     return;
   }
-  const tokens = new TokenSource(config);
+  const humanCheck = config.turnstileSiteKey
+    ? new HumanCheck(turnstileSolver(config.turnstileSiteKey, elements.humanCheck, config.turnstileScriptUrl))
+    : undefined;
+  const tokens = new TokenSource(config, undefined, undefined, undefined, humanCheck);
   const connectivity = browserConnectivity();
   const queue = new UploadQueue<Upload>(PARALLEL_FILES, (upload, signal) =>
     run(upload, signal, config, tokens, connectivity),

@@ -3,6 +3,7 @@
 import type { CredentialsBody, UploadCredentialsBody } from "../function/tokens";
 import type { PageConfig } from "./config";
 import { UploadFailure } from "./failures";
+import type { Answer, HumanCheck } from "./humanCheck";
 
 /** The part of a File the checks look at (a File satisfies it). */
 export interface FileFacts {
@@ -51,6 +52,8 @@ export class TokenSource {
     private readonly now: () => number = Date.now,
     private readonly fetchImpl: typeof fetch = (input, init) => fetch(input, init),
     private readonly sleep: Sleep = abortableSleep,
+    /** When the endpoint requires the human check (config.json carries a site key). */
+    private readonly humanCheck?: HumanCheck,
   ) {}
 
   /**
@@ -88,7 +91,8 @@ export class TokenSource {
     onWait: OnWait | undefined,
   ): Promise<Credentials> {
     for (;;) {
-      const { response, body } = await this.ask(file, signal);
+      const ask = (headers: Record<string, string>) => this.ask(file, signal, headers);
+      const { response, body } = this.humanCheck ? await this.humanCheck.send(ask, signal) : await ask({});
       if (response.status === 429) {
         const seconds = retryAfterOf(body, response);
         onWait?.(seconds, errorMessageOf(body) ?? "The upload service asked this page to slow down.");
@@ -109,7 +113,8 @@ export class TokenSource {
   private async ask(
     file: FileFacts,
     signal: AbortSignal | undefined,
-  ): Promise<{ response: Response; body: unknown }> {
+    headers: Record<string, string>,
+  ): Promise<Answer> {
     const query = new URLSearchParams({
       filename: file.name,
       contentType: file.type,
@@ -120,6 +125,7 @@ export class TokenSource {
       response = await this.fetchImpl(`${this.config.apiUrl}?${query}`, {
         cache: "no-store",
         credentials: "omit",
+        headers,
         signal,
       });
     } catch {

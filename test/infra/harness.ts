@@ -39,6 +39,17 @@ export function isSecretValue(value: unknown): value is { value: unknown } {
   );
 }
 
+/** Whether `needle` appears in `value` outside every secret wrapper: what would sit in plaintext state. */
+export function inPlaintext(value: unknown, needle: string): boolean {
+  if (isSecretValue(value)) return false;
+  if (typeof value === "string") return value.includes(needle);
+  if (Array.isArray(value)) return value.some((item) => inPlaintext(item, needle));
+  if (typeof value === "object" && value !== null) {
+    return Object.values(value).some((item) => inPlaintext(item, needle));
+  }
+  return false;
+}
+
 /** The value with every secret wrapper removed. */
 export function reveal(value: unknown): unknown {
   if (isSecretValue(value)) return reveal(value.value);
@@ -53,7 +64,10 @@ export function reveal(value: unknown): unknown {
  * Runs infra/index.ts with the given config (keys without the `valet:` prefix) and returns what it
  * registered. Rejects with the program's own error when it refuses the config.
  */
-export async function runProgram(config: Record<string, string> = {}): Promise<ProgramRun> {
+export async function runProgram(
+  config: Record<string, string> = {},
+  options: { secretKeys?: readonly string[] } = {},
+): Promise<ProgramRun> {
   const { resources, invokes } = await installMocks(pulumi, {
     project: PROJECT,
     stack: STACK,
@@ -61,6 +75,8 @@ export async function runProgram(config: Record<string, string> = {}): Promise<P
   });
   pulumi.runtime.setAllConfig(
     Object.fromEntries(Object.entries(config).map(([key, value]) => [`${PROJECT}:${key}`, value])),
+    // Keys set with `pulumi config set --secret`.
+    (options.secretKeys ?? []).map((key) => `${PROJECT}:${key}`),
   );
   vi.resetModules();
   const program = (await import("../../infra/index.js")) as Record<string, unknown>;

@@ -18,6 +18,7 @@ import { checkAccountBaseName } from "../../infra/storage";
 import { DEFAULT_UPLOAD_TUNING } from "../../web/config";
 import {
   appSettings,
+  inPlaintext,
   isSecretValue,
   MOCK_ACCOUNT_KEY,
   MOCK_SECOND_KEY,
@@ -694,5 +695,67 @@ describe("config validation", () => {
     expect(error?.message).toBe(
       "valet:uploadTokenLifetimeMinutes (30) must not exceed valet:tokenLifetimeMinutes (10).",
     );
+  });
+});
+
+describe("the human check", () => {
+  const SITE_KEY = "0x4AAAAAAAstandInSiteKey";
+  const SECRET_KEY = "0x4AAAAAAAstandInSecretKeyValue";
+  let run: ProgramRun;
+  beforeAll(async () => {
+    run = await runProgram(
+      { turnstileSiteKey: SITE_KEY, turnstileSecretKey: SECRET_KEY },
+      { secretKeys: ["turnstileSecretKey"] },
+    );
+  });
+
+  test("the secret key reaches the app as TURNSTILE_SECRET_KEY, which the function reads as the check turned on", () => {
+    const settings = appSettings(functionApp(run));
+    expect(settings[SETTING.turnstileSecretKey]).toBe(SECRET_KEY);
+    expect(parseSettings(settings).humanCheck).toEqual({
+      secretKey: SECRET_KEY,
+      siteverifyUrl: "https://challenges.cloudflare.com/turnstile/v0/siteverify",
+    });
+  });
+
+  test("the secret key is in no resource's inputs or stack output in plaintext", () => {
+    for (const resource of run.resources) {
+      expect(inPlaintext(resource.inputs, SECRET_KEY), `${resource.type} ${resource.name}`).toBe(false);
+    }
+    expect(inPlaintext(run.outputs, SECRET_KEY)).toBe(false);
+  });
+
+  test("the page's config.json carries the site key and never the secret key", async () => {
+    const source = pageBlob(run, "config.json").inputs.source as { text: Promise<string> };
+    const text = await source.text;
+    expect(JSON.parse(text).turnstileSiteKey).toBe(SITE_KEY);
+    expect(text).not.toContain(SECRET_KEY);
+  });
+
+  test("without the keys the app has no TURNSTILE_SECRET_KEY and the page no site key", async () => {
+    const plain = await runProgram({});
+    expect(appSettings(functionApp(plain))).not.toHaveProperty(SETTING.turnstileSecretKey);
+    const source = pageBlob(plain, "config.json").inputs.source as { text: Promise<string> };
+    expect(JSON.parse(await source.text)).not.toHaveProperty("turnstileSiteKey");
+  });
+
+  test.each([
+    [{ turnstileSiteKey: SITE_KEY }, /^valet:turnstileSiteKey is set but valet:turnstileSecretKey is not/],
+    [
+      { turnstileSecretKey: SECRET_KEY },
+      /^valet:turnstileSecretKey is set but valet:turnstileSiteKey is not/,
+    ],
+    [
+      { turnstileSiteKey: "not a key!", turnstileSecretKey: SECRET_KEY },
+      /^valet:turnstileSiteKey must be a Turnstile site key/,
+    ],
+  ])("%j is refused with a StackConfigError naming the key", async (config, message) => {
+    const error = await runProgram(config, { secretKeys: ["turnstileSecretKey"] }).then(
+      () => undefined,
+      (caught: unknown) => caught as Error,
+    );
+    expect(error?.name).toBe("StackConfigError");
+    expect(error?.message).toMatch(message);
+    expect(error?.message).not.toContain(SECRET_KEY);
   });
 });

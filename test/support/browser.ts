@@ -41,7 +41,12 @@ export interface PageStack extends LocalStack {
 }
 
 export async function startPageStack(
-  options: { appSettings?: Environment; serveFromUnlistedOrigin?: boolean } = {},
+  options: {
+    appSettings?: Environment;
+    serveFromUnlistedOrigin?: boolean;
+    /** The human check's site key and script, written into config.json. */
+    turnstile?: { siteKey: string; scriptUrl?: string };
+  } = {},
 ): Promise<PageStack> {
   const folder = await mkdtemp(join(tmpdir(), "valet-page-"));
   const webPort = await freePort();
@@ -58,7 +63,7 @@ export async function startPageStack(
     dataDir: join(folder, "azurite"),
     appSettings: options.appSettings,
     log: (line) => logs.push(line),
-    web: { port: webPort, dir: webDir },
+    web: { port: webPort, dir: webDir, turnstile: options.turnstile },
   });
   const unlisted = unlistedPort ? await startWebServer({ port: unlistedPort, root: webDir }) : undefined;
   if (!stack.pageUrl) throw new Error("the local stack did not serve the page");
