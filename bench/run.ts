@@ -46,7 +46,7 @@ const MB = 1000 * 1000;
 const PAGE_ORIGIN = "http://127.0.0.1:4280";
 
 /**
- * Sizes of a real run (about six minutes on 2 cores, most of it the shaped uploads at the links' pace) and
+ * Sizes of a real run (about five minutes on 2 cores, most of it the shaped uploads at the links' pace) and
  * of a smoke run (a few seconds).
  */
 function sizes(smoke: boolean) {
