@@ -40,7 +40,8 @@ export interface ShapedUploadOptions {
 }
 
 const HOST = "127.0.0.1";
-const CONTENT_TYPE_EXTENSION = ".jpg";
+/** The page takes a file's type from its name, as a browser does: these are JPEG photos to it. */
+const PHOTO_EXTENSION = ".jpg";
 
 export async function benchShapedUploads(options: ShapedUploadOptions): Promise<BenchRow[]> {
   const [firstProfile] = options.profiles;
@@ -113,7 +114,7 @@ async function writeFiles(dir: string, workload: Workload): Promise<string[]> {
   const bytes = randomBytes(workload.fileBytes);
   const paths: string[] = [];
   for (let index = 0; index < workload.files; index++) {
-    const path = join(dir, `photo-${index}${CONTENT_TYPE_EXTENSION}`);
+    const path = join(dir, `photo-${index}${PHOTO_EXTENSION}`);
     await writeFile(path, bytes);
     paths.push(path);
   }
