@@ -1,5 +1,6 @@
 // `npm run bench`: measures token issuance, cold start and upload throughput, each against a baseline in
-// the same run, on loopback; prints one table and writes it as JSON (bench/results.json).
+// the same run, on loopback, then the page's uploads on shaped networks against the link's limit; prints
+// one table and writes it as JSON (bench/results.json).
 // `npm run bench -- --smoke` (or BENCH_SMOKE=1) runs every row once with tiny sizes: a check that the
 // benchmark works, not a measurement.
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -23,8 +24,10 @@ import { DEFAULT_UPLOAD_TUNING } from "../web/config";
 import { benchColdStart } from "./coldStart";
 import { benchHttp } from "./http";
 import { baselineAccount, benchIssuance, signerForSettings } from "./issuance";
+import { benchShapedUploads } from "./network";
 import { benchRateLimit } from "./rateLimit";
 import { type BenchResults, type BenchRow, formatTable } from "./results";
+import { NETWORK_PROFILES } from "./shaper";
 import { benchUpload } from "./upload";
 
 export interface BenchOptions {
@@ -38,10 +41,14 @@ export interface BenchOptions {
 
 const HOST = "127.0.0.1";
 const MIB = 1024 * 1024;
+const MB = 1000 * 1000;
 /** The blob service's CORS rule needs an origin; no browser takes part here. */
 const PAGE_ORIGIN = "http://127.0.0.1:4280";
 
-/** Sizes of a real run (about a minute and a half on 2 cores) and of a smoke run (a few seconds). */
+/**
+ * Sizes of a real run (about five minutes on 2 cores, most of it the shaped uploads at the links' pace) and
+ * of a smoke run (a few seconds).
+ */
 function sizes(smoke: boolean) {
   return smoke
     ? {
@@ -55,6 +62,14 @@ function sizes(smoke: boolean) {
           blockSizeBytes: 256 * 1024,
           concurrency: DEFAULT_UPLOAD_TUNING.concurrency,
         },
+        shaped: {
+          profiles: [{ name: "fast", rttMs: 2, upMbps: 400 }],
+          workloads: [
+            { title: "3 × 50 KB photos", files: 3, fileBytes: 50 * 1000, target: 0.85 },
+            { title: "6 × 20 KB photos", files: 6, fileBytes: 20 * 1000, target: 0.7 },
+            { title: "one 2 MB file", files: 1, fileBytes: 2 * MB, target: 0.9 },
+          ],
+        },
       }
     : {
         issuance: { runs: 5, runMs: 1000 },
@@ -62,6 +77,14 @@ function sizes(smoke: boolean) {
         http: { runs: 3, connections: 16, durationSeconds: 3 },
         coldStart: { runs: 7 },
         upload: { runs: 3, bytes: 64 * MIB, ...DEFAULT_UPLOAD_TUNING },
+        shaped: {
+          profiles: [NETWORK_PROFILES["4G"], NETWORK_PROFILES.home],
+          workloads: [
+            { title: "50 × 3 MB photos", files: 50, fileBytes: 3 * MB, target: 0.85 },
+            { title: "200 × 300 KB photos", files: 200, fileBytes: 300 * 1000, target: 0.7 },
+            { title: "one 200 MB file", files: 1, fileBytes: 200 * MB, target: 0.9 },
+          ],
+        },
       };
 }
 
@@ -76,7 +99,7 @@ export async function runBenchmarks(options: BenchOptions): Promise<BenchResults
     azurite = await startAzurite({ host: HOST, port: await freePort(HOST), location: dataDir });
     tables = await startAzuriteTables({ host: HOST, port: await freePort(HOST), location: dataDir });
     await prepareLimitsTable(tables.connectionString);
-    // Rows 1 to 4 time signing and uploading from one caller, as fast as it goes: the limits would refuse
+    // Rows 1 to 4 and 6 time signing and uploading from one caller, as fast as it goes: the limits would refuse
     // that, so they are off there; row 5 times them.
     const appSettings: Record<string, string> = {
       [SETTING.connectionString]: azurite.connectionString,
@@ -92,11 +115,11 @@ export async function runBenchmarks(options: BenchOptions): Promise<BenchResults
     await prepareUploadsStorage(azurite.connectionString, settings.container, [PAGE_ORIGIN]);
     const rows: BenchRow[] = [];
 
-    log("1/5 issuance in process…");
+    log("1/6 issuance in process…");
     rows.push(await benchIssuance({ ...size.issuance, accountKey: EMULATOR_KEY }));
-    log("2/5 issuance over HTTP…");
+    log("2/6 issuance over HTTP…");
     rows.push(await benchHttp({ ...size.http, env: { ...instanceEnv, BENCH_ACCOUNT_KEY: EMULATOR_KEY } }));
-    log("3/5 cold start…");
+    log("3/6 cold start…");
     rows.push(
       await benchColdStart({
         ...size.coldStart,
@@ -105,7 +128,7 @@ export async function runBenchmarks(options: BenchOptions): Promise<BenchResults
         signer: signerForSettings(EMULATOR_KEY),
       }),
     );
-    log("4/5 upload…");
+    log("4/6 upload…");
     host = await startFunctionHost({ host: HOST, port: await freePort(HOST), allowedOrigins: [] });
     rows.push(
       await benchUpload({
@@ -116,7 +139,7 @@ export async function runBenchmarks(options: BenchOptions): Promise<BenchResults
       }),
     );
 
-    log("5/5 issuance with the limits on and off…");
+    log("5/6 issuance with the limits on and off…");
     rows.push(
       await benchRateLimit({
         ...size.rateLimit,
@@ -130,6 +153,18 @@ export async function runBenchmarks(options: BenchOptions): Promise<BenchResults
           [SETTING.limitsStorage]: tables.connectionString,
         },
       }),
+    );
+
+    log("6/6 the page on shaped networks…");
+    rows.push(
+      ...(await benchShapedUploads({
+        ...size.shaped,
+        appSettings,
+        connectionString: azurite.connectionString,
+        blobServiceUrl: azurite.blobServiceUrl,
+        container: settings.container,
+        log,
+      })),
     );
 
     const results: BenchResults = {

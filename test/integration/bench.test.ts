@@ -30,13 +30,16 @@ describe("a smoke run of the benchmark", () => {
     expect(Number.isNaN(Date.parse(written.date))).toBe(false);
   });
 
-  test("has the issuance, HTTP, cold-start, upload and rate-limit rows in order", () => {
+  test("has the issuance, HTTP, cold-start, upload and rate-limit rows in order, then the shaped uploads", () => {
     expect(written.rows.map((row) => row.id)).toEqual([
       "issuance",
       "http",
       "coldStart",
       "upload",
       "rateLimit",
+      "shapedUpload",
+      "shapedUpload",
+      "shapedUpload",
     ]);
   });
 
@@ -85,5 +88,34 @@ describe("the rate-limit row", () => {
       expect(typeof row?.details[key]).toBe("number");
     }
     expect(row?.details.onP99Ms).toBeGreaterThan(0);
+  });
+});
+
+describe("the shaped upload rows", () => {
+  const shaped = () => written.rows.filter((row) => row.id === "shapedUpload");
+
+  test("time a few photos, many small ones and one large file on the page, against the link's limit", () => {
+    expect(shaped().map((row) => [row.details.files, row.details.fileBytes])).toEqual([
+      [3, 50_000],
+      [6, 20_000],
+      [1, 2_000_000],
+    ]);
+    for (const row of shaped()) {
+      expect(row).toMatchObject({ unit: "Mbit/s", better: "higher" });
+      expect(row.baseline.median).toBe(row.details.upMbps);
+      expect(row.details.seconds).toBeGreaterThan(0);
+      expect(row.details.linkSeconds).toBeGreaterThan(0);
+    }
+  });
+
+  test("count each file's requests to the function and to storage, a preflight and a PUT at least", () => {
+    for (const row of shaped()) {
+      expect(row.details.functionRequestsPerFile).toBeGreaterThanOrEqual(1);
+      expect(row.details.storagePreflightsPerFile).toBeGreaterThanOrEqual(1);
+      expect(row.details.storageRequestsPerFile).toBeGreaterThanOrEqual(2);
+      expect(row.details.bytesUp).toBeGreaterThan(
+        (row.details.files as number) * (row.details.fileBytes as number),
+      );
+    }
   });
 });
