@@ -4,7 +4,7 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import type { BenchResults } from "../../bench/results";
+import { type BenchResults, formatTable } from "../../bench/results";
 import { runBenchmarks } from "../../bench/run";
 
 let dir: string;
@@ -118,4 +118,18 @@ describe("the shaped upload rows", () => {
       );
     }
   });
+});
+
+test("the printed table marks the retired rows as information, without judging their targets", () => {
+  const lines = formatTable(results).split("\n");
+  const line = (id: string) => {
+    const title = results.rows.find((row) => row.id === id)?.title ?? id;
+    return lines.find((candidate) => candidate.startsWith(title)) ?? "";
+  };
+  for (const id of ["issuance", "http"]) {
+    expect(line(id)).toContain("(retired)");
+    expect(line(id).trimEnd().endsWith("info")).toBe(true);
+  }
+  expect(line("coldStart")).not.toContain("(retired)");
+  expect(line("coldStart")).toMatch(/(yes|NO)\s*$/);
 });
