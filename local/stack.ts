@@ -64,19 +64,16 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     return stopped;
   };
   try {
-    const azurite = await startAzurite({
+    // Both services keep their files in the one data folder, each on its own port.
+    const service = (port: number, portVariable?: string) => ({
       host: options.host,
-      port: options.blobPort,
+      port,
       location: options.dataDir,
-      portVariable: options.portVariables?.blob,
+      portVariable,
     });
+    const azurite = await startAzurite(service(options.blobPort, options.portVariables?.blob));
     started.push(azurite);
-    const tables = await startAzuriteTables({
-      host: options.host,
-      port: options.tablePort,
-      location: options.dataDir,
-      portVariable: options.portVariables?.table,
-    });
+    const tables = await startAzuriteTables(service(options.tablePort, options.portVariables?.table));
     started.push(tables);
     await prepareLimitsTable(tables.connectionString);
     const appSettings = {

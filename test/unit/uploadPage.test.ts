@@ -186,39 +186,36 @@ describe("the token source", () => {
     expect(urls).toHaveLength(3);
   });
 
+  /** The pauses a token source takes, in ms, through the given answers until a token arrives. */
+  async function pausesThrough(...replies: Parameters<typeof endpoint>): Promise<number[]> {
+    const { fetchImpl } = endpoint(...replies);
+    const slept: number[] = [];
+    await new TokenSource(
+      CONFIG,
+      () => NOW,
+      fetchImpl,
+      async (ms) => {
+        slept.push(ms);
+      },
+    ).targetFor(PHOTO);
+    return slept;
+  }
+
   test("waits at least a second, even when told to retry at once", async () => {
-    const { fetchImpl } = endpoint(
+    const slept = await pausesThrough(
       { status: 429, body: { retryAfterSeconds: 0 } },
       { status: 429, body: {}, headers: { "Retry-After": "0" } },
       { body: perUpload(15) },
     );
-    const slept: number[] = [];
-    await new TokenSource(
-      CONFIG,
-      () => NOW,
-      fetchImpl,
-      async (ms) => {
-        slept.push(ms);
-      },
-    ).targetFor(PHOTO);
     expect(slept).toEqual([1000, 1000]);
   });
 
   test("reads Retry-After when the body does not say, and waits 5 s when neither does", async () => {
-    const { fetchImpl } = endpoint(
+    const slept = await pausesThrough(
       { status: 429, body: {}, headers: { "Retry-After": "3" } },
       { status: 429, body: "<html>" },
       { body: perUpload(15) },
     );
-    const slept: number[] = [];
-    await new TokenSource(
-      CONFIG,
-      () => NOW,
-      fetchImpl,
-      async (ms) => {
-        slept.push(ms);
-      },
-    ).targetFor(PHOTO);
     expect(slept).toEqual([3000, 5000]);
   });
 
