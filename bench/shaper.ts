@@ -146,6 +146,16 @@ class DelayedPipe {
       this.ended = true;
       this.flush();
     });
+    // Once the receiving side is gone nothing queued can be delivered: drop it, and its timer with it.
+    // (Bytes already in flight from a sender that closed are still delivered, as on a real network.)
+    to.on("close", () => this.drop());
+  }
+
+  private drop(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.queue.length = 0;
+    this.queuedBytes = 0;
   }
 
   push(chunk: Buffer): void {

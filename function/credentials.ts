@@ -169,7 +169,15 @@ async function passHumanCheck(
     return { response: humanCheckRefused(result.reason, context, result.errorCodes) };
   }
   if (result.kind === "misconfigured") {
-    log(context, "error", { event: "humanCheck.misconfigured", errorCodes: result.errorCodes });
+    // Every token-carrying request fails the same way until the secret is fixed: logged once a minute.
+    const sample = sampler.take("humanCheck.misconfigured", now.getTime());
+    if (sample.log) {
+      log(context, "error", {
+        event: "humanCheck.misconfigured",
+        errorCodes: result.errorCodes,
+        unloggedSinceLast: sample.unloggedSinceLast,
+      });
+    }
     return {
       response: errorResponse(
         500,

@@ -180,6 +180,8 @@ export async function siteverify(
     return { kind: "misconfigured", errorCodes };
   }
   if (errorCodes.includes("internal-error")) return { kind: "unavailable", cause: "internal-error" };
+  // Our request was malformed, not the person's answer: solving again would not help.
+  if (errorCodes.includes("bad-request")) return { kind: "unavailable", cause: "bad-request" };
   if (errorCodes.includes("timeout-or-duplicate")) return { kind: "refused", reason: "expired", errorCodes };
   return { kind: "refused", reason: "failed", errorCodes };
 }

@@ -15,6 +15,14 @@ import { UploadFailure } from "./failures";
 const PASS_MARGIN_MS = 60_000;
 /** Challenges solved in a row for one request before giving up (a failing widget would loop otherwise). */
 const MAX_SOLVES = 3;
+/**
+ * A Turnstile token the endpoint did not spend (it answered 429 before checking it) is sent again while it
+ * is this fresh: tokens live 300 s.
+ * https://developers.cloudflare.com/turnstile/get-started/server-side-validation/
+ */
+const UNSPENT_TOKEN_MS = 240_000;
+/** How long to stop asking when the endpoint says the check is unavailable and does not say for how long. */
+const DEFAULT_UNAVAILABLE_MS = 60_000;
 
 /** What a token request answered, as TokenSource.ask reads it. */
 export interface Answer {
@@ -27,7 +35,11 @@ export type Solve = (signal?: AbortSignal) => Promise<string>;
 
 export class HumanCheck {
   private pass: { value: string; expiresAt: number } | undefined;
-  /** The request that holds the check while no pass is held; the others queue behind it. */
+  /** A solved token the endpoint has not spent yet, to send again rather than ask the person again. */
+  private unspent: { token: string; at: number } | undefined;
+  /** While the endpoint says the check is unavailable: until when, and its words. */
+  private unavailable: { until: number; message: string } | undefined;
+  /** Requests without a pass go one at a time, so only one challenge is ever on screen. */
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(
@@ -35,12 +47,21 @@ export class HumanCheck {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** Sends a token request through the check: with the pass when one is held, else one at a time. */
+  /**
+   * Sends a token request through the check: with the pass when one is held; else, or when the pass is
+   * refused (the address changed, the key rotated), in turn behind the others, so a batch solves one
+   * challenge however many files are in flight.
+   */
   async send(
     ask: (headers: Record<string, string>) => Promise<Answer>,
     signal?: AbortSignal,
   ): Promise<Answer> {
-    if (this.passHeld()) return this.checked(ask, signal);
+    const pass = this.passHeld();
+    if (pass) {
+      const answer = await ask({ [HUMAN_PASS_HEADER]: pass });
+      if (!refusalOf(answer)) return this.settled(answer);
+      if (this.pass?.value === pass) this.pass = undefined;
+    }
     const turn = this.queue.catch(() => undefined).then(() => this.checked(ask, signal));
     this.queue = turn;
     return turn;
@@ -50,30 +71,52 @@ export class HumanCheck {
     ask: (headers: Record<string, string>) => Promise<Answer>,
     signal: AbortSignal | undefined,
   ): Promise<Answer> {
-    let token: string | undefined;
     for (let solved = 0; ; solved++) {
-      const headers: Record<string, string> = token
-        ? { [TURNSTILE_TOKEN_HEADER]: token }
-        : this.passHeld() && this.pass
-          ? { [HUMAN_PASS_HEADER]: this.pass.value }
+      if (this.unavailable && this.now() < this.unavailable.until) {
+        throw new UploadFailure("server", `The human check is unavailable: ${this.unavailable.message}`);
+      }
+      const pass = this.passHeld();
+      const token = pass ? undefined : this.takeUnspent();
+      const headers: Record<string, string> = pass
+        ? { [HUMAN_PASS_HEADER]: pass }
+        : token
+          ? { [TURNSTILE_TOKEN_HEADER]: token }
           : {};
       const answer = await ask(headers);
-      if (answer.response.ok) {
-        this.keep(answer.body);
-        return answer;
+      // Told to slow down before the token was looked at: keep it for the retry the caller makes.
+      if (answer.response.status === 429 && token) this.unspent = { token, at: this.now() };
+      if (isUnavailable(answer)) {
+        // Siteverify cannot be reached: every file would show a challenge that cannot pass, so none is
+        // shown until the endpoint's Retry-After has passed; the file fails with the endpoint's words.
+        const seconds = Number(answer.response.headers.get("retry-after"));
+        const wait = Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : DEFAULT_UNAVAILABLE_MS;
+        this.unavailable = { until: this.now() + wait, message: messageOf(answer.body) };
+        throw new UploadFailure("server", `The human check is unavailable: ${messageOf(answer.body)}`);
       }
-      const reason = refusalOf(answer);
-      if (!reason) return answer;
+      if (!refusalOf(answer)) return this.settled(answer);
       this.pass = undefined;
       if (solved >= MAX_SOLVES) {
         throw new UploadFailure("server", `The human check did not succeed: ${messageOf(answer.body)}`);
       }
-      token = await this.solve(signal);
+      this.unspent = { token: await this.solve(signal), at: this.now() };
     }
   }
 
-  private passHeld(): boolean {
-    return this.pass !== undefined && this.pass.expiresAt - this.now() > PASS_MARGIN_MS;
+  /** An answer that passed the check (or was refused for another reason): keep the pass it brings. */
+  private settled(answer: Answer): Answer {
+    if (answer.response.ok) this.keep(answer.body);
+    return answer;
+  }
+
+  private takeUnspent(): string | undefined {
+    const unspent = this.unspent;
+    this.unspent = undefined;
+    return unspent && this.now() - unspent.at < UNSPENT_TOKEN_MS ? unspent.token : undefined;
+  }
+
+  /** The pass, while it has more than a minute left. */
+  private passHeld(): string | undefined {
+    return this.pass && this.pass.expiresAt - this.now() > PASS_MARGIN_MS ? this.pass.value : undefined;
   }
 
   private keep(body: unknown): void {
@@ -82,6 +125,13 @@ export class HumanCheck {
     const expiresAt = Date.parse(humanPassExpiresOn);
     if (!Number.isNaN(expiresAt)) this.pass = { value: humanPass, expiresAt };
   }
+}
+
+function isUnavailable(answer: Answer): boolean {
+  return (
+    answer.response.status === 503 &&
+    (answer.body as { humanCheck?: unknown } | undefined)?.humanCheck === "unavailable"
+  );
 }
 
 function refusalOf(answer: Answer): HumanCheckRefusal | undefined {

@@ -16,7 +16,7 @@ beforeAll(async () => {
   const outFile = join(dir, "results.json");
   results = await runBenchmarks({ smoke: true, outFile });
   written = JSON.parse(await readFile(outFile, "utf8"));
-}, 120_000);
+}, 300_000);
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });

@@ -178,6 +178,17 @@ describe("the human check over HTTP", () => {
     expect(JSON.stringify(refused.body)).not.toContain("not-the-right-secret");
   });
 
+  test("a refused secret key is logged once a minute, not once per request", async () => {
+    configure({ [SETTING.turnstileSecretKey]: "still-not-the-right-secret" });
+    hostLogs.length = 0;
+    for (let request = 0; request < 3; request++) {
+      expect((await ask({ [TURNSTILE_TOKEN_HEADER]: siteverify.mint(PAGE_HOSTNAME) })).status).toBe(500);
+    }
+    expect(hostLogs.filter((line) => line.includes("humanCheck.misconfigured")).length).toBeLessThanOrEqual(
+      1,
+    );
+  });
+
   test("neither tokens nor passes nor the secret key reach the log", async () => {
     configure();
     hostLogs.length = 0;

@@ -139,6 +139,10 @@ describe("reading siteverify's answer", () => {
     ],
     [{ success: false, "error-codes": ["invalid-input-secret"] }, { kind: "misconfigured" }],
     [{ success: false, "error-codes": ["internal-error"] }, { kind: "unavailable" }],
+    [
+      { success: false, "error-codes": ["bad-request"] },
+      { kind: "unavailable", cause: "bad-request" },
+    ],
     [{ unexpected: true }, { kind: "unavailable" }],
   ])("the answer %j is read as %j", async (answer, expected) => {
     const outcome = await siteverify(settings, "token", undefined, "page.example", answering(200, answer));

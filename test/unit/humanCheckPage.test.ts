@@ -99,6 +99,97 @@ describe("the page's human check", () => {
     expect(endpoint.solves()).toBe(3);
   });
 
+  /** An endpoint answering each request with `answer(headers, n)`; n counts from 1. */
+  function scripted(answer: (headers: Record<string, string>, n: number) => Response) {
+    const sent: Array<Record<string, string>> = [];
+    let solves = 0;
+    const fetchImpl = (async (_input: string | URL | Request, init?: RequestInit) => {
+      const headers = { ...(init?.headers as Record<string, string>) };
+      sent.push(headers);
+      return answer(headers, sent.length);
+    }) as typeof fetch;
+    const tokens = new TokenSource(
+      CONFIG,
+      () => NOW,
+      fetchImpl,
+      async () => {},
+      new HumanCheck(
+        async () => `widget-token-${++solves}`,
+        () => NOW,
+      ),
+    );
+    return { sent, tokens, solves: () => solves };
+  }
+  const issued = (n: number, pass?: string) =>
+    Response.json({
+      sasKey: `sig=${n}`,
+      url: "http://127.0.0.1:10000/devstoreaccount1",
+      container: "images",
+      expiresOn: new Date(NOW + 60 * 60_000).toISOString(),
+      blobName: `${n}.png`,
+      blobUrl: `http://127.0.0.1:10000/devstoreaccount1/images/${n}.png`,
+      ...(pass && { humanPass: pass, humanPassExpiresOn: PASS_EXPIRES }),
+    });
+  const refused = (reason: string) =>
+    Response.json({ error: `Refused: ${reason}.`, humanCheck: reason }, { status: 403 });
+
+  test("a pass refused while several files are in flight brings one new challenge, not one per file", async () => {
+    let passes = 0;
+    const endpoint = scripted((headers, n) => {
+      const pass = headers[HUMAN_PASS_HEADER];
+      if (pass === `pass-${passes}` && passes > 1) return issued(n);
+      if (headers[TURNSTILE_TOKEN_HEADER]) return issued(n, `pass-${++passes}`);
+      return refused("required");
+    });
+    await endpoint.tokens.targetFor(PHOTO);
+    // pass-1 is now refused (say the address changed): the four files share one new challenge.
+    passes = 1;
+    const targets = await Promise.all([1, 2, 3, 4].map(() => endpoint.tokens.targetFor(PHOTO)));
+    expect(targets).toHaveLength(4);
+    expect(endpoint.solves()).toBe(2);
+  });
+
+  test("a token the endpoint did not spend (429) is sent again after the wait instead of a new challenge", async () => {
+    let limited = false;
+    const endpoint = scripted((headers, n) => {
+      const token = headers[TURNSTILE_TOKEN_HEADER];
+      if (token && !limited) {
+        limited = true;
+        return Response.json({ error: "Slow down.", retryAfterSeconds: 1 }, { status: 429 });
+      }
+      return token ? issued(n, "the-pass") : refused("required");
+    });
+    await endpoint.tokens.targetFor(PHOTO);
+    expect(endpoint.solves()).toBe(1);
+    expect(endpoint.sent.map((headers) => headers[TURNSTILE_TOKEN_HEADER])).toEqual([
+      undefined,
+      "widget-token-1",
+      "widget-token-1",
+    ]);
+  });
+
+  test("while the check is unavailable, one file fails with the endpoint's words and the next fails at once", async () => {
+    const endpoint = scripted((headers) =>
+      headers[TURNSTILE_TOKEN_HEADER]
+        ? Response.json(
+            {
+              error: "The human check cannot be verified right now; retry in a minute.",
+              humanCheck: "unavailable",
+            },
+            { status: 503, headers: { "Retry-After": "60" } },
+          )
+        : refused("required"),
+    );
+    await expect(endpoint.tokens.targetFor(PHOTO)).rejects.toMatchObject({
+      message:
+        "The human check is unavailable: The human check cannot be verified right now; retry in a minute.",
+    });
+    const requests = endpoint.sent.length;
+    await expect(endpoint.tokens.targetFor(PHOTO)).rejects.toMatchObject({ kind: "server" });
+    expect(endpoint.sent).toHaveLength(requests);
+    expect(endpoint.solves()).toBe(1);
+  });
+
   test("without the check the page sends no extra header", async () => {
     const endpoint = guardedEndpoint();
     const tokens = new TokenSource(CONFIG, () => NOW, endpoint.fetchImpl);
