@@ -19,6 +19,17 @@ export interface UploadOptions {
 }
 
 /**
+ * The most requests one file's upload keeps in flight: a file of one block (or less) goes in one request,
+ * a larger one sends up to `concurrency` blocks at a time.
+ */
+export function requestsInFlight(
+  sizeBytes: number,
+  tuning: Pick<UploadOptions, "blockSizeBytes" | "concurrency">,
+): number {
+  return Math.max(1, Math.min(tuning.concurrency, Math.ceil(sizeBytes / tuning.blockSizeBytes)));
+}
+
+/**
  * Uploads one file to its target: in blocks of blockSizeBytes, `concurrency` at a time. A browser passes
  * the File; Node passes a Buffer (the SDK's Node build slices only buffers).
  */

@@ -1,7 +1,7 @@
 // The upload page: reads config.json, lets a person pick or drop images, and uploads each one straight
 // to Blob Storage with its own token, showing progress, a Cancel button and a plain-language outcome per
 // file. While the browser is offline, uploads wait and carry on once it is back.
-import { uploadTo } from "./blockUpload";
+import { requestsInFlight, uploadTo } from "./blockUpload";
 import { checkFile } from "./checks";
 import { CONFIG_FILE, type PageConfig, parsePageConfig } from "./config";
 import { browserConnectivity, type Connectivity, whileOnline } from "./connectivity";
@@ -11,8 +11,12 @@ import { HumanCheck, turnstileSolver } from "./humanCheck";
 import { UploadQueue } from "./queue";
 import { TokenSource, type UploadTarget } from "./tokens";
 
-/** Files uploading at once; each also sends several blocks at a time. */
-const PARALLEL_FILES = 2;
+/**
+ * Upload requests in flight at once, over all files: as many as two large files of four blocks each. Small
+ * files send one request each, so up to this many of them run together and one file's token request and
+ * CORS preflight overlap other files' bytes instead of leaving the link idle.
+ */
+const MAX_REQUESTS_IN_FLIGHT = 8;
 
 interface Upload {
   readonly file: File;
@@ -56,8 +60,10 @@ async function start(): Promise<void> {
     : undefined;
   const tokens = new TokenSource(config, undefined, undefined, undefined, humanCheck);
   const connectivity = browserConnectivity();
-  const queue = new UploadQueue<Upload>(PARALLEL_FILES, (upload, signal) =>
-    run(upload, signal, config, tokens, connectivity),
+  const queue = new UploadQueue<Upload>(
+    MAX_REQUESTS_IN_FLIGHT,
+    (upload, signal) => run(upload, signal, config, tokens, connectivity),
+    (upload) => requestsInFlight(upload.file.size, config),
   );
   elements.limits.textContent = `${listTypes(config.allowedContentTypes)} images, up to ${formatBytes(config.maxUploadBytes)} each.`;
   elements.input.accept = config.allowedContentTypes.join(",");

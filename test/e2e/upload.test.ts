@@ -315,14 +315,13 @@ describe("Cancel", () => {
         tokenRequests.push(new URL(request.url()).searchParams.get("filename") ?? "");
       }
     });
-    // Two files upload at once; the third waits.
-    await page.getByLabel("Choose images").setInputFiles(
-      ["one.png", "two.png", "three.png"].map((name) => ({
-        name,
-        mimeType: "image/png",
-        buffer: pngImage(8, 8),
-      })),
-    );
+    // Two files of four blocks or more fill the requests the page keeps in flight; the third waits.
+    const large = Buffer.alloc(13 * 1024 * 1024, 7);
+    await page.getByLabel("Choose images").setInputFiles([
+      { name: "one.png", mimeType: "image/png", buffer: large },
+      { name: "two.png", mimeType: "image/png", buffer: large },
+      { name: "three.png", mimeType: "image/png", buffer: pngImage(8, 8) },
+    ]);
     await expect.poll(() => tokenRequests.sort()).toEqual(["one.png", "two.png"]);
     expect((await rowOf("three.png")).state).toBe("waiting");
 

@@ -1,6 +1,7 @@
 // The page's file queue and its offline wait, without a browser: how many uploads run at once, what
 // Cancel does to a waiting and to a running upload, and how an upload waits out a lost connection.
 import { describe, expect, test } from "vitest";
+import { requestsInFlight } from "../../web/blockUpload";
 import { type Connectivity, whenOnline, whileOnline } from "../../web/connectivity";
 import { UploadQueue } from "../../web/queue";
 
@@ -86,6 +87,75 @@ describe("the upload queue", () => {
     await settle();
     queue.add("a");
     expect(uploads.signals.get("a")?.aborted).toBe(false);
+  });
+});
+
+describe("requests in flight", () => {
+  /** Items named for the requests they keep in flight, e.g. "small-1" or "large-4". */
+  const requestsOfName = (item: string) => Number(item.split("-")[1]);
+
+  test("keeps many one-request uploads running together, up to the limit", async () => {
+    const uploads = controllable();
+    const queue = new UploadQueue(8, uploads.run, requestsOfName);
+    for (let index = 0; index < 10; index++) queue.add(`small${index}-1`);
+    expect(uploads.started).toHaveLength(8);
+    expect([queue.active, queue.queued]).toEqual([8, 2]);
+    uploads.finish.get("small0-1")?.();
+    await settle();
+    expect(uploads.started).toHaveLength(9);
+  });
+
+  test("runs fewer uploads at once when each sends several blocks", async () => {
+    const uploads = controllable();
+    const queue = new UploadQueue(8, uploads.run, requestsOfName);
+    for (const item of ["a-4", "b-4", "c-4"]) queue.add(item);
+    expect(uploads.started).toEqual(["a-4", "b-4"]);
+    uploads.finish.get("a-4")?.();
+    await settle();
+    expect(uploads.started).toEqual(["a-4", "b-4", "c-4"]);
+  });
+
+  test("a large upload at the head of the line is not overtaken by small ones behind it", async () => {
+    const uploads = controllable();
+    const queue = new UploadQueue(8, uploads.run, requestsOfName);
+    for (const item of ["a-4", "b-1", "c-4", "d-1", "e-1"]) queue.add(item);
+    expect(uploads.started).toEqual(["a-4", "b-1"]);
+    uploads.finish.get("b-1")?.();
+    await settle();
+    expect(uploads.started).toEqual(["a-4", "b-1", "c-4"]);
+    uploads.finish.get("a-4")?.();
+    await settle();
+    expect(uploads.started).toEqual(["a-4", "b-1", "c-4", "d-1", "e-1"]);
+  });
+
+  test("an upload asking for more than the limit runs, alone", async () => {
+    const uploads = controllable();
+    const queue = new UploadQueue(2, uploads.run, requestsOfName);
+    queue.add("huge-5");
+    queue.add("small-1");
+    expect(uploads.started).toEqual(["huge-5"]);
+    uploads.finish.get("huge-5")?.();
+    await settle();
+    expect(uploads.started).toEqual(["huge-5", "small-1"]);
+  });
+
+  test("a cancelled upload's requests are freed for the next", async () => {
+    const uploads = controllable();
+    const queue = new UploadQueue(8, uploads.run, requestsOfName);
+    for (const item of ["a-4", "b-4", "c-4"]) queue.add(item);
+    queue.cancel("b-4");
+    await settle();
+    expect(uploads.started).toEqual(["a-4", "b-4", "c-4"]);
+  });
+
+  test("a file of one block or less is one request; a larger one sends up to concurrency blocks", () => {
+    const tuning = { blockSizeBytes: 4 * 1024 * 1024, concurrency: 4 };
+    expect(requestsInFlight(0, tuning)).toBe(1);
+    expect(requestsInFlight(300 * 1000, tuning)).toBe(1);
+    expect(requestsInFlight(4 * 1024 * 1024, tuning)).toBe(1);
+    expect(requestsInFlight(4 * 1024 * 1024 + 1, tuning)).toBe(2);
+    expect(requestsInFlight(200 * 1000 * 1000, tuning)).toBe(4);
+    expect(requestsInFlight(200 * 1000 * 1000, { ...tuning, concurrency: 1 })).toBe(1);
   });
 });
 
