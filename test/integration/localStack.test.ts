@@ -1,13 +1,12 @@
 // The local stack as a whole: `npm start` stops, saying why, when Azurite dies; two stacks started
 // from one checkout each serve their own page build, and a stack removes its build when it stops.
 import { existsSync } from "node:fs";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, expect, test } from "vitest";
 import { freePort } from "../../local/ports";
-import { startLocalStack } from "../../local/stack";
-import { ALLOWED_ORIGIN, type NpmStart, runNpmStart } from "../support/stack";
+import { type NpmStart, runNpmStart, startTestStack } from "../support/stack";
 
 const running: NpmStart[] = [];
 afterAll(async () => {
@@ -54,15 +53,7 @@ test("two npm starts from one checkout each serve the page built for their own f
 });
 
 test("a stack builds its page into a folder of its own and removes it when it stops", async () => {
-  const dataDir = await mkdtemp(join(tmpdir(), "valet-azurite-"));
-  const stack = await startLocalStack({
-    blobPort: await freePort(),
-    tablePort: await freePort(),
-    functionPort: await freePort(),
-    allowedOrigins: [ALLOWED_ORIGIN],
-    dataDir,
-    web: { port: await freePort() },
-  });
+  const stack = await startTestStack({}, { web: { port: await freePort() } });
   try {
     const pageDir = stack.pageDir ?? "";
     expect(pageDir.startsWith(tmpdir())).toBe(true);
@@ -73,6 +64,5 @@ test("a stack builds its page into a folder of its own and removes it when it st
     expect(existsSync(pageDir)).toBe(false);
   } finally {
     await stack.stop();
-    await rm(dataDir, { recursive: true, force: true });
   }
 });

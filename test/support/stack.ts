@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { type Environment, SETTING } from "../../function/appSettings";
 import { freePort } from "../../local/ports";
-import { type LocalStack, startLocalStack } from "../../local/stack";
+import { type LocalStack, type LocalStackOptions, startLocalStack } from "../../local/stack";
 
 export const ALLOWED_ORIGIN = "http://127.0.0.1:4280";
 
@@ -14,7 +14,11 @@ export interface TestStack extends LocalStack {
   readonly logs: string[];
 }
 
-export async function startTestStack(appSettings: Environment = {}): Promise<TestStack> {
+/** `options.web` also serves the page, built into a folder of the stack's own unless one is given. */
+export async function startTestStack(
+  appSettings: Environment = {},
+  options: Pick<LocalStackOptions, "web"> = {},
+): Promise<TestStack> {
   const dataDir = await mkdtemp(join(tmpdir(), "valet-azurite-"));
   const logs: string[] = [];
   const stack = await startLocalStack({
@@ -25,6 +29,7 @@ export async function startTestStack(appSettings: Environment = {}): Promise<Tes
     dataDir,
     appSettings,
     log: (line) => logs.push(line),
+    ...options,
   });
   return {
     ...stack,
