@@ -121,3 +121,10 @@ async function reachable(url: string): Promise<boolean> {
     return false;
   }
 }
+
+/** The SAS endpoint's own words from a JSON `{"error"}` body, truncated, or undefined. */
+export function errorMessageOf(body: unknown): string | undefined {
+  if (typeof body !== "object" || body === null) return undefined;
+  const error = (body as { error?: unknown }).error;
+  return typeof error === "string" && error.length > 0 ? error.slice(0, 500) : undefined;
+}

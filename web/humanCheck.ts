@@ -9,7 +9,7 @@ import {
   TURNSTILE_TOKEN_HEADER,
 } from "../function/humanCheckProtocol";
 import { DEFAULT_TURNSTILE_SCRIPT_URL } from "./config";
-import { UploadFailure } from "./failures";
+import { errorMessageOf, UploadFailure } from "./failures";
 
 /** A pass is not sent in its last minute: it could expire on the way. */
 const PASS_MARGIN_MS = 60_000;
@@ -141,8 +141,7 @@ function refusalOf(answer: Answer): HumanCheckRefusal | undefined {
 }
 
 function messageOf(body: unknown): string {
-  const error = (body as { error?: unknown } | undefined)?.error;
-  return typeof error === "string" ? error.slice(0, 300) : "the upload service refused it.";
+  return errorMessageOf(body) ?? "the upload service refused it.";
 }
 
 /** The parts of Turnstile's client API the page uses (explicit rendering). */

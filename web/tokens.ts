@@ -2,7 +2,7 @@
 // files while it lives, and turns the endpoint's answer into a target (blob URL and token).
 import type { CredentialsBody, UploadCredentialsBody } from "../function/tokens";
 import type { PageConfig } from "./config";
-import { UploadFailure } from "./failures";
+import { errorMessageOf, UploadFailure } from "./failures";
 import type { Answer, HumanCheck } from "./humanCheck";
 
 /** The part of a File the checks look at (a File satisfies it). */
@@ -170,12 +170,6 @@ function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
     };
     signal?.addEventListener("abort", onAbort, { once: true });
   });
-}
-
-function errorMessageOf(body: unknown): string | undefined {
-  if (typeof body !== "object" || body === null) return undefined;
-  const error = (body as { error?: unknown }).error;
-  return typeof error === "string" && error.length > 0 ? error.slice(0, 500) : undefined;
 }
 
 function isCredentials(body: unknown): body is Credentials {
