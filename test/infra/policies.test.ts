@@ -147,6 +147,9 @@ const FLEX_SITE = {
 };
 const rule = (origins: string[]) => ({ allowedOrigins: origins, allowedMethods: ["PUT"] });
 
+/** The app's role on its runtime account, which the publish must wait for. */
+const RUNTIME_BLOB_OWNER = "credentials-runtime-blob-owner";
+
 describe("the policy pack over the program's own resources", () => {
   let run: ProgramRun;
   beforeAll(async () => {
@@ -187,11 +190,11 @@ describe("the policy pack over the program's own resources", () => {
     expect(reported).toEqual([expect.stringMatching(/holds Storage Blob Data Owner on credentials/)]);
   });
 
-  /** The registered resources with the first one of `type` changed by `change` (state and graph). */
-  const altered = (type: string, change: (resource: RecordedResource) => RecordedResource) => {
+  /** The registered resources with the first one of `type` (and `name`) changed by `change` (state and graph). */
+  const altered = (type: string, change: (resource: RecordedResource) => RecordedResource, name?: string) => {
     let done = false;
     return run.resources.map((resource) => {
-      if (done || resource.type !== type) return resource;
+      if (done || resource.type !== type || (name !== undefined && resource.name !== name)) return resource;
       done = true;
       return change(resource);
     });
@@ -209,22 +212,30 @@ describe("the policy pack over the program's own resources", () => {
 
   test("a role other than Storage Blob Data Owner on the runtime storage is reported", async () => {
     const OWNER = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635";
-    const stack = altered("azure-native:authorization:RoleAssignment", (role) => ({
-      ...role,
-      state: {
-        ...role.state,
-        roleDefinitionId: `/providers/Microsoft.Authorization/roleDefinitions/${OWNER}`,
-      },
-    }));
+    const stack = altered(
+      "azure-native:authorization:RoleAssignment",
+      (role) => ({
+        ...role,
+        state: {
+          ...role.state,
+          roleDefinitionId: `/providers/Microsoft.Authorization/roleDefinitions/${OWNER}`,
+        },
+      }),
+      RUNTIME_BLOB_OWNER,
+    );
     const reported = await stackViolations(stackPolicies[0] as StackValidationPolicy, stack);
     expect(reported).toEqual([expect.stringMatching(/holds Storage Blob Data Owner on credentials/)]);
   });
 
   test("the role assigned on another account than the app's storage is reported", async () => {
-    const stack = altered("azure-native:authorization:RoleAssignment", (role) => ({
-      ...role,
-      propertyDependencies: { ...role.propertyDependencies, scope: [accountUrn("uploads")] },
-    }));
+    const stack = altered(
+      "azure-native:authorization:RoleAssignment",
+      (role) => ({
+        ...role,
+        propertyDependencies: { ...role.propertyDependencies, scope: [accountUrn("uploads")] },
+      }),
+      RUNTIME_BLOB_OWNER,
+    );
     const reported = await stackViolations(stackPolicies[0] as StackValidationPolicy, stack);
     expect(reported).toEqual([expect.stringMatching(/holds Storage Blob Data Owner on credentials/)]);
   });
