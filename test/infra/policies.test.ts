@@ -266,6 +266,48 @@ describe("the policy pack over the program's own resources", () => {
     expect(reported).toEqual([expect.stringMatching(/holds Storage Blob Data Owner on uploads/)]);
   });
 
+  const eventDeliveryRolesFirst = () => {
+    const found = stackPolicies.find((candidate) => candidate.name === "event-delivery-roles-first");
+    if (!found) throw new Error("no policy event-delivery-roles-first");
+    return found;
+  };
+  const QUEUE_SENDER = "uploads-created-queue-sender";
+
+  test("the event subscription waits for its topic's right to send to the queue", async () => {
+    expect(await stackViolations(eventDeliveryRolesFirst(), run.resources)).toEqual([]);
+  });
+
+  test("a subscription created without waiting for the topic's sender role is reported", async () => {
+    const sender = run.resources.find((resource) => resource.name === QUEUE_SENDER);
+    const stack = altered("azure-native:eventgrid:SystemTopicEventSubscription", (subscription) => ({
+      ...subscription,
+      dependencies: (subscription.dependencies ?? []).filter((urn) => urn !== sender?.urn),
+    }));
+    expect(await stackViolations(eventDeliveryRolesFirst(), stack)).toEqual([
+      expect.stringMatching(/is created before its topic's identity may send to its queue/),
+    ]);
+  });
+
+  test("a sender role granted to another identity, or on another queue, is reported", async () => {
+    const appUrn = run.resources.find((resource) => resource.type === "azure-native:web:WebApp")?.urn ?? "";
+    const poisonUrn =
+      run.resources.find(
+        (resource) =>
+          resource.type === "azure-native:storage:Queue" &&
+          resource.inputs.queueName === "uploads-created-poison",
+      )?.urn ?? "";
+    const regranted = (key: "principalId" | "scope", urn: string) =>
+      altered(
+        "azure-native:authorization:RoleAssignment",
+        (role) => ({ ...role, propertyDependencies: { ...role.propertyDependencies, [key]: [urn] } }),
+        QUEUE_SENDER,
+      );
+    expect(await stackViolations(eventDeliveryRolesFirst(), regranted("principalId", appUrn))).toHaveLength(
+      1,
+    );
+    expect(await stackViolations(eventDeliveryRolesFirst(), regranted("scope", poisonUrn))).toHaveLength(1);
+  });
+
   test("in a preview that does not know the app settings or the role id yet, the deployment storage is still checked", async () => {
     const unknown = {
       "azure-native:web:WebApp": ["siteConfig"],
