@@ -45,7 +45,7 @@ export function principalOf(
 ): pulumi.Output<string> {
   return identity.apply((value) => {
     if (!value?.principalId) {
-      throw new pulumi.RunError(`${owner} has no system-assigned identity to grant access to.`);
+      throw new pulumi.RunError(`${owner} has no system-assigned identity to grant storage access to.`);
     }
     return value.principalId;
   });
