@@ -1,5 +1,6 @@
-// The Function App that issues SAS tokens: Flex Consumption (FC1, Linux, Node 22), its own runtime
-// storage account reached with its managed identity, and the platform settings that keep it tight.
+// The Function App that issues SAS tokens and checks what was uploaded with them: Flex Consumption (FC1,
+// Linux, Node 22), its own runtime storage account (host storage, the check's queues and tables) reached
+// with its managed identity, and the platform settings that keep it tight.
 // Flex Consumption is Microsoft's recommended serverless plan; Linux Consumption gets no new runtimes.
 // https://learn.microsoft.com/azure/azure-functions/flex-consumption-plan
 import * as storage from "@pulumi/azure-native/storage";
