@@ -29,6 +29,7 @@ import {
   parseUploadTokenLifetime,
 } from "../function/policy";
 import { validateOrigins } from "./cors";
+import { DEFAULT_VERIFIED_CONTAINER, parseMaxImagePixels } from "./validationNames";
 
 export const DEFAULT_LOCATION = "swedencentral";
 /**
@@ -44,6 +45,13 @@ export const DEFAULT_INSTANCE_MEMORY_MB = 2048;
 /** Blob and container soft delete keep 1 to 365 days. */
 export const SOFT_DELETE_RETENTION_BOUNDS = { min: 1, max: 365 } as const;
 export const DEFAULT_SOFT_DELETE_RETENTION_DAYS = 7;
+/**
+ * Inbox blobs the validator never took out are deleted after this many days. At least 2: Event Grid keeps
+ * retrying a delivery for a day (infra/events.ts), and the blob must still be there when the event arrives.
+ * A week lets an operator see a poison message and send it again after a fix.
+ */
+export const INBOX_RETENTION_BOUNDS = { min: 2, max: 365 } as const;
+export const DEFAULT_INBOX_RETENTION_DAYS = 7;
 /** A month's cost budget, in the billing currency, when budget alerts are on. */
 export const DEFAULT_MONTHLY_BUDGET = 50;
 export const MONTHLY_BUDGET_BOUNDS = { min: 1, max: 1_000_000 } as const;
@@ -82,6 +90,10 @@ export interface StackConfig {
   readonly maximumInstanceCount: number;
   readonly instanceMemoryMB: number;
   readonly softDeleteRetentionDays: number;
+  /** Unchecked uploads older than this are deleted from the inbox. */
+  readonly inboxRetentionDays: number;
+  /** MAX_IMAGE_PIXELS: the validator refuses images with more pixels. */
+  readonly maxImagePixels: number;
   readonly logRetentionDays: number;
   /** A monthly cost budget with e-mail alerts, when `budgetAlertEmail` is set. */
   readonly budget?: { readonly amount: number; readonly alertEmail: string };
@@ -147,10 +159,21 @@ export function loadStackConfig(config: pulumi.Config = new pulumi.Config()): St
     softDeleteRetentionDays: read("softDeleteRetentionDays", (name, raw) =>
       parseWholeNumber(name, raw, DEFAULT_SOFT_DELETE_RETENTION_DAYS, SOFT_DELETE_RETENTION_BOUNDS, "days"),
     ),
+    inboxRetentionDays: read("inboxRetentionDays", (name, raw) =>
+      parseWholeNumber(name, raw, DEFAULT_INBOX_RETENTION_DAYS, INBOX_RETENTION_BOUNDS, "days"),
+    ),
+    maxImagePixels: read("maxImagePixels", parseMaxImagePixels),
     logRetentionDays: read("logRetentionDays", (name, raw) =>
       parseWholeNumber(name, raw, DEFAULT_LOG_RETENTION_DAYS, LOG_RETENTION_BOUNDS, "days"),
     ),
   };
+  if (stackConfig.container === DEFAULT_VERIFIED_CONTAINER) {
+    throw new StackConfigError(
+      key("container"),
+      `${key("container")} must not be ${DEFAULT_VERIFIED_CONTAINER}: that container holds the images the ` +
+        "validator accepted, and uploads land in another one.",
+    );
+  }
   const budget = readBudget(config);
   const uploadTokenLifetimeMinutes = asStackConfigError(() =>
     fitUploadTokenLifetime(

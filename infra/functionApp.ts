@@ -1,8 +1,8 @@
-// The Function App that issues SAS tokens: Flex Consumption (FC1, Linux, Node 22), its own runtime
-// storage account reached with its managed identity, and the platform settings that keep it tight.
+// The Function App that issues SAS tokens and checks what was uploaded with them: Flex Consumption (FC1,
+// Linux, Node 22), its own runtime storage account (host storage, the check's queues and tables) reached
+// with its managed identity, and the platform settings that keep it tight.
 // Flex Consumption is Microsoft's recommended serverless plan; Linux Consumption gets no new runtimes.
 // https://learn.microsoft.com/azure/azure-functions/flex-consumption-plan
-import * as authorization from "@pulumi/azure-native/authorization";
 import * as storage from "@pulumi/azure-native/storage";
 import type { input } from "@pulumi/azure-native/types";
 import * as web from "@pulumi/azure-native/web";
@@ -10,7 +10,15 @@ import * as pulumi from "@pulumi/pulumi";
 import { LIMITS_TABLE, LIMITS_TABLE_SERVICE_URI } from "../function/limits";
 import { CREDENTIALS_ROUTE } from "../function/routes";
 import { HOST_STORAGE_ACCOUNT_SETTING, ROLE } from "./platformRules";
+import { principalOf, roleGranter } from "./roles";
 import { checkAccountBaseName, SECURE_ACCOUNT, withoutTrailingSlash } from "./storage";
+import {
+  OUTCOMES_TABLE,
+  UPLOADS_CREATED_POISON_QUEUE,
+  UPLOADS_CREATED_QUEUE,
+  VALIDATION_QUEUE_SERVICE_URI,
+  VALIDATION_TABLE_SERVICE_URI,
+} from "./validationNames";
 
 /** Node.js 22 is the newest Node runtime Flex Consumption offers; the bundle targets it. */
 export const NODE_RUNTIME_VERSION = "22";
@@ -32,6 +40,10 @@ export interface FunctionAppArgs {
 
 export class FunctionApp extends pulumi.ComponentResource {
   readonly app: web.WebApp;
+  /** The app's own storage: host storage, the deployment package, the limits, and the validator's queues. */
+  readonly runtimeAccount: storage.StorageAccount;
+  /** The queue the validator is triggered from, which Event Grid delivers the inbox's events to. */
+  readonly uploadsCreatedQueue: storage.Queue;
   readonly name: pulumi.Output<string>;
   readonly defaultHostName: pulumi.Output<string>;
   /** The SAS endpoint: https://<host>/api/credentials */
@@ -57,6 +69,7 @@ export class FunctionApp extends pulumi.ComponentResource {
       },
       { parent: this, aliases: [{ name: "runtime" }] },
     );
+    this.runtimeAccount = runtimeAccount;
 
     const deploymentContainer = new storage.BlobContainer(
       name,
@@ -80,6 +93,38 @@ export class FunctionApp extends pulumi.ComponentResource {
       { parent: this },
     );
 
+    // The validator's work: the inbox's BlobCreated events (Event Grid writes them), the poison queue the
+    // host moves a message to after its fifth failed run (created here, so that the app need not be allowed
+    // to create queues), and one row of outcome per upload for the status endpoint.
+    const uploadsCreated = new storage.Queue(
+      `${name}-uploads-created`,
+      {
+        resourceGroupName: args.resourceGroupName,
+        accountName: runtimeAccount.name,
+        queueName: UPLOADS_CREATED_QUEUE,
+      },
+      { parent: this },
+    );
+    this.uploadsCreatedQueue = uploadsCreated;
+    const uploadsCreatedPoison = new storage.Queue(
+      `${name}-uploads-created-poison`,
+      {
+        resourceGroupName: args.resourceGroupName,
+        accountName: runtimeAccount.name,
+        queueName: UPLOADS_CREATED_POISON_QUEUE,
+      },
+      { parent: this },
+    );
+    const outcomesTable = new storage.Table(
+      `${name}-outcomes`,
+      {
+        resourceGroupName: args.resourceGroupName,
+        accountName: runtimeAccount.name,
+        tableName: OUTCOMES_TABLE,
+      },
+      { parent: this },
+    );
+
     // FC1 is the Flex Consumption SKU; `reserved: true` makes it a Linux plan (the only OS it runs).
     // https://learn.microsoft.com/azure/azure-functions/functions-infrastructure-as-code?pivots=flex-consumption-plan
     const plan = new web.AppServicePlan(
@@ -96,6 +141,7 @@ export class FunctionApp extends pulumi.ComponentResource {
 
     const runtimeBlobUrl = runtimeAccount.primaryEndpoints.blob.apply(withoutTrailingSlash);
     const runtimeTableUrl = runtimeAccount.primaryEndpoints.table.apply(withoutTrailingSlash);
+    const runtimeQueueUrl = runtimeAccount.primaryEndpoints.queue.apply(withoutTrailingSlash);
     // Only what Flex Consumption accepts in siteConfig: the app settings (Microsoft's Flex samples send those
     // alone), minTlsVersion (the Bicep quickstart's one property), and scmMinTlsVersion, cors and http20Enabled,
     // which no refusal or deprecation names and which the AVM module still sends to FC1 sites after checking
@@ -121,6 +167,10 @@ export class FunctionApp extends pulumi.ComponentResource {
         // connection to Tables (`<prefix>__tableServiceUri`).
         // https://learn.microsoft.com/azure/azure-functions/functions-bindings-storage-table#connections
         { name: LIMITS_TABLE_SERVICE_URI, value: runtimeTableUrl },
+        // The validator's queue trigger and its outcomes table, on the same account with the same identity.
+        // https://learn.microsoft.com/azure/azure-functions/functions-bindings-storage-queue#identity-based-connections
+        { name: VALIDATION_QUEUE_SERVICE_URI, value: runtimeQueueUrl },
+        { name: VALIDATION_TABLE_SERVICE_URI, value: runtimeTableUrl },
         { name: "APPLICATIONINSIGHTS_CONNECTION_STRING", value: args.applicationInsightsConnectionString },
         ...Object.entries(args.appSettings).map(([settingName, value]) => ({ name: settingName, value })),
       ],
@@ -166,39 +216,42 @@ export class FunctionApp extends pulumi.ComponentResource {
       { parent: this },
     );
 
-    const client = authorization.getClientConfigOutput({ parent: this });
-    const principalId = this.app.identity.apply((identity) => {
-      if (!identity?.principalId) {
-        throw new pulumi.RunError(
-          "The Function App has no system-assigned identity to grant storage access to.",
-        );
-      }
-      return identity.principalId;
+    const principalId = principalOf(this.app.identity, "The Function App");
+    const grant = roleGranter(this);
+    grant(`${name}-runtime-blob-owner`, {
+      scope: runtimeAccount.id,
+      principalId,
+      role: ROLE.storageBlobDataOwner,
     });
-    const role = (id: string) =>
-      pulumi.interpolate`/subscriptions/${client.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/${id}`;
-    new authorization.RoleAssignment(
-      `${name}-runtime-blob-owner`,
-      {
-        scope: runtimeAccount.id,
-        principalId,
-        principalType: authorization.PrincipalType.ServicePrincipal,
-        roleDefinitionId: role(ROLE.storageBlobDataOwner),
-      },
-      { parent: this },
-    );
     // Entities of the limits' table and nothing else on the account: table-scoped roles are supported.
     // https://learn.microsoft.com/azure/storage/tables/assign-azure-role-data-access
-    new authorization.RoleAssignment(
-      `${name}-limits-table-contributor`,
-      {
-        scope: limitsTable.id,
-        principalId,
-        principalType: authorization.PrincipalType.ServicePrincipal,
-        roleDefinitionId: role(ROLE.storageTableDataContributor),
-      },
-      { parent: this },
-    );
+    grant(`${name}-limits-table-contributor`, {
+      scope: limitsTable.id,
+      principalId,
+      role: ROLE.storageTableDataContributor,
+    });
+    grant(`${name}-outcomes-table-contributor`, {
+      scope: outcomesTable.id,
+      principalId,
+      role: ROLE.storageTableDataContributor,
+    });
+    // Each queue on its own: queue-scoped roles are supported. The trigger reads, deletes and updates (a
+    // failed run's message goes back with UpdateMessage) messages of its queue; on the poison queue, which
+    // exists, the host only sends (AddMessageAndCreateIfNotExistsAsync creates the queue only when sending
+    // answers 404 QueueNotFound).
+    // https://learn.microsoft.com/azure/storage/queues/assign-azure-role-data-access
+    // https://github.com/Azure/azure-sdk-for-net/blob/main/sdk/storage/Microsoft.Azure.WebJobs.Extensions.Storage.Common/src/Shared/Queues/QueueProcessor.cs
+    // https://github.com/Azure/azure-sdk-for-net/blob/main/sdk/storage/Microsoft.Azure.WebJobs.Extensions.Storage.Common/src/Shared/StorageQueueExtensions.cs
+    grant(`${name}-uploads-created-contributor`, {
+      scope: uploadsCreated.id,
+      principalId,
+      role: ROLE.storageQueueDataContributor,
+    });
+    grant(`${name}-uploads-created-poison-sender`, {
+      scope: uploadsCreatedPoison.id,
+      principalId,
+      role: ROLE.storageQueueDataMessageSender,
+    });
 
     this.name = this.app.name;
     this.defaultHostName = this.app.defaultHostName;

@@ -1,5 +1,6 @@
 // The valet stack: uploads storage with its browser CORS rule, the Flex Consumption Function App that
-// issues SAS tokens for it (settings wired from the storage's outputs), its code, and the upload page.
+// issues SAS tokens for it and checks every upload (settings wired from the storage's outputs), the events
+// that bring each new upload to that check, its code, and the upload page.
 import * as path from "node:path";
 import * as resources from "@pulumi/azure-native/resources";
 import * as pulumi from "@pulumi/pulumi";
@@ -9,11 +10,13 @@ import { type PageConfig, pageConfig } from "../web/config";
 import { costBudget } from "./budget";
 import { loadStackConfig } from "./config";
 import { FunctionDeployment } from "./deploy";
+import { UploadEvents } from "./events";
 import { FunctionApp } from "./functionApp";
 import { Monitoring } from "./monitoring";
 import { buildFunctionPackage } from "./package";
 import { UploadPage } from "./site";
 import { UploadsStorage } from "./storage";
+import { DEFAULT_VERIFIED_CONTAINER, VALIDATION_SETTING } from "./validationNames";
 
 const config = loadStackConfig();
 /** Build output (git-ignored): dist/function + dist/function.zip, dist/web. */
@@ -26,11 +29,14 @@ const resourceGroup = new resources.ResourceGroup(`${pulumi.getProject()}-${pulu
 const resourceGroupName = resourceGroup.name;
 const location = config.location;
 
-// Storage the browser uploads to. The page's origin joins the configured ones when the page is deployed.
+// Storage the browser uploads to (the inbox), and the verified container the check copies accepted images
+// to. The page's origin joins the configured CORS origins when the page is deployed.
 const uploads = new UploadsStorage("uploads", {
   resourceGroupName,
   location,
   container: config.container,
+  verifiedContainer: DEFAULT_VERIFIED_CONTAINER,
+  inboxRetentionDays: config.inboxRetentionDays,
   allowedOrigins: config.allowedOrigins,
   originsSource: `${pulumi.getProject()}:allowedOrigins`,
   allowWebsiteOrigin: config.deployUploadPage,
@@ -65,9 +71,22 @@ const functionApp = new FunctionApp("credentials", {
     [SETTING.issuanceRatePerMinute]: String(config.issuanceRatePerMinute),
     [SETTING.issuanceBurst]: String(config.issuanceBurst),
     [SETTING.dailyUploadBytesPerClient]: String(config.dailyUploadBytesPerClient),
+    // The check after each upload; its queue and outcomes table are the app's own (infra/functionApp.ts).
+    [VALIDATION_SETTING.verifiedContainer]: uploads.verifiedContainerName,
+    [VALIDATION_SETTING.maxImagePixels]: String(config.maxImagePixels),
     // Secret in the app's inputs and the state, like the connection string.
     ...(config.turnstile && { [SETTING.turnstileSecretKey]: pulumi.secret(config.turnstile.secretKey) }),
   },
+});
+
+// Each blob created in the inbox becomes a message on the app's queue, which triggers the check.
+new UploadEvents("uploads-created", {
+  resourceGroupName,
+  location,
+  uploadsAccountId: uploads.account.id,
+  inboxContainer: uploads.containerName,
+  queueAccount: functionApp.runtimeAccount,
+  queue: functionApp.uploadsCreatedQueue,
 });
 
 // What it all costs, watched: an optional monthly budget that e-mails valet:budgetAlertEmail.
@@ -104,6 +123,8 @@ function deployUploadPage(): UploadPage {
 export const credentialsUrl = functionApp.credentialsUrl;
 export const blobServiceUrl = uploads.blobServiceUrl;
 export const container = uploads.containerName;
+/** Where accepted images are: private, read with the account's credentials. */
+export const verifiedContainer = uploads.verifiedContainerName;
 export const functionAppName = functionApp.name;
 export { resourceGroupName };
 /** Only when the page is deployed (valet:deployUploadPage, default true). */

@@ -128,6 +128,30 @@ export const ROLE = {
    * https://learn.microsoft.com/azure/storage/tables/assign-azure-role-data-access
    */
   storageTableDataContributor: "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3",
+  /**
+   * Read, update and delete messages and read the queue's properties: what the Functions queue trigger does
+   * with the queue it listens to, assigned on that queue alone. Storage Queue Data Reader with Message
+   * Processor, which Microsoft lists for the trigger, cannot put back a message whose run failed (Update
+   * Message needs messages/write): MicrosoftDocs/azure-docs#120932.
+   * https://learn.microsoft.com/azure/azure-functions/functions-bindings-storage-queue#grant-permission-to-the-identity
+   * https://github.com/MicrosoftDocs/azure-docs/issues/120932
+   * https://learn.microsoft.com/azure/role-based-access-control/built-in-roles/storage#storage-queue-data-contributor
+   */
+  storageQueueDataContributor: "974c5e8b-45b9-4653-ba55-5f855dd0fb88",
+  /**
+   * Add messages to a queue and nothing else: what an Event Grid topic's identity needs to deliver to a
+   * Storage queue, and what the queue trigger needs on its poison queue when that queue already exists.
+   * https://learn.microsoft.com/azure/event-grid/add-identity-roles#supported-destinations-and-azure-roles
+   * https://learn.microsoft.com/azure/role-based-access-control/built-in-roles/storage#storage-queue-data-message-sender
+   */
+  storageQueueDataMessageSender: "c6a89b2d-59bc-44d0-9896-0f6e12d7b80a",
+  /**
+   * Read, write and delete blobs: what an Event Grid topic's identity needs to dead-letter events into a
+   * blob container, where it is assigned.
+   * https://learn.microsoft.com/azure/event-grid/add-identity-roles#supported-destinations-and-azure-roles
+   * https://learn.microsoft.com/azure/role-based-access-control/built-in-roles/storage#storage-blob-data-contributor
+   */
+  storageBlobDataContributor: "ba92f5b4-2d11-453d-a403-e96b0029c9fe",
 } as const;
 
 /** The names of a sourced list, for lookups. */

@@ -1,5 +1,6 @@
-// The uploads storage account: where browsers put images with the function's SAS tokens. Private
-// container, browser CORS rule, soft delete, and the connection string the function signs tokens with.
+// The uploads storage account: where browsers put images with the function's SAS tokens. The private
+// inbox container and the verified one, browser CORS rule, soft delete, the rule that expires what the
+// validator never took out of the inbox, and the connection string the function signs tokens with.
 import * as storage from "@pulumi/azure-native/storage";
 import type { input } from "@pulumi/azure-native/types";
 import * as pulumi from "@pulumi/pulumi";
@@ -10,7 +11,12 @@ import { MAX_ORIGINS } from "./platformRules";
 export interface UploadsStorageArgs {
   resourceGroupName: pulumi.Input<string>;
   location: pulumi.Input<string>;
+  /** The inbox: where uploads land, and what tokens are issued for. */
   container: string;
+  /** Where the validator copies accepted images; written by valet alone. */
+  verifiedContainer: string;
+  /** Inbox blobs older than this are deleted: the validator never got to them. */
+  inboxRetentionDays: number;
   /** Origins allowed to PUT blobs from a browser (validated by the stack config). */
   allowedOrigins: readonly string[];
   /** Where those origins are configured (e.g. `valet:allowedOrigins`), named in errors. */
@@ -35,6 +41,7 @@ export class UploadsStorage extends pulumi.ComponentResource {
   readonly account: storage.StorageAccount;
   readonly accountName: pulumi.Output<string>;
   readonly containerName: pulumi.Output<string>;
+  readonly verifiedContainerName: pulumi.Output<string>;
   /** Blob service URL without a trailing slash, as the function reports it to clients. */
   readonly blobServiceUrl: pulumi.Output<string>;
   /** The static website's origin (`https://<account>.z<n>.web.core.windows.net`), where the upload page lives. */
@@ -109,8 +116,51 @@ export class UploadsStorage extends pulumi.ComponentResource {
       { parent: this },
     );
 
+    // Accepted images: copied here by the validator, never written with a token, never readable anonymously.
+    const verified = new storage.BlobContainer(
+      `${name}-verified`,
+      {
+        resourceGroupName: args.resourceGroupName,
+        accountName: this.account.name,
+        containerName: args.verifiedContainer,
+        publicAccess: storage.PublicAccess.None,
+      },
+      { parent: this },
+    );
+
+    // An upload the validator never took out of the inbox (an event lost, a poison message) must not stay
+    // forever: block and append blobs of the inbox alone are deleted once older than the retention (the
+    // prefix starts with the container's name; page blobs are outside lifecycle management, and the
+    // validator deletes them on sight). With soft delete on, a deleted blob stays recoverable for
+    // softDeleteRetentionDays. The account's only management policy, which must be named "default".
+    // https://learn.microsoft.com/azure/storage/blobs/lifecycle-management-policy-structure
+    // https://learn.microsoft.com/azure/storage/blobs/lifecycle-management-policy-delete
+    new storage.ManagementPolicy(
+      name,
+      {
+        resourceGroupName: args.resourceGroupName,
+        accountName: this.account.name,
+        managementPolicyName: "default",
+        policy: {
+          rules: [
+            {
+              name: "expireUncheckedUploads",
+              enabled: true,
+              type: storage.RuleType.Lifecycle,
+              definition: {
+                filters: { blobTypes: ["blockBlob", "appendBlob"], prefixMatch: [`${args.container}/`] },
+                actions: { baseBlob: { delete: { daysAfterCreationGreaterThan: args.inboxRetentionDays } } },
+              },
+            },
+          ],
+        },
+      },
+      { parent: this },
+    );
+
     this.accountName = this.account.name;
     this.containerName = container.name;
+    this.verifiedContainerName = verified.name;
 
     const keys = storage.listStorageAccountKeysOutput(
       { resourceGroupName: args.resourceGroupName, accountName: this.account.name },
@@ -134,6 +184,7 @@ export class UploadsStorage extends pulumi.ComponentResource {
     this.registerOutputs({
       accountName: this.accountName,
       containerName: this.containerName,
+      verifiedContainerName: this.verifiedContainerName,
       blobServiceUrl: this.blobServiceUrl,
       websiteOrigin: this.websiteOrigin,
       corsOrigins: this.corsOrigins,

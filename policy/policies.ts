@@ -26,6 +26,9 @@ const TYPE = {
   blobContainer: "azure-native:storage:BlobContainer",
   blobService: "azure-native:storage:BlobServiceProperties",
   roleAssignment: "azure-native:authorization:RoleAssignment",
+  queue: "azure-native:storage:Queue",
+  systemTopic: "azure-native:eventgrid:SystemTopic",
+  systemTopicSubscription: "azure-native:eventgrid:SystemTopicEventSubscription",
   oneDeploy: "pulumi-nodejs:dynamic/valet:OneDeploy",
 } as const;
 
@@ -260,6 +263,26 @@ function storageOfApp(app: PolicyResource, resources: readonly PolicyResource[])
   return [...new Set([...deployment, ...host])];
 }
 
+/**
+ * Whether one of `waitsFor` assigns one of `roles` to `principal`'s identity on one of `scopes`, read
+ * through the graph (the assignment's principalId and scope come from those resources). A role id a
+ * preview does not know yet counts as granted; `pulumi up` checks again with it known.
+ */
+function grantedAmong(
+  waitsFor: Iterable<PolicyResource>,
+  roles: readonly string[],
+  principal: PolicyResource,
+  scopes: readonly PolicyResource[],
+): boolean {
+  return [...waitsFor].some(
+    (resource) =>
+      resource.type === TYPE.roleAssignment &&
+      known(() => roles.some((role) => String(resource.props.roleDefinitionId).endsWith(`/${role}`)), true) &&
+      (resource.propertyDependencies.principalId ?? []).includes(principal) &&
+      scopes.some((scope) => (resource.propertyDependencies.scope ?? []).includes(scope)),
+  );
+}
+
 const rolesBeforePublish: StackValidationPolicy = {
   name: "roles-before-publish",
   description:
@@ -274,23 +297,65 @@ const rolesBeforePublish: StackValidationPolicy = {
         continue;
       }
       for (const account of storageOfApp(app, args.resources)) {
-        const granted = [...waitsFor].some(
-          (resource) =>
-            resource.type === TYPE.roleAssignment &&
-            known(
-              () => String(resource.props.roleDefinitionId).endsWith(`/${ROLE.storageBlobDataOwner}`),
-              true,
-            ) &&
-            (resource.propertyDependencies.principalId ?? []).includes(app) &&
-            (resource.propertyDependencies.scope ?? []).includes(account),
-        );
-        if (!granted) {
+        if (!grantedAmong(waitsFor, [ROLE.storageBlobDataOwner], app, [account])) {
           reportViolation(
             `The package is published before ${app.name}'s identity holds Storage Blob Data Owner on ${account.name}: ` +
               "assign the role and make the publish depend on the assignment.",
             publish.urn,
           );
         }
+      }
+    }
+  },
+};
+
+/** Roles that let an identity add messages to a queue. */
+const QUEUE_SENDER_ROLES: readonly string[] = [
+  ROLE.storageQueueDataMessageSender,
+  ROLE.storageQueueDataContributor,
+];
+
+/**
+ * Event Grid checks, when a subscription that delivers with its topic's identity is created, that the
+ * identity can reach the destination: the subscription must wait for the role assignment, or the first
+ * `pulumi up` fails (the two would otherwise be created in parallel).
+ * https://learn.microsoft.com/azure/event-grid/managed-service-identity
+ */
+const eventDeliveryRolesFirst: StackValidationPolicy = {
+  name: "event-delivery-roles-first",
+  description:
+    "An Event Grid subscription that delivers to a Storage queue with its topic's identity is created after that identity may send to the queue.",
+  enforcementLevel: "mandatory",
+  validateStack: (args, reportViolation) => {
+    for (const subscription of args.resources.filter(
+      (resource) => resource.type === TYPE.systemTopicSubscription,
+    )) {
+      const endpointType = known(
+        () =>
+          (
+            subscription.props.deliveryWithResourceIdentity as
+              | { destination?: { endpointType?: unknown } }
+              | undefined
+          )?.destination?.endpointType,
+        undefined,
+      );
+      if (endpointType !== "StorageQueue") continue;
+      const topic = (subscription.propertyDependencies.systemTopicName ?? []).find(
+        (resource) => resource.type === TYPE.systemTopic,
+      );
+      // The queue, or its account: the destination names both.
+      const destinations = (subscription.propertyDependencies.deliveryWithResourceIdentity ?? []).filter(
+        (resource) => resource.type === TYPE.queue || resource.type === TYPE.storageAccount,
+      );
+      const granted =
+        topic !== undefined &&
+        grantedAmong(dependenciesOf(subscription), QUEUE_SENDER_ROLES, topic, destinations);
+      if (!granted) {
+        reportViolation(
+          `The event subscription ${subscription.name} is created before its topic's identity may send to its queue: ` +
+            "assign Storage Queue Data Message Sender on the queue and make the subscription depend on the assignment.",
+          subscription.urn,
+        );
       }
     }
   },
@@ -348,4 +413,4 @@ export const resourcePolicies: readonly ResourceValidationPolicy[] = [
   accountKeysSecret,
 ];
 
-export const stackPolicies: readonly StackValidationPolicy[] = [rolesBeforePublish];
+export const stackPolicies: readonly StackValidationPolicy[] = [rolesBeforePublish, eventDeliveryRolesFirst];

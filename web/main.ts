@@ -10,6 +10,7 @@ import { formatBytes, formatWait, listTypes } from "./format";
 import { HumanCheck, turnstileSolver } from "./humanCheck";
 import { UploadQueue } from "./queue";
 import { TokenSource, type UploadTarget } from "./tokens";
+import { followVerification, verificationLine } from "./verification";
 
 /**
  * Upload requests in flight at once, over all files: as many as two large files of four blocks each. Small
@@ -143,7 +144,7 @@ async function run(
       connectivity,
       onWaiting: () => setState(upload, "waiting", "Offline: waiting for the network to come back…"),
     });
-    succeed(upload, target);
+    succeed(upload, target, config.apiUrl);
   } catch (error) {
     if (signal.aborted) cancelled(upload);
     else fail(upload, asFailure(error));
@@ -252,7 +253,7 @@ function showProgress(upload: Upload, loadedBytes: number): void {
   }
 }
 
-function succeed(upload: Upload, target: UploadTarget): void {
+function succeed(upload: Upload, target: UploadTarget, apiUrl: string): void {
   upload.progress.value = 100;
   upload.row.dataset.blobName = target.blobName;
   upload.status.textContent = "Done: uploaded as ";
@@ -262,6 +263,9 @@ function succeed(upload: Upload, target: UploadTarget): void {
   upload.row.dataset.state = "done";
   upload.cancel.hidden = true;
   announce(`${upload.file.name}: uploaded.`);
+  // Stored is not yet usable: valet checks the bytes, and the row follows that check.
+  const show = verificationLine(upload.row, (message) => announce(`${upload.file.name}: ${message}`));
+  void followVerification(apiUrl, target.blobName, show);
 }
 
 /**

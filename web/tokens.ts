@@ -144,7 +144,7 @@ export class TokenSource {
  * How long a 429 asks to wait: the body's `retryAfterSeconds` (readable across origins), else the
  * Retry-After header in seconds (readable when the page and the endpoint share an origin).
  */
-function retryAfterOf(body: unknown, response: Response): number {
+export function retryAfterOf(body: unknown, response: Response): number {
   const fromBody = (body as { retryAfterSeconds?: unknown } | undefined)?.retryAfterSeconds;
   const fromHeader = Number(response.headers.get("retry-after") ?? Number.NaN);
   const seconds = typeof fromBody === "number" ? fromBody : fromHeader;
@@ -154,7 +154,7 @@ function retryAfterOf(body: unknown, response: Response): number {
     : DEFAULT_RETRY_AFTER_SECONDS;
 }
 
-function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
+export function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) {
       reject(signal.reason);

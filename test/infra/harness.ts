@@ -118,6 +118,7 @@ export const STACK_OUTPUTS = [
   "credentialsUrl",
   "blobServiceUrl",
   "container",
+  "verifiedContainer",
   "functionAppName",
   "resourceGroupName",
   "uploadsConnectionString",

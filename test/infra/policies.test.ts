@@ -147,6 +147,9 @@ const FLEX_SITE = {
 };
 const rule = (origins: string[]) => ({ allowedOrigins: origins, allowedMethods: ["PUT"] });
 
+/** The app's role on its runtime account, which the publish must wait for. */
+const RUNTIME_BLOB_OWNER = "credentials-runtime-blob-owner";
+
 describe("the policy pack over the program's own resources", () => {
   let run: ProgramRun;
   beforeAll(async () => {
@@ -187,11 +190,11 @@ describe("the policy pack over the program's own resources", () => {
     expect(reported).toEqual([expect.stringMatching(/holds Storage Blob Data Owner on credentials/)]);
   });
 
-  /** The registered resources with the first one of `type` changed by `change` (state and graph). */
-  const altered = (type: string, change: (resource: RecordedResource) => RecordedResource) => {
+  /** The registered resources with the first one of `type` (and `name`) changed by `change` (state and graph). */
+  const altered = (type: string, change: (resource: RecordedResource) => RecordedResource, name?: string) => {
     let done = false;
     return run.resources.map((resource) => {
-      if (done || resource.type !== type) return resource;
+      if (done || resource.type !== type || (name !== undefined && resource.name !== name)) return resource;
       done = true;
       return change(resource);
     });
@@ -209,22 +212,30 @@ describe("the policy pack over the program's own resources", () => {
 
   test("a role other than Storage Blob Data Owner on the runtime storage is reported", async () => {
     const OWNER = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635";
-    const stack = altered("azure-native:authorization:RoleAssignment", (role) => ({
-      ...role,
-      state: {
-        ...role.state,
-        roleDefinitionId: `/providers/Microsoft.Authorization/roleDefinitions/${OWNER}`,
-      },
-    }));
+    const stack = altered(
+      "azure-native:authorization:RoleAssignment",
+      (role) => ({
+        ...role,
+        state: {
+          ...role.state,
+          roleDefinitionId: `/providers/Microsoft.Authorization/roleDefinitions/${OWNER}`,
+        },
+      }),
+      RUNTIME_BLOB_OWNER,
+    );
     const reported = await stackViolations(stackPolicies[0] as StackValidationPolicy, stack);
     expect(reported).toEqual([expect.stringMatching(/holds Storage Blob Data Owner on credentials/)]);
   });
 
   test("the role assigned on another account than the app's storage is reported", async () => {
-    const stack = altered("azure-native:authorization:RoleAssignment", (role) => ({
-      ...role,
-      propertyDependencies: { ...role.propertyDependencies, scope: [accountUrn("uploads")] },
-    }));
+    const stack = altered(
+      "azure-native:authorization:RoleAssignment",
+      (role) => ({
+        ...role,
+        propertyDependencies: { ...role.propertyDependencies, scope: [accountUrn("uploads")] },
+      }),
+      RUNTIME_BLOB_OWNER,
+    );
     const reported = await stackViolations(stackPolicies[0] as StackValidationPolicy, stack);
     expect(reported).toEqual([expect.stringMatching(/holds Storage Blob Data Owner on credentials/)]);
   });
@@ -253,6 +264,48 @@ describe("the policy pack over the program's own resources", () => {
     });
     const reported = await stackViolations(stackPolicies[0] as StackValidationPolicy, stack);
     expect(reported).toEqual([expect.stringMatching(/holds Storage Blob Data Owner on uploads/)]);
+  });
+
+  const eventDeliveryRolesFirst = () => {
+    const found = stackPolicies.find((candidate) => candidate.name === "event-delivery-roles-first");
+    if (!found) throw new Error("no policy event-delivery-roles-first");
+    return found;
+  };
+  const QUEUE_SENDER = "uploads-created-queue-sender";
+
+  test("the event subscription waits for its topic's right to send to the queue", async () => {
+    expect(await stackViolations(eventDeliveryRolesFirst(), run.resources)).toEqual([]);
+  });
+
+  test("a subscription created without waiting for the topic's sender role is reported", async () => {
+    const sender = run.resources.find((resource) => resource.name === QUEUE_SENDER);
+    const stack = altered("azure-native:eventgrid:SystemTopicEventSubscription", (subscription) => ({
+      ...subscription,
+      dependencies: (subscription.dependencies ?? []).filter((urn) => urn !== sender?.urn),
+    }));
+    expect(await stackViolations(eventDeliveryRolesFirst(), stack)).toEqual([
+      expect.stringMatching(/is created before its topic's identity may send to its queue/),
+    ]);
+  });
+
+  test("a sender role granted to another identity, or on another queue, is reported", async () => {
+    const appUrn = run.resources.find((resource) => resource.type === "azure-native:web:WebApp")?.urn ?? "";
+    const poisonUrn =
+      run.resources.find(
+        (resource) =>
+          resource.type === "azure-native:storage:Queue" &&
+          resource.inputs.queueName === "uploads-created-poison",
+      )?.urn ?? "";
+    const regranted = (key: "principalId" | "scope", urn: string) =>
+      altered(
+        "azure-native:authorization:RoleAssignment",
+        (role) => ({ ...role, propertyDependencies: { ...role.propertyDependencies, [key]: [urn] } }),
+        QUEUE_SENDER,
+      );
+    expect(await stackViolations(eventDeliveryRolesFirst(), regranted("principalId", appUrn))).toHaveLength(
+      1,
+    );
+    expect(await stackViolations(eventDeliveryRolesFirst(), regranted("scope", poisonUrn))).toHaveLength(1);
   });
 
   test("in a preview that does not know the app settings or the role id yet, the deployment storage is still checked", async () => {

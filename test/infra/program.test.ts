@@ -13,8 +13,18 @@ import {
   FLEX_REFUSED_SITE_CONFIG,
   FLEX_REFUSED_SITE_PROPERTIES,
   names,
+  ROLE,
 } from "../../infra/platformRules";
 import { checkAccountBaseName } from "../../infra/storage";
+import {
+  MAX_IMAGE_PIXELS_BOUNDS,
+  OUTCOMES_TABLE,
+  UPLOADS_CREATED_POISON_QUEUE,
+  UPLOADS_CREATED_QUEUE,
+  VALIDATION_QUEUE_SERVICE_URI,
+  VALIDATION_SETTING,
+  VALIDATION_TABLE_SERVICE_URI,
+} from "../../infra/validationNames";
 import { DEFAULT_UPLOAD_TUNING } from "../../web/config";
 import {
   appSettings,
@@ -39,6 +49,12 @@ const PLAN = "azure-native:web:AppServicePlan";
 const ROLE_ASSIGNMENT = "azure-native:authorization:RoleAssignment";
 const TABLE = "azure-native:storage:Table";
 const BUDGET = "azure-native:consumption:Budget";
+const QUEUE = "azure-native:storage:Queue";
+const SYSTEM_TOPIC = "azure-native:eventgrid:SystemTopic";
+const EVENT_SUBSCRIPTION = "azure-native:eventgrid:SystemTopicEventSubscription";
+const MANAGEMENT_POLICY = "azure-native:storage:ManagementPolicy";
+const roleDefinition = (id: string) =>
+  `/subscriptions/${SUBSCRIPTION_ID}/providers/Microsoft.Authorization/roleDefinitions/${id}`;
 
 const SITE_ORIGIN = "https://photos.example.com";
 
@@ -209,7 +225,7 @@ describe("with the default config", () => {
   });
 
   test("the limits' table is on the runtime account, and the app's identity is Storage Table Data Contributor on that table alone", () => {
-    const table = only(run, TABLE);
+    const table = only(run, TABLE, "credentials-limits");
     expect(table.inputs).toEqual({
       resourceGroupName: nameOf(only(run, "azure-native:resources:ResourceGroup")),
       accountName: nameOf(runtimeAccount(run)),
@@ -223,7 +239,9 @@ describe("with the default config", () => {
       principalType: "ServicePrincipal",
       roleDefinitionId: `/subscriptions/${SUBSCRIPTION_ID}/providers/Microsoft.Authorization/roleDefinitions/0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3`,
     });
-    expect(run.resources.filter((r) => r.type === ROLE_ASSIGNMENT)).toHaveLength(2);
+    expect(
+      run.resources.filter((r) => r.type === ROLE_ASSIGNMENT && r.inputs.scope === idOf(table)),
+    ).toHaveLength(1);
   });
 
   test("the limits reach their table with the app's identity: the runtime account's table endpoint, no key", () => {
@@ -757,5 +775,238 @@ describe("the human check", () => {
     expect(error?.name).toBe("StackConfigError");
     expect(error?.message).toMatch(message);
     expect(error?.message).not.toContain(SECRET_KEY);
+  });
+});
+
+describe("the check after each upload", () => {
+  let run: ProgramRun;
+  beforeAll(async () => {
+    run = await runProgram({ allowedOrigins: SITE_ORIGIN });
+  });
+  const appPrincipal = () => (functionApp(run).state.identity as { principalId: string }).principalId;
+  const topic = () => only(run, SYSTEM_TOPIC);
+  const topicPrincipal = () => (topic().state.identity as { principalId: string }).principalId;
+  const subscription = () => only(run, EVENT_SUBSCRIPTION);
+  const queue = (queueName: string) => {
+    const found = run.resources.filter((r) => r.type === QUEUE && r.inputs.queueName === queueName);
+    if (found.length !== 1) throw new Error(`expected one queue ${queueName}, found ${found.length}`);
+    return found[0] as RecordedResource;
+  };
+
+  test("the verified container is private, on the uploads account, and reaches the app as VERIFIED_CONTAINER", () => {
+    const verified = only(run, BLOB_CONTAINER, "uploads-verified");
+    expect(verified.inputs).toMatchObject({
+      containerName: "verified",
+      publicAccess: "None",
+      accountName: nameOf(uploadsAccount(run)),
+    });
+    expect(appSettings(functionApp(run))[VALIDATION_SETTING.verifiedContainer]).toBe("verified");
+    expect(output(run, "verifiedContainer").value).toBe("verified");
+  });
+
+  test("the app reaches its queue and outcomes table with its identity: the runtime account's endpoints, no key", () => {
+    const settings = appSettings(functionApp(run));
+    const account = nameOf(runtimeAccount(run));
+    expect(settings[VALIDATION_QUEUE_SERVICE_URI]).toBe(`https://${account}.queue.core.windows.net`);
+    expect(settings[VALIDATION_TABLE_SERVICE_URI]).toBe(`https://${account}.table.core.windows.net`);
+    expect(Object.keys(settings)).not.toContain(VALIDATION_SETTING.validationStorage);
+    expect(settings[VALIDATION_SETTING.maxImagePixels]).toBe("100000000");
+  });
+
+  test("the events' queue, its poison queue and the outcomes table are on the runtime account", () => {
+    const account = nameOf(runtimeAccount(run));
+    expect(queue(UPLOADS_CREATED_QUEUE).inputs.accountName).toBe(account);
+    expect(queue(UPLOADS_CREATED_POISON_QUEUE).inputs.accountName).toBe(account);
+    expect(UPLOADS_CREATED_POISON_QUEUE).toBe("uploads-created-poison");
+    expect(only(run, TABLE, "credentials-outcomes").inputs).toEqual({
+      resourceGroupName: nameOf(only(run, "azure-native:resources:ResourceGroup")),
+      accountName: account,
+      tableName: OUTCOMES_TABLE,
+    });
+  });
+
+  test("a system topic with its own identity publishes the uploads account's events, in the account's region", () => {
+    expect(topic().inputs).toEqual({
+      resourceGroupName: nameOf(only(run, "azure-native:resources:ResourceGroup")),
+      location: "swedencentral",
+      source: idOf(uploadsAccount(run)),
+      topicType: "Microsoft.Storage.StorageAccounts",
+      identity: { type: "SystemAssigned" },
+    });
+  });
+
+  test("the subscription takes BlobCreated events of the inbox alone and delivers them to the queue with the topic's identity", () => {
+    expect(subscription().inputs).toEqual({
+      resourceGroupName: nameOf(only(run, "azure-native:resources:ResourceGroup")),
+      systemTopicName: nameOf(topic()),
+      filter: {
+        includedEventTypes: ["Microsoft.Storage.BlobCreated"],
+        subjectBeginsWith: "/blobServices/default/containers/images/",
+        isSubjectCaseSensitive: false,
+      },
+      eventDeliverySchema: "EventGridSchema",
+      deliveryWithResourceIdentity: {
+        identity: { type: "SystemAssigned" },
+        destination: {
+          endpointType: "StorageQueue",
+          resourceId: idOf(runtimeAccount(run)),
+          queueName: "uploads-created",
+        },
+      },
+      retryPolicy: { maxDeliveryAttempts: 30, eventTimeToLiveInMinutes: 1440 },
+      deadLetterWithResourceIdentity: {
+        identity: { type: "SystemAssigned" },
+        deadLetterDestination: {
+          endpointType: "StorageBlob",
+          resourceId: idOf(runtimeAccount(run)),
+          blobContainerName: "uploads-created-deadletter",
+        },
+      },
+    });
+    expect(only(run, BLOB_CONTAINER, "uploads-created-deadletter").inputs).toMatchObject({
+      accountName: nameOf(runtimeAccount(run)),
+      publicAccess: "None",
+    });
+  });
+
+  test("the subscription is created only once the topic's identity may send to the queue and write dead letters", () => {
+    const sender = only(run, ROLE_ASSIGNMENT, "uploads-created-queue-sender");
+    const deadLetters = only(run, ROLE_ASSIGNMENT, "uploads-created-deadletter-writer");
+    expect(subscription().dependencies).toEqual(expect.arrayContaining([sender.urn, deadLetters.urn]));
+  });
+
+  test("every role the stack assigns, to whom and where: nothing wider than each queue, table or container", () => {
+    const assignments = run.resources
+      .filter((r) => r.type === ROLE_ASSIGNMENT)
+      .map((r) => ({ name: r.name, ...r.inputs }))
+      .sort((a, b) => a.name.localeCompare(b.name));
+    const grant = (name: string, scope: RecordedResource, principalId: string, role: string) => ({
+      name,
+      scope: idOf(scope),
+      principalId,
+      principalType: "ServicePrincipal",
+      roleDefinitionId: roleDefinition(role),
+    });
+    expect(assignments).toEqual(
+      [
+        grant(
+          "credentials-runtime-blob-owner",
+          runtimeAccount(run),
+          appPrincipal(),
+          ROLE.storageBlobDataOwner,
+        ),
+        grant(
+          "credentials-limits-table-contributor",
+          only(run, TABLE, "credentials-limits"),
+          appPrincipal(),
+          ROLE.storageTableDataContributor,
+        ),
+        grant(
+          "credentials-outcomes-table-contributor",
+          only(run, TABLE, "credentials-outcomes"),
+          appPrincipal(),
+          ROLE.storageTableDataContributor,
+        ),
+        grant(
+          "credentials-uploads-created-contributor",
+          queue(UPLOADS_CREATED_QUEUE),
+          appPrincipal(),
+          ROLE.storageQueueDataContributor,
+        ),
+        grant(
+          "credentials-uploads-created-poison-sender",
+          queue(UPLOADS_CREATED_POISON_QUEUE),
+          appPrincipal(),
+          ROLE.storageQueueDataMessageSender,
+        ),
+        grant(
+          "uploads-created-queue-sender",
+          queue(UPLOADS_CREATED_QUEUE),
+          topicPrincipal(),
+          ROLE.storageQueueDataMessageSender,
+        ),
+        grant(
+          "uploads-created-deadletter-writer",
+          only(run, BLOB_CONTAINER, "uploads-created-deadletter"),
+          topicPrincipal(),
+          ROLE.storageBlobDataContributor,
+        ),
+      ].sort((a, b) => a.name.localeCompare(b.name)),
+    );
+  });
+
+  test("the built-in role ids are the ones Azure publishes", () => {
+    expect(ROLE).toMatchObject({
+      storageQueueDataContributor: "974c5e8b-45b9-4653-ba55-5f855dd0fb88",
+      storageQueueDataMessageSender: "c6a89b2d-59bc-44d0-9896-0f6e12d7b80a",
+      storageBlobDataContributor: "ba92f5b4-2d11-453d-a403-e96b0029c9fe",
+    });
+  });
+
+  test("block and append blobs of the inbox alone are deleted 7 days after creation, by the account's only policy", () => {
+    const policy = only(run, MANAGEMENT_POLICY);
+    expect(policy.inputs).toEqual({
+      resourceGroupName: nameOf(only(run, "azure-native:resources:ResourceGroup")),
+      accountName: nameOf(uploadsAccount(run)),
+      managementPolicyName: "default",
+      policy: {
+        rules: [
+          {
+            name: "expireUncheckedUploads",
+            enabled: true,
+            type: "Lifecycle",
+            definition: {
+              filters: { blobTypes: ["blockBlob", "appendBlob"], prefixMatch: ["images/"] },
+              actions: { baseBlob: { delete: { daysAfterCreationGreaterThan: 7 } } },
+            },
+          },
+        ],
+      },
+    });
+  });
+
+  test("another inbox container, retention and pixel cap follow the config", async () => {
+    const configured = await runProgram({
+      container: "photos",
+      inboxRetentionDays: "30",
+      maxImagePixels: "50000000",
+      deployUploadPage: "false",
+    });
+    const rule = (
+      only(configured, MANAGEMENT_POLICY).inputs.policy as {
+        rules: { definition: { filters: unknown; actions: unknown } }[];
+      }
+    ).rules[0];
+    expect(rule?.definition).toEqual({
+      filters: { blobTypes: ["blockBlob", "appendBlob"], prefixMatch: ["photos/"] },
+      actions: { baseBlob: { delete: { daysAfterCreationGreaterThan: 30 } } },
+    });
+    expect(only(configured, EVENT_SUBSCRIPTION).inputs.filter).toMatchObject({
+      subjectBeginsWith: "/blobServices/default/containers/photos/",
+    });
+    expect(appSettings(functionApp(configured))[VALIDATION_SETTING.maxImagePixels]).toBe("50000000");
+  });
+
+  test.each([
+    [
+      "inboxRetentionDays",
+      "1",
+      /^valet:inboxRetentionDays must be a whole number of days from 2 to 365 \(default 7\)/,
+    ],
+    [
+      "maxImagePixels",
+      "0",
+      new RegExp(
+        `^valet:maxImagePixels must be a whole number of pixels from ${MAX_IMAGE_PIXELS_BOUNDS.min} to ${MAX_IMAGE_PIXELS_BOUNDS.max}`,
+      ),
+    ],
+    ["container", "verified", /^valet:container must not be verified: that container holds the images/],
+  ])("%s = %j is refused with a StackConfigError naming the key", async (key, value, message) => {
+    const error = await runProgram({ [key]: value }).then(
+      () => undefined,
+      (caught: unknown) => caught as Error,
+    );
+    expect(error?.name).toBe("StackConfigError");
+    expect(error?.message).toMatch(message);
   });
 });

@@ -20,6 +20,7 @@ function azureState(type, name, inputs) {
         name: account,
         primaryEndpoints: {
           blob: `https://${account}.blob.core.windows.net/`,
+          queue: `https://${account}.queue.core.windows.net/`,
           table: `https://${account}.table.core.windows.net/`,
           web: `https://${account}.z16.web.core.windows.net/`,
         },
@@ -27,6 +28,14 @@ function azureState(type, name, inputs) {
     }
     case "azure-native:storage:BlobContainer":
       return { name: inputs.containerName };
+    case "azure-native:storage:Queue":
+      return { name: inputs.queueName };
+    // A system-assigned identity, as for the Function App below.
+    case "azure-native:eventgrid:SystemTopic":
+      return {
+        name: `${name}-${SUFFIX}`,
+        identity: { type: "SystemAssigned", principalId: `principal-of-topic-${name}`, tenantId: "tenant" },
+      };
     // Enabling the static website creates the $web container, which the resource reports.
     case "azure-native:storage:StorageAccountStaticWebsite":
       return { name: `${name}-${SUFFIX}`, containerName: "$web" };

@@ -3,6 +3,7 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import * as path from "node:path";
 import { describe, expect, test } from "vitest";
+import { ROLE } from "../../infra/platformRules";
 
 const ROOT = path.resolve(__dirname, "../..");
 /** Files the docs tell a person to create, which the repository deliberately does not hold (git-ignored). */
@@ -77,4 +78,10 @@ test("the anchor rule follows GitHub's for headings with code and punctuation", 
   );
   expect(anchorOf("Running `pulumi up` by hand")).toBe("running-pulumi-up-by-hand");
   expect(anchorOf("1. Names")).toBe("1-names");
+});
+
+test("the deploy identity's role-assignment condition lists exactly the roles the stack assigns", () => {
+  const text = readFileSync(path.join(ROOT, "docs/deploying.md"), "utf8");
+  const listed = /^ROLES="([^"]*)"$/m.exec(text)?.[1]?.split(/,\s*/);
+  expect(listed?.sort()).toEqual(Object.values(ROLE).sort());
 });
