@@ -7,6 +7,7 @@ import { join, resolve } from "node:path";
 import { type Environment, SETTING } from "../../function/appSettings";
 import { freePort } from "../../local/ports";
 import { type LocalStack, type LocalStackOptions, startLocalStack } from "../../local/stack";
+import { trustedCertificate } from "./tls";
 
 export const ALLOWED_ORIGIN = "http://127.0.0.1:4280";
 
@@ -17,7 +18,7 @@ export interface TestStack extends LocalStack {
 /** `options.web` also serves the page, built into a folder of the stack's own unless one is given. */
 export async function startTestStack(
   appSettings: Environment = {},
-  options: Pick<LocalStackOptions, "web"> = {},
+  options: Pick<LocalStackOptions, "web" | "signing"> = {},
 ): Promise<TestStack> {
   const dataDir = await mkdtemp(join(tmpdir(), "valet-azurite-"));
   const logs: string[] = [];
@@ -29,6 +30,7 @@ export async function startTestStack(
     dataDir,
     appSettings,
     log: (line) => logs.push(line),
+    certificate: options.signing === "identity" ? await trustedCertificate() : undefined,
     ...options,
   });
   return {
