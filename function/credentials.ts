@@ -7,6 +7,7 @@ import {
   HUMAN_CHECK_MESSAGES,
   HUMAN_PASS_HEADER,
   type HumanCheckRefusal,
+  type HumanCheckSettings,
   TURNSTILE_TOKEN_HEADER,
 } from "./humanCheck";
 import type { HumanPassBody } from "./humanCheckProtocol";
@@ -108,8 +109,9 @@ async function issue(request: HttpRequest, context: InvocationContext): Promise<
   }
   // After the request is known to be good, so a Turnstile token (single-use) is not spent on a bad one.
   let pass: HumanPassBody | undefined;
-  if (settings.humanCheck) {
-    const human = await passHumanCheck(settings.humanCheck, request, caller, context);
+  // parseSettings refuses a human check without a pass key, so both are set or neither.
+  if (settings.humanCheck && settings.humanPassKey) {
+    const human = await passHumanCheck(settings.humanCheck, settings.humanPassKey, request, caller, context);
     if ("response" in human) return human.response;
     pass = human.pass;
   }
@@ -164,7 +166,8 @@ async function issueToken(
  * Turnstile token nor the pass is ever logged.
  */
 async function passHumanCheck(
-  humanCheck: NonNullable<Settings["humanCheck"]>,
+  humanCheck: HumanCheckSettings,
+  passKey: Buffer,
   request: HttpRequest,
   caller: string,
   context: InvocationContext,
@@ -172,7 +175,7 @@ async function passHumanCheck(
   const now = new Date();
   const result = await checkHuman(
     humanCheck,
-    humanCheck.passKey,
+    passKey,
     {
       clientKey: caller,
       address: clientAddress(request.headers.get("x-forwarded-for"))?.address,

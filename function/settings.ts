@@ -36,8 +36,10 @@ export interface Settings {
   readonly policy: IssuancePolicy;
   /** The key generation whose stored access policies tokens reference (accessPolicies.ts). */
   readonly tokenGeneration: number;
-  /** The Turnstile check issuance requires, with the key its passes are signed with, or undefined when off. */
-  readonly humanCheck: (HumanCheckSettings & { readonly passKey: Buffer }) | undefined;
+  /** The Turnstile check issuance requires, or undefined when it is off. */
+  readonly humanCheck: HumanCheckSettings | undefined;
+  /** The key human passes are signed with, derived from the key root; set whenever the check is on. */
+  readonly humanPassKey: Buffer | undefined;
 }
 
 export interface SettingsOptions {
@@ -85,7 +87,8 @@ export function parseSettings(env: Environment, options: SettingsOptions = {}): 
     tokenLifetimeMinutes,
     policy: { ...policy, uploadTokenLifetimeMinutes },
     tokenGeneration,
-    humanCheck: humanCheck && keyRoot && { ...humanCheck, passKey: humanPassKey(keyRoot) },
+    humanCheck,
+    humanPassKey: humanCheck && keyRoot && humanPassKey(keyRoot),
   };
 }
 

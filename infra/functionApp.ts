@@ -28,6 +28,11 @@ export interface FunctionAppArgs {
   maximumInstanceCount: number;
   instanceMemoryMB: number;
   applicationInsightsConnectionString: pulumi.Input<string>;
+  /**
+   * Keyless: the uploads account and container, where the app's identity gets the roles it signs user
+   * delegation tokens with. Absent with the account key, where the app holds the key and no role.
+   */
+  keylessUploads?: { readonly accountId: pulumi.Input<string>; readonly containerId: pulumi.Input<string> };
 }
 
 export class FunctionApp extends pulumi.ComponentResource {
@@ -199,6 +204,32 @@ export class FunctionApp extends pulumi.ComponentResource {
       },
       { parent: this },
     );
+
+    if (args.keylessUploads) {
+      // The key that signs tokens is the account's, so the delegator role is assigned there; the data role
+      // only on the container tokens are for, since a token can never do more than its signer may.
+      // https://learn.microsoft.com/rest/api/storageservices/create-user-delegation-sas#assign-permissions-with-rbac
+      new authorization.RoleAssignment(
+        `${name}-uploads-delegator`,
+        {
+          scope: args.keylessUploads.accountId,
+          principalId,
+          principalType: authorization.PrincipalType.ServicePrincipal,
+          roleDefinitionId: role(ROLE.storageBlobDelegator),
+        },
+        { parent: this },
+      );
+      new authorization.RoleAssignment(
+        `${name}-uploads-container-contributor`,
+        {
+          scope: args.keylessUploads.containerId,
+          principalId,
+          principalType: authorization.PrincipalType.ServicePrincipal,
+          roleDefinitionId: role(ROLE.storageBlobDataContributor),
+        },
+        { parent: this },
+      );
+    }
 
     this.name = this.app.name;
     this.defaultHostName = this.app.defaultHostName;

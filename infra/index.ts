@@ -1,5 +1,6 @@
 // The valet stack: uploads storage with its browser CORS rule, the Flex Consumption Function App that
 // issues SAS tokens for it (settings wired from the storage's outputs), its code, and the upload page.
+// `valet:signing` chooses how tokens are signed: with the account key, or keyless with the app's identity.
 import * as path from "node:path";
 import * as resources from "@pulumi/azure-native/resources";
 import * as pulumi from "@pulumi/pulumi";
@@ -12,7 +13,7 @@ import { FunctionDeployment } from "./deploy";
 import { FunctionApp } from "./functionApp";
 import { Monitoring } from "./monitoring";
 import { buildFunctionPackage } from "./package";
-import { UploadPage } from "./site";
+import { PageStorage, UploadPage } from "./site";
 import { UploadsStorage } from "./storage";
 
 const config = loadStackConfig();
@@ -25,6 +26,12 @@ const resourceGroup = new resources.ResourceGroup(`${pulumi.getProject()}-${pulu
 });
 const resourceGroupName = resourceGroup.name;
 const location = config.location;
+const keyless = config.signing === "identity";
+
+// Keyless, the page is served by an account of its own: the uploads account takes no Shared Key, and
+// azure-native uploads the page's files with one (infra/site.ts).
+const pageStorage =
+  keyless && config.deployUploadPage ? new PageStorage("site", { resourceGroupName, location }) : undefined;
 
 // Storage the browser uploads to. The page's origin joins the configured ones when the page is deployed.
 const uploads = new UploadsStorage("uploads", {
@@ -34,7 +41,9 @@ const uploads = new UploadsStorage("uploads", {
   allowedOrigins: config.allowedOrigins,
   originsSource: `${pulumi.getProject()}:allowedOrigins`,
   allowWebsiteOrigin: config.deployUploadPage,
+  pageOrigin: pageStorage?.websiteOrigin,
   softDeleteRetentionDays: config.softDeleteRetentionDays,
+  signing: config.signing,
   signingKey: config.signingKey,
 });
 
@@ -52,8 +61,15 @@ const functionApp = new FunctionApp("credentials", {
   maximumInstanceCount: config.maximumInstanceCount,
   instanceMemoryMB: config.instanceMemoryMB,
   applicationInsightsConnectionString: monitoring.connectionString,
+  // Keyless: the account's URL and no key; the app's identity gets its roles on the account and container.
+  keylessUploads: keyless ? { accountId: uploads.accountId, containerId: uploads.containerId } : undefined,
   appSettings: {
-    [SETTING.connectionString]: uploads.connectionString,
+    ...(uploads.connectionString
+      ? { [SETTING.connectionString]: uploads.connectionString }
+      : { [SETTING.accountUrl]: uploads.blobServiceUrl }),
+    ...(config.keyDerivationSecret && {
+      [SETTING.keyDerivationSecret]: pulumi.secret(config.keyDerivationSecret),
+    }),
     [SETTING.container]: uploads.containerName,
     [SETTING.tokenLifetimeMinutes]: String(config.tokenLifetimeMinutes),
     [SETTING.uploadTokenLifetimeMinutes]: String(config.uploadTokenLifetimeMinutes),
@@ -83,8 +99,8 @@ const deployment = new FunctionDeployment("credentials", {
   package: buildFunctionPackage(DIST),
 });
 
-// The upload page, served by the uploads account's static website and pointed at the deployed function.
-// Its origin is already among the CORS origins (UploadsStorage adds the account's web endpoint).
+// The upload page, served by a static website (the uploads account's, or keyless the page account's) and
+// pointed at the deployed function. Its origin is already among the CORS origins (UploadsStorage adds it).
 const page = config.deployUploadPage ? deployUploadPage() : undefined;
 
 function deployUploadPage(): UploadPage {
@@ -95,7 +111,7 @@ function deployUploadPage(): UploadPage {
   );
   return new UploadPage("upload-page", {
     resourceGroupName,
-    accountName: uploads.accountName,
+    accountName: pageStorage?.accountName ?? uploads.accountName,
     config: pageSettings,
     siteDir,
   });
@@ -110,5 +126,5 @@ export { resourceGroupName };
 export const uploadPageUrl = page?.url;
 export const functionPackageSha256 = deployment.packageSha256;
 export const allowedOrigins = uploads.corsOrigins;
-/** Secret: lets a developer run the function locally against this account. */
+/** Secret: lets a developer run the function locally against this account. Account-key mode only. */
 export const uploadsConnectionString = uploads.connectionString;

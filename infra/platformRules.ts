@@ -128,6 +128,22 @@ export const ROLE = {
    * https://learn.microsoft.com/azure/storage/tables/assign-azure-role-data-access
    */
   storageTableDataContributor: "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3",
+  /**
+   * Keyless: Get User Delegation Key (generateUserDelegationKey/action) and nothing else. The key is for the
+   * whole account, so the role is assigned at the account (or above).
+   * https://learn.microsoft.com/azure/role-based-access-control/built-in-roles/storage#storage-blob-delegator
+   * https://learn.microsoft.com/rest/api/storageservices/create-user-delegation-sas#assign-permissions-with-rbac
+   */
+  storageBlobDelegator: "db58b8e5-c6ad-4a2a-8342-4190687cbf4a",
+  /**
+   * Keyless: a user delegation token grants the intersection of its `sp` and the signer's data roles, so the
+   * signer needs blob write and create where tokens are used: this role, assigned on the uploads container
+   * alone (container scope is the narrowest Azure supports for blob data roles). No built-in role grants
+   * less and still writes blobs.
+   * https://learn.microsoft.com/azure/role-based-access-control/built-in-roles/storage#storage-blob-data-contributor
+   * https://learn.microsoft.com/azure/storage/blobs/assign-azure-role-data-access#determine-the-scope
+   */
+  storageBlobDataContributor: "ba92f5b4-2d11-453d-a403-e96b0029c9fe",
 } as const;
 
 /** The names of a sourced list, for lookups. */

@@ -147,6 +147,25 @@ const FLEX_SITE = {
 };
 const rule = (origins: string[]) => ({ allowedOrigins: origins, allowedMethods: ["PUT"] });
 
+describe("the policy pack over the keyless program's resources", () => {
+  let run: ProgramRun;
+  beforeAll(async () => {
+    run = await runProgram({ signing: "identity", allowedOrigins: "https://photos.example.com" });
+  });
+
+  test("no policy reports any registered resource, and the publish still waits for the runtime role", async () => {
+    const reported = [];
+    for (const candidate of resourcePolicies.filter((entry) => entry.validateResource)) {
+      for (const resource of run.resources) {
+        reported.push(...(await violations(candidate, resource.type, resource.inputs)));
+      }
+    }
+    for (const candidate of stackPolicies)
+      reported.push(...(await stackViolations(candidate, run.resources)));
+    expect(reported).toEqual([]);
+  });
+});
+
 describe("the policy pack over the program's own resources", () => {
   let run: ProgramRun;
   beforeAll(async () => {

@@ -349,7 +349,7 @@ describe("keyless settings", () => {
     expect(error.setting).toBe(SETTING.keyDerivationSecret);
     expect(error.message).toMatch(/openssl rand -base64 32/);
     const settings = keyless({ ...turnstile, [SETTING.keyDerivationSecret]: secret });
-    expect(settings.humanCheck?.passKey).toHaveLength(32);
+    expect(settings.humanPassKey).toHaveLength(32);
   });
 
   test("refuse a KEY_DERIVATION_SECRET that is short or not base64, without quoting it", () => {
@@ -369,6 +369,6 @@ describe("keyless settings", () => {
     const expected = createHmac("sha256", Buffer.from(TEST_KEY, "base64"))
       .update("valet human pass key v1")
       .digest();
-    expect(settings.humanCheck?.passKey.equals(expected)).toBe(true);
+    expect(settings.humanPassKey?.equals(expected)).toBe(true);
   });
 });
