@@ -1,5 +1,7 @@
 // Keyless signing against a real Azurite over HTTPS with `--oauth basic`: tokens signed with a user
 // delegation key the function got with its (stand-in) Entra ID identity, and what storage refuses.
+import { readFile } from "node:fs/promises";
+import { request } from "node:https";
 import {
   BlobSASPermissions,
   BlobServiceClient,
@@ -15,7 +17,7 @@ import { USER_DELEGATION_SAS_VERSION } from "../../function/signing";
 import type { CredentialsBody, UploadCredentialsBody } from "../../function/tokens";
 import { EMULATOR_ACCOUNT, EMULATOR_KEY } from "../../local/azurite";
 import { LOCAL_IDENTITY, localIdentityCredential } from "../../local/localIdentity";
-import { startTestStack, type TestStack } from "../support/stack";
+import { runNpmStart, startTestStack, type TestStack } from "../support/stack";
 import { putBlob, statusOf } from "../support/storage";
 
 let stack: TestStack;
@@ -147,5 +149,42 @@ describe("a keyless token", () => {
     expect(await putBlob(`${base}/late.png?${expiredKey}`, "x")).toBe(403);
     const liveKey = await sign(Date.now() - hour, Date.now() + 2 * hour, "on-time.png");
     expect(await putBlob(`${base}/on-time.png?${liveKey}`, "x")).toBe(201);
+  });
+});
+
+/** A Put Blob over HTTPS trusting `ca` alone: this process does not trust npm start's own certificate. */
+function putTrusting(ca: Buffer, url: string, body: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const put = request(
+      url,
+      { method: "PUT", ca, headers: { "x-ms-blob-type": "BlockBlob" } },
+      (response) => {
+        response.resume();
+        resolve(response.statusCode ?? 0);
+      },
+    );
+    put.on("error", reject);
+    put.end(body);
+  });
+}
+
+describe("VALET_SIGNING=identity npm start", () => {
+  test("runs the stack keyless, names the certificate to accept, and its tokens upload", async () => {
+    const started = await runNpmStart({ VALET_SIGNING: "identity" });
+    try {
+      const output = started.output();
+      expect(output).toContain("keyless (user delegation key)");
+      const certPath = /certificate\s+(\S+cert\.pem)/.exec(output)?.[1];
+      expect(output).toMatch(/--ignore-certificate-errors-spki-list=[A-Za-z0-9+/]{43}=/);
+      const query = new URLSearchParams({ filename: "a.png", contentType: "image/png", size: "5" });
+      const response = await fetch(`${started.credentialsUrl}?${query}`);
+      const upload = (await response.json()) as UploadCredentialsBody;
+      expect(new URLSearchParams(upload.sasKey).get("sv")).toBe(USER_DELEGATION_SAS_VERSION);
+      expect(upload.blobUrl.startsWith("https://127.0.0.1:")).toBe(true);
+      const ca = await readFile(certPath ?? "");
+      expect(await putTrusting(ca, `${upload.blobUrl}?${upload.sasKey}`, "hello")).toBe(201);
+    } finally {
+      expect(await started.stop()).toBe(0);
+    }
   });
 });
