@@ -13,7 +13,7 @@ import { type AzuriteExitedError, startAzurite, startAzuriteTables } from "./azu
 import { startFunctionHost } from "./functionHost";
 import { localIdentityCredential } from "./localIdentity";
 import { prepareLimitsTable, prepareUploadsStorage } from "./storage";
-import type { LocalCertificate } from "./tls";
+import { assertTrusted, type LocalCertificate } from "./tls";
 import { buildLocalPage, startWebServer } from "./web";
 
 export interface LocalStackOptions {
@@ -172,19 +172,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   }
 }
 
-/**
- * The certificate keyless mode serves, checked to be the one this process trusts: Node reads
- * NODE_EXTRA_CA_CERTS once, at start, and the storage SDK's client options document no CA, so a stack started
- * without it would fail at its first call to storage with a certificate error.
- * https://nodejs.org/api/cli.html#node_extra_ca_certsfile
- */
+/** The certificate keyless mode serves, once this process is known to trust it. */
 function trustedCertificate(certificate: LocalCertificate | undefined): LocalCertificate {
   if (!certificate) throw new Error("Keyless signing needs the local HTTPS certificate (local/tls.ts).");
-  if (process.env.NODE_EXTRA_CA_CERTS !== certificate.certPath) {
-    throw new Error(
-      `Keyless signing needs this process to trust ${certificate.certPath}: start it with ` +
-        `NODE_EXTRA_CA_CERTS=${certificate.certPath} (npm start does so itself).`,
-    );
-  }
+  assertTrusted(certificate);
   return certificate;
 }

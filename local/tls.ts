@@ -88,3 +88,18 @@ export async function runTrusting(certificate: LocalCertificate): Promise<number
   process.on("SIGTERM", forward("SIGTERM"));
   return new Promise((resolve) => child.once("exit", (code, signal) => resolve(code ?? (signal ? 1 : 0))));
 }
+
+/**
+ * Refuses to go on unless this process trusts `certificate`: Node reads NODE_EXTRA_CA_CERTS once, at start,
+ * and the storage SDK's client options document no CA, so without it the first call to the HTTPS blob
+ * service would fail with a certificate error.
+ * https://nodejs.org/api/cli.html#node_extra_ca_certsfile
+ */
+export function assertTrusted(certificate: LocalCertificate): void {
+  if (process.env.NODE_EXTRA_CA_CERTS !== certificate.certPath) {
+    throw new Error(
+      `Keyless signing needs this process to trust ${certificate.certPath}: start it with ` +
+        `NODE_EXTRA_CA_CERTS=${certificate.certPath} (npm start and npm run bench do so themselves).`,
+    );
+  }
+}
