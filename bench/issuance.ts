@@ -104,7 +104,7 @@ async function issuesSameToken(project: Issue, signer: BaselineSigner): Promise<
 }
 
 /** Calls `issue` back to back for `ms` milliseconds; returns calls per second. */
-async function perSecond(issue: Issue, ms: number): Promise<number> {
+export async function perSecond(issue: Issue, ms: number): Promise<number> {
   let count = 0;
   let sink = 0;
   const start = performance.now();

@@ -1,6 +1,6 @@
 // `npm run bench`: measures token issuance, cold start and upload throughput, each against a baseline in
-// the same run, on loopback, then the page's uploads on shaped networks against the link's limit; prints
-// one table and writes it as JSON (bench/results.json).
+// the same run, on loopback, then the page's uploads on shaped networks against the link's limit, then
+// keyless signing against the account key; prints one table and writes it as JSON (bench/results.json).
 // `npm run bench -- --smoke` (or BENCH_SMOKE=1) runs every row once with tiny sizes: a check that the
 // benchmark works, not a measurement.
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -18,12 +18,15 @@ import {
   startAzuriteTables,
 } from "../local/azurite";
 import { type FunctionHost, startFunctionHost } from "../local/functionHost";
+import { localIdentityCredential } from "../local/localIdentity";
 import { freePort } from "../local/ports";
 import { prepareLimitsTable, prepareUploadsStorage } from "../local/storage";
+import { assertTrusted, ensureLocalCertificate, type LocalCertificate, runTrusting } from "../local/tls";
 import { DEFAULT_UPLOAD_TUNING } from "../web/config";
 import { benchColdStart } from "./coldStart";
 import { benchHttp } from "./http";
 import { baselineAccount, benchIssuance, signerForSettings } from "./issuance";
+import { benchKeyless } from "./keyless";
 import { benchShapedUploads } from "./network";
 import { benchRateLimit } from "./rateLimit";
 import { type BenchResults, type BenchRow, formatTable } from "./results";
@@ -37,6 +40,8 @@ export interface BenchOptions {
   outFile?: string;
   /** Progress lines; silent when omitted. */
   log?: (line: string) => void;
+  /** The certificate the keyless row's HTTPS blob service serves; this process must trust it. */
+  certificate: LocalCertificate;
 }
 
 const HOST = "127.0.0.1";
@@ -53,6 +58,7 @@ function sizes(smoke: boolean) {
   return smoke
     ? {
         issuance: { runs: 1, runMs: 50 },
+        keyless: { runs: 1, runMs: 50 },
         rateLimit: { runs: 1, requests: 20 },
         http: { runs: 1, connections: 4, durationSeconds: 1, amount: 200 },
         coldStart: { runs: 1 },
@@ -73,6 +79,7 @@ function sizes(smoke: boolean) {
       }
     : {
         issuance: { runs: 5, runMs: 1000 },
+        keyless: { runs: 7, runMs: 1000 },
         rateLimit: { runs: 5, requests: 1000 },
         http: { runs: 3, connections: 16, durationSeconds: 3 },
         coldStart: { runs: 7 },
@@ -93,9 +100,11 @@ export async function runBenchmarks(options: BenchOptions): Promise<BenchResults
   const size = sizes(options.smoke);
   const dataDir = await mkdtemp(join(tmpdir(), "valet-bench-"));
   let azurite: Azurite | undefined;
+  let keylessAzurite: Azurite | undefined;
   let tables: AzuriteTables | undefined;
   let host: FunctionHost | undefined;
   try {
+    assertTrusted(options.certificate);
     azurite = await startAzurite({ host: HOST, port: await freePort(HOST), location: dataDir });
     tables = await startAzuriteTables({ host: HOST, port: await freePort(HOST), location: dataDir });
     await prepareLimitsTable(tables.connectionString);
@@ -115,11 +124,11 @@ export async function runBenchmarks(options: BenchOptions): Promise<BenchResults
     await prepareUploadsStorage(azurite.connectionString, settings.container, [PAGE_ORIGIN]);
     const rows: BenchRow[] = [];
 
-    log("1/6 issuance in process…");
+    log("1/7 issuance in process…");
     rows.push(await benchIssuance({ ...size.issuance, accountKey: EMULATOR_KEY }));
-    log("2/6 issuance over HTTP…");
+    log("2/7 issuance over HTTP…");
     rows.push(await benchHttp({ ...size.http, env: { ...instanceEnv, BENCH_ACCOUNT_KEY: EMULATOR_KEY } }));
-    log("3/6 cold start…");
+    log("3/7 cold start…");
     rows.push(
       await benchColdStart({
         ...size.coldStart,
@@ -128,7 +137,7 @@ export async function runBenchmarks(options: BenchOptions): Promise<BenchResults
         signer: signerForSettings(EMULATOR_KEY),
       }),
     );
-    log("4/6 upload…");
+    log("4/7 upload…");
     host = await startFunctionHost({ host: HOST, port: await freePort(HOST), allowedOrigins: [] });
     rows.push(
       await benchUpload({
@@ -139,7 +148,7 @@ export async function runBenchmarks(options: BenchOptions): Promise<BenchResults
       }),
     );
 
-    log("5/6 issuance with the limits on and off…");
+    log("5/7 issuance with the limits on and off…");
     rows.push(
       await benchRateLimit({
         ...size.rateLimit,
@@ -155,7 +164,7 @@ export async function runBenchmarks(options: BenchOptions): Promise<BenchResults
       }),
     );
 
-    log("6/6 the page on shaped networks…");
+    log("6/7 the page on shaped networks…");
     rows.push(
       ...(await benchShapedUploads({
         ...size.shaped,
@@ -165,6 +174,24 @@ export async function runBenchmarks(options: BenchOptions): Promise<BenchResults
         container: settings.container,
         log,
       })),
+    );
+
+    log("7/7 keyless signing against the account key…");
+    // Its own blob service: HTTPS with Entra ID bearer tokens, which keyless signing needs.
+    keylessAzurite = await startAzurite({
+      host: HOST,
+      port: await freePort(HOST),
+      location: join(dataDir, "keyless"),
+      tls: options.certificate,
+    });
+    const { [SETTING.connectionString]: _, ...sharedSettings } = appSettings;
+    rows.push(
+      await benchKeyless({
+        ...size.keyless,
+        accountKeySettings: appSettings,
+        identitySettings: { ...sharedSettings, [SETTING.accountUrl]: keylessAzurite.blobServiceUrl },
+        credential: () => localIdentityCredential(),
+      }),
     );
 
     const results: BenchResults = {
@@ -183,6 +210,7 @@ export async function runBenchmarks(options: BenchOptions): Promise<BenchResults
     return results;
   } finally {
     await host?.stop();
+    await keylessAzurite?.stop();
     await tables?.stop();
     await azurite?.stop();
     await rm(dataDir, { recursive: true, force: true });
@@ -191,8 +219,12 @@ export async function runBenchmarks(options: BenchOptions): Promise<BenchResults
 
 async function main(): Promise<void> {
   const smoke = process.argv.includes("--smoke") || process.env.BENCH_SMOKE === "1";
+  // The keyless row's blob service is HTTPS: this process runs again trusting its certificate.
+  const certificate = await ensureLocalCertificate(join(tmpdir(), "valet-bench-tls"));
+  const exitCode = await runTrusting(certificate);
+  if (exitCode !== undefined) process.exit(exitCode);
   const started = performance.now();
-  const results = await runBenchmarks({ smoke, log: (line) => console.error(line) });
+  const results = await runBenchmarks({ smoke, certificate, log: (line) => console.error(line) });
   console.log(formatTable(results));
   console.error(`done in ${Math.round((performance.now() - started) / 1000)} s; JSON in bench/results.json`);
 }

@@ -12,12 +12,12 @@
 // https://learn.microsoft.com/azure/app-service/configure-common#configure-app-settings (a change restarts the app)
 import {
   BlobSASPermissions,
-  ContainerClient,
+  type ContainerClient,
   ContainerSASPermissions,
   RestError,
   type SignedIdentifier,
-  type StorageSharedKeyCredential,
 } from "@azure/storage-blob";
+import { storageFailureCause, type UploadsAccount, uploadsServiceClient } from "./uploadsAccount";
 
 /**
  * What each kind of token may do. The permission lives in the policy, not in the token: a field may be in
@@ -198,11 +198,12 @@ export type AccessPolicyStatus =
   | { readonly kind: "refused"; readonly error: AccessPolicyError; readonly at: number; reported: boolean };
 
 export interface PolicyTarget {
-  readonly blobServiceUrl: string;
+  readonly uploads: UploadsAccount;
   readonly container: string;
-  readonly credential: StorageSharedKeyCredential;
   readonly tokenGeneration: number;
 }
+
+const READY: Promise<AccessPolicyStatus> = Promise.resolve({ kind: "ready" });
 
 /**
  * A check that failed is started again by the first request after this long (storage may be back, or the
@@ -231,6 +232,10 @@ export function configureAccessPolicyCheck(check: AccessPolicyCheck): void {
  * instance, so a new settings object starts a new check.
  */
 export async function accessPolicyStatus(target: PolicyTarget, setting: string): Promise<AccessPolicyStatus> {
+  // Keyless tokens are user delegation SAS, which cannot name a stored access policy: none is needed, and
+  // Set Container ACL would need the account key anyway.
+  // https://learn.microsoft.com/rest/api/storageservices/create-user-delegation-sas
+  if (target.uploads.mode === "identity") return READY;
   if (kept?.target !== target) kept = { target, status: runCheck(target, setting) };
   const seen = kept;
   const status = await seen.status;
@@ -243,20 +248,14 @@ export async function accessPolicyStatus(target: PolicyTarget, setting: string):
 async function checkContainer(target: PolicyTarget, setting: string): Promise<AccessPolicyStatus> {
   try {
     // Few, short tries: a request may be waiting, and a failed check is tried again later anyway.
-    const container = new ContainerClient(`${target.blobServiceUrl}/${target.container}`, target.credential, {
+    const container = uploadsServiceClient(target.uploads, {
       retryOptions: { maxTries: 2, retryDelayInMs: 200, tryTimeoutInMs: 5_000 },
-    });
+    }).getContainerClient(target.container);
     await ensureAccessPolicies(container, target.tokenGeneration, setting);
     return { kind: "ready" };
   } catch (error) {
     if (error instanceof AccessPolicyError)
       return { kind: "refused", error, at: Date.now(), reported: false };
-    const reason =
-      error instanceof RestError
-        ? `storage answered ${error.statusCode ?? error.code ?? "without a status"}`
-        : error instanceof Error
-          ? error.name
-          : typeof error;
-    return { kind: "unverified", reason, at: Date.now(), reported: false };
+    return { kind: "unverified", reason: storageFailureCause(error), at: Date.now(), reported: false };
   }
 }

@@ -3,7 +3,11 @@
 
 /** App-setting names. `AzureWebJobsStorage` is not among them: it belongs to the Functions runtime. */
 export const SETTING = {
+  // The uploads account: a connection string with its key, or (keyless) its blob endpoint alone.
   connectionString: "UPLOADS_CONNECTION_STRING",
+  accountUrl: "UPLOADS_ACCOUNT_URL",
+  /** Keyless only: the root secret HMAC keys are derived from (keyDerivation.ts), there being no account key. */
+  keyDerivationSecret: "KEY_DERIVATION_SECRET",
   container: "UPLOADS_CONTAINER",
   tokenLifetimeMinutes: "SAS_TOKEN_LIFETIME_MINUTES",
   // The issuance policy for per-upload tokens (parsed in policy.ts).

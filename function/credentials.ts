@@ -8,7 +8,6 @@ import {
   HUMAN_PASS_HEADER,
   type HumanCheckRefusal,
   type HumanCheckSettings,
-  humanPassKey,
   TURNSTILE_TOKEN_HEADER,
 } from "./humanCheck";
 import type { HumanPassBody } from "./humanCheckProtocol";
@@ -16,6 +15,7 @@ import { type Limiter, LimitsUnavailableError, loadLimiter } from "./limiter";
 import { type Decision, refusalMessage } from "./limits";
 import { LogSampler } from "./logSampler";
 import { loadSettings, type Settings } from "./settings";
+import { SigningUnavailableError } from "./signing";
 import { issueContainerToken, issueUploadToken, type TokenBinding } from "./tokens";
 import {
   clientAddress,
@@ -109,14 +109,35 @@ async function issue(request: HttpRequest, context: InvocationContext): Promise<
   }
   // After the request is known to be good, so a Turnstile token (single-use) is not spent on a bad one.
   let pass: HumanPassBody | undefined;
-  if (settings.humanCheck) {
-    const human = await passHumanCheck(settings.humanCheck, settings, request, caller, context);
+  // parseSettings refuses a human check without a pass key, so both are set or neither.
+  if (settings.humanCheck && settings.humanPassKey) {
+    const human = await passHumanCheck(settings.humanCheck, settings.humanPassKey, request, caller, context);
     if ("response" in human) return human.response;
     pass = human.pass;
   }
-  const { tokenRequest, binding } = read;
+  try {
+    return await issueToken(read.tokenRequest, read.binding, settings, pass, context);
+  } catch (error) {
+    if (!(error instanceof SigningUnavailableError)) throw error;
+    logSampled(context, "error", "signing.unavailable", Date.now(), {
+      event: "signing.unavailable",
+      message: error.message,
+    });
+    return errorResponse(503, "The function cannot sign tokens right now: try again in a minute.", {
+      "Retry-After": "60",
+    });
+  }
+}
+
+async function issueToken(
+  tokenRequest: TokenRequest,
+  binding: TokenBinding,
+  settings: Settings,
+  pass: HumanPassBody | undefined,
+  context: InvocationContext,
+): Promise<HttpResponseInit> {
   if (tokenRequest.kind === "container") {
-    const body = issueContainerToken(settings, new Date(), binding);
+    const body = await issueContainerToken(settings, new Date(), binding);
     log(context, "information", {
       event: "token.issued",
       scope: "container",
@@ -125,7 +146,7 @@ async function issue(request: HttpRequest, context: InvocationContext): Promise<
     });
     return { status: 200, headers: RESPONSE_HEADERS, jsonBody: { ...body, ...pass } };
   }
-  const body = issueUploadToken(settings, new Date(), tokenRequest, binding);
+  const body = await issueUploadToken(settings, new Date(), tokenRequest, binding);
   log(context, "information", {
     event: "token.issued",
     scope: "blob",
@@ -146,7 +167,7 @@ async function issue(request: HttpRequest, context: InvocationContext): Promise<
  */
 async function passHumanCheck(
   humanCheck: HumanCheckSettings,
-  settings: Settings,
+  passKey: Buffer,
   request: HttpRequest,
   caller: string,
   context: InvocationContext,
@@ -154,7 +175,7 @@ async function passHumanCheck(
   const now = new Date();
   const result = await checkHuman(
     humanCheck,
-    humanPassKey(settings.credential),
+    passKey,
     {
       clientKey: caller,
       address: clientAddress(request.headers.get("x-forwarded-for"))?.address,
@@ -170,14 +191,10 @@ async function passHumanCheck(
   }
   if (result.kind === "misconfigured") {
     // Every token-carrying request fails the same way until the secret is fixed: logged once a minute.
-    const sample = sampler.take("humanCheck.misconfigured", now.getTime());
-    if (sample.log) {
-      log(context, "error", {
-        event: "humanCheck.misconfigured",
-        errorCodes: result.errorCodes,
-        unloggedSinceLast: sample.unloggedSinceLast,
-      });
-    }
+    logSampled(context, "error", "humanCheck.misconfigured", now.getTime(), {
+      event: "humanCheck.misconfigured",
+      errorCodes: result.errorCodes,
+    });
     return {
       response: errorResponse(
         500,
@@ -185,15 +202,11 @@ async function passHumanCheck(
       ),
     };
   }
-  const sample = sampler.take("humanCheck.unavailable", now.getTime());
-  if (sample.log) {
-    log(context, "warning", {
-      event: "humanCheck.unavailable",
-      cause: result.cause,
-      action: "refusing until siteverify answers",
-      unloggedSinceLast: sample.unloggedSinceLast,
-    });
-  }
+  logSampled(context, "warning", "humanCheck.unavailable", now.getTime(), {
+    event: "humanCheck.unavailable",
+    cause: result.cause,
+    action: "refusing until siteverify answers",
+  });
   return {
     response: errorResponse(
       503,
@@ -210,15 +223,11 @@ function humanCheckRefused(
   context: InvocationContext,
   errorCodes: string[] = [],
 ): HttpResponseInit {
-  const sample = sampler.take(`humanCheck.refused.${reason}`, Date.now());
-  if (sample.log) {
-    log(context, "warning", {
-      event: "humanCheck.refused",
-      reason,
-      errorCodes,
-      unloggedSinceLast: sample.unloggedSinceLast,
-    });
-  }
+  logSampled(context, "warning", `humanCheck.refused.${reason}`, Date.now(), {
+    event: "humanCheck.refused",
+    reason,
+    errorCodes,
+  });
   return errorResponse(403, HUMAN_CHECK_MESSAGES[reason], {}, { humanCheck: reason });
 }
 
@@ -254,15 +263,11 @@ async function limit(
   try {
     return await limiter.check(key, bytes, now);
   } catch (error) {
-    const sample = sampler.take("limits.unavailable", now);
-    if (sample.log) {
-      log(context, "warning", {
-        event: "limits.unavailable",
-        error: error instanceof LimitsUnavailableError ? error.message : typeof error,
-        action: "issuing without the limits",
-        unloggedSinceLast: sample.unloggedSinceLast,
-      });
-    }
+    logSampled(context, "warning", "limits.unavailable", now, {
+      event: "limits.unavailable",
+      error: error instanceof LimitsUnavailableError ? error.message : typeof error,
+      action: "issuing without the limits",
+    });
     return undefined;
   }
 }
@@ -278,20 +283,31 @@ function limitedResponse(
   context: InvocationContext,
 ): HttpResponseInit {
   const now = Date.now();
-  const sample = sampler.take(`request.limited.${decision.reason}`, now);
-  if (sample.log) {
-    log(context, "warning", {
-      event: "request.limited",
-      reason: decision.reason,
-      retryAfterSeconds: decision.retryAfterSeconds,
-      unloggedSinceLast: sample.unloggedSinceLast,
-    });
-  }
+  logSampled(context, "warning", `request.limited.${decision.reason}`, now, {
+    event: "request.limited",
+    reason: decision.reason,
+    retryAfterSeconds: decision.retryAfterSeconds,
+  });
   return {
     status: 429,
     headers: { ...RESPONSE_HEADERS, "Retry-After": String(decision.retryAfterSeconds) },
     jsonBody: { error: refusalMessage(decision, now), retryAfterSeconds: decision.retryAfterSeconds },
   };
+}
+
+/**
+ * An event that can come once per request, logged at most once a minute per key on this instance, with how
+ * many were left unlogged since the last.
+ */
+function logSampled(
+  context: InvocationContext,
+  level: "warning" | "error",
+  key: string,
+  now: number,
+  event: object,
+): void {
+  const sample = sampler.take(key, now);
+  if (sample.log) log(context, level, { ...event, unloggedSinceLast: sample.unloggedSinceLast });
 }
 
 /** One structured event per line, with the invocation id, through the context so it reaches Application Insights. */

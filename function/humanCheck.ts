@@ -3,6 +3,7 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { type Environment, SETTING, SettingsError, trimmed } from "./appSettings";
 import type { HumanCheckRefusal, HumanPassBody } from "./humanCheckProtocol";
+import { deriveKey, KEY_LABELS, type KeyRoot } from "./keyDerivation";
 
 export { HUMAN_PASS_HEADER, type HumanCheckRefusal, TURNSTILE_TOKEN_HEADER } from "./humanCheckProtocol";
 
@@ -93,25 +94,13 @@ export function checkTurnstileKeysPaired(
 // The pass: `<expiry, Unix seconds>.<HMAC-SHA256 of the client key and the expiry, base64url>`. It names no
 // client: the function recomputes it for the caller's own address key, so a pass taken elsewhere is refused.
 
-const passKeys = new WeakMap<object, Buffer>();
-
 /**
- * The pass key: derived from the account key the function signs tokens with (HMAC over a fixed label), so
- * there is no further secret to manage, a key rotation also ends every pass, and the account key itself is
- * never used to sign anything but tokens.
+ * The pass key, derived from the function's key root (keyDerivation.ts): in account-key mode the account
+ * key, so there is no further secret to manage, a key rotation also ends every pass, and the account key
+ * itself is never used to sign anything but tokens.
  */
-export function humanPassKey(credential: {
-  /** StorageSharedKeyCredential's own HMAC with the account key (named structurally: infra/ loads this file). */
-  computeHMACSHA256(stringToSign: string): string;
-}): Buffer {
-  // Derived once per credential: the settings, and with them the credential, are kept per instance, so
-  // requests reuse the key instead of computing an HMAC to get it.
-  let key = passKeys.get(credential);
-  if (!key) {
-    key = Buffer.from(credential.computeHMACSHA256("valet human pass key v1"), "base64");
-    passKeys.set(credential, key);
-  }
-  return key;
+export function humanPassKey(root: KeyRoot): Buffer {
+  return deriveKey(root, KEY_LABELS.humanPass);
 }
 
 export function signHumanPass(key: Buffer, clientKey: string, expiresAt: Date): string {

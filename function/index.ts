@@ -15,7 +15,11 @@ for (const [name, options] of Object.entries(httpFunctions)) {
 try {
   // The container's stored access policies are checked now, while the instance starts, so that the first
   // request finds the check done or under way; the request reports its outcome.
-  void accessPolicyStatus(loadSettings(), SETTING.tokenGeneration);
+  const settings = loadSettings();
+  void accessPolicyStatus(settings, SETTING.tokenGeneration);
+  // Keyless: the first user delegation key is fetched now; a failure is met (and reported) by the first
+  // request, which asks again.
+  settings.signer.warmUp().catch(() => undefined);
   loadLimiter();
 } catch (error) {
   if (!(error instanceof SettingsError)) throw error;

@@ -1,15 +1,20 @@
 // Reads and validates the function's settings once per instance: the uploads account (from its
-// connection string), the container, the container token's lifetime, the issuance policy and the human check.
+// connection string, or keyless from its URL), the container, the container token's lifetime, the issuance
+// policy and the human check.
+import { DefaultAzureCredential, ManagedIdentityCredential, type TokenCredential } from "@azure/identity";
 import { BlobServiceClient, SASProtocol, StorageSharedKeyCredential } from "@azure/storage-blob";
-import { type Environment, SETTING, SettingsError } from "./appSettings";
+import { type Environment, SETTING, SettingsError, trimmed } from "./appSettings";
 import {
   fitUploadTokenLifetime,
   parseContainerName,
   parseTokenGeneration,
   parseTokenLifetime,
 } from "./container";
-import { type HumanCheckSettings, parseHumanCheckSettings } from "./humanCheck";
+import { type HumanCheckSettings, humanPassKey, parseHumanCheckSettings } from "./humanCheck";
+import { type KeyRoot, parseRootSecret } from "./keyDerivation";
 import { type IssuancePolicy, parsePolicy } from "./policy";
+import { type TokenSigner, tokenSigner } from "./signing";
+import type { UploadsAccount } from "./uploadsAccount";
 
 /** Azure's default endpoint suffix, assumed when an account-key connection string names none. */
 const DEFAULT_ENDPOINT_SUFFIX = "core.windows.net";
@@ -18,9 +23,14 @@ export interface Settings {
   /** Blob service URL without a trailing slash: `<url>/<container>/<name>` is a blob's address. */
   readonly blobServiceUrl: string;
   readonly accountName: string;
-  readonly credential: StorageSharedKeyCredential;
   /** HTTPS only, unless the endpoint itself is plain HTTP (the emulator). */
   readonly protocol: SASProtocol;
+  /** How this instance reaches the uploads account (uploadsAccount.ts): the one way every client is made. */
+  readonly uploads: UploadsAccount;
+  /** How tokens are signed, chosen once from the account's settings. */
+  readonly signer: TokenSigner;
+  /** The root of every HMAC key (keyDerivation.ts); undefined only keyless without KEY_DERIVATION_SECRET. */
+  readonly keyRoot: KeyRoot | undefined;
   readonly container: string;
   readonly tokenLifetimeMinutes: number;
   readonly policy: IssuancePolicy;
@@ -28,10 +38,20 @@ export interface Settings {
   readonly tokenGeneration: number;
   /** The Turnstile check issuance requires, or undefined when it is off. */
   readonly humanCheck: HumanCheckSettings | undefined;
+  /** The key human passes are signed with, derived from the key root; set whenever the check is on. */
+  readonly humanPassKey: Buffer | undefined;
 }
 
-export function parseSettings(env: Environment): Settings {
-  const account = parseConnectionString(env[SETTING.connectionString]);
+export interface SettingsOptions {
+  /**
+   * The Entra ID credential keyless mode signs with, for a host that has its own (the local stack's
+   * stand-in for Entra ID); by default the app's managed identity.
+   */
+  readonly uploadsCredential?: TokenCredential;
+}
+
+export function parseSettings(env: Environment, options: SettingsOptions = {}): Settings {
+  const uploads = parseUploadsAccount(env, options);
   const tokenLifetimeMinutes = parseTokenLifetime(
     SETTING.tokenLifetimeMinutes,
     env[SETTING.tokenLifetimeMinutes],
@@ -42,17 +62,106 @@ export function parseSettings(env: Environment): Settings {
     { container: tokenLifetimeMinutes, upload: policy.uploadTokenLifetimeMinutes },
     env[SETTING.uploadTokenLifetimeMinutes],
   );
+  const tokenGeneration = parseTokenGeneration(SETTING.tokenGeneration, env[SETTING.tokenGeneration]);
+  const keyRoot = parseKeyRoot(env, uploads);
+  const humanCheck = parseHumanCheckSettings(env);
+  if (humanCheck && !keyRoot) {
+    const name = SETTING.keyDerivationSecret;
+    throw new SettingsError(
+      name,
+      `${name} is not set: keyless (${SETTING.accountUrl}) the human check (${SETTING.turnstileSecretKey}) ` +
+        `derives its pass key from it; set it to base64 of 32 random bytes (openssl rand -base64 32).`,
+    );
+  }
   return {
-    ...account,
+    blobServiceUrl: uploads.blobServiceUrl,
+    accountName: uploads.accountName,
+    protocol: uploads.protocol,
+    uploads,
+    signer: tokenSigner(uploads, {
+      tokenGeneration,
+      longestTokenMinutes: Math.max(tokenLifetimeMinutes, uploadTokenLifetimeMinutes),
+    }),
+    keyRoot,
     container: parseContainerName(SETTING.container, env[SETTING.container]),
     tokenLifetimeMinutes,
     policy: { ...policy, uploadTokenLifetimeMinutes },
-    tokenGeneration: parseTokenGeneration(SETTING.tokenGeneration, env[SETTING.tokenGeneration]),
-    humanCheck: parseHumanCheckSettings(env),
+    tokenGeneration,
+    humanCheck,
+    humanPassKey: humanCheck && keyRoot && humanPassKey(keyRoot),
   };
 }
 
+/**
+ * The account key is the root where there is one, so account-key mode needs no further secret; keyless,
+ * the root is KEY_DERIVATION_SECRET, which is refused where the account key already is the root.
+ */
+function parseKeyRoot(env: Environment, uploads: UploadsAccount): KeyRoot | undefined {
+  const name = SETTING.keyDerivationSecret;
+  const root = parseRootSecret(name, env[name]);
+  if (uploads.mode === "identity") return root;
+  if (root) {
+    throw new SettingsError(
+      name,
+      `${name} is only for keyless signing (${SETTING.accountUrl}): with ${SETTING.connectionString} keys ` +
+        "are derived from the account key, so remove it.",
+    );
+  }
+  return uploads.credential;
+}
+
+/** The uploads account: exactly one of its connection string (account key) and its URL (keyless). */
+function parseUploadsAccount(env: Environment, options: SettingsOptions): UploadsAccount {
+  const accountUrl = trimmed(env[SETTING.accountUrl]);
+  if (accountUrl === undefined) return parseConnectionString(env[SETTING.connectionString]);
+  if (trimmed(env[SETTING.connectionString]) !== undefined) {
+    throw new SettingsError(
+      SETTING.accountUrl,
+      `${SETTING.connectionString} and ${SETTING.accountUrl} are both set: set the connection string to sign ` +
+        "with the account key, or the account URL to sign keyless with the app's identity, not both.",
+    );
+  }
+  return parseAccountUrl(accountUrl, options.uploadsCredential ?? defaultCredential(env));
+}
+
+/**
+ * The app's managed identity where the platform provides one (App Service and Functions set
+ * IDENTITY_ENDPOINT for it), otherwise DefaultAzureCredential (a developer's Azure CLI sign-in, say).
+ * https://learn.microsoft.com/azure/app-service/overview-managed-identity#rest-endpoint-reference
+ */
+function defaultCredential(env: Environment): TokenCredential {
+  return env.IDENTITY_ENDPOINT ? new ManagedIdentityCredential() : new DefaultAzureCredential();
+}
+
+/**
+ * Keyless: the blob endpoint, https even on loopback, since Entra ID bearer tokens are sent over HTTPS
+ * only (Azurite refuses them over http as Azure does).
+ * https://learn.microsoft.com/rest/api/storageservices/authorize-with-azure-active-directory
+ */
+export function parseAccountUrl(raw: string, credential: TokenCredential): UploadsAccount {
+  const name = SETTING.accountUrl;
+  const url = URL.canParse(raw) ? new URL(raw) : undefined;
+  if (url?.protocol !== "https:") {
+    throw new SettingsError(
+      name,
+      `${name} must be the uploads account's https blob endpoint, e.g. https://<account>.blob.core.windows.net ` +
+        "(https also for an emulator: bearer tokens are sent over HTTPS only).",
+    );
+  }
+  checkBlobEndpoint(name, raw);
+  const blobServiceUrl = raw.replace(/\/+$/, "");
+  const accountName = new BlobServiceClient(blobServiceUrl).accountName;
+  if (accountName === "") {
+    throw new SettingsError(
+      name,
+      `${name} names no storage account: give https://<account>.blob.core.windows.net.`,
+    );
+  }
+  return { mode: "identity", blobServiceUrl, accountName, credential, protocol: SASProtocol.Https };
+}
+
 let source: Environment = process.env;
+let sourceOptions: SettingsOptions = {};
 let loaded: { settings: Settings } | { error: unknown } | undefined;
 
 /**
@@ -60,8 +169,9 @@ let loaded: { settings: Settings } | { error: unknown } | undefined;
  * host that runs the function inside its own process (the local stack, the benchmark) passes them in
  * here, before the first request. They are read on first use and kept.
  */
-export function configureSettings(env: Environment): void {
+export function configureSettings(env: Environment, options: SettingsOptions = {}): void {
   source = env;
+  sourceOptions = options;
   loaded = undefined;
 }
 
@@ -74,7 +184,7 @@ export function settingsSource(): Environment {
 export function loadSettings(): Settings {
   if (!loaded) {
     try {
-      loaded = { settings: parseSettings(source) };
+      loaded = { settings: parseSettings(source, sourceOptions) };
     } catch (error) {
       loaded = { error };
     }
@@ -87,12 +197,13 @@ const ACCEPTED_FORMS =
   "an account-key connection string (DefaultEndpointsProtocol=https;AccountName=…;AccountKey=…, " +
   "with EndpointSuffix or BlobEndpoint optional) or UseDevelopmentStorage=true";
 
-type Account = Pick<Settings, "blobServiceUrl" | "accountName" | "credential" | "protocol">;
-
-export function parseConnectionString(raw: string | undefined): Account {
+export function parseConnectionString(raw: string | undefined): UploadsAccount {
   const name = SETTING.connectionString;
   if (raw === undefined || raw.trim() === "") {
-    throw new SettingsError(name, `${name} is not set: set it to ${ACCEPTED_FORMS}.`);
+    throw new SettingsError(
+      name,
+      `${name} is not set: set it to ${ACCEPTED_FORMS}, or set ${SETTING.accountUrl} instead to sign keyless.`,
+    );
   }
   let client: BlobServiceClient;
   try {
@@ -115,9 +226,10 @@ export function parseConnectionString(raw: string | undefined): Account {
   if (!hasBase64AccountKey(raw)) {
     throw new SettingsError(name, `${name} has an AccountKey that is not a base64 storage account key.`);
   }
-  checkBlobEndpoint(client.url);
+  checkBlobEndpoint(name, client.url);
   const blobServiceUrl = client.url.replace(/\/+$/, "");
   return {
+    mode: "accountKey",
     blobServiceUrl,
     accountName: client.accountName,
     credential,
@@ -132,8 +244,7 @@ const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]"]);
  * The blob endpoint becomes every token's `url`, so it must be a plain service address: https (http
  * only for a loopback emulator), no user info, no query or fragment. The messages never quote it.
  */
-function checkBlobEndpoint(url: string): void {
-  const name = SETTING.connectionString;
+function checkBlobEndpoint(name: string, url: string): void {
   const endpoint = URL.canParse(url) ? new URL(url) : undefined;
   const secure = endpoint?.protocol === "https:";
   const loopbackHttp = endpoint?.protocol === "http:" && LOOPBACK_HOSTS.has(endpoint.hostname);

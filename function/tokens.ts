@@ -1,9 +1,8 @@
-// The pure core of the function: settings, the request and the current time in, a signed SAS token and
-// the response body out. Signing is an HMAC over the token's fields with the account key, so no network
-// call is made. What a token may do is its stored access policy's (accessPolicies.ts).
+// The core of the function: settings, the request and the current time in, a signed SAS token and the
+// response body out. Signing is an HMAC over the token's fields, with the account key or with a user
+// delegation key the instance keeps (signing.ts), so no network call is made per token.
 import { randomUUID } from "node:crypto";
-import { generateBlobSASQueryParameters } from "@azure/storage-blob";
-import { policyId, type TokenKind } from "./accessPolicies";
+import type { TokenKind } from "./accessPolicies";
 import type { Settings } from "./settings";
 
 /** The response contract. `sasKey` and `url` are the original fields; the rest are additive. */
@@ -30,7 +29,8 @@ export interface TokenBinding {
 }
 
 /**
- * A service SAS for the whole container, allowing only the creation of new blobs (its policy's permission).
+ * A token for the whole container (a service SAS, or a user delegation SAS when keyless), allowing only the
+ * creation of new blobs.
  * No start time: a token dated "now" by this clock could be refused by a storage clock running behind
  * (https://learn.microsoft.com/azure/storage/common/storage-sas-overview#best-practices-when-using-sas).
  */
@@ -38,22 +38,22 @@ export function issueContainerToken(
   settings: Settings,
   now: Date,
   binding: TokenBinding = {},
-): CredentialsBody {
+): Promise<CredentialsBody> {
   return sign(settings, { kind: "container", lifetimeMinutes: settings.tokenLifetimeMinutes }, now, binding);
 }
 
 /**
- * A service SAS for one new blob (`sr=b`), named here: a random id and the extension of its content
+ * A token for one new blob (`sr=b`), named here: a random id and the extension of its content
  * type, so that no caller can choose, guess or overwrite another upload's name.
  */
-export function issueUploadToken(
+export async function issueUploadToken(
   settings: Settings,
   now: Date,
   upload: { extension: string },
   binding: TokenBinding = {},
-): UploadCredentialsBody {
+): Promise<UploadCredentialsBody> {
   const blobName = `${randomUUID()}.${upload.extension}`;
-  const body = sign(
+  const body = await sign(
     settings,
     { kind: "upload", blobName, lifetimeMinutes: settings.policy.uploadTokenLifetimeMinutes },
     now,
@@ -69,22 +69,21 @@ interface TokenScope {
   lifetimeMinutes: number;
 }
 
-function sign(settings: Settings, scope: TokenScope, now: Date, binding: TokenBinding): CredentialsBody {
+async function sign(
+  settings: Settings,
+  scope: TokenScope,
+  now: Date,
+  binding: TokenBinding,
+): Promise<CredentialsBody> {
   const expiresOn = expiryAfter(now, scope.lifetimeMinutes);
-  const sasKey = generateBlobSASQueryParameters(
-    {
-      containerName: settings.container,
-      blobName: scope.blobName,
-      // `si` and no `sp`: the permission is the policy's, and a token may not repeat a field its policy
-      // has. The expiry is the token's own, so the policy has none.
-      // https://learn.microsoft.com/rest/api/storageservices/create-service-sas
-      identifier: policyId(settings.tokenGeneration, scope.kind),
-      expiresOn,
-      protocol: settings.protocol,
-      ipRange: binding.clientIp ? { start: binding.clientIp } : undefined,
-    },
-    settings.credential,
-  ).toString();
+  const sasKey = await settings.signer.sign({
+    kind: scope.kind,
+    containerName: settings.container,
+    blobName: scope.blobName,
+    expiresOn,
+    protocol: settings.protocol,
+    ipRange: binding.clientIp ? { start: binding.clientIp } : undefined,
+  });
   return {
     sasKey,
     url: settings.blobServiceUrl,

@@ -14,6 +14,7 @@ import {
   parseTurnstileSecretKey,
   parseTurnstileSiteKey,
 } from "../function/humanCheck";
+import { parseRootSecret } from "../function/keyDerivation";
 import {
   checkDailyAllowance,
   parseDailyUploadBytes,
@@ -28,6 +29,7 @@ import {
   parseMaxUploadBytes,
   parseUploadTokenLifetime,
 } from "../function/policy";
+import { parseSigningMode, type SigningMode } from "../function/signingMode";
 import { validateOrigins } from "./cors";
 import { DEFAULT_VERIFIED_CONTAINER, parseMaxImagePixels } from "./validationNames";
 
@@ -82,8 +84,18 @@ export interface StackConfig {
   readonly bindTokenToClientIp: boolean;
   /** TOKEN_GENERATION: raising it revokes every token issued so far. */
   readonly tokenGeneration: number;
-  /** The uploads account key the function signs with. */
+  /**
+   * How tokens are signed: `accountKey` (the account allows Shared Key, the function holds a key) or
+   * `identity` (keyless: Shared Key off, the function signs with a user delegation key).
+   */
+  readonly signing: SigningMode;
+  /** The uploads account key the function signs with (account-key mode). */
   readonly signingKey: SigningKey;
+  /**
+   * Keyless only: the root secret the function derives its HMAC keys from (KEY_DERIVATION_SECRET), there
+   * being no account key; required when the human check is on.
+   */
+  readonly keyDerivationSecret?: pulumi.Output<string>;
   readonly issuanceRatePerMinute: number;
   readonly issuanceBurst: number;
   readonly dailyUploadBytesPerClient: number;
@@ -148,6 +160,7 @@ export function loadStackConfig(config: pulumi.Config = new pulumi.Config()): St
     containerTokensEnabled: read("containerTokensEnabled", parseContainerTokensEnabled),
     bindTokenToClientIp: read("bindTokenToClientIp", parseBindTokenToClientIp),
     tokenGeneration: read("tokenGeneration", parseTokenGeneration),
+    signing: read("signing", parseSigningMode),
     signingKey: readSigningKey(config),
     issuanceRatePerMinute: read("issuanceRatePerMinute", parseIssuanceRate),
     issuanceBurst: read("issuanceBurst", parseIssuanceBurst),
@@ -189,12 +202,60 @@ export function loadStackConfig(config: pulumi.Config = new pulumi.Config()): St
     ),
   );
   const turnstile = readTurnstile(config);
+  const keyDerivationSecret = readKeyDerivationSecret(config, stackConfig.signing, turnstile !== undefined);
   return {
     ...stackConfig,
     uploadTokenLifetimeMinutes,
     ...(budget && { budget }),
     ...(turnstile && { turnstile }),
+    ...(keyDerivationSecret && { keyDerivationSecret }),
   };
+}
+
+/**
+ * The function's rules for KEY_DERIVATION_SECRET, at preview: needed keyless when the human check is on,
+ * refused with an account key (which is the root then), and checked inside the secret without quoting it.
+ * `valet:signingKey` names an account key, so it is refused keyless too.
+ */
+function readKeyDerivationSecret(
+  config: pulumi.Config,
+  signing: SigningMode,
+  humanCheck: boolean,
+): pulumi.Output<string> | undefined {
+  const name = fullKey(config, "keyDerivationSecret");
+  const secret = config.getSecret("keyDerivationSecret");
+  if (signing === "accountKey") {
+    if (secret !== undefined) {
+      throw new StackConfigError(
+        name,
+        `${name} is only for ${fullKey(config, "signing")} identity: with the account key, keys are derived ` +
+          "from the account key, so remove it.",
+      );
+    }
+    return undefined;
+  }
+  if (trimmed(config.get("signingKey")) !== undefined) {
+    const signingKey = fullKey(config, "signingKey");
+    throw new StackConfigError(
+      signingKey,
+      `${signingKey} names the account key that signs tokens, and with ${fullKey(config, "signing")} identity ` +
+        "none does: remove it.",
+    );
+  }
+  if (secret === undefined) {
+    if (!humanCheck) return undefined;
+    throw new StackConfigError(
+      name,
+      `${name} is not set: with ${fullKey(config, "signing")} identity the human check derives its pass key ` +
+        `from it; set it with pulumi config set --secret keyDerivationSecret "$(openssl rand -base64 32)".`,
+    );
+  }
+  return secret.apply((raw) => {
+    if (asStackConfigError(() => parseRootSecret(name, raw)) === undefined) {
+      throw new StackConfigError(name, `${name} is blank: set it to base64 of 32 random bytes.`);
+    }
+    return raw.trim();
+  });
 }
 
 /**

@@ -36,6 +36,11 @@ export interface FunctionAppArgs {
   maximumInstanceCount: number;
   instanceMemoryMB: number;
   applicationInsightsConnectionString: pulumi.Input<string>;
+  /**
+   * Keyless: the uploads account and container, where the app's identity gets the roles it signs user
+   * delegation tokens with. Absent with the account key, where the app holds the key and no role.
+   */
+  keylessUploads?: { readonly accountId: pulumi.Input<string>; readonly containerId: pulumi.Input<string> };
 }
 
 export class FunctionApp extends pulumi.ComponentResource {
@@ -252,6 +257,22 @@ export class FunctionApp extends pulumi.ComponentResource {
       principalId,
       role: ROLE.storageQueueDataMessageSender,
     });
+
+    if (args.keylessUploads) {
+      // The key that signs tokens is the account's, so the delegator role is assigned there; the data role
+      // only on the container tokens are for, since a token can never do more than its signer may.
+      // https://learn.microsoft.com/rest/api/storageservices/create-user-delegation-sas#assign-permissions-with-rbac
+      grant(`${name}-uploads-delegator`, {
+        scope: args.keylessUploads.accountId,
+        principalId,
+        role: ROLE.storageBlobDelegator,
+      });
+      grant(`${name}-uploads-container-contributor`, {
+        scope: args.keylessUploads.containerId,
+        principalId,
+        role: ROLE.storageBlobDataContributor,
+      });
+    }
 
     this.name = this.app.name;
     this.defaultHostName = this.app.defaultHostName;

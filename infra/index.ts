@@ -1,6 +1,7 @@
 // The valet stack: uploads storage with its browser CORS rule, the Flex Consumption Function App that
 // issues SAS tokens for it and checks every upload (settings wired from the storage's outputs), the events
 // that bring each new upload to that check, its code, and the upload page.
+// `valet:signing` chooses how tokens are signed: with the account key, or keyless with the app's identity.
 import * as path from "node:path";
 import * as resources from "@pulumi/azure-native/resources";
 import * as pulumi from "@pulumi/pulumi";
@@ -14,7 +15,7 @@ import { UploadEvents } from "./events";
 import { FunctionApp } from "./functionApp";
 import { Monitoring } from "./monitoring";
 import { buildFunctionPackage } from "./package";
-import { UploadPage } from "./site";
+import { PageStorage, UploadPage } from "./site";
 import { UploadsStorage } from "./storage";
 import { DEFAULT_VERIFIED_CONTAINER, VALIDATION_SETTING } from "./validationNames";
 
@@ -28,6 +29,12 @@ const resourceGroup = new resources.ResourceGroup(`${pulumi.getProject()}-${pulu
 });
 const resourceGroupName = resourceGroup.name;
 const location = config.location;
+const keyless = config.signing === "identity";
+
+// Keyless, the page is served by an account of its own: the uploads account takes no Shared Key, and
+// azure-native uploads the page's files with one (infra/site.ts).
+const pageStorage =
+  keyless && config.deployUploadPage ? new PageStorage("site", { resourceGroupName, location }) : undefined;
 
 // Storage the browser uploads to (the inbox), and the verified container the check copies accepted images
 // to. The page's origin joins the configured CORS origins when the page is deployed.
@@ -40,7 +47,9 @@ const uploads = new UploadsStorage("uploads", {
   allowedOrigins: config.allowedOrigins,
   originsSource: `${pulumi.getProject()}:allowedOrigins`,
   allowWebsiteOrigin: config.deployUploadPage,
+  pageOrigin: pageStorage?.websiteOrigin,
   softDeleteRetentionDays: config.softDeleteRetentionDays,
+  signing: config.signing,
   signingKey: config.signingKey,
 });
 
@@ -58,8 +67,15 @@ const functionApp = new FunctionApp("credentials", {
   maximumInstanceCount: config.maximumInstanceCount,
   instanceMemoryMB: config.instanceMemoryMB,
   applicationInsightsConnectionString: monitoring.connectionString,
+  // Keyless: the account's URL and no key; the app's identity gets its roles on the account and container.
+  keylessUploads: keyless ? { accountId: uploads.accountId, containerId: uploads.containerId } : undefined,
   appSettings: {
-    [SETTING.connectionString]: uploads.connectionString,
+    ...(uploads.connectionString
+      ? { [SETTING.connectionString]: uploads.connectionString }
+      : { [SETTING.accountUrl]: uploads.blobServiceUrl }),
+    ...(config.keyDerivationSecret && {
+      [SETTING.keyDerivationSecret]: pulumi.secret(config.keyDerivationSecret),
+    }),
     [SETTING.container]: uploads.containerName,
     [SETTING.tokenLifetimeMinutes]: String(config.tokenLifetimeMinutes),
     [SETTING.uploadTokenLifetimeMinutes]: String(config.uploadTokenLifetimeMinutes),
@@ -102,8 +118,8 @@ const deployment = new FunctionDeployment("credentials", {
   package: buildFunctionPackage(DIST),
 });
 
-// The upload page, served by the uploads account's static website and pointed at the deployed function.
-// Its origin is already among the CORS origins (UploadsStorage adds the account's web endpoint).
+// The upload page, served by a static website (the uploads account's, or keyless the page account's) and
+// pointed at the deployed function. Its origin is already among the CORS origins (UploadsStorage adds it).
 const page = config.deployUploadPage ? deployUploadPage() : undefined;
 
 function deployUploadPage(): UploadPage {
@@ -114,7 +130,7 @@ function deployUploadPage(): UploadPage {
   );
   return new UploadPage("upload-page", {
     resourceGroupName,
-    accountName: uploads.accountName,
+    accountName: pageStorage?.accountName ?? uploads.accountName,
     config: pageSettings,
     siteDir,
   });
@@ -131,5 +147,5 @@ export { resourceGroupName };
 export const uploadPageUrl = page?.url;
 export const functionPackageSha256 = deployment.packageSha256;
 export const allowedOrigins = uploads.corsOrigins;
-/** Secret: lets a developer run the function locally against this account. */
+/** Secret: lets a developer run the function locally against this account. Account-key mode only. */
 export const uploadsConnectionString = uploads.connectionString;

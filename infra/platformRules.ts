@@ -146,10 +146,22 @@ export const ROLE = {
    */
   storageQueueDataMessageSender: "c6a89b2d-59bc-44d0-9896-0f6e12d7b80a",
   /**
+   * Keyless: Get User Delegation Key (generateUserDelegationKey/action) and nothing else. The key is for the
+   * whole account, so the role is assigned at the account (or above).
+   * https://learn.microsoft.com/azure/role-based-access-control/built-in-roles/storage#storage-blob-delegator
+   * https://learn.microsoft.com/rest/api/storageservices/create-user-delegation-sas#assign-permissions-with-rbac
+   */
+  storageBlobDelegator: "db58b8e5-c6ad-4a2a-8342-4190687cbf4a",
+  /**
    * Read, write and delete blobs: what an Event Grid topic's identity needs to dead-letter events into a
    * blob container, where it is assigned.
    * https://learn.microsoft.com/azure/event-grid/add-identity-roles#supported-destinations-and-azure-roles
+   * Also, keyless: a user delegation token grants the intersection of its `sp` and the signer's data roles, so the
+   * signer needs blob write and create where tokens are used: this role, assigned on the uploads container
+   * alone (container scope is the narrowest Azure supports for blob data roles). No built-in role grants
+   * less and still writes blobs.
    * https://learn.microsoft.com/azure/role-based-access-control/built-in-roles/storage#storage-blob-data-contributor
+   * https://learn.microsoft.com/azure/storage/blobs/assign-azure-role-data-access#determine-the-scope
    */
   storageBlobDataContributor: "ba92f5b4-2d11-453d-a403-e96b0029c9fe",
 } as const;

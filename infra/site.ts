@@ -8,6 +8,7 @@ import * as storage from "@pulumi/azure-native/storage";
 import * as pulumi from "@pulumi/pulumi";
 import { CONFIG_FILE, type PageConfig, pageConfigFile } from "../web/config";
 import { PAGE_CONTENT_TYPES, pageContentType } from "../web/contentTypes";
+import { checkAccountBaseName, SECURE_ACCOUNT, withoutTrailingSlash } from "./storage";
 
 export function contentTypeOf(file: string): string {
   const type = pageContentType(file);
@@ -44,9 +45,45 @@ export function siteFiles(dir: string): string[] {
   return files;
 }
 
+/**
+ * Keyless, the account that serves the page, apart from the uploads account. azure-native's `Blob` writes
+ * with the account key (it lists the keys and signs with Shared Key: pulumi/pulumi-azure-native#2015), so it
+ * cannot write into an account with Shared Key off. This account holds only the public page, so Shared Key
+ * on here opens nothing private; uploading with Entra ID from the program instead would need a data role
+ * on the uploads account for whoever runs `pulumi up` (and its propagation delay mid-deployment).
+ * https://github.com/pulumi/pulumi-azure-native/issues/2015
+ */
+export class PageStorage extends pulumi.ComponentResource {
+  readonly accountName: pulumi.Output<string>;
+  /** The static website's origin, which the uploads account's CORS rule must allow. */
+  readonly websiteOrigin: pulumi.Output<string>;
+
+  constructor(
+    name: string,
+    args: { resourceGroupName: pulumi.Input<string>; location: pulumi.Input<string> },
+    opts?: pulumi.ComponentResourceOptions,
+  ) {
+    super("valet:site:PageStorage", name, {}, opts);
+    checkAccountBaseName(name, "PageStorage");
+    const account = new storage.StorageAccount(
+      name,
+      {
+        resourceGroupName: args.resourceGroupName,
+        location: args.location,
+        ...SECURE_ACCOUNT,
+        allowSharedKeyAccess: true,
+      },
+      { parent: this },
+    );
+    this.accountName = account.name;
+    this.websiteOrigin = account.primaryEndpoints.web.apply(withoutTrailingSlash);
+    this.registerOutputs({ accountName: this.accountName, websiteOrigin: this.websiteOrigin });
+  }
+}
+
 export interface UploadPageArgs {
   resourceGroupName: pulumi.Input<string>;
-  /** The storage account that serves the page (the uploads account, so the page and the blobs share a host). */
+  /** The storage account that serves the page: the uploads account, or keyless a PageStorage account. */
   accountName: pulumi.Input<string>;
   /** Written to config.json beside the page. */
   config: pulumi.Input<PageConfig>;

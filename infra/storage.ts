@@ -1,9 +1,11 @@
 // The uploads storage account: where browsers put images with the function's SAS tokens. The private
 // inbox container and the verified one, browser CORS rule, soft delete, the rule that expires what the
-// validator never took out of the inbox, and the connection string the function signs tokens with.
+// validator never took out of the inbox, and either the connection string the function signs tokens with
+// or, keyless, no Shared Key at all.
 import * as storage from "@pulumi/azure-native/storage";
 import type { input } from "@pulumi/azure-native/types";
 import * as pulumi from "@pulumi/pulumi";
+import type { SigningMode } from "../function/signingMode";
 import type { SigningKey } from "./config";
 import { blobCorsRule, type CorsRule } from "./cors";
 import { MAX_ORIGINS } from "./platformRules";
@@ -21,10 +23,13 @@ export interface UploadsStorageArgs {
   allowedOrigins: readonly string[];
   /** Where those origins are configured (e.g. `valet:allowedOrigins`), named in errors. */
   originsSource: string;
-  /** Also allow the account's own static website, where the upload page is served. */
+  /** Also allow the upload page's origin: this account's own static website unless `pageOrigin` is given. */
   allowWebsiteOrigin: boolean;
+  /** The page's origin when another account serves it (keyless: this one allows no Shared Key to upload it). */
+  pageOrigin?: pulumi.Output<string>;
   softDeleteRetentionDays: number;
-  /** The account key the connection string carries, and so the one that signs tokens. */
+  signing: SigningMode;
+  /** Account-key mode: the key the connection string carries, and so the one that signs tokens. */
   signingKey: SigningKey;
 }
 
@@ -48,23 +53,30 @@ export class UploadsStorage extends pulumi.ComponentResource {
   readonly websiteOrigin: pulumi.Output<string>;
   /** Every origin the blob service's CORS rule allows; the Function App's CORS takes the same list. */
   readonly corsOrigins: pulumi.Output<string[]>;
-  /** Account-key connection string for UPLOADS_CONNECTION_STRING; secret. */
-  readonly connectionString: pulumi.Output<string>;
+  /** Account-key connection string for UPLOADS_CONNECTION_STRING, secret; undefined keyless. */
+  readonly connectionString: pulumi.Output<string> | undefined;
+  /** Resource ids: the scopes of the keyless function's roles. */
+  readonly accountId: pulumi.Output<string>;
+  readonly containerId: pulumi.Output<string>;
 
   constructor(name: string, args: UploadsStorageArgs, opts?: pulumi.ComponentResourceOptions) {
     super("valet:storage:UploadsStorage", name, {}, opts);
     checkAccountBaseName(name, "UploadsStorage");
 
-    // Shared-key access stays on: the function signs service SAS tokens with the account key (a user
-    // delegation SAS would need a network call per token). Everything else is locked down.
-    // https://learn.microsoft.com/azure/storage/common/storage-sas-overview#service-sas
+    // With the account key, Shared Key stays on: the function signs service SAS tokens with the key.
+    // Keyless, it is off and Entra ID is the portal's default: the function signs user delegation SAS, which
+    // Azure accepts with Shared Key off, and nothing else may use a key.
+    // https://learn.microsoft.com/azure/storage/common/shared-key-authorization-prevent
+    // https://learn.microsoft.com/azure/storage/blobs/authorize-data-operations-portal#default-to-microsoft-entra-authorization-in-the-azure-portal
+    const keyless = args.signing === "identity";
     this.account = new storage.StorageAccount(
       name,
       {
         resourceGroupName: args.resourceGroupName,
         location: args.location,
         ...SECURE_ACCOUNT,
-        allowSharedKeyAccess: true,
+        allowSharedKeyAccess: !keyless,
+        ...(keyless && { defaultToOAuthAuthentication: true }),
       },
       { parent: this },
     );
@@ -75,8 +87,9 @@ export class UploadsStorage extends pulumi.ComponentResource {
     // The page's origin takes one of the rule's places: refuse a list that leaves none for it now, at
     // preview, rather than when Azure refuses the rule (its origin is only known once the account exists).
     checkOriginCount(configured.length + (args.allowWebsiteOrigin ? 1 : 0), args);
+    const pageOrigin = args.pageOrigin ?? this.websiteOrigin;
     this.corsOrigins = args.allowWebsiteOrigin
-      ? this.websiteOrigin.apply((origin) => {
+      ? pageOrigin.apply((origin) => {
           const origins = configured.includes(origin) ? configured : [...configured, origin];
           checkOriginCount(origins.length, args);
           return origins;
@@ -161,7 +174,23 @@ export class UploadsStorage extends pulumi.ComponentResource {
     this.accountName = this.account.name;
     this.containerName = container.name;
     this.verifiedContainerName = verified.name;
+    this.accountId = this.account.id;
+    this.containerId = container.id;
+    this.connectionString = keyless ? undefined : this.signingConnectionString(args);
 
+    this.registerOutputs({
+      accountName: this.accountName,
+      containerName: this.containerName,
+      verifiedContainerName: this.verifiedContainerName,
+      blobServiceUrl: this.blobServiceUrl,
+      websiteOrigin: this.websiteOrigin,
+      corsOrigins: this.corsOrigins,
+      connectionString: this.connectionString,
+    });
+  }
+
+  /** The account-key connection string, with the configured key; never asked for keyless. */
+  private signingConnectionString(args: UploadsStorageArgs): pulumi.Output<string> {
     const keys = storage.listStorageAccountKeysOutput(
       { resourceGroupName: args.resourceGroupName, accountName: this.account.name },
       { parent: this },
@@ -177,19 +206,9 @@ export class UploadsStorage extends pulumi.ComponentResource {
     });
     // With BlobEndpoint, the string names the endpoint the account really has (sovereign clouds included);
     // function/settings.ts accepts this form. No EndpointSuffix is needed next to it.
-    this.connectionString = pulumi.secret(
+    return pulumi.secret(
       pulumi.interpolate`DefaultEndpointsProtocol=https;AccountName=${this.account.name};AccountKey=${signingKey};BlobEndpoint=${this.blobServiceUrl}`,
     );
-
-    this.registerOutputs({
-      accountName: this.accountName,
-      containerName: this.containerName,
-      verifiedContainerName: this.verifiedContainerName,
-      blobServiceUrl: this.blobServiceUrl,
-      websiteOrigin: this.websiteOrigin,
-      corsOrigins: this.corsOrigins,
-      connectionString: this.connectionString,
-    });
   }
 }
 

@@ -4,6 +4,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { mkdir } from "node:fs/promises";
 import { stopChild } from "./lifecycle";
 import { assertPortFree } from "./ports";
+import type { LocalCertificate } from "./tls";
 
 /** Azurite's fixed development account (public, documented emulator credentials, not a secret). */
 export const EMULATOR_ACCOUNT = "devstoreaccount1";
@@ -17,6 +18,15 @@ export interface AzuriteOptions {
   location: string;
   /** Environment variable that sets the port, named in a port-in-use error. */
   portVariable?: string;
+}
+
+export interface BlobServiceOptions extends AzuriteOptions {
+  /**
+   * Serve HTTPS with this certificate and accept Entra ID bearer tokens (`--oauth basic`), which Azurite
+   * takes over HTTPS only: what keyless signing needs. The account key keeps working too.
+   * https://github.com/Azure/Azurite#oauth-authentication
+   */
+  tls?: LocalCertificate;
 }
 
 /** One running Azurite service. */
@@ -56,12 +66,16 @@ export class AzuriteExitedError extends Error {
   }
 }
 
-export async function startAzurite(options: AzuriteOptions): Promise<Azurite> {
-  const { serviceUrl: blobServiceUrl, ...service } = await startService("blob", options);
+export async function startAzurite(options: BlobServiceOptions): Promise<Azurite> {
+  const tls = options.tls
+    ? ["--oauth", "basic", "--cert", options.tls.certPath, "--key", options.tls.keyPath]
+    : [];
+  const { serviceUrl: blobServiceUrl, ...service } = await startService("blob", options, tls);
+  const protocol = options.tls ? "https" : "http";
   return {
     blobServiceUrl,
     connectionString:
-      `DefaultEndpointsProtocol=http;AccountName=${EMULATOR_ACCOUNT};AccountKey=${EMULATOR_KEY};` +
+      `DefaultEndpointsProtocol=${protocol};AccountName=${EMULATOR_ACCOUNT};AccountKey=${EMULATOR_KEY};` +
       `BlobEndpoint=${blobServiceUrl}`,
     ...service,
   };
@@ -71,6 +85,7 @@ export async function startAzurite(options: AzuriteOptions): Promise<Azurite> {
 async function startService(
   service: ServiceKind,
   options: AzuriteOptions,
+  tlsArguments: string[] = [],
 ): Promise<Omit<AzuriteService, "connectionString"> & { serviceUrl: string }> {
   const host = options.host ?? "127.0.0.1";
   await assertPortFree(host, options.port, `Azurite ${service} service`, options.portVariable);
@@ -89,6 +104,7 @@ async function startService(
       // The SDK speaks a newer service version than this Azurite release knows; the operations used
       // here exist in both.
       "--skipApiVersionCheck",
+      tlsArguments,
     ].flat(),
     { stdio: ["ignore", "pipe", "pipe"] },
   );
@@ -100,7 +116,7 @@ async function startService(
     });
   });
   return {
-    serviceUrl: `http://${host}:${options.port}/${EMULATOR_ACCOUNT}`,
+    serviceUrl: `${tlsArguments.length > 0 ? "https" : "http"}://${host}:${options.port}/${EMULATOR_ACCOUNT}`,
     exitedUnexpectedly,
     stop: () => {
       stopping = true;

@@ -8,9 +8,12 @@ import { accessPolicyStatus } from "../function/accessPolicies";
 import { type Environment, SETTING } from "../function/appSettings";
 import { CREDENTIALS_ROUTE } from "../function/routes";
 import { configureSettings, loadSettings } from "../function/settings";
+import type { SigningMode } from "../function/signingMode";
 import { type AzuriteExitedError, startAzurite, startAzuriteTables } from "./azurite";
 import { startFunctionHost } from "./functionHost";
+import { localIdentityCredential } from "./localIdentity";
 import { prepareLimitsTable, prepareUploadsStorage } from "./storage";
+import { assertTrusted, type LocalCertificate } from "./tls";
 import { buildLocalPage, startWebServer } from "./web";
 
 export interface LocalStackOptions {
@@ -21,8 +24,15 @@ export interface LocalStackOptions {
   allowedOrigins: readonly string[];
   /** Azurite's data folder. */
   dataDir: string;
-  /** App settings for the function beyond the connection string, which points at Azurite. */
+  /** App settings for the function beyond the uploads account's, which point at Azurite. */
   appSettings?: Environment;
+  /**
+   * `identity`: the blob service runs over HTTPS with `certificate` and accepts bearer tokens, and the
+   * function signs keyless with a local stand-in for Entra ID (localIdentity.ts). This process must trust
+   * the certificate from its start (NODE_EXTRA_CA_CERTS). Default `accountKey`.
+   */
+  signing?: SigningMode;
+  certificate?: LocalCertificate;
   log?: (line: string) => void;
   portVariables?: { blob?: string; table?: string; function?: string; web?: string };
   /**
@@ -41,7 +51,9 @@ export interface LocalStackOptions {
 
 export interface LocalStack {
   readonly blobServiceUrl: string;
+  /** The emulator's account-key connection string: for preparing and inspecting storage, in either mode. */
   readonly connectionString: string;
+  readonly signing: SigningMode;
   /** Azurite's table service, holding the issuance limits' counts. */
   readonly tableServiceUrl: string;
   readonly tablesConnectionString: string;
@@ -71,20 +83,33 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       location: options.dataDir,
       portVariable,
     });
-    const azurite = await startAzurite(service(options.blobPort, options.portVariables?.blob));
+    const signing = options.signing ?? "accountKey";
+    const tls = signing === "identity" ? trustedCertificate(options.certificate) : undefined;
+    const azurite = await startAzurite({ ...service(options.blobPort, options.portVariables?.blob), tls });
     started.push(azurite);
     const tables = await startAzuriteTables(service(options.tablePort, options.portVariables?.table));
     started.push(tables);
     await prepareLimitsTable(tables.connectionString);
+    // Keyless, the function is given the account's URL and no key at all.
+    const {
+      [SETTING.connectionString]: _,
+      [SETTING.accountUrl]: __,
+      ...otherSettings
+    } = options.appSettings ?? {};
     const appSettings = {
-      ...options.appSettings,
-      [SETTING.connectionString]: azurite.connectionString,
+      ...otherSettings,
+      ...(signing === "identity"
+        ? { [SETTING.accountUrl]: azurite.blobServiceUrl }
+        : { [SETTING.connectionString]: azurite.connectionString }),
       [SETTING.limitsStorage]: tables.connectionString,
     };
     // The function host runs in this process: the function reads these settings instead of the
     // environment. They are checked here, as the Functions host would at start-up, and the storage is
     // prepared for the very container and policy the function will use.
-    configureSettings(appSettings);
+    configureSettings(
+      appSettings,
+      signing === "identity" ? { uploadsCredential: localIdentityCredential() } : {},
+    );
     const settings = loadSettings();
     const { container, policy } = settings;
     await prepareUploadsStorage(azurite.connectionString, container, options.allowedOrigins);
@@ -94,6 +119,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     if (policies.kind === "unverified") {
       throw new Error(`The uploads container's access policies could not be set: ${policies.reason}.`);
     }
+    // Keyless: the first user delegation key, fetched before the first request, as Azure's instances do.
+    await settings.signer.warmUp();
     const host = await startFunctionHost({
       host: options.host,
       port: options.functionPort,
@@ -129,6 +156,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     return {
       blobServiceUrl: azurite.blobServiceUrl,
       connectionString: azurite.connectionString,
+      signing,
       tableServiceUrl: tables.tableServiceUrl,
       tablesConnectionString: tables.connectionString,
       container,
@@ -142,4 +170,11 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     await stop();
     throw error;
   }
+}
+
+/** The certificate keyless mode serves, once this process is known to trust it. */
+function trustedCertificate(certificate: LocalCertificate | undefined): LocalCertificate {
+  if (!certificate) throw new Error("Keyless signing needs the local HTTPS certificate (local/tls.ts).");
+  assertTrusted(certificate);
+  return certificate;
 }

@@ -2,9 +2,11 @@
 import { resolve } from "node:path";
 import { AccessPolicyError } from "../function/accessPolicies";
 import { SettingsError } from "../function/appSettings";
+import { parseSigningMode } from "../function/signingMode";
 import { OriginError, validateOrigins } from "../infra/cors";
 import { PortInUseError } from "./ports";
 import { type LocalStack, startLocalStack } from "./stack";
+import { ensureLocalCertificate, type LocalCertificate, runTrusting } from "./tls";
 
 const ENV = {
   blobPort: "VALET_BLOB_PORT",
@@ -13,6 +15,8 @@ const ENV = {
   webPort: "VALET_WEB_PORT",
   origins: "VALET_ALLOWED_ORIGINS",
   dataDir: "VALET_DATA_DIR",
+  /** `identity` runs the stack keyless: HTTPS blob service, user delegation tokens. */
+  signing: "VALET_SIGNING",
 } as const;
 
 /** The upload page's usual local origins (4280 is the port the Static Web Apps CLI uses). */
@@ -45,12 +49,23 @@ async function main(): Promise<void> {
   let stack: LocalStack;
   try {
     const allowedOrigins = origins();
+    const dataDir = resolve(process.env[ENV.dataDir] || ".azurite");
+    const signing = parseSigningMode(ENV.signing, process.env[ENV.signing]);
+    let certificate: LocalCertificate | undefined;
+    if (signing === "identity") {
+      // Kept with Azurite's data, so a browser that accepted it once keeps accepting it.
+      certificate = await ensureLocalCertificate(resolve(dataDir, "tls"));
+      const exitCode = await runTrusting(certificate);
+      if (exitCode !== undefined) process.exit(exitCode);
+    }
     stack = await startLocalStack({
+      signing,
+      certificate,
       blobPort: port(ENV.blobPort, 10000),
       tablePort: port(ENV.tablePort, 10002),
       functionPort: port(ENV.functionPort, 7071),
       allowedOrigins,
-      dataDir: resolve(process.env[ENV.dataDir] || ".azurite"),
+      dataDir,
       // The function's app settings (UPLOADS_CONTAINER, …) may be set in the shell, as in Azure.
       appSettings: process.env,
       log: (line) => console.log(line),
@@ -71,10 +86,12 @@ async function main(): Promise<void> {
       [
         "valet is running on loopback:",
         `  blob service (Azurite)  ${stack.blobServiceUrl}  container "${stack.container}"`,
+        `  signing                 ${stack.signing === "identity" ? "keyless (user delegation key)" : "account key"}`,
         `  table service (Azurite) ${stack.tableServiceUrl}  issuance limits`,
         `  SAS endpoint            ${stack.credentialsUrl}`,
         `  upload page             ${stack.pageUrl}`,
         `  allowed origins         ${allowedOrigins.join(", ")}`,
+        ...(certificate ? certificateAdvice(stack.blobServiceUrl, certificate) : []),
         "Press Ctrl-C to stop.",
       ].join("\n"),
     );
@@ -111,6 +128,20 @@ async function main(): Promise<void> {
   };
   process.on("SIGINT", shutdown);
   process.on("SIGTERM", shutdown);
+}
+
+/**
+ * The page uploads to the HTTPS blob service, whose certificate the browser does not know: it says how to
+ * accept this one certificate, and nothing else.
+ */
+function certificateAdvice(blobServiceUrl: string, certificate: LocalCertificate): string[] {
+  return [
+    `  certificate             ${certificate.certPath} (self-signed, for 127.0.0.1)`,
+    "The upload page's browser must accept it: open the blob service once and accept the warning,",
+    `  ${new URL(blobServiceUrl).origin}/`,
+    "or start Chromium with",
+    `  --ignore-certificate-errors-spki-list=${certificate.spkiSha256}`,
+  ];
 }
 
 void main();

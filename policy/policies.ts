@@ -10,6 +10,7 @@ import {
   type StackValidationPolicy,
   UnknownValueError,
 } from "@pulumi/policy";
+import { SETTING } from "../function/appSettings";
 import {
   CORS_LIMITS,
   FLEX_REFUSED_APP_SETTINGS,
@@ -243,17 +244,22 @@ function known<T>(read: () => T, whenUnknown: T): T {
   }
 }
 
+/** The value of one of a site's app settings, when it is set and a preview already knows it. */
+function appSetting(app: PolicyResource, name: string): unknown {
+  return known(() => {
+    const settings = (
+      app.props.siteConfig as { appSettings?: { name?: string; value?: unknown }[] } | undefined
+    )?.appSettings;
+    return settings?.find((setting) => setting.name === name)?.value;
+  }, undefined);
+}
+
 /** The storage accounts a Flex app reads with its identity: its deployment container's and its host storage. */
 function storageOfApp(app: PolicyResource, resources: readonly PolicyResource[]): PolicyResource[] {
   const deployment = (app.propertyDependencies.functionAppConfig ?? []).filter(
     (resource) => resource.type === TYPE.storageAccount,
   );
-  const hostName = known(() => {
-    const settings = (
-      app.props.siteConfig as { appSettings?: { name?: string; value?: unknown }[] } | undefined
-    )?.appSettings;
-    return settings?.find((setting) => setting.name === HOST_STORAGE_ACCOUNT_SETTING)?.value;
-  }, undefined);
+  const hostName = appSetting(app, HOST_STORAGE_ACCOUNT_SETTING);
   const host = resources.filter(
     (resource) =>
       hostName !== undefined &&
@@ -361,6 +367,35 @@ const eventDeliveryRolesFirst: StackValidationPolicy = {
   },
 };
 
+/**
+ * A keyless app (UPLOADS_ACCOUNT_URL, no connection string) is keyless only if the account it signs for
+ * refuses Shared Key: otherwise the account's keys still open it, and a key leaked anywhere would too.
+ * https://learn.microsoft.com/azure/storage/common/shared-key-authorization-prevent
+ */
+const keylessAccountRefusesSharedKey: StackValidationPolicy = {
+  name: "keyless-account-refuses-shared-key",
+  description: "The uploads account of an app that signs keyless (UPLOADS_ACCOUNT_URL) refuses Shared Key.",
+  enforcementLevel: "mandatory",
+  validateStack: (args, reportViolation) => {
+    for (const app of args.resources.filter((resource) => resource.type === TYPE.webApp)) {
+      const url = appSetting(app, SETTING.accountUrl);
+      if (typeof url !== "string" || !URL.canParse(url)) continue;
+      const accountName = new URL(url).hostname.split(".")[0];
+      const account = args.resources.find(
+        (resource) =>
+          resource.type === TYPE.storageAccount && known(() => resource.props.name === accountName, false),
+      );
+      if (account && known(() => account.props.allowSharedKeyAccess, false) !== false) {
+        reportViolation(
+          `${app.name} signs keyless for ${account.name}, which still allows Shared Key: set ` +
+            "allowSharedKeyAccess to false on it.",
+          account.urn,
+        );
+      }
+    }
+  },
+};
+
 /** The object under the policy SDK's proxies, where secrets are still `Secret` instances. */
 function unproxied(value: unknown): unknown {
   let current = value as Record<string, unknown> | undefined;
@@ -413,4 +448,8 @@ export const resourcePolicies: readonly ResourceValidationPolicy[] = [
   accountKeysSecret,
 ];
 
-export const stackPolicies: readonly StackValidationPolicy[] = [rolesBeforePublish, eventDeliveryRolesFirst];
+export const stackPolicies: readonly StackValidationPolicy[] = [
+  rolesBeforePublish,
+  eventDeliveryRolesFirst,
+  keylessAccountRefusesSharedKey,
+];

@@ -10,6 +10,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } fr
 import { SETTING } from "../../function/appSettings";
 import { parseSettings } from "../../function/settings";
 import { issueUploadToken } from "../../function/tokens";
+import { accountKeyOf } from "../support/accounts";
 import {
   launchChromium,
   type PageStack,
@@ -128,7 +129,7 @@ describe("the upload page", () => {
 
 describe("an expired token", () => {
   /** A real token for an upload, signed three hours ago, so expired for the storage account. */
-  function expiredToken() {
+  async function expiredToken() {
     const settings = parseSettings({ [SETTING.connectionString]: stack.connectionString });
     return issueUploadToken(settings, new Date(Date.now() - 3 * 3600_000), { extension: "png" });
   }
@@ -138,8 +139,8 @@ describe("an expired token", () => {
    * takes an `si` token's expiry from its policy and lets it through (docs/security.md), so only this form
    * shows storage refusing an expired token to the page.
    */
-  function expiredTokenStorageRefuses() {
-    const token = expiredToken();
+  async function expiredTokenStorageRefuses() {
+    const token = await expiredToken();
     const settings = parseSettings({ [SETTING.connectionString]: stack.connectionString });
     const sasKey = generateBlobSASQueryParameters(
       {
@@ -149,7 +150,7 @@ describe("an expired token", () => {
         expiresOn: new Date(token.expiresOn),
         protocol: settings.protocol,
       },
-      settings.credential,
+      accountKeyOf(settings),
     ).toString();
     return { ...token, sasKey };
   }
@@ -174,7 +175,7 @@ describe("an expired token", () => {
   }
 
   test("that arrives expired is never sent to storage: the page asks again and the upload succeeds", async () => {
-    const expired = expiredToken();
+    const expired = await expiredToken();
     const tokenRequests = await answerFirstTokenRequestWith(expired);
     const requests = recordStorageRequests(page, stack.blobServiceUrl);
     const png = pngImage(16, 16);
@@ -197,7 +198,7 @@ describe("an expired token", () => {
     // The token's own expiry has passed, but its expiresOn claims an hour more, as when this device's
     // clock runs behind the storage account's: only storage can tell, and it refuses the token.
     const expired = {
-      ...expiredTokenStorageRefuses(),
+      ...(await expiredTokenStorageRefuses()),
       expiresOn: new Date(Date.now() + 3600_000).toISOString(),
     };
     const tokenRequests = await answerFirstTokenRequestWith(expired);

@@ -150,6 +150,25 @@ const rule = (origins: string[]) => ({ allowedOrigins: origins, allowedMethods: 
 /** The app's role on its runtime account, which the publish must wait for. */
 const RUNTIME_BLOB_OWNER = "credentials-runtime-blob-owner";
 
+describe("the policy pack over the keyless program's resources", () => {
+  let run: ProgramRun;
+  beforeAll(async () => {
+    run = await runProgram({ signing: "identity", allowedOrigins: "https://photos.example.com" });
+  });
+
+  test("no policy reports any registered resource, and the publish still waits for the runtime role", async () => {
+    const reported = [];
+    for (const candidate of resourcePolicies.filter((entry) => entry.validateResource)) {
+      for (const resource of run.resources) {
+        reported.push(...(await violations(candidate, resource.type, resource.inputs)));
+      }
+    }
+    for (const candidate of stackPolicies)
+      reported.push(...(await stackViolations(candidate, run.resources)));
+    expect(reported).toEqual([]);
+  });
+});
+
 describe("the policy pack over the program's own resources", () => {
   let run: ProgramRun;
   beforeAll(async () => {

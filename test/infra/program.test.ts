@@ -1010,3 +1010,133 @@ describe("the check after each upload", () => {
     expect(error?.message).toMatch(message);
   });
 });
+
+describe("keyless (signing identity)", () => {
+  const SECRET = Buffer.alloc(32, 0x2c).toString("base64");
+  const roleId = (id: string) =>
+    `/subscriptions/${SUBSCRIPTION_ID}/providers/Microsoft.Authorization/roleDefinitions/${id}`;
+  let run: ProgramRun;
+  beforeAll(async () => {
+    run = await runProgram(
+      { signing: "identity", allowedOrigins: SITE_ORIGIN, keyDerivationSecret: SECRET },
+      { secretKeys: ["keyDerivationSecret"] },
+    );
+  });
+
+  test("the uploads account refuses Shared Key and defaults to Entra ID", () => {
+    expect(uploadsAccount(run).inputs).toMatchObject({
+      allowSharedKeyAccess: false,
+      defaultToOAuthAuthentication: true,
+      enableHttpsTrafficOnly: true,
+      allowBlobPublicAccess: false,
+    });
+  });
+
+  test("no account key is asked for, set or exported: no key lookup, no connection string", () => {
+    expect(
+      run.invokes.filter((call) => call.token === "azure-native:storage:listStorageAccountKeys"),
+    ).toEqual([]);
+    const settings = appSettings(functionApp(run));
+    expect(settings).not.toHaveProperty(SETTING.connectionString);
+    expect(output(run, "uploadsConnectionString")).toBeUndefined();
+    for (const resource of run.resources) {
+      expect(JSON.stringify(reveal(resource.inputs)), `${resource.type} ${resource.name}`).not.toContain(
+        "AccountKey=",
+      );
+    }
+    expect(JSON.stringify(reveal(run.outputs))).not.toContain("AccountKey=");
+  });
+
+  test("the app gets the account's URL, which the function parses as keyless settings", () => {
+    const settings = appSettings(functionApp(run));
+    expect(settings[SETTING.accountUrl]).toBe(output(run, "blobServiceUrl").value);
+    const parsed = parseSettings(settings, { uploadsCredential: { getToken: async () => null } });
+    expect(parsed.uploads.mode).toBe("identity");
+    expect(parsed.signer.mode).toBe("identity");
+    expect(parsed.accountName).toBe(nameOf(uploadsAccount(run)));
+  });
+
+  test("the key derivation secret reaches the app secret, and is in no input or output in plaintext", () => {
+    expect(appSettings(functionApp(run))[SETTING.keyDerivationSecret]).toBe(SECRET);
+    expect(isSecretValue(functionApp(run).inputs.siteConfig)).toBe(true);
+    for (const resource of run.resources) {
+      expect(inPlaintext(resource.inputs, SECRET), `${resource.type} ${resource.name}`).toBe(false);
+    }
+    expect(inPlaintext(run.outputs, SECRET)).toBe(false);
+  });
+
+  test("the app's identity is Storage Blob Delegator on the uploads account and Blob Data Contributor on the container alone", () => {
+    const principalId = (functionApp(run).state.identity as { principalId: string }).principalId;
+    const container = only(run, BLOB_CONTAINER, "uploads");
+    expect(only(run, ROLE_ASSIGNMENT, "credentials-uploads-delegator").inputs).toEqual({
+      scope: idOf(uploadsAccount(run)),
+      principalId,
+      principalType: "ServicePrincipal",
+      roleDefinitionId: roleId("db58b8e5-c6ad-4a2a-8342-4190687cbf4a"),
+    });
+    expect(only(run, ROLE_ASSIGNMENT, "credentials-uploads-container-contributor").inputs).toEqual({
+      scope: idOf(container),
+      principalId,
+      principalType: "ServicePrincipal",
+      roleDefinitionId: roleId("ba92f5b4-2d11-453d-a403-e96b0029c9fe"),
+    });
+    // The runtime's and the check's, and these two: nothing else on the uploads account or any other scope.
+    expect(
+      run.resources
+        .filter((r) => r.type === ROLE_ASSIGNMENT)
+        .map((r) => r.name)
+        .sort(),
+    ).toEqual([
+      "credentials-limits-table-contributor",
+      "credentials-outcomes-table-contributor",
+      "credentials-runtime-blob-owner",
+      "credentials-uploads-container-contributor",
+      "credentials-uploads-created-contributor",
+      "credentials-uploads-created-poison-sender",
+      "credentials-uploads-delegator",
+      "uploads-created-deadletter-writer",
+      "uploads-created-queue-sender",
+    ]);
+  });
+
+  test("the page is served by an account of its own, which the uploads CORS rule allows", () => {
+    const site = only(run, STORAGE_ACCOUNT, "site");
+    const website = only(run, "azure-native:storage:StorageAccountStaticWebsite");
+    expect(website.inputs.accountName).toBe(nameOf(site));
+    for (const blob of pageBlobs(run)) expect(blob.inputs.accountName).toBe(nameOf(site));
+    const siteOrigin = `https://${nameOf(site)}.z16.web.core.windows.net`;
+    expect(corsRules(run)[0]?.allowedOrigins).toEqual([SITE_ORIGIN, siteOrigin]);
+    expect(siteConfig(run).cors.allowedOrigins).toEqual([SITE_ORIGIN, siteOrigin]);
+    expect(output(run, "uploadPageUrl").value).toBe(`${siteOrigin}/`);
+  });
+
+  test("without the page there is no page account", async () => {
+    const noPage = await runProgram({ signing: "identity", deployUploadPage: "false" });
+    expect(
+      noPage.resources
+        .filter((r) => r.type === STORAGE_ACCOUNT)
+        .map((r) => r.name)
+        .sort(),
+    ).toEqual(["credentials", "uploads"]);
+  });
+
+  test.each([
+    [{ signing: "keyless" }, /^valet:signing must be one of accountKey, identity/],
+    [{ signing: "identity", signingKey: "key2" }, /^valet:signingKey names the account key .* remove it/],
+    [
+      { signing: "identity", turnstileSiteKey: "0x4AAAAAAAsite", turnstileSecretKey: "0x4AAAAAAAsecret" },
+      /^valet:keyDerivationSecret is not set: .*openssl rand -base64 32/,
+    ],
+    [{ keyDerivationSecret: SECRET }, /^valet:keyDerivationSecret is only for valet:signing identity/],
+  ])("%j is refused with a StackConfigError naming the key", async (config, message) => {
+    const error = await runProgram(config, {
+      secretKeys: ["turnstileSecretKey", "keyDerivationSecret"],
+    }).then(
+      () => undefined,
+      (caught: unknown) => caught as Error,
+    );
+    expect(error?.name).toBe("StackConfigError");
+    expect(error?.message).toMatch(message);
+    expect(error?.message).not.toContain(SECRET);
+  });
+});

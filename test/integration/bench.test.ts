@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { type BenchResults, formatTable } from "../../bench/results";
 import { runBenchmarks } from "../../bench/run";
+import { trustedCertificate } from "../support/tls";
 
 let dir: string;
 let results: BenchResults;
@@ -14,7 +15,7 @@ let written: BenchResults;
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "valet-bench-test-"));
   const outFile = join(dir, "results.json");
-  results = await runBenchmarks({ smoke: true, outFile });
+  results = await runBenchmarks({ smoke: true, outFile, certificate: await trustedCertificate() });
   written = JSON.parse(await readFile(outFile, "utf8"));
 }, 300_000);
 afterAll(async () => {
@@ -30,7 +31,7 @@ describe("a smoke run of the benchmark", () => {
     expect(Number.isNaN(Date.parse(written.date))).toBe(false);
   });
 
-  test("has the issuance, HTTP, cold-start, upload and rate-limit rows in order, then the shaped uploads", () => {
+  test("has the issuance, HTTP, cold-start, upload and rate-limit rows in order, then the shaped uploads and keyless", () => {
     expect(written.rows.map((row) => row.id)).toEqual([
       "issuance",
       "http",
@@ -40,6 +41,7 @@ describe("a smoke run of the benchmark", () => {
       "shapedUpload",
       "shapedUpload",
       "shapedUpload",
+      "keyless",
     ]);
   });
 
@@ -88,6 +90,23 @@ describe("the rate-limit row", () => {
       expect(typeof row?.details[key]).toBe("number");
     }
     expect(row?.details.onP99Ms).toBeGreaterThan(0);
+  });
+});
+
+describe("the keyless row", () => {
+  test("times the first token of a fresh keyless instance against an account-key one, and both steady states", () => {
+    const row = written.rows.find((candidate) => candidate.id === "keyless");
+    expect(row).toMatchObject({ unit: "ms", better: "lower" });
+    for (const key of [
+      "firstTokenAddedMs",
+      "steadyIdentityPerSecond",
+      "steadyAccountKeyPerSecond",
+      "steadyRatio",
+    ]) {
+      expect(typeof row?.details[key]).toBe("number");
+    }
+    expect(row?.details.steadyIdentityPerSecond).toBeGreaterThan(0);
+    expect(row?.details.steadyAccountKeyPerSecond).toBeGreaterThan(0);
   });
 });
 

@@ -195,7 +195,7 @@ describe("the emulator's gap", () => {
   test("Azurite, unlike Azure, lets an expired token through when its policy carries the permission", async () => {
     instance({ [SETTING.tokenGeneration]: "1" });
     await containerToken();
-    const expired = issueContainerToken(loadSettings(), new Date(Date.now() - 3 * 60 * 60 * 1000));
+    const expired = await issueContainerToken(loadSettings(), new Date(Date.now() - 3 * 60 * 60 * 1000));
     expect(Date.parse(expired.expiresOn)).toBeLessThan(Date.now());
     expect(await putWith(expired)).toBe(201);
   });

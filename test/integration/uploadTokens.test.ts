@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { SETTING } from "../../function/appSettings";
 import { parseSettings } from "../../function/settings";
 import { issueUploadToken, type UploadCredentialsBody } from "../../function/tokens";
+import { accountKeyOf } from "../support/accounts";
 import { startTestStack, type TestStack } from "../support/stack";
 import { putBlob, statusOf } from "../support/storage";
 
@@ -102,7 +103,7 @@ describe("a per-upload token", () => {
         protocol: settings.protocol,
         version: fields.get("sv") ?? undefined,
       },
-      settings.credential,
+      accountKeyOf(settings),
     ).toString();
     const blockId = Buffer.from("block-0").toString("base64");
     const withCreate = new BlockBlobClient(`${credentials.blobUrl}?${createOnly}`);
@@ -116,17 +117,24 @@ describe("a per-upload token", () => {
   // bounds it: the stored policy it names has no start or expiry.
   test("expires by its own expiry: the stored policy it names carries the permission alone", async () => {
     const settings = parseSettings({ [SETTING.connectionString]: stack.connectionString });
-    const expired = issueUploadToken(settings, new Date(Date.now() - 20 * 60_000), { extension: "png" });
+    const expired = await issueUploadToken(settings, new Date(Date.now() - 20 * 60_000), {
+      extension: "png",
+    });
     expect(Date.parse(new URLSearchParams(expired.sasKey).get("se") ?? "")).toBeLessThan(Date.now());
     expect(await policyOf(expired)).toEqual({ permissions: "w" });
-    const fresh = issueUploadToken(settings, new Date(), { extension: "png" });
+    const fresh = await issueUploadToken(settings, new Date(), { extension: "png" });
     expect(await putBlob(`${fresh.blobUrl}?${fresh.sasKey}`, "on time")).toBe(201);
   });
 
   // Azurite accepts `sip` but does not enforce it, so only the accepted side can be checked here.
   test("bound to the caller's address still uploads", async () => {
     const settings = parseSettings({ [SETTING.connectionString]: stack.connectionString });
-    const here = issueUploadToken(settings, new Date(), { extension: "png" }, { clientIp: "127.0.0.1" });
+    const here = await issueUploadToken(
+      settings,
+      new Date(),
+      { extension: "png" },
+      { clientIp: "127.0.0.1" },
+    );
     expect(await putBlob(`${here.blobUrl}?${here.sasKey}`, "x")).toBe(201);
   });
 

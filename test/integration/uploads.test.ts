@@ -105,14 +105,14 @@ describe("a container token from /api/credentials", () => {
   test("expires by its own expiry: the stored policy it names carries the permission alone", async () => {
     const settings = parseSettings({ [SETTING.connectionString]: stack.connectionString });
     const threeHoursAgo = new Date(Date.now() - 3 * 60 * 60 * 1000);
-    const expired = issueContainerToken(settings, threeHoursAgo);
+    const expired = await issueContainerToken(settings, threeHoursAgo);
     const fields = new URLSearchParams(expired.sasKey);
     expect(Date.parse(fields.get("se") ?? "")).toBeLessThan(Date.now());
     const policies = (await service.getContainerClient("images").getAccessPolicy()).signedIdentifiers;
     expect(policies.find((policy) => policy.id === fields.get("si"))?.accessPolicy).toEqual({
       permissions: "c",
     });
-    const fresh = issueContainerToken(settings, new Date());
+    const fresh = await issueContainerToken(settings, new Date());
     expect(await putBlob(`${fresh.url}/images/on-time.png?${fresh.sasKey}`, "x")).toBe(201);
   });
 });

@@ -1,4 +1,6 @@
 // Connection strings for tests. The key is made at run time so no key-shaped literal sits in the repo.
+import type { StorageSharedKeyCredential } from "@azure/storage-blob";
+import type { Settings } from "../../function/settings";
 import { EMULATOR_ACCOUNT, EMULATOR_KEY } from "../../local/azurite";
 
 export const TEST_ACCOUNT = "valetuploads";
@@ -13,3 +15,9 @@ export const connectionStrings = {
   developmentStorage: "UseDevelopmentStorage=true",
   sasOnly: `BlobEndpoint=https://${TEST_ACCOUNT}.blob.core.windows.net/;SharedAccessSignature=sv=2024-11-04&ss=b&srt=sco&sp=rwdlac&se=2030-01-01T00:00:00Z&sig=c2lnbmF0dXJl`,
 } as const;
+
+/** The account key of account-key settings, for tests that sign a token of their own with it. */
+export function accountKeyOf(settings: Settings): StorageSharedKeyCredential {
+  if (settings.uploads.mode !== "accountKey") throw new Error("these settings sign keyless: no account key");
+  return settings.uploads.credential;
+}

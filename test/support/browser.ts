@@ -8,13 +8,19 @@ import { crc32, deflateSync } from "node:zlib";
 import { BlobServiceClient, type ContainerClient } from "@azure/storage-blob";
 import { type Browser, chromium, type Page } from "playwright-core";
 import type { Environment } from "../../function/appSettings";
+import type { SigningMode } from "../../function/signingMode";
 import { freePort } from "../../local/ports";
 import { type LocalStack, startLocalStack } from "../../local/stack";
 import { startWebServer } from "../../local/web";
+import { trustedCertificate } from "./tls";
 
 export const CHROMIUM_PATH = "/usr/bin/chromium";
 
-export async function launchChromium(): Promise<Browser> {
+/**
+ * `trustSpki`: the base64 SHA-256 of one certificate's public key that Chromium accepts though no authority
+ * signed it (the keyless stack's HTTPS blob service), and no other.
+ */
+export async function launchChromium(options: { trustSpki?: string } = {}): Promise<Browser> {
   if (!existsSync(CHROMIUM_PATH)) {
     throw new Error(`Chromium is not installed at ${CHROMIUM_PATH}: run apt-get install -y chromium.`);
   }
@@ -28,6 +34,7 @@ export async function launchChromium(): Promise<Browser> {
       "--disable-background-networking",
       "--disable-component-update",
       "--disable-sync",
+      ...(options.trustSpki ? [`--ignore-certificate-errors-spki-list=${options.trustSpki}`] : []),
     ],
   });
 }
@@ -46,6 +53,7 @@ export async function startPageStack(
     serveFromUnlistedOrigin?: boolean;
     /** The human check's site key and script, written into config.json. */
     turnstile?: { siteKey: string; scriptUrl?: string };
+    signing?: SigningMode;
   } = {},
 ): Promise<PageStack> {
   const folder = await mkdtemp(join(tmpdir(), "valet-page-"));
@@ -64,6 +72,8 @@ export async function startPageStack(
     appSettings: options.appSettings,
     log: (line) => logs.push(line),
     web: { port: webPort, dir: webDir, turnstile: options.turnstile },
+    signing: options.signing,
+    certificate: options.signing === "identity" ? await trustedCertificate() : undefined,
   });
   const unlisted = unlistedPort ? await startWebServer({ port: unlistedPort, root: webDir }) : undefined;
   if (!stack.pageUrl) throw new Error("the local stack did not serve the page");

@@ -7,6 +7,7 @@ import { join, resolve } from "node:path";
 import { type Environment, SETTING } from "../../function/appSettings";
 import { freePort } from "../../local/ports";
 import { type LocalStack, type LocalStackOptions, startLocalStack } from "../../local/stack";
+import { trustedCertificate } from "./tls";
 
 export const ALLOWED_ORIGIN = "http://127.0.0.1:4280";
 
@@ -17,7 +18,7 @@ export interface TestStack extends LocalStack {
 /** `options.web` also serves the page, built into a folder of the stack's own unless one is given. */
 export async function startTestStack(
   appSettings: Environment = {},
-  options: Pick<LocalStackOptions, "web"> = {},
+  options: Pick<LocalStackOptions, "web" | "signing"> = {},
 ): Promise<TestStack> {
   const dataDir = await mkdtemp(join(tmpdir(), "valet-azurite-"));
   const logs: string[] = [];
@@ -29,6 +30,7 @@ export async function startTestStack(
     dataDir,
     appSettings,
     log: (line) => logs.push(line),
+    certificate: options.signing === "identity" ? await trustedCertificate() : undefined,
     ...options,
   });
   return {
@@ -55,10 +57,11 @@ export interface NpmStart {
 }
 
 /**
- * Runs local/start.ts from the repository's root on free ports, as `npm start` does (`tsx` as a Node
- * import rather than its CLI, so Azurite is a direct child), and waits until it says it is running.
+ * Runs local/start.ts from the repository's root on free ports, with `variables` added to its environment,
+ * as `npm start` does (`tsx` as a Node import rather than its CLI, so Azurite is a direct child, except
+ * keyless, where it runs itself again), and waits until it says it is running.
  */
-export async function runNpmStart(): Promise<NpmStart> {
+export async function runNpmStart(variables: NodeJS.ProcessEnv = {}): Promise<NpmStart> {
   const dataDir = await mkdtemp(join(tmpdir(), "valet-azurite-"));
   const webPort = await freePort();
   const env: NodeJS.ProcessEnv = {
@@ -71,6 +74,9 @@ export async function runNpmStart(): Promise<NpmStart> {
     VALET_DATA_DIR: dataDir,
   };
   for (const name of Object.values(SETTING)) delete env[name];
+  // This process's own trust is not npm start's: it makes and trusts a certificate of its own.
+  delete env.NODE_EXTRA_CA_CERTS;
+  Object.assign(env, variables);
   const child = spawn(process.execPath, ["--import", "tsx", "local/start.ts"], {
     cwd: resolve(__dirname, "../.."),
     env,

@@ -312,3 +312,38 @@ describe("the container's stored access policies", () => {
     }
   });
 });
+
+describe("keyless", () => {
+  test("answers 503 when the user delegation key cannot be had, logs the cause without its detail, and does not ask on every request", async () => {
+    const functions = await instance({});
+    let asked = 0;
+    const { configureSettings } = await import("../../function/settings.js");
+    configureSettings(
+      { ...LIMITS_OFF, [SETTING.accountUrl]: `https://${TEST_ACCOUNT}.blob.core.windows.net` },
+      {
+        uploadsCredential: {
+          getToken: async () => {
+            asked++;
+            throw Object.assign(new Error("managed identity secret detail"), {
+              name: "CredentialUnavailableError",
+            });
+          },
+        },
+      },
+    );
+    const first = await invoke(functions);
+    expect(first.status).toBe(503);
+    expect(first.headers.get("retry-after")).toBe("60");
+    expect(first.body).toEqual({
+      error: "The function cannot sign tokens right now: try again in a minute.",
+    });
+    const event = JSON.parse(first.logs[0]?.message ?? "{}");
+    expect(event).toMatchObject({ event: "signing.unavailable", invocationId: "test-invocation" });
+    expect(event.message).toContain("CredentialUnavailableError");
+    expect(first.logs.map((log) => log.message).join("\n")).not.toContain("secret detail");
+    const askedForFirst = asked;
+    expect(askedForFirst).toBeGreaterThan(0);
+    expect((await invoke(functions)).status).toBe(503);
+    expect(asked).toBe(askedForFirst);
+  });
+});

@@ -1,5 +1,6 @@
 // Reading the function's settings (function/settings.ts): every accepted and refused connection string,
 // the container and lifetime rules, and errors that never quote a secret.
+import { createHmac } from "node:crypto";
 import { SASProtocol } from "@azure/storage-blob";
 import { describe, expect, test } from "vitest";
 import { SETTING, SettingsError } from "../../function/appSettings";
@@ -299,5 +300,75 @@ describe("the lifetime rule, shared with the stack config", () => {
     expect(error.message).toBe(
       "valet:uploadTokenLifetimeMinutes must not exceed valet:tokenLifetimeMinutes.",
     );
+  });
+});
+
+describe("keyless settings", () => {
+  const url = `https://${TEST_ACCOUNT}.blob.core.windows.net`;
+  const credential = { getToken: async () => null };
+  const keyless = (extra: Record<string, string> = {}) =>
+    parseSettings({ [SETTING.accountUrl]: url, ...extra }, { uploadsCredential: credential });
+  const secret = Buffer.alloc(32, 7).toString("base64");
+  const turnstile = { [SETTING.turnstileSecretKey]: "0x4AAAAAAAtest-secret" };
+
+  test("take the account's URL, sign with the identity and hold no account key", () => {
+    const settings = keyless();
+    expect(settings.blobServiceUrl).toBe(url);
+    expect(settings.accountName).toBe(TEST_ACCOUNT);
+    expect(settings.protocol).toBe(SASProtocol.Https);
+    expect(settings.uploads.mode).toBe("identity");
+    expect(settings.uploads.credential).toBe(credential);
+    expect(settings.signer.mode).toBe("identity");
+    expect(settings.keyRoot).toBeUndefined();
+  });
+
+  test("refuse both a connection string and an account URL, naming both", () => {
+    const error = settingsError(() =>
+      keyless({ [SETTING.connectionString]: connectionStrings.azureWithSuffix }),
+    );
+    expect(error.message).toMatch(/UPLOADS_CONNECTION_STRING and UPLOADS_ACCOUNT_URL are both set/);
+    expect(error.message).not.toContain(TEST_KEY);
+  });
+
+  test("name both settings when neither is set", () => {
+    expect(settingsError(() => parseSettings({})).message).toMatch(
+      /UPLOADS_CONNECTION_STRING is not set.*or set UPLOADS_ACCOUNT_URL instead/,
+    );
+  });
+
+  test.each([
+    ["a plain http URL, even on loopback", "http://127.0.0.1:10000/devstoreaccount1"],
+    ["no URL at all", "valetuploads"],
+    ["a URL with a query", `${url}/?sv=2025-11-05`],
+  ])("refuse %s as the account URL", (_, value) => {
+    expect(settingsError(() => keyless({ [SETTING.accountUrl]: value })).setting).toBe(SETTING.accountUrl);
+  });
+
+  test("need KEY_DERIVATION_SECRET when the human check is on, and say how to make one", () => {
+    const error = settingsError(() => keyless(turnstile));
+    expect(error.setting).toBe(SETTING.keyDerivationSecret);
+    expect(error.message).toMatch(/openssl rand -base64 32/);
+    const settings = keyless({ ...turnstile, [SETTING.keyDerivationSecret]: secret });
+    expect(settings.humanPassKey).toHaveLength(32);
+  });
+
+  test("refuse a KEY_DERIVATION_SECRET that is short or not base64, without quoting it", () => {
+    for (const value of [Buffer.alloc(16, 7).toString("base64"), "not base64 at all!!"]) {
+      const error = settingsError(() => keyless({ [SETTING.keyDerivationSecret]: value }));
+      expect(error.setting).toBe(SETTING.keyDerivationSecret);
+      expect(error.message).not.toContain(value);
+    }
+  });
+
+  test("with an account key, refuse KEY_DERIVATION_SECRET and derive the pass key from the key as before", () => {
+    const error = settingsError(() =>
+      withConnection(connectionStrings.azureWithSuffix, { [SETTING.keyDerivationSecret]: secret }),
+    );
+    expect(error.message).toMatch(/only for keyless signing/);
+    const settings = withConnection(connectionStrings.azureWithSuffix, turnstile);
+    const expected = createHmac("sha256", Buffer.from(TEST_KEY, "base64"))
+      .update("valet human pass key v1")
+      .digest();
+    expect(settings.humanPassKey?.equals(expected)).toBe(true);
   });
 });

@@ -1,0 +1,129 @@
+// How this instance signs tokens, chosen once from the settings: with the uploads account's key (a service
+// SAS naming a stored access policy) or, keyless, with a user delegation key (a user delegation SAS that
+// carries its own permission). Clients see the same token shape either way.
+import {
+  BlobSASPermissions,
+  ContainerSASPermissions,
+  generateBlobSASQueryParameters,
+  type SASProtocol,
+  type SasIPRange,
+  type StorageSharedKeyCredential,
+  type UserDelegationKey,
+} from "@azure/storage-blob";
+import { policyId, TOKEN_POLICIES, type TokenKind } from "./accessPolicies";
+import { DelegationKeyCache } from "./delegationKeys";
+import type { SigningMode } from "./signingMode";
+import { storageFailureCause, type UploadsAccount, uploadsServiceClient } from "./uploadsAccount";
+
+/**
+ * The SAS version of user delegation tokens, pinned rather than the SDK's default. From 2026-04-06 the
+ * SDK signs further fields (signed request headers and query parameters) into a user delegation SAS;
+ * Azurite 3.35, the emulator the local stack and tests run, computes the string-to-sign only up to the
+ * 2025-07-05 layout and refuses such tokens with 403. 2025-11-05 is the newest version it speaks and one
+ * Azure accepts, and the fields these tokens use are the same in both.
+ * https://learn.microsoft.com/rest/api/storageservices/create-user-delegation-sas
+ * https://github.com/Azure/Azurite/blob/main/src/blob/authentication/IBlobSASSignatureValues.ts
+ */
+export const USER_DELEGATION_SAS_VERSION = "2025-11-05";
+
+/**
+ * The signing key could not be had (keyless: Get User Delegation Key failed or was refused): no token can be
+ * signed until it can. The message names the cause without any credential.
+ */
+export class SigningUnavailableError extends Error {
+  override name = "SigningUnavailableError";
+}
+
+/** What a token grants, the same in both modes. */
+export interface TokenFields {
+  readonly kind: TokenKind;
+  readonly containerName: string;
+  /** Absent for a container token (`sr=c`), present for a blob token (`sr=b`). */
+  readonly blobName?: string;
+  readonly expiresOn: Date;
+  readonly protocol: SASProtocol;
+  readonly ipRange?: SasIPRange;
+}
+
+export interface TokenSigner {
+  readonly mode: SigningMode;
+  /** Gets ready to sign (keyless: fetches the first key), so that the first request need not wait. */
+  warmUp(): Promise<void>;
+  /** The token's query string, without a leading `?`. */
+  sign(fields: TokenFields): Promise<string>;
+}
+
+/**
+ * Account-key tokens: `si` and no `sp`, the permission is the stored access policy's, and a token may not
+ * repeat a field its policy has. The expiry is the token's own, so the policy has none.
+ * https://learn.microsoft.com/rest/api/storageservices/create-service-sas
+ */
+export function accountKeySigner(
+  credential: StorageSharedKeyCredential,
+  tokenGeneration: number,
+): TokenSigner {
+  return {
+    mode: "accountKey",
+    warmUp: async () => undefined,
+    sign: async ({ kind, ...fields }) =>
+      generateBlobSASQueryParameters(
+        { ...fields, identifier: policyId(tokenGeneration, kind) },
+        credential,
+      ).toString(),
+  };
+}
+
+/**
+ * Keyless tokens: a user delegation SAS cannot name a stored access policy, so it carries the same
+ * permission its kind's policy holds (`sp`), and no `si`. Azure grants it the intersection of `sp` and the
+ * signer's own data roles, and it stops working when its key expires or the account's keys are revoked.
+ * https://learn.microsoft.com/rest/api/storageservices/create-user-delegation-sas
+ */
+export function identitySigner(accountName: string, keys: Pick<DelegationKeyCache, "current">): TokenSigner {
+  return {
+    mode: "identity",
+    warmUp: async () => {
+      await delegationKey(keys);
+    },
+    sign: async ({ kind, ...fields }) => {
+      const key = await delegationKey(keys);
+      const permissions = TOKEN_POLICIES[kind].permissions;
+      return generateBlobSASQueryParameters(
+        {
+          ...fields,
+          permissions:
+            kind === "container"
+              ? ContainerSASPermissions.parse(permissions)
+              : BlobSASPermissions.parse(permissions),
+          version: USER_DELEGATION_SAS_VERSION,
+        },
+        key,
+        accountName,
+      ).toString();
+    },
+  };
+}
+
+async function delegationKey(keys: Pick<DelegationKeyCache, "current">): Promise<UserDelegationKey> {
+  try {
+    return await keys.current();
+  } catch (error) {
+    throw new SigningUnavailableError(
+      `the user delegation key could not be fetched (${storageFailureCause(error)})`,
+    );
+  }
+}
+
+/** The signer for this instance's mode; keyless, with its own key cache. */
+export function tokenSigner(
+  account: UploadsAccount,
+  tokens: { readonly tokenGeneration: number; readonly longestTokenMinutes: number },
+): TokenSigner {
+  if (account.mode === "accountKey") return accountKeySigner(account.credential, tokens.tokenGeneration);
+  const service = uploadsServiceClient(account);
+  const keys = new DelegationKeyCache({
+    fetch: (startsOn, expiresOn) => service.getUserDelegationKey(startsOn, expiresOn),
+    longestTokenMs: tokens.longestTokenMinutes * 60_000,
+  });
+  return identitySigner(account.accountName, keys);
+}
