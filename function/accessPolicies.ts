@@ -12,12 +12,13 @@
 // https://learn.microsoft.com/azure/app-service/configure-common#configure-app-settings (a change restarts the app)
 import {
   BlobSASPermissions,
-  ContainerClient,
+  type ContainerClient,
   ContainerSASPermissions,
   RestError,
   type SignedIdentifier,
   type StorageSharedKeyCredential,
 } from "@azure/storage-blob";
+import { uploadsBlobService } from "./settings";
 
 /**
  * What each kind of token may do. The permission lives in the policy, not in the token: a field may be in
@@ -243,9 +244,9 @@ export async function accessPolicyStatus(target: PolicyTarget, setting: string):
 async function checkContainer(target: PolicyTarget, setting: string): Promise<AccessPolicyStatus> {
   try {
     // Few, short tries: a request may be waiting, and a failed check is tried again later anyway.
-    const container = new ContainerClient(`${target.blobServiceUrl}/${target.container}`, target.credential, {
+    const container = uploadsBlobService(target, {
       retryOptions: { maxTries: 2, retryDelayInMs: 200, tryTimeoutInMs: 5_000 },
-    });
+    }).getContainerClient(target.container);
     await ensureAccessPolicies(container, target.tokenGeneration, setting);
     return { kind: "ready" };
   } catch (error) {

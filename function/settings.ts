@@ -1,6 +1,12 @@
 // Reads and validates the function's settings once per instance: the uploads account (from its
-// connection string), the container, the container token's lifetime, the issuance policy and the human check.
-import { BlobServiceClient, SASProtocol, StorageSharedKeyCredential } from "@azure/storage-blob";
+// connection string), the container, the container token's lifetime, the issuance policy, the human check and
+// the check of stored uploads; and the one place clients for the uploads account are made.
+import {
+  BlobServiceClient,
+  SASProtocol,
+  type StoragePipelineOptions,
+  StorageSharedKeyCredential,
+} from "@azure/storage-blob";
 import { type Environment, SETTING, SettingsError } from "./appSettings";
 import {
   fitUploadTokenLifetime,
@@ -10,6 +16,7 @@ import {
 } from "./container";
 import { type HumanCheckSettings, parseHumanCheckSettings } from "./humanCheck";
 import { type IssuancePolicy, parsePolicy } from "./policy";
+import { parseVerificationSettings, type VerificationSettings } from "./verification";
 
 /** Azure's default endpoint suffix, assumed when an account-key connection string names none. */
 const DEFAULT_ENDPOINT_SUFFIX = "core.windows.net";
@@ -28,6 +35,8 @@ export interface Settings {
   readonly tokenGeneration: number;
   /** The Turnstile check issuance requires, or undefined when it is off. */
   readonly humanCheck: HumanCheckSettings | undefined;
+  /** The check every stored upload gets before it reaches the verified container. */
+  readonly verification: VerificationSettings;
 }
 
 export function parseSettings(env: Environment): Settings {
@@ -42,14 +51,27 @@ export function parseSettings(env: Environment): Settings {
     { container: tokenLifetimeMinutes, upload: policy.uploadTokenLifetimeMinutes },
     env[SETTING.uploadTokenLifetimeMinutes],
   );
+  const container = parseContainerName(SETTING.container, env[SETTING.container]);
   return {
     ...account,
-    container: parseContainerName(SETTING.container, env[SETTING.container]),
+    container,
     tokenLifetimeMinutes,
     policy: { ...policy, uploadTokenLifetimeMinutes },
     tokenGeneration: parseTokenGeneration(SETTING.tokenGeneration, env[SETTING.tokenGeneration]),
     humanCheck: parseHumanCheckSettings(env),
+    verification: parseVerificationSettings(env, container),
   };
+}
+
+/**
+ * The uploads account's blob service, for every call the function makes to it: the one place its
+ * credential is chosen, so another way of signing in plugs in here.
+ */
+export function uploadsBlobService(
+  account: Pick<Settings, "blobServiceUrl" | "credential">,
+  options?: StoragePipelineOptions,
+): BlobServiceClient {
+  return new BlobServiceClient(account.blobServiceUrl, account.credential, options);
 }
 
 let source: Environment = process.env;
