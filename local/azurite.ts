@@ -49,7 +49,7 @@ const SERVICES = {
   table: {
     name: "the table service",
     endpoint: "TableEndpoint",
-    loss: "the issuance limits have lost their counts, and the uploads' outcomes are gone",
+    loss: "the issuance limits have lost their counts",
   },
   queue: {
     name: "the queue service",

@@ -9,6 +9,7 @@ import { type LocalStack, startLocalStack } from "./stack";
 const ENV = {
   blobPort: "VALET_BLOB_PORT",
   tablePort: "VALET_TABLE_PORT",
+  queuePort: "VALET_QUEUE_PORT",
   functionPort: "VALET_FUNCTION_PORT",
   webPort: "VALET_WEB_PORT",
   origins: "VALET_ALLOWED_ORIGINS",
@@ -48,6 +49,7 @@ async function main(): Promise<void> {
     stack = await startLocalStack({
       blobPort: port(ENV.blobPort, 10000),
       tablePort: port(ENV.tablePort, 10002),
+      queuePort: port(ENV.queuePort, 10001),
       functionPort: port(ENV.functionPort, 7071),
       allowedOrigins,
       dataDir: resolve(process.env[ENV.dataDir] || ".azurite"),
@@ -57,6 +59,7 @@ async function main(): Promise<void> {
       portVariables: {
         blob: ENV.blobPort,
         table: ENV.tablePort,
+        queue: ENV.queuePort,
         function: ENV.functionPort,
         web: ENV.webPort,
       },
@@ -71,8 +74,11 @@ async function main(): Promise<void> {
       [
         "valet is running on loopback:",
         `  blob service (Azurite)  ${stack.blobServiceUrl}  container "${stack.container}"`,
-        `  table service (Azurite) ${stack.tableServiceUrl}  issuance limits`,
+        `  table service (Azurite) ${stack.tableServiceUrl}  issuance limits, upload outcomes`,
+        `  queue service (Azurite) ${stack.queueServiceUrl}  upload events (Event Grid stand-in)`,
         `  SAS endpoint            ${stack.credentialsUrl}`,
+        `  upload status           ${stack.statusUrl("{blobName}").replace("%7BblobName%7D", "{blobName}")}`,
+        `  verified images         ${stack.blobServiceUrl}/${stack.verifiedContainer}`,
         `  upload page             ${stack.pageUrl}`,
         `  allowed origins         ${allowedOrigins.join(", ")}`,
         "Press Ctrl-C to stop.",

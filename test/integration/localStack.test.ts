@@ -22,6 +22,7 @@ async function npmStart(): Promise<NpmStart> {
 test.each([
   ["blob", "SIGKILL", "the stack cannot issue tokens for a store that is gone"],
   ["table", "SIGTERM", "the issuance limits have lost their counts"],
+  ["queue", "SIGKILL", "stored uploads are no longer checked"],
 ] as const)(
   "npm start says at once that Azurite's %s service died, names the signal, and stops everything with exit code 1",
   async (service, signal, loss) => {

@@ -46,6 +46,8 @@ export async function startPageStack(
     serveFromUnlistedOrigin?: boolean;
     /** The human check's site key and script, written into config.json. */
     turnstile?: { siteKey: string; scriptUrl?: string };
+    /** Check stored uploads (off by default: the page's tests look at what they uploaded in the inbox). */
+    checkUploads?: boolean;
   } = {},
 ): Promise<PageStack> {
   const folder = await mkdtemp(join(tmpdir(), "valet-page-"));
@@ -57,6 +59,7 @@ export async function startPageStack(
   const stack = await startLocalStack({
     blobPort: await freePort(),
     tablePort: await freePort(),
+    queuePort: await freePort(),
     functionPort: await freePort(),
     allowedOrigins: [`http://127.0.0.1:${webPort}`],
     functionOnlyOrigins: unlistedOrigin ? [unlistedOrigin] : [],
@@ -64,6 +67,7 @@ export async function startPageStack(
     appSettings: options.appSettings,
     log: (line) => logs.push(line),
     web: { port: webPort, dir: webDir, turnstile: options.turnstile },
+    checkUploads: options.checkUploads ?? false,
   });
   const unlisted = unlistedPort ? await startWebServer({ port: unlistedPort, root: webDir }) : undefined;
   if (!stack.pageUrl) throw new Error("the local stack did not serve the page");
