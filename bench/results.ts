@@ -7,7 +7,15 @@ export interface Figure {
 }
 
 export interface BenchRow {
-  id: "issuance" | "http" | "coldStart" | "upload" | "rateLimit" | "shapedUpload";
+  id:
+    | "issuance"
+    | "http"
+    | "coldStart"
+    | "upload"
+    | "rateLimit"
+    | "shapedUpload"
+    | "validationBytes"
+    | "validationRate";
   title: string;
   unit: string;
   /** Whether a larger figure is better (throughput) or a smaller one (time). */
