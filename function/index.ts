@@ -4,6 +4,7 @@ import { accessPolicyStatus } from "./accessPolicies";
 import { SETTING, SettingsError, settingsInvalidEvent } from "./appSettings";
 import { functionTable, httpFunctions } from "./functions";
 import { loadLimiter } from "./limiter";
+import { loadOutcomeStore } from "./outcomes";
 import { loadSettings } from "./settings";
 
 for (const [name, options] of Object.entries(functionTable.http)) {
@@ -20,6 +21,7 @@ try {
   // request finds the check done or under way; the request reports its outcome.
   void accessPolicyStatus(loadSettings(), SETTING.tokenGeneration);
   loadLimiter();
+  loadOutcomeStore();
 } catch (error) {
   if (!(error instanceof SettingsError)) throw error;
   console.error(JSON.stringify(settingsInvalidEvent(error)));

@@ -3,10 +3,17 @@
 // with the status endpoint saying which and why.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { BlobServiceClient, BlockBlobClient } from "@azure/storage-blob";
+import {
+  AnonymousCredential,
+  AppendBlobClient,
+  BlobServiceClient,
+  BlockBlobClient,
+  PageBlobClient,
+} from "@azure/storage-blob";
 import { QueueServiceClient } from "@azure/storage-queue";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import type { UploadCredentialsBody } from "../../function/tokens";
+import { SETTING } from "../../function/appSettings";
+import type { CredentialsBody, UploadCredentialsBody } from "../../function/tokens";
 import { UPLOADS_CREATED_POISON_QUEUE, UPLOADS_CREATED_QUEUE } from "../../function/verification";
 import { blobCreatedEvent, eventMessage } from "../../local/eventGrid";
 import { startTestStack, type TestStack } from "../support/stack";
@@ -24,7 +31,11 @@ const queues = () => QueueServiceClient.fromConnectionString(stack.validationCon
 
 beforeAll(async () => {
   // Failed tries come back at once, so a poison message takes five quick tries rather than the host's pace.
-  stack = await startTestStack({}, { checkUploads: true, queueBehaviour: { maxPollingIntervalMs: 200 } });
+  // A small size limit, so that a blob over it is cheap to make.
+  stack = await startTestStack(
+    { [SETTING.maxUploadBytes]: "2048" },
+    { checkUploads: true, queueBehaviour: { maxPollingIntervalMs: 200 } },
+  );
   service = BlobServiceClient.fromConnectionString(stack.connectionString);
 }, 60_000);
 afterAll(async () => {
@@ -186,6 +197,51 @@ describe("an upload through a token", () => {
     expect((await verified().getBlobClient(credentials.blobName).getProperties()).contentType).toBe(
       "image/png",
     );
+  });
+});
+
+describe("blobs a container token makes that a per-upload token could not", () => {
+  const containerToken = async (): Promise<CredentialsBody> => {
+    const response = await fetch(stack.credentialsUrl);
+    expect(response.status).toBe(200);
+    return (await response.json()) as CredentialsBody;
+  };
+  const urlFor = (credentials: CredentialsBody, name: string) =>
+    `${credentials.url}/${credentials.container}/${name}?${credentials.sasKey}`;
+
+  test.each([
+    [
+      "a page blob",
+      "page.png",
+      (url: string) => new PageBlobClient(url, new AnonymousCredential()).create(1024 * 1024),
+      "the file is a page blob: only block blobs, as a browser uploads them, are accepted",
+    ],
+    [
+      "an append blob",
+      "append.png",
+      (url: string) => new AppendBlobClient(url, new AnonymousCredential()).create(),
+      "the file is an append blob: only block blobs, as a browser uploads them, are accepted",
+    ],
+    [
+      "a block blob over MAX_UPLOAD_BYTES",
+      "large.png",
+      (url: string) =>
+        new BlockBlobClient(url).upload(Buffer.concat([png, Buffer.alloc(3000)]), png.length + 3000),
+      `the file is ${png.length + 3000} bytes, over the limit of 2048 bytes`,
+    ],
+    [
+      "an empty block blob",
+      "empty.png",
+      (url: string) => new BlockBlobClient(url).upload("", 0),
+      "the file is empty",
+    ],
+  ])("%s is rejected and deleted", async (_, name, create, reason) => {
+    const credentials = await containerToken();
+    await create(urlFor(credentials, name));
+    await stack.checksSettled();
+    expect(await inbox().getBlobClient(name).exists()).toBe(false);
+    expect(await verified().getBlobClient(name).exists()).toBe(false);
+    expect((await status(name)).body).toEqual({ blobName: name, state: "rejected", reason });
   });
 });
 
