@@ -161,6 +161,8 @@ async function readHead(
  * A server-side copy of exactly the version checked (`x-ms-source-if-match`), then the Content-Type the bytes
  * showed. Set Blob Properties replaces every HTTP header, so whatever Content-Disposition or Content-Encoding
  * the uploader chose is dropped with the rest; naming the metadata replaces the uploader's too.
+ * The source is in the same account, so the request's own authorization covers reading it; naming no
+ * metadata would copy the source's.
  * https://learn.microsoft.com/rest/api/storageservices/copy-blob
  * https://learn.microsoft.com/rest/api/storageservices/set-blob-properties
  */
