@@ -119,6 +119,7 @@ export type RejectionCode =
   | "typeMismatch"
   | "svg"
   | "unreadableHeader"
+  | "truncated"
   | "tooManyPixels";
 
 export type Verdict =
@@ -193,7 +194,8 @@ export async function judgeContent(
     );
     return reject(
       "extension",
-      `the file name ${extension ? `ends in .${extension.slice(0, 20)}` : "has no extension"}, not one of ${allowed.join(", ")}`,
+      // The name is the uploader's: only its letters and digits are repeated.
+      `the file name ${extension ? `ends in .${extension.slice(0, 20).replace(/[^a-z0-9]/g, "?")}` : "has no extension"}, not one of ${allowed.join(", ")}`,
     );
   }
   const label = TYPE_LABELS[named];
@@ -210,11 +212,15 @@ export async function judgeContent(
     return reject("typeMismatch", `the file is not ${label}: its bytes are ${TYPE_LABELS[detected.type]}`);
   }
   const size = dimensions(bytes);
-  if (!size || (whole && !isComplete(detected.type, bytes))) {
+  const kind = label.replace(/^an? /, "");
+  if (!size) {
     return reject(
       "unreadableHeader",
-      `the ${label.replace(/^an? /, "")}'s header cannot be read: the file is damaged or cut short`,
+      `the ${kind}'s header cannot be read: the file is damaged or cut short`,
     );
+  }
+  if (whole && !isComplete(detected.type, bytes)) {
+    return reject("truncated", `the ${kind} is cut short: it does not end as such a file ends`);
   }
   const pixels = size.width * size.height;
   if (pixels > rules.maxImagePixels) {

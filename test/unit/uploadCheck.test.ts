@@ -96,9 +96,30 @@ describe("hostile files", () => {
     [
       "a truncated PNG",
       "cut.png",
-      fixture("pixel.png").subarray(0, 16),
+      fixture("pixel.png").subarray(0, 60),
+      "truncated",
+      "the PNG image is cut short: it does not end as such a file ends",
+    ],
+    [
+      "a truncated JPEG",
+      "cut.jpg",
+      fixture("pixel.jpg").subarray(0, 400),
+      "truncated",
+      "the JPEG image is cut short",
+    ],
+    [
+      "a JPEG cut before its frame header",
+      "cut.jpg",
+      fixture("pixel.jpg").subarray(0, 100),
       "unreadableHeader",
-      "header cannot be read",
+      "the JPEG image's header cannot be read",
+    ],
+    [
+      "a PNG whose header says 0 × 0 pixels",
+      "empty.png",
+      pngClaiming(0, 0),
+      "unreadableHeader",
+      "the PNG image's header cannot be read",
     ],
     [
       "a PNG claiming 100000 × 100000 pixels",
