@@ -94,24 +94,31 @@ export async function startBlobCreatedStandIn(
     options.queueName,
   );
   const seen = new Map<string, string>();
+  // Stopping aborts the listing under way too: against a service that is gone, the SDK would keep retrying.
+  const stopSignal = new AbortController();
+  const abortSignal = stopSignal.signal;
   // Scans never overlap: one listing is compared with the cursor and the cursor updated before the next.
   let running: Promise<number> = Promise.resolve(0);
   const scanOnce = async (send: boolean): Promise<number> => {
     let sent = 0;
     const listed = new Set<string>();
-    for await (const item of container.listBlobsFlat()) {
+    for await (const item of container.listBlobsFlat({ abortSignal })) {
       listed.add(item.name);
       const eTag = item.properties.etag;
       if (seen.get(item.name) === eTag) continue;
-      seen.set(item.name, eTag);
-      if (!send) continue;
+      if (!send) {
+        seen.set(item.name, eTag);
+        continue;
+      }
       const blob = await createdBlob(container, item.name, {
         eTag,
         contentType: item.properties.contentType ?? "",
         contentLength: item.properties.contentLength ?? 0,
         blobType: item.properties.blobType ?? "BlockBlob",
       });
-      await queue.sendMessage(eventMessage(blobCreatedEvent(blob)));
+      await queue.sendMessage(eventMessage(blobCreatedEvent(blob)), { abortSignal });
+      // Only once the event is on the queue: a failed send is tried again by the next scan.
+      seen.set(item.name, eTag);
       sent++;
     }
     for (const name of seen.keys()) if (!listed.has(name)) seen.delete(name);
@@ -124,12 +131,12 @@ export async function startBlobCreatedStandIn(
   // What is there already was written before the subscription existed: no events for it.
   await scanOnce(false);
   let stopped = false;
-  const stopSignal = new AbortController();
   const loop = (async () => {
     while (!stopped) {
       try {
         await scan();
       } catch (error) {
+        if (stopped) break;
         options.log?.(
           `[warning] the Event Grid stand-in could not list the uploads: ${(error as Error).message}`,
         );

@@ -43,7 +43,7 @@ export interface QueueRunnerOptions {
 }
 
 export interface QueueRunner {
-  /** Resolves once the queue has no visible message and nothing is running. */
+  /** Resolves once the queue holds no message, hidden ones included, and nothing is running. */
   idle(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -61,7 +61,8 @@ export function startQueueRunner(options: QueueRunnerOptions): QueueRunner {
   const log = (level: LogLevel, line: string) => options.log?.(`[${level}] ${line}`);
   let stopped = false;
   let busy = 0;
-  let lastPollEmpty = false;
+  // Stopping aborts the poll under way too: against a queue service that is gone, the SDK would otherwise
+  // keep retrying it for many seconds.
   const wake = new AbortController();
   const loop = (async () => {
     let wait = 50;
@@ -69,6 +70,7 @@ export function startQueueRunner(options: QueueRunnerOptions): QueueRunner {
       let messages: DequeuedMessageItem[] = [];
       try {
         const received = await queue.receiveMessages({
+          abortSignal: wake.signal,
           numberOfMessages: behaviour.batchSize,
           visibilityTimeout: behaviour.runningVisibilitySeconds,
         });
@@ -79,7 +81,6 @@ export function startQueueRunner(options: QueueRunnerOptions): QueueRunner {
           `the queue runner could not receive from ${options.queueName}: ${(error as Error).message}`,
         );
       }
-      lastPollEmpty = messages.length === 0;
       if (messages.length > 0) {
         busy++;
         await Promise.all(messages.map((message) => run(message)));
@@ -141,12 +142,12 @@ export function startQueueRunner(options: QueueRunnerOptions): QueueRunner {
 
   return {
     idle: async () => {
-      // Two empty polls in a row with nothing running: whatever was queued before the call has run.
-      for (let emptyPolls = 0; emptyPolls < 2; ) {
+      // The count includes hidden messages (running, or waiting out a failure's visibility timeout): twice
+      // nothing with nothing running means every message queued before the call has been dealt with.
+      for (let emptyChecks = 0; emptyChecks < 2; ) {
         await sleep(25);
-        const peeked = await queue.peekMessages({ numberOfMessages: 1 });
-        emptyPolls =
-          peeked.peekedMessageItems.length === 0 && busy === 0 && lastPollEmpty ? emptyPolls + 1 : 0;
+        const { approximateMessagesCount } = await queue.getProperties();
+        emptyChecks = approximateMessagesCount === 0 && busy === 0 ? emptyChecks + 1 : 0;
       }
     },
     stop: async () => {
