@@ -66,6 +66,8 @@ export async function validateUpload(message: unknown, context: InvocationContex
     log(context, "information", {
       event: "upload.accepted",
       contentType: result.verdict.contentType,
+      width: result.verdict.width,
+      height: result.verdict.height,
       ...fields,
     });
   } else {

@@ -120,6 +120,15 @@ describe("an upload through a token", () => {
       url: `${stack.blobServiceUrl}/${stack.verifiedContainer}/${credentials.blobName}`,
     });
     expect(answer.headers.get("cache-control")).toBe("no-store");
+    expect(logEvents()).toContainEqual(
+      expect.objectContaining({
+        event: "upload.accepted",
+        blobName: credentials.blobName,
+        contentType: "image/png",
+        width: 8,
+        height: 8,
+      }),
+    );
   });
 
   test("HTML declared as a PNG is deleted, never reaches the verified container, and the status says why", async () => {
