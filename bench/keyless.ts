@@ -1,4 +1,4 @@
-// Row 7: keyless signing against account-key signing, on Azurite: the first token of a fresh instance
+// Row 9: keyless signing against account-key signing, on Azurite: the first token of a fresh instance
 // (keyless: an Entra ID token, then the user delegation key's round trip over HTTPS) and the steady state,
 // where both sign an HMAC in this process.
 import type { TokenCredential } from "@azure/identity";

@@ -7,7 +7,16 @@ export interface Figure {
 }
 
 export interface BenchRow {
-  id: "issuance" | "http" | "coldStart" | "upload" | "rateLimit" | "shapedUpload" | "keyless";
+  id:
+    | "issuance"
+    | "http"
+    | "coldStart"
+    | "upload"
+    | "rateLimit"
+    | "shapedUpload"
+    | "validationBytes"
+    | "validationRate"
+    | "keyless";
   title: string;
   unit: string;
   /** Whether a larger figure is better (throughput) or a smaller one (time). */

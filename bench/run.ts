@@ -1,6 +1,7 @@
 // `npm run bench`: measures token issuance, cold start and upload throughput, each against a baseline in
-// the same run, on loopback, then the page's uploads on shaped networks against the link's limit, then
-// keyless signing against the account key; prints one table and writes it as JSON (bench/results.json).
+// the same run, on loopback, then the page's uploads on shaped networks against the link's limit, then the
+// check of stored uploads, then keyless signing against the account key; prints one table and writes it as
+// JSON (bench/results.json).
 // `npm run bench -- --smoke` (or BENCH_SMOKE=1) runs every row once with tiny sizes: a check that the
 // benchmark works, not a measurement.
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -12,9 +13,12 @@ import { CREDENTIALS_ROUTE } from "../function/routes";
 import { configureSettings, loadSettings } from "../function/settings";
 import {
   type Azurite,
+  type AzuriteQueues,
   type AzuriteTables,
   EMULATOR_KEY,
+  emulatorConnectionString,
   startAzurite,
+  startAzuriteQueues,
   startAzuriteTables,
 } from "../local/azurite";
 import { type FunctionHost, startFunctionHost } from "../local/functionHost";
@@ -32,6 +36,7 @@ import { benchRateLimit } from "./rateLimit";
 import { type BenchResults, type BenchRow, formatTable } from "./results";
 import { NETWORK_PROFILES } from "./shaper";
 import { benchUpload } from "./upload";
+import { benchValidation } from "./validation";
 
 export interface BenchOptions {
   /** Tiny sizes and one run per row. */
@@ -76,6 +81,7 @@ function sizes(smoke: boolean) {
             { title: "one 2 MB file", files: 1, fileBytes: 2 * MB, target: 0.9 },
           ],
         },
+        validation: { runs: 1, largeBytes: 2 * MIB, uploads: 5 },
       }
     : {
         issuance: { runs: 5, runMs: 1000 },
@@ -92,6 +98,7 @@ function sizes(smoke: boolean) {
             { title: "one 200 MB file", files: 1, fileBytes: 200 * MB, target: 0.9 },
           ],
         },
+        validation: { runs: 3, largeBytes: 50 * MIB, uploads: 200 },
       };
 }
 
@@ -102,11 +109,13 @@ export async function runBenchmarks(options: BenchOptions): Promise<BenchResults
   let azurite: Azurite | undefined;
   let keylessAzurite: Azurite | undefined;
   let tables: AzuriteTables | undefined;
+  let queues: AzuriteQueues | undefined;
   let host: FunctionHost | undefined;
   try {
     assertTrusted(options.certificate);
     azurite = await startAzurite({ host: HOST, port: await freePort(HOST), location: dataDir });
     tables = await startAzuriteTables({ host: HOST, port: await freePort(HOST), location: dataDir });
+    queues = await startAzuriteQueues({ host: HOST, port: await freePort(HOST), location: dataDir });
     await prepareLimitsTable(tables.connectionString);
     // Rows 1 to 4 and 6 time signing and uploading from one caller, as fast as it goes: the limits would refuse
     // that, so they are off there; row 5 times them.
@@ -115,6 +124,10 @@ export async function runBenchmarks(options: BenchOptions): Promise<BenchResults
       [SETTING.maxUploadBytes]: String(Math.max(size.upload.bytes, DEFAULT_MAX_UPLOAD_BYTES)),
       [SETTING.issuanceRatePerMinute]: "0",
       [SETTING.dailyUploadBytesPerClient]: "0",
+      [SETTING.validationStorage]: emulatorConnectionString({
+        queue: queues.queueServiceUrl,
+        table: tables.tableServiceUrl,
+      }),
     };
     // The handler runs in this process with these settings; the HTTP server and the cold starts are
     // instances of their own, which read them from their environment as on Azure.
@@ -124,11 +137,11 @@ export async function runBenchmarks(options: BenchOptions): Promise<BenchResults
     await prepareUploadsStorage(azurite.connectionString, settings.container, [PAGE_ORIGIN]);
     const rows: BenchRow[] = [];
 
-    log("1/7 issuance in process…");
+    log("1/8 issuance in process…");
     rows.push(await benchIssuance({ ...size.issuance, accountKey: EMULATOR_KEY }));
-    log("2/7 issuance over HTTP…");
+    log("2/8 issuance over HTTP…");
     rows.push(await benchHttp({ ...size.http, env: { ...instanceEnv, BENCH_ACCOUNT_KEY: EMULATOR_KEY } }));
-    log("3/7 cold start…");
+    log("3/8 cold start…");
     rows.push(
       await benchColdStart({
         ...size.coldStart,
@@ -137,7 +150,7 @@ export async function runBenchmarks(options: BenchOptions): Promise<BenchResults
         signer: signerForSettings(EMULATOR_KEY),
       }),
     );
-    log("4/7 upload…");
+    log("4/8 upload…");
     host = await startFunctionHost({ host: HOST, port: await freePort(HOST), allowedOrigins: [] });
     rows.push(
       await benchUpload({
@@ -148,7 +161,7 @@ export async function runBenchmarks(options: BenchOptions): Promise<BenchResults
       }),
     );
 
-    log("5/7 issuance with the limits on and off…");
+    log("5/8 issuance with the limits on and off…");
     rows.push(
       await benchRateLimit({
         ...size.rateLimit,
@@ -164,7 +177,7 @@ export async function runBenchmarks(options: BenchOptions): Promise<BenchResults
       }),
     );
 
-    log("6/7 the page on shaped networks…");
+    log("6/8 the page on shaped networks…");
     rows.push(
       ...(await benchShapedUploads({
         ...size.shaped,
@@ -176,7 +189,17 @@ export async function runBenchmarks(options: BenchOptions): Promise<BenchResults
       })),
     );
 
-    log("7/7 keyless signing against the account key…");
+    log("7/8 the check of stored uploads…");
+    rows.push(
+      ...(await benchValidation({
+        ...size.validation,
+        appSettings,
+        blobServiceUrl: azurite.blobServiceUrl,
+        issuancePerSecond: rows.find((row) => row.id === "http")?.project.median ?? 0,
+      })),
+    );
+
+    log("8/8 keyless signing against the account key…");
     // Its own blob service: HTTPS with Entra ID bearer tokens, which keyless signing needs.
     keylessAzurite = await startAzurite({
       host: HOST,
@@ -212,6 +235,7 @@ export async function runBenchmarks(options: BenchOptions): Promise<BenchResults
     await host?.stop();
     await keylessAzurite?.stop();
     await tables?.stop();
+    await queues?.stop();
     await azurite?.stop();
     await rm(dataDir, { recursive: true, force: true });
   }

@@ -27,6 +27,14 @@ export const SETTING = {
   // The opt-in human check (parsed in humanCheck.ts): on when the secret key is set.
   turnstileSecretKey: "TURNSTILE_SECRET_KEY",
   turnstileSiteverifyUrl: "TURNSTILE_SITEVERIFY_URL",
+  // The check of every upload after it is stored (parsed in verification.ts).
+  verifiedContainer: "VERIFIED_CONTAINER",
+  maxImagePixels: "MAX_IMAGE_PIXELS",
+  /**
+   * A connection prefix for the upload events' queue and the outcomes table: `<prefix>__queueServiceUri`
+   * and `<prefix>__tableServiceUri` (identity) or `<prefix>` itself (a connection string).
+   */
+  validationStorage: "VALIDATION_STORAGE",
 } as const;
 
 /**

@@ -38,13 +38,17 @@ export function fitUploadTokenLifetime(
  * ending with a letter or digit.
  * https://learn.microsoft.com/rest/api/storageservices/naming-and-referencing-containers--blobs--and-metadata#container-names
  */
-export function parseContainerName(name: string, raw: string | undefined): string {
-  const value = trimmed(raw) ?? DEFAULT_CONTAINER;
+export function parseContainerName(
+  name: string,
+  raw: string | undefined,
+  fallback: string = DEFAULT_CONTAINER,
+): string {
+  const value = trimmed(raw) ?? fallback;
   if (!/^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$/.test(value)) {
     throw new SettingsError(
       name,
       `${name} must be a container name: 3-63 lowercase letters, digits and single hyphens, ` +
-        `starting and ending with a letter or digit (default ${DEFAULT_CONTAINER}).`,
+        `starting and ending with a letter or digit (default ${fallback}).`,
     );
   }
   return value;

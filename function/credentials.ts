@@ -14,6 +14,7 @@ import type { HumanPassBody } from "./humanCheckProtocol";
 import { type Limiter, LimitsUnavailableError, loadLimiter } from "./limiter";
 import { type Decision, refusalMessage } from "./limits";
 import { LogSampler } from "./logSampler";
+import { errorResponse, log, RESPONSE_HEADERS } from "./responses";
 import { loadSettings, type Settings } from "./settings";
 import { SigningUnavailableError } from "./signing";
 import { issueContainerToken, issueUploadToken, type TokenBinding } from "./tokens";
@@ -25,13 +26,6 @@ import {
   RequestError,
   type TokenRequest,
 } from "./uploadRequest";
-
-/** A token must never sit in a browser or proxy cache. */
-const RESPONSE_HEADERS = {
-  "Content-Type": "application/json",
-  "Cache-Control": "no-store",
-  "X-Content-Type-Options": "nosniff",
-} as const;
 
 export const CREDENTIALS_METHODS = ["GET"] as const;
 
@@ -310,14 +304,6 @@ function logSampled(
   if (sample.log) log(context, level, { ...event, unloggedSinceLast: sample.unloggedSinceLast });
 }
 
-/** One structured event per line, with the invocation id, through the context so it reaches Application Insights. */
-function log(context: InvocationContext, level: "information" | "warning" | "error", event: object): void {
-  const line = JSON.stringify({ ...event, invocationId: context.invocationId });
-  if (level === "error") context.error(line);
-  else if (level === "warning") context.warn(line);
-  else context.log(line);
-}
-
 function bindingFor(request: HttpRequest, settings: Settings): TokenBinding {
   if (!settings.policy.bindTokenToClientIp) return {};
   const clientIp = clientIpv4(request.headers.get("x-forwarded-for"));
@@ -327,13 +313,4 @@ function bindingFor(request: HttpRequest, settings: Settings): TokenBinding {
     );
   }
   return { clientIp };
-}
-
-function errorResponse(
-  status: number,
-  error: string,
-  headers: Record<string, string> = {},
-  extra: Record<string, string> = {},
-): HttpResponseInit {
-  return { status, headers: { ...RESPONSE_HEADERS, ...headers }, jsonBody: { error, ...extra } };
 }

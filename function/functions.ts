@@ -1,11 +1,16 @@
-// The function app's HTTP functions and their options: registered with the Functions runtime by index.ts
-// and served by the local host from this same table.
-import type { HttpFunctionOptions } from "@azure/functions";
+// The function app's functions and their options, by trigger kind: registered with the Functions runtime by
+// index.ts and run by the local host from this same table (HTTP functions by its server, queue functions by
+// its queue runner).
+import type { HttpFunctionOptions, StorageQueueFunctionOptions } from "@azure/functions";
+import { SETTING } from "./appSettings";
 import { CREDENTIALS_METHODS, credentials } from "./credentials";
-import { CREDENTIALS_ROUTE } from "./routes";
+import { CREDENTIALS_ROUTE, UPLOAD_STATUS_ROUTE } from "./routes";
+import { UPLOAD_STATUS_METHODS, uploadStatus } from "./uploadStatus";
+import { validateUpload } from "./validateUpload";
+import { UPLOADS_CREATED_QUEUE } from "./verification";
 
 export interface RoutedHttpFunction extends HttpFunctionOptions {
-  /** The path after `/api/`. */
+  /** The path after `/api/`; `{name}` is one path segment, passed as `request.params.name`. */
   route: string;
 }
 
@@ -17,4 +22,26 @@ export const httpFunctions = {
     authLevel: "anonymous",
     handler: credentials,
   },
+  uploadStatus: {
+    route: UPLOAD_STATUS_ROUTE,
+    methods: [...UPLOAD_STATUS_METHODS],
+    authLevel: "anonymous",
+    handler: uploadStatus,
+  },
 } satisfies Readonly<Record<string, RoutedHttpFunction>>;
+
+/**
+ * `connection` is a prefix: in Azure the host reads `VALIDATION_STORAGE__queueServiceUri` and signs in with
+ * the app's identity; elsewhere `VALIDATION_STORAGE` holds a connection string.
+ * https://learn.microsoft.com/azure/azure-functions/functions-bindings-storage-queue-trigger#identity-based-connections
+ */
+export const queueFunctions = {
+  validateUpload: {
+    queueName: UPLOADS_CREATED_QUEUE,
+    connection: SETTING.validationStorage,
+    handler: validateUpload,
+  },
+} satisfies Readonly<Record<string, StorageQueueFunctionOptions>>;
+
+/** Every function, by trigger kind: what Azure and the local host both register. */
+export const functionTable = { http: httpFunctions, storageQueue: queueFunctions } as const;

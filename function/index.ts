@@ -1,13 +1,17 @@
-// Entry point of the function app (and of its deployment bundle): registers the HTTP functions.
+// Entry point of the function app (and of its deployment bundle): registers the HTTP and queue functions.
 import { app } from "@azure/functions";
 import { accessPolicyStatus } from "./accessPolicies";
 import { SETTING, SettingsError, settingsInvalidEvent } from "./appSettings";
-import { httpFunctions } from "./functions";
+import { functionTable, httpFunctions } from "./functions";
 import { loadLimiter } from "./limiter";
+import { loadOutcomeStore } from "./outcomes";
 import { loadSettings } from "./settings";
 
-for (const [name, options] of Object.entries(httpFunctions)) {
+for (const [name, options] of Object.entries(functionTable.http)) {
   app.http(name, options);
+}
+for (const [name, options] of Object.entries(functionTable.storageQueue)) {
+  app.storageQueue(name, options);
 }
 
 // Configuration problems surface when the instance starts, not only at the first request; the
@@ -21,6 +25,7 @@ try {
   // request, which asks again.
   settings.signer.warmUp().catch(() => undefined);
   loadLimiter();
+  loadOutcomeStore();
 } catch (error) {
   if (!(error instanceof SettingsError)) throw error;
   console.error(JSON.stringify(settingsInvalidEvent(error)));

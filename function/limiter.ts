@@ -1,8 +1,7 @@
 // Applies the issuance limits with counts shared by every instance: one Table Storage row per client,
 // written only if nobody changed it since it was read (its ETag), so concurrent instances never lose a count.
 import { setTimeout as sleep } from "node:timers/promises";
-import { type TableClient as Client, type Edm, TableClient } from "@azure/data-tables";
-import { DefaultAzureCredential } from "@azure/identity";
+import type { TableClient as Client, Edm } from "@azure/data-tables";
 import { type Environment, SETTING, SettingsError } from "./appSettings";
 import {
   type ClientUsage,
@@ -15,6 +14,7 @@ import {
   parseLimitSettings,
 } from "./limits";
 import { settingsSource } from "./settings";
+import { isMissingTable, tableClient } from "./tableClient";
 
 /** Decides one request for one client and records it; rejects when the counts cannot be read or kept. */
 export interface Limiter {
@@ -212,17 +212,6 @@ export class TableLimiter implements Limiter {
   }
 }
 
-/**
- * Table Storage answers 404 both for a missing row (ResourceNotFound) and for a missing table
- * (TableNotFound); only the error code tells them apart.
- * https://learn.microsoft.com/rest/api/storageservices/table-service-error-codes
- */
-function isMissingTable(error: unknown): boolean {
-  if (statusOf(error) !== NOT_FOUND) return false;
-  const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
-  return code === "TableNotFound" || (typeof message === "string" && message.includes("TableNotFound"));
-}
-
 function statusOf(error: unknown): number | undefined {
   const status = (error as { statusCode?: unknown } | undefined)?.statusCode;
   return typeof status === "number" ? status : undefined;
@@ -231,20 +220,8 @@ function statusOf(error: unknown): number | undefined {
 /** A client for the limits table: an identity in Azure, a connection string elsewhere (Azurite). */
 export function limitsTableClient(table: LimitsTable): Client {
   // One retry for a transient failure; the timeout above bounds the whole check anyway.
-  const options = { retryOptions: { maxRetries: 1, retryDelayInMs: 100, maxRetryDelayInMs: 500 } };
-  if (table.kind === "identity") {
-    // The app's managed identity in Azure (Storage Table Data Contributor on the runtime account); a
-    // developer's own sign-in elsewhere.
-    // https://learn.microsoft.com/javascript/api/overview/azure/data-tables-readme#azure-active-directory-authentication
-    return new TableClient(table.tableServiceUri, LIMITS_TABLE, new DefaultAzureCredential(), options);
-  }
-  // The emulator speaks plain HTTP on loopback, which the SDK refuses unless told.
-  return TableClient.fromConnectionString(table.connectionString, LIMITS_TABLE, {
-    ...options,
-    allowInsecureConnection:
-      /DefaultEndpointsProtocol=http;|TableEndpoint=http:|UseDevelopmentStorage=true/i.test(
-        table.connectionString,
-      ),
+  return tableClient(table, LIMITS_TABLE, {
+    retryOptions: { maxRetries: 1, retryDelayInMs: 100, maxRetryDelayInMs: 500 },
   });
 }
 

@@ -1,7 +1,8 @@
 // Per-client issuance limits: their settings (a token bucket on requests and a daily allowance of declared
 // upload bytes), and the pure decision on one request given the client's stored usage and the time.
-import { type Environment, parseWholeNumber, SETTING, SettingsError, trimmed } from "./appSettings";
+import { type Environment, parseWholeNumber, SETTING, SettingsError } from "./appSettings";
 import { parseMaxUploadBytes } from "./policy";
+import { parseTableConnection, type TableConnection, tableServiceUriSetting } from "./storageConnection";
 
 /**
  * Sized for a person who drops 200 photos on the page at once: the burst hands out all 200 tokens (and
@@ -24,7 +25,7 @@ export const ISSUANCE_BURST_BOUNDS = { min: 1, max: 100_000 } as const;
 export const DAILY_UPLOAD_BYTES_BOUNDS = { min: 0, max: 1024 ** 4 } as const;
 
 /** The identity-based form of the table connection (the Functions convention for a connection prefix). */
-export const LIMITS_TABLE_SERVICE_URI = `${SETTING.limitsStorage}__tableServiceUri`;
+export const LIMITS_TABLE_SERVICE_URI = tableServiceUriSetting(SETTING.limitsStorage);
 /** The table holding one row of usage per client. Shared with infra/, which creates it. */
 export const LIMITS_TABLE = "issuancelimits";
 
@@ -38,9 +39,7 @@ export interface IssuanceLimits {
 }
 
 /** Where the counts are kept: a connection string (Azurite, a developer's account) or an identity. */
-export type LimitsTable =
-  | { readonly kind: "connectionString"; readonly connectionString: string }
-  | { readonly kind: "identity"; readonly tableServiceUri: string };
+export type LimitsTable = TableConnection;
 
 export interface LimitSettings {
   readonly limits: IssuanceLimits;
@@ -87,28 +86,11 @@ export function checkDailyAllowance(
 }
 
 function parseLimitsTable(env: Environment): LimitsTable {
-  const uri = trimmed(env[LIMITS_TABLE_SERVICE_URI]);
-  const connectionString = trimmed(env[SETTING.limitsStorage]);
-  if (uri !== undefined) {
-    let url: URL | undefined;
-    try {
-      url = new URL(uri);
-    } catch {
-      url = undefined;
-    }
-    if (url?.protocol !== "https:" || url.username || url.password || url.search) {
-      throw new SettingsError(
-        LIMITS_TABLE_SERVICE_URI,
-        `${LIMITS_TABLE_SERVICE_URI} must be a table service https URL such as https://<account>.table.core.windows.net.`,
-      );
-    }
-    return { kind: "identity", tableServiceUri: url.href.replace(/\/+$/, "") };
-  }
-  if (connectionString !== undefined) return { kind: "connectionString", connectionString };
-  throw new SettingsError(
+  return parseTableConnection(
+    env,
     SETTING.limitsStorage,
-    `${LIMITS_TABLE_SERVICE_URI} (or ${SETTING.limitsStorage}, a connection string) is not set: the issuance limits keep ` +
-      `their counts in a table. Set it, or set ${SETTING.issuanceRatePerMinute} and ${SETTING.dailyUploadBytesPerClient} to 0 to turn the limits off.`,
+    "the issuance limits keep their counts in a table. Set it, or set " +
+      `${SETTING.issuanceRatePerMinute} and ${SETTING.dailyUploadBytesPerClient} to 0 to turn the limits off.`,
   );
 }
 

@@ -1,3 +1,5 @@
 // The HTTP functions' routes (the path after `/api/`). No imports: the Pulumi program reads the SAS
 // endpoint's route from here without loading the function's handlers and the storage SDK.
 export const CREDENTIALS_ROUTE = "credentials";
+/** An upload's state after it was stored: `uploads/<blobName>`. */
+export const UPLOAD_STATUS_ROUTE = "uploads/{blobName}";

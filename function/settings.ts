@@ -1,6 +1,6 @@
 // Reads and validates the function's settings once per instance: the uploads account (from its
 // connection string, or keyless from its URL), the container, the container token's lifetime, the issuance
-// policy and the human check.
+// policy, the human check and the check of stored uploads.
 import { DefaultAzureCredential, ManagedIdentityCredential, type TokenCredential } from "@azure/identity";
 import { BlobServiceClient, SASProtocol, StorageSharedKeyCredential } from "@azure/storage-blob";
 import { type Environment, SETTING, SettingsError, trimmed } from "./appSettings";
@@ -15,6 +15,7 @@ import { type KeyRoot, parseRootSecret } from "./keyDerivation";
 import { type IssuancePolicy, parsePolicy } from "./policy";
 import { type TokenSigner, tokenSigner } from "./signing";
 import type { UploadsAccount } from "./uploadsAccount";
+import { parseVerificationSettings, type VerificationSettings } from "./verification";
 
 /** Azure's default endpoint suffix, assumed when an account-key connection string names none. */
 const DEFAULT_ENDPOINT_SUFFIX = "core.windows.net";
@@ -40,6 +41,8 @@ export interface Settings {
   readonly humanCheck: HumanCheckSettings | undefined;
   /** The key human passes are signed with, derived from the key root; set whenever the check is on. */
   readonly humanPassKey: Buffer | undefined;
+  /** The check every stored upload gets before it reaches the verified container. */
+  readonly verification: VerificationSettings;
 }
 
 export interface SettingsOptions {
@@ -63,6 +66,7 @@ export function parseSettings(env: Environment, options: SettingsOptions = {}): 
     env[SETTING.uploadTokenLifetimeMinutes],
   );
   const tokenGeneration = parseTokenGeneration(SETTING.tokenGeneration, env[SETTING.tokenGeneration]);
+  const container = parseContainerName(SETTING.container, env[SETTING.container]);
   const keyRoot = parseKeyRoot(env, uploads);
   const humanCheck = parseHumanCheckSettings(env);
   if (humanCheck && !keyRoot) {
@@ -83,12 +87,13 @@ export function parseSettings(env: Environment, options: SettingsOptions = {}): 
       longestTokenMinutes: Math.max(tokenLifetimeMinutes, uploadTokenLifetimeMinutes),
     }),
     keyRoot,
-    container: parseContainerName(SETTING.container, env[SETTING.container]),
+    container,
     tokenLifetimeMinutes,
     policy: { ...policy, uploadTokenLifetimeMinutes },
     tokenGeneration,
     humanCheck,
     humanPassKey: humanCheck && keyRoot && humanPassKey(keyRoot),
+    verification: parseVerificationSettings(env, container),
   };
 }
 

@@ -1,5 +1,5 @@
-// Runs Azurite's blob service (and its table service) as child processes on loopback: Microsoft's storage
-// emulator, which enforces SAS signatures, permissions, expiry and CORS the way Blob Storage does.
+// Runs Azurite's blob service (and its table and queue services) as child processes on loopback: Microsoft's
+// storage emulator, which enforces SAS signatures, permissions, expiry and CORS the way Blob Storage does.
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdir } from "node:fs/promises";
 import { stopChild } from "./lifecycle";
@@ -45,10 +45,27 @@ export interface AzuriteTables extends AzuriteService {
   readonly tableServiceUrl: string;
 }
 
-/** Each service's name, and what its loss means for the stack. */
+export interface AzuriteQueues extends AzuriteService {
+  readonly queueServiceUrl: string;
+}
+
+/** Each service's name, the connection string key of its endpoint, and what its loss means for the stack. */
 const SERVICES = {
-  blob: { name: "the blob service", loss: "the stack cannot issue tokens for a store that is gone" },
-  table: { name: "the table service", loss: "the issuance limits have lost their counts" },
+  blob: {
+    name: "the blob service",
+    endpoint: "BlobEndpoint",
+    loss: "the stack cannot issue tokens for a store that is gone",
+  },
+  table: {
+    name: "the table service",
+    endpoint: "TableEndpoint",
+    loss: "the issuance limits have lost their counts",
+  },
+  queue: {
+    name: "the queue service",
+    endpoint: "QueueEndpoint",
+    loss: "stored uploads are no longer checked",
+  },
 } as const;
 type ServiceKind = keyof typeof SERVICES;
 
@@ -71,22 +88,33 @@ export async function startAzurite(options: BlobServiceOptions): Promise<Azurite
     ? ["--oauth", "basic", "--cert", options.tls.certPath, "--key", options.tls.keyPath]
     : [];
   const { serviceUrl: blobServiceUrl, ...service } = await startService("blob", options, tls);
-  const protocol = options.tls ? "https" : "http";
-  return {
-    blobServiceUrl,
-    connectionString:
-      `DefaultEndpointsProtocol=${protocol};AccountName=${EMULATOR_ACCOUNT};AccountKey=${EMULATOR_KEY};` +
-      `BlobEndpoint=${blobServiceUrl}`,
-    ...service,
-  };
+  return { blobServiceUrl, ...service };
 }
 
-/** One of Azurite's services as its own process; the blob and table services keep separate files in `location`. */
+/**
+ * A connection string for the emulator's account naming the endpoints given: one string may name several
+ * services (the validation's queue and table, for instance).
+ */
+export function emulatorConnectionString(endpoints: Partial<Record<ServiceKind, string>>): string {
+  const named = Object.entries(endpoints).map(
+    ([service, url]) => `${SERVICES[service as ServiceKind].endpoint}=${url}`,
+  );
+  // The protocol of the endpoints named (https for the keyless blob service), though each endpoint names its own.
+  const protocol = Object.values(endpoints).some((url) => url?.startsWith("https:")) ? "https" : "http";
+  return [
+    `DefaultEndpointsProtocol=${protocol}`,
+    `AccountName=${EMULATOR_ACCOUNT}`,
+    `AccountKey=${EMULATOR_KEY}`,
+    ...named,
+  ].join(";");
+}
+
+/** One of Azurite's services as its own process; each service keeps separate files in `location`. */
 async function startService(
   service: ServiceKind,
   options: AzuriteOptions,
   tlsArguments: string[] = [],
-): Promise<Omit<AzuriteService, "connectionString"> & { serviceUrl: string }> {
+): Promise<AzuriteService & { serviceUrl: string }> {
   const host = options.host ?? "127.0.0.1";
   await assertPortFree(host, options.port, `Azurite ${service} service`, options.portVariable);
   await mkdir(options.location, { recursive: true });
@@ -115,8 +143,10 @@ async function startService(
       if (!stopping) resolve(new AzuriteExitedError(service, code, signal));
     });
   });
+  const serviceUrl = `${tlsArguments.length > 0 ? "https" : "http"}://${host}:${options.port}/${EMULATOR_ACCOUNT}`;
   return {
-    serviceUrl: `${tlsArguments.length > 0 ? "https" : "http"}://${host}:${options.port}/${EMULATOR_ACCOUNT}`,
+    serviceUrl,
+    connectionString: emulatorConnectionString({ [service]: serviceUrl }),
     exitedUnexpectedly,
     stop: () => {
       stopping = true;
@@ -134,7 +164,7 @@ function waitUntilListening(child: ChildProcess): Promise<void> {
     }, 30_000);
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
-      // The blob service says "successfully listens", the table service "successfully started".
+      // The blob and queue services say "successfully listens", the table service "successfully started".
       if (/successfully (listen|started)/.test(output)) {
         clearTimeout(timer);
         child.stdout?.off("data", onData);
@@ -157,11 +187,11 @@ function waitUntilListening(child: ChildProcess): Promise<void> {
 /** Azurite's table service, where the issuance limits keep their counts on loopback. */
 export async function startAzuriteTables(options: AzuriteOptions): Promise<AzuriteTables> {
   const { serviceUrl: tableServiceUrl, ...service } = await startService("table", options);
-  return {
-    tableServiceUrl,
-    connectionString:
-      `DefaultEndpointsProtocol=http;AccountName=${EMULATOR_ACCOUNT};AccountKey=${EMULATOR_KEY};` +
-      `TableEndpoint=${tableServiceUrl}`,
-    ...service,
-  };
+  return { tableServiceUrl, ...service };
+}
+
+/** Azurite's queue service, where the upload events wait for the check (the Event Grid stand-in puts them). */
+export async function startAzuriteQueues(options: AzuriteOptions): Promise<AzuriteQueues> {
+  const { serviceUrl: queueServiceUrl, ...service } = await startService("queue", options);
+  return { queueServiceUrl, ...service };
 }

@@ -2,6 +2,7 @@
 // HttpRequest/InvocationContext objects, invokes the registered handlers from function/functions.ts, and
 // answers CORS for the configured origins the way the Function App's platform CORS does. What never reaches
 // a function (a malformed Host, a method it does not list, a body too large or too slow) is refused here.
+// Queue-triggered functions from the same table run through the queue runner (queueRunner.ts).
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import {
@@ -11,9 +12,11 @@ import {
   InvocationContext,
   type LogLevel,
 } from "@azure/functions";
-import { httpFunctions, type RoutedHttpFunction } from "../function/functions";
+import type { Environment } from "../function/appSettings";
+import { functionTable, type RoutedHttpFunction } from "../function/functions";
 import { closeServer } from "./lifecycle";
 import { assertPortFree } from "./ports";
+import { type QueueBehaviour, type QueueRunner, startQueueRunner } from "./queueRunner";
 
 export interface FunctionHostOptions {
   host?: string;
@@ -25,6 +28,11 @@ export interface FunctionHostOptions {
   portVariable?: string;
   /** Bounds on a request body; the defaults suit the functions served, which read none. */
   limits?: Partial<RequestLimits>;
+  /**
+   * Runs the queue-triggered functions, each on the queue its `connection` setting names in `connections`
+   * (a connection string); without this, or without that setting, a queue function does not run.
+   */
+  queues?: { connections: Environment; behaviour?: Partial<QueueBehaviour> };
 }
 
 export interface RequestLimits {
@@ -37,6 +45,10 @@ export interface RequestLimits {
 export interface FunctionHost {
   /** Base URL of the HTTP functions, e.g. http://127.0.0.1:7071/api */
   readonly apiUrl: string;
+  /** Names of the queue functions running. */
+  readonly queueFunctions: readonly string[];
+  /** Resolves once every queue function's queue is empty and nothing is running. */
+  queuesIdle(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -68,7 +80,41 @@ export async function startFunctionHost(options: FunctionHostOptions): Promise<F
     server.once("error", reject);
     server.listen({ host, port: options.port }, () => resolve());
   });
-  return { apiUrl: `http://${host}:${options.port}/api`, stop: () => closeServer(server) };
+  const runners = startQueueFunctions(options);
+  return {
+    apiUrl: `http://${host}:${options.port}/api`,
+    queueFunctions: [...runners.keys()],
+    queuesIdle: async () => {
+      await Promise.all([...runners.values()].map((runner) => runner.idle()));
+    },
+    stop: async () => {
+      await Promise.all([closeServer(server), ...[...runners.values()].map((runner) => runner.stop())]);
+    },
+  };
+}
+
+function startQueueFunctions(options: FunctionHostOptions): Map<string, QueueRunner> {
+  const runners = new Map<string, QueueRunner>();
+  if (!options.queues) return runners;
+  for (const [name, fn] of Object.entries(functionTable.storageQueue)) {
+    const connectionString = options.queues.connections[fn.connection];
+    if (!connectionString) {
+      options.log?.(`[warning] the queue function ${name} does not run: ${fn.connection} is not set.`);
+      continue;
+    }
+    runners.set(
+      name,
+      startQueueRunner({
+        functionName: name,
+        handler: fn.handler,
+        connectionString,
+        queueName: fn.queueName,
+        behaviour: options.queues.behaviour,
+        log: options.log,
+      }),
+    );
+  }
+  return runners;
 }
 
 async function handle(
@@ -90,11 +136,12 @@ async function handle(
     ? { "Access-Control-Allow-Origin": origin, Vary: "Origin" }
     : {};
 
-  const fn = findFunction(url.pathname);
-  if (!fn) {
+  const found = findFunction(url.pathname);
+  if (!found) {
     refuse(req, res, options.limits, 404, `No function at ${url.pathname}.`, corsHeaders);
     return;
   }
+  const { fn, params } = found;
   const methods = fn.methods ?? [];
   const requestedMethod = req.headers["access-control-request-method"];
   if (req.method === "OPTIONS" && origin !== undefined && typeof requestedMethod === "string") {
@@ -160,6 +207,7 @@ async function handle(
       "x-forwarded-for": req.socket.remoteAddress ?? "",
     },
     body: { bytes: body },
+    params,
   });
   const invocationId = randomUUID();
   const context = new InvocationContext({
@@ -215,10 +263,35 @@ function requestUrl(req: IncomingMessage, listening: string): URL | undefined {
 /** `host[:port]` (RFC 9110 §7.2): a name or IPv4 address, or a bracketed IPv6 address. */
 const HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
 
-function findFunction(pathname: string): RoutedHttpFunction | undefined {
+/**
+ * The function whose route matches, and the route's parameters: literal segments match without regard to
+ * case, `{name}` matches one whole segment (decoded), as ASP.NET Core routing does for the Functions host.
+ * https://learn.microsoft.com/azure/azure-functions/functions-bindings-http-webhook-trigger#customize-the-http-endpoint
+ */
+function findFunction(
+  pathname: string,
+): { fn: RoutedHttpFunction; params: Record<string, string> } | undefined {
   if (!pathname.startsWith(ROUTE_PREFIX)) return undefined;
-  const route = pathname.slice(ROUTE_PREFIX.length).replace(/\/$/, "");
-  return Object.values(httpFunctions).find((fn) => fn.route.toLowerCase() === route.toLowerCase());
+  const segments = pathname.slice(ROUTE_PREFIX.length).replace(/\/$/, "").split("/");
+  for (const fn of Object.values(functionTable.http) as RoutedHttpFunction[]) {
+    const pattern = fn.route.split("/");
+    if (pattern.length !== segments.length) continue;
+    const params: Record<string, string> = {};
+    const matches = pattern.every((part, index) => {
+      const segment = segments[index] ?? "";
+      const parameter = /^\{(\w+)\}$/.exec(part)?.[1];
+      if (!parameter) return part.toLowerCase() === segment.toLowerCase();
+      if (segment === "") return false;
+      try {
+        params[parameter] = decodeURIComponent(segment);
+      } catch {
+        return false;
+      }
+      return true;
+    });
+    if (matches) return { fn, params };
+  }
+  return undefined;
 }
 
 function isAllowedOrigin(origin: string, allowed: readonly string[]): boolean {

@@ -1,18 +1,28 @@
 // The whole flow on loopback: Azurite's blob service (with the private container and CORS rule), its table
-// service (the issuance limits' counts) and the function host, sharing one set of settings. Used by
-// `npm start` and by the tests.
+// service (the issuance limits' counts and the uploads' outcomes), its queue service (the upload events, put
+// there by the Event Grid stand-in) and the function host, sharing one set of settings. Used by `npm start`
+// and by the tests.
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { accessPolicyStatus } from "../function/accessPolicies";
 import { type Environment, SETTING } from "../function/appSettings";
-import { CREDENTIALS_ROUTE } from "../function/routes";
+import { CREDENTIALS_ROUTE, UPLOAD_STATUS_ROUTE } from "../function/routes";
 import { configureSettings, loadSettings } from "../function/settings";
 import type { SigningMode } from "../function/signingMode";
-import { type AzuriteExitedError, startAzurite, startAzuriteTables } from "./azurite";
+import { UPLOADS_CREATED_QUEUE } from "../function/verification";
+import {
+  type AzuriteExitedError,
+  emulatorConnectionString,
+  startAzurite,
+  startAzuriteQueues,
+  startAzuriteTables,
+} from "./azurite";
+import { startBlobCreatedStandIn } from "./eventGrid";
 import { startFunctionHost } from "./functionHost";
 import { localIdentityCredential } from "./localIdentity";
-import { prepareLimitsTable, prepareUploadsStorage } from "./storage";
+import type { QueueBehaviour } from "./queueRunner";
+import { prepareLimitsTable, prepareUploadsStorage, prepareValidationStorage } from "./storage";
 import { assertTrusted, type LocalCertificate } from "./tls";
 import { buildLocalPage, startWebServer } from "./web";
 
@@ -20,6 +30,7 @@ export interface LocalStackOptions {
   host?: string;
   blobPort: number;
   tablePort: number;
+  queuePort: number;
   functionPort: number;
   allowedOrigins: readonly string[];
   /** Azurite's data folder. */
@@ -34,7 +45,14 @@ export interface LocalStackOptions {
   signing?: SigningMode;
   certificate?: LocalCertificate;
   log?: (line: string) => void;
-  portVariables?: { blob?: string; table?: string; function?: string; web?: string };
+  portVariables?: { blob?: string; table?: string; queue?: string; function?: string; web?: string };
+  /** The queue trigger's behaviour, where a test needs it quicker than the host's defaults. */
+  queueBehaviour?: Partial<QueueBehaviour>;
+  /**
+   * Whether stored uploads are checked (true unless set): the Event Grid stand-in turns them into events.
+   * Tests of the tokens alone turn it off, so that what they upload stays in the inbox while they look at it.
+   */
+  checkUploads?: boolean;
   /**
    * Also serve the upload page on `port`, built (with its config.json) into `dir`, or, without one, into
    * a folder of this stack's own, removed when it stops: two stacks never share a build.
@@ -43,7 +61,7 @@ export interface LocalStackOptions {
   /** Origins the function host allows beyond allowedOrigins, which the blob service does not. */
   functionOnlyOrigins?: readonly string[];
   /**
-   * Called at once if either Azurite service exits on its own after the stack has started. The stack is then already
+   * Called at once if any Azurite service exits on its own after the stack has started. The stack is then already
    * stopping the rest, so no token is issued for a store that is gone; `stopped` says when it is done.
    */
   onFailure?: (error: AzuriteExitedError, stopped: Promise<void>) => void;
@@ -57,9 +75,18 @@ export interface LocalStack {
   /** Azurite's table service, holding the issuance limits' counts. */
   readonly tableServiceUrl: string;
   readonly tablesConnectionString: string;
+  /** Azurite's queue service, where the upload events wait for the check. */
+  readonly queueServiceUrl: string;
+  /** The check's queue and outcomes table (the value of VALIDATION_STORAGE). */
+  readonly validationConnectionString: string;
   readonly container: string;
+  readonly verifiedContainer: string;
   readonly apiUrl: string;
   readonly credentialsUrl: string;
+  /** The status endpoint's URL for one upload. */
+  statusUrl(blobName: string): string;
+  /** Resolves once every blob written so far has had its event and the check has run on it. */
+  checksSettled(): Promise<void>;
   /** The upload page's URL, when the stack serves it. */
   readonly pageUrl?: string;
   /** The folder the page was built into, when the stack serves it. */
@@ -89,6 +116,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     started.push(azurite);
     const tables = await startAzuriteTables(service(options.tablePort, options.portVariables?.table));
     started.push(tables);
+    const queues = await startAzuriteQueues(service(options.queuePort, options.portVariables?.queue));
+    started.push(queues);
     await prepareLimitsTable(tables.connectionString);
     // Keyless, the function is given the account's URL and no key at all.
     const {
@@ -96,12 +125,17 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       [SETTING.accountUrl]: __,
       ...otherSettings
     } = options.appSettings ?? {};
+    const validationConnectionString = emulatorConnectionString({
+      queue: queues.queueServiceUrl,
+      table: tables.tableServiceUrl,
+    });
     const appSettings = {
       ...otherSettings,
       ...(signing === "identity"
         ? { [SETTING.accountUrl]: azurite.blobServiceUrl }
         : { [SETTING.connectionString]: azurite.connectionString }),
       [SETTING.limitsStorage]: tables.connectionString,
+      [SETTING.validationStorage]: validationConnectionString,
     };
     // The function host runs in this process: the function reads these settings instead of the
     // environment. They are checked here, as the Functions host would at start-up, and the storage is
@@ -113,6 +147,20 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const settings = loadSettings();
     const { container, policy } = settings;
     await prepareUploadsStorage(azurite.connectionString, container, options.allowedOrigins);
+    const { verifiedContainer } = settings.verification;
+    await prepareValidationStorage(azurite.connectionString, validationConnectionString, verifiedContainer);
+    // Before tokens can be issued, so that every upload through this stack has its event.
+    const events =
+      options.checkUploads === false
+        ? undefined
+        : await startBlobCreatedStandIn({
+            blobConnectionString: azurite.connectionString,
+            container,
+            queueConnectionString: validationConnectionString,
+            queueName: UPLOADS_CREATED_QUEUE,
+            log: options.log,
+          });
+    if (events) started.push(events);
     // As a starting instance in Azure does (function/index.ts), but awaited: tokens work from the start.
     const policies = await accessPolicyStatus(settings, SETTING.tokenGeneration);
     if (policies.kind === "refused") throw policies.error;
@@ -127,6 +175,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       allowedOrigins: [...options.allowedOrigins, ...(options.functionOnlyOrigins ?? [])],
       log: options.log,
       portVariable: options.portVariables?.function,
+      queues: { connections: appSettings, behaviour: options.queueBehaviour },
     });
     started.push(host);
     const credentialsUrl = `${host.apiUrl}/${CREDENTIALS_ROUTE}`;
@@ -150,7 +199,11 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     }
     // Stopping beats restarting: what killed Azurite (a full disk, a damaged data folder, another
     // process) would most likely kill it again, and a stack that quietly restarts hides the fault.
-    void Promise.race([azurite.exitedUnexpectedly, tables.exitedUnexpectedly]).then((error) => {
+    void Promise.race([
+      azurite.exitedUnexpectedly,
+      tables.exitedUnexpectedly,
+      queues.exitedUnexpectedly,
+    ]).then((error) => {
       if (!stopped) options.onFailure?.(error, stop());
     });
     return {
@@ -159,9 +212,18 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       signing,
       tableServiceUrl: tables.tableServiceUrl,
       tablesConnectionString: tables.connectionString,
+      queueServiceUrl: queues.queueServiceUrl,
+      validationConnectionString,
       container,
+      verifiedContainer,
       apiUrl: host.apiUrl,
       credentialsUrl,
+      statusUrl: (blobName) =>
+        `${host.apiUrl}/${UPLOAD_STATUS_ROUTE.replace("{blobName}", encodeURIComponent(blobName))}`,
+      checksSettled: async () => {
+        await events?.scan();
+        await host.queuesIdle();
+      },
       pageUrl,
       pageDir,
       stop,

@@ -1,7 +1,11 @@
 // Prepares a blob service for uploads (the private container and the blob service CORS rule, the same
-// rule the Pulumi program applies in Azure) and a table service for the issuance limits' counts.
+// rule the Pulumi program applies in Azure), a table service for the issuance limits' counts, and what the
+// check of stored uploads needs: its queue and poison queue, its outcomes table and the verified container.
 import { BlobServiceClient } from "@azure/storage-blob";
+import { QueueServiceClient } from "@azure/storage-queue";
 import { limitsTableClient } from "../function/limiter";
+import { outcomesTableClient } from "../function/outcomes";
+import { UPLOADS_CREATED_POISON_QUEUE, UPLOADS_CREATED_QUEUE } from "../function/verification";
 import { blobCorsRule } from "../infra/cors";
 
 export async function prepareUploadsStorage(
@@ -29,4 +33,28 @@ export async function prepareUploadsStorage(
 /** The table the Pulumi program creates on the runtime account in Azure; creating it twice is harmless. */
 export async function prepareLimitsTable(connectionString: string): Promise<void> {
   await limitsTableClient({ kind: "connectionString", connectionString }).createTable();
+}
+
+/**
+ * What the Pulumi program creates in Azure for the check: the queue Event Grid writes to and its poison queue
+ * (the host would create the poison queue itself), the outcomes table, and the verified container, private
+ * like the inbox. Creating any of them twice is harmless.
+ */
+export async function prepareValidationStorage(
+  blobConnectionString: string,
+  validationConnectionString: string,
+  verifiedContainer: string,
+): Promise<void> {
+  const queues = QueueServiceClient.fromConnectionString(validationConnectionString);
+  await Promise.all([
+    queues.getQueueClient(UPLOADS_CREATED_QUEUE).createIfNotExists(),
+    queues.getQueueClient(UPLOADS_CREATED_POISON_QUEUE).createIfNotExists(),
+    outcomesTableClient({
+      kind: "connectionString",
+      connectionString: validationConnectionString,
+    }).createTable(),
+    BlobServiceClient.fromConnectionString(blobConnectionString)
+      .getContainerClient(verifiedContainer)
+      .createIfNotExists(),
+  ]);
 }

@@ -1,8 +1,8 @@
 // The function's deployment package (infra/package.ts): deterministic bytes, exactly the files Flex needs,
-// and a bundle that loads and issues a token in a fresh node process.
+// and a bundle that loads, registers its functions and issues a token in a fresh node process.
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { unzipSync } from "fflate";
@@ -97,6 +97,61 @@ describe("the function package", () => {
     expect(response.status).toBe(200);
     expect(response.body.url).toBe("http://127.0.0.1:10000/devstoreaccount1");
     expect(response.body.sasKey).toMatch(/si=valet-g1-c&sr=c&sig=/);
+  });
+
+  test("registers the HTTP functions and the upload check's queue function with the worker, from one table", () => {
+    // The worker provides @azure/functions-core at run time; this stand-in records what is registered.
+    const dir = tempDir();
+    cpSync(path.join(built.bundleDir, "index.js"), path.join(dir, "index.js"));
+    const core = path.join(dir, "node_modules", "@azure", "functions-core");
+    mkdirSync(core, { recursive: true });
+    writeFileSync(
+      path.join(core, "index.js"),
+      `const registered = [];
+      module.exports = { registered, setProgrammingModel() {}, registerHook() { return { dispose() {} }; }, log() {},
+        registerFunction(metadata) { registered.push(metadata); return { dispose() {} }; } };`,
+    );
+    const output = runNode(
+      dir,
+      `const core = require("@azure/functions-core");
+      require("./index.js");
+      process.stdout.write(JSON.stringify(core.registered.map((fn) => ({
+        name: fn.name,
+        trigger: Object.values(fn.bindings).find((binding) => binding.direction === "in"),
+      }))));`,
+      {
+        UPLOADS_CONNECTION_STRING: "UseDevelopmentStorage=true",
+        VALIDATION_STORAGE: "UseDevelopmentStorage=true",
+        ...LIMITS_OFF,
+      },
+    );
+    expect(JSON.parse(output)).toEqual([
+      {
+        name: "credentials",
+        trigger: expect.objectContaining({
+          type: "httpTrigger",
+          route: "credentials",
+          methods: ["GET"],
+          authLevel: "anonymous",
+        }),
+      },
+      {
+        name: "uploadStatus",
+        trigger: expect.objectContaining({
+          type: "httpTrigger",
+          route: "uploads/{blobName}",
+          methods: ["GET"],
+        }),
+      },
+      {
+        name: "validateUpload",
+        trigger: expect.objectContaining({
+          type: "queueTrigger",
+          queueName: "uploads-created",
+          connection: "VALIDATION_STORAGE",
+        }),
+      },
+    ]);
   });
 
   test("a change to the function's source changes the hash", () => {

@@ -31,7 +31,7 @@ describe("a smoke run of the benchmark", () => {
     expect(Number.isNaN(Date.parse(written.date))).toBe(false);
   });
 
-  test("has the issuance, HTTP, cold-start, upload and rate-limit rows in order, then the shaped uploads and keyless", () => {
+  test("has the issuance, HTTP, cold-start, upload and rate-limit rows in order, then the shaped uploads, the check and keyless", () => {
     expect(written.rows.map((row) => row.id)).toEqual([
       "issuance",
       "http",
@@ -41,6 +41,8 @@ describe("a smoke run of the benchmark", () => {
       "shapedUpload",
       "shapedUpload",
       "shapedUpload",
+      "validationBytes",
+      "validationRate",
       "keyless",
     ]);
   });
@@ -151,4 +153,23 @@ test("the printed table marks the retired rows as information, without judging t
   }
   expect(line("coldStart")).not.toContain("(retired)");
   expect(line("coldStart")).toMatch(/(yes|NO)\s*$/);
+});
+
+describe("the rows of the check of stored uploads", () => {
+  test("count the bytes read of a large upload from the storage requests: at most 128 KiB, against the whole blob", () => {
+    const row = written.rows.find((candidate) => candidate.id === "validationBytes");
+    expect(row).toMatchObject({ unit: "KiB", better: "lower", target: "≤ 128 KiB" });
+    expect(row?.project.median).toBeGreaterThan(0);
+    expect(row?.project.median).toBeLessThanOrEqual(128);
+    expect(row?.baseline.median).toBe((row?.details.uploadBytes as number) / 1024);
+    expect(row?.title).toMatch(/^bytes read per validation for a [\d.]+ MiB upload$/);
+  });
+
+  test("time uploads checked through the local queue, reported beside issuance over HTTP", () => {
+    const row = written.rows.find((candidate) => candidate.id === "validationRate");
+    const http = written.rows.find((candidate) => candidate.id === "http");
+    expect(row).toMatchObject({ title: "validations per second through the local queue", better: "higher" });
+    expect(row?.details.issuancePerSecond).toBe(Math.round(http?.project.median ?? 0));
+    expect(row?.details.uploadsPerRun).toBeGreaterThan(0);
+  });
 });

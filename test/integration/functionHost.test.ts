@@ -1,4 +1,5 @@
-// The local function host: CORS for the configured origins, methods, routes, hostile requests, and faults.
+// The local function host: CORS for the configured origins, methods, routes and their templates, hostile
+// requests, and faults.
 import { Agent, request as httpRequest, type IncomingHttpHeaders } from "node:http";
 import { connect } from "node:net";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
@@ -56,6 +57,20 @@ describe("requests the function does not serve", () => {
     const response = await fetch(`${stack.apiUrl}/nothing-here`);
     expect(response.status).toBe(404);
     expect(await response.json()).toEqual({ error: "No function at /api/nothing-here." });
+  });
+});
+
+describe("route templates", () => {
+  test("a {parameter} segment reaches the function decoded, and literal segments match without regard to case", async () => {
+    const response = await fetch(`${stack.apiUrl}/UPLOADS/a%20b.png`);
+    // The status function got "a b.png" (decoded) and refused the space in it.
+    expect(response.status).toBe(400);
+    expect(((await response.json()) as { error: string }).error).toContain("The blob name must be");
+  });
+
+  test.each(["uploads", "uploads/", "uploads/a.png/more"])("%s matches no function: 404", async (path) => {
+    const response = await fetch(`${stack.apiUrl}/${path}`);
+    expect(response.status).toBe(404);
   });
 });
 

@@ -44,7 +44,13 @@ describe("keyless settings", () => {
   // The issuance limits' table is on another account (the runtime's); locally it is Azurite's table
   // service, reached with the emulator's key, so its setting is left out here.
   test("hold the uploads account's URL and no account key", () => {
-    const { [SETTING.limitsStorage]: _, ...uploadSettings } = settingsSource();
+    // The runtime account's connections (the limits' table, the check's queue and table) are Azurite
+    // connection strings here and identity-based in Azure; what must hold no key is the uploads account's.
+    const {
+      [SETTING.limitsStorage]: _,
+      [SETTING.validationStorage]: __,
+      ...uploadSettings
+    } = settingsSource();
     const values = Object.values(uploadSettings).join("\n");
     expect(settingsSource()[SETTING.connectionString]).toBeUndefined();
     expect(settingsSource()[SETTING.accountUrl]).toBe(stack.blobServiceUrl);

@@ -1,12 +1,13 @@
-// The local stack as a whole: `npm start` stops, saying why, when Azurite dies; two stacks started
+// The local stack as a whole: `npm start` stops, saying why, when Azurite dies, and checks what is uploaded; two stacks started
 // from one checkout each serve their own page build, and a stack removes its build when it stops.
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, expect, test } from "vitest";
 import { freePort } from "../../local/ports";
 import { type NpmStart, runNpmStart, startTestStack } from "../support/stack";
+import { putBlob } from "../support/storage";
 
 const running: NpmStart[] = [];
 afterAll(async () => {
@@ -22,6 +23,7 @@ async function npmStart(): Promise<NpmStart> {
 test.each([
   ["blob", "SIGKILL", "the stack cannot issue tokens for a store that is gone"],
   ["table", "SIGTERM", "the issuance limits have lost their counts"],
+  ["queue", "SIGKILL", "stored uploads are no longer checked"],
 ] as const)(
   "npm start says at once that Azurite's %s service died, names the signal, and stops everything with exit code 1",
   async (service, signal, loss) => {
@@ -38,6 +40,25 @@ test.each([
     await expect(fetch(stack.credentialsUrl)).rejects.toThrow();
   },
 );
+
+test("npm start checks what is uploaded: a PNG put with a container token is soon answered as accepted", async () => {
+  const stack = await npmStart();
+  const credentials = (await (await fetch(stack.credentialsUrl)).json()) as { url: string; sasKey: string };
+  const png = readFileSync(join(__dirname, "../fixtures/images/pixel.png"));
+  expect(await putBlob(`${credentials.url}/images/checked.png?${credentials.sasKey}`, png)).toBe(201);
+  const statusUrl = stack.credentialsUrl.replace(/credentials$/, "uploads/checked.png");
+  let body: { state?: string; url?: string } = {};
+  for (let tries = 0; tries < 100 && body.state !== "accepted"; tries++) {
+    body = (await (await fetch(statusUrl)).json()) as typeof body;
+    if (body.state !== "accepted") await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  expect(body).toEqual({
+    blobName: "checked.png",
+    state: "accepted",
+    url: `${credentials.url}/verified/checked.png`,
+  });
+  expect(stack.output()).toMatch(/queue service \(Azurite\) http:\/\/127\.0\.0\.1:\d+\/devstoreaccount1/);
+});
 
 test("two npm starts from one checkout each serve the page built for their own function", async () => {
   const first = await npmStart();

@@ -54,6 +54,8 @@ export async function startPageStack(
     /** The human check's site key and script, written into config.json. */
     turnstile?: { siteKey: string; scriptUrl?: string };
     signing?: SigningMode;
+    /** Check stored uploads (off by default: the page's tests look at what they uploaded in the inbox). */
+    checkUploads?: boolean;
   } = {},
 ): Promise<PageStack> {
   const folder = await mkdtemp(join(tmpdir(), "valet-page-"));
@@ -65,6 +67,7 @@ export async function startPageStack(
   const stack = await startLocalStack({
     blobPort: await freePort(),
     tablePort: await freePort(),
+    queuePort: await freePort(),
     functionPort: await freePort(),
     allowedOrigins: [`http://127.0.0.1:${webPort}`],
     functionOnlyOrigins: unlistedOrigin ? [unlistedOrigin] : [],
@@ -74,6 +77,7 @@ export async function startPageStack(
     web: { port: webPort, dir: webDir, turnstile: options.turnstile },
     signing: options.signing,
     certificate: options.signing === "identity" ? await trustedCertificate() : undefined,
+    checkUploads: options.checkUploads ?? false,
   });
   const unlisted = unlistedPort ? await startWebServer({ port: unlistedPort, root: webDir }) : undefined;
   if (!stack.pageUrl) throw new Error("the local stack did not serve the page");

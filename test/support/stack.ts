@@ -15,16 +15,21 @@ export interface TestStack extends LocalStack {
   readonly logs: string[];
 }
 
-/** `options.web` also serves the page, built into a folder of the stack's own unless one is given. */
+/**
+ * `options.web` also serves the page, built into a folder of the stack's own unless one is given. Stored
+ * uploads are checked only with `options.checkUploads`: tests of the tokens look at what they uploaded in
+ * the inbox, where the check would soon delete it.
+ */
 export async function startTestStack(
   appSettings: Environment = {},
-  options: Pick<LocalStackOptions, "web" | "signing"> = {},
+  options: Pick<LocalStackOptions, "web" | "signing" | "queueBehaviour" | "checkUploads"> = {},
 ): Promise<TestStack> {
   const dataDir = await mkdtemp(join(tmpdir(), "valet-azurite-"));
   const logs: string[] = [];
   const stack = await startLocalStack({
     blobPort: await freePort(),
     tablePort: await freePort(),
+    queuePort: await freePort(),
     functionPort: await freePort(),
     allowedOrigins: [ALLOWED_ORIGIN],
     dataDir,
@@ -32,6 +37,7 @@ export async function startTestStack(
     log: (line) => logs.push(line),
     certificate: options.signing === "identity" ? await trustedCertificate() : undefined,
     ...options,
+    checkUploads: options.checkUploads ?? false,
   });
   return {
     ...stack,
@@ -51,7 +57,7 @@ export interface NpmStart {
   /** Settles when the process exits. */
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** The process id of one of its Azurite services (Linux: read from /proc). */
-  azuritePid(service: "blob" | "table"): Promise<number>;
+  azuritePid(service: "blob" | "table" | "queue"): Promise<number>;
   /** Ctrl-C, then the data folder is removed; resolves with the exit code. */
   stop(): Promise<number | null>;
 }
@@ -68,6 +74,7 @@ export async function runNpmStart(variables: NodeJS.ProcessEnv = {}): Promise<Np
     ...process.env,
     VALET_BLOB_PORT: String(await freePort()),
     VALET_TABLE_PORT: String(await freePort()),
+    VALET_QUEUE_PORT: String(await freePort()),
     VALET_FUNCTION_PORT: String(await freePort()),
     VALET_WEB_PORT: String(webPort),
     VALET_ALLOWED_ORIGINS: `http://127.0.0.1:${webPort}`,
@@ -116,7 +123,7 @@ export async function runNpmStart(variables: NodeJS.ProcessEnv = {}): Promise<Np
   };
 }
 
-async function azuritePid(parent: ChildProcess, service: "blob" | "table"): Promise<number> {
+async function azuritePid(parent: ChildProcess, service: "blob" | "table" | "queue"): Promise<number> {
   const tasks = await readdir(`/proc/${parent.pid}/task`);
   for (const task of tasks) {
     const children = (await readFile(`/proc/${parent.pid}/task/${task}/children`, "utf8")).trim();

@@ -372,3 +372,47 @@ describe("keyless settings", () => {
     expect(settings.humanPassKey?.equals(expected)).toBe(true);
   });
 });
+
+describe("the check of stored uploads", () => {
+  const withSettings = (extra: Record<string, string>) =>
+    withConnection(connectionStrings.developmentStorage, extra);
+
+  test("by default accepted images go to the container verified and images over 100 megapixels are refused", () => {
+    expect(withSettings({}).verification).toEqual({
+      verifiedContainer: "verified",
+      maxImagePixels: 100_000_000,
+    });
+  });
+
+  test("the verified container and the pixel cap can be set", () => {
+    expect(
+      withSettings({ [SETTING.verifiedContainer]: "checked", [SETTING.maxImagePixels]: " 24000000 " })
+        .verification,
+    ).toEqual({ verifiedContainer: "checked", maxImagePixels: 24_000_000 });
+  });
+
+  test.each(["Verified", "ab", "my_images"])(
+    "verified container %s is refused with the container rule",
+    (name) => {
+      const error = settingsError(() => withSettings({ [SETTING.verifiedContainer]: name }));
+      expect(error.setting).toBe(SETTING.verifiedContainer);
+      expect(error.message).toMatch(/VERIFIED_CONTAINER must be a container name.*\(default verified\)/);
+    },
+  );
+
+  test("the verified container cannot be the uploads container", () => {
+    const error = settingsError(() =>
+      withSettings({ [SETTING.container]: "photos", [SETTING.verifiedContainer]: "photos" }),
+    );
+    expect(error.setting).toBe(SETTING.verifiedContainer);
+    expect(error.message).toContain("another container than UPLOADS_CONTAINER");
+  });
+
+  test.each(["0", "-1", "1.5", "ten", "10000000001"])("pixel cap %j is refused with its bounds", (raw) => {
+    const error = settingsError(() => withSettings({ [SETTING.maxImagePixels]: raw }));
+    expect(error.setting).toBe(SETTING.maxImagePixels);
+    expect(error.message).toContain(
+      "MAX_IMAGE_PIXELS must be a whole number of pixels from 1 to 10000000000",
+    );
+  });
+});

@@ -1,0 +1,119 @@
+// What the check decided about each upload, kept in a table on the runtime account so that the status
+// endpoint can answer on any instance, for as long as the row is kept (rows are never deleted by valet).
+import { createHash } from "node:crypto";
+import type { TableClient } from "@azure/data-tables";
+import { type Environment, SETTING, SettingsError } from "./appSettings";
+import { loadSettings, type Settings, settingsSource } from "./settings";
+import { parseTableConnection, type TableConnection, tableServiceUriSetting } from "./storageConnection";
+import { isMissingTable, tableClient } from "./tableClient";
+import { OUTCOMES_TABLE } from "./verification";
+
+export type Outcome =
+  | { readonly state: "accepted"; readonly url: string }
+  | { readonly state: "rejected"; readonly reason: string; readonly code: string };
+
+/** An outcome as kept: for which blob, which version of it (its ETag), and when. */
+export type RecordedOutcome = Outcome & {
+  readonly blobName: string;
+  readonly eTag: string;
+  readonly decidedAt: string;
+};
+
+export interface OutcomeStore {
+  record(outcome: RecordedOutcome): Promise<void>;
+  find(blobName: string): Promise<RecordedOutcome | undefined>;
+}
+
+/**
+ * One row per blob name, replaced by a later version's outcome. The key is a hash of the name: a table key
+ * may not hold `/`, `\`, `#`, `?` or control characters, which a blob name may, and is limited to 1 KiB.
+ * https://learn.microsoft.com/rest/api/storageservices/understanding-the-table-service-data-model#characters-disallowed-in-key-fields
+ */
+export class TableOutcomeStore implements OutcomeStore {
+  constructor(private readonly table: TableClient) {}
+
+  async record(outcome: RecordedOutcome): Promise<void> {
+    await this.table.upsertEntity(
+      {
+        partitionKey: outcomeKey(outcome.blobName),
+        rowKey: ROW,
+        blobName: outcome.blobName,
+        eTag: outcome.eTag,
+        decidedAt: outcome.decidedAt,
+        state: outcome.state,
+        ...(outcome.state === "accepted"
+          ? { url: outcome.url }
+          : { reason: outcome.reason, code: outcome.code }),
+      },
+      "Replace",
+    );
+  }
+
+  async find(blobName: string): Promise<RecordedOutcome | undefined> {
+    let row: Record<string, unknown>;
+    try {
+      row = await this.table.getEntity<Record<string, unknown>>(outcomeKey(blobName), ROW);
+    } catch (error) {
+      if ((error as { statusCode?: unknown }).statusCode === 404 && !isMissingTable(error)) return undefined;
+      throw error;
+    }
+    const text = (name: string) => (typeof row[name] === "string" ? (row[name] as string) : "");
+    const common = { blobName, eTag: text("eTag"), decidedAt: text("decidedAt") };
+    return row.state === "accepted"
+      ? { ...common, state: "accepted", url: text("url") }
+      : { ...common, state: "rejected", reason: text("reason"), code: text("code") };
+  }
+}
+
+const ROW = "outcome";
+
+function outcomeKey(blobName: string): string {
+  return createHash("sha256").update(blobName).digest("hex");
+}
+
+export function parseOutcomesTable(env: Environment): TableConnection {
+  return parseTableConnection(
+    env,
+    SETTING.validationStorage,
+    "the check of stored uploads keeps its outcomes in a table on the runtime account.",
+  );
+}
+
+let loaded: { env: Environment; store?: OutcomeStore; error?: unknown } | undefined;
+
+/** This instance's outcome store, made on first use from the settings' environment and kept (or the error). */
+export function loadOutcomeStore(): OutcomeStore {
+  const env = settingsSource();
+  if (loaded?.env !== env) {
+    try {
+      const connection = parseOutcomesTable(env);
+      loaded = { env, store: new TableOutcomeStore(outcomesTableClient(connection)) };
+    } catch (error) {
+      loaded = { env, error };
+    }
+  }
+  if (loaded.error !== undefined || !loaded.store) throw loaded.error;
+  return loaded.store;
+}
+
+export function outcomesTableClient(connection: TableConnection): TableClient {
+  try {
+    return tableClient(connection, OUTCOMES_TABLE);
+  } catch {
+    // The SDK's own error names neither the setting nor the problem, and may quote the value.
+    const name =
+      connection.kind === "identity"
+        ? tableServiceUriSetting(SETTING.validationStorage)
+        : SETTING.validationStorage;
+    throw new SettingsError(
+      name,
+      `${name} is not a usable table service: give the runtime account's table endpoint URL (with the app's ` +
+        "identity) or a connection string with AccountName, AccountKey and a table endpoint.",
+    );
+  }
+}
+
+/** What both of the check's functions need, each read once per instance: the settings and the outcome store. */
+export function loadCheckContext(): { settings: Settings; outcomes: OutcomeStore } {
+  return { settings: loadSettings(), outcomes: loadOutcomeStore() };
+}

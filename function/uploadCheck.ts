@@ -1,0 +1,327 @@
+// The pure core of the check of a stored upload: reads a BlobCreated event off the queue, and judges a blob
+// from its properties and its first bytes. No storage calls here: validateUpload.ts does those.
+import { imageSize } from "image-size";
+import { IMAGE_EXTENSIONS, type ImageContentType, isImageContentType } from "./policy";
+import { HEAD_BYTES } from "./verification";
+
+/**
+ * The fields of a Microsoft.Storage.BlobCreated event the check uses (Event Grid schema; the CloudEvents
+ * schema's `type` is read as `eventType`).
+ * https://learn.microsoft.com/azure/event-grid/event-schema-blob-storage#microsoftstorageblobcreated-event
+ */
+export interface BlobCreatedEvent {
+  readonly id: string;
+  readonly container: string;
+  readonly blobName: string;
+  /** The operation that created the blob: PutBlob, PutBlockList, CopyBlob, … */
+  readonly api: string;
+  readonly contentType: string;
+  readonly contentLength: number;
+  /** BlockBlob, PageBlob or AppendBlob. */
+  readonly blobType: string;
+  readonly eTag: string;
+  readonly url: string;
+}
+
+export const BLOB_CREATED = "Microsoft.Storage.BlobCreated";
+
+/** The message is not a BlobCreated event: retrying cannot change that. */
+export class EventMessageError extends Error {
+  override name = "EventMessageError";
+}
+
+/**
+ * The event in a queue message, in any form it reaches the function: an object (the Node worker parses a
+ * message that is JSON), JSON text, or base64 of JSON text. Event Grid has been reported to write both
+ * plain and base64 text to queues, and the queue trigger decodes base64 by default.
+ * https://github.com/MicrosoftDocs/azure-docs/issues/69702
+ * https://github.com/MicrosoftDocs/azure-docs/issues/102923
+ * https://learn.microsoft.com/azure/azure-functions/functions-bindings-storage-queue#host-json (messageEncoding)
+ */
+export function parseBlobCreatedMessage(message: unknown): BlobCreatedEvent {
+  let value = message;
+  if (value instanceof Uint8Array) value = Buffer.from(value).toString("utf8");
+  if (typeof value === "string") value = parseText(value);
+  // A webhook gets an array of events; a queue message holds one, but one in an array is read the same.
+  if (Array.isArray(value) && value.length === 1) value = value[0];
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new EventMessageError("the message is not a JSON object: expected one Event Grid event");
+  }
+  const event = value as Record<string, unknown>;
+  const type = event.eventType ?? event.type;
+  if (type !== BLOB_CREATED) {
+    throw new EventMessageError(`the event's type is ${describe(type)}, not ${BLOB_CREATED}`);
+  }
+  const subject = typeof event.subject === "string" ? event.subject : "";
+  const path = /^\/blobServices\/default\/containers\/([^/]+)\/blobs\/(.+)$/.exec(subject);
+  if (!path?.[1] || !path[2]) {
+    throw new EventMessageError(
+      "the event's subject is not /blobServices/default/containers/<container>/blobs/<name>",
+    );
+  }
+  const data = event.data;
+  if (typeof data !== "object" || data === null) throw new EventMessageError("the event has no data");
+  const field = (name: string): string => {
+    const text = (data as Record<string, unknown>)[name];
+    if (typeof text !== "string" || text === "") {
+      throw new EventMessageError(`the event's data.${name} is missing or not text`);
+    }
+    return text;
+  };
+  const contentLength = (data as Record<string, unknown>).contentLength;
+  if (typeof contentLength !== "number" || !Number.isSafeInteger(contentLength) || contentLength < 0) {
+    throw new EventMessageError("the event's data.contentLength is not a whole number of bytes");
+  }
+  return {
+    id: typeof event.id === "string" ? event.id : "",
+    container: path[1],
+    blobName: path[2],
+    api: field("api"),
+    contentType:
+      typeof (data as Record<string, unknown>).contentType === "string" ? field("contentType") : "",
+    contentLength,
+    blobType: field("blobType"),
+    eTag: field("eTag"),
+    url: field("url"),
+  };
+}
+
+function parseText(text: string): unknown {
+  const trimmed = text.trim();
+  const json = trimmed.startsWith("{") || trimmed.startsWith("[") ? trimmed : decodeBase64(trimmed);
+  if (json === undefined) throw new EventMessageError("the message is neither JSON nor base64 of JSON");
+  try {
+    return JSON.parse(json);
+  } catch {
+    throw new EventMessageError("the message is neither JSON nor base64 of JSON");
+  }
+}
+
+function decodeBase64(text: string): string | undefined {
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(text) || text.length % 4 !== 0) return undefined;
+  return Buffer.from(text, "base64").toString("utf8");
+}
+
+function describe(value: unknown): string {
+  if (typeof value !== "string") return "missing";
+  return JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}…` : value);
+}
+
+/** Why an upload was refused, as a stable code for logs and the plain-language reason for people. */
+export type Rejection = { readonly code: RejectionCode; readonly reason: string };
+export type RejectionCode =
+  | "blobType"
+  | "empty"
+  | "tooLarge"
+  | "extension"
+  | "notImage"
+  | "typeNotAllowed"
+  | "typeMismatch"
+  | "svg"
+  | "unreadableHeader"
+  | "truncated"
+  | "tooManyPixels";
+
+export type Verdict =
+  | {
+      readonly accepted: true;
+      readonly contentType: ImageContentType;
+      readonly width: number;
+      readonly height: number;
+    }
+  | ({ readonly accepted: false } & Rejection);
+
+const reject = (code: RejectionCode, reason: string): Verdict => ({ accepted: false, code, reason });
+
+/** What the check needs to know about the blob before reading it: the event's and the blob's own word. */
+export interface StoredBlob {
+  readonly blobType: string | undefined;
+  readonly contentLength: number;
+}
+
+/**
+ * Steps 1 and 2, from properties alone: block blobs only (a page blob can be sparse and terabytes large, an
+ * append blob keeps growing after it was checked), and within the size limit, so a large blob is refused
+ * without a byte of it being read. Undefined: read the first bytes and judge them.
+ */
+export function judgeProperties(blob: StoredBlob, maxUploadBytes: number): Verdict | undefined {
+  if (blob.blobType !== "BlockBlob") {
+    const kind =
+      blob.blobType === "PageBlob"
+        ? "a page blob"
+        : blob.blobType === "AppendBlob"
+          ? "an append blob"
+          : "not a block blob";
+    return reject(
+      "blobType",
+      `the file is ${kind}: only block blobs, as a browser uploads them, are accepted`,
+    );
+  }
+  if (blob.contentLength === 0) return reject("empty", "the file is empty");
+  if (blob.contentLength > maxUploadBytes) {
+    return reject(
+      "tooLarge",
+      `the file is ${blob.contentLength} bytes, over the limit of ${maxUploadBytes} bytes`,
+    );
+  }
+  return undefined;
+}
+
+export interface ContentRules {
+  readonly allowedContentTypes: readonly ImageContentType[];
+  readonly maxImagePixels: number;
+}
+
+/**
+ * Steps 3 and 4, from the first bytes (at most HEAD_BYTES): the real type, detected from the bytes by
+ * `file-type`, must be allowed and match the name's extension; SVG never passes (it can carry script); the
+ * header must give dimensions (`image-size`) within the pixel cap, which stops decompression bombs before
+ * anything decodes them.
+ */
+export async function judgeContent(
+  blobName: string,
+  head: Uint8Array,
+  rules: ContentRules,
+  /** Whether `head` is the whole file (it was no larger than HEAD_BYTES): then its end is checked too. */
+  whole = false,
+): Promise<Verdict> {
+  const bytes = head.subarray(0, HEAD_BYTES);
+  const extension = blobName.includes(".") ? (blobName.split(".").pop()?.toLowerCase() ?? "") : "";
+  const named = typeForExtension(extension);
+  if (!named || !rules.allowedContentTypes.includes(named)) {
+    const allowed = rules.allowedContentTypes.flatMap((type) =>
+      IMAGE_EXTENSIONS[type].map((ext) => `.${ext}`),
+    );
+    return reject(
+      "extension",
+      // The name is the uploader's: only its letters and digits are repeated.
+      `the file name ${extension ? `ends in .${extension.slice(0, 20).replace(/[^a-z0-9]/g, "?")}` : "has no extension"}, not one of ${allowed.join(", ")}`,
+    );
+  }
+  const label = TYPE_LABELS[named];
+  const detected = await detectType(bytes);
+  if (detected.kind === "svg")
+    return reject("svg", `the file is not ${label}: its bytes are SVG, which is never accepted`);
+  if (detected.kind !== "image") {
+    return reject("notImage", `the file is not ${label}: its bytes are ${detected.description}`);
+  }
+  if (!rules.allowedContentTypes.includes(detected.type)) {
+    return reject("typeNotAllowed", `the file is ${TYPE_LABELS[detected.type]}, which is not allowed`);
+  }
+  if (detected.type !== named) {
+    return reject("typeMismatch", `the file is not ${label}: its bytes are ${TYPE_LABELS[detected.type]}`);
+  }
+  const size = dimensions(bytes);
+  const kind = label.replace(/^an? /, "");
+  if (!size) {
+    return reject(
+      "unreadableHeader",
+      `the ${kind}'s header cannot be read: the file is damaged or cut short`,
+    );
+  }
+  if (whole && !isComplete(detected.type, bytes)) {
+    return reject("truncated", `the ${kind} is cut short: it does not end as such a file ends`);
+  }
+  const pixels = size.width * size.height;
+  if (pixels > rules.maxImagePixels) {
+    return reject(
+      "tooManyPixels",
+      `the image is ${size.width} × ${size.height} pixels, over the limit of ${rules.maxImagePixels} pixels`,
+    );
+  }
+  return { accepted: true, contentType: detected.type, ...size };
+}
+
+const TYPE_LABELS: Record<ImageContentType, string> = {
+  "image/jpeg": "a JPEG image",
+  "image/png": "a PNG image",
+  "image/gif": "a GIF image",
+  "image/webp": "a WebP image",
+  "image/avif": "an AVIF image",
+  "image/heic": "a HEIC image",
+  "image/heif": "a HEIF image",
+  "image/bmp": "a BMP image",
+  "image/tiff": "a TIFF image",
+};
+
+function typeForExtension(extension: string): ImageContentType | undefined {
+  for (const [type, extensions] of Object.entries(IMAGE_EXTENSIONS)) {
+    if ((extensions as readonly string[]).includes(extension) && isImageContentType(type)) return type;
+  }
+  return undefined;
+}
+
+type Detected =
+  | { kind: "image"; type: ImageContentType }
+  | { kind: "svg" }
+  | { kind: "other"; description: string };
+
+/** `file-type` is an ES module: loaded once, on the first check (the bundle inlines it). */
+let fileTypeModule: Promise<typeof import("file-type", { with: { "resolution-mode": "import" }})> | undefined;
+
+async function detectType(bytes: Uint8Array): Promise<Detected> {
+  fileTypeModule ??= import("file-type");
+  const { fileTypeFromBuffer } = await fileTypeModule;
+  const found = await fileTypeFromBuffer(bytes);
+  // XML is reported as such: whether it is SVG or XHTML is told below.
+  if (found && found.mime !== "application/xml") {
+    if (isImageContentType(found.mime)) return { kind: "image", type: found.mime };
+    if (found.mime === "image/svg+xml") return { kind: "svg" };
+    return { kind: "other", description: `${found.ext.toUpperCase()} (${found.mime})` };
+  }
+  // `file-type` recognizes binary formats only: markup, which a browser would run, is told apart here.
+  return sniffText(bytes);
+}
+
+function sniffText(bytes: Uint8Array): Detected {
+  const text = Buffer.from(bytes.subarray(0, 4096))
+    .toString("utf8")
+    .replace(/^\uFEFF/, "")
+    .trimStart()
+    .toLowerCase();
+  if (/^(<\?xml[^>]*>\s*)?(<!--[\s\S]*?-->\s*)*(<!doctype svg|<svg[\s>])/.test(text)) return { kind: "svg" };
+  if (
+    /^(<!--[\s\S]*?-->\s*)*(<!doctype html|<html|<head|<body|<script|<iframe|<meta|<!--|<\?xml)/.test(text)
+  ) {
+    return { kind: "other", description: "HTML" };
+  }
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: binary bytes are what this looks for.
+  if (text !== "" && !/[\u0000-\u0008\u000e-\u001f\ufffd]/.test(text))
+    return { kind: "other", description: "text" };
+  return { kind: "other", description: "not a known file type" };
+}
+
+/**
+ * For a file read whole, whether it ends as its format says a file ends: a PNG's chunks run to IEND, a JPEG
+ * ends with the EOI marker, a GIF with its trailer. Other formats are not checked here.
+ */
+function isComplete(type: ImageContentType, bytes: Uint8Array): boolean {
+  const data = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (type === "image/png") {
+    for (let at = 8; at + 8 <= data.length; ) {
+      const length = data.readUInt32BE(at);
+      const name = data.toString("latin1", at + 4, at + 8);
+      at += 12 + length;
+      if (name === "IEND") return at <= data.length;
+    }
+    return false;
+  }
+  // Trailing zeros are common after the end marker (some cameras pad), and harmless.
+  const end = data.length - [...data].reverse().findIndex((byte) => byte !== 0);
+  if (type === "image/jpeg") return data[end - 2] === 0xff && data[end - 1] === 0xd9;
+  if (type === "image/gif") return data[end - 1] === 0x3b;
+  return true;
+}
+
+function dimensions(bytes: Uint8Array): { width: number; height: number } | undefined {
+  try {
+    const size = imageSize(bytes);
+    // A file holding several images (an AVIF or HEIF collection) is as large as its largest one.
+    const all = [size, ...(size.images ?? [])];
+    const largest = all.reduce((a, b) => (a.width * a.height >= b.width * b.height ? a : b));
+    if (!(largest.width > 0 && largest.height > 0)) return undefined;
+    return { width: largest.width, height: largest.height };
+  } catch {
+    return undefined;
+  }
+}

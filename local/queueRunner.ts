@@ -1,0 +1,196 @@
+// Runs a queue-triggered function the way the Functions host's queue trigger does: receive a batch, hide each
+// message while the function runs, delete it when the function succeeds, make it visible again after
+// `visibilityTimeout` when it fails, and move it to `<queue>-poison` once it has been dequeued
+// `maxDequeueCount` times. The defaults are the host's (host.json `extensions.queues`), except the
+// polling interval, shorter on loopback.
+// https://learn.microsoft.com/azure/azure-functions/functions-bindings-storage-queue#host-json
+// https://learn.microsoft.com/azure/azure-functions/functions-bindings-storage-queue-trigger#poison-messages
+// https://learn.microsoft.com/azure/azure-functions/functions-bindings-storage-queue-trigger#peek-lock
+import { randomUUID } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
+import { InvocationContext, type LogLevel, type StorageQueueHandler } from "@azure/functions";
+import { type DequeuedMessageItem, type QueueClient, QueueServiceClient } from "@azure/storage-queue";
+
+export interface QueueBehaviour {
+  /** Messages received at once (host default 16). */
+  batchSize: number;
+  /** Tries before a message goes to the poison queue (host default 5). */
+  maxDequeueCount: number;
+  /** How long a failed message stays hidden before its next try, in seconds (host default 0). */
+  visibilityTimeoutSeconds: number;
+  /** The longest wait between polls of an empty queue (host default 1 minute; 1 s here). */
+  maxPollingIntervalMs: number;
+  /** How long a message stays hidden while the function runs, in seconds (the host's 10 minutes). */
+  runningVisibilitySeconds: number;
+}
+
+export const HOST_QUEUE_BEHAVIOUR: QueueBehaviour = {
+  batchSize: 16,
+  maxDequeueCount: 5,
+  visibilityTimeoutSeconds: 0,
+  maxPollingIntervalMs: 1000,
+  runningVisibilitySeconds: 600,
+};
+
+export interface QueueRunnerOptions {
+  functionName: string;
+  handler: StorageQueueHandler;
+  connectionString: string;
+  queueName: string;
+  behaviour?: Partial<QueueBehaviour>;
+  /** Where the function's and the runner's log lines go (one line each). */
+  log?: (line: string) => void;
+}
+
+export interface QueueRunner {
+  /** Resolves once the queue holds no message, hidden ones included, and nothing is running. */
+  idle(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** The poison queue's name for a queue, by the host's convention. */
+export function poisonQueueName(queueName: string): string {
+  return `${queueName}-poison`;
+}
+
+export function startQueueRunner(options: QueueRunnerOptions): QueueRunner {
+  const behaviour = { ...HOST_QUEUE_BEHAVIOUR, ...options.behaviour };
+  const service = QueueServiceClient.fromConnectionString(options.connectionString);
+  const queue = service.getQueueClient(options.queueName);
+  const poison = service.getQueueClient(poisonQueueName(options.queueName));
+  const log = (level: LogLevel, line: string) => options.log?.(`[${level}] ${line}`);
+  let stopped = false;
+  let busy = 0;
+  // Stopping aborts the poll under way too: against a queue service that is gone, the SDK would otherwise
+  // keep retrying it for many seconds.
+  const wake = new AbortController();
+  const loop = (async () => {
+    let wait = 50;
+    while (!stopped) {
+      let messages: DequeuedMessageItem[] = [];
+      try {
+        const received = await queue.receiveMessages({
+          abortSignal: wake.signal,
+          numberOfMessages: behaviour.batchSize,
+          visibilityTimeout: behaviour.runningVisibilitySeconds,
+        });
+        messages = received.receivedMessageItems;
+      } catch (error) {
+        log(
+          "warning",
+          `the queue runner could not receive from ${options.queueName}: ${(error as Error).message}`,
+        );
+      }
+      if (messages.length > 0) {
+        busy++;
+        await Promise.all(messages.map((message) => run(message)));
+        busy--;
+        wait = 50;
+        continue;
+      }
+      // The host backs off exponentially on an empty queue, up to maxPollingInterval.
+      await sleep(wait, undefined, { signal: wake.signal }).catch(() => undefined);
+      wait = Math.min(wait * 2, behaviour.maxPollingIntervalMs);
+    }
+  })();
+
+  async function run(message: DequeuedMessageItem): Promise<void> {
+    // A message already tried maxDequeueCount times (its last try's host died) goes straight to poison.
+    if (message.dequeueCount > behaviour.maxDequeueCount) {
+      await moveToPoison(queue, poison, message, log);
+      return;
+    }
+    const context = new InvocationContext({
+      invocationId: randomUUID(),
+      functionName: options.functionName,
+      logHandler: (level, ...args) => log(level, args.map(String).join(" ")),
+      triggerMetadata: {
+        id: message.messageId,
+        dequeueCount: message.dequeueCount,
+        insertionTime: message.insertedOn.toISOString(),
+        expirationTime: message.expiresOn.toISOString(),
+        nextVisibleTime: message.nextVisibleOn.toISOString(),
+        popReceipt: message.popReceipt,
+      },
+    });
+    try {
+      await options.handler(decode(message.messageText), context);
+      await queue.deleteMessage(message.messageId, message.popReceipt);
+    } catch (error) {
+      log(
+        "error",
+        JSON.stringify({
+          event: "function.failed",
+          functionName: options.functionName,
+          messageId: message.messageId,
+          dequeueCount: message.dequeueCount,
+          error: error instanceof Error ? `${error.name}: ${error.message}` : typeof error,
+        }),
+      );
+      if (message.dequeueCount >= behaviour.maxDequeueCount) {
+        await moveToPoison(queue, poison, message, log);
+      } else {
+        await queue.updateMessage(
+          message.messageId,
+          message.popReceipt,
+          undefined,
+          behaviour.visibilityTimeoutSeconds,
+        );
+      }
+    }
+  }
+
+  return {
+    idle: async () => {
+      // The count includes hidden messages (running, or waiting out a failure's visibility timeout): twice
+      // nothing with nothing running means every message queued before the call has been dealt with.
+      for (let emptyChecks = 0; emptyChecks < 2; ) {
+        await sleep(25);
+        const { approximateMessagesCount } = await queue.getProperties();
+        emptyChecks = approximateMessagesCount === 0 && busy === 0 ? emptyChecks + 1 : 0;
+      }
+    },
+    stop: async () => {
+      stopped = true;
+      wake.abort();
+      await loop;
+    },
+  };
+}
+
+/**
+ * The message's text as the queue trigger hands it over: base64 decoded (the default messageEncoding; text
+ * that is not base64 fails the binding, as the host's does), then parsed when it is JSON, as the Node worker
+ * does for a JSON message.
+ */
+function decode(text: string): unknown {
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text) || text.length % 4 !== 0) {
+    throw new Error("the message is not base64, as the queue trigger's default messageEncoding expects");
+  }
+  const decoded = Buffer.from(text, "base64").toString("utf8");
+  try {
+    return JSON.parse(decoded);
+  } catch {
+    return decoded;
+  }
+}
+
+async function moveToPoison(
+  queue: QueueClient,
+  poison: QueueClient,
+  message: DequeuedMessageItem,
+  log: (level: LogLevel, line: string) => void,
+): Promise<void> {
+  await poison.sendMessage(message.messageText);
+  await queue.deleteMessage(message.messageId, message.popReceipt);
+  log(
+    "error",
+    JSON.stringify({
+      event: "queue.poisoned",
+      queue: queue.name,
+      poisonQueue: poison.name,
+      messageId: message.messageId,
+      dequeueCount: message.dequeueCount,
+    }),
+  );
+}

@@ -1,0 +1,101 @@
+// The local queue runner (local/queueRunner.ts) against Azurite's queue service: the queue trigger's
+// semantics the local host promises (delete on success, a failed message hidden for the visibility timeout,
+// poison after the fifth dequeue, base64 messages handed over parsed).
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { QueueServiceClient } from "@azure/storage-queue";
+import { afterAll, beforeAll, expect, test } from "vitest";
+import { type AzuriteQueues, startAzuriteQueues } from "../../local/azurite";
+import { freePort } from "../../local/ports";
+import { poisonQueueName, startQueueRunner } from "../../local/queueRunner";
+
+let dataDir: string;
+let queues: AzuriteQueues;
+let service: QueueServiceClient;
+
+beforeAll(async () => {
+  dataDir = await mkdtemp(join(tmpdir(), "valet-queues-"));
+  queues = await startAzuriteQueues({ port: await freePort(), location: dataDir });
+  service = QueueServiceClient.fromConnectionString(queues.connectionString);
+});
+afterAll(async () => {
+  await queues?.stop();
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+async function freshQueue(name: string) {
+  const queue = service.getQueueClient(name);
+  await queue.create();
+  await service.getQueueClient(poisonQueueName(name)).create();
+  return queue;
+}
+
+const base64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64");
+
+test("a message the function takes is handed over parsed and deleted", async () => {
+  const queue = await freshQueue("succeeds");
+  await queue.sendMessage(base64({ hello: "queue" }));
+  const seen: unknown[] = [];
+  const runner = startQueueRunner({
+    functionName: "take",
+    handler: async (message) => {
+      seen.push(message);
+    },
+    connectionString: queues.connectionString,
+    queueName: "succeeds",
+  });
+  await runner.idle();
+  await runner.stop();
+  expect(seen).toEqual([{ hello: "queue" }]);
+  expect((await queue.getProperties()).approximateMessagesCount).toBe(0);
+});
+
+test("a failed message stays hidden for the visibility timeout, then is tried again", async () => {
+  const queue = await freshQueue("retries");
+  await queue.sendMessage(base64("once"));
+  const tries: Array<{ at: number; dequeueCount: unknown }> = [];
+  const runner = startQueueRunner({
+    functionName: "flaky",
+    handler: async (_, context) => {
+      tries.push({ at: Date.now(), dequeueCount: context.triggerMetadata?.dequeueCount });
+      if (tries.length === 1) throw new Error("transient");
+    },
+    connectionString: queues.connectionString,
+    queueName: "retries",
+    behaviour: { visibilityTimeoutSeconds: 2, maxPollingIntervalMs: 100 },
+  });
+  await runner.idle();
+  await runner.stop();
+  expect(tries.map((attempt) => attempt.dequeueCount)).toEqual([1, 2]);
+  expect((tries[1]?.at ?? 0) - (tries[0]?.at ?? 0)).toBeGreaterThanOrEqual(1900);
+  expect(
+    (await service.getQueueClient(poisonQueueName("retries")).peekMessages()).peekedMessageItems,
+  ).toEqual([]);
+});
+
+test("a message that fails five times moves to the poison queue unchanged, and the move is logged", async () => {
+  const queue = await freshQueue("fails");
+  const text = base64({ always: "fails" });
+  await queue.sendMessage(text);
+  let tries = 0;
+  const logs: string[] = [];
+  const runner = startQueueRunner({
+    functionName: "broken",
+    handler: async () => {
+      tries++;
+      throw new Error("broken");
+    },
+    connectionString: queues.connectionString,
+    queueName: "fails",
+    behaviour: { maxPollingIntervalMs: 100 },
+    log: (line) => logs.push(line),
+  });
+  await runner.idle();
+  await runner.stop();
+  expect(tries).toBe(5);
+  const poisoned = await service.getQueueClient(poisonQueueName("fails")).receiveMessages();
+  expect(poisoned.receivedMessageItems.map((item) => item.messageText)).toEqual([text]);
+  expect((await queue.getProperties()).approximateMessagesCount).toBe(0);
+  expect(logs.filter((line) => line.includes('"event":"queue.poisoned"'))).toHaveLength(1);
+});

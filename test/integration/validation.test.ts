@@ -1,0 +1,344 @@
+// The check of stored uploads end to end on the local stack: a token's upload becomes an event (the Event
+// Grid stand-in), the queue runs the function, and the image lands in the verified container or is gone,
+// with the status endpoint saying which and why.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import {
+  AnonymousCredential,
+  AppendBlobClient,
+  BlobServiceClient,
+  BlockBlobClient,
+  PageBlobClient,
+} from "@azure/storage-blob";
+import { QueueServiceClient } from "@azure/storage-queue";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { SETTING } from "../../function/appSettings";
+import type { CredentialsBody, UploadCredentialsBody } from "../../function/tokens";
+import { UPLOADS_CREATED_POISON_QUEUE, UPLOADS_CREATED_QUEUE } from "../../function/verification";
+import { blobCreatedEvent, eventMessage } from "../../local/eventGrid";
+import { startTestStack, type TestStack } from "../support/stack";
+import { statusOf } from "../support/storage";
+
+const png = readFileSync(join(__dirname, "../fixtures/images/pixel.png"));
+const jpeg = readFileSync(join(__dirname, "../fixtures/images/pixel.jpg"));
+const html = Buffer.from("<!doctype html><html><body><script>alert(1)</script></body></html>");
+
+let stack: TestStack;
+let service: BlobServiceClient;
+const inbox = () => service.getContainerClient(stack.container);
+const verified = () => service.getContainerClient(stack.verifiedContainer);
+const queues = () => QueueServiceClient.fromConnectionString(stack.validationConnectionString);
+
+beforeAll(async () => {
+  // Failed tries come back at once, so a poison message takes five quick tries rather than the host's pace.
+  // A small size limit, so that a blob over it is cheap to make.
+  stack = await startTestStack(
+    { [SETTING.maxUploadBytes]: "2048" },
+    { checkUploads: true, queueBehaviour: { maxPollingIntervalMs: 200 } },
+  );
+  service = BlobServiceClient.fromConnectionString(stack.connectionString);
+}, 60_000);
+afterAll(async () => {
+  await stack?.stop();
+});
+
+/** A per-upload token for `bytes` declared as `contentType`, then the upload, sent with `sentType`. */
+async function upload(
+  bytes: Buffer,
+  contentType: string,
+  extension: string,
+  sentType = contentType,
+): Promise<{ credentials: UploadCredentialsBody; eTag: string }> {
+  const query = new URLSearchParams({
+    filename: `file.${extension}`,
+    contentType,
+    size: String(bytes.length),
+  });
+  const response = await fetch(`${stack.credentialsUrl}?${query}`);
+  expect(response.status).toBe(200);
+  const credentials = (await response.json()) as UploadCredentialsBody;
+  const result = await new BlockBlobClient(`${credentials.blobUrl}?${credentials.sasKey}`).upload(
+    bytes,
+    bytes.length,
+    {
+      blobHTTPHeaders: { blobContentType: sentType },
+    },
+  );
+  return { credentials, eTag: result.etag ?? "" };
+}
+
+async function status(
+  blobName: string,
+): Promise<{ status: number; headers: Headers; body: Record<string, unknown> }> {
+  const response = await fetch(stack.statusUrl(blobName));
+  return {
+    status: response.status,
+    headers: response.headers,
+    body: (await response.json()) as Record<string, unknown>,
+  };
+}
+
+async function sendEvent(blobName: string, eTag: string, bytes: Buffer): Promise<string> {
+  const event = blobCreatedEvent({
+    container: stack.container,
+    name: blobName,
+    url: inbox().getBlobClient(blobName).url,
+    api: "PutBlob",
+    eTag,
+    contentType: "image/png",
+    contentLength: bytes.length,
+    blobType: "BlockBlob",
+  });
+  await queues().getQueueClient(UPLOADS_CREATED_QUEUE).sendMessage(eventMessage(event));
+  return event.id as string;
+}
+
+const logEvents = () =>
+  stack.logs.flatMap((line) => {
+    const json = line.slice(line.indexOf("{"));
+    try {
+      return [JSON.parse(json) as Record<string, unknown>];
+    } catch {
+      return [];
+    }
+  });
+
+describe("an upload through a token", () => {
+  test("an image is copied to the verified container with the type its bytes show, and leaves the inbox", async () => {
+    // Sent as application/octet-stream: the verified copy's type comes from the bytes, not the uploader.
+    const { credentials } = await upload(png, "image/png", "png", "application/octet-stream");
+    await stack.checksSettled();
+    const copy = verified().getBlobClient(credentials.blobName);
+    expect((await copy.downloadToBuffer()).equals(png)).toBe(true);
+    expect((await copy.getProperties()).contentType).toBe("image/png");
+    expect(await inbox().getBlobClient(credentials.blobName).exists()).toBe(false);
+    const answer = await status(credentials.blobName);
+    expect(answer.status).toBe(200);
+    expect(answer.body).toEqual({
+      blobName: credentials.blobName,
+      state: "accepted",
+      url: `${stack.blobServiceUrl}/${stack.verifiedContainer}/${credentials.blobName}`,
+    });
+    expect(answer.headers.get("cache-control")).toBe("no-store");
+    expect(logEvents()).toContainEqual(
+      expect.objectContaining({
+        event: "upload.accepted",
+        blobName: credentials.blobName,
+        contentType: "image/png",
+        width: 8,
+        height: 8,
+      }),
+    );
+  });
+
+  test("HTML declared as a PNG is deleted, never reaches the verified container, and the status says why", async () => {
+    const { credentials } = await upload(html, "image/png", "png");
+    await stack.checksSettled();
+    expect(await inbox().getBlobClient(credentials.blobName).exists()).toBe(false);
+    expect(await verified().getBlobClient(credentials.blobName).exists()).toBe(false);
+    const answer = await status(credentials.blobName);
+    expect(answer.body).toEqual({
+      blobName: credentials.blobName,
+      state: "rejected",
+      reason: "the file is not a PNG image: its bytes are HTML",
+    });
+    expect(logEvents()).toContainEqual(
+      expect.objectContaining({ event: "upload.rejected", blobName: credentials.blobName, code: "notImage" }),
+    );
+  });
+
+  test("a JPEG declared as a PNG is rejected as the JPEG it is", async () => {
+    const { credentials } = await upload(jpeg, "image/png", "png");
+    await stack.checksSettled();
+    expect((await status(credentials.blobName)).body).toMatchObject({
+      state: "rejected",
+      reason: "the file is not a PNG image: its bytes are a JPEG image",
+    });
+  });
+
+  test("the same event twice, together or after the check, leaves the verified copy and the answer as they were", async () => {
+    const { credentials, eTag } = await upload(png, "image/png", "png");
+    // Beside the stand-in's own event for this upload: the two may run at once.
+    await sendEvent(credentials.blobName, eTag, png);
+    await stack.checksSettled();
+    const copy = verified().getBlobClient(credentials.blobName);
+    const before = await copy.getProperties();
+    expect((await copy.downloadToBuffer()).equals(png)).toBe(true);
+    const again = await sendEvent(credentials.blobName, eTag, png);
+    await stack.checksSettled();
+    expect(logEvents()).toContainEqual(
+      expect.objectContaining({ event: "validation.skipped", reason: "gone", eventId: again }),
+    );
+    expect((await copy.getProperties()).etag).toBe(before.etag);
+    expect((await status(credentials.blobName)).body).toMatchObject({ state: "accepted" });
+  });
+
+  test("an event for a version overwritten before the check is acknowledged, and the newer version is checked", async () => {
+    const name = "overwritten.png";
+    const blob = inbox().getBlockBlobClient(name);
+    const first = await blob.upload(png, png.length);
+    const second = Buffer.from(png);
+    second[second.length - 13] = 0; // A byte of the IEND chunk's CRC: a different, still complete PNG.
+    await blob.upload(second, second.length);
+    const staleEvent = await sendEvent(name, first.etag ?? "", png);
+    await stack.checksSettled();
+    expect((await verified().getBlobClient(name).downloadToBuffer()).equals(second)).toBe(true);
+    expect(logEvents()).toContainEqual(
+      expect.objectContaining({ event: "validation.skipped", reason: "changed", eventId: staleEvent }),
+    );
+  });
+
+  test("Set Blob Properties on the inbox after acceptance cannot change the verified copy", async () => {
+    const { credentials } = await upload(png, "image/png", "png");
+    await stack.checksSettled();
+    const withToken = new BlockBlobClient(`${credentials.blobUrl}?${credentials.sasKey}`);
+    expect(await statusOf(withToken.setHTTPHeaders({ blobContentType: "text/html" }))).toBe(404);
+    // Even the account key changes only the inbox, where a new blob of that name would be checked anew.
+    expect(
+      await statusOf(
+        inbox().getBlobClient(credentials.blobName).setHTTPHeaders({ blobContentType: "text/html" }),
+      ),
+    ).toBe(404);
+    const sameToken = new BlockBlobClient(
+      `${stack.blobServiceUrl}/${stack.verifiedContainer}/${credentials.blobName}?${credentials.sasKey}`,
+    );
+    expect(await statusOf(sameToken.setHTTPHeaders({ blobContentType: "text/html" }))).toBe(403);
+    expect((await verified().getBlobClient(credentials.blobName).getProperties()).contentType).toBe(
+      "image/png",
+    );
+  });
+});
+
+describe("blobs a container token makes that a per-upload token could not", () => {
+  const containerToken = async (): Promise<CredentialsBody> => {
+    const response = await fetch(stack.credentialsUrl);
+    expect(response.status).toBe(200);
+    return (await response.json()) as CredentialsBody;
+  };
+  const urlFor = (credentials: CredentialsBody, name: string) =>
+    `${credentials.url}/${credentials.container}/${name}?${credentials.sasKey}`;
+
+  test.each([
+    [
+      "a page blob",
+      "page.png",
+      (url: string) => new PageBlobClient(url, new AnonymousCredential()).create(1024 * 1024),
+      "the file is a page blob: only block blobs, as a browser uploads them, are accepted",
+    ],
+    [
+      "an append blob",
+      "append.png",
+      (url: string) => new AppendBlobClient(url, new AnonymousCredential()).create(),
+      "the file is an append blob: only block blobs, as a browser uploads them, are accepted",
+    ],
+    [
+      "a block blob over MAX_UPLOAD_BYTES",
+      "large.png",
+      (url: string) =>
+        new BlockBlobClient(url).upload(Buffer.concat([png, Buffer.alloc(3000)]), png.length + 3000),
+      `the file is ${png.length + 3000} bytes, over the limit of 2048 bytes`,
+    ],
+    [
+      "an empty block blob",
+      "empty.png",
+      (url: string) => new BlockBlobClient(url).upload("", 0),
+      "the file is empty",
+    ],
+  ])("%s is rejected and deleted", async (_, name, create, reason) => {
+    const credentials = await containerToken();
+    await create(urlFor(credentials, name));
+    await stack.checksSettled();
+    expect(await inbox().getBlobClient(name).exists()).toBe(false);
+    expect(await verified().getBlobClient(name).exists()).toBe(false);
+    expect((await status(name)).body).toEqual({ blobName: name, state: "rejected", reason });
+  });
+});
+
+describe("messages the check cannot use", () => {
+  test("a message that is not base64 fails the trigger five times, lands in the poison queue and is logged", async () => {
+    const text = "not base64: plain <event/>";
+    const sent = await queues().getQueueClient(UPLOADS_CREATED_QUEUE).sendMessage(text);
+    await stack.checksSettled();
+    const poisoned = await queues()
+      .getQueueClient(UPLOADS_CREATED_POISON_QUEUE)
+      .receiveMessages({ numberOfMessages: 32 });
+    expect(poisoned.receivedMessageItems.map((item) => item.messageText)).toContain(text);
+    const failures = logEvents().filter(
+      (line) => line.event === "function.failed" && line.messageId === sent.messageId,
+    );
+    expect(failures.map((line) => line.dequeueCount)).toEqual([1, 2, 3, 4, 5]);
+    expect(logEvents()).toContainEqual(
+      expect.objectContaining({
+        event: "queue.poisoned",
+        messageId: sent.messageId,
+        poisonQueue: UPLOADS_CREATED_POISON_QUEUE,
+      }),
+    );
+  });
+
+  test("an event the function cannot complete (no verified container) is retried, then poisoned, and the upload stays pending", async () => {
+    await verified().delete();
+    try {
+      const { credentials } = await upload(png, "image/png", "png");
+      await stack.checksSettled();
+      expect(await inbox().getBlobClient(credentials.blobName).exists()).toBe(true);
+      expect((await status(credentials.blobName)).body).toEqual({
+        blobName: credentials.blobName,
+        state: "pending",
+      });
+      const poisoned = await queues()
+        .getQueueClient(UPLOADS_CREATED_POISON_QUEUE)
+        .receiveMessages({ numberOfMessages: 32 });
+      const events = poisoned.receivedMessageItems.map(
+        (item) =>
+          JSON.parse(Buffer.from(item.messageText, "base64").toString("utf8")) as { subject?: string },
+      );
+      expect(events.map((event) => event.subject)).toContain(
+        `/blobServices/default/containers/${stack.container}/blobs/${credentials.blobName}`,
+      );
+    } finally {
+      // Azurite refuses to re-create a container being deleted for a moment.
+      for (let tries = 0; tries < 50; tries++) {
+        if ((await statusOf(verified().createIfNotExists())) === 200) break;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
+  });
+
+  test("a message that is not an event is logged and dropped, not retried", async () => {
+    const sent = await queues()
+      .getQueueClient(UPLOADS_CREATED_QUEUE)
+      .sendMessage(Buffer.from(JSON.stringify({ hello: "queue" })).toString("base64"));
+    await stack.checksSettled();
+    expect(logEvents()).toContainEqual(
+      expect.objectContaining({ event: "validation.messageInvalid", messageId: sent.messageId }),
+    );
+    expect(
+      logEvents().filter((line) => line.event === "function.failed" && line.messageId === sent.messageId),
+    ).toEqual([]);
+  });
+});
+
+describe("the status endpoint over HTTP", () => {
+  test.each(["..png", ".hidden.png", "a b.png", "x".repeat(256)])(
+    "a malformed name %j gets 400 with the rule",
+    async (name) => {
+      const answer = await status(name);
+      expect(answer.status).toBe(400);
+      expect(answer.body.error).toContain("The blob name must be 1 to 255 letters");
+      expect(answer.headers.get("cache-control")).toBe("no-store");
+    },
+  );
+
+  test("a name never stored gets 404", async () => {
+    const answer = await status("00000000-0000-4000-8000-000000000000.png");
+    expect(answer.status).toBe(404);
+    expect(answer.body.error).toContain("No upload named 00000000-0000-4000-8000-000000000000.png is known");
+  });
+
+  test("only GET is served", async () => {
+    const response = await fetch(stack.statusUrl("a.png"), { method: "POST" });
+    expect(response.status).toBe(405);
+    expect(response.headers.get("allow")).toBe("GET");
+  });
+});

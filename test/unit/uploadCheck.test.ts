@@ -1,0 +1,251 @@
+// The pure check of a stored upload (function/uploadCheck.ts): real small images of every type the policy
+// can allow pass; hostile files are refused with the reason a person reads; queue messages in every form.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, test } from "vitest";
+import { IMAGE_EXTENSIONS, type ImageContentType } from "../../function/policy";
+import {
+  EventMessageError,
+  judgeContent,
+  judgeProperties,
+  parseBlobCreatedMessage,
+} from "../../function/uploadCheck";
+import { DEFAULT_MAX_IMAGE_PIXELS, HEAD_BYTES } from "../../function/verification";
+
+const fixture = (name: string) => readFileSync(join(__dirname, "../fixtures/images", name));
+const ALL_TYPES = Object.keys(IMAGE_EXTENSIONS) as ImageContentType[];
+const rules = { allowedContentTypes: ALL_TYPES, maxImagePixels: DEFAULT_MAX_IMAGE_PIXELS };
+
+/** A PNG whose header (IHDR) claims the given size; the image data is the 8 × 8 fixture's. */
+function pngClaiming(width: number, height: number): Buffer {
+  const png = Buffer.from(fixture("pixel.png"));
+  png.writeUInt32BE(width, 16);
+  png.writeUInt32BE(height, 20);
+  return png;
+}
+
+describe("real images of every allowed type", () => {
+  test.each([
+    ["pixel.jpg", "photo.jpg", "image/jpeg"],
+    ["pixel.jpg", "photo.jpeg", "image/jpeg"],
+    ["pixel.png", "photo.png", "image/png"],
+    ["pixel.gif", "photo.gif", "image/gif"],
+    ["pixel.webp", "photo.webp", "image/webp"],
+    ["pixel.avif", "photo.avif", "image/avif"],
+    ["pixel.heic", "photo.heic", "image/heic"],
+    ["pixel.heif", "photo.heif", "image/heif"],
+    ["pixel.bmp", "photo.bmp", "image/bmp"],
+    ["pixel.tiff", "photo.tiff", "image/tiff"],
+    ["pixel.tiff", "photo.tif", "image/tiff"],
+  ])("%s stored as %s is accepted as %s", async (file, blobName, contentType) => {
+    const verdict = await judgeContent(blobName, fixture(file), rules, true);
+    expect(verdict).toMatchObject({ accepted: true, contentType });
+  });
+
+  test("every type the policy can allow has an image in the table above", () => {
+    expect(ALL_TYPES.sort()).toEqual([
+      "image/avif",
+      "image/bmp",
+      "image/gif",
+      "image/heic",
+      "image/heif",
+      "image/jpeg",
+      "image/png",
+      "image/tiff",
+      "image/webp",
+    ]);
+  });
+
+  test("an image within the pixel cap passes, one pixel over it does not", async () => {
+    const png = pngClaiming(100, 100);
+    expect(await judgeContent("a.png", png, { ...rules, maxImagePixels: 10_000 })).toMatchObject({
+      accepted: true,
+    });
+    expect(await judgeContent("a.png", png, { ...rules, maxImagePixels: 9_999 })).toMatchObject({
+      code: "tooManyPixels",
+    });
+  });
+});
+
+describe("hostile files", () => {
+  const html = Buffer.from(
+    "<!DOCTYPE html><html><body><script>alert(document.cookie)</script></body></html>",
+  );
+  const svg = Buffer.from(
+    '<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>',
+  );
+  const elf = Buffer.concat([Buffer.from("7f454c4602010100", "hex"), Buffer.alloc(2000)]);
+
+  test.each([
+    ["HTML named .png", "page.png", html, "notImage", "the file is not a PNG image: its bytes are HTML"],
+    [
+      "SVG named .png",
+      "vector.png",
+      svg,
+      "svg",
+      "the file is not a PNG image: its bytes are SVG, which is never accepted",
+    ],
+    ["SVG named .svg", "vector.svg", svg, "extension", "the file name ends in .svg, not one of"],
+    [
+      "an executable named .jpg",
+      "tool.jpg",
+      elf,
+      "notImage",
+      "the file is not a JPEG image: its bytes are ELF",
+    ],
+    [
+      "a truncated PNG",
+      "cut.png",
+      fixture("pixel.png").subarray(0, 60),
+      "truncated",
+      "the PNG image is cut short: it does not end as such a file ends",
+    ],
+    [
+      "a truncated JPEG",
+      "cut.jpg",
+      fixture("pixel.jpg").subarray(0, 400),
+      "truncated",
+      "the JPEG image is cut short",
+    ],
+    [
+      "a JPEG cut before its frame header",
+      "cut.jpg",
+      fixture("pixel.jpg").subarray(0, 100),
+      "unreadableHeader",
+      "the JPEG image's header cannot be read",
+    ],
+    [
+      "a PNG whose header says 0 × 0 pixels",
+      "empty.png",
+      pngClaiming(0, 0),
+      "unreadableHeader",
+      "the PNG image's header cannot be read",
+    ],
+    [
+      "a PNG claiming 100000 × 100000 pixels",
+      "bomb.png",
+      pngClaiming(100_000, 100_000),
+      "tooManyPixels",
+      "the image is 100000 × 100000 pixels, over the limit of 100000000 pixels",
+    ],
+    [
+      "a JPEG named .png",
+      "photo.png",
+      fixture("pixel.jpg"),
+      "typeMismatch",
+      "the file is not a PNG image: its bytes are a JPEG image",
+    ],
+    [
+      "plain text named .gif",
+      "notes.gif",
+      Buffer.from("just some notes\n"),
+      "notImage",
+      "its bytes are text",
+    ],
+  ])("%s is rejected", async (_, blobName, bytes, code, reason) => {
+    const verdict = await judgeContent(blobName, bytes, rules, true);
+    expect(verdict).toMatchObject({ accepted: false, code });
+    expect(verdict.accepted ? "" : verdict.reason).toContain(reason);
+  });
+
+  test("a type the policy does not allow is rejected even when the name matches", async () => {
+    const verdict = await judgeContent("photo.bmp", fixture("pixel.bmp"), {
+      ...rules,
+      allowedContentTypes: ["image/png"],
+    });
+    expect(verdict).toMatchObject({ accepted: false, code: "extension" });
+  });
+
+  test("only the first 128 KiB are looked at: an image whose header lies past them is not found", async () => {
+    const padded = Buffer.concat([Buffer.alloc(HEAD_BYTES), fixture("pixel.png")]);
+    expect(await judgeContent("late.png", padded, rules)).toMatchObject({
+      accepted: false,
+      code: "notImage",
+    });
+  });
+
+  test.each([
+    ["an empty blob", { blobType: "BlockBlob", contentLength: 0 }, "empty", "the file is empty"],
+    ["a page blob", { blobType: "PageBlob", contentLength: 512 }, "blobType", "the file is a page blob"],
+    [
+      "an append blob",
+      { blobType: "AppendBlob", contentLength: 10 },
+      "blobType",
+      "the file is an append blob",
+    ],
+    [
+      "a blob over the size cap",
+      { blobType: "BlockBlob", contentLength: 2049 },
+      "tooLarge",
+      "the file is 2049 bytes, over the limit of 2048 bytes",
+    ],
+  ])("%s is rejected from its properties alone", (_, blob, code, reason) => {
+    const verdict = judgeProperties(blob, 2048);
+    expect(verdict).toMatchObject({ accepted: false, code });
+    expect(verdict && !verdict.accepted ? verdict.reason : "").toContain(reason);
+  });
+
+  test("a block blob within the size cap is left for its bytes to decide", () => {
+    expect(judgeProperties({ blobType: "BlockBlob", contentLength: 2048 }, 2048)).toBeUndefined();
+  });
+});
+
+describe("queue messages", () => {
+  const event = {
+    topic: "/subscriptions/x/resourceGroups/y/providers/Microsoft.Storage/storageAccounts/z",
+    subject: "/blobServices/default/containers/images/blobs/0b5e.png",
+    eventType: "Microsoft.Storage.BlobCreated",
+    id: "event-1",
+    eventTime: "2026-01-01T00:00:00Z",
+    data: {
+      api: "PutBlob",
+      contentType: "image/png",
+      contentLength: 94,
+      blobType: "BlockBlob",
+      eTag: '"0x8DC0000000000001"',
+      url: "https://z.blob.core.windows.net/images/0b5e.png",
+      sequencer: "00000000000000000000000000000001",
+    },
+    dataVersion: "",
+    metadataVersion: "1",
+  };
+  const expected = {
+    id: "event-1",
+    container: "images",
+    blobName: "0b5e.png",
+    api: "PutBlob",
+    contentLength: 94,
+    blobType: "BlockBlob",
+    eTag: '"0x8DC0000000000001"',
+  };
+
+  test.each([
+    ["an object (the worker parsed the JSON)", event],
+    ["JSON text", JSON.stringify(event)],
+    ["base64 of JSON text", Buffer.from(JSON.stringify(event)).toString("base64")],
+    ["bytes of JSON text", new TextEncoder().encode(JSON.stringify(event))],
+    ["a one-event array", [event]],
+  ])("reads the event from %s", (_, message) => {
+    expect(parseBlobCreatedMessage(message)).toMatchObject(expected);
+  });
+
+  test.each([
+    ["text that is neither JSON nor base64", "hello, queue", "neither JSON nor base64"],
+    [
+      "another event type",
+      { ...event, eventType: "Microsoft.Storage.BlobDeleted" },
+      '"Microsoft.Storage.BlobDeleted"',
+    ],
+    [
+      "a subject that names no blob",
+      { ...event, subject: "/blobServices/default/containers/images" },
+      "subject",
+    ],
+    ["an event without an ETag", { ...event, data: { ...event.data, eTag: undefined } }, "data.eTag"],
+    ["a negative length", { ...event, data: { ...event.data, contentLength: -1 } }, "contentLength"],
+    ["a number", 42, "not a JSON object"],
+  ])("refuses %s with a message that says what is wrong", (_, message, says) => {
+    expect(() => parseBlobCreatedMessage(message)).toThrow(EventMessageError);
+    expect(() => parseBlobCreatedMessage(message)).toThrow(says);
+  });
+});
