@@ -2,6 +2,7 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
 import { accessPolicyStatus } from "./accessPolicies";
 import { SETTING, SettingsError, settingsInvalidEvent } from "./appSettings";
+import { deriveKey } from "./derivedKeys";
 import {
   checkHuman,
   HUMAN_CHECK_MESSAGES,
@@ -15,8 +16,10 @@ import type { HumanPassBody } from "./humanCheckProtocol";
 import { type Limiter, LimitsUnavailableError, loadLimiter } from "./limiter";
 import { type Decision, refusalMessage } from "./limits";
 import { LogSampler } from "./logSampler";
+import { RESUME_REFUSALS, type ResumeRefusal, verifyResumeSecret } from "./resume";
 import { loadSettings, type Settings } from "./settings";
 import { issueContainerToken, issueUploadToken, type TokenBinding } from "./tokens";
+import { UploadOutcomeUnavailableError, uploadFinished } from "./uploadOutcome";
 import {
   clientAddress,
   clientIpv4,
@@ -94,10 +97,13 @@ async function issue(request: HttpRequest, context: InvocationContext): Promise<
   if (limiter) {
     // A container token declares no size: it counts as one upload of the largest size allowed, so the
     // daily allowance bounds how many a caller gets (each can still create many blobs while it lives).
+    // A resume's bytes were counted when its upload began (its secret is bound to that declared size).
     const bytes = !read.ok
       ? 0
       : read.tokenRequest.kind === "upload"
-        ? read.tokenRequest.size
+        ? read.tokenRequest.resume
+          ? 0
+          : read.tokenRequest.size
         : settings.policy.maxUploadBytes;
     const decision = await limit(limiter, caller, bytes, context);
     if (decision && !decision.allowed) return limitedResponse(decision, context);
@@ -125,10 +131,15 @@ async function issue(request: HttpRequest, context: InvocationContext): Promise<
     });
     return { status: 200, headers: RESPONSE_HEADERS, jsonBody: { ...body, ...pass } };
   }
+  if (tokenRequest.resume) {
+    const refusal = await resumeRefusal(settings, tokenRequest);
+    if (refusal) return resumeRefused(refusal, context);
+  }
   const body = issueUploadToken(settings, new Date(), tokenRequest, binding);
   log(context, "information", {
     event: "token.issued",
     scope: "blob",
+    resumed: tokenRequest.resume !== undefined,
     container: body.container,
     blobName: body.blobName,
     contentType: tokenRequest.contentType,
@@ -136,6 +147,44 @@ async function issue(request: HttpRequest, context: InvocationContext): Promise<
     expiresOn: body.expiresOn,
   });
   return { status: 200, headers: RESPONSE_HEADERS, jsonBody: { ...body, ...pass } };
+}
+
+/**
+ * Why a resume must be refused, or undefined to issue: the secret must be this upload's and still within its
+ * window, and the upload must not be finished (asked last, as it is the one check that calls storage).
+ */
+async function resumeRefusal(
+  settings: Settings,
+  request: Extract<TokenRequest, { kind: "upload" }>,
+): Promise<ResumeRefusal | undefined> {
+  const resume = request.resume;
+  if (!resume) return undefined;
+  const check = verifyResumeSecret(
+    deriveKey(settings.credential, "resume"),
+    { blobName: resume.blobName, size: request.size },
+    resume.secret,
+    new Date(),
+    settings.policy.uploadTokenLifetimeMinutes,
+  );
+  if (check !== "valid") return check;
+  try {
+    return (await uploadFinished(settings, resume.blobName)) ? "finished" : undefined;
+  } catch (error) {
+    if (error instanceof UploadOutcomeUnavailableError) return "unavailable";
+    throw error;
+  }
+}
+
+/** The refusal with `resume` naming why; sampled in the log, never with the secret. */
+function resumeRefused(reason: ResumeRefusal, context: InvocationContext): HttpResponseInit {
+  const sample = sampler.take(`resume.refused.${reason}`, Date.now());
+  if (sample.log) {
+    log(context, "warning", { event: "resume.refused", reason, unloggedSinceLast: sample.unloggedSinceLast });
+  }
+  const { status, error } = RESUME_REFUSALS[reason];
+  return errorResponse(status, error, reason === "unavailable" ? { "Retry-After": "60" } : {}, {
+    resume: reason,
+  });
 }
 
 /**

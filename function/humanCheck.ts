@@ -1,7 +1,7 @@
 // The opt-in human check: a Cloudflare Turnstile token, verified with Cloudflare's siteverify API, earns the
 // caller's address a short-lived signed pass that the page sends with its later token requests.
-import { createHmac, timingSafeEqual } from "node:crypto";
 import { type Environment, SETTING, SettingsError, trimmed } from "./appSettings";
+import { deriveKey, type KeyRoot, openStamped, signStamped } from "./derivedKeys";
 import type { HumanCheckRefusal, HumanPassBody } from "./humanCheckProtocol";
 
 export { HUMAN_PASS_HEADER, type HumanCheckRefusal, TURNSTILE_TOKEN_HEADER } from "./humanCheckProtocol";
@@ -93,46 +93,21 @@ export function checkTurnstileKeysPaired(
 // The pass: `<expiry, Unix seconds>.<HMAC-SHA256 of the client key and the expiry, base64url>`. It names no
 // client: the function recomputes it for the caller's own address key, so a pass taken elsewhere is refused.
 
-const passKeys = new WeakMap<object, Buffer>();
-
-/**
- * The pass key: derived from the account key the function signs tokens with (HMAC over a fixed label), so
- * there is no further secret to manage, a key rotation also ends every pass, and the account key itself is
- * never used to sign anything but tokens.
- */
-export function humanPassKey(credential: {
-  /** StorageSharedKeyCredential's own HMAC with the account key (named structurally: infra/ loads this file). */
-  computeHMACSHA256(stringToSign: string): string;
-}): Buffer {
-  // Derived once per credential: the settings, and with them the credential, are kept per instance, so
-  // requests reuse the key instead of computing an HMAC to get it.
-  let key = passKeys.get(credential);
-  if (!key) {
-    key = Buffer.from(credential.computeHMACSHA256("valet human pass key v1"), "base64");
-    passKeys.set(credential, key);
-  }
-  return key;
+/** The pass key: derived from the signing credential (derivedKeys.ts), so a key rotation also ends every pass. */
+export function humanPassKey(credential: KeyRoot): Buffer {
+  return deriveKey(credential, "humanPass");
 }
 
 export function signHumanPass(key: Buffer, clientKey: string, expiresAt: Date): string {
-  const expiry = Math.floor(expiresAt.getTime() / 1000);
-  return `${expiry}.${mac(key, clientKey, expiry).toString("base64url")}`;
+  return signStamped(key, [clientKey], expiresAt);
 }
 
 export type PassCheck = "valid" | "expired" | "invalid";
 
 export function verifyHumanPass(key: Buffer, clientKey: string, pass: string, now: Date): PassCheck {
-  const match = pass.length <= MAX_PASS_LENGTH ? /^(\d{1,12})\.([A-Za-z0-9_-]+)$/.exec(pass) : null;
-  if (!match?.[1] || !match[2]) return "invalid";
-  const expiry = Number(match[1]);
-  const expected = mac(key, clientKey, expiry);
-  const given = Buffer.from(match[2], "base64url");
-  if (given.length !== expected.length || !timingSafeEqual(given, expected)) return "invalid";
-  return expiry * 1000 > now.getTime() ? "valid" : "expired";
-}
-
-function mac(key: Buffer, clientKey: string, expiry: number): Buffer {
-  return createHmac("sha256", key).update(`${clientKey}\n${expiry}`).digest();
+  const expiry = openStamped(key, [clientKey], pass, MAX_PASS_LENGTH);
+  if (!expiry) return "invalid";
+  return expiry.getTime() > now.getTime() ? "valid" : "expired";
 }
 
 export type SiteverifyOutcome =
