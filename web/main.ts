@@ -1,7 +1,8 @@
 // The upload page: reads config.json, lets a person pick or drop images, and uploads each one straight
 // to Blob Storage with its own token, showing progress, a Cancel button and a plain-language outcome per
-// file. While the browser is offline, uploads wait and carry on once it is back.
-import { requestsInFlight, uploadTo } from "./blockUpload";
+// file. While the browser is offline, uploads wait and carry on once it is back; a large file's upload is
+// recorded as it goes, so that after a lost connection or a reload it sends only what storage lacks.
+import { goesInBlocks, requestsInFlight, type StagedBlocks, uploadTo } from "./blockUpload";
 import { checkFile } from "./checks";
 import { CONFIG_FILE, type PageConfig, parsePageConfig } from "./config";
 import { browserConnectivity, type Connectivity, whileOnline } from "./connectivity";
@@ -9,7 +10,15 @@ import { describeUploadError, isExpiryRefusal, isTokenRefusal, UploadFailure } f
 import { formatBytes, formatWait, listTypes } from "./format";
 import { HumanCheck, turnstileSolver } from "./humanCheck";
 import { UploadQueue } from "./queue";
-import { TokenSource, type UploadTarget } from "./tokens";
+import { REFRESH_MARGIN_MS, ResumeRefusedError, TokenSource, type UploadTarget } from "./tokens";
+import {
+  indexedDbStore,
+  MemoryRecordStore,
+  stagedShare,
+  type UploadRecord,
+  UploadRecords,
+  withStaged,
+} from "./uploadRecords";
 
 /**
  * Upload requests in flight at once, over all files: as many as two large files of four blocks each. Small
@@ -17,6 +26,12 @@ import { TokenSource, type UploadTarget } from "./tokens";
  * CORS preflight overlap other files' bytes instead of leaving the link idle.
  */
 const MAX_REQUESTS_IN_FLIGHT = 8;
+/**
+ * Pauses before trying an upload again when storage or the endpoint cannot be reached although the browser
+ * says it is online: 1, 2, 4 … seconds, at most 30, about five minutes in all before the person is asked.
+ */
+const NETWORK_RETRIES = 12;
+const MAX_NETWORK_RETRY_DELAY_MS = 30_000;
 
 interface Upload {
   readonly file: File;
@@ -27,6 +42,18 @@ interface Upload {
   readonly cancel: HTMLButtonElement;
   /** The last progress milestone announced (0, 25, 50, 75). */
   announced: number;
+  /** What is recorded of its block upload, once it has one: what a later try resumes. */
+  record?: UploadRecord;
+  /** The per-upload token of the last try, used again by the next try while it lives. */
+  target?: UploadTarget;
+}
+
+/** Everything a file's upload needs beside the file. */
+interface Uploader {
+  readonly config: PageConfig;
+  readonly tokens: TokenSource;
+  readonly connectivity: Connectivity;
+  readonly records: UploadRecords;
 }
 
 const elements = {
@@ -38,6 +65,8 @@ const elements = {
   list: byId<HTMLUListElement>("uploads"),
   announcer: byId<HTMLDivElement>("announcer"),
   humanCheck: byId<HTMLDivElement>("human-check"),
+  unfinished: byId<HTMLElement>("unfinished"),
+  unfinishedList: byId<HTMLUListElement>("unfinished-list"),
 };
 
 function byId<T extends HTMLElement>(id: string): T {
@@ -58,13 +87,19 @@ async function start(): Promise<void> {
   const humanCheck = config.turnstileSiteKey
     ? new HumanCheck(turnstileSolver(config.turnstileSiteKey, elements.humanCheck, config.turnstileScriptUrl))
     : undefined;
-  const tokens = new TokenSource(config, undefined, undefined, undefined, humanCheck);
-  const connectivity = browserConnectivity();
+  const uploader: Uploader = {
+    config,
+    tokens: new TokenSource(config, undefined, undefined, undefined, humanCheck),
+    connectivity: browserConnectivity(),
+    // Without IndexedDB (some private modes) an upload still resumes after a lost connection, not a reload.
+    records: new UploadRecords(typeof indexedDB === "undefined" ? new MemoryRecordStore() : indexedDbStore()),
+  };
   const queue = new UploadQueue<Upload>(
     MAX_REQUESTS_IN_FLIGHT,
-    (upload, signal) => run(upload, signal, config, tokens, connectivity),
+    (upload, signal) => run(upload, signal, uploader),
     (upload) => requestsInFlight(upload.file.size, config),
   );
+  await showUnfinished(uploader.records);
   elements.limits.textContent = `${listTypes(config.allowedContentTypes)} images, up to ${formatBytes(config.maxUploadBytes)} each.`;
   elements.input.accept = config.allowedContentTypes.join(",");
   elements.input.disabled = false;
@@ -95,6 +130,44 @@ async function start(): Promise<void> {
     // Files wait only while others run, so this counts them too.
     if (queue.active > 0) event.preventDefault();
   });
+}
+
+/** The uploads a previous visit left unfinished, for the person to choose again (or discard). */
+async function showUnfinished(records: UploadRecords): Promise<void> {
+  let unfinished: UploadRecord[];
+  try {
+    unfinished = await records.unfinished();
+  } catch {
+    return; // Storage the page may not use: nothing to resume, and nothing to stop new uploads.
+  }
+  for (const record of unfinished) {
+    const item = document.createElement("li");
+    item.dataset.blobName = record.blobName;
+    const text = document.createElement("span");
+    text.className = "unfinished-name";
+    text.textContent = record.file.name;
+    const facts = document.createElement("span");
+    facts.textContent = ` (${formatBytes(record.file.size)}, ${Math.floor(stagedShare(record) * 100)}% sent)`;
+    const discard = document.createElement("button");
+    discard.type = "button";
+    discard.className = "discard";
+    discard.textContent = "Discard";
+    discard.setAttribute("aria-label", `Discard the unfinished upload of ${record.file.name}`);
+    discard.addEventListener("click", () => {
+      void records.remove(record.blobName).catch(() => undefined);
+      hideUnfinished(record.blobName);
+    });
+    item.append(text, facts, discard);
+    elements.unfinishedList.append(item);
+  }
+  elements.unfinished.hidden = unfinished.length === 0;
+}
+
+function hideUnfinished(blobName: string): void {
+  for (const item of elements.unfinishedList.querySelectorAll("li")) {
+    if (item.dataset.blobName === blobName) item.remove();
+  }
+  elements.unfinished.hidden = elements.unfinishedList.childElementCount === 0;
 }
 
 async function loadConfig(): Promise<PageConfig> {
@@ -129,60 +202,94 @@ function schedule(upload: Upload, queue: UploadQueue<Upload>): void {
   queue.add(upload);
 }
 
-async function run(
-  upload: Upload,
-  signal: AbortSignal,
-  config: PageConfig,
-  tokens: TokenSource,
-  connectivity: Connectivity,
-): Promise<void> {
+async function run(upload: Upload, signal: AbortSignal, uploader: Uploader): Promise<void> {
   announce(`${upload.file.name}: uploading.`);
   try {
-    const target = await whileOnline((attemptSignal) => tryUpload(upload, attemptSignal, config, tokens), {
+    // A file chosen again that a previous visit left unfinished goes on from its record.
+    upload.record ??= await uploader.records.find(upload.file).catch(() => undefined);
+    if (upload.record) hideUnfinished(upload.record.blobName);
+    const blobName = await whileOnline((attemptSignal) => tryUpload(upload, attemptSignal, uploader), {
       signal,
-      connectivity,
+      connectivity: uploader.connectivity,
       onWaiting: () => setState(upload, "waiting", "Offline: waiting for the network to come back…"),
-    });
-    succeed(upload, target);
-  } catch (error) {
-    if (signal.aborted) cancelled(upload);
-    else fail(upload, asFailure(error));
-  }
-}
-
-/** One try at the upload: a fresh token, then the bytes; a token storage refuses is replaced once, transparently. */
-async function tryUpload(
-  upload: Upload,
-  signal: AbortSignal,
-  config: PageConfig,
-  tokens: TokenSource,
-): Promise<UploadTarget> {
-  setState(upload, "uploading", "Uploading…");
-  for (let tokenTry = 1; ; tokenTry++) {
-    let target: UploadTarget | undefined;
-    try {
-      let waited = false;
-      target = await tokens.targetFor(upload.file, signal, (seconds) => {
-        waited = true;
+      retryDelay: networkRetryDelay,
+      onRetrying: (delayMs) =>
         setState(
           upload,
           "waiting",
-          `The upload service asked to wait; trying again in ${formatWait(seconds)}…`,
-        );
-      });
-      if (waited) setState(upload, "uploading", "Uploading…");
-      await uploadTo(target, upload.file, {
-        contentType: upload.file.type,
-        blockSizeBytes: config.blockSizeBytes,
-        concurrency: config.concurrency,
-        onProgress: (loaded) => showProgress(upload, loaded),
-        abortSignal: signal,
-      });
-      return target;
+          `The connection was lost; trying again in ${formatWait(Math.ceil(delayMs / 1000))}…`,
+        ),
+    });
+    forget(upload, uploader.records);
+    succeed(upload, blobName);
+  } catch (error) {
+    if (signal.aborted) {
+      forget(upload, uploader.records);
+      cancelled(upload);
+    } else fail(upload, asFailure(error));
+  }
+}
+
+/** A lost connection (while the browser says it is online) is tried again after a growing pause. */
+function networkRetryDelay(error: unknown, retry: number): number | undefined {
+  if (!(error instanceof UploadFailure && error.kind === "network") || retry >= NETWORK_RETRIES)
+    return undefined;
+  return Math.min(MAX_NETWORK_RETRY_DELAY_MS, 1000 * 2 ** retry);
+}
+
+/** Nothing left to resume: the record goes (a failure to delete it only leaves it to expire). */
+function forget(upload: Upload, records: UploadRecords): void {
+  if (upload.record) void records.remove(upload.record.blobName).catch(() => undefined);
+  upload.record = undefined;
+  upload.target = undefined;
+}
+
+/**
+ * One try at the upload: a token (the last one while it lives, a resumed one for a recorded upload, else a
+ * fresh one), then the bytes storage does not hold yet; a token storage refuses is replaced once,
+ * transparently. Resolves with the blob's name.
+ */
+async function tryUpload(upload: Upload, signal: AbortSignal, uploader: Uploader): Promise<string> {
+  const { config, records } = uploader;
+  setState(upload, "uploading", upload.record ? "Resuming…" : "Uploading…");
+  for (let tokenTry = 1; ; tokenTry++) {
+    let target: UploadTarget | undefined;
+    try {
+      const outcome = await targetFor(upload, signal, uploader);
+      if (outcome.kind === "finished") return outcome.blobName;
+      target = outcome.target;
+      upload.target = target;
+      const { file } = upload;
+      if (!upload.record && target.resume && goesInBlocks(target, file.size, config.blockSizeBytes)) {
+        upload.record = await records
+          .start({
+            blobName: target.blobName,
+            blobUrl: target.blobUrl,
+            resumeSecret: target.resume.secret,
+            resumableUntil: target.resume.until.getTime(),
+            file: { name: file.name, size: file.size, lastModified: file.lastModified, type: file.type },
+            blockSizeBytes: config.blockSizeBytes,
+          })
+          .catch(() => undefined);
+      }
+      await uploadTo(
+        target,
+        file,
+        {
+          contentType: file.type,
+          blockSizeBytes: upload.record?.blockSizeBytes ?? config.blockSizeBytes,
+          concurrency: config.concurrency,
+          onProgress: (loaded) => showProgress(upload, loaded),
+          abortSignal: signal,
+        },
+        stagedBlocksOf(upload, records),
+      );
+      return target.blobName;
     } catch (error) {
       if (signal.aborted) throw signal.reason;
       if (target && isTokenRefusal(error)) {
-        tokens.discard(target);
+        uploader.tokens.discard(target);
+        upload.target = undefined;
         if (tokenTry === 1) {
           const reason = isExpiryRefusal(error, target) ? "expired" : "was refused";
           setState(upload, "uploading", `The upload token ${reason}; getting a new one…`);
@@ -194,6 +301,61 @@ async function tryUpload(
         : await describeUploadError(error, target);
     }
   }
+}
+
+/**
+ * Where this try uploads: the last per-upload token while it has time to live, a fresh token for the
+ * recorded blob, or a fresh upload. A recorded upload the endpoint will not resume starts afresh, unless it
+ * is finished (its blob is stored): then there is nothing left to send.
+ */
+async function targetFor(
+  upload: Upload,
+  signal: AbortSignal,
+  uploader: Uploader,
+): Promise<{ kind: "upload"; target: UploadTarget } | { kind: "finished"; blobName: string }> {
+  const last = upload.target;
+  if (last && last.expiresOn.getTime() - Date.now() > REFRESH_MARGIN_MS)
+    return { kind: "upload", target: last };
+  const onWait = (seconds: number) =>
+    setState(upload, "waiting", `The upload service asked to wait; trying again in ${formatWait(seconds)}…`);
+  const record = upload.record;
+  if (record) {
+    try {
+      const target = await uploader.tokens.resumeTargetFor(
+        upload.file,
+        { blobName: record.blobName, secret: record.resumeSecret },
+        signal,
+        onWait,
+      );
+      setState(upload, "uploading", "Resuming…");
+      return { kind: "upload", target };
+    } catch (error) {
+      if (!(error instanceof ResumeRefusedError)) throw error;
+      forget(upload, uploader.records);
+      if (error.reason === "finished") return { kind: "finished", blobName: record.blobName };
+    }
+  }
+  const target = await uploader.tokens.targetFor(upload.file, signal, onWait);
+  setState(upload, "uploading", "Uploading…");
+  return { kind: "upload", target };
+}
+
+/** The blocks recorded as staged; each block staged is recorded as it lands. */
+function stagedBlocksOf(upload: Upload, records: UploadRecords): StagedBlocks {
+  const save = (record: UploadRecord) => {
+    upload.record = record;
+    // A record that cannot be written costs only the resume after a reload, never the upload itself.
+    void records.save(record).catch(() => undefined);
+  };
+  return {
+    staged: new Set(upload.record?.staged ?? []),
+    onStaged: (index) => {
+      if (upload.record) save(withStaged(upload.record, index));
+    },
+    onLost: () => {
+      if (upload.record) save({ ...upload.record, staged: [] });
+    },
+  };
 }
 
 function asFailure(error: unknown): UploadFailure {
@@ -252,12 +414,12 @@ function showProgress(upload: Upload, loadedBytes: number): void {
   }
 }
 
-function succeed(upload: Upload, target: UploadTarget): void {
+function succeed(upload: Upload, blobName: string): void {
   upload.progress.value = 100;
-  upload.row.dataset.blobName = target.blobName;
+  upload.row.dataset.blobName = blobName;
   upload.status.textContent = "Done: uploaded as ";
   const code = document.createElement("code");
-  code.textContent = target.blobName;
+  code.textContent = blobName;
   upload.status.append(code);
   upload.row.dataset.state = "done";
   upload.cancel.hidden = true;

@@ -8,6 +8,9 @@ import { RESUME_GRACE_MINUTES, signResumeSecret } from "../../function/resume";
 import { parseSettings } from "../../function/settings";
 import type { UploadCredentialsBody } from "../../function/tokens";
 import { uploadFinished } from "../../function/uploadOutcome";
+import { uploadTo } from "../../web/blockUpload";
+import { targetOf } from "../../web/tokens";
+import { blockId as pageBlockId } from "../../web/uploadRecords";
 import { startTestStack, type TestStack } from "../support/stack";
 
 let stack: TestStack;
@@ -156,5 +159,76 @@ describe("a resume request", () => {
     expect(body).toEqual({
       error: "Resuming an upload needs both blobName and resumeSecret, from its first token.",
     });
+  });
+});
+
+describe("the page's block upload", () => {
+  const BLOCK = 64 * 1024;
+  const data = Buffer.from(Array.from({ length: 5 * BLOCK + 100 }, (_, index) => (index * 7) % 251));
+
+  async function bigToken(): Promise<UploadCredentialsBody> {
+    const { status, body } = await ask({ size: String(data.length) });
+    expect(status).toBe(200);
+    return body as unknown as UploadCredentialsBody;
+  }
+
+  function upload(
+    credentials: UploadCredentialsBody,
+    staged: number[],
+    lost: number[] = [],
+    sent: number[] = [],
+  ) {
+    const target = targetOf(credentials, { name: "photo.jpg", size: data.length, type: "image/jpeg" }, {});
+    return uploadTo(
+      target,
+      data,
+      { contentType: "image/jpeg", blockSizeBytes: BLOCK, concurrency: 2, onProgress: () => undefined },
+      {
+        staged: new Set(staged),
+        onStaged: (index) => {
+          sent.push(index);
+        },
+        onLost: () => {
+          lost.push(sent.length);
+        },
+      },
+    );
+  }
+
+  async function stored(blobName: string): Promise<Buffer> {
+    return await new BlockBlobClient(stack.connectionString, stack.container, blobName).downloadToBuffer();
+  }
+
+  test("resumed with a fresh token stages only the blocks not yet staged and commits the whole file", async () => {
+    const first = await bigToken();
+    const early = blockClient(first);
+    for (const index of [0, 1, 3]) {
+      await early.stageBlock(pageBlockId(index), data.subarray(index * BLOCK, (index + 1) * BLOCK), BLOCK);
+    }
+    const resume = await ask({
+      size: String(data.length),
+      blobName: first.blobName,
+      resumeSecret: first.resumeSecret ?? "",
+    });
+    expect(resume.status).toBe(200);
+    const sent: number[] = [];
+
+    await upload(resume.body as unknown as UploadCredentialsBody, [0, 1, 3], [], sent);
+
+    expect(sent.sort()).toEqual([2, 4, 5]);
+    expect((await stored(first.blobName)).equals(data)).toBe(true);
+  });
+
+  test("whose record names a block storage does not hold stages every block again and commits once more", async () => {
+    const credentials = await bigToken();
+    const lost: number[] = [];
+    const sent: number[] = [];
+
+    // The record claims blocks 0 to 4 are staged; storage holds none of them.
+    await upload(credentials, [0, 1, 2, 3, 4], lost, sent);
+
+    expect(lost).toEqual([1]);
+    expect(sent.sort()).toEqual([0, 1, 2, 3, 4, 5, 5]);
+    expect((await stored(credentials.blobName)).equals(data)).toBe(true);
   });
 });
