@@ -30,6 +30,11 @@ export interface LocalStackOptions {
    * a folder of this stack's own, removed when it stops: two stacks never share a build.
    */
   web?: { port: number; dir?: string; turnstile?: { siteKey: string; scriptUrl?: string } };
+  /**
+   * A front before the blob service (the benchmark's network shaper): given Azurite's port, it returns the
+   * blob service URL tokens name instead, so every request a client sends to storage passes through it.
+   */
+  blobFront?: (blobPort: number) => Promise<string>;
   /** Origins the function host allows beyond allowedOrigins, which the blob service does not. */
   functionOnlyOrigins?: readonly string[];
   /**
@@ -40,7 +45,9 @@ export interface LocalStackOptions {
 }
 
 export interface LocalStack {
+  /** The blob service URL tokens name: the front's, when there is one. */
   readonly blobServiceUrl: string;
+  /** Azurite's own, without the front. */
   readonly connectionString: string;
   /** Azurite's table service, holding the issuance limits' counts. */
   readonly tableServiceUrl: string;
@@ -76,9 +83,12 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const tables = await startAzuriteTables(service(options.tablePort, options.portVariables?.table));
     started.push(tables);
     await prepareLimitsTable(tables.connectionString);
+    const front = options.blobFront ? await options.blobFront(options.blobPort) : undefined;
     const appSettings = {
       ...options.appSettings,
-      [SETTING.connectionString]: azurite.connectionString,
+      [SETTING.connectionString]: front
+        ? behindFront(azurite.connectionString, azurite.blobServiceUrl, front)
+        : azurite.connectionString,
       [SETTING.limitsStorage]: tables.connectionString,
     };
     // The function host runs in this process: the function reads these settings instead of the
@@ -127,7 +137,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       if (!stopped) options.onFailure?.(error, stop());
     });
     return {
-      blobServiceUrl: azurite.blobServiceUrl,
+      blobServiceUrl: settings.blobServiceUrl,
       connectionString: azurite.connectionString,
       tableServiceUrl: tables.tableServiceUrl,
       tablesConnectionString: tables.connectionString,
@@ -142,4 +152,19 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     await stop();
     throw error;
   }
+}
+
+/**
+ * The connection string with its blob endpoint moved to `frontUrl` (a proxy on another port), keeping the
+ * account's path: the function then hands out URLs through the front.
+ */
+export function behindFront(connectionString: string, blobServiceUrl: string, frontUrl: string): string {
+  const shaped = connectionString.replace(
+    `BlobEndpoint=${blobServiceUrl}`,
+    `BlobEndpoint=${frontUrl}${new URL(blobServiceUrl).pathname}`,
+  );
+  if (shaped === connectionString) {
+    throw new Error("the connection string names no BlobEndpoint to move behind the front");
+  }
+  return shaped;
 }

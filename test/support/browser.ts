@@ -46,6 +46,8 @@ export async function startPageStack(
     serveFromUnlistedOrigin?: boolean;
     /** The human check's site key and script, written into config.json. */
     turnstile?: { siteKey: string; scriptUrl?: string };
+    /** A front before the blob service, such as a shaped link (LocalStackOptions.blobFront). */
+    blobFront?: (blobPort: number) => Promise<string>;
   } = {},
 ): Promise<PageStack> {
   const folder = await mkdtemp(join(tmpdir(), "valet-page-"));
@@ -64,6 +66,7 @@ export async function startPageStack(
     appSettings: options.appSettings,
     log: (line) => logs.push(line),
     web: { port: webPort, dir: webDir, turnstile: options.turnstile },
+    blobFront: options.blobFront,
   });
   const unlisted = unlistedPort ? await startWebServer({ port: unlistedPort, root: webDir }) : undefined;
   if (!stack.pageUrl) throw new Error("the local stack did not serve the page");
