@@ -205,8 +205,11 @@ function schedule(upload: Upload, queue: UploadQueue<Upload>): void {
 async function run(upload: Upload, signal: AbortSignal, uploader: Uploader): Promise<void> {
   announce(`${upload.file.name}: uploading.`);
   try {
-    // A file chosen again that a previous visit left unfinished goes on from its record.
-    upload.record ??= await uploader.records.find(upload.file).catch(() => undefined);
+    // A file chosen again that a previous visit left unfinished goes on from its record (only files of more
+    // than one block have one).
+    if (upload.file.size > uploader.config.blockSizeBytes) {
+      upload.record ??= await uploader.records.find(upload.file).catch(() => undefined);
+    }
     if (upload.record) hideUnfinished(upload.record.blobName);
     const blobName = await whileOnline((attemptSignal) => tryUpload(upload, attemptSignal, uploader), {
       signal,
