@@ -316,9 +316,12 @@ async function targetFor(
   signal: AbortSignal,
   uploader: Uploader,
 ): Promise<{ kind: "upload"; target: UploadTarget } | { kind: "finished"; blobName: string }> {
+  // Only a per-upload token: a container token's blob name is the page's, and a create-only token cannot
+  // write a name again should the lost try have stored it after all.
   const last = upload.target;
-  if (last && last.expiresOn.getTime() - Date.now() > REFRESH_MARGIN_MS)
+  if (last?.perUpload && last.expiresOn.getTime() - Date.now() > REFRESH_MARGIN_MS) {
     return { kind: "upload", target: last };
+  }
   const onWait = (seconds: number) =>
     setState(upload, "waiting", `The upload service asked to wait; trying again in ${formatWait(seconds)}…`);
   const record = upload.record;
