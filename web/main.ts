@@ -27,6 +27,12 @@ import {
  */
 const MAX_REQUESTS_IN_FLIGHT = 8;
 /**
+ * Files next in line whose tokens are asked for while earlier files upload, so that their bytes start as
+ * soon as they do instead of a round trip later. As many as can start at once; a token lives minutes, far
+ * longer than one round of files takes.
+ */
+const TOKENS_AHEAD = MAX_REQUESTS_IN_FLIGHT;
+/**
  * Pauses before trying an upload again when storage or the endpoint cannot be reached although the browser
  * says it is online: 1, 2, 4 … seconds, at most 30, about five minutes in all before the person is asked.
  */
@@ -44,8 +50,12 @@ interface Upload {
   announced: number;
   /** What is recorded of its block upload, once it has one: what a later try resumes. */
   record?: UploadRecord;
-  /** The per-upload token of the last try, used again by the next try while it lives. */
+  /** The per-upload token of the last try (or fetched ahead), used by the next try while it lives. */
   target?: UploadTarget;
+  /** The token being fetched ahead while the file waits its turn (settles without failing). */
+  fetchedAhead?: Promise<void>;
+  /** Aborts the token fetched ahead when the file is cancelled while it waits. */
+  readonly ahead: AbortController;
 }
 
 /** Everything a file's upload needs beside the file. */
@@ -96,7 +106,10 @@ async function start(): Promise<void> {
   };
   const queue = new UploadQueue<Upload>(
     MAX_REQUESTS_IN_FLIGHT,
-    (upload, signal) => run(upload, signal, uploader),
+    (upload, signal) => {
+      fetchAhead(queue.upcoming(TOKENS_AHEAD), uploader);
+      return run(upload, signal, uploader);
+    },
     (upload) => requestsInFlight(upload.file.size, config),
   );
   await showUnfinished(uploader.records);
@@ -106,6 +119,7 @@ async function start(): Promise<void> {
 
   const add = (files: FileList | null) => {
     for (const file of Array.from(files ?? [])) enqueue(file, config, queue);
+    fetchAhead(queue.upcoming(TOKENS_AHEAD), uploader);
   };
   elements.input.addEventListener("change", () => {
     add(elements.input.files);
@@ -189,7 +203,10 @@ function enqueue(file: File, config: PageConfig, queue: UploadQueue<Upload>): vo
   });
   upload.cancel.addEventListener("click", () => {
     // A running upload is settled by run() once its requests have stopped.
-    if (queue.cancel(upload) === "waiting") cancelled(upload);
+    if (queue.cancel(upload) === "waiting") {
+      upload.ahead.abort();
+      cancelled(upload);
+    }
   });
   schedule(upload, queue);
 }
@@ -230,6 +247,31 @@ async function run(upload: Upload, signal: AbortSignal, uploader: Uploader): Pro
       forget(upload, uploader.records);
       cancelled(upload);
     } else fail(upload, asFailure(error));
+  }
+}
+
+/**
+ * Asks for the tokens of files waiting their turn. Only files of one block: a larger file's round trip is
+ * small against its upload time, and it may have a record to resume from. A failure here is no failure of
+ * the file: its own try asks again.
+ */
+function fetchAhead(waiting: Upload[], uploader: Uploader): void {
+  for (const upload of waiting) {
+    if (upload.fetchedAhead || upload.target || upload.file.size > uploader.config.blockSizeBytes) continue;
+    upload.fetchedAhead = uploader.tokens
+      .targetFor(upload.file, upload.ahead.signal, (seconds) =>
+        setState(
+          upload,
+          "waiting",
+          `The upload service asked to wait; trying again in ${formatWait(seconds)}…`,
+        ),
+      )
+      .then(
+        (target) => {
+          upload.target ??= target;
+        },
+        () => undefined,
+      );
   }
 }
 
@@ -316,6 +358,7 @@ async function targetFor(
   signal: AbortSignal,
   uploader: Uploader,
 ): Promise<{ kind: "upload"; target: UploadTarget } | { kind: "finished"; blobName: string }> {
+  await upload.fetchedAhead;
   // Only a per-upload token: a container token's blob name is the page's, and a create-only token cannot
   // write a name again should the lost try have stored it after all.
   const last = upload.target;
@@ -393,7 +436,7 @@ function addRow(file: File): Upload {
   row.append(head, progress, status, retry, cancel);
   elements.list.append(row);
   elements.heading.hidden = false;
-  return { file, row, progress, status, retry, cancel, announced: 0 };
+  return { file, row, progress, status, retry, cancel, announced: 0, ahead: new AbortController() };
 }
 
 /** A hidden button of a file's row, named for the file so that each row's buttons can be told apart. */

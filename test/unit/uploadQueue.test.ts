@@ -90,6 +90,20 @@ describe("the upload queue", () => {
   });
 });
 
+describe("the files next in line", () => {
+  test("are the waiting ones in the order they will start, without the running or cancelled ones", async () => {
+    const uploads = controllable();
+    const queue = new UploadQueue(1, uploads.run);
+    for (const item of ["a", "b", "c", "d"]) queue.add(item);
+    expect(queue.upcoming(2)).toEqual(["b", "c"]);
+    queue.cancel("c");
+    expect(queue.upcoming(8)).toEqual(["b", "d"]);
+    uploads.finish.get("a")?.();
+    await settle();
+    expect(queue.upcoming(8)).toEqual(["d"]);
+  });
+});
+
 describe("requests in flight", () => {
   /** Items named for the requests they keep in flight, e.g. "small-1" or "large-4". */
   const requestsOfName = (item: string) => Number(item.split("-")[1]);
