@@ -112,7 +112,8 @@ async function start(): Promise<void> {
     },
     (upload) => requestsInFlight(upload.file.size, config),
   );
-  await showUnfinished(uploader.records);
+  // Not awaited: storage that is slow to open must not hold up new uploads.
+  void showUnfinished(uploader.records);
   elements.limits.textContent = `${listTypes(config.allowedContentTypes)} images, up to ${formatBytes(config.maxUploadBytes)} each.`;
   elements.input.accept = config.allowedContentTypes.join(",");
   elements.input.disabled = false;
