@@ -85,11 +85,11 @@ export async function uploadTo(
 
 /**
  * Stages the blocks not yet staged, `concurrency` at a time, then commits them all in order. Storage
- * refuses a list naming a block it does not hold with InvalidBlockList (uncommitted blocks are discarded a
- * week after the last commit, or when another upload commits the blob); then every block is staged again
- * and the commit tried once more.
+ * refuses a list naming a block it does not hold with InvalidBlockList (uncommitted blocks expire after 7
+ * days, and a commit deletes every block it does not list); then every block is staged again and the
+ * commit tried once more.
  * https://learn.microsoft.com/rest/api/storageservices/put-block-list#remarks
- * https://learn.microsoft.com/rest/api/storageservices/put-block#remarks
+ * https://learn.microsoft.com/dotnet/api/azure.storage.blobs.specialized.blockblobclient.commitblocklist
  */
 async function uploadBlocks(
   target: UploadTarget,
