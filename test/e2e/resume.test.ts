@@ -90,8 +90,10 @@ describe("a 50 MB upload", () => {
       .toBeGreaterThanOrEqual(INTERRUPT_AFTER_BLOCKS);
     const [firstBlob] = before.blobPaths;
 
-    link.resetStats();
     await page.reload();
+    // Counted from here: the old page's requests ended with it, and nothing the new page sends is missed
+    // (it sends nothing to storage before the file is chosen again).
+    link.resetStats();
     await expect.poll(() => page.locator("#file-input").isEnabled()).toBe(true);
     const unfinished = page.locator("#unfinished");
     await expect.poll(() => unfinished.isVisible()).toBe(true);
@@ -113,6 +115,25 @@ describe("a 50 MB upload", () => {
     // Done: nothing is left to resume on the next visit.
     await open();
     expect(await page.locator("#unfinished").isVisible()).toBe(false);
+  });
+
+  test("left unfinished and discarded is forgotten: chosen again, it starts afresh as a new blob", async () => {
+    const before = watchBlocks();
+    await page.getByLabel("Choose images").setInputFiles(filePath);
+    await expect.poll(() => before.stored, { timeout: 30_000 }).toBeGreaterThanOrEqual(2);
+    const [firstBlob] = before.blobPaths;
+    await page.reload();
+
+    await page.getByRole("button", { name: "Discard the unfinished upload of holiday.jpg" }).click();
+
+    expect(await page.locator("#unfinished").isVisible()).toBe(false);
+    await open();
+    expect(await page.locator("#unfinished").isVisible()).toBe(false);
+    await page.getByLabel("Choose images").setInputFiles(filePath);
+    const row = await settledRow(page, "holiday.jpg");
+    expect(row.state).toBe("done");
+    expect(`/devstoreaccount1/images/${row.blobName}`).not.toBe(firstBlob);
+    expect(await storedDigest(row.blobName as string)).toBe(digest);
   });
 
   test("cut off at about half goes on by itself once the connection is back, sending what was missing", async () => {
