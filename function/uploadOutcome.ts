@@ -1,5 +1,6 @@
-// Whether an upload is over, so that it can no longer be resumed. One question with one answer, asked by the
-// resume request only: today, whether storage holds a committed blob of that name.
+// Whether an upload is over, so that it can no longer be resumed: the one place that knows what ends an
+// upload. Today that is a committed blob of its name; an outcome recorded after the upload (accepted and
+// moved elsewhere, or rejected) ends it too, and is to be asked here as well.
 import { BlobClient } from "@azure/storage-blob";
 import type { Settings } from "./settings";
 
