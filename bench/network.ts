@@ -12,6 +12,7 @@ import { CREDENTIALS_ROUTE } from "../function/routes";
 import { configureSettings, loadSettings } from "../function/settings";
 import { type FunctionHost, startFunctionHost } from "../local/functionHost";
 import { freePort } from "../local/ports";
+import { behindFront } from "../local/stack";
 import { prepareUploadsStorage } from "../local/storage";
 import { buildLocalPage, startWebServer, type WebServer } from "../local/web";
 import { launchChromium } from "../test/support/browser";
@@ -54,15 +55,12 @@ export async function benchShapedUploads(options: ShapedUploadOptions): Promise<
   try {
     // The function hands out URLs on the connection string's blob endpoint: pointing it at the proxy puts
     // every PUT the page sends behind the shaper, as the token request is.
-    const blobService = new URL(options.blobServiceUrl);
-    const blobProxy = await link.forward("storage", Number(blobService.port));
-    const shapedConnectionString = options.connectionString.replace(
-      `BlobEndpoint=${options.blobServiceUrl}`,
-      `BlobEndpoint=${blobProxy.url}${blobService.pathname}`,
+    const blobProxy = await link.forward("storage", Number(new URL(options.blobServiceUrl).port));
+    const shapedConnectionString = behindFront(
+      options.connectionString,
+      options.blobServiceUrl,
+      blobProxy.url,
     );
-    if (shapedConnectionString === options.connectionString) {
-      throw new Error("the connection string names no BlobEndpoint to move behind the shaper");
-    }
     const webPort = await freePort(HOST);
     const origin = `http://${HOST}:${webPort}`;
     const largest = Math.max(...options.workloads.map((workload) => workload.fileBytes));

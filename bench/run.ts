@@ -4,6 +4,7 @@
 // JSON (bench/results.json).
 // `npm run bench -- --smoke` (or BENCH_SMOKE=1) runs every row once with tiny sizes: a check that the
 // benchmark works, not a measurement.
+import { randomBytes } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -212,7 +213,11 @@ export async function runBenchmarks(options: BenchOptions): Promise<BenchResults
       await benchKeyless({
         ...size.keyless,
         accountKeySettings: appSettings,
-        identitySettings: { ...sharedSettings, [SETTING.accountUrl]: keylessAzurite.blobServiceUrl },
+        identitySettings: {
+          ...sharedSettings,
+          [SETTING.accountUrl]: keylessAzurite.blobServiceUrl,
+          [SETTING.keyDerivationSecret]: randomBytes(32).toString("base64"),
+        },
         credential: () => localIdentityCredential(),
       }),
     );

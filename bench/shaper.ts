@@ -49,6 +49,7 @@ export class Link {
   private upstreamFreeAt = 0;
   private readonly servers: Server[] = [];
   private readonly sockets = new Set<Socket>();
+  private down = false;
   stats: LinkStats = emptyStats();
 
   constructor(profile: NetworkProfile) {
@@ -88,11 +89,29 @@ export class Link {
     };
   }
 
+  /**
+   * Drops the link, as a phone losing its signal: every open connection is reset and new ones are reset as
+   * soon as they are accepted, until `restore`.
+   */
+  cut(): void {
+    this.down = true;
+    for (const socket of this.sockets) socket.destroy();
+  }
+
+  /** The link carries connections again. */
+  restore(): void {
+    this.down = false;
+  }
+
   async stop(): Promise<void> {
     await Promise.all(this.servers.map((server) => closeProxy(server, this.sockets)));
   }
 
   private carry(service: string, port: number, client: Socket): void {
+    if (this.down) {
+      client.resetAndDestroy();
+      return;
+    }
     this.stats.connections++;
     const server = connect({ host: HOST, port, allowHalfOpen: true });
     for (const socket of [client, server]) {

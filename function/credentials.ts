@@ -14,10 +14,13 @@ import type { HumanPassBody } from "./humanCheckProtocol";
 import { type Limiter, LimitsUnavailableError, loadLimiter } from "./limiter";
 import { type Decision, refusalMessage } from "./limits";
 import { LogSampler } from "./logSampler";
+import { loadOutcomeStore, type OutcomeStore } from "./outcomes";
 import { errorResponse, log, RESPONSE_HEADERS } from "./responses";
+import { RESUME_REFUSALS, type ResumeRefusal, verifyResumeSecret } from "./resume";
 import { loadSettings, type Settings } from "./settings";
 import { SigningUnavailableError } from "./signing";
 import { issueContainerToken, issueUploadToken, type TokenBinding } from "./tokens";
+import { UploadOutcomeUnavailableError, uploadFinished } from "./uploadOutcome";
 import {
   clientAddress,
   clientIpv4,
@@ -63,8 +66,7 @@ async function issue(request: HttpRequest, context: InvocationContext): Promise<
     limiter = loadLimiter();
   } catch (error) {
     if (!(error instanceof SettingsError)) throw error;
-    log(context, "error", settingsInvalidEvent(error));
-    return errorResponse(500, `The function is misconfigured: ${error.message}`);
+    return misconfigured(error, context);
   }
   // Kept per instance: after the instance's first check this is an already settled promise.
   const policies = await accessPolicyStatus(settings, SETTING.tokenGeneration);
@@ -88,10 +90,13 @@ async function issue(request: HttpRequest, context: InvocationContext): Promise<
   if (limiter) {
     // A container token declares no size: it counts as one upload of the largest size allowed, so the
     // daily allowance bounds how many a caller gets (each can still create many blobs while it lives).
+    // A resume's bytes were counted when its upload began (its secret is bound to that declared size).
     const bytes = !read.ok
       ? 0
       : read.tokenRequest.kind === "upload"
-        ? read.tokenRequest.size
+        ? read.tokenRequest.resume
+          ? 0
+          : read.tokenRequest.size
         : settings.policy.maxUploadBytes;
     const decision = await limit(limiter, caller, bytes, context);
     if (decision && !decision.allowed) return limitedResponse(decision, context);
@@ -104,7 +109,7 @@ async function issue(request: HttpRequest, context: InvocationContext): Promise<
   // After the request is known to be good, so a Turnstile token (single-use) is not spent on a bad one.
   let pass: HumanPassBody | undefined;
   // parseSettings refuses a human check without a pass key, so both are set or neither.
-  if (settings.humanCheck && settings.humanPassKey) {
+  if (settings.humanCheck) {
     const human = await passHumanCheck(settings.humanCheck, settings.humanPassKey, request, caller, context);
     if ("response" in human) return human.response;
     pass = human.pass;
@@ -140,10 +145,22 @@ async function issueToken(
     });
     return { status: 200, headers: RESPONSE_HEADERS, jsonBody: { ...body, ...pass } };
   }
+  if (tokenRequest.resume) {
+    let outcomes: OutcomeStore;
+    try {
+      outcomes = loadOutcomeStore();
+    } catch (error) {
+      if (!(error instanceof SettingsError)) throw error;
+      return misconfigured(error, context);
+    }
+    const refusal = await resumeRefusal(settings, outcomes, tokenRequest);
+    if (refusal) return resumeRefused(refusal, context);
+  }
   const body = await issueUploadToken(settings, new Date(), tokenRequest, binding);
   log(context, "information", {
     event: "token.issued",
     scope: "blob",
+    resumed: tokenRequest.resume !== undefined,
     container: body.container,
     blobName: body.blobName,
     contentType: tokenRequest.contentType,
@@ -151,6 +168,51 @@ async function issueToken(
     expiresOn: body.expiresOn,
   });
   return { status: 200, headers: RESPONSE_HEADERS, jsonBody: { ...body, ...pass } };
+}
+
+/**
+ * Why a resume must be refused, or undefined to issue: the secret must be this upload's and still within its
+ * window, and the upload must not be finished (asked last, as it is the one check that calls storage).
+ */
+async function resumeRefusal(
+  settings: Settings,
+  outcomes: OutcomeStore,
+  request: Extract<TokenRequest, { kind: "upload" }>,
+): Promise<ResumeRefusal | undefined> {
+  const resume = request.resume;
+  if (!resume) return undefined;
+  const check = verifyResumeSecret(
+    settings.resumeKey,
+    { blobName: resume.blobName, size: request.size },
+    resume.secret,
+    new Date(),
+    settings.policy.uploadTokenLifetimeMinutes,
+  );
+  if (check !== "valid") return check;
+  try {
+    return (await uploadFinished(settings, outcomes, resume.blobName)) ? "finished" : undefined;
+  } catch (error) {
+    if (error instanceof UploadOutcomeUnavailableError) return "unavailable";
+    throw error;
+  }
+}
+
+/** A bad setting: logged with its name, answered with a message that names it and never its value. */
+function misconfigured(error: SettingsError, context: InvocationContext): HttpResponseInit {
+  log(context, "error", settingsInvalidEvent(error));
+  return errorResponse(500, `The function is misconfigured: ${error.message}`);
+}
+
+/** The refusal with `resume` naming why; sampled in the log, never with the secret. */
+function resumeRefused(reason: ResumeRefusal, context: InvocationContext): HttpResponseInit {
+  const sample = sampler.take(`resume.refused.${reason}`, Date.now());
+  if (sample.log) {
+    log(context, "warning", { event: "resume.refused", reason, unloggedSinceLast: sample.unloggedSinceLast });
+  }
+  const { status, error } = RESUME_REFUSALS[reason];
+  return errorResponse(status, error, reason === "unavailable" ? { "Retry-After": "60" } : {}, {
+    resume: reason,
+  });
 }
 
 /**

@@ -1,9 +1,8 @@
 // The opt-in human check: a Cloudflare Turnstile token, verified with Cloudflare's siteverify API, earns the
 // caller's address a short-lived signed pass that the page sends with its later token requests.
-import { createHmac, timingSafeEqual } from "node:crypto";
 import { type Environment, SETTING, SettingsError, trimmed } from "./appSettings";
 import type { HumanCheckRefusal, HumanPassBody } from "./humanCheckProtocol";
-import { deriveKey, KEY_LABELS, type KeyRoot } from "./keyDerivation";
+import { deriveKey, KEY_LABELS, type KeyRoot, openStamped, signStamped } from "./keyDerivation";
 
 export { HUMAN_PASS_HEADER, type HumanCheckRefusal, TURNSTILE_TOKEN_HEADER } from "./humanCheckProtocol";
 
@@ -104,24 +103,15 @@ export function humanPassKey(root: KeyRoot): Buffer {
 }
 
 export function signHumanPass(key: Buffer, clientKey: string, expiresAt: Date): string {
-  const expiry = Math.floor(expiresAt.getTime() / 1000);
-  return `${expiry}.${mac(key, clientKey, expiry).toString("base64url")}`;
+  return signStamped(key, [clientKey], expiresAt);
 }
 
 export type PassCheck = "valid" | "expired" | "invalid";
 
 export function verifyHumanPass(key: Buffer, clientKey: string, pass: string, now: Date): PassCheck {
-  const match = pass.length <= MAX_PASS_LENGTH ? /^(\d{1,12})\.([A-Za-z0-9_-]+)$/.exec(pass) : null;
-  if (!match?.[1] || !match[2]) return "invalid";
-  const expiry = Number(match[1]);
-  const expected = mac(key, clientKey, expiry);
-  const given = Buffer.from(match[2], "base64url");
-  if (given.length !== expected.length || !timingSafeEqual(given, expected)) return "invalid";
-  return expiry * 1000 > now.getTime() ? "valid" : "expired";
-}
-
-function mac(key: Buffer, clientKey: string, expiry: number): Buffer {
-  return createHmac("sha256", key).update(`${clientKey}\n${expiry}`).digest();
+  const expiry = openStamped(key, [clientKey], pass, MAX_PASS_LENGTH);
+  if (!expiry) return "invalid";
+  return expiry.getTime() > now.getTime() ? "valid" : "expired";
 }
 
 export type SiteverifyOutcome =

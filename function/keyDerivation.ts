@@ -1,11 +1,13 @@
-// Every HMAC key the function needs (the human pass key, and any later one) is derived from one root
-// secret, each under its own label, so that one secret is managed and each use has a key of its own.
-import { createHmac } from "node:crypto";
+// Every HMAC key the function needs (the human pass key, the resume key) is derived from one root secret,
+// each under its own label, so that one secret is managed and each use has a key of its own. Also the one
+// form of value signed with them, stamped with a time.
+import { createHmac, timingSafeEqual } from "node:crypto";
 import { SettingsError, trimmed } from "./appSettings";
 
 /** The labels keys are derived under: a new use takes a new label, never a label of another use. */
 export const KEY_LABELS = {
   humanPass: "valet human pass key v1",
+  resume: "valet resume key v1",
 } as const;
 
 /**
@@ -61,4 +63,35 @@ export function parseRootSecret(name: string, raw: string | undefined): KeyRoot 
 
 export function secretKeyRoot(secret: Buffer): KeyRoot {
   return { computeHMACSHA256: (label) => createHmac("sha256", secret).update(label).digest("base64") };
+}
+
+/**
+ * A value signed with a derived key: `<Unix seconds>.<HMAC-SHA256 of the fields and the time, base64url>`.
+ * It names none of its fields: whoever checks it brings them, so it is valid only for those.
+ */
+export function signStamped(key: Buffer, fields: readonly (string | number)[], at: Date): string {
+  const seconds = Math.floor(at.getTime() / 1000);
+  return `${seconds}.${stampMac(key, fields, seconds).toString("base64url")}`;
+}
+
+/** The time a stamped value carries, if it was signed with `key` for these fields; undefined otherwise. */
+export function openStamped(
+  key: Buffer,
+  fields: readonly (string | number)[],
+  value: string,
+  maxLength: number,
+): Date | undefined {
+  const match = value.length <= maxLength ? /^(\d{1,12})\.([A-Za-z0-9_-]+)$/.exec(value) : null;
+  if (!match?.[1] || !match[2]) return undefined;
+  const seconds = Number(match[1]);
+  const expected = stampMac(key, fields, seconds);
+  const given = Buffer.from(match[2], "base64url");
+  if (given.length !== expected.length || !timingSafeEqual(given, expected)) return undefined;
+  return new Date(seconds * 1000);
+}
+
+function stampMac(key: Buffer, fields: readonly (string | number)[], seconds: number): Buffer {
+  return createHmac("sha256", key)
+    .update(`${[...fields, seconds].join("\n")}`)
+    .digest();
 }

@@ -11,7 +11,7 @@ import {
   parseTokenLifetime,
 } from "./container";
 import { type HumanCheckSettings, humanPassKey, parseHumanCheckSettings } from "./humanCheck";
-import { type KeyRoot, parseRootSecret } from "./keyDerivation";
+import { deriveKey, KEY_LABELS, type KeyRoot, parseRootSecret } from "./keyDerivation";
 import { type IssuancePolicy, parsePolicy } from "./policy";
 import { type TokenSigner, tokenSigner } from "./signing";
 import type { UploadsAccount } from "./uploadsAccount";
@@ -30,8 +30,8 @@ export interface Settings {
   readonly uploads: UploadsAccount;
   /** How tokens are signed, chosen once from the account's settings. */
   readonly signer: TokenSigner;
-  /** The root of every HMAC key (keyDerivation.ts); undefined only keyless without KEY_DERIVATION_SECRET. */
-  readonly keyRoot: KeyRoot | undefined;
+  /** The root of every HMAC key (keyDerivation.ts): the account key, or keyless KEY_DERIVATION_SECRET. */
+  readonly keyRoot: KeyRoot;
   readonly container: string;
   readonly tokenLifetimeMinutes: number;
   readonly policy: IssuancePolicy;
@@ -39,8 +39,10 @@ export interface Settings {
   readonly tokenGeneration: number;
   /** The Turnstile check issuance requires, or undefined when it is off. */
   readonly humanCheck: HumanCheckSettings | undefined;
-  /** The key human passes are signed with, derived from the key root; set whenever the check is on. */
-  readonly humanPassKey: Buffer | undefined;
+  /** The key human passes are signed with, derived from the key root. */
+  readonly humanPassKey: Buffer;
+  /** The key resume secrets are signed with (resume.ts), derived from the key root. */
+  readonly resumeKey: Buffer;
   /** The check every stored upload gets before it reaches the verified container. */
   readonly verification: VerificationSettings;
 }
@@ -69,14 +71,6 @@ export function parseSettings(env: Environment, options: SettingsOptions = {}): 
   const container = parseContainerName(SETTING.container, env[SETTING.container]);
   const keyRoot = parseKeyRoot(env, uploads);
   const humanCheck = parseHumanCheckSettings(env);
-  if (humanCheck && !keyRoot) {
-    const name = SETTING.keyDerivationSecret;
-    throw new SettingsError(
-      name,
-      `${name} is not set: keyless (${SETTING.accountUrl}) the human check (${SETTING.turnstileSecretKey}) ` +
-        `derives its pass key from it; set it to base64 of 32 random bytes (openssl rand -base64 32).`,
-    );
-  }
   return {
     blobServiceUrl: uploads.blobServiceUrl,
     accountName: uploads.accountName,
@@ -92,7 +86,8 @@ export function parseSettings(env: Environment, options: SettingsOptions = {}): 
     policy: { ...policy, uploadTokenLifetimeMinutes },
     tokenGeneration,
     humanCheck,
-    humanPassKey: humanCheck && keyRoot && humanPassKey(keyRoot),
+    humanPassKey: humanPassKey(keyRoot),
+    resumeKey: deriveKey(keyRoot, KEY_LABELS.resume),
     verification: parseVerificationSettings(env, container),
   };
 }
@@ -101,10 +96,17 @@ export function parseSettings(env: Environment, options: SettingsOptions = {}): 
  * The account key is the root where there is one, so account-key mode needs no further secret; keyless,
  * the root is KEY_DERIVATION_SECRET, which is refused where the account key already is the root.
  */
-function parseKeyRoot(env: Environment, uploads: UploadsAccount): KeyRoot | undefined {
+function parseKeyRoot(env: Environment, uploads: UploadsAccount): KeyRoot {
   const name = SETTING.keyDerivationSecret;
   const root = parseRootSecret(name, env[name]);
-  if (uploads.mode === "identity") return root;
+  if (uploads.mode === "identity") {
+    if (root) return root;
+    throw new SettingsError(
+      name,
+      `${name} is not set: keyless (${SETTING.accountUrl}) the resume secrets and the human check's passes ` +
+        "are signed with keys derived from it; set it to base64 of 32 random bytes (openssl rand -base64 32).",
+    );
+  }
   if (root) {
     throw new SettingsError(
       name,

@@ -3,6 +3,7 @@
 // delegation key the instance keeps (signing.ts), so no network call is made per token.
 import { randomUUID } from "node:crypto";
 import type { TokenKind } from "./accessPolicies";
+import { resumableUntil, signResumeSecret } from "./resume";
 import type { Settings } from "./settings";
 
 /** The response contract. `sasKey` and `url` are the original fields; the rest are additive. */
@@ -21,6 +22,13 @@ export interface UploadCredentialsBody extends CredentialsBody {
   blobName: string;
   /** The blob's URL without the token: clients PUT to `<blobUrl>?<sasKey>`. */
   blobUrl: string;
+  /**
+   * With an upload's first token: presented later with `blobName` (resume.ts), it earns a fresh token for
+   * the same blob until `resumableUntil`. A resumed token's answer carries neither.
+   */
+  resumeSecret?: string;
+  /** When `resumeSecret` stops earning tokens, ISO 8601 UTC. */
+  resumableUntil?: string;
 }
 
 /** Where the token may be used from: the caller's IPv4 address when the policy binds tokens to it. */
@@ -43,23 +51,32 @@ export function issueContainerToken(
 }
 
 /**
- * A token for one new blob (`sr=b`), named here: a random id and the extension of its content
- * type, so that no caller can choose, guess or overwrite another upload's name.
+ * A service SAS for one new blob (`sr=b`), named here: a random id and the extension of its content
+ * type, so that no caller can choose, guess or overwrite another upload's name. Given the declared size,
+ * the answer also carries the upload's resume secret. A resume (its secret already checked) gets a token
+ * for the blob it names, and no new secret: the first one's window is the upload's.
  */
 export async function issueUploadToken(
   settings: Settings,
   now: Date,
-  upload: { extension: string },
+  upload: { extension: string; size?: number; resume?: { blobName: string } },
   binding: TokenBinding = {},
 ): Promise<UploadCredentialsBody> {
-  const blobName = `${randomUUID()}.${upload.extension}`;
+  const blobName = upload.resume?.blobName ?? `${randomUUID()}.${upload.extension}`;
   const body = await sign(
     settings,
     { kind: "upload", blobName, lifetimeMinutes: settings.policy.uploadTokenLifetimeMinutes },
     now,
     binding,
   );
-  return { ...body, blobName, blobUrl: `${body.url}/${body.container}/${blobName}` };
+  const resumable =
+    upload.size !== undefined && !upload.resume
+      ? {
+          resumeSecret: signResumeSecret(settings.resumeKey, { blobName, size: upload.size }, now),
+          resumableUntil: resumableUntil(now, settings.policy.uploadTokenLifetimeMinutes).toISOString(),
+        }
+      : {};
+  return { ...body, blobName, blobUrl: `${body.url}/${body.container}/${blobName}`, ...resumable };
 }
 
 interface TokenScope {

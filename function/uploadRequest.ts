@@ -1,10 +1,11 @@
 // Reads what a caller asks for from the query string and checks it against the issuance policy: either a
-// container token (no parameters) or a token for one upload (filename + contentType + size).
+// container token (no parameters), a token for one upload (filename + contentType + size), or a fresh
+// token for an upload already started (the same, plus blobName + resumeSecret).
 import { isIPv4, isIPv6 } from "node:net";
 import { IMAGE_EXTENSIONS, type ImageContentType, type IssuancePolicy } from "./policy";
 
 /** Query parameters the endpoint understands; anything else is refused rather than silently ignored. */
-export const UPLOAD_PARAMETERS = ["filename", "contentType", "size"] as const;
+export const UPLOAD_PARAMETERS = ["filename", "contentType", "size", "blobName", "resumeSecret"] as const;
 type UploadParameter = (typeof UPLOAD_PARAMETERS)[number];
 
 const MAX_FILENAME_LENGTH = 255;
@@ -19,6 +20,8 @@ export type TokenRequest =
       readonly extension: string;
       /** The declared size: the most the token lets through, and what the daily allowance counts. */
       readonly size: number;
+      /** Present when the caller resumes the upload of this blob, presenting its resume secret. */
+      readonly resume?: { readonly blobName: string; readonly secret: string };
     };
 
 /** The caller's input is wrong: a 400 whose message says what to change. */
@@ -58,7 +61,41 @@ export function parseTokenRequest(query: URLSearchParams, policy: IssuancePolicy
   const contentType = parseContentType(contentTypeText, policy);
   const extension = parseExtension(filename, contentType);
   if (sizeText === undefined) throw incomplete;
-  return { kind: "upload", contentType, extension, size: parseSize(sizeText, policy) };
+  const size = parseSize(sizeText, policy);
+  const resume = parseResume(values.get("blobName"), values.get("resumeSecret"), extension);
+  return { kind: "upload", contentType, extension, size, ...(resume && { resume }) };
+}
+
+const MAX_RESUME_SECRET_LENGTH = 100;
+
+/**
+ * A resume names the blob the function chose for the upload (a random id and the extension of the content
+ * type) and the secret that came with its first token. Whether the secret is right is the handler's check.
+ */
+function parseResume(
+  blobName: string | undefined,
+  secret: string | undefined,
+  extension: string,
+): { blobName: string; secret: string } | undefined {
+  if (blobName === undefined && secret === undefined) return undefined;
+  if (blobName === undefined || secret === undefined) {
+    throw new RequestError("Resuming an upload needs both blobName and resumeSecret, from its first token.");
+  }
+  if (
+    !new RegExp(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\\.${extension}$`).test(
+      blobName,
+    )
+  ) {
+    throw new RequestError(
+      `blobName must be the name the upload's first token gave, ending in .${extension} for its contentType, not ${quote(blobName)}.`,
+    );
+  }
+  if (secret.length === 0 || secret.length > MAX_RESUME_SECRET_LENGTH || hasControlCharacters(secret)) {
+    throw new RequestError(
+      `resumeSecret must be the secret of the upload's first token (at most ${MAX_RESUME_SECRET_LENGTH} printable characters).`,
+    );
+  }
+  return { blobName, secret };
 }
 
 function parseContentType(text: string, policy: IssuancePolicy): ImageContentType {

@@ -202,7 +202,7 @@ export function loadStackConfig(config: pulumi.Config = new pulumi.Config()): St
     ),
   );
   const turnstile = readTurnstile(config);
-  const keyDerivationSecret = readKeyDerivationSecret(config, stackConfig.signing, turnstile !== undefined);
+  const keyDerivationSecret = readKeyDerivationSecret(config, stackConfig.signing);
   return {
     ...stackConfig,
     uploadTokenLifetimeMinutes,
@@ -213,14 +213,13 @@ export function loadStackConfig(config: pulumi.Config = new pulumi.Config()): St
 }
 
 /**
- * The function's rules for KEY_DERIVATION_SECRET, at preview: needed keyless when the human check is on,
+ * The function's rules for KEY_DERIVATION_SECRET, at preview: needed keyless (resume secrets, human passes),
  * refused with an account key (which is the root then), and checked inside the secret without quoting it.
  * `valet:signingKey` names an account key, so it is refused keyless too.
  */
 function readKeyDerivationSecret(
   config: pulumi.Config,
   signing: SigningMode,
-  humanCheck: boolean,
 ): pulumi.Output<string> | undefined {
   const name = fullKey(config, "keyDerivationSecret");
   const secret = config.getSecret("keyDerivationSecret");
@@ -243,11 +242,11 @@ function readKeyDerivationSecret(
     );
   }
   if (secret === undefined) {
-    if (!humanCheck) return undefined;
     throw new StackConfigError(
       name,
-      `${name} is not set: with ${fullKey(config, "signing")} identity the human check derives its pass key ` +
-        `from it; set it with pulumi config set --secret keyDerivationSecret "$(openssl rand -base64 32)".`,
+      `${name} is not set: with ${fullKey(config, "signing")} identity the resume secrets and the human ` +
+        "check's passes are signed with keys derived from it; set it with " +
+        `pulumi config set --secret keyDerivationSecret "$(openssl rand -base64 32)".`,
     );
   }
   return secret.apply((raw) => {

@@ -2,6 +2,7 @@
 // service (the issuance limits' counts and the uploads' outcomes), its queue service (the upload events, put
 // there by the Event Grid stand-in) and the function host, sharing one set of settings. Used by `npm start`
 // and by the tests.
+import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -58,6 +59,11 @@ export interface LocalStackOptions {
    * a folder of this stack's own, removed when it stops: two stacks never share a build.
    */
   web?: { port: number; dir?: string; turnstile?: { siteKey: string; scriptUrl?: string } };
+  /**
+   * A front before the blob service (the benchmark's network shaper): given Azurite's port, it returns the
+   * blob service URL tokens name instead, so every request a client sends to storage passes through it.
+   */
+  blobFront?: (blobPort: number) => Promise<string>;
   /** Origins the function host allows beyond allowedOrigins, which the blob service does not. */
   functionOnlyOrigins?: readonly string[];
   /**
@@ -68,8 +74,9 @@ export interface LocalStackOptions {
 }
 
 export interface LocalStack {
+  /** The blob service URL tokens name: the front's, when there is one. */
   readonly blobServiceUrl: string;
-  /** The emulator's account-key connection string: for preparing and inspecting storage, in either mode. */
+  /** Azurite's own account-key connection string, without the front: for preparing and inspecting storage, in either mode. */
   readonly connectionString: string;
   readonly signing: SigningMode;
   /** Azurite's table service, holding the issuance limits' counts. */
@@ -119,6 +126,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const queues = await startAzuriteQueues(service(options.queuePort, options.portVariables?.queue));
     started.push(queues);
     await prepareLimitsTable(tables.connectionString);
+    const front = options.blobFront ? await options.blobFront(options.blobPort) : undefined;
     // Keyless, the function is given the account's URL and no key at all.
     const {
       [SETTING.connectionString]: _,
@@ -132,8 +140,20 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const appSettings = {
       ...otherSettings,
       ...(signing === "identity"
-        ? { [SETTING.accountUrl]: azurite.blobServiceUrl }
-        : { [SETTING.connectionString]: azurite.connectionString }),
+        ? {
+            // The front only relays bytes, so the account's URL keeps its https and takes the front's host.
+            [SETTING.accountUrl]: front
+              ? throughFront(azurite.blobServiceUrl, front)
+              : azurite.blobServiceUrl,
+            // Resume secrets and human passes are signed with keys derived from it: one per stack.
+            [SETTING.keyDerivationSecret]:
+              otherSettings[SETTING.keyDerivationSecret] ?? randomBytes(32).toString("base64"),
+          }
+        : {
+            [SETTING.connectionString]: front
+              ? behindFront(azurite.connectionString, azurite.blobServiceUrl, front)
+              : azurite.connectionString,
+          }),
       [SETTING.limitsStorage]: tables.connectionString,
       [SETTING.validationStorage]: validationConnectionString,
     };
@@ -207,7 +227,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       if (!stopped) options.onFailure?.(error, stop());
     });
     return {
-      blobServiceUrl: azurite.blobServiceUrl,
+      blobServiceUrl: settings.blobServiceUrl,
       connectionString: azurite.connectionString,
       signing,
       tableServiceUrl: tables.tableServiceUrl,
@@ -239,4 +259,26 @@ function trustedCertificate(certificate: LocalCertificate | undefined): LocalCer
   if (!certificate) throw new Error("Keyless signing needs the local HTTPS certificate (local/tls.ts).");
   assertTrusted(certificate);
   return certificate;
+}
+
+/** `url` with the host and port of `frontUrl`, keeping its own protocol and path. */
+function throughFront(url: string, frontUrl: string): string {
+  const moved = new URL(url);
+  moved.host = new URL(frontUrl).host;
+  return moved.toString().replace(/\/$/, "");
+}
+
+/**
+ * The connection string with its blob endpoint moved to `frontUrl` (a proxy on another port), keeping the
+ * account's path: the function then hands out URLs through the front.
+ */
+export function behindFront(connectionString: string, blobServiceUrl: string, frontUrl: string): string {
+  const shaped = connectionString.replace(
+    `BlobEndpoint=${blobServiceUrl}`,
+    `BlobEndpoint=${frontUrl}${new URL(blobServiceUrl).pathname}`,
+  );
+  if (shaped === connectionString) {
+    throw new Error("the connection string names no BlobEndpoint to move behind the front");
+  }
+  return shaped;
 }

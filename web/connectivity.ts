@@ -3,8 +3,10 @@
 // of failing. Uppy's core watches the same signals: `updateOnlineStatus` runs on the window's online and
 // offline events, reads `navigator.onLine`, and emits `is-offline`, then `back-online` for its uploaders.
 // https://github.com/transloadit/uppy/blob/main/packages/%40uppy/core/src/Uppy.ts
-// `navigator.onLine` false is reliable (no network at all); true only means some network exists, so an
-// unreachable host still ends in a failure the person can retry.
+// `navigator.onLine` false is reliable (no network at all); true only means some network exists, so a
+// host that cannot be reached is tried again after a growing pause (or at once on the `online` event), as
+// tus-js-client's `retryDelays` and Uppy's retry on `back-online` do, before the person is asked to retry.
+// https://github.com/tus/tus-js-client/blob/main/docs/api.md#retrydelays
 // https://developer.mozilla.org/docs/Web/API/Navigator/onLine
 
 /** The browser's view of the network: `navigator.onLine` and the window's online/offline events. */
@@ -19,10 +21,19 @@ export function browserConnectivity(): Connectivity {
 
 /** Resolves when online (at once if so already); rejects with the signal's reason if it aborts first. */
 export function whenOnline(connectivity: Connectivity, signal: AbortSignal): Promise<void> {
+  if (!signal.aborted && connectivity.isOnline()) return Promise.resolve();
+  return untilOnlineEvent(connectivity, signal);
+}
+
+/**
+ * Resolves on the `online` event, or after `ms` when given; rejects with the signal's reason if it aborts
+ * first.
+ */
+function untilOnlineEvent(connectivity: Connectivity, signal: AbortSignal, ms?: number): Promise<void> {
   if (signal.aborted) return Promise.reject(signal.reason);
-  if (connectivity.isOnline()) return Promise.resolve();
   return new Promise((resolve, reject) => {
     const done = () => {
+      clearTimeout(timer);
       connectivity.events.removeEventListener("online", online);
       signal.removeEventListener("abort", aborted);
     };
@@ -34,6 +45,7 @@ export function whenOnline(connectivity: Connectivity, signal: AbortSignal): Pro
       done();
       reject(signal.reason);
     };
+    const timer = ms === undefined ? undefined : setTimeout(online, ms);
     connectivity.events.addEventListener("online", online);
     signal.addEventListener("abort", aborted);
   });
@@ -45,6 +57,13 @@ export interface OnlineOptions {
   connectivity: Connectivity;
   /** Called each time the upload starts waiting for the network. */
   onWaiting: () => void;
+  /**
+   * How long to pause before trying again after an attempt failed while online (`retry` counts from 0), or
+   * undefined to give up and throw the error. Without it, such a failure is thrown at once.
+   */
+  retryDelay?: (error: unknown, retry: number) => number | undefined;
+  /** Called when such a pause starts, with its length. */
+  onRetrying?: (delayMs: number) => void;
 }
 
 /**
@@ -56,6 +75,7 @@ export async function whileOnline<T>(
   options: OnlineOptions,
 ): Promise<T> {
   const { signal, connectivity } = options;
+  let retries = 0;
   for (;;) {
     if (!connectivity.isOnline()) {
       options.onWaiting();
@@ -71,15 +91,20 @@ export async function whileOnline<T>(
     };
     signal.addEventListener("abort", cancel);
     connectivity.events.addEventListener("offline", offline);
+    let delay: number | undefined;
     try {
       return await task(attempt.signal);
     } catch (error) {
       if (signal.aborted) throw signal.reason;
       if (wentOffline || !connectivity.isOnline()) continue;
-      throw error;
+      delay = options.retryDelay?.(error, retries++);
+      if (delay === undefined) throw error;
     } finally {
       signal.removeEventListener("abort", cancel);
       connectivity.events.removeEventListener("offline", offline);
     }
+    options.onRetrying?.(delay);
+    // The pause ends early when the browser comes back online.
+    await untilOnlineEvent(connectivity, signal, delay);
   }
 }

@@ -57,11 +57,11 @@ export function isExpiryRefusal(error: RestError, target: UploadTarget): boolean
 }
 
 /** By name rather than instanceof: the SDK's packages may each bundle their own copy of the class. */
-function isRestError(error: unknown): error is RestError {
+export function isRestError(error: unknown): error is RestError {
   return error instanceof Error && error.name === "RestError";
 }
 
-function errorCodeOf(error: RestError): string | undefined {
+export function errorCodeOf(error: RestError): string | undefined {
   const details = error.details as { errorCode?: unknown } | undefined;
   if (typeof details?.errorCode === "string") return details.errorCode;
   return error.response?.headers.get("x-ms-error-code") ?? error.code;

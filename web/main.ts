@@ -1,7 +1,8 @@
 // The upload page: reads config.json, lets a person pick or drop images, and uploads each one straight
 // to Blob Storage with its own token, showing progress, a Cancel button and a plain-language outcome per
-// file. While the browser is offline, uploads wait and carry on once it is back.
-import { requestsInFlight, uploadTo } from "./blockUpload";
+// file. While the browser is offline, uploads wait and carry on once it is back; a large file's upload is
+// recorded as it goes, so that after a lost connection or a reload it sends only what storage lacks.
+import { goesInBlocks, requestsInFlight, type StagedBlocks, uploadTo } from "./blockUpload";
 import { checkFile } from "./checks";
 import { CONFIG_FILE, type PageConfig, parsePageConfig } from "./config";
 import { browserConnectivity, type Connectivity, whileOnline } from "./connectivity";
@@ -9,7 +10,15 @@ import { describeUploadError, isExpiryRefusal, isTokenRefusal, UploadFailure } f
 import { formatBytes, formatWait, listTypes } from "./format";
 import { HumanCheck, turnstileSolver } from "./humanCheck";
 import { UploadQueue } from "./queue";
-import { TokenSource, type UploadTarget } from "./tokens";
+import { REFRESH_MARGIN_MS, ResumeRefusedError, TokenSource, type UploadTarget } from "./tokens";
+import {
+  indexedDbStore,
+  MemoryRecordStore,
+  stagedShare,
+  type UploadRecord,
+  UploadRecords,
+  withStaged,
+} from "./uploadRecords";
 import { followVerification, verificationLine } from "./verification";
 
 /**
@@ -18,6 +27,18 @@ import { followVerification, verificationLine } from "./verification";
  * CORS preflight overlap other files' bytes instead of leaving the link idle.
  */
 const MAX_REQUESTS_IN_FLIGHT = 8;
+/**
+ * Files next in line whose tokens are asked for while earlier files upload, so that their bytes start as
+ * soon as they do instead of a round trip later. As many as can start at once; a token lives minutes, far
+ * longer than one round of files takes.
+ */
+const TOKENS_AHEAD = MAX_REQUESTS_IN_FLIGHT;
+/**
+ * Pauses before trying an upload again when storage or the endpoint cannot be reached although the browser
+ * says it is online: 1, 2, 4 … seconds, at most 30, about five minutes in all before the person is asked.
+ */
+const NETWORK_RETRIES = 12;
+const MAX_NETWORK_RETRY_DELAY_MS = 30_000;
 
 interface Upload {
   readonly file: File;
@@ -28,6 +49,22 @@ interface Upload {
   readonly cancel: HTMLButtonElement;
   /** The last progress milestone announced (0, 25, 50, 75). */
   announced: number;
+  /** What is recorded of its block upload, once it has one: what a later try resumes. */
+  record?: UploadRecord;
+  /** The per-upload token of the last try (or fetched ahead), used by the next try while it lives. */
+  target?: UploadTarget;
+  /** The token being fetched ahead while the file waits its turn (settles without failing). */
+  fetchedAhead?: Promise<void>;
+  /** Aborts the token fetched ahead when the file is cancelled while it waits. */
+  readonly ahead: AbortController;
+}
+
+/** Everything a file's upload needs beside the file. */
+interface Uploader {
+  readonly config: PageConfig;
+  readonly tokens: TokenSource;
+  readonly connectivity: Connectivity;
+  readonly records: UploadRecords;
 }
 
 const elements = {
@@ -39,6 +76,8 @@ const elements = {
   list: byId<HTMLUListElement>("uploads"),
   announcer: byId<HTMLDivElement>("announcer"),
   humanCheck: byId<HTMLDivElement>("human-check"),
+  unfinished: byId<HTMLElement>("unfinished"),
+  unfinishedList: byId<HTMLUListElement>("unfinished-list"),
 };
 
 function byId<T extends HTMLElement>(id: string): T {
@@ -59,19 +98,30 @@ async function start(): Promise<void> {
   const humanCheck = config.turnstileSiteKey
     ? new HumanCheck(turnstileSolver(config.turnstileSiteKey, elements.humanCheck, config.turnstileScriptUrl))
     : undefined;
-  const tokens = new TokenSource(config, undefined, undefined, undefined, humanCheck);
-  const connectivity = browserConnectivity();
+  const uploader: Uploader = {
+    config,
+    tokens: new TokenSource(config, undefined, undefined, undefined, humanCheck),
+    connectivity: browserConnectivity(),
+    // Without IndexedDB (some private modes) an upload still resumes after a lost connection, not a reload.
+    records: new UploadRecords(typeof indexedDB === "undefined" ? new MemoryRecordStore() : indexedDbStore()),
+  };
   const queue = new UploadQueue<Upload>(
     MAX_REQUESTS_IN_FLIGHT,
-    (upload, signal) => run(upload, signal, config, tokens, connectivity),
+    (upload, signal) => {
+      fetchAhead(queue.upcoming(TOKENS_AHEAD), uploader);
+      return run(upload, signal, uploader);
+    },
     (upload) => requestsInFlight(upload.file.size, config),
   );
+  // Not awaited: storage that is slow to open must not hold up new uploads.
+  void showUnfinished(uploader.records);
   elements.limits.textContent = `${listTypes(config.allowedContentTypes)} images, up to ${formatBytes(config.maxUploadBytes)} each.`;
   elements.input.accept = config.allowedContentTypes.join(",");
   elements.input.disabled = false;
 
   const add = (files: FileList | null) => {
     for (const file of Array.from(files ?? [])) enqueue(file, config, queue);
+    fetchAhead(queue.upcoming(TOKENS_AHEAD), uploader);
   };
   elements.input.addEventListener("change", () => {
     add(elements.input.files);
@@ -98,6 +148,44 @@ async function start(): Promise<void> {
   });
 }
 
+/** The uploads a previous visit left unfinished, for the person to choose again (or discard). */
+async function showUnfinished(records: UploadRecords): Promise<void> {
+  let unfinished: UploadRecord[];
+  try {
+    unfinished = await records.unfinished();
+  } catch {
+    return; // Storage the page may not use: nothing to resume, and nothing to stop new uploads.
+  }
+  for (const record of unfinished) {
+    const item = document.createElement("li");
+    item.dataset.blobName = record.blobName;
+    const text = document.createElement("span");
+    text.className = "unfinished-name";
+    text.textContent = record.file.name;
+    const facts = document.createElement("span");
+    facts.textContent = ` (${formatBytes(record.file.size)}, ${Math.floor(stagedShare(record) * 100)}% sent)`;
+    const discard = document.createElement("button");
+    discard.type = "button";
+    discard.className = "discard";
+    discard.textContent = "Discard";
+    discard.setAttribute("aria-label", `Discard the unfinished upload of ${record.file.name}`);
+    discard.addEventListener("click", () => {
+      void records.remove(record.blobName).catch(() => undefined);
+      hideUnfinished(record.blobName);
+    });
+    item.append(text, facts, discard);
+    elements.unfinishedList.append(item);
+  }
+  elements.unfinished.hidden = unfinished.length === 0;
+}
+
+function hideUnfinished(blobName: string): void {
+  for (const item of elements.unfinishedList.querySelectorAll("li")) {
+    if (item.dataset.blobName === blobName) item.remove();
+  }
+  elements.unfinished.hidden = elements.unfinishedList.childElementCount === 0;
+}
+
 async function loadConfig(): Promise<PageConfig> {
   const response = await fetch(CONFIG_FILE, { cache: "no-cache" });
   if (!response.ok) throw new Error(`the server answered ${response.status}.`);
@@ -117,7 +205,10 @@ function enqueue(file: File, config: PageConfig, queue: UploadQueue<Upload>): vo
   });
   upload.cancel.addEventListener("click", () => {
     // A running upload is settled by run() once its requests have stopped.
-    if (queue.cancel(upload) === "waiting") cancelled(upload);
+    if (queue.cancel(upload) === "waiting") {
+      upload.ahead.abort();
+      cancelled(upload);
+    }
   });
   schedule(upload, queue);
 }
@@ -130,60 +221,122 @@ function schedule(upload: Upload, queue: UploadQueue<Upload>): void {
   queue.add(upload);
 }
 
-async function run(
-  upload: Upload,
-  signal: AbortSignal,
-  config: PageConfig,
-  tokens: TokenSource,
-  connectivity: Connectivity,
-): Promise<void> {
+async function run(upload: Upload, signal: AbortSignal, uploader: Uploader): Promise<void> {
   announce(`${upload.file.name}: uploading.`);
   try {
-    const target = await whileOnline((attemptSignal) => tryUpload(upload, attemptSignal, config, tokens), {
+    // A file chosen again that a previous visit left unfinished goes on from its record (only files of more
+    // than one block have one).
+    if (upload.file.size > uploader.config.blockSizeBytes) {
+      upload.record ??= await uploader.records.find(upload.file).catch(() => undefined);
+    }
+    if (upload.record) hideUnfinished(upload.record.blobName);
+    const blobName = await whileOnline((attemptSignal) => tryUpload(upload, attemptSignal, uploader), {
       signal,
-      connectivity,
+      connectivity: uploader.connectivity,
       onWaiting: () => setState(upload, "waiting", "Offline: waiting for the network to come back…"),
+      retryDelay: networkRetryDelay,
+      onRetrying: (delayMs) =>
+        setState(
+          upload,
+          "waiting",
+          `The connection was lost; trying again in ${formatWait(Math.ceil(delayMs / 1000))}…`,
+        ),
     });
-    succeed(upload, target, config.apiUrl);
+    forget(upload, uploader.records);
+    succeed(upload, blobName, uploader.config.apiUrl);
   } catch (error) {
-    if (signal.aborted) cancelled(upload);
-    else fail(upload, asFailure(error));
+    if (signal.aborted) {
+      forget(upload, uploader.records);
+      cancelled(upload);
+    } else fail(upload, asFailure(error));
   }
 }
 
-/** One try at the upload: a fresh token, then the bytes; a token storage refuses is replaced once, transparently. */
-async function tryUpload(
-  upload: Upload,
-  signal: AbortSignal,
-  config: PageConfig,
-  tokens: TokenSource,
-): Promise<UploadTarget> {
-  setState(upload, "uploading", "Uploading…");
-  for (let tokenTry = 1; ; tokenTry++) {
-    let target: UploadTarget | undefined;
-    try {
-      let waited = false;
-      target = await tokens.targetFor(upload.file, signal, (seconds) => {
-        waited = true;
+/**
+ * Asks for the tokens of files waiting their turn. Only files of one block: a larger file's round trip is
+ * small against its upload time, and it may have a record to resume from. A failure here is no failure of
+ * the file: its own try asks again.
+ */
+function fetchAhead(waiting: Upload[], uploader: Uploader): void {
+  for (const upload of waiting) {
+    if (upload.fetchedAhead || upload.target || upload.file.size > uploader.config.blockSizeBytes) continue;
+    upload.fetchedAhead = uploader.tokens
+      .targetFor(upload.file, upload.ahead.signal, (seconds) =>
         setState(
           upload,
           "waiting",
           `The upload service asked to wait; trying again in ${formatWait(seconds)}…`,
-        );
-      });
-      if (waited) setState(upload, "uploading", "Uploading…");
-      await uploadTo(target, upload.file, {
-        contentType: upload.file.type,
-        blockSizeBytes: config.blockSizeBytes,
-        concurrency: config.concurrency,
-        onProgress: (loaded) => showProgress(upload, loaded),
-        abortSignal: signal,
-      });
-      return target;
+        ),
+      )
+      .then(
+        (target) => {
+          upload.target ??= target;
+        },
+        () => undefined,
+      );
+  }
+}
+
+/** A lost connection (while the browser says it is online) is tried again after a growing pause. */
+function networkRetryDelay(error: unknown, retry: number): number | undefined {
+  if (!(error instanceof UploadFailure && error.kind === "network") || retry >= NETWORK_RETRIES)
+    return undefined;
+  return Math.min(MAX_NETWORK_RETRY_DELAY_MS, 1000 * 2 ** retry);
+}
+
+/** Nothing left to resume: the record goes (a failure to delete it only leaves it to expire). */
+function forget(upload: Upload, records: UploadRecords): void {
+  if (upload.record) void records.remove(upload.record.blobName).catch(() => undefined);
+  upload.record = undefined;
+  upload.target = undefined;
+}
+
+/**
+ * One try at the upload: a token (the last one while it lives, a resumed one for a recorded upload, else a
+ * fresh one), then the bytes storage does not hold yet; a token storage refuses is replaced once,
+ * transparently. Resolves with the blob's name.
+ */
+async function tryUpload(upload: Upload, signal: AbortSignal, uploader: Uploader): Promise<string> {
+  const { config, records } = uploader;
+  setState(upload, "uploading", upload.record ? "Resuming…" : "Uploading…");
+  for (let tokenTry = 1; ; tokenTry++) {
+    let target: UploadTarget | undefined;
+    try {
+      const outcome = await targetFor(upload, signal, uploader);
+      if (outcome.kind === "finished") return outcome.blobName;
+      target = outcome.target;
+      upload.target = target;
+      const { file } = upload;
+      if (!upload.record && target.resume && goesInBlocks(target, file.size, config.blockSizeBytes)) {
+        upload.record = await records
+          .start({
+            blobName: target.blobName,
+            blobUrl: target.blobUrl,
+            resumeSecret: target.resume.secret,
+            resumableUntil: target.resume.until.getTime(),
+            file: { name: file.name, size: file.size, lastModified: file.lastModified, type: file.type },
+            blockSizeBytes: config.blockSizeBytes,
+          })
+          .catch(() => undefined);
+      }
+      await uploadTo(
+        target,
+        file,
+        {
+          contentType: file.type,
+          blockSizeBytes: upload.record?.blockSizeBytes ?? config.blockSizeBytes,
+          concurrency: config.concurrency,
+          onProgress: (loaded) => showProgress(upload, loaded),
+          abortSignal: signal,
+        },
+        stagedBlocksOf(upload, records),
+      );
+      return target.blobName;
     } catch (error) {
       if (signal.aborted) throw signal.reason;
       if (target && isTokenRefusal(error)) {
-        tokens.discard(target);
+        uploader.tokens.discard(target);
+        upload.target = undefined;
         if (tokenTry === 1) {
           const reason = isExpiryRefusal(error, target) ? "expired" : "was refused";
           setState(upload, "uploading", `The upload token ${reason}; getting a new one…`);
@@ -195,6 +348,65 @@ async function tryUpload(
         : await describeUploadError(error, target);
     }
   }
+}
+
+/**
+ * Where this try uploads: the last per-upload token while it has time to live, a fresh token for the
+ * recorded blob, or a fresh upload. A recorded upload the endpoint will not resume starts afresh, unless it
+ * is finished (its blob is stored): then there is nothing left to send.
+ */
+async function targetFor(
+  upload: Upload,
+  signal: AbortSignal,
+  uploader: Uploader,
+): Promise<{ kind: "upload"; target: UploadTarget } | { kind: "finished"; blobName: string }> {
+  await upload.fetchedAhead;
+  // Only a per-upload token: a container token's blob name is the page's, and a create-only token cannot
+  // write a name again should the lost try have stored it after all.
+  const last = upload.target;
+  if (last?.perUpload && last.expiresOn.getTime() - Date.now() > REFRESH_MARGIN_MS) {
+    return { kind: "upload", target: last };
+  }
+  const onWait = (seconds: number) =>
+    setState(upload, "waiting", `The upload service asked to wait; trying again in ${formatWait(seconds)}…`);
+  const record = upload.record;
+  if (record) {
+    try {
+      const target = await uploader.tokens.resumeTargetFor(
+        upload.file,
+        { blobName: record.blobName, secret: record.resumeSecret },
+        signal,
+        onWait,
+      );
+      setState(upload, "uploading", "Resuming…");
+      return { kind: "upload", target };
+    } catch (error) {
+      if (!(error instanceof ResumeRefusedError)) throw error;
+      forget(upload, uploader.records);
+      if (error.reason === "finished") return { kind: "finished", blobName: record.blobName };
+    }
+  }
+  const target = await uploader.tokens.targetFor(upload.file, signal, onWait);
+  setState(upload, "uploading", "Uploading…");
+  return { kind: "upload", target };
+}
+
+/** The blocks recorded as staged; each block staged is recorded as it lands. */
+function stagedBlocksOf(upload: Upload, records: UploadRecords): StagedBlocks {
+  const save = (record: UploadRecord) => {
+    upload.record = record;
+    // A record that cannot be written costs only the resume after a reload, never the upload itself.
+    void records.save(record).catch(() => undefined);
+  };
+  return {
+    staged: new Set(upload.record?.staged ?? []),
+    onStaged: (index) => {
+      if (upload.record) save(withStaged(upload.record, index));
+    },
+    onLost: () => {
+      if (upload.record) save({ ...upload.record, staged: [] });
+    },
+  };
 }
 
 function asFailure(error: unknown): UploadFailure {
@@ -226,7 +438,7 @@ function addRow(file: File): Upload {
   row.append(head, progress, status, retry, cancel);
   elements.list.append(row);
   elements.heading.hidden = false;
-  return { file, row, progress, status, retry, cancel, announced: 0 };
+  return { file, row, progress, status, retry, cancel, announced: 0, ahead: new AbortController() };
 }
 
 /** A hidden button of a file's row, named for the file so that each row's buttons can be told apart. */
@@ -253,19 +465,19 @@ function showProgress(upload: Upload, loadedBytes: number): void {
   }
 }
 
-function succeed(upload: Upload, target: UploadTarget, apiUrl: string): void {
+function succeed(upload: Upload, blobName: string, apiUrl: string): void {
   upload.progress.value = 100;
-  upload.row.dataset.blobName = target.blobName;
+  upload.row.dataset.blobName = blobName;
   upload.status.textContent = "Done: uploaded as ";
   const code = document.createElement("code");
-  code.textContent = target.blobName;
+  code.textContent = blobName;
   upload.status.append(code);
   upload.row.dataset.state = "done";
   upload.cancel.hidden = true;
   announce(`${upload.file.name}: uploaded.`);
   // Stored is not yet usable: valet checks the bytes, and the row follows that check.
   const show = verificationLine(upload.row, (message) => announce(`${upload.file.name}: ${message}`));
-  void followVerification(apiUrl, target.blobName, show);
+  void followVerification(apiUrl, blobName, show);
 }
 
 /**

@@ -30,6 +30,11 @@ export class UploadQueue<T> {
     return this.waiting.length;
   }
 
+  /** The first `count` items waiting, in the order they will start. */
+  upcoming(count: number): T[] {
+    return this.waiting.slice(0, count).map((entry) => entry.item);
+  }
+
   /** Queues an item (again, after a failure) with a fresh AbortController. */
   add(item: T): void {
     this.waiting.push({ item, controller: new AbortController() });

@@ -1,5 +1,6 @@
 // Where each upload goes: asks the SAS endpoint for a token for one file, keeps a container token for more
 // files while it lives, and turns the endpoint's answer into a target (blob URL and token).
+import type { ResumeRefusal } from "../function/resume";
 import type { CredentialsBody, UploadCredentialsBody } from "../function/tokens";
 import type { PageConfig } from "./config";
 import { errorMessageOf, UploadFailure } from "./failures";
@@ -24,6 +25,19 @@ export interface UploadTarget {
   readonly expiresOn: Date;
   /** A per-upload token may upload in blocks; a container token is create-only, so one Put Blob. */
   readonly perUpload: boolean;
+  /** With an upload's first per-upload token: what earns fresh tokens for the same blob, and until when. */
+  readonly resume?: { readonly secret: string; readonly until: Date };
+}
+
+/** The endpoint refused to resume an upload; `reason` is its `resume` field. */
+export class ResumeRefusedError extends Error {
+  override name = "ResumeRefusedError";
+  constructor(
+    readonly reason: Exclude<ResumeRefusal, "unavailable">,
+    message: string,
+  ) {
+    super(message);
+  }
 }
 
 /** A cached token is used again only while it has at least this long to live. */
@@ -67,8 +81,30 @@ export class TokenSource {
       return targetOf(cached, file, this.config.extensions);
     }
     this.cachedContainerToken = undefined;
+    return await this.fresh(file, {}, signal, onWait);
+  }
+
+  /**
+   * A fresh token for a blob this page started uploading, presenting its resume secret; throws
+   * ResumeRefusedError when the endpoint will not resume it (the secret expired, the upload is finished…).
+   */
+  async resumeTargetFor(
+    file: FileFacts,
+    resume: { readonly blobName: string; readonly secret: string },
+    signal?: AbortSignal,
+    onWait?: OnWait,
+  ): Promise<UploadTarget> {
+    return await this.fresh(file, { blobName: resume.blobName, resumeSecret: resume.secret }, signal, onWait);
+  }
+
+  private async fresh(
+    file: FileFacts,
+    extra: Record<string, string>,
+    signal: AbortSignal | undefined,
+    onWait: OnWait | undefined,
+  ): Promise<UploadTarget> {
     for (let request = 0; request < MAX_TOKEN_REQUESTS; request++) {
-      const credentials = await this.request(file, signal, onWait);
+      const credentials = await this.request(file, extra, signal, onWait);
       // A token that arrives already expired (by this device's clock) is never used; ask again.
       if (Date.parse(credentials.expiresOn) <= this.now()) continue;
       if (!("blobUrl" in credentials)) this.cachedContainerToken = credentials;
@@ -87,17 +123,25 @@ export class TokenSource {
 
   private async request(
     file: FileFacts,
+    extra: Record<string, string>,
     signal: AbortSignal | undefined,
     onWait: OnWait | undefined,
   ): Promise<Credentials> {
     for (;;) {
-      const ask = (headers: Record<string, string>) => this.ask(file, signal, headers);
+      const ask = (headers: Record<string, string>) => this.ask(file, extra, signal, headers);
       const { response, body } = this.humanCheck ? await this.humanCheck.send(ask, signal) : await ask({});
       if (response.status === 429) {
         const seconds = retryAfterOf(body, response);
         onWait?.(seconds, errorMessageOf(body) ?? "The upload service asked this page to slow down.");
         await this.sleep(seconds * 1000, signal);
         continue;
+      }
+      const resume = (body as { resume?: unknown } | undefined)?.resume;
+      if (!response.ok && (resume === "invalid" || resume === "expired" || resume === "finished")) {
+        throw new ResumeRefusedError(
+          resume,
+          errorMessageOf(body) ?? `The upload cannot be resumed (${resume}).`,
+        );
       }
       if (!response.ok) {
         const message = errorMessageOf(body) ?? `it answered with status ${response.status}`;
@@ -112,6 +156,7 @@ export class TokenSource {
 
   private async ask(
     file: FileFacts,
+    extra: Record<string, string>,
     signal: AbortSignal | undefined,
     headers: Record<string, string>,
   ): Promise<Answer> {
@@ -119,6 +164,7 @@ export class TokenSource {
       filename: file.name,
       contentType: file.type,
       size: String(file.size),
+      ...extra,
     });
     let response: Response;
     try {
@@ -203,6 +249,10 @@ export function targetOf(
       sasKey: credentials.sasKey,
       expiresOn,
       perUpload: true,
+      ...(credentials.resumeSecret &&
+        credentials.resumableUntil && {
+          resume: { secret: credentials.resumeSecret, until: new Date(credentials.resumableUntil) },
+        }),
     };
   }
   const blobName = `${randomId()}.${extensions[file.type.toLowerCase()] ?? "bin"}`;

@@ -316,12 +316,13 @@ describe("Cancel", () => {
         tokenRequests.push(new URL(request.url()).searchParams.get("filename") ?? "");
       }
     });
-    // Two files of four blocks or more fill the requests the page keeps in flight; the third waits.
+    // Two files of four blocks or more fill the requests the page keeps in flight; the third waits. It is of
+    // two blocks: a file of one block waiting its turn has its token fetched ahead (the next test).
     const large = Buffer.alloc(13 * 1024 * 1024, 7);
     await page.getByLabel("Choose images").setInputFiles([
       { name: "one.png", mimeType: "image/png", buffer: large },
       { name: "two.png", mimeType: "image/png", buffer: large },
-      { name: "three.png", mimeType: "image/png", buffer: pngImage(8, 8) },
+      { name: "three.png", mimeType: "image/png", buffer: Buffer.alloc(5 * 1024 * 1024, 8) },
     ]);
     await expect.poll(() => tokenRequests.sort()).toEqual(["one.png", "two.png"]);
     expect((await rowOf("three.png")).state).toBe("waiting");
@@ -332,6 +333,55 @@ describe("Cancel", () => {
     await page.getByRole("button", { name: "Cancel one.png" }).click();
     await expect.poll(() => rowOf("one.png")).toMatchObject({ state: "cancelled" });
     await expect.poll(() => tokenRequests.sort()).toEqual(["one.png", "two.png"]);
+  });
+});
+
+describe("a file waiting its turn", () => {
+  test("of one block has its token fetched while it waits, and uploads with that token when its turn comes", async () => {
+    const held: Route[] = [];
+    const smallBlob = { name: "" };
+    await page.route(
+      (url) => url.href.startsWith(stack.blobServiceUrl),
+      (route) => {
+        // The two large files' requests are held; the small file's go through.
+        if (route.request().url().includes(smallBlob.name)) return route.continue();
+        held.push(route);
+      },
+    );
+    const tokens = new Map<string, string[]>();
+    page.on("response", async (response) => {
+      if (!response.url().startsWith(stack.credentialsUrl)) return;
+      const filename = new URL(response.url()).searchParams.get("filename") ?? "";
+      const body = (await response.json()) as { sasKey: string; blobName: string };
+      if (filename === "small.png") smallBlob.name = body.blobName;
+      tokens.set(filename, [
+        ...(tokens.get(filename) ?? []),
+        new URLSearchParams(body.sasKey).get("sig") ?? "",
+      ]);
+    });
+    const requests = recordStorageRequests(page, stack.blobServiceUrl);
+    const large = Buffer.alloc(13 * 1024 * 1024, 7);
+    const png = pngImage(12, 12);
+    await page.getByLabel("Choose images").setInputFiles([
+      { name: "first.png", mimeType: "image/png", buffer: large },
+      { name: "second.png", mimeType: "image/png", buffer: large },
+      { name: "small.png", mimeType: "image/png", buffer: png },
+    ]);
+
+    await expect.poll(() => tokens.get("small.png")?.length ?? 0).toBe(1);
+    expect((await rowOf("small.png")).state).toBe("waiting");
+    expect(requests.filter((request) => request.path.endsWith(smallBlob.name))).toEqual([]);
+    await page.getByRole("button", { name: "Cancel first.png" }).click();
+
+    const row = await settledRow(page, "small.png");
+    expect(row).toMatchObject({ state: "done", blobName: smallBlob.name });
+    expect(tokens.get("small.png")).toHaveLength(1);
+    const puts = requests.filter(
+      (request) => request.method === "PUT" && request.path.endsWith(smallBlob.name),
+    );
+    expect(puts.map((request) => request.sig)).toEqual(tokens.get("small.png"));
+    expect((await stack.images.getBlobClient(smallBlob.name).downloadToBuffer()).equals(png)).toBe(true);
+    await page.getByRole("button", { name: "Cancel second.png" }).click();
   });
 });
 

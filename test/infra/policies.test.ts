@@ -153,7 +153,14 @@ const RUNTIME_BLOB_OWNER = "credentials-runtime-blob-owner";
 describe("the policy pack over the keyless program's resources", () => {
   let run: ProgramRun;
   beforeAll(async () => {
-    run = await runProgram({ signing: "identity", allowedOrigins: "https://photos.example.com" });
+    run = await runProgram(
+      {
+        signing: "identity",
+        allowedOrigins: "https://photos.example.com",
+        keyDerivationSecret: Buffer.alloc(32, 0x2c).toString("base64"),
+      },
+      { secretKeys: ["keyDerivationSecret"] },
+    );
   });
 
   test("no policy reports any registered resource, and the publish still waits for the runtime role", async () => {

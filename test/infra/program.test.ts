@@ -1111,7 +1111,10 @@ describe("keyless (signing identity)", () => {
   });
 
   test("without the page there is no page account", async () => {
-    const noPage = await runProgram({ signing: "identity", deployUploadPage: "false" });
+    const noPage = await runProgram(
+      { signing: "identity", deployUploadPage: "false", keyDerivationSecret: SECRET },
+      { secretKeys: ["keyDerivationSecret"] },
+    );
     expect(
       noPage.resources
         .filter((r) => r.type === STORAGE_ACCOUNT)
@@ -1123,6 +1126,10 @@ describe("keyless (signing identity)", () => {
   test.each([
     [{ signing: "keyless" }, /^valet:signing must be one of accountKey, identity/],
     [{ signing: "identity", signingKey: "key2" }, /^valet:signingKey names the account key .* remove it/],
+    [
+      { signing: "identity" },
+      /^valet:keyDerivationSecret is not set: .*resume secrets.*openssl rand -base64 32/,
+    ],
     [
       { signing: "identity", turnstileSiteKey: "0x4AAAAAAAsite", turnstileSecretKey: "0x4AAAAAAAsecret" },
       /^valet:keyDerivationSecret is not set: .*openssl rand -base64 32/,

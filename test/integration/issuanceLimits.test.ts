@@ -87,6 +87,21 @@ describe("the token bucket over HTTP", () => {
     expect((await from("[2001:db8:5:7::1]:443")).status).toBe(200);
   });
 
+  test("a resume spends a token like any other request, and past the burst is refused before its secret is looked at", async () => {
+    configure({ [SETTING.issuanceBurst]: "2", [SETTING.issuanceRatePerMinute]: "1" });
+    const client = "198.51.100.88";
+    const query = "?filename=a.jpg&contentType=image/jpeg&size=2048";
+    const first = await from(client, query);
+    expect(first.status).toBe(200);
+    const { blobName, resumeSecret } = first.body as { blobName: string; resumeSecret: string };
+    const resume = `${query}&${new URLSearchParams({ blobName, resumeSecret })}`;
+    const wrong = `${query}&${new URLSearchParams({ blobName, resumeSecret: `${resumeSecret}x` })}`;
+    expect((await from(client, wrong)).status).toBe(403);
+    const refused = await from(client, resume);
+    expect(refused.status).toBe(429);
+    expect(refused.body).toMatchObject({ retryAfterSeconds: expect.any(Number) });
+  });
+
   test("a bad request spends a token too, and every request is counted in the table, refused ones included", async () => {
     configure({ [SETTING.issuanceBurst]: "2", [SETTING.issuanceRatePerMinute]: "1" });
     const client = "198.51.100.77";

@@ -117,6 +117,21 @@ describe("the network shaper", () => {
     expect(link.stats).toEqual({ connections: 0, bytesUp: 0, bytesDown: 0, requests: [] });
   });
 
+  test("cut, resets the upload under way and every new connection; restored, carries them again", async () => {
+    const { link, proxy } = await shaped(0, 8);
+    const body = randomBytes(1024 * 1024);
+    const underWay = send(proxy.port, "POST", "/cut", body);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+
+    link.cut();
+
+    await expect(underWay).rejects.toThrow();
+    await expect(send(proxy.port, "POST", "/while-down", Buffer.from("x"))).rejects.toThrow();
+    link.restore();
+    const small = randomBytes(1000);
+    expect(await send(proxy.port, "POST", "/after", small)).toEqual({ length: 1000, sha256: sha256(small) });
+  });
+
   test("refuses a profile without upstream bandwidth, naming it", () => {
     expect(() => new Link({ name: "dial-up", rttMs: 100, upMbps: 0 })).toThrow(/dial-up/);
   });

@@ -56,6 +56,8 @@ export async function startPageStack(
     signing?: SigningMode;
     /** Check stored uploads (off by default: the page's tests look at what they uploaded in the inbox). */
     checkUploads?: boolean;
+    /** A front before the blob service, such as a shaped link (LocalStackOptions.blobFront). */
+    blobFront?: (blobPort: number) => Promise<string>;
   } = {},
 ): Promise<PageStack> {
   const folder = await mkdtemp(join(tmpdir(), "valet-page-"));
@@ -78,6 +80,7 @@ export async function startPageStack(
     signing: options.signing,
     certificate: options.signing === "identity" ? await trustedCertificate() : undefined,
     checkUploads: options.checkUploads ?? false,
+    blobFront: options.blobFront,
   });
   const unlisted = unlistedPort ? await startWebServer({ port: unlistedPort, root: webDir }) : undefined;
   if (!stack.pageUrl) throw new Error("the local stack did not serve the page");

@@ -319,7 +319,11 @@ describe("keyless", () => {
     let asked = 0;
     const { configureSettings } = await import("../../function/settings.js");
     configureSettings(
-      { ...LIMITS_OFF, [SETTING.accountUrl]: `https://${TEST_ACCOUNT}.blob.core.windows.net` },
+      {
+        ...LIMITS_OFF,
+        [SETTING.accountUrl]: `https://${TEST_ACCOUNT}.blob.core.windows.net`,
+        [SETTING.keyDerivationSecret]: Buffer.alloc(32, 3).toString("base64"),
+      },
       {
         uploadsCredential: {
           getToken: async () => {

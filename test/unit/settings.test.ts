@@ -9,6 +9,7 @@ import {
   DEFAULT_TOKEN_LIFETIME_MINUTES,
   fitUploadTokenLifetime,
 } from "../../function/container";
+import { deriveKey, KEY_LABELS, secretKeyRoot } from "../../function/keyDerivation";
 import { parseSettings } from "../../function/settings";
 import { connectionStrings, TEST_ACCOUNT, TEST_KEY } from "../support/accounts";
 
@@ -306,9 +307,12 @@ describe("the lifetime rule, shared with the stack config", () => {
 describe("keyless settings", () => {
   const url = `https://${TEST_ACCOUNT}.blob.core.windows.net`;
   const credential = { getToken: async () => null };
-  const keyless = (extra: Record<string, string> = {}) =>
-    parseSettings({ [SETTING.accountUrl]: url, ...extra }, { uploadsCredential: credential });
   const secret = Buffer.alloc(32, 7).toString("base64");
+  const keyless = (extra: Record<string, string> = {}) =>
+    parseSettings(
+      { [SETTING.accountUrl]: url, [SETTING.keyDerivationSecret]: secret, ...extra },
+      { uploadsCredential: credential },
+    );
   const turnstile = { [SETTING.turnstileSecretKey]: "0x4AAAAAAAtest-secret" };
 
   test("take the account's URL, sign with the identity and hold no account key", () => {
@@ -319,7 +323,9 @@ describe("keyless settings", () => {
     expect(settings.uploads.mode).toBe("identity");
     expect(settings.uploads.credential).toBe(credential);
     expect(settings.signer.mode).toBe("identity");
-    expect(settings.keyRoot).toBeUndefined();
+    expect(settings.humanPassKey).toEqual(
+      deriveKey(secretKeyRoot(Buffer.from(secret, "base64")), KEY_LABELS.humanPass),
+    );
   });
 
   test("refuse both a connection string and an account URL, naming both", () => {
@@ -344,12 +350,16 @@ describe("keyless settings", () => {
     expect(settingsError(() => keyless({ [SETTING.accountUrl]: value })).setting).toBe(SETTING.accountUrl);
   });
 
-  test("need KEY_DERIVATION_SECRET when the human check is on, and say how to make one", () => {
-    const error = settingsError(() => keyless(turnstile));
+  test("need KEY_DERIVATION_SECRET, for resume secrets and human passes, and say how to make one", () => {
+    const error = settingsError(() =>
+      parseSettings({ [SETTING.accountUrl]: url }, { uploadsCredential: credential }),
+    );
     expect(error.setting).toBe(SETTING.keyDerivationSecret);
-    expect(error.message).toMatch(/openssl rand -base64 32/);
-    const settings = keyless({ ...turnstile, [SETTING.keyDerivationSecret]: secret });
+    expect(error.message).toMatch(/resume secrets and the human check's passes.*openssl rand -base64 32/);
+    const settings = keyless(turnstile);
     expect(settings.humanPassKey).toHaveLength(32);
+    expect(settings.resumeKey).toHaveLength(32);
+    expect(settings.resumeKey.equals(settings.humanPassKey)).toBe(false);
   });
 
   test("refuse a KEY_DERIVATION_SECRET that is short or not base64, without quoting it", () => {

@@ -36,6 +36,8 @@ describe("GET /api/credentials?filename=…&contentType=…", () => {
       "blobUrl",
       "container",
       "expiresOn",
+      "resumableUntil",
+      "resumeSecret",
       "sasKey",
       "url",
     ]);

@@ -263,6 +263,57 @@ describe("the token source", () => {
   });
 });
 
+describe("resuming through the token source", () => {
+  const SECRET = "1795446000.q7G0n1";
+
+  test("keeps the first token's resume secret and until when it works", async () => {
+    const until = new Date(NOW + 75 * 60_000).toISOString();
+    const { fetchImpl } = endpoint({
+      body: { ...perUpload(15), resumeSecret: SECRET, resumableUntil: until },
+    });
+    const target = await new TokenSource(CONFIG, () => NOW, fetchImpl).targetFor(PHOTO);
+    expect(target.resume).toEqual({ secret: SECRET, until: new Date(until) });
+  });
+
+  test("asks for the same blob with its secret beside the file's parameters", async () => {
+    const { urls, fetchImpl } = endpoint({ body: perUpload(15, "3f0c1b9e.png") });
+    const target = await new TokenSource(CONFIG, () => NOW, fetchImpl).resumeTargetFor(PHOTO, {
+      blobName: "3f0c1b9e.png",
+      secret: SECRET,
+    });
+    expect(Object.fromEntries(new URL(urls[0] as string).searchParams)).toEqual({
+      filename: "photo.png",
+      contentType: "image/png",
+      size: "2048",
+      blobName: "3f0c1b9e.png",
+      resumeSecret: SECRET,
+    });
+    expect(target).toMatchObject({ blobName: "3f0c1b9e.png", perUpload: true });
+    expect(target.resume).toBeUndefined();
+  });
+
+  test("says why the endpoint will not resume, and treats a storage outage as a failure to retry", async () => {
+    const resume = { blobName: "3f0c1b9e.png", secret: SECRET };
+    for (const [status, reason] of [
+      [403, "invalid"],
+      [410, "expired"],
+      [409, "finished"],
+    ] as const) {
+      const { fetchImpl } = endpoint({ status, body: { error: `refused: ${reason}`, resume: reason } });
+      await expect(
+        new TokenSource(CONFIG, () => NOW, fetchImpl).resumeTargetFor(PHOTO, resume),
+      ).rejects.toMatchObject({ name: "ResumeRefusedError", reason, message: `refused: ${reason}` });
+    }
+    const { fetchImpl } = endpoint({
+      status: 503,
+      body: { error: "try again in a minute.", resume: "unavailable" },
+    });
+    await expect(
+      new TokenSource(CONFIG, () => NOW, fetchImpl).resumeTargetFor(PHOTO, resume),
+    ).rejects.toMatchObject({ kind: "server", retryable: true });
+  });
+});
+
 describe("a container token's blob name", () => {
   test("is a random id and the type's extension, never the file's name", () => {
     const token = credentials(60);

@@ -1,6 +1,6 @@
 // The page's file queue and its offline wait, without a browser: how many uploads run at once, what
 // Cancel does to a waiting and to a running upload, and how an upload waits out a lost connection.
-import { describe, expect, test } from "vitest";
+import { describe, expect, test, vi } from "vitest";
 import { requestsInFlight } from "../../web/blockUpload";
 import { type Connectivity, whenOnline, whileOnline } from "../../web/connectivity";
 import { UploadQueue } from "../../web/queue";
@@ -87,6 +87,20 @@ describe("the upload queue", () => {
     await settle();
     queue.add("a");
     expect(uploads.signals.get("a")?.aborted).toBe(false);
+  });
+});
+
+describe("the files next in line", () => {
+  test("are the waiting ones in the order they will start, without the running or cancelled ones", async () => {
+    const uploads = controllable();
+    const queue = new UploadQueue(1, uploads.run);
+    for (const item of ["a", "b", "c", "d"]) queue.add(item);
+    expect(queue.upcoming(2)).toEqual(["b", "c"]);
+    queue.cancel("c");
+    expect(queue.upcoming(8)).toEqual(["b", "d"]);
+    uploads.finish.get("a")?.();
+    await settle();
+    expect(queue.upcoming(8)).toEqual(["d"]);
   });
 });
 
@@ -266,5 +280,86 @@ describe("waiting for the network", () => {
     await expect(
       whenOnline(network(true).connectivity, new AbortController().signal),
     ).resolves.toBeUndefined();
+  });
+});
+
+describe("retrying a lost connection while the browser says it is online", () => {
+  test("a failure the retry policy accepts is tried again after its pause, each pause as it says", async () => {
+    vi.useFakeTimers();
+    try {
+      const net = network(true);
+      const pauses: number[] = [];
+      let attempts = 0;
+      const done = whileOnline(
+        async () => {
+          attempts++;
+          if (attempts < 3) throw new Error("unreachable");
+          return "uploaded";
+        },
+        {
+          signal: new AbortController().signal,
+          connectivity: net.connectivity,
+          onWaiting: () => undefined,
+          retryDelay: (_, retry) => 1000 * 2 ** retry,
+          onRetrying: (ms) => pauses.push(ms),
+        },
+      );
+      await vi.advanceTimersByTimeAsync(999);
+      expect(attempts).toBe(1);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(attempts).toBe(2);
+      await vi.advanceTimersByTimeAsync(2000);
+      expect(await done).toBe("uploaded");
+      expect(pauses).toEqual([1000, 2000]);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  test("the online event ends a pause early", async () => {
+    vi.useFakeTimers();
+    try {
+      const net = network(true);
+      let attempts = 0;
+      const done = whileOnline(
+        async () => {
+          attempts++;
+          if (attempts === 1) throw new Error("unreachable");
+          return "uploaded";
+        },
+        {
+          signal: new AbortController().signal,
+          connectivity: net.connectivity,
+          onWaiting: () => undefined,
+          retryDelay: () => 60_000,
+        },
+      );
+      await vi.advanceTimersByTimeAsync(10);
+      expect(attempts).toBe(1);
+      net.set(true);
+      expect(await done).toBe("uploaded");
+      expect(attempts).toBe(2);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  test("a failure the policy gives up on is the upload's outcome", async () => {
+    const net = network(true);
+    let attempts = 0;
+    const failing = whileOnline(
+      async () => {
+        attempts++;
+        throw new Error("refused");
+      },
+      {
+        signal: new AbortController().signal,
+        connectivity: net.connectivity,
+        onWaiting: () => undefined,
+        retryDelay: (error, retry) => ((error as Error).message === "refused" && retry < 2 ? 0 : undefined),
+      },
+    );
+    await expect(failing).rejects.toThrow("refused");
+    expect(attempts).toBe(3);
   });
 });

@@ -1,0 +1,74 @@
+// Resuming an upload: the secret the first per-upload token response carries, which later earns a fresh
+// token for the same blob, and the rules on when it still may. Stateless: the secret is an HMAC, with a key
+// derived from the function's key root (keyDerivation.ts), over the blob's name, its declared size and the time it was issued.
+import { openStamped, signStamped } from "./keyDerivation";
+
+/**
+ * How long after the upload token's maximum age a resume is still granted: enough for a phone that lost its
+ * signal on a train or a person who reloads the page and finds the file again, bounded so that a secret
+ * found later (a shared computer, a backup of the browser's storage) is worth nothing.
+ */
+export const RESUME_GRACE_MINUTES = 60;
+/** A secret claiming to come from further in the future than this is not one the function signed. */
+const CLOCK_SKEW_MS = 5 * 60_000;
+const MAX_SECRET_LENGTH = 100;
+
+/** What a resume secret is bound to: the server-chosen blob name and the size the upload declared. */
+export interface ResumableUpload {
+  readonly blobName: string;
+  readonly size: number;
+}
+
+/** Stamped with its issue time (keyDerivation.ts), over the blob name and the size. */
+export function signResumeSecret(key: Buffer, upload: ResumableUpload, issuedAt: Date): string {
+  return signStamped(key, [upload.blobName, upload.size], issuedAt);
+}
+
+/** When a secret issued at `issuedAt` stops earning tokens: the upload token's maximum age plus the grace. */
+export function resumableUntil(issuedAt: Date, uploadTokenLifetimeMinutes: number): Date {
+  const issued = Math.floor(issuedAt.getTime() / 1000) * 1000;
+  return new Date(issued + (uploadTokenLifetimeMinutes + RESUME_GRACE_MINUTES) * 60_000);
+}
+
+export type ResumeSecretCheck = "valid" | "expired" | "invalid";
+
+/**
+ * Whether `secret` was signed for this very upload (blob name and size) and is still within its window. A
+ * secret of another blob, another size or another key is "invalid", whatever its age.
+ */
+export function verifyResumeSecret(
+  key: Buffer,
+  upload: ResumableUpload,
+  secret: string,
+  now: Date,
+  uploadTokenLifetimeMinutes: number,
+): ResumeSecretCheck {
+  const issued = openStamped(key, [upload.blobName, upload.size], secret, MAX_SECRET_LENGTH);
+  if (!issued || issued.getTime() > now.getTime() + CLOCK_SKEW_MS) return "invalid";
+  const until = resumableUntil(issued, uploadTokenLifetimeMinutes);
+  return now.getTime() < until.getTime() ? "valid" : "expired";
+}
+
+/** Why a resume is refused: the `resume` field of the refusal's body, beside `error`. */
+export type ResumeRefusal = "invalid" | "expired" | "finished" | "unavailable";
+
+/** Each refusal's status and words. The page starts the upload afresh on all but "unavailable". */
+export const RESUME_REFUSALS: Readonly<Record<ResumeRefusal, { status: number; error: string }>> = {
+  invalid: {
+    status: 403,
+    error:
+      "The resume secret does not belong to this upload (its blobName and size): start the upload again for a new blob.",
+  },
+  expired: {
+    status: 410,
+    error: "This upload can no longer be resumed: it was started too long ago. Start the upload again.",
+  },
+  finished: {
+    status: 409,
+    error: "This upload is already finished: its blob is stored, so it cannot be resumed.",
+  },
+  unavailable: {
+    status: 503,
+    error: "Whether this upload is finished cannot be checked right now: try again in a minute.",
+  },
+};

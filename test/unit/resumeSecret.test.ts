@@ -1,0 +1,117 @@
+// The resume secret: bound to one blob name, its declared size and its issue time, valid for the upload
+// token's maximum age plus the grace, and signed with a key of its own derived from the account key.
+import { StorageSharedKeyCredential } from "@azure/storage-blob";
+import { describe, expect, test } from "vitest";
+import { humanPassKey, signHumanPass, verifyHumanPass } from "../../function/humanCheck";
+import { deriveKey, KEY_LABELS } from "../../function/keyDerivation";
+import { parsePolicy } from "../../function/policy";
+import {
+  RESUME_GRACE_MINUTES,
+  resumableUntil,
+  signResumeSecret,
+  verifyResumeSecret,
+} from "../../function/resume";
+import { parseTokenRequest, RequestError } from "../../function/uploadRequest";
+import { TEST_ACCOUNT, TEST_KEY } from "../support/accounts";
+
+const credential = new StorageSharedKeyCredential(TEST_ACCOUNT, TEST_KEY);
+const key = deriveKey(credential, KEY_LABELS.resume);
+const ISSUED = new Date("2026-05-01T12:00:00Z");
+const LIFETIME = 15;
+const UPLOAD = { blobName: "0d4c9a53-3c1e-4f57-8a9b-2f64a1b0c9de.jpg", size: 52_428_800 };
+const minutesAfter = (minutes: number) => new Date(ISSUED.getTime() + minutes * 60_000);
+
+describe("a resume secret", () => {
+  const secret = signResumeSecret(key, UPLOAD, ISSUED);
+
+  test("is valid for its upload until the upload token's maximum age plus the grace", () => {
+    expect(verifyResumeSecret(key, UPLOAD, secret, minutesAfter(1), LIFETIME)).toBe("valid");
+    expect(
+      verifyResumeSecret(key, UPLOAD, secret, minutesAfter(LIFETIME + RESUME_GRACE_MINUTES - 1), LIFETIME),
+    ).toBe("valid");
+    expect(resumableUntil(ISSUED, LIFETIME)).toEqual(minutesAfter(LIFETIME + RESUME_GRACE_MINUTES));
+  });
+
+  test("is expired once the upload token's maximum age plus the grace has passed", () => {
+    expect(
+      verifyResumeSecret(key, UPLOAD, secret, minutesAfter(LIFETIME + RESUME_GRACE_MINUTES), LIFETIME),
+    ).toBe("expired");
+  });
+
+  test("is invalid for another blob, another size, or when altered", () => {
+    const later = minutesAfter(1);
+    const otherBlob = { ...UPLOAD, blobName: "9a1b2c3d-0000-4000-8000-000000000000.jpg" };
+    expect(verifyResumeSecret(key, otherBlob, secret, later, LIFETIME)).toBe("invalid");
+    expect(verifyResumeSecret(key, { ...UPLOAD, size: UPLOAD.size + 1 }, secret, later, LIFETIME)).toBe(
+      "invalid",
+    );
+    const [issued, mac = ""] = secret.split(".");
+    const earlier = `${Number(issued) + 60}.${mac}`;
+    expect(verifyResumeSecret(key, UPLOAD, earlier, later, LIFETIME)).toBe("invalid");
+    const flipped = `${issued}.${mac.startsWith("A") ? "B" : "A"}${mac.slice(1)}`;
+    expect(verifyResumeSecret(key, UPLOAD, flipped, later, LIFETIME)).toBe("invalid");
+    expect(verifyResumeSecret(key, UPLOAD, "not a secret", later, LIFETIME)).toBe("invalid");
+  });
+
+  test("signed with another account key is invalid, even an expired one", () => {
+    const otherKey = deriveKey(
+      new StorageSharedKeyCredential(TEST_ACCOUNT, Buffer.alloc(64, 9).toString("base64")),
+      KEY_LABELS.resume,
+    );
+    const foreign = signResumeSecret(otherKey, UPLOAD, ISSUED);
+    expect(verifyResumeSecret(key, UPLOAD, foreign, minutesAfter(1), LIFETIME)).toBe("invalid");
+    expect(verifyResumeSecret(key, UPLOAD, foreign, minutesAfter(24 * 60), LIFETIME)).toBe("invalid");
+  });
+
+  test("dated in the future is invalid rather than valid for longer", () => {
+    const future = signResumeSecret(key, UPLOAD, minutesAfter(60));
+    expect(verifyResumeSecret(key, UPLOAD, future, ISSUED, LIFETIME)).toBe("invalid");
+  });
+});
+
+describe("keys derived from the account key", () => {
+  test("differ per purpose, so a human pass is no resume secret and the reverse", () => {
+    expect(deriveKey(credential, KEY_LABELS.resume).equals(humanPassKey(credential))).toBe(false);
+    const pass = signHumanPass(humanPassKey(credential), UPLOAD.blobName, minutesAfter(30));
+    expect(verifyHumanPass(humanPassKey(credential), UPLOAD.blobName, pass, ISSUED)).toBe("valid");
+    expect(verifyHumanPass(key, UPLOAD.blobName, pass, ISSUED)).toBe("invalid");
+  });
+
+  test("are the same for the same credential and purpose, and differ between account keys", () => {
+    const again = new StorageSharedKeyCredential(TEST_ACCOUNT, TEST_KEY);
+    expect(deriveKey(again, KEY_LABELS.resume).equals(key)).toBe(true);
+    const other = new StorageSharedKeyCredential(TEST_ACCOUNT, Buffer.alloc(64, 1).toString("base64"));
+    expect(deriveKey(other, KEY_LABELS.resume).equals(key)).toBe(false);
+  });
+});
+
+describe("a resume request", () => {
+  const policy = parsePolicy({});
+  const query = (extra: Record<string, string>) =>
+    new URLSearchParams({ filename: "a.jpg", contentType: "image/jpeg", size: "1000", ...extra });
+
+  test("carries the blob name and the secret with the upload's parameters", () => {
+    const request = parseTokenRequest(query({ blobName: UPLOAD.blobName, resumeSecret: "1.abc" }), policy);
+    expect(request).toMatchObject({
+      kind: "upload",
+      size: 1000,
+      resume: { blobName: UPLOAD.blobName, secret: "1.abc" },
+    });
+  });
+
+  test("without both the blob name and the secret is a request error naming both", () => {
+    expect(() => parseTokenRequest(query({ blobName: UPLOAD.blobName }), policy)).toThrow(
+      new RequestError("Resuming an upload needs both blobName and resumeSecret, from its first token."),
+    );
+  });
+
+  test("naming a blob of another type or a path is a request error", () => {
+    const wrong = UPLOAD.blobName.replace(".jpg", ".png");
+    expect(() => parseTokenRequest(query({ blobName: wrong, resumeSecret: "1.abc" }), policy)).toThrow(
+      /blobName must be the name the upload's first token gave, ending in \.jpg/,
+    );
+    expect(() =>
+      parseTokenRequest(query({ blobName: `../${UPLOAD.blobName}`, resumeSecret: "1.abc" }), policy),
+    ).toThrow(RequestError);
+  });
+});
