@@ -5,6 +5,7 @@ import { SETTING, SettingsError, settingsInvalidEvent } from "./appSettings";
 import { httpFunctions } from "./functions";
 import { loadLimiter } from "./limiter";
 import { loadSettings } from "./settings";
+import { warmUpSigner } from "./signing";
 
 for (const [name, options] of Object.entries(httpFunctions)) {
   app.http(name, options);
@@ -17,9 +18,9 @@ try {
   // request finds the check done or under way; the request reports its outcome.
   const settings = loadSettings();
   void accessPolicyStatus(settings, SETTING.tokenGeneration);
-  // Keyless: the first user delegation key is fetched now; a failure is met (and reported) by the first
-  // request, which asks again.
-  settings.signer.warmUp().catch(() => undefined);
+  // Keyless: the first user delegation key is fetched now; a failure is logged, and the first request that
+  // needs a key asks again.
+  void warmUpSigner(settings.signer);
   loadLimiter();
 } catch (error) {
   if (!(error instanceof SettingsError)) throw error;

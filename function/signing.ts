@@ -124,6 +124,26 @@ export function tokenSigner(
   const keys = new DelegationKeyCache({
     fetch: (startsOn, expiresOn) => service.getUserDelegationKey(startsOn, expiresOn),
     longestTokenMs: tokens.longestTokenMinutes * 60_000,
+    onFailure: (failure) => console.warn(JSON.stringify(failure)),
   });
   return identitySigner(account.accountName, keys);
+}
+
+/**
+ * Starts the signer's warm-up while the instance starts. A failure is logged, not thrown: the function still
+ * answers, and the first request that needs a key asks again (after the cache's back-off).
+ */
+export async function warmUpSigner(
+  signer: TokenSigner,
+  log: (line: string) => void = (line) => console.error(line),
+): Promise<void> {
+  try {
+    await signer.warmUp();
+  } catch (error) {
+    const message =
+      error instanceof SigningUnavailableError
+        ? error.message
+        : `warm-up failed (${storageFailureCause(error)})`;
+    log(JSON.stringify({ event: "signing.warmUpFailed", mode: signer.mode, message }));
+  }
 }
