@@ -1,7 +1,6 @@
 // Entry point of the function app (and of its deployment bundle): registers the HTTP functions.
 import { app } from "@azure/functions";
-import { accessPolicyStatus } from "./accessPolicies";
-import { SETTING, SettingsError, settingsInvalidEvent } from "./appSettings";
+import { SettingsError, settingsInvalidEvent } from "./appSettings";
 import { httpFunctions } from "./functions";
 import { loadLimiter } from "./limiter";
 import { loadSettings } from "./settings";
@@ -17,7 +16,7 @@ try {
   // The container's stored access policies are checked now, while the instance starts, so that the first
   // request finds the check done or under way; the request reports its outcome.
   const settings = loadSettings();
-  void accessPolicyStatus(settings, SETTING.tokenGeneration);
+  void settings.signer.prepare();
   // Keyless: the first user delegation key is fetched now; a failure is logged, and the first request that
   // needs a key asks again.
   void warmUpSigner(settings.signer);

@@ -64,6 +64,7 @@ export function parseSettings(env: Environment, options: SettingsOptions = {}): 
   );
   const tokenGeneration = parseTokenGeneration(SETTING.tokenGeneration, env[SETTING.tokenGeneration]);
   const keyRoot = parseKeyRoot(env, uploads);
+  const container = parseContainerName(SETTING.container, env[SETTING.container]);
   const humanCheck = parseHumanCheckSettings(env);
   if (humanCheck && !keyRoot) {
     const name = SETTING.keyDerivationSecret;
@@ -79,11 +80,12 @@ export function parseSettings(env: Environment, options: SettingsOptions = {}): 
     protocol: uploads.protocol,
     uploads,
     signer: tokenSigner(uploads, {
+      container,
       tokenGeneration,
       longestTokenMinutes: Math.max(tokenLifetimeMinutes, uploadTokenLifetimeMinutes),
     }),
     keyRoot,
-    container: parseContainerName(SETTING.container, env[SETTING.container]),
+    container,
     tokenLifetimeMinutes,
     policy: { ...policy, uploadTokenLifetimeMinutes },
     tokenGeneration,

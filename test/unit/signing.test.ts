@@ -2,6 +2,7 @@
 // delegation keys (an Azure Resource Manager action), so what revocation rests on is checked here.
 import { RestError, SASProtocol, type UserDelegationKey } from "@azure/storage-blob";
 import { describe, expect, test } from "vitest";
+import { type AccessPolicyCheck, configureAccessPolicyCheck } from "../../function/accessPolicies";
 import { SETTING } from "../../function/appSettings";
 import { DelegationKeyCache } from "../../function/delegationKeys";
 import { parseSettings } from "../../function/settings";
@@ -149,5 +150,33 @@ describe("warming a signer up while the instance starts", () => {
     });
     await warmUpSigner(accountKey.signer, (line) => lines.push(line));
     expect(lines).toEqual([]);
+  });
+});
+
+describe("what a signer needs of storage before its tokens work", () => {
+  const checked: string[] = [];
+  const recordingCheck: AccessPolicyCheck = async (target) => {
+    checked.push(`${target.container}@${target.tokenGeneration}`);
+    return { kind: "ready" };
+  };
+
+  test("account key: the container's stored access policies, checked once per instance and kept", async () => {
+    checked.length = 0;
+    configureAccessPolicyCheck(recordingCheck);
+    const { signer } = parseSettings({
+      [SETTING.connectionString]: connectionStrings.azureWithSuffix,
+      [SETTING.tokenGeneration]: "4",
+      [SETTING.container]: "photos",
+    });
+    expect(await signer.prepare()).toEqual({ kind: "ready" });
+    expect(await signer.prepare()).toEqual({ kind: "ready" });
+    expect(checked).toEqual(["photos@4"]);
+  });
+
+  test("keyless: nothing, so no policy check runs (a user delegation token names no policy)", async () => {
+    checked.length = 0;
+    configureAccessPolicyCheck(recordingCheck);
+    expect(await identitySigner(TEST_ACCOUNT, fixedKey).prepare()).toEqual({ kind: "ready" });
+    expect(checked).toEqual([]);
   });
 });
