@@ -161,7 +161,7 @@ describe("the user delegation key cache", () => {
     expect(calls).toBeLessThanOrEqual(16);
   });
 
-  test("keeps the kept key's refresh within the back-off when background refreshes fail", async () => {
+  test("serves the kept key through the refresh window, asking only a few times while every refresh fails", async () => {
     const clock = { now: Date.parse("2030-01-01T00:00:00Z") };
     let failing = false;
     let calls = 0;
