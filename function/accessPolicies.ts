@@ -203,8 +203,6 @@ export interface PolicyTarget {
   readonly tokenGeneration: number;
 }
 
-const READY: Promise<AccessPolicyStatus> = Promise.resolve({ kind: "ready" });
-
 /**
  * A check that failed is started again by the first request after this long (storage may be back, or the
  * operator may have fixed the container); that request and those before it go on with the last outcome,
@@ -232,10 +230,6 @@ export function configureAccessPolicyCheck(check: AccessPolicyCheck): void {
  * instance, so a new settings object starts a new check.
  */
 export async function accessPolicyStatus(target: PolicyTarget, setting: string): Promise<AccessPolicyStatus> {
-  // Keyless tokens are user delegation SAS, which cannot name a stored access policy: none is needed, and
-  // Set Container ACL would need the account key anyway.
-  // https://learn.microsoft.com/rest/api/storageservices/create-user-delegation-sas
-  if (target.uploads.mode === "identity") return READY;
   if (kept?.target !== target) kept = { target, status: runCheck(target, setting) };
   const seen = kept;
   const status = await seen.status;

@@ -1,7 +1,6 @@
 // The HTTP edge of the function: maps a request to the token core and the result to a response.
 import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
-import { accessPolicyStatus } from "./accessPolicies";
-import { SETTING, SettingsError, settingsInvalidEvent } from "./appSettings";
+import { SettingsError, settingsInvalidEvent } from "./appSettings";
 import {
   checkHuman,
   HUMAN_CHECK_MESSAGES,
@@ -69,7 +68,7 @@ async function issue(request: HttpRequest, context: InvocationContext): Promise<
     return misconfigured(error, context);
   }
   // Kept per instance: after the instance's first check this is an already settled promise.
-  const policies = await accessPolicyStatus(settings, SETTING.tokenGeneration);
+  const policies = await settings.signer.prepare();
   // A failed check is logged once, by the first request that sees it, so a flood does not fill the logs.
   const firstToSee = policies.kind !== "ready" && !policies.reported;
   if (policies.kind !== "ready") policies.reported = true;

@@ -1,6 +1,7 @@
 // The user delegation key an instance signs its keyless tokens with: fetched once, kept, and replaced ahead
 // of its expiry, so that no token outlives the key that signed it and the service is asked rarely.
 import type { UserDelegationKey } from "@azure/storage-blob";
+import { storageFailureCause } from "./uploadsAccount";
 
 /**
  * Get User Delegation Key accepts a start and an expiry within seven days of the current time.
@@ -21,8 +22,40 @@ export const DEFAULT_KEY_LIFETIME_MS = 2 * 24 * 60 * 60_000;
 export const KEY_START_SKEW_MS = 5 * 60_000;
 /** A new key is fetched in the background this long before the current one could no longer cover a token. */
 export const REFRESH_MARGIN_MS = 15 * 60_000;
-/** After a failed fetch, requests that need a new key are refused this long instead of asking again. */
+/**
+ * After a failed fetch, requests that need a new key are refused for a while instead of asking again: 10 s
+ * after the first failure, doubling with each further one up to 5 min. A failure that lasts (the role
+ * removed, the service answering 503 Server Busy) then costs a few calls an hour per instance, not one
+ * every few seconds; Azure Storage asks clients meeting 503 to back off exponentially so the load on the
+ * partition can fall.
+ * https://learn.microsoft.com/rest/api/storageservices/get-user-delegation-key
+ * https://learn.microsoft.com/azure/storage/common/scalability-targets-resource-provider
+ */
 export const RETRY_AFTER_MS = 10_000;
+export const MAX_RETRY_AFTER_MS = 5 * 60_000;
+
+/** How long to refuse after the given number of failures in a row. */
+export function retryAfterMs(failures: number): number {
+  return Math.min(RETRY_AFTER_MS * 2 ** Math.max(0, failures - 1), MAX_RETRY_AFTER_MS);
+}
+
+/** A failed Get User Delegation Key, for the log: the cause as the service named it, never a credential. */
+export interface DelegationKeyFailure {
+  readonly event: "delegationKey.fetchFailed";
+  readonly cause: string;
+  /** Failures in a row, this one included. */
+  readonly failures: number;
+  readonly retryInSeconds: number;
+}
+
+export function delegationKeyFailureEvent(error: unknown, failures: number): DelegationKeyFailure {
+  return {
+    event: "delegationKey.fetchFailed",
+    cause: storageFailureCause(error),
+    failures,
+    retryInSeconds: retryAfterMs(failures) / 1000,
+  };
+}
 
 export type FetchDelegationKey = (startsOn: Date, expiresOn: Date) => Promise<UserDelegationKey>;
 
@@ -34,6 +67,8 @@ export interface DelegationKeyCacheOptions {
   readonly keyLifetimeMs?: number;
   /** The clock, in Unix milliseconds (tests pass a fake one). */
   readonly now?: () => number;
+  /** Told of each failed fetch (the instance logs it). */
+  readonly onFailure?: (failure: DelegationKeyFailure) => void;
 }
 
 /**
@@ -50,13 +85,15 @@ export class DelegationKeyCache {
   private readonly now: () => number;
   private key: UserDelegationKey | undefined;
   private inFlight: Promise<UserDelegationKey> | undefined;
-  private failure: { readonly at: number; readonly error: unknown } | undefined;
+  private readonly onFailure: (failure: DelegationKeyFailure) => void;
+  private failure: { readonly at: number; readonly error: unknown; readonly count: number } | undefined;
 
   constructor(options: DelegationKeyCacheOptions) {
     this.fetchKey = options.fetch;
     this.longestTokenMs = options.longestTokenMs;
     this.keyLifetimeMs = options.keyLifetimeMs ?? DEFAULT_KEY_LIFETIME_MS;
     this.now = options.now ?? Date.now;
+    this.onFailure = options.onFailure ?? (() => undefined);
     if (this.keyLifetimeMs > MAX_KEY_LIFETIME_MS - KEY_START_SKEW_MS) {
       throw new RangeError("A user delegation key lasts at most seven days from now (its start included).");
     }
@@ -80,7 +117,8 @@ export class DelegationKeyCache {
 
   private refresh(now: number): Promise<UserDelegationKey> {
     if (this.inFlight) return this.inFlight;
-    if (this.failure && now - this.failure.at < RETRY_AFTER_MS) return Promise.reject(this.failure.error);
+    const failure = this.failure;
+    if (failure && now - failure.at < retryAfterMs(failure.count)) return Promise.reject(failure.error);
     const fetching = this.fetchKey(
       new Date(now - KEY_START_SKEW_MS),
       new Date(now + this.keyLifetimeMs),
@@ -91,7 +129,9 @@ export class DelegationKeyCache {
         return key;
       },
       (error: unknown) => {
-        this.failure = { at: this.now(), error };
+        const count = (failure?.count ?? 0) + 1;
+        this.failure = { at: this.now(), error, count };
+        this.onFailure(delegationKeyFailureEvent(error, count));
         throw error;
       },
     );

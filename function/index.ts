@@ -1,11 +1,11 @@
 // Entry point of the function app (and of its deployment bundle): registers the HTTP and queue functions.
 import { app } from "@azure/functions";
-import { accessPolicyStatus } from "./accessPolicies";
-import { SETTING, SettingsError, settingsInvalidEvent } from "./appSettings";
+import { SettingsError, settingsInvalidEvent } from "./appSettings";
 import { functionTable, httpFunctions } from "./functions";
 import { loadLimiter } from "./limiter";
 import { loadOutcomeStore } from "./outcomes";
 import { loadSettings } from "./settings";
+import { warmUpSigner } from "./signing";
 
 for (const [name, options] of Object.entries(functionTable.http)) {
   app.http(name, options);
@@ -20,10 +20,10 @@ try {
   // The container's stored access policies are checked now, while the instance starts, so that the first
   // request finds the check done or under way; the request reports its outcome.
   const settings = loadSettings();
-  void accessPolicyStatus(settings, SETTING.tokenGeneration);
-  // Keyless: the first user delegation key is fetched now; a failure is met (and reported) by the first
-  // request, which asks again.
-  settings.signer.warmUp().catch(() => undefined);
+  void settings.signer.prepare();
+  // Keyless: the first user delegation key is fetched now; a failure is logged, and the first request that
+  // needs a key asks again.
+  void warmUpSigner(settings.signer);
   loadLimiter();
   loadOutcomeStore();
 } catch (error) {

@@ -77,6 +77,7 @@ export function parseSettings(env: Environment, options: SettingsOptions = {}): 
     protocol: uploads.protocol,
     uploads,
     signer: tokenSigner(uploads, {
+      container,
       tokenGeneration,
       longestTokenMinutes: Math.max(tokenLifetimeMinutes, uploadTokenLifetimeMinutes),
     }),

@@ -10,7 +10,14 @@ import {
   type StorageSharedKeyCredential,
   type UserDelegationKey,
 } from "@azure/storage-blob";
-import { policyId, TOKEN_POLICIES, type TokenKind } from "./accessPolicies";
+import {
+  type AccessPolicyStatus,
+  accessPolicyStatus,
+  policyId,
+  TOKEN_POLICIES,
+  type TokenKind,
+} from "./accessPolicies";
+import { SETTING } from "./appSettings";
 import { DelegationKeyCache } from "./delegationKeys";
 import type { SigningMode } from "./signingMode";
 import { storageFailureCause, type UploadsAccount, uploadsServiceClient } from "./uploadsAccount";
@@ -47,6 +54,11 @@ export interface TokenFields {
 
 export interface TokenSigner {
   readonly mode: SigningMode;
+  /**
+   * What storage must hold before this signer's tokens work, checked once per instance and kept: account
+   * key, the container's stored access policies; keyless, nothing.
+   */
+  prepare(): Promise<AccessPolicyStatus>;
   /** Gets ready to sign (keyless: fetches the first key), so that the first request need not wait. */
   warmUp(): Promise<void>;
   /** The token's query string, without a leading `?`. */
@@ -59,11 +71,15 @@ export interface TokenSigner {
  * https://learn.microsoft.com/rest/api/storageservices/create-service-sas
  */
 export function accountKeySigner(
-  credential: StorageSharedKeyCredential,
+  account: Extract<UploadsAccount, { readonly mode: "accountKey" }>,
+  container: string,
   tokenGeneration: number,
 ): TokenSigner {
+  const credential: StorageSharedKeyCredential = account.credential;
+  const policies = { uploads: account, container, tokenGeneration };
   return {
     mode: "accountKey",
+    prepare: () => accessPolicyStatus(policies, SETTING.tokenGeneration),
     warmUp: async () => undefined,
     sign: async ({ kind, ...fields }) =>
       generateBlobSASQueryParameters(
@@ -82,6 +98,9 @@ export function accountKeySigner(
 export function identitySigner(accountName: string, keys: Pick<DelegationKeyCache, "current">): TokenSigner {
   return {
     mode: "identity",
+    // No stored access policy to check: a user delegation SAS cannot name one (same page as above), and Set
+    // Container ACL would need the account key anyway.
+    prepare: async () => ({ kind: "ready" }),
     warmUp: async () => {
       await delegationKey(keys);
     },
@@ -117,13 +136,38 @@ async function delegationKey(keys: Pick<DelegationKeyCache, "current">): Promise
 /** The signer for this instance's mode; keyless, with its own key cache. */
 export function tokenSigner(
   account: UploadsAccount,
-  tokens: { readonly tokenGeneration: number; readonly longestTokenMinutes: number },
+  tokens: {
+    readonly container: string;
+    readonly tokenGeneration: number;
+    readonly longestTokenMinutes: number;
+  },
 ): TokenSigner {
-  if (account.mode === "accountKey") return accountKeySigner(account.credential, tokens.tokenGeneration);
+  if (account.mode === "accountKey")
+    return accountKeySigner(account, tokens.container, tokens.tokenGeneration);
   const service = uploadsServiceClient(account);
   const keys = new DelegationKeyCache({
     fetch: (startsOn, expiresOn) => service.getUserDelegationKey(startsOn, expiresOn),
     longestTokenMs: tokens.longestTokenMinutes * 60_000,
+    onFailure: (failure) => console.warn(JSON.stringify(failure)),
   });
   return identitySigner(account.accountName, keys);
+}
+
+/**
+ * Starts the signer's warm-up while the instance starts. A failure is logged, not thrown: the function still
+ * answers, and the first request that needs a key asks again (after the cache's back-off).
+ */
+export async function warmUpSigner(
+  signer: TokenSigner,
+  log: (line: string) => void = (line) => console.error(line),
+): Promise<void> {
+  try {
+    await signer.warmUp();
+  } catch (error) {
+    const message =
+      error instanceof SigningUnavailableError
+        ? error.message
+        : `warm-up failed (${storageFailureCause(error)})`;
+    log(JSON.stringify({ event: "signing.warmUpFailed", mode: signer.mode, message }));
+  }
 }

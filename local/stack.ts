@@ -6,7 +6,6 @@ import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { accessPolicyStatus } from "../function/accessPolicies";
 import { type Environment, SETTING } from "../function/appSettings";
 import { CREDENTIALS_ROUTE, UPLOAD_STATUS_ROUTE } from "../function/routes";
 import { configureSettings, loadSettings } from "../function/settings";
@@ -182,7 +181,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
           });
     if (events) started.push(events);
     // As a starting instance in Azure does (function/index.ts), but awaited: tokens work from the start.
-    const policies = await accessPolicyStatus(settings, SETTING.tokenGeneration);
+    const policies = await settings.signer.prepare();
     if (policies.kind === "refused") throw policies.error;
     if (policies.kind === "unverified") {
       throw new Error(`The uploads container's access policies could not be set: ${policies.reason}.`);

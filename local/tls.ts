@@ -2,8 +2,8 @@
 // local blob service needs HTTPS for Entra ID bearer tokens, and this is what it serves.
 import { execFile, spawn } from "node:child_process";
 import { createHash, X509Certificate } from "node:crypto";
-import { mkdir, readFile, rm } from "node:fs/promises";
-import { join } from "node:path";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import { promisify } from "node:util";
 
 export interface LocalCertificate {
@@ -20,6 +20,8 @@ export interface LocalCertificate {
 
 const CERT_FILE = "cert.pem";
 const KEY_FILE = "key.pem";
+/** Beside the certificate: the user's own extra CAs and this certificate, in one file. */
+const BUNDLE_FILE = "trust-bundle.pem";
 const VALID_DAYS = 30;
 /** A certificate with less than this left is made again. */
 const RENEW_WITHIN_MS = 24 * 60 * 60_000;
@@ -70,6 +72,42 @@ export async function loadLocalCertificate(dir: string): Promise<LocalCertificat
 }
 
 /**
+ * The file NODE_EXTRA_CA_CERTS should name so that a process trusts `certificate` and whatever the user's
+ * own NODE_EXTRA_CA_CERTS already trusts (a corporate proxy's CA, say). Node takes a single file, so with a
+ * user's file this writes both into one bundle beside the certificate; without one, the certificate itself.
+ * https://nodejs.org/api/cli.html#node_extra_ca_certsfile
+ */
+export async function trustFile(
+  certificate: LocalCertificate,
+  userFile: string | undefined,
+): Promise<string> {
+  const bundlePath = trustBundlePath(certificate);
+  if (!userFile || userFile === certificate.certPath || userFile === bundlePath)
+    return userFile || certificate.certPath;
+  const [theirs, ours] = await Promise.all([
+    readFile(userFile, "utf8").catch((error: NodeJS.ErrnoException) => {
+      throw new Error(
+        `NODE_EXTRA_CA_CERTS names ${userFile}, which cannot be read (${error.code ?? error.message}): ` +
+          "fix or unset it, so that the local HTTPS certificate can be trusted beside it.",
+      );
+    }),
+    readFile(certificate.certPath, "utf8"),
+  ]);
+  await writeFile(bundlePath, `${theirs.trimEnd()}\n${ours}`);
+  return bundlePath;
+}
+
+function trustBundlePath(certificate: LocalCertificate): string {
+  return join(dirname(certificate.certPath), BUNDLE_FILE);
+}
+
+/** Whether this process started trusting `certificate` (alone, or in the bundle trustFile writes). */
+function trusts(certificate: LocalCertificate): boolean {
+  const trusted = process.env.NODE_EXTRA_CA_CERTS;
+  return trusted === certificate.certPath || trusted === trustBundlePath(certificate);
+}
+
+/**
  * Runs this very script again in a child process that trusts `certificate`, unless this process already
  * does: Node reads NODE_EXTRA_CA_CERTS only when a process starts, the storage SDK's client options
  * document no CA, and the function runs inside this process. Resolves with the child's exit code (the
@@ -78,10 +116,13 @@ export async function loadLocalCertificate(dir: string): Promise<LocalCertificat
  * https://nodejs.org/api/cli.html#node_extra_ca_certsfile
  */
 export async function runTrusting(certificate: LocalCertificate): Promise<number | undefined> {
-  if (process.env.NODE_EXTRA_CA_CERTS === certificate.certPath) return undefined;
+  if (trusts(certificate)) return undefined;
   const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
     stdio: "inherit",
-    env: { ...process.env, NODE_EXTRA_CA_CERTS: certificate.certPath },
+    env: {
+      ...process.env,
+      NODE_EXTRA_CA_CERTS: await trustFile(certificate, process.env.NODE_EXTRA_CA_CERTS),
+    },
   });
   const forward = (signal: NodeJS.Signals) => () => child.kill(signal);
   process.on("SIGINT", forward("SIGINT"));
@@ -96,7 +137,7 @@ export async function runTrusting(certificate: LocalCertificate): Promise<number
  * https://nodejs.org/api/cli.html#node_extra_ca_certsfile
  */
 export function assertTrusted(certificate: LocalCertificate): void {
-  if (process.env.NODE_EXTRA_CA_CERTS !== certificate.certPath) {
+  if (!trusts(certificate)) {
     throw new Error(
       `Keyless signing needs this process to trust ${certificate.certPath}: start it with ` +
         `NODE_EXTRA_CA_CERTS=${certificate.certPath} (npm start and npm run bench do so themselves).`,

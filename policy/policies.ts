@@ -369,8 +369,16 @@ const eventDeliveryRolesFirst: StackValidationPolicy = {
 
 /**
  * A keyless app (UPLOADS_ACCOUNT_URL, no connection string) is keyless only if the account it signs for
- * refuses Shared Key: otherwise the account's keys still open it, and a key leaked anywhere would too.
+ * refuses Shared Key: otherwise the account's keys still open it, and a key leaked anywhere would too. An
+ * account that leaves allowSharedKeyAccess unset allows Shared Key, so unset is reported like true.
  * https://learn.microsoft.com/azure/storage/common/shared-key-authorization-prevent
+ *
+ * The account is the one the URL names when both are known. A preview of a new stack knows neither (both are
+ * outputs of the account), so then it is found through the graph: among the storage accounts the app's
+ * settings depend on, the ones its identity holds Storage Blob Delegator on (what it needs to sign keyless,
+ * granted only on the account it signs for). A value of
+ * allowSharedKeyAccess the preview does not know yet is not reported: `pulumi up` runs the pack again with
+ * it known, before the stack is done.
  */
 const keylessAccountRefusesSharedKey: StackValidationPolicy = {
   name: "keyless-account-refuses-shared-key",
@@ -378,23 +386,45 @@ const keylessAccountRefusesSharedKey: StackValidationPolicy = {
   enforcementLevel: "mandatory",
   validateStack: (args, reportViolation) => {
     for (const app of args.resources.filter((resource) => resource.type === TYPE.webApp)) {
-      const url = appSetting(app, SETTING.accountUrl);
-      if (typeof url !== "string" || !URL.canParse(url)) continue;
-      const accountName = new URL(url).hostname.split(".")[0];
-      const account = args.resources.find(
-        (resource) =>
-          resource.type === TYPE.storageAccount && known(() => resource.props.name === accountName, false),
-      );
-      if (account && known(() => account.props.allowSharedKeyAccess, false) !== false) {
-        reportViolation(
-          `${app.name} signs keyless for ${account.name}, which still allows Shared Key: set ` +
-            "allowSharedKeyAccess to false on it.",
-          account.urn,
-        );
+      if (!hasAppSetting(app, SETTING.accountUrl)) continue;
+      for (const account of keylessAccountsOf(app, args.resources)) {
+        if (known(() => account.props.allowSharedKeyAccess !== false, false)) {
+          reportViolation(
+            `${app.name} signs keyless for ${account.name}, which still allows Shared Key: set ` +
+              "allowSharedKeyAccess to false on it.",
+            account.urn,
+          );
+        }
       }
     }
   },
 };
+
+/** Whether a site has the app setting, even when a preview does not know its value yet. */
+function hasAppSetting(app: PolicyResource, name: string): boolean {
+  return known(() => {
+    const settings = (app.props.siteConfig as { appSettings?: { name?: string }[] } | undefined)?.appSettings;
+    return settings?.some((setting) => setting.name === name) ?? false;
+  }, false);
+}
+
+/** The storage account(s) a keyless app signs for, found as keylessAccountRefusesSharedKey says. */
+function keylessAccountsOf(app: PolicyResource, resources: readonly PolicyResource[]): PolicyResource[] {
+  const url = appSetting(app, SETTING.accountUrl);
+  if (typeof url === "string" && URL.canParse(url)) {
+    const accountName = new URL(url).hostname.split(".")[0];
+    const named = resources.filter(
+      (resource) =>
+        resource.type === TYPE.storageAccount && known(() => resource.props.name === accountName, false),
+    );
+    if (named.length > 0) return named;
+  }
+  return (app.propertyDependencies.siteConfig ?? []).filter(
+    (resource) =>
+      resource.type === TYPE.storageAccount &&
+      grantedAmong(resources, [ROLE.storageBlobDelegator], app, [resource]),
+  );
+}
 
 /** The object under the policy SDK's proxies, where secrets are still `Secret` instances. */
 function unproxied(value: unknown): unknown {

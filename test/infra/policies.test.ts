@@ -12,7 +12,7 @@ import { secretsPreservingProxy } from "@pulumi/policy/secret";
 import { beforeAll, describe, expect, test } from "vitest";
 import { resourcePolicies, stackPolicies } from "../../policy/policies";
 import type { RecordedResource } from "../support/pulumiMocks.cjs";
-import { isSecretValue, type ProgramRun, runProgram } from "./harness";
+import { isSecretValue, type ProgramRun, reveal, runProgram } from "./harness";
 
 type Props = Record<string, unknown>;
 
@@ -173,6 +173,66 @@ describe("the policy pack over the keyless program's resources", () => {
     for (const candidate of stackPolicies)
       reported.push(...(await stackViolations(candidate, run.resources)));
     expect(reported).toEqual([]);
+  });
+
+  const keylessAccountPolicy = () => {
+    const found = stackPolicies.find((candidate) => candidate.name === "keyless-account-refuses-shared-key");
+    if (!found) throw new Error("no policy keyless-account-refuses-shared-key");
+    return found;
+  };
+  const UPLOADS_ACCOUNT = "azure-native:storage:StorageAccount::uploads";
+
+  /** The keyless stack with the uploads account's state changed. */
+  const withUploadsAccount = (change: (state: Props) => Props) =>
+    run.resources.map((resource) =>
+      resource.urn?.endsWith(UPLOADS_ACCOUNT)
+        ? { ...resource, state: change({ ...resource.state }) }
+        : resource,
+    );
+
+  /** As a preview of a new stack sees it: the account's name and the URL built from it are not known yet. */
+  const PREVIEW_UNKNOWN = { "azure-native:storage:StorageAccount": ["name"] };
+  const asInPreview = (resources: readonly RecordedResource[]) =>
+    resources.map((resource) => {
+      if (resource.type !== "azure-native:web:WebApp") return resource;
+      // Revealed: siteConfig is a secret (it carries KEY_DERIVATION_SECRET); the change is to one setting.
+      const state = reveal(resource.state) as {
+        siteConfig: { appSettings: { name: string; value: unknown }[] };
+      };
+      const appSettings = state.siteConfig.appSettings.map((setting) =>
+        setting.name === "UPLOADS_ACCOUNT_URL" ? { ...setting, value: unknownObjectValue } : setting,
+      );
+      return { ...resource, state: { ...state, siteConfig: { ...state.siteConfig, appSettings } } };
+    });
+
+  test("an uploads account that allows Shared Key is reported, in an update and in a preview of a new stack", async () => {
+    const allowing = withUploadsAccount((state) => ({ ...state, allowSharedKeyAccess: true }));
+    const message = expect.stringMatching(/signs keyless for uploads, which still allows Shared Key/);
+    expect(await stackViolations(keylessAccountPolicy(), allowing)).toEqual([message]);
+    expect(await stackViolations(keylessAccountPolicy(), asInPreview(allowing), PREVIEW_UNKNOWN)).toEqual([
+      message,
+    ]);
+    expect(
+      await stackViolations(keylessAccountPolicy(), asInPreview(run.resources), PREVIEW_UNKNOWN),
+    ).toEqual([]);
+  });
+
+  // Unset is Azure's default, which allows Shared Key (shared-key-authorization-prevent): reported.
+  test("an uploads account that leaves allowSharedKeyAccess unset is reported", async () => {
+    const unset = withUploadsAccount(({ allowSharedKeyAccess: _, ...state }) => state);
+    expect(await stackViolations(keylessAccountPolicy(), unset)).toHaveLength(1);
+    expect(await stackViolations(keylessAccountPolicy(), asInPreview(unset), PREVIEW_UNKNOWN)).toHaveLength(
+      1,
+    );
+  });
+
+  // Not known in a preview (computed from another output): `pulumi up` runs the pack again with it known.
+  test("an allowSharedKeyAccess a preview does not know yet is not reported", async () => {
+    const unknownToo = {
+      ...PREVIEW_UNKNOWN,
+      "azure-native:storage:StorageAccount": ["name", "allowSharedKeyAccess"],
+    };
+    expect(await stackViolations(keylessAccountPolicy(), asInPreview(run.resources), unknownToo)).toEqual([]);
   });
 });
 

@@ -1,10 +1,17 @@
 // The two signers (function/signing.ts): what each puts in a token. Azurite does not emulate revoking user
 // delegation keys (an Azure Resource Manager action), so what revocation rests on is checked here.
-import { SASProtocol, type UserDelegationKey } from "@azure/storage-blob";
+import { RestError, SASProtocol, type UserDelegationKey } from "@azure/storage-blob";
 import { describe, expect, test } from "vitest";
+import { type AccessPolicyCheck, configureAccessPolicyCheck } from "../../function/accessPolicies";
 import { SETTING } from "../../function/appSettings";
+import { DelegationKeyCache } from "../../function/delegationKeys";
 import { parseSettings } from "../../function/settings";
-import { identitySigner, SigningUnavailableError, USER_DELEGATION_SAS_VERSION } from "../../function/signing";
+import {
+  identitySigner,
+  SigningUnavailableError,
+  USER_DELEGATION_SAS_VERSION,
+  warmUpSigner,
+} from "../../function/signing";
 import { connectionStrings, TEST_ACCOUNT } from "../support/accounts";
 
 const KEY: UserDelegationKey = {
@@ -48,8 +55,7 @@ describe("a keyless signer", () => {
     expect(token.has("si")).toBe(false);
   });
 
-  // Revocation keyless is revoking the account's user delegation keys (or removing the role), which ends
-  // every token their signature depends on: the tokens name no stored policy a generation could replace.
+  // The tokens name no stored policy a generation could replace: what they rest on is their key.
   test("makes a token that rests on its key alone: no policy to replace, another key another signature", async () => {
     const signer = identitySigner(TEST_ACCOUNT, fixedKey);
     const a = await signer.sign({ kind: "upload", blobName: "a.png", ...fields });
@@ -62,6 +68,28 @@ describe("a keyless signer", () => {
       }).sign({ kind: "upload", blobName: "a.png", ...fields }),
     );
     expect(other.get("sig")).not.toBe(keyed.get("sig"));
+  });
+
+  test("signs nothing once its key has run out and no new one can be had", async () => {
+    const clock = { now: KEY.signedStartsOn.getTime() };
+    let refusing = false;
+    const keys = new DelegationKeyCache({
+      fetch: async () => {
+        if (refusing) throw new RestError("This request is not authorized", { statusCode: 403 });
+        return KEY;
+      },
+      longestTokenMs: 2 * 60 * 60_000,
+      now: () => clock.now,
+    });
+    const signer = identitySigner(TEST_ACCOUNT, keys);
+    expect(new URLSearchParams(await signer.sign({ kind: "container", ...fields })).get("ske")).toBe(
+      "2030-01-03T00:00:00Z",
+    );
+    refusing = true;
+    clock.now = KEY.signedExpiresOn.getTime() + 1;
+    await expect(signer.sign({ kind: "container", ...fields })).rejects.toThrow(
+      "the user delegation key could not be fetched (storage answered 403)",
+    );
   });
 
   test("reports a key it cannot get as signing being unavailable, naming the service's answer only", async () => {
@@ -91,5 +119,64 @@ describe("an account-key signer", () => {
     expect(token.get("si")).toBe("valet-g4-w");
     expect(token.has("sp")).toBe(false);
     expect(token.has("skoid")).toBe(false);
+  });
+});
+
+describe("warming a signer up while the instance starts", () => {
+  test("logs a failure as one event naming the cause, and does not throw", async () => {
+    const lines: string[] = [];
+    const failing = identitySigner(TEST_ACCOUNT, {
+      current: async () => {
+        throw new RestError("Server Busy sig=secret", { statusCode: 503 });
+      },
+    });
+    await expect(warmUpSigner(failing, (line) => lines.push(line))).resolves.toBeUndefined();
+    expect(lines.map((line) => JSON.parse(line))).toEqual([
+      {
+        event: "signing.warmUpFailed",
+        mode: "identity",
+        message: "the user delegation key could not be fetched (storage answered 503)",
+      },
+    ]);
+    expect(lines.join()).not.toContain("secret");
+  });
+
+  test("logs nothing when the signer is ready", async () => {
+    const lines: string[] = [];
+    await warmUpSigner(identitySigner(TEST_ACCOUNT, fixedKey), (line) => lines.push(line));
+    const accountKey = parseSettings({
+      [SETTING.connectionString]: connectionStrings.azureWithSuffix,
+      [SETTING.tokenGeneration]: "4",
+    });
+    await warmUpSigner(accountKey.signer, (line) => lines.push(line));
+    expect(lines).toEqual([]);
+  });
+});
+
+describe("what a signer needs of storage before its tokens work", () => {
+  const checked: string[] = [];
+  const recordingCheck: AccessPolicyCheck = async (target) => {
+    checked.push(`${target.container}@${target.tokenGeneration}`);
+    return { kind: "ready" };
+  };
+
+  test("account key: the container's stored access policies, checked once per instance and kept", async () => {
+    checked.length = 0;
+    configureAccessPolicyCheck(recordingCheck);
+    const { signer } = parseSettings({
+      [SETTING.connectionString]: connectionStrings.azureWithSuffix,
+      [SETTING.tokenGeneration]: "4",
+      [SETTING.container]: "photos",
+    });
+    expect(await signer.prepare()).toEqual({ kind: "ready" });
+    expect(await signer.prepare()).toEqual({ kind: "ready" });
+    expect(checked).toEqual(["photos@4"]);
+  });
+
+  test("keyless: nothing, so no policy check runs (a user delegation token names no policy)", async () => {
+    checked.length = 0;
+    configureAccessPolicyCheck(recordingCheck);
+    expect(await identitySigner(TEST_ACCOUNT, fixedKey).prepare()).toEqual({ kind: "ready" });
+    expect(checked).toEqual([]);
   });
 });
