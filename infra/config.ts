@@ -30,8 +30,8 @@ import {
   parseUploadTokenLifetime,
 } from "../function/policy";
 import { parseSigningMode, type SigningMode } from "../function/signingMode";
+import { DEFAULT_VERIFIED_CONTAINER, parseMaxImagePixels } from "../function/verification";
 import { validateOrigins } from "./cors";
-import { DEFAULT_VERIFIED_CONTAINER, parseMaxImagePixels } from "./validationNames";
 
 export const DEFAULT_LOCATION = "swedencentral";
 /**

@@ -9,16 +9,16 @@ import * as web from "@pulumi/azure-native/web";
 import * as pulumi from "@pulumi/pulumi";
 import { LIMITS_TABLE, LIMITS_TABLE_SERVICE_URI } from "../function/limits";
 import { CREDENTIALS_ROUTE } from "../function/routes";
-import { HOST_STORAGE_ACCOUNT_SETTING, ROLE } from "./platformRules";
-import { principalOf, roleGranter } from "./roles";
-import { checkAccountBaseName, SECURE_ACCOUNT, withoutTrailingSlash } from "./storage";
 import {
   OUTCOMES_TABLE,
   UPLOADS_CREATED_POISON_QUEUE,
   UPLOADS_CREATED_QUEUE,
   VALIDATION_QUEUE_SERVICE_URI,
   VALIDATION_TABLE_SERVICE_URI,
-} from "./validationNames";
+} from "../function/verification";
+import { HOST_STORAGE_ACCOUNT_SETTING, ROLE } from "./platformRules";
+import { principalOf, roleGranter } from "./roles";
+import { checkAccountBaseName, SECURE_ACCOUNT, withoutTrailingSlash } from "./storage";
 
 /** Node.js 22 is the newest Node runtime Flex Consumption offers; the bundle targets it. */
 export const NODE_RUNTIME_VERSION = "22";
@@ -37,10 +37,15 @@ export interface FunctionAppArgs {
   instanceMemoryMB: number;
   applicationInsightsConnectionString: pulumi.Input<string>;
   /**
-   * Keyless: the uploads account and container, where the app's identity gets the roles it signs user
-   * delegation tokens with. Absent with the account key, where the app holds the key and no role.
+   * Keyless: the uploads account and its containers, where the app's identity gets the roles it signs user
+   * delegation tokens with and checks uploads with. Absent with the account key, where the app holds the key
+   * and no role.
    */
-  keylessUploads?: { readonly accountId: pulumi.Input<string>; readonly containerId: pulumi.Input<string> };
+  keylessUploads?: {
+    readonly accountId: pulumi.Input<string>;
+    readonly containerId: pulumi.Input<string>;
+    readonly verifiedContainerId: pulumi.Input<string>;
+  };
 }
 
 export class FunctionApp extends pulumi.ComponentResource {
@@ -269,6 +274,15 @@ export class FunctionApp extends pulumi.ComponentResource {
       });
       grant(`${name}-uploads-container-contributor`, {
         scope: args.keylessUploads.containerId,
+        principalId,
+        role: ROLE.storageBlobDataContributor,
+      });
+      // The check copies accepted images into the verified container (Copy Blob within the account: write
+      // on the destination, read on the source, which the inbox's role already gives, as it gives the
+      // inbox's reads and deletes) and sets their Content-Type there.
+      // https://learn.microsoft.com/rest/api/storageservices/copy-blob#authorization
+      grant(`${name}-verified-container-contributor`, {
+        scope: args.keylessUploads.verifiedContainerId,
         principalId,
         role: ROLE.storageBlobDataContributor,
       });

@@ -6,6 +6,7 @@ import * as path from "node:path";
 import * as resources from "@pulumi/azure-native/resources";
 import * as pulumi from "@pulumi/pulumi";
 import { SETTING } from "../function/appSettings";
+import { DEFAULT_VERIFIED_CONTAINER } from "../function/verification";
 import { buildWebPage } from "../web/build";
 import { type PageConfig, pageConfig } from "../web/config";
 import { costBudget } from "./budget";
@@ -17,7 +18,6 @@ import { Monitoring } from "./monitoring";
 import { buildFunctionPackage } from "./package";
 import { PageStorage, UploadPage } from "./site";
 import { UploadsStorage } from "./storage";
-import { DEFAULT_VERIFIED_CONTAINER, VALIDATION_SETTING } from "./validationNames";
 
 const config = loadStackConfig();
 /** Build output (git-ignored): dist/function + dist/function.zip, dist/web. */
@@ -68,7 +68,13 @@ const functionApp = new FunctionApp("credentials", {
   instanceMemoryMB: config.instanceMemoryMB,
   applicationInsightsConnectionString: monitoring.connectionString,
   // Keyless: the account's URL and no key; the app's identity gets its roles on the account and container.
-  keylessUploads: keyless ? { accountId: uploads.accountId, containerId: uploads.containerId } : undefined,
+  keylessUploads: keyless
+    ? {
+        accountId: uploads.accountId,
+        containerId: uploads.containerId,
+        verifiedContainerId: uploads.verifiedContainerId,
+      }
+    : undefined,
   appSettings: {
     ...(uploads.connectionString
       ? { [SETTING.connectionString]: uploads.connectionString }
@@ -88,8 +94,8 @@ const functionApp = new FunctionApp("credentials", {
     [SETTING.issuanceBurst]: String(config.issuanceBurst),
     [SETTING.dailyUploadBytesPerClient]: String(config.dailyUploadBytesPerClient),
     // The check after each upload; its queue and outcomes table are the app's own (infra/functionApp.ts).
-    [VALIDATION_SETTING.verifiedContainer]: uploads.verifiedContainerName,
-    [VALIDATION_SETTING.maxImagePixels]: String(config.maxImagePixels),
+    [SETTING.verifiedContainer]: uploads.verifiedContainerName,
+    [SETTING.maxImagePixels]: String(config.maxImagePixels),
     // Secret in the app's inputs and the state, like the connection string.
     ...(config.turnstile && { [SETTING.turnstileSecretKey]: pulumi.secret(config.turnstile.secretKey) }),
   },

@@ -58,6 +58,7 @@ export class UploadsStorage extends pulumi.ComponentResource {
   /** Resource ids: the scopes of the keyless function's roles. */
   readonly accountId: pulumi.Output<string>;
   readonly containerId: pulumi.Output<string>;
+  readonly verifiedContainerId: pulumi.Output<string>;
 
   constructor(name: string, args: UploadsStorageArgs, opts?: pulumi.ComponentResourceOptions) {
     super("valet:storage:UploadsStorage", name, {}, opts);
@@ -176,6 +177,7 @@ export class UploadsStorage extends pulumi.ComponentResource {
     this.verifiedContainerName = verified.name;
     this.accountId = this.account.id;
     this.containerId = container.id;
+    this.verifiedContainerId = verified.id;
     this.connectionString = keyless ? undefined : this.signingConnectionString(args);
 
     this.registerOutputs({

@@ -7,6 +7,14 @@ import { SETTING } from "../../function/appSettings";
 import { LIMITS_TABLE, LIMITS_TABLE_SERVICE_URI, parseLimitSettings } from "../../function/limits";
 import { IMAGE_EXTENSIONS } from "../../function/policy";
 import { parseConnectionString, parseSettings } from "../../function/settings";
+import {
+  MAX_IMAGE_PIXELS_BOUNDS,
+  OUTCOMES_TABLE,
+  UPLOADS_CREATED_POISON_QUEUE,
+  UPLOADS_CREATED_QUEUE,
+  VALIDATION_QUEUE_SERVICE_URI,
+  VALIDATION_TABLE_SERVICE_URI,
+} from "../../function/verification";
 import { blobCorsRule } from "../../infra/cors";
 import {
   FLEX_REFUSED_APP_SETTINGS,
@@ -16,15 +24,6 @@ import {
   ROLE,
 } from "../../infra/platformRules";
 import { checkAccountBaseName } from "../../infra/storage";
-import {
-  MAX_IMAGE_PIXELS_BOUNDS,
-  OUTCOMES_TABLE,
-  UPLOADS_CREATED_POISON_QUEUE,
-  UPLOADS_CREATED_QUEUE,
-  VALIDATION_QUEUE_SERVICE_URI,
-  VALIDATION_SETTING,
-  VALIDATION_TABLE_SERVICE_URI,
-} from "../../infra/validationNames";
 import { DEFAULT_UPLOAD_TUNING } from "../../web/config";
 import {
   appSettings,
@@ -800,7 +799,7 @@ describe("the check after each upload", () => {
       publicAccess: "None",
       accountName: nameOf(uploadsAccount(run)),
     });
-    expect(appSettings(functionApp(run))[VALIDATION_SETTING.verifiedContainer]).toBe("verified");
+    expect(appSettings(functionApp(run))[SETTING.verifiedContainer]).toBe("verified");
     expect(output(run, "verifiedContainer").value).toBe("verified");
   });
 
@@ -809,8 +808,8 @@ describe("the check after each upload", () => {
     const account = nameOf(runtimeAccount(run));
     expect(settings[VALIDATION_QUEUE_SERVICE_URI]).toBe(`https://${account}.queue.core.windows.net`);
     expect(settings[VALIDATION_TABLE_SERVICE_URI]).toBe(`https://${account}.table.core.windows.net`);
-    expect(Object.keys(settings)).not.toContain(VALIDATION_SETTING.validationStorage);
-    expect(settings[VALIDATION_SETTING.maxImagePixels]).toBe("100000000");
+    expect(Object.keys(settings)).not.toContain(SETTING.validationStorage);
+    expect(settings[SETTING.maxImagePixels]).toBe("100000000");
   });
 
   test("the events' queue, its poison queue and the outcomes table are on the runtime account", () => {
@@ -984,7 +983,7 @@ describe("the check after each upload", () => {
     expect(only(configured, EVENT_SUBSCRIPTION).inputs.filter).toMatchObject({
       subjectBeginsWith: "/blobServices/default/containers/photos/",
     });
-    expect(appSettings(functionApp(configured))[VALIDATION_SETTING.maxImagePixels]).toBe("50000000");
+    expect(appSettings(functionApp(configured))[SETTING.maxImagePixels]).toBe("50000000");
   });
 
   test.each([
@@ -1065,7 +1064,7 @@ describe("keyless (signing identity)", () => {
     expect(inPlaintext(run.outputs, SECRET)).toBe(false);
   });
 
-  test("the app's identity is Storage Blob Delegator on the uploads account and Blob Data Contributor on the container alone", () => {
+  test("the app's identity is Storage Blob Delegator on the uploads account and Blob Data Contributor on the inbox and verified containers alone", () => {
     const principalId = (functionApp(run).state.identity as { principalId: string }).principalId;
     const container = only(run, BLOB_CONTAINER, "uploads");
     expect(only(run, ROLE_ASSIGNMENT, "credentials-uploads-delegator").inputs).toEqual({
@@ -1076,6 +1075,13 @@ describe("keyless (signing identity)", () => {
     });
     expect(only(run, ROLE_ASSIGNMENT, "credentials-uploads-container-contributor").inputs).toEqual({
       scope: idOf(container),
+      principalId,
+      principalType: "ServicePrincipal",
+      roleDefinitionId: roleId("ba92f5b4-2d11-453d-a403-e96b0029c9fe"),
+    });
+    // The check's copy writes into the verified container: the same role, on that container alone.
+    expect(only(run, ROLE_ASSIGNMENT, "credentials-verified-container-contributor").inputs).toEqual({
+      scope: idOf(only(run, BLOB_CONTAINER, "uploads-verified")),
       principalId,
       principalType: "ServicePrincipal",
       roleDefinitionId: roleId("ba92f5b4-2d11-453d-a403-e96b0029c9fe"),
@@ -1094,6 +1100,7 @@ describe("keyless (signing identity)", () => {
       "credentials-uploads-created-contributor",
       "credentials-uploads-created-poison-sender",
       "credentials-uploads-delegator",
+      "credentials-verified-container-contributor",
       "uploads-created-deadletter-writer",
       "uploads-created-queue-sender",
     ]);
