@@ -5,6 +5,7 @@ import * as path from "node:path";
 import { beforeAll, describe, expect, test } from "vitest";
 import { SETTING } from "../../function/appSettings";
 import { LIMITS_TABLE, LIMITS_TABLE_SERVICE_URI, parseLimitSettings } from "../../function/limits";
+import { parseOutcomesTable } from "../../function/outcomes";
 import { IMAGE_EXTENSIONS } from "../../function/policy";
 import { parseConnectionString, parseSettings } from "../../function/settings";
 import {
@@ -810,6 +811,18 @@ describe("the check after each upload", () => {
     expect(settings[VALIDATION_TABLE_SERVICE_URI]).toBe(`https://${account}.table.core.windows.net`);
     expect(Object.keys(settings)).not.toContain(SETTING.validationStorage);
     expect(settings[SETTING.maxImagePixels]).toBe("100000000");
+  });
+
+  test("the function reads the check's settings as the program sets them", () => {
+    const settings = appSettings(functionApp(run));
+    expect(parseSettings(settings).verification).toEqual({
+      verifiedContainer: "verified",
+      maxImagePixels: 100_000_000,
+    });
+    expect(parseOutcomesTable(settings)).toEqual({
+      kind: "identity",
+      tableServiceUri: `https://${nameOf(runtimeAccount(run))}.table.core.windows.net`,
+    });
   });
 
   test("the events' queue, its poison queue and the outcomes table are on the runtime account", () => {
