@@ -281,6 +281,7 @@ export class FunctionApp extends pulumi.ComponentResource {
       // on the destination, read on the source, which the inbox's role already gives, as it gives the
       // inbox's reads and deletes) and sets their Content-Type there.
       // https://learn.microsoft.com/rest/api/storageservices/copy-blob#authorization
+      // https://learn.microsoft.com/azure/storage/blobs/storage-blob-copy-async-javascript#copy-a-blob-from-a-source-within-azure
       grant(`${name}-verified-container-contributor`, {
         scope: args.keylessUploads.verifiedContainerId,
         principalId,
