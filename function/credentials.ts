@@ -13,7 +13,7 @@ import type { HumanPassBody } from "./humanCheckProtocol";
 import { type Limiter, LimitsUnavailableError, loadLimiter } from "./limiter";
 import { type Decision, refusalMessage } from "./limits";
 import { LogSampler } from "./logSampler";
-import { loadOutcomeStore, type OutcomeStore } from "./outcomes";
+import { loadOutcomeStore } from "./outcomes";
 import { errorResponse, log, RESPONSE_HEADERS } from "./responses";
 import { RESUME_REFUSALS, type ResumeRefusal, verifyResumeSecret } from "./resume";
 import { loadSettings, type Settings } from "./settings";
@@ -145,14 +145,13 @@ async function issueToken(
     return { status: 200, headers: RESPONSE_HEADERS, jsonBody: { ...body, ...pass } };
   }
   if (tokenRequest.resume) {
-    let outcomes: OutcomeStore;
+    let refusal: ResumeRefusal | undefined;
     try {
-      outcomes = loadOutcomeStore();
+      refusal = await resumeRefusal(settings, tokenRequest);
     } catch (error) {
       if (!(error instanceof SettingsError)) throw error;
       return misconfigured(error, context);
     }
-    const refusal = await resumeRefusal(settings, outcomes, tokenRequest);
     if (refusal) return resumeRefused(refusal, context);
   }
   const body = await issueUploadToken(settings, new Date(), tokenRequest, binding);
@@ -175,7 +174,6 @@ async function issueToken(
  */
 async function resumeRefusal(
   settings: Settings,
-  outcomes: OutcomeStore,
   request: Extract<TokenRequest, { kind: "upload" }>,
 ): Promise<ResumeRefusal | undefined> {
   const resume = request.resume;
@@ -188,6 +186,8 @@ async function resumeRefusal(
     settings.policy.uploadTokenLifetimeMinutes,
   );
   if (check !== "valid") return check;
+  // Only now the outcomes' table (a SettingsError when its connection is wrong): a bad secret costs no lookup.
+  const outcomes = loadOutcomeStore();
   try {
     return (await uploadFinished(settings, outcomes, resume.blobName)) ? "finished" : undefined;
   } catch (error) {

@@ -28,7 +28,8 @@ test("files refused with 429 wait as told, say so, and are all uploaded", async 
     const page = await context.newPage();
     const answers: number[] = [];
     page.on("response", (response) => {
-      if (response.url().startsWith(stack.apiUrl)) answers.push(response.status());
+      // Token requests only: the page also follows each stored upload's check on the status endpoint.
+      if (response.url().startsWith(stack.credentialsUrl)) answers.push(response.status());
     });
     await page.goto(stack.pageUrl);
     await expect.poll(() => page.locator("#file-input").isEnabled()).toBe(true);

@@ -127,31 +127,37 @@ describe("the upload page explains a refusal", () => {
     expect(await blobNames()).toEqual(before);
   });
 
-  test("when the network is lost, and the retry button then finishes the upload", async () => {
+  test("when the network is lost: it says so, tries again with growing pauses, and finishes once it is back", async () => {
     const page = await openPage();
     let online = false;
+    let refused = 0;
     await page.route(
       (url) => url.href.startsWith(stack.blobServiceUrl),
-      (route) => (online ? route.continue() : route.abort("internetdisconnected")),
+      (route) => {
+        if (online) return route.continue();
+        refused++;
+        return route.abort("internetdisconnected");
+      },
     );
     const png = pngImage(12, 12);
     await page
       .getByLabel("Choose images")
       .setInputFiles({ name: "trip.png", mimeType: "image/png", buffer: png });
 
-    const lost = await settledRow(page, "trip.png");
-    expect(lost).toMatchObject({ state: "failed", failure: "network", retryVisible: true });
-    expect(lost.status).toBe("Failed: The network connection was lost. Check your connection and try again.");
+    const row = page.locator("li.upload", { has: page.locator(".upload-name", { hasText: "trip.png" }) });
+    await expect
+      .poll(() => row.locator(".upload-status").textContent(), { timeout: 20_000 })
+      .toMatch(/^The connection was lost; trying again in \d+ s…$/);
+    expect(await row.getAttribute("data-state")).toBe("waiting");
+    // Tried again on its own while the link stays down (after 1 s, then 2 s).
+    await expect.poll(() => refused, { timeout: 20_000 }).toBeGreaterThan(1);
 
     await mkdir("test-results", { recursive: true });
-    await page.screenshot({ path: "test-results/upload-failed.png", fullPage: true });
+    await page.screenshot({ path: "test-results/upload-waiting.png", fullPage: true });
 
     online = true;
-    await page.getByRole("button", { name: "Retry trip.png" }).click();
-    await expect
-      .poll(() => page.locator("li.upload").getAttribute("data-state"), { timeout: 20_000 })
-      .toBe("done");
-    const blobName = (await page.locator("li.upload").getAttribute("data-blob-name")) as string;
+    await expect.poll(() => row.getAttribute("data-state"), { timeout: 30_000 }).toBe("done");
+    const blobName = (await row.getAttribute("data-blob-name")) as string;
     expect((await stack.images.getBlobClient(blobName).downloadToBuffer()).equals(png)).toBe(true);
   });
 });
