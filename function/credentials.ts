@@ -16,6 +16,7 @@ import { LogSampler } from "./logSampler";
 import { loadOutcomeStore } from "./outcomes";
 import { errorResponse, log, RESPONSE_HEADERS } from "./responses";
 import { RESUME_REFUSALS, type ResumeRefusal, verifyResumeSecret } from "./resume";
+import { RESUME_SECRET_HEADER } from "./resumeProtocol";
 import { loadSettings, type Settings } from "./settings";
 import { SigningUnavailableError } from "./signing";
 import { issueContainerToken, issueUploadToken, type TokenBinding } from "./tokens";
@@ -293,7 +294,11 @@ function readRequest(
   try {
     return {
       ok: true,
-      tokenRequest: parseTokenRequest(request.query, settings.policy),
+      tokenRequest: parseTokenRequest(
+        request.query,
+        settings.policy,
+        request.headers.get(RESUME_SECRET_HEADER),
+      ),
       binding: bindingFor(request, settings),
     };
   } catch (error) {

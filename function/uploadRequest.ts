@@ -1,11 +1,11 @@
 // Reads what a caller asks for from the query string and checks it against the issuance policy: either a
 // container token (no parameters), a token for one upload (filename + contentType + size), or a fresh
-// token for an upload already started (the same, plus blobName + resumeSecret).
+// token for an upload already started (the same, plus blobName, with its resume secret in a header).
 import { isIPv4, isIPv6 } from "node:net";
 import { IMAGE_EXTENSIONS, type ImageContentType, type IssuancePolicy } from "./policy";
 
 /** Query parameters the endpoint understands; anything else is refused rather than silently ignored. */
-export const UPLOAD_PARAMETERS = ["filename", "contentType", "size", "blobName", "resumeSecret"] as const;
+export const UPLOAD_PARAMETERS = ["filename", "contentType", "size", "blobName"] as const;
 type UploadParameter = (typeof UPLOAD_PARAMETERS)[number];
 
 const MAX_FILENAME_LENGTH = 255;
@@ -29,9 +29,23 @@ export class RequestError extends Error {
   override name = "RequestError";
 }
 
-export function parseTokenRequest(query: URLSearchParams, policy: IssuancePolicy): TokenRequest {
+/**
+ * `resumeSecret` is the X-Valet-Resume-Secret header's value (null without one): the secret never travels in
+ * the URL, which request logs keep.
+ */
+export function parseTokenRequest(
+  query: URLSearchParams,
+  policy: IssuancePolicy,
+  resumeSecret: string | null = null,
+): TokenRequest {
   const values = new Map<UploadParameter, string>();
   for (const [name, value] of query) {
+    if (name === "resumeSecret") {
+      // Never echoed: the value is a secret, already in every log that kept this URL.
+      throw new RequestError(
+        "The resume secret must not be sent in the URL, where request logs keep it: send it in the X-Valet-Resume-Secret header and blobName in the query.",
+      );
+    }
     if (!(UPLOAD_PARAMETERS as readonly string[]).includes(name)) {
       throw new RequestError(
         `Unknown query parameter ${quote(name)}: the parameters are ${UPLOAD_PARAMETERS.join(", ")}.`,
@@ -43,6 +57,7 @@ export function parseTokenRequest(query: URLSearchParams, policy: IssuancePolicy
   }
 
   if (values.size === 0) {
+    if (resumeSecret !== null) throw RESUME_INCOMPLETE;
     if (!policy.containerTokensEnabled) {
       throw new RequestError(
         "Container tokens are turned off: ask for a token per upload with ?filename=<name>&contentType=<type>&size=<bytes>.",
@@ -62,11 +77,14 @@ export function parseTokenRequest(query: URLSearchParams, policy: IssuancePolicy
   const extension = parseExtension(filename, contentType);
   if (sizeText === undefined) throw incomplete;
   const size = parseSize(sizeText, policy);
-  const resume = parseResume(values.get("blobName"), values.get("resumeSecret"), extension);
+  const resume = parseResume(values.get("blobName"), resumeSecret ?? undefined, extension);
   return { kind: "upload", contentType, extension, size, ...(resume && { resume }) };
 }
 
 const MAX_RESUME_SECRET_LENGTH = 100;
+const RESUME_INCOMPLETE = new RequestError(
+  "Resuming an upload needs its blobName in the query and its resume secret in the X-Valet-Resume-Secret header, both from its first token.",
+);
 
 /**
  * A resume names the blob the function chose for the upload (a random id and the extension of the content
@@ -78,10 +96,8 @@ function parseResume(
   extension: string,
 ): { blobName: string; secret: string } | undefined {
   if (blobName === undefined && secret === undefined) return undefined;
-  if (blobName === undefined || secret === undefined) {
-    throw new RequestError("Resuming an upload needs both blobName and resumeSecret, from its first token.");
-  }
   if (
+    blobName !== undefined &&
     !new RegExp(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\\.${extension}$`).test(
       blobName,
     )
@@ -90,9 +106,10 @@ function parseResume(
       `blobName must be the name the upload's first token gave, ending in .${extension} for its contentType, not ${quote(blobName)}.`,
     );
   }
+  if (blobName === undefined || secret === undefined) throw RESUME_INCOMPLETE;
   if (secret.length === 0 || secret.length > MAX_RESUME_SECRET_LENGTH || hasControlCharacters(secret)) {
     throw new RequestError(
-      `resumeSecret must be the secret of the upload's first token (at most ${MAX_RESUME_SECRET_LENGTH} printable characters).`,
+      `The X-Valet-Resume-Secret header must hold the resume secret of the upload's first token (at most ${MAX_RESUME_SECRET_LENGTH} printable characters).`,
     );
   }
   return { blobName, secret };

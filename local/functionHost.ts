@@ -149,6 +149,10 @@ async function handle(
       send(res, 403, { error: "This origin or method is not allowed by the function app's CORS settings." });
       return;
     }
+    // Any request header is allowed (the page's X-Turnstile-Token, X-Valet-Pass, X-Valet-Resume-Secret), as
+    // the Functions host's own CORS allows any on Flex Consumption: AllowAnyHeader() under
+    // IsAnyLinuxConsumption(), which includes IsFlexConsumptionSku(). Source, not a documented promise.
+    // https://github.com/Azure/azure-functions-host/blob/508d7414574d00851d199313188f4f3e69318437/src/WebJobs.Script.WebHost/Configuration/CorsOptionsSetup.cs
     res.writeHead(204, {
       ...corsHeaders,
       "Access-Control-Allow-Methods": methods.join(", "),

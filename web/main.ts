@@ -224,11 +224,9 @@ function schedule(upload: Upload, queue: UploadQueue<Upload>): void {
 async function run(upload: Upload, signal: AbortSignal, uploader: Uploader): Promise<void> {
   announce(`${upload.file.name}: uploading.`);
   try {
-    // A file chosen again that a previous visit left unfinished goes on from its record (only files of more
-    // than one block have one).
-    if (upload.file.size > uploader.config.blockSizeBytes) {
-      upload.record ??= await uploader.records.find(upload.file).catch(() => undefined);
-    }
+    // A file chosen again that a previous visit left unfinished goes on from its record. Each record keeps
+    // the block size its upload was cut with, which may not be this page's any more, so every file looks.
+    upload.record ??= await uploader.records.find(upload.file).catch(() => undefined);
     if (upload.record) hideUnfinished(upload.record.blobName);
     const blobName = await whileOnline((attemptSignal) => tryUpload(upload, attemptSignal, uploader), {
       signal,
@@ -309,14 +307,17 @@ async function tryUpload(upload: Upload, signal: AbortSignal, uploader: Uploader
       const { file } = upload;
       if (!upload.record && target.resume && goesInBlocks(target, file.size, config.blockSizeBytes)) {
         upload.record = await records
-          .start({
-            blobName: target.blobName,
-            blobUrl: target.blobUrl,
-            resumeSecret: target.resume.secret,
-            resumableUntil: target.resume.until.getTime(),
-            file: { name: file.name, size: file.size, lastModified: file.lastModified, type: file.type },
-            blockSizeBytes: config.blockSizeBytes,
-          })
+          .start(
+            {
+              blobName: target.blobName,
+              blobUrl: target.blobUrl,
+              resumeSecret: target.resume.secret,
+              resumableUntil: target.resume.until.getTime(),
+              file: { name: file.name, size: file.size, lastModified: file.lastModified, type: file.type },
+              blockSizeBytes: config.blockSizeBytes,
+            },
+            file,
+          )
           .catch(() => undefined);
       }
       await uploadTo(
@@ -363,8 +364,10 @@ async function targetFor(
   await upload.fetchedAhead;
   // Only a per-upload token: a container token's blob name is the page's, and a create-only token cannot
   // write a name again should the lost try have stored it after all.
+  // A token fetched ahead for a file that then turned out to have a record names another blob: unused.
   const last = upload.target;
-  if (last?.perUpload && last.expiresOn.getTime() - Date.now() > REFRESH_MARGIN_MS) {
+  const forRecord = !upload.record || last?.blobName === upload.record.blobName;
+  if (last?.perUpload && forRecord && last.expiresOn.getTime() - Date.now() > REFRESH_MARGIN_MS) {
     return { kind: "upload", target: last };
   }
   const onWait = (seconds: number) =>

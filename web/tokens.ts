@@ -1,6 +1,7 @@
 // Where each upload goes: asks the SAS endpoint for a token for one file, keeps a container token for more
 // files while it lives, and turns the endpoint's answer into a target (blob URL and token).
 import type { ResumeRefusal } from "../function/resume";
+import { RESUME_SECRET_HEADER } from "../function/resumeProtocol";
 import type { CredentialsBody, UploadCredentialsBody } from "../function/tokens";
 import type { PageConfig } from "./config";
 import { errorMessageOf, UploadFailure } from "./failures";
@@ -27,6 +28,12 @@ export interface UploadTarget {
   readonly perUpload: boolean;
   /** With an upload's first per-upload token: what earns fresh tokens for the same blob, and until when. */
   readonly resume?: { readonly secret: string; readonly until: Date };
+}
+
+/** What asks for a fresh token for a blob this page started: its name and the first token's secret. */
+export interface ResumeRequest {
+  readonly blobName: string;
+  readonly secret: string;
 }
 
 /** The endpoint refused to resume an upload; `reason` is its `resume` field. */
@@ -81,7 +88,7 @@ export class TokenSource {
       return targetOf(cached, file, this.config.extensions);
     }
     this.cachedContainerToken = undefined;
-    return await this.fresh(file, {}, signal, onWait);
+    return await this.fresh(file, undefined, signal, onWait);
   }
 
   /**
@@ -90,21 +97,21 @@ export class TokenSource {
    */
   async resumeTargetFor(
     file: FileFacts,
-    resume: { readonly blobName: string; readonly secret: string },
+    resume: ResumeRequest,
     signal?: AbortSignal,
     onWait?: OnWait,
   ): Promise<UploadTarget> {
-    return await this.fresh(file, { blobName: resume.blobName, resumeSecret: resume.secret }, signal, onWait);
+    return await this.fresh(file, resume, signal, onWait);
   }
 
   private async fresh(
     file: FileFacts,
-    extra: Record<string, string>,
+    resume: ResumeRequest | undefined,
     signal: AbortSignal | undefined,
     onWait: OnWait | undefined,
   ): Promise<UploadTarget> {
     for (let request = 0; request < MAX_TOKEN_REQUESTS; request++) {
-      const credentials = await this.request(file, extra, signal, onWait);
+      const credentials = await this.request(file, resume, signal, onWait);
       // A token that arrives already expired (by this device's clock) is never used; ask again.
       if (Date.parse(credentials.expiresOn) <= this.now()) continue;
       if (!("blobUrl" in credentials)) this.cachedContainerToken = credentials;
@@ -123,12 +130,12 @@ export class TokenSource {
 
   private async request(
     file: FileFacts,
-    extra: Record<string, string>,
+    resume: ResumeRequest | undefined,
     signal: AbortSignal | undefined,
     onWait: OnWait | undefined,
   ): Promise<Credentials> {
     for (;;) {
-      const ask = (headers: Record<string, string>) => this.ask(file, extra, signal, headers);
+      const ask = (headers: Record<string, string>) => this.ask(file, resume, signal, headers);
       const { response, body } = this.humanCheck ? await this.humanCheck.send(ask, signal) : await ask({});
       if (response.status === 429) {
         const seconds = retryAfterOf(body, response);
@@ -136,11 +143,11 @@ export class TokenSource {
         await this.sleep(seconds * 1000, signal);
         continue;
       }
-      const resume = (body as { resume?: unknown } | undefined)?.resume;
-      if (!response.ok && (resume === "invalid" || resume === "expired" || resume === "finished")) {
+      const refusal = (body as { resume?: unknown } | undefined)?.resume;
+      if (!response.ok && (refusal === "invalid" || refusal === "expired" || refusal === "finished")) {
         throw new ResumeRefusedError(
-          resume,
-          errorMessageOf(body) ?? `The upload cannot be resumed (${resume}).`,
+          refusal,
+          errorMessageOf(body) ?? `The upload cannot be resumed (${refusal}).`,
         );
       }
       if (!response.ok) {
@@ -156,7 +163,7 @@ export class TokenSource {
 
   private async ask(
     file: FileFacts,
-    extra: Record<string, string>,
+    resume: ResumeRequest | undefined,
     signal: AbortSignal | undefined,
     headers: Record<string, string>,
   ): Promise<Answer> {
@@ -164,14 +171,15 @@ export class TokenSource {
       filename: file.name,
       contentType: file.type,
       size: String(file.size),
-      ...extra,
+      ...(resume && { blobName: resume.blobName }),
     });
     let response: Response;
     try {
       response = await this.fetchImpl(`${this.config.apiUrl}?${query}`, {
         cache: "no-store",
         credentials: "omit",
-        headers,
+        // The secret goes in a header: request URLs are kept by the endpoint's logs and any proxy's.
+        headers: resume ? { ...headers, [RESUME_SECRET_HEADER]: resume.secret } : headers,
         signal,
       });
     } catch {

@@ -3,6 +3,8 @@
 // List would tell what storage holds, but it needs read permission, which upload tokens do not carry, so
 // this record is the page's own source of truth (a block it names but storage lost is sent again).
 // https://learn.microsoft.com/rest/api/storageservices/get-block-list#authorization
+// A file chosen again is the recorded one only if its first and last blocks hash as they did: a copy with
+// the same name, size and modification time (copies often keep it) would otherwise be spliced into the blob.
 
 /** What a page can know of a file chosen again: a page cannot reopen a file by itself. */
 export interface FileIdentity {
@@ -20,6 +22,11 @@ export interface UploadRecord {
   readonly file: FileIdentity & { readonly type: string };
   /** The block size the upload started with: a resume cuts the file the same way. */
   readonly blockSizeBytes: number;
+  /**
+   * SHA-256 of the file's first and last blocks (cut at blockSizeBytes), hex. Absent from records written
+   * before it was kept: those are never resumed, only left to expire.
+   */
+  readonly fingerprint?: FileFingerprint;
   /** Indexes of the blocks staged so far. */
   readonly staged: readonly number[];
   /** When the upload started (ms since the epoch). */
@@ -33,12 +40,37 @@ export interface RecordStore {
   delete(blobName: string): Promise<void>;
 }
 
+export interface FileFingerprint {
+  readonly firstBlock: string;
+  readonly lastBlock: string;
+}
+
+/** A file chosen again: what the page knows of it, and its bytes. */
+export type ChosenFile = FileIdentity & Pick<Blob, "slice">;
+
 export function sameFile(record: UploadRecord, file: FileIdentity): boolean {
   return (
     record.file.name === file.name &&
     record.file.size === file.size &&
     record.file.lastModified === file.lastModified
   );
+}
+
+/**
+ * The hashes of the file's first and last blocks: two reads of at most one block each, whatever the file's
+ * size, so telling two files apart costs little beside uploading either. crypto.subtle exists only in
+ * secure contexts (https, or http on localhost); without it this rejects and the upload is not recorded.
+ * https://developer.mozilla.org/docs/Web/API/SubtleCrypto/digest
+ */
+export async function fingerprintOf(file: ChosenFile, blockSizeBytes: number): Promise<FileFingerprint> {
+  const last = blockCount(file.size, blockSizeBytes) - 1;
+  const hash = async (start: number, end: number) => {
+    const digest = await crypto.subtle.digest("SHA-256", await file.slice(start, end).arrayBuffer());
+    return Array.from(new Uint8Array(digest), (byte) => byte.toString(16).padStart(2, "0")).join("");
+  };
+  const firstBlock = await hash(0, Math.min(file.size, blockSizeBytes));
+  const lastBlock = last === 0 ? firstBlock : await hash(last * blockSizeBytes, file.size);
+  return { firstBlock, lastBlock };
 }
 
 export function blockCount(size: number, blockSizeBytes: number): number {
@@ -92,13 +124,32 @@ export class UploadRecords {
     return live.sort((a, b) => a.startedAt - b.startedAt);
   }
 
-  /** The resumable record of this file, if any. */
-  async find(file: FileIdentity): Promise<UploadRecord | undefined> {
-    return (await this.unfinished()).find((record) => sameFile(record, file));
+  /**
+   * The resumable record of this file, if any: same name, size and modification time, and the same bytes in
+   * its first and last blocks (cut as the record's upload cut them). A record of another file with the same
+   * identity is left as it is, for that file.
+   */
+  async find(file: ChosenFile): Promise<UploadRecord | undefined> {
+    for (const record of await this.unfinished()) {
+      if (!sameFile(record, file) || !record.fingerprint) continue;
+      const fingerprint = await fingerprintOf(file, record.blockSizeBytes);
+      if (
+        fingerprint.firstBlock === record.fingerprint.firstBlock &&
+        fingerprint.lastBlock === record.fingerprint.lastBlock
+      ) {
+        return record;
+      }
+    }
+    return undefined;
   }
 
-  async start(record: Omit<UploadRecord, "staged" | "startedAt">): Promise<UploadRecord> {
-    const started: UploadRecord = { ...record, staged: [], startedAt: this.now() };
+  /** Records an upload as it starts, with the fingerprint of `bytes` (the file it sends). */
+  async start(
+    record: Omit<UploadRecord, "staged" | "startedAt" | "fingerprint">,
+    bytes: ChosenFile,
+  ): Promise<UploadRecord> {
+    const fingerprint = await fingerprintOf(bytes, record.blockSizeBytes);
+    const started: UploadRecord = { ...record, fingerprint, staged: [], startedAt: this.now() };
     await this.save(started);
     return started;
   }

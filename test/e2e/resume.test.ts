@@ -1,8 +1,8 @@
 // Resumable uploads in headless Chromium, storage behind a shaped link (bench/shaper.ts) that counts the
 // bytes sent: a 50 MB upload interrupted at about half, by a reload or by the link dropping, is finished
-// from where it was, and the stored blob equals the file.
+// from where it was, and the stored blob equals the file; another file that only looks the same is not.
 import { createHash, randomBytes } from "node:crypto";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
@@ -191,5 +191,35 @@ describe("a 50 MB upload", () => {
     expect(settled).toMatchObject({ state: "done", retryVisible: false });
     expect(await storedDigest(settled.blobName as string)).toBe(digest);
     expect(link.stats.bytesUp).toBeLessThan(0.6 * SIZE);
+  });
+
+  test("left unfinished is not resumed with another file of the same name, size and modification time", async () => {
+    // A copy elsewhere that kept the name and the timestamp, with other bytes.
+    const otherPath = join(folder, "copy", "holiday.jpg");
+    await mkdir(join(folder, "copy"), { recursive: true });
+    const otherBytes = randomBytes(SIZE);
+    await writeFile(otherPath, otherBytes);
+    const modified = new Date("2026-05-01T12:00:00Z");
+    await Promise.all([utimes(filePath, modified, modified), utimes(otherPath, modified, modified)]);
+    const before = watchBlocks();
+    await page.getByLabel("Choose images").setInputFiles(filePath);
+    await expect.poll(() => before.stored, { timeout: 30_000 }).toBeGreaterThanOrEqual(2);
+    const [firstBlob] = before.blobPaths;
+    await page.reload();
+    await expect.poll(() => page.locator("#file-input").isEnabled()).toBe(true);
+    const unfinished = page.locator("#unfinished");
+    await expect.poll(() => unfinished.isVisible()).toBe(true);
+
+    await page.getByLabel("Choose images").setInputFiles(otherPath);
+
+    const row = await settledRow(page, "holiday.jpg");
+    expect(row.state).toBe("done");
+    expect(`/devstoreaccount1/images/${row.blobName}`).not.toBe(firstBlob);
+    expect(await storedDigest(row.blobName as string)).toBe(
+      createHash("sha256").update(otherBytes).digest("hex"),
+    );
+    // The first file's upload is still there to resume, for that file.
+    expect(await unfinished.isVisible()).toBe(true);
+    expect(await unfinished.locator("li").count()).toBe(1);
   });
 });

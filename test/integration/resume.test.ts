@@ -7,13 +7,14 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { SETTING } from "../../function/appSettings";
 import { loadCheckContext } from "../../function/outcomes";
 import { RESUME_GRACE_MINUTES, signResumeSecret } from "../../function/resume";
+import { RESUME_SECRET_HEADER } from "../../function/resumeProtocol";
 import { parseSettings } from "../../function/settings";
 import type { UploadCredentialsBody } from "../../function/tokens";
 import { uploadFinished } from "../../function/uploadOutcome";
 import { uploadTo } from "../../web/blockUpload";
 import { targetOf } from "../../web/tokens";
 import { blockId as pageBlockId } from "../../web/uploadRecords";
-import { startTestStack, type TestStack } from "../support/stack";
+import { ALLOWED_ORIGIN, startTestStack, type TestStack } from "../support/stack";
 
 let stack: TestStack;
 
@@ -29,6 +30,7 @@ const blockId = (index: number) => Buffer.from(`block-${index}`).toString("base6
 
 async function ask(
   extra: Record<string, string> = {},
+  headers: Record<string, string> = {},
 ): Promise<{ status: number; body: Record<string, unknown> }> {
   const query = new URLSearchParams({
     filename: "photo.jpg",
@@ -36,7 +38,7 @@ async function ask(
     size: String(SIZE),
     ...extra,
   });
-  const response = await fetch(`${stack.credentialsUrl}?${query}`);
+  const response = await fetch(`${stack.credentialsUrl}?${query}`, { headers });
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 }
 
@@ -47,7 +49,7 @@ async function firstToken(): Promise<UploadCredentialsBody> {
 }
 
 function resumeOf(credentials: UploadCredentialsBody, secret = credentials.resumeSecret ?? "") {
-  return ask({ blobName: credentials.blobName, resumeSecret: secret });
+  return ask({ blobName: credentials.blobName }, { [RESUME_SECRET_HEADER]: secret });
 }
 
 function blockClient(credentials: { blobUrl: string; sasKey: string }): BlockBlobClient {
@@ -106,11 +108,10 @@ describe("a resume request", () => {
 
   test("with a size other than the one the upload declared is a 403 naming it invalid", async () => {
     const first = await firstToken();
-    const { status, body } = await ask({
-      blobName: first.blobName,
-      resumeSecret: first.resumeSecret ?? "",
-      size: String(SIZE * 1000),
-    });
+    const { status, body } = await ask(
+      { blobName: first.blobName, size: String(SIZE * 1000) },
+      { [RESUME_SECRET_HEADER]: first.resumeSecret ?? "" },
+    );
     expect(status).toBe(403);
     expect(body).toMatchObject({ resume: "invalid" });
   });
@@ -150,13 +151,43 @@ describe("a resume request", () => {
     });
   });
 
-  test("without its secret is a 400 naming both parameters", async () => {
+  test("without its secret is a 400 naming both the parameter and the header", async () => {
     const first = await firstToken();
     const { status, body } = await ask({ blobName: first.blobName });
     expect(status).toBe(400);
     expect(body).toEqual({
-      error: "Resuming an upload needs both blobName and resumeSecret, from its first token.",
+      error:
+        "Resuming an upload needs its blobName in the query and its resume secret in the X-Valet-Resume-Secret header, both from its first token.",
     });
+  });
+
+  test("with its secret in the query is a 400 saying to send the header, and neither answer nor log holds the secret", async () => {
+    const first = await firstToken();
+    const secret = first.resumeSecret ?? "";
+    const signature = secret.split(".")[1] ?? "";
+    expect(signature).not.toBe("");
+
+    const { status, body } = await ask({ blobName: first.blobName, resumeSecret: secret });
+
+    expect(status).toBe(400);
+    expect(body.sasKey).toBeUndefined();
+    expect(body.error).toMatch(/send it in the X-Valet-Resume-Secret header/);
+    expect(JSON.stringify(body)).not.toContain(signature);
+    expect(stack.logs.join("\n")).toContain("request.rejected");
+    expect(stack.logs.join("\n")).not.toContain(signature);
+  });
+
+  test("the page's preflight for the resume secret's header is answered", async () => {
+    const response = await fetch(stack.credentialsUrl, {
+      method: "OPTIONS",
+      headers: {
+        Origin: ALLOWED_ORIGIN,
+        "Access-Control-Request-Method": "GET",
+        "Access-Control-Request-Headers": RESUME_SECRET_HEADER,
+      },
+    });
+    expect(response.status).toBe(204);
+    expect(response.headers.get("access-control-allow-headers")).toBe(RESUME_SECRET_HEADER);
   });
 });
 
@@ -203,11 +234,10 @@ describe("the page's block upload", () => {
     for (const index of [0, 1, 3]) {
       await early.stageBlock(pageBlockId(index), data.subarray(index * BLOCK, (index + 1) * BLOCK), BLOCK);
     }
-    const resume = await ask({
-      size: String(data.length),
-      blobName: first.blobName,
-      resumeSecret: first.resumeSecret ?? "",
-    });
+    const resume = await ask(
+      { size: String(data.length), blobName: first.blobName },
+      { [RESUME_SECRET_HEADER]: first.resumeSecret ?? "" },
+    );
     expect(resume.status).toBe(200);
     const sent: number[] = [];
 
@@ -261,8 +291,9 @@ describe("once the upload is checked", () => {
     expect(status.state).toBe(state);
 
     query.set("blobName", first.blobName);
-    query.set("resumeSecret", first.resumeSecret ?? "");
-    const resumed = await fetch(`${checked.credentialsUrl}?${query}`);
+    const resumed = await fetch(`${checked.credentialsUrl}?${query}`, {
+      headers: { [RESUME_SECRET_HEADER]: first.resumeSecret ?? "" },
+    });
 
     expect(resumed.status).toBe(409);
     expect(await resumed.json()).toMatchObject({ resume: "finished" });

@@ -87,11 +87,11 @@ describe("keys derived from the account key", () => {
 
 describe("a resume request", () => {
   const policy = parsePolicy({});
-  const query = (extra: Record<string, string>) =>
+  const query = (extra: Record<string, string> = {}) =>
     new URLSearchParams({ filename: "a.jpg", contentType: "image/jpeg", size: "1000", ...extra });
 
-  test("carries the blob name and the secret with the upload's parameters", () => {
-    const request = parseTokenRequest(query({ blobName: UPLOAD.blobName, resumeSecret: "1.abc" }), policy);
+  test("carries the blob name from the query and the secret from its header with the upload's parameters", () => {
+    const request = parseTokenRequest(query({ blobName: UPLOAD.blobName }), policy, "1.abc");
     expect(request).toMatchObject({
       kind: "upload",
       size: 1000,
@@ -100,18 +100,45 @@ describe("a resume request", () => {
   });
 
   test("without both the blob name and the secret is a request error naming both", () => {
-    expect(() => parseTokenRequest(query({ blobName: UPLOAD.blobName }), policy)).toThrow(
-      new RequestError("Resuming an upload needs both blobName and resumeSecret, from its first token."),
+    const incomplete = new RequestError(
+      "Resuming an upload needs its blobName in the query and its resume secret in the X-Valet-Resume-Secret header, both from its first token.",
     );
+    expect(() => parseTokenRequest(query({ blobName: UPLOAD.blobName }), policy)).toThrow(incomplete);
+    expect(() => parseTokenRequest(query(), policy, "1.abc")).toThrow(incomplete);
+    expect(() => parseTokenRequest(new URLSearchParams(), policy, "1.abc")).toThrow(incomplete);
+  });
+
+  test("with the secret in the query is refused, saying to send the header, without echoing the secret", () => {
+    const secret = "1795446000.q7G0n1-secret-value";
+    let refusal: unknown;
+    try {
+      parseTokenRequest(query({ blobName: UPLOAD.blobName, resumeSecret: secret }), policy, secret);
+    } catch (error) {
+      refusal = error;
+    }
+    expect(refusal).toBeInstanceOf(RequestError);
+    const message = (refusal as RequestError).message;
+    expect(message).toMatch(/send it in the X-Valet-Resume-Secret header/);
+    expect(message).not.toContain(secret);
+    expect(message).not.toContain("q7G0n1");
+  });
+
+  test("a secret header that is empty, too long or holds control characters is a request error", () => {
+    const resume = query({ blobName: UPLOAD.blobName });
+    for (const secret of ["", "x".repeat(101), "1.a\u0000b"]) {
+      expect(() => parseTokenRequest(resume, policy, secret)).toThrow(
+        /The X-Valet-Resume-Secret header must hold the resume secret/,
+      );
+    }
   });
 
   test("naming a blob of another type or a path is a request error", () => {
     const wrong = UPLOAD.blobName.replace(".jpg", ".png");
-    expect(() => parseTokenRequest(query({ blobName: wrong, resumeSecret: "1.abc" }), policy)).toThrow(
+    expect(() => parseTokenRequest(query({ blobName: wrong }), policy, "1.abc")).toThrow(
       /blobName must be the name the upload's first token gave, ending in \.jpg/,
     );
-    expect(() =>
-      parseTokenRequest(query({ blobName: `../${UPLOAD.blobName}`, resumeSecret: "1.abc" }), policy),
-    ).toThrow(RequestError);
+    expect(() => parseTokenRequest(query({ blobName: `../${UPLOAD.blobName}` }), policy, "1.abc")).toThrow(
+      RequestError,
+    );
   });
 });

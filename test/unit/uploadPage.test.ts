@@ -3,6 +3,7 @@
 import { RestError } from "@azure/storage-blob";
 import { describe, expect, test } from "vitest";
 import { IMAGE_EXTENSIONS } from "../../function/policy";
+import { RESUME_SECRET_HEADER } from "../../function/resumeProtocol";
 import { checkFile } from "../../web/checks";
 import {
   DEFAULT_UPLOAD_TUNING,
@@ -48,8 +49,10 @@ function endpoint(
   ...answers: Array<{ status?: number; body: unknown; headers?: Record<string, string> } | Error>
 ) {
   const urls: string[] = [];
-  const fetchImpl = (async (input: string | URL | Request) => {
+  const headers: Array<Record<string, string>> = [];
+  const fetchImpl = (async (input: string | URL | Request, init?: RequestInit) => {
     urls.push(String(input));
+    headers.push(Object.fromEntries(new Headers(init?.headers)));
     const answer = answers.shift();
     if (!answer) throw new Error("no more answers");
     if (answer instanceof Error) throw answer;
@@ -58,7 +61,7 @@ function endpoint(
       headers: answer.headers,
     });
   }) as typeof fetch;
-  return { urls, fetchImpl };
+  return { urls, headers, fetchImpl };
 }
 
 describe("the checks before any request", () => {
@@ -275,8 +278,8 @@ describe("resuming through the token source", () => {
     expect(target.resume).toEqual({ secret: SECRET, until: new Date(until) });
   });
 
-  test("asks for the same blob with its secret beside the file's parameters", async () => {
-    const { urls, fetchImpl } = endpoint({ body: perUpload(15, "3f0c1b9e.png") });
+  test("asks for the same blob beside the file's parameters, with its secret in a header and never in the URL", async () => {
+    const { urls, headers, fetchImpl } = endpoint({ body: perUpload(15, "3f0c1b9e.png") });
     const target = await new TokenSource(CONFIG, () => NOW, fetchImpl).resumeTargetFor(PHOTO, {
       blobName: "3f0c1b9e.png",
       secret: SECRET,
@@ -286,8 +289,9 @@ describe("resuming through the token source", () => {
       contentType: "image/png",
       size: "2048",
       blobName: "3f0c1b9e.png",
-      resumeSecret: SECRET,
     });
+    expect(urls[0]).not.toContain(SECRET);
+    expect(headers[0]).toEqual({ [RESUME_SECRET_HEADER]: SECRET });
     expect(target).toMatchObject({ blobName: "3f0c1b9e.png", perUpload: true });
     expect(target.resume).toBeUndefined();
   });
