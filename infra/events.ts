@@ -33,6 +33,11 @@ export interface UploadEventsArgs {
   /** The account holding the queue, and the queue the events are delivered to. */
   queueAccount: { id: pulumi.Input<string>; name: pulumi.Input<string> };
   queue: storage.Queue;
+  /**
+   * What the subscription also waits for, beyond the topic's own roles: time for those roles to take
+   * effect (a new assignment can take minutes; Event Grid checks the access when the subscription is made).
+   */
+  subscribeAfter?: pulumi.Resource[];
 }
 
 export class UploadEvents extends pulumi.ComponentResource {
@@ -122,7 +127,7 @@ export class UploadEvents extends pulumi.ComponentResource {
           },
         },
       },
-      { parent: this, dependsOn: [queueSender, deadLetterWriter] },
+      { parent: this, dependsOn: [queueSender, deadLetterWriter, ...(args.subscribeAfter ?? [])] },
     );
 
     this.topicName = topic.name;

@@ -101,16 +101,6 @@ const functionApp = new FunctionApp("credentials", {
   },
 });
 
-// Each blob created in the inbox becomes a message on the app's queue, which triggers the check.
-new UploadEvents("uploads-created", {
-  resourceGroupName,
-  location,
-  uploadsAccountId: uploads.account.id,
-  inboxContainer: uploads.containerName,
-  queueAccount: functionApp.runtimeAccount,
-  queue: functionApp.uploadsCreatedQueue,
-});
-
 // What it all costs, watched: an optional monthly budget that e-mails valet:budgetAlertEmail.
 if (config.budget) {
   costBudget("budget", { scope: resourceGroup.id, ...config.budget });
@@ -122,6 +112,20 @@ const deployment = new FunctionDeployment("credentials", {
   functionApp,
   resourceGroupName,
   package: buildFunctionPackage(DIST),
+});
+
+// Each blob created in the inbox becomes a message on the app's queue, which triggers the check.
+new UploadEvents("uploads-created", {
+  resourceGroupName,
+  location,
+  uploadsAccountId: uploads.account.id,
+  inboxContainer: uploads.containerName,
+  queueAccount: functionApp.runtimeAccount,
+  queue: functionApp.uploadsCreatedQueue,
+  // The subscription is made once the code is published: the publish itself waits out the propagation of
+  // the app's new role (infra/deploy.ts), minutes in which the topic's roles, assigned meanwhile, take
+  // effect too; and events then reach a queue whose function exists.
+  subscribeAfter: [deployment],
 });
 
 // The upload page, served by a static website (the uploads account's, or keyless the page account's) and

@@ -887,6 +887,15 @@ describe("the check after each upload", () => {
     expect(subscription().dependencies).toEqual(expect.arrayContaining([sender.urn, deadLetters.urn]));
   });
 
+  test("the subscription also waits for the code's publish, which waits out role propagation", () => {
+    expect(subscription().dependencies).toContain(publish(run).urn);
+    // Only the subscription: the topic and its roles are made early, so their roles have those minutes.
+    expect(topic().dependencies).not.toContain(publish(run).urn);
+    for (const name of ["uploads-created-queue-sender", "uploads-created-deadletter-writer"]) {
+      expect(only(run, ROLE_ASSIGNMENT, name).dependencies).not.toContain(publish(run).urn);
+    }
+  });
+
   test("every role the stack assigns, to whom and where: nothing wider than each queue, table or container", () => {
     const assignments = run.resources
       .filter((r) => r.type === ROLE_ASSIGNMENT)
