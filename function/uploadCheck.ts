@@ -21,6 +21,11 @@ export interface BlobCreatedEvent {
   readonly blobType: string;
   readonly eTag: string;
   readonly url: string;
+  /**
+   * Orders the events of one blob name by plain string comparison; empty when the event has none.
+   * https://learn.microsoft.com/azure/event-grid/event-schema-blob-storage#event-properties (sequencer)
+   */
+  readonly sequencer: string;
 }
 
 export const BLOB_CREATED = "Microsoft.Storage.BlobCreated";
@@ -33,7 +38,11 @@ export class EventMessageError extends Error {
 /**
  * The event in a queue message, in any form it reaches the function: an object (the Node worker parses a
  * message that is JSON), JSON text, or base64 of JSON text. Event Grid has been reported to write both
- * plain and base64 text to queues, and the queue trigger decodes base64 by default.
+ * plain and base64 text to queues. host.json sets the trigger's messageEncoding to "none", so both forms reach
+ * the function (with the default, base64, a plain message is poisoned without the function being called:
+ * Azure/azure-sdk-for-net#21449, #28799).
+ * https://github.com/Azure/azure-sdk-for-net/issues/21449
+ * https://github.com/Azure/azure-sdk-for-net/issues/28799
  * https://github.com/MicrosoftDocs/azure-docs/issues/69702
  * https://github.com/MicrosoftDocs/azure-docs/issues/102923
  * https://learn.microsoft.com/azure/azure-functions/functions-bindings-storage-queue#host-json (messageEncoding)
@@ -83,6 +92,10 @@ export function parseBlobCreatedMessage(message: unknown): BlobCreatedEvent {
     blobType: field("blobType"),
     eTag: field("eTag"),
     url: field("url"),
+    sequencer:
+      typeof (data as Record<string, unknown>).sequencer === "string"
+        ? ((data as Record<string, unknown>).sequencer as string)
+        : "",
   };
 }
 
@@ -97,7 +110,11 @@ function parseText(text: string): unknown {
   }
 }
 
-function decodeBase64(text: string): string | undefined {
+/**
+ * The text `text` is base64 of, or undefined when it is not base64 (standard alphabet, padded): the one test
+ * of the form, shared with the local queue runner's decoding.
+ */
+export function decodeBase64(text: string): string | undefined {
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(text) || text.length % 4 !== 0) return undefined;
   return Buffer.from(text, "base64").toString("utf8");
 }
