@@ -156,7 +156,14 @@ async function check(
     );
   }
   if (verdict.accepted) {
-    const copied = await settle(copyVerified(inbox, verified, eTag, verdict.contentType, event.sequencer));
+    const copied = await settle(
+      copyVerified(inbox, verified, eTag, verdict.contentType, event.sequencer).catch((error: unknown) => {
+        // A destination that exists may be refused as a conflict (BlobAlreadyExists) rather than a failed
+        // condition; both mean the same here.
+        if (error instanceof RestError && error.statusCode === 409) return CHANGED;
+        throw error;
+      }),
+    );
     if (typeof copied === "number") {
       // Which side refused matters: the inbox blob's going or changing ends the check; a verified blob that
       // appeared meanwhile (409 or 412 on If-None-Match: *) is either this very copy or a taken name.
@@ -168,11 +175,11 @@ async function check(
       throw new Error(`copying to the verified container failed with ${copied}`);
     }
     // Recorded only once the headers are right: an accepted outcome promises a safe blob.
-    await outcomes.record({ ...decided, decidedAt: now(), state: "accepted", url: verified.url });
+    await outcomes.record({ ...decided, decidedAt: timestamp(), state: "accepted", url: verified.url });
   } else {
     await outcomes.record({
       ...decided,
-      decidedAt: now(),
+      decidedAt: timestamp(),
       state: "rejected",
       reason: verdict.reason,
       code: verdict.code,
@@ -277,7 +284,7 @@ async function settleExisting(
       blobName: verified.name,
       eTag: `"${sourceETag}"`,
       sequencer: metadata[SOURCE_SEQUENCER] ?? "",
-      decidedAt: now(),
+      decidedAt: timestamp(),
       state: "accepted",
       url: verified.url,
     });
@@ -287,7 +294,7 @@ async function settleExisting(
   return { kind: "nameTaken", verifiedSourceETag: sourceETag };
 }
 
-const now = () => new Date().toISOString();
+const timestamp = () => new Date().toISOString();
 
 const bareETag = (value: string) => value.replace(/^(W\/)?"|"$/g, "");
 
