@@ -284,6 +284,33 @@ describe("the verified copy's headers", () => {
     expect(properties.cacheControl).toBeUndefined();
   });
 
+  test("a header write that fails after the copy is repaired by the retry of the same event", async () => {
+    const name = "retried.png";
+    let failed = false;
+    checkSeams.afterCopy = async (blobName) => {
+      if (blobName !== name || failed) return;
+      failed = true;
+      throw new Error("the header write failed");
+    };
+    try {
+      await new BlockBlobClient(urlFor(await containerToken(), name)).upload(png, png.length, {
+        blobHTTPHeaders: hostile,
+      });
+      await stack.checksSettled();
+    } finally {
+      checkSeams.afterCopy = undefined;
+    }
+    expect(failed).toBe(true);
+    const properties = await verified().getBlobClient(name).getProperties();
+    expect(properties.contentType).toBe("image/png");
+    expect(properties.contentDisposition).toBeUndefined();
+    expect((await status(name)).body).toMatchObject({ state: "accepted" });
+    expect(await inbox().getBlobClient(name).exists()).toBe(false);
+    expect(logEvents()).toContainEqual(
+      expect.objectContaining({ event: "validation.redelivered", blobName: name }),
+    );
+  });
+
   test("a header write that fails after the copy, with the inbox blob rewritten meanwhile, is repaired by the next event", async () => {
     const name = "repaired.png";
     let failed = false;
