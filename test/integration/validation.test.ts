@@ -6,6 +6,7 @@ import { join } from "node:path";
 import {
   AnonymousCredential,
   AppendBlobClient,
+  type BlobHTTPHeaders,
   BlobServiceClient,
   BlockBlobClient,
   PageBlobClient,
@@ -223,6 +224,34 @@ const containerToken = async (): Promise<CredentialsBody> => {
 const urlFor = (credentials: CredentialsBody, name: string) =>
   `${credentials.url}/${credentials.container}/${name}?${credentials.sasKey}`;
 
+/**
+ * Uploads the PNG as `name` with a container token while `step` runs once, for that name, at a seam of the
+ * check; then waits for the checks twice, since a write `step` makes has its event only after the first.
+ */
+async function uploadThrough(
+  seam: keyof typeof checkSeams,
+  name: string,
+  step: () => Promise<void>,
+  blobHTTPHeaders?: BlobHTTPHeaders,
+): Promise<void> {
+  let ran = false;
+  checkSeams[seam] = async (blobName) => {
+    if (blobName !== name || ran) return;
+    ran = true;
+    await step();
+  };
+  try {
+    await new BlockBlobClient(urlFor(await containerToken(), name)).upload(png, png.length, {
+      blobHTTPHeaders,
+    });
+    await stack.checksSettled();
+    await stack.checksSettled();
+  } finally {
+    checkSeams[seam] = undefined;
+  }
+  expect(ran).toBe(true);
+}
+
 describe("an accepted name keeps its image", () => {
   test.each([
     [
@@ -286,21 +315,14 @@ describe("the verified copy's headers", () => {
 
   test("a header write that fails after the copy is repaired by the retry of the same event", async () => {
     const name = "retried.png";
-    let failed = false;
-    checkSeams.afterCopy = async (blobName) => {
-      if (blobName !== name || failed) return;
-      failed = true;
-      throw new Error("the header write failed");
-    };
-    try {
-      await new BlockBlobClient(urlFor(await containerToken(), name)).upload(png, png.length, {
-        blobHTTPHeaders: hostile,
-      });
-      await stack.checksSettled();
-    } finally {
-      checkSeams.afterCopy = undefined;
-    }
-    expect(failed).toBe(true);
+    await uploadThrough(
+      "afterCopy",
+      name,
+      async () => {
+        throw new Error("the header write failed");
+      },
+      hostile,
+    );
     const properties = await verified().getBlobClient(name).getProperties();
     expect(properties.contentType).toBe("image/png");
     expect(properties.contentDisposition).toBeUndefined();
@@ -313,25 +335,18 @@ describe("the verified copy's headers", () => {
 
   test("a header write that fails after the copy, with the inbox blob rewritten meanwhile, is repaired by the next event", async () => {
     const name = "repaired.png";
-    let failed = false;
-    checkSeams.afterCopy = async (blobName) => {
-      if (blobName !== name || failed) return;
-      failed = true;
-      // The uploader writes the name again while the first check is between its copy and its headers.
-      await inbox().getBlockBlobClient(name).upload(otherPng, otherPng.length, { blobHTTPHeaders: hostile });
-      throw new Error("the header write failed");
-    };
-    try {
-      await new BlockBlobClient(urlFor(await containerToken(), name)).upload(png, png.length, {
-        blobHTTPHeaders: hostile,
-      });
-      await stack.checksSettled();
-      // Again: the rewrite happened during the first check, and its event is due now.
-      await stack.checksSettled();
-    } finally {
-      checkSeams.afterCopy = undefined;
-    }
-    expect(failed).toBe(true);
+    await uploadThrough(
+      "afterCopy",
+      name,
+      async () => {
+        // The uploader writes the name again while the first check is between its copy and its headers.
+        await inbox()
+          .getBlockBlobClient(name)
+          .upload(otherPng, otherPng.length, { blobHTTPHeaders: hostile });
+        throw new Error("the header write failed");
+      },
+      hostile,
+    );
     const copy = verified().getBlobClient(name);
     expect((await copy.downloadToBuffer()).equals(png)).toBe(true);
     const properties = await copy.getProperties();
@@ -350,21 +365,9 @@ describe("the verified copy's headers", () => {
 describe("a write racing the check", () => {
   test("bytes written between the head read and the copy are never copied: the copy is of the checked version only", async () => {
     const name = "raced.png";
-    let raced = false;
-    checkSeams.afterHeadRead = async (blobName) => {
-      if (blobName !== name || raced) return;
-      raced = true;
+    await uploadThrough("afterHeadRead", name, async () => {
       await inbox().getBlockBlobClient(name).upload(html, html.length);
-    };
-    try {
-      await new BlockBlobClient(urlFor(await containerToken(), name)).upload(png, png.length);
-      await stack.checksSettled();
-      // Again: the rewrite happened during the first check, and its event is due now.
-      await stack.checksSettled();
-    } finally {
-      checkSeams.afterHeadRead = undefined;
-    }
-    expect(raced).toBe(true);
+    });
     expect(await verified().getBlobClient(name).exists()).toBe(false);
     expect((await status(name)).body).toEqual({
       blobName: name,
@@ -377,10 +380,7 @@ describe("a write racing the check", () => {
 describe("a verified blob appearing during the check", () => {
   test("a copy under a name another check filled meanwhile does not replace that image", async () => {
     const name = "filled.png";
-    let filled = false;
-    checkSeams.afterHeadRead = async (blobName) => {
-      if (blobName !== name || filled) return;
-      filled = true;
+    await uploadThrough("afterHeadRead", name, async () => {
       // As a concurrent check of another version of the name would leave it.
       await verified()
         .getBlockBlobClient(name)
@@ -388,14 +388,7 @@ describe("a verified blob appearing during the check", () => {
           blobHTTPHeaders: { blobContentType: "image/png" },
           metadata: { sourceetag: "0x1", detectedtype: "image/png" },
         });
-    };
-    try {
-      await new BlockBlobClient(urlFor(await containerToken(), name)).upload(png, png.length);
-      await stack.checksSettled();
-    } finally {
-      checkSeams.afterHeadRead = undefined;
-    }
-    expect(filled).toBe(true);
+    });
     expect((await verified().getBlobClient(name).downloadToBuffer()).equals(otherPng)).toBe(true);
     expect(await inbox().getBlobClient(name).exists()).toBe(false);
     expect(logEvents()).toContainEqual(
