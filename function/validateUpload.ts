@@ -240,7 +240,12 @@ async function copyVerified(
   const poller = await verified.beginCopyFromURL(inbox.url, {
     sourceConditions: { ifMatch: eTag },
     conditions: { ifNoneMatch: "*" },
-    metadata: { [SOURCE_ETAG]: bareETag(eTag), [SOURCE_SEQUENCER]: sequencer, [DETECTED_TYPE]: contentType },
+    metadata: {
+      [SOURCE_ETAG]: bareETag(eTag),
+      [DETECTED_TYPE]: contentType,
+      // Only with a value: an event without a sequencer leaves the copy without one.
+      ...(sequencer ? { [SOURCE_SEQUENCER]: sequencer } : {}),
+    },
     intervalInMs: 500,
   });
   const copied = await poller.pollUntilDone();
