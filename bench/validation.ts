@@ -10,6 +10,7 @@ import { QueueServiceClient } from "@azure/storage-queue";
 import { type Environment, SETTING } from "../function/appSettings";
 import { queueFunctions } from "../function/functions";
 import { configureSettings, loadSettings } from "../function/settings";
+import { parseBlobCreatedMessage } from "../function/uploadCheck";
 import { HEAD_BYTES, UPLOADS_CREATED_QUEUE } from "../function/verification";
 import { blobCreatedEvent, eventMessage } from "../local/eventGrid";
 import { closeServer } from "../local/lifecycle";
@@ -112,8 +113,8 @@ async function rateRow(options: ValidationBenchOptions): Promise<BenchRow> {
   );
   // The least a queue-driven move can cost: copy to the verified container and delete, nothing read.
   const moveOnly: StorageQueueHandler = async (message) => {
-    const event = message as { subject: string };
-    const name = event.subject.split("/blobs/")[1] ?? "";
+    // The message as the trigger hands it over, in whichever form it was written.
+    const name = parseBlobCreatedMessage(message).blobName;
     const source = service.getContainerClient(settings.container).getBlobClient(name);
     const target = service.getContainerClient(settings.verification.verifiedContainer).getBlobClient(name);
     await (await target.beginCopyFromURL(source.url)).pollUntilDone();

@@ -16,6 +16,8 @@ export type Outcome =
 export type RecordedOutcome = Outcome & {
   readonly blobName: string;
   readonly eTag: string;
+  /** The BlobCreated event's sequencer for that version: later writes of a name compare greater. */
+  readonly sequencer: string;
   readonly decidedAt: string;
 };
 
@@ -25,40 +27,67 @@ export interface OutcomeStore {
 }
 
 /**
- * One row per blob name, replaced by a later version's outcome. The key is a hash of the name: a table key
- * may not hold `/`, `\`, `#`, `?` or control characters, which a blob name may, and is limited to 1 KiB.
+ * One row per blob name. The key is a hash of the name: a table key may not hold `/`, `\\`, `#`, `?` or
+ * control characters, which a blob name may, and is limited to 1 KiB.
  * https://learn.microsoft.com/rest/api/storageservices/understanding-the-table-service-data-model#characters-disallowed-in-key-fields
+ *
+ * A row is replaced only by the outcome of a later version (by the events' sequencer, which orders the
+ * events of one blob name by string comparison), and an accepted outcome never: the verified blob it
+ * points at is never replaced either. Checks of two versions can finish in any order, so the write is
+ * conditioned on the row as read (its ETag; a create fails if another created it first) and tried again.
+ * https://learn.microsoft.com/azure/event-grid/event-schema-blob-storage#event-properties
+ * https://learn.microsoft.com/rest/api/storageservices/update-entity2
  */
 export class TableOutcomeStore implements OutcomeStore {
   constructor(private readonly table: TableClient) {}
 
   async record(outcome: RecordedOutcome): Promise<void> {
-    await this.table.upsertEntity(
-      {
-        partitionKey: outcomeKey(outcome.blobName),
-        rowKey: ROW,
-        blobName: outcome.blobName,
-        eTag: outcome.eTag,
-        decidedAt: outcome.decidedAt,
-        state: outcome.state,
-        ...(outcome.state === "accepted"
-          ? { url: outcome.url }
-          : { reason: outcome.reason, code: outcome.code }),
-      },
-      "Replace",
-    );
+    const entity = {
+      partitionKey: outcomeKey(outcome.blobName),
+      rowKey: ROW,
+      blobName: outcome.blobName,
+      eTag: outcome.eTag,
+      sequencer: outcome.sequencer,
+      decidedAt: outcome.decidedAt,
+      state: outcome.state,
+      ...(outcome.state === "accepted"
+        ? { url: outcome.url }
+        : { reason: outcome.reason, code: outcome.code }),
+    };
+    for (let tries = 0; tries < 5; tries++) {
+      const current = await this.row(outcome.blobName);
+      if (current && !supersedes(outcome, current)) return;
+      try {
+        if (current) await this.table.updateEntity(entity, "Replace", { etag: current.etag });
+        else await this.table.createEntity(entity);
+        return;
+      } catch (error) {
+        const status = (error as { statusCode?: unknown }).statusCode;
+        if (status !== 409 && status !== 412) throw error;
+      }
+    }
+    throw new Error("the upload's outcome kept changing while it was being recorded");
   }
 
-  async find(blobName: string): Promise<RecordedOutcome | undefined> {
-    let row: Record<string, unknown>;
+  private async row(blobName: string): Promise<(Record<string, unknown> & { etag: string }) | undefined> {
     try {
-      row = await this.table.getEntity<Record<string, unknown>>(outcomeKey(blobName), ROW);
+      return await this.table.getEntity<Record<string, unknown>>(outcomeKey(blobName), ROW);
     } catch (error) {
       if ((error as { statusCode?: unknown }).statusCode === 404 && !isMissingTable(error)) return undefined;
       throw error;
     }
+  }
+
+  async find(blobName: string): Promise<RecordedOutcome | undefined> {
+    const row = await this.row(blobName);
+    if (!row) return undefined;
     const text = (name: string) => (typeof row[name] === "string" ? (row[name] as string) : "");
-    const common = { blobName, eTag: text("eTag"), decidedAt: text("decidedAt") };
+    const common = {
+      blobName,
+      eTag: text("eTag"),
+      sequencer: text("sequencer"),
+      decidedAt: text("decidedAt"),
+    };
     return row.state === "accepted"
       ? { ...common, state: "accepted", url: text("url") }
       : { ...common, state: "rejected", reason: text("reason"), code: text("code") };
@@ -66,6 +95,17 @@ export class TableOutcomeStore implements OutcomeStore {
 }
 
 const ROW = "outcome";
+
+/** Whether `next` may replace the row: never an accepted one; otherwise only by a version no older. */
+function supersedes(next: RecordedOutcome, row: Record<string, unknown>): boolean {
+  if (row.state === "accepted") return false;
+  // The verified blob of an accepted version is never replaced, so its outcome is the truth whenever it lands.
+  if (next.state === "accepted") return true;
+  const previous = typeof row.sequencer === "string" ? row.sequencer : "";
+  // A row or event without a sequencer cannot be ordered: the newer decision wins, as before.
+  if (previous === "" || next.sequencer === "") return true;
+  return next.sequencer >= previous;
+}
 
 function outcomeKey(blobName: string): string {
   return createHash("sha256").update(blobName).digest("hex");

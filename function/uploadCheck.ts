@@ -21,6 +21,11 @@ export interface BlobCreatedEvent {
   readonly blobType: string;
   readonly eTag: string;
   readonly url: string;
+  /**
+   * Orders the events of one blob name by plain string comparison; empty when the event has none.
+   * https://learn.microsoft.com/azure/event-grid/event-schema-blob-storage#event-properties (sequencer)
+   */
+  readonly sequencer: string;
 }
 
 export const BLOB_CREATED = "Microsoft.Storage.BlobCreated";
@@ -33,7 +38,11 @@ export class EventMessageError extends Error {
 /**
  * The event in a queue message, in any form it reaches the function: an object (the Node worker parses a
  * message that is JSON), JSON text, or base64 of JSON text. Event Grid has been reported to write both
- * plain and base64 text to queues, and the queue trigger decodes base64 by default.
+ * plain and base64 text to queues. host.json sets the trigger's messageEncoding to "none", so both forms reach
+ * the function (with the default, base64, a plain message is poisoned without the function being called:
+ * Azure/azure-sdk-for-net#21449, #28799).
+ * https://github.com/Azure/azure-sdk-for-net/issues/21449
+ * https://github.com/Azure/azure-sdk-for-net/issues/28799
  * https://github.com/MicrosoftDocs/azure-docs/issues/69702
  * https://github.com/MicrosoftDocs/azure-docs/issues/102923
  * https://learn.microsoft.com/azure/azure-functions/functions-bindings-storage-queue#host-json (messageEncoding)
@@ -83,6 +92,10 @@ export function parseBlobCreatedMessage(message: unknown): BlobCreatedEvent {
     blobType: field("blobType"),
     eTag: field("eTag"),
     url: field("url"),
+    sequencer:
+      typeof (data as Record<string, unknown>).sequencer === "string"
+        ? ((data as Record<string, unknown>).sequencer as string)
+        : "",
   };
 }
 
@@ -97,7 +110,11 @@ function parseText(text: string): unknown {
   }
 }
 
-function decodeBase64(text: string): string | undefined {
+/**
+ * The text `text` is base64 of, or undefined when it is not base64 (standard alphabet, padded): the one test
+ * of the form, shared with the local queue runner's decoding.
+ */
+export function decodeBase64(text: string): string | undefined {
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(text) || text.length % 4 !== 0) return undefined;
   return Buffer.from(text, "base64").toString("utf8");
 }
@@ -120,6 +137,7 @@ export type RejectionCode =
   | "svg"
   | "unreadableHeader"
   | "truncated"
+  | "trailingData"
   | "tooManyPixels";
 
 export type Verdict =
@@ -219,8 +237,15 @@ export async function judgeContent(
       `the ${kind}'s header cannot be read: the file is damaged or cut short`,
     );
   }
-  if (whole && !isComplete(detected.type, bytes)) {
+  const ending = whole ? endOf(detected.type, bytes) : "complete";
+  if (ending === "truncated") {
     return reject("truncated", `the ${kind} is cut short: it does not end as such a file ends`);
+  }
+  if (ending === "trailing") {
+    return reject(
+      "trailingData",
+      `the ${kind} has data after its end: other content may be hidden behind the image`,
+    );
   }
   const pixels = size.width * size.height;
   if (pixels > rules.maxImagePixels) {
@@ -292,25 +317,93 @@ function sniffText(bytes: Uint8Array): Detected {
 }
 
 /**
- * For a file read whole, whether it ends as its format says a file ends: a PNG's chunks run to IEND, a JPEG
- * ends with the EOI marker, a GIF with its trailer. Other formats are not checked here.
+ * For a file read whole, whether it ends as its format says a file ends, with nothing after it but zero
+ * padding (some cameras pad; harmless): a PNG's chunks run to IEND, a GIF's blocks to its trailer, a JPEG's
+ * segments and scans to the EOI marker. Walking the structure, rather than looking at the last bytes, finds
+ * the real end, so a file that appends script after a fake trailer (a GIF/JS polyglot ends in `;`, the GIF
+ * trailer byte) is refused. Other formats are not checked here.
  */
-function isComplete(type: ImageContentType, bytes: Uint8Array): boolean {
+function endOf(type: ImageContentType, bytes: Uint8Array): "complete" | "truncated" | "trailing" {
   const data = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (type === "image/png") {
-    for (let at = 8; at + 8 <= data.length; ) {
-      const length = data.readUInt32BE(at);
-      const name = data.toString("latin1", at + 4, at + 8);
-      at += 12 + length;
-      if (name === "IEND") return at <= data.length;
-    }
-    return false;
+  const end =
+    type === "image/png"
+      ? pngEnd(data)
+      : type === "image/gif"
+        ? gifEnd(data)
+        : type === "image/jpeg"
+          ? jpegEnd(data)
+          : data.length;
+  if (end === undefined || end > data.length) return "truncated";
+  return data.subarray(end).every((byte) => byte === 0) ? "complete" : "trailing";
+}
+
+/** Where a PNG's IEND chunk ends. https://www.w3.org/TR/png-3/#5Chunk-layout */
+function pngEnd(data: Buffer): number | undefined {
+  for (let at = 8; at + 8 <= data.length; ) {
+    const length = data.readUInt32BE(at);
+    const name = data.toString("latin1", at + 4, at + 8);
+    at += 12 + length;
+    if (name === "IEND") return at;
   }
-  // Trailing zeros are common after the end marker (some cameras pad), and harmless.
-  const end = data.length - [...data].reverse().findIndex((byte) => byte !== 0);
-  if (type === "image/jpeg") return data[end - 2] === 0xff && data[end - 1] === 0xd9;
-  if (type === "image/gif") return data[end - 1] === 0x3b;
-  return true;
+  return undefined;
+}
+
+/**
+ * Where a GIF's trailer (0x3B) ends, found by walking its blocks: the screen descriptor and global colour
+ * table, then extensions and images (each with its sub-blocks) up to the trailer.
+ * https://www.w3.org/Graphics/GIF/spec-gif89a.txt (sections 17 to 27)
+ */
+function gifEnd(data: Buffer): number | undefined {
+  const colourTable = (flags: number) => (flags & 0x80 ? 3 * 2 ** ((flags & 0x07) + 1) : 0);
+  const subBlocks = (from: number): number | undefined => {
+    let at = from;
+    while (at < data.length) {
+      const size = data[at] ?? 0;
+      at += 1 + size;
+      if (size === 0) return at;
+    }
+    return undefined;
+  };
+  let at: number | undefined = 13 + colourTable(data[10] ?? 0);
+  while (at !== undefined && at < data.length) {
+    const introducer = data[at];
+    if (introducer === 0x3b) return at + 1;
+    if (introducer === 0x21) at = subBlocks(at + 2);
+    else if (introducer === 0x2c) at = subBlocks(at + 10 + colourTable(data[at + 9] ?? 0) + 1);
+    else return undefined;
+  }
+  return undefined;
+}
+
+/**
+ * Where a JPEG's EOI marker ends, found by walking its segments (each with a length) and its scans (entropy
+ * coded data runs to the next marker other than a restart; 0xFF00 is a stuffed byte).
+ * https://www.w3.org/Graphics/JPEG/itu-t81.pdf (annex B)
+ */
+function jpegEnd(data: Buffer): number | undefined {
+  let at = 2;
+  while (at + 1 < data.length) {
+    if (data[at] !== 0xff) return undefined;
+    const marker = data[at + 1] ?? 0;
+    if (marker === 0xff) {
+      at += 1; // fill byte
+      continue;
+    }
+    if (marker === 0xd9) return at + 2;
+    if (marker === 0x01 || (marker >= 0xd0 && marker <= 0xd7)) {
+      at += 2;
+      continue;
+    }
+    if (at + 4 > data.length) return undefined;
+    at += 2 + data.readUInt16BE(at + 2);
+    if (marker !== 0xda) continue;
+    while (at + 1 < data.length) {
+      const next = data[at + 1] ?? 0;
+      if (data[at] === 0xff && next !== 0 && !(next >= 0xd0 && next <= 0xd7)) break;
+      at += 1;
+    }
+  }
+  return undefined;
 }
 
 function dimensions(bytes: Uint8Array): { width: number; height: number } | undefined {

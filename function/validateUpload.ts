@@ -4,6 +4,7 @@ import type { InvocationContext } from "@azure/functions";
 import { type BlobClient, RestError } from "@azure/storage-blob";
 import { SettingsError, settingsInvalidEvent } from "./appSettings";
 import { loadCheckContext, type OutcomeStore } from "./outcomes";
+import { isImageContentType } from "./policy";
 import { log } from "./responses";
 import type { Settings } from "./settings";
 import {
@@ -60,7 +61,16 @@ export async function validateUpload(message: unknown, context: InvocationContex
   }
   const result = await check(event, settings, outcomes);
   const fields = { blobName: event.blobName, eTag: event.eTag, eventId: event.id };
-  if (result.kind === "skipped") {
+  if (result.kind === "nameTaken") {
+    log(context, "warning", {
+      event: "validation.nameTaken",
+      reason: "an accepted image already has this name; the new blob was deleted unchecked",
+      verifiedSourceETag: result.verifiedSourceETag,
+      ...fields,
+    });
+  } else if (result.kind === "redelivered") {
+    log(context, "information", { event: "validation.redelivered", ...fields });
+  } else if (result.kind === "skipped") {
     // The newer write, if any, has an event of its own.
     log(context, "information", { event: "validation.skipped", reason: result.reason, ...fields });
   } else if (result.verdict.accepted) {
@@ -81,7 +91,21 @@ export async function validateUpload(message: unknown, context: InvocationContex
   }
 }
 
-type CheckResult = { kind: "skipped"; reason: "gone" | "changed" } | { kind: "decided"; verdict: Verdict };
+type CheckResult =
+  | { kind: "skipped"; reason: "gone" | "changed" }
+  | { kind: "decided"; verdict: Verdict }
+  | { kind: "redelivered" }
+  | { kind: "nameTaken"; verifiedSourceETag: string };
+
+/**
+ * Seams for tests, so that a write racing the check, or a failure between its steps, happens at a known
+ * point: after the head read (before the verdict is carried out), and after the copy (before its headers are
+ * written). Nothing sets them outside tests.
+ */
+export const checkSeams: {
+  afterHeadRead?: (blobName: string) => Promise<void>;
+  afterCopy?: (blobName: string) => Promise<void>;
+} = {};
 
 async function check(
   event: BlobCreatedEvent,
@@ -98,6 +122,17 @@ async function check(
   // The blob's own form of the ETag (quoted) for the conditions below.
   const eTag = properties.etag;
   const conditions = { ifMatch: eTag };
+  const verified = service
+    .getContainerClient(settings.verification.verifiedContainer)
+    .getBlobClient(event.blobName);
+  const decided = { blobName: event.blobName, eTag, sequencer: event.sequencer };
+
+  // A name once accepted stays with its image: the verified blob is never replaced, whatever is uploaded
+  // under that name later (a container token picks names; a per-upload token lives on after acceptance).
+  const existing = await settle(verified.getProperties());
+  if (existing !== GONE && existing !== CHANGED) {
+    return settleExisting(existing, verified, inbox, eTag, outcomes);
+  }
 
   const size = Math.max(event.contentLength, properties.contentLength ?? 0);
   let verdict = judgeProperties(
@@ -109,6 +144,7 @@ async function check(
     const head = await settle(readHead(inbox, Math.min(size, HEAD_BYTES), conditions));
     if (head === GONE) return { kind: "skipped", reason: "gone" };
     if (head === CHANGED) return { kind: "skipped", reason: "changed" };
+    await checkSeams.afterHeadRead?.(event.blobName);
     verdict = await judgeContent(
       event.blobName,
       head,
@@ -119,22 +155,35 @@ async function check(
       size <= HEAD_BYTES,
     );
   }
-  const decided = { blobName: event.blobName, eTag, decidedAt: new Date().toISOString() };
   if (verdict.accepted) {
-    const verified = service
-      .getContainerClient(settings.verification.verifiedContainer)
-      .getBlobClient(event.blobName);
-    const copied = await settle(copyVerified(inbox, verified, eTag, verdict.contentType));
-    if (copied === GONE || copied === CHANGED) {
-      // Which side answered 404 or 412 matters: only the inbox blob's going or changing ends the check.
+    const copied = await settle(
+      copyVerified(inbox, verified, eTag, verdict.contentType, event.sequencer).catch((error: unknown) => {
+        // A destination that exists may be refused as a conflict (BlobAlreadyExists) rather than a failed
+        // condition; both mean the same here.
+        if (error instanceof RestError && error.statusCode === 409) return CHANGED;
+        throw error;
+      }),
+    );
+    if (typeof copied === "number") {
+      // Which side refused matters: the inbox blob's going or changing ends the check; a verified blob that
+      // appeared meanwhile (409 or 412 on If-None-Match: *) is either this very copy or a taken name.
       const now = await settle(inbox.getProperties());
       if (now === GONE) return { kind: "skipped", reason: "gone" };
       if (now === CHANGED || now.etag !== eTag) return { kind: "skipped", reason: "changed" };
+      const there = await settle(verified.getProperties());
+      if (there !== GONE && there !== CHANGED) return settleExisting(there, verified, inbox, eTag, outcomes);
       throw new Error(`copying to the verified container failed with ${copied}`);
     }
-    await outcomes.record({ ...decided, state: "accepted", url: verified.url });
+    // Recorded only once the headers are right: an accepted outcome promises a safe blob.
+    await outcomes.record({ ...decided, decidedAt: timestamp(), state: "accepted", url: verified.url });
   } else {
-    await outcomes.record({ ...decided, state: "rejected", reason: verdict.reason, code: verdict.code });
+    await outcomes.record({
+      ...decided,
+      decidedAt: timestamp(),
+      state: "rejected",
+      reason: verdict.reason,
+      code: verdict.code,
+    });
   }
   // Blob soft delete, where the account has it, keeps a deleted upload recoverable for its retention period.
   // https://learn.microsoft.com/azure/storage/blobs/soft-delete-blob-overview
@@ -161,12 +210,24 @@ async function readHead(
 }
 
 /**
- * A server-side copy of exactly the version checked (`x-ms-source-if-match`), then the Content-Type the bytes
- * showed. Set Blob Properties replaces every HTTP header, so whatever Content-Disposition or Content-Encoding
- * the uploader chose is dropped with the rest; naming the metadata replaces the uploader's too.
- * The source is in the same account, so the request's own authorization covers reading it; naming no
- * metadata would copy the source's.
+ * What valet writes on a verified blob besides its bytes: the metadata names the inbox version it was copied
+ * from (and when it was created, by the event's sequencer) and the type its bytes showed, so that a later
+ * event can tell a re-delivery from a new blob under a taken name and repair the headers from valet's own
+ * record, never from the uploader's.
+ */
+const SOURCE_ETAG = "sourceetag";
+const SOURCE_SEQUENCER = "sourcesequencer";
+const DETECTED_TYPE = "detectedtype";
+
+/**
+ * A server-side copy of exactly the version checked (`x-ms-source-if-match`) to a name that must not exist
+ * yet (`If-None-Match: *`: the copy never replaces a verified blob), then the HTTP headers, conditioned on the
+ * ETag the copy produced so that they land on that copy and nothing else. Copy Blob carries the source's
+ * Content-Type, -Encoding, -Language, -Disposition and Cache-Control over; Set Blob Properties replaces all
+ * of them, clearing each one not given.
+ * The source is in the same account, so the request's own authorization covers reading it.
  * https://learn.microsoft.com/rest/api/storageservices/copy-blob
+ * https://learn.microsoft.com/rest/api/storageservices/specifying-conditional-headers-for-blob-service-operations
  * https://learn.microsoft.com/rest/api/storageservices/set-blob-properties
  */
 async function copyVerified(
@@ -174,20 +235,77 @@ async function copyVerified(
   verified: BlobClient,
   eTag: string,
   contentType: string,
+  sequencer: string,
 ): Promise<void> {
   const poller = await verified.beginCopyFromURL(inbox.url, {
     sourceConditions: { ifMatch: eTag },
-    metadata: { sourceetag: eTag.replaceAll('"', "") },
+    conditions: { ifNoneMatch: "*" },
+    metadata: {
+      [SOURCE_ETAG]: bareETag(eTag),
+      [DETECTED_TYPE]: contentType,
+      // Only with a value: an event without a sequencer leaves the copy without one.
+      ...(sequencer ? { [SOURCE_SEQUENCER]: sequencer } : {}),
+    },
     intervalInMs: 500,
   });
-  await poller.pollUntilDone();
-  await verified.setHTTPHeaders({ blobContentType: contentType });
+  const copied = await poller.pollUntilDone();
+  const copiedETag = copied.etag ?? (await verified.getProperties()).etag;
+  if (!copiedETag) throw new Error("the verified copy has no ETag");
+  await checkSeams.afterCopy?.(verified.name);
+  await writeSafeHeaders(verified, copiedETag, contentType);
 }
+
+/**
+ * The headers every verified blob is served with: the detected type, and nothing of the uploader's. No
+ * Content-Disposition, -Encoding or -Language (an uploader's `attachment; filename=x.html` or `gzip` would
+ * change how a browser treats the bytes); no Cache-Control, so that whoever serves the blob (a CDN, a SAS
+ * link) decides caching, rather than a value valet would have to get right for every consumer.
+ */
+async function writeSafeHeaders(blob: BlobClient, ifMatch: string, contentType: string): Promise<void> {
+  await blob.setHTTPHeaders({ blobContentType: contentType }, { conditions: { ifMatch } });
+}
+
+/**
+ * The name already has a verified blob. Copied from this very version: a re-delivery, or a retry after a
+ * failure between the copy and the outcome; the headers are made right (from valet's own metadata) and the
+ * accepted outcome recorded. Copied from another version: the name is taken, and the new blob is deleted
+ * unchecked. Either way the verified blob's accepted outcome stands, and the inbox blob goes.
+ */
+async function settleExisting(
+  existing: { etag?: string; metadata?: Record<string, string> },
+  verified: BlobClient,
+  inbox: BlobClient,
+  eTag: string,
+  outcomes: OutcomeStore,
+): Promise<CheckResult> {
+  const metadata = existing.metadata ?? {};
+  const sourceETag = metadata[SOURCE_ETAG] ?? "";
+  const contentType = metadata[DETECTED_TYPE];
+  if (contentType && isImageContentType(contentType) && existing.etag) {
+    // A 412 here means the blob was written since it was read: only valet writes it, and the next try
+    // reads it again.
+    await writeSafeHeaders(verified, existing.etag, contentType);
+    await outcomes.record({
+      blobName: verified.name,
+      eTag: `"${sourceETag}"`,
+      sequencer: metadata[SOURCE_SEQUENCER] ?? "",
+      decidedAt: timestamp(),
+      state: "accepted",
+      url: verified.url,
+    });
+  }
+  await settle(inbox.delete({ conditions: { ifMatch: eTag }, deleteSnapshots: "include" }));
+  if (sameETag(sourceETag, eTag)) return { kind: "redelivered" };
+  return { kind: "nameTaken", verifiedSourceETag: sourceETag };
+}
+
+const timestamp = () => new Date().toISOString();
+
+const bareETag = (value: string) => value.replace(/^(W\/)?"|"$/g, "");
 
 /** An event's ETag may come with or without the quotes of the HTTP header; the value is the same. */
 function sameETag(a: string, b: string): boolean {
-  const bare = (value: string) => value.replace(/^(W\/)?"|"$/g, "");
-  return bare(a) === bare(b);
+  return bareETag(a) === bareETag(b);
 }
 
 /** The operation's result, or GONE / CHANGED for the answers that mean the version is no longer there. */

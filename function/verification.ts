@@ -27,7 +27,12 @@ export const OUTCOMES_TABLE = "uploadoutcomes";
 export const VALIDATION_QUEUE_SERVICE_URI = queueServiceUriSetting(SETTING.validationStorage);
 export const VALIDATION_TABLE_SERVICE_URI = tableServiceUriSetting(SETTING.validationStorage);
 
-/** The most of an upload the check reads: enough for any allowed type's signature and dimensions. */
+/**
+ * The most of an upload the check reads. Enough for every allowed type's signature, and for the dimensions of
+ * ordinary files; not for a JPEG whose frame header (SOF) comes after more than this of metadata (large
+ * EXIF, ICC or XMP segments), nor a TIFF whose first IFD lies beyond it: those are refused as unreadable
+ * rather than read further. Only a file no larger than this is read whole and has its end checked.
+ */
 export const HEAD_BYTES = 128 * 1024;
 
 export interface VerificationSettings {

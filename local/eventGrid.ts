@@ -23,6 +23,8 @@ export interface BlobCreatedStandInOptions {
   /** The queue service and queue the events go to. */
   queueConnectionString: string;
   queueName: string;
+  /** Which form the events are written in; base64 by default. */
+  messageForm?: EventMessageForm;
   /** How often the container is listed; 200 ms by default. */
   intervalMs?: number;
   log?: (line: string) => void;
@@ -77,11 +79,16 @@ export function blobCreatedEvent(blob: CreatedBlob, now = new Date()): Record<st
 }
 
 /**
- * A queue message as the Functions queue trigger reads it by default: base64 of the event's JSON.
- * https://learn.microsoft.com/azure/azure-functions/functions-bindings-storage-queue#host-json (messageEncoding)
+ * The two forms reports say Event Grid writes an event to a queue in: the event's JSON as it is, or base64
+ * of it. The function reads both (host.json's messageEncoding "none" hands either over untouched).
+ * https://github.com/MicrosoftDocs/azure-docs/issues/69702
+ * https://github.com/MicrosoftDocs/azure-docs/issues/102923
  */
-export function eventMessage(event: Record<string, unknown>): string {
-  return Buffer.from(JSON.stringify(event)).toString("base64");
+export type EventMessageForm = "json" | "base64";
+
+export function eventMessage(event: Record<string, unknown>, form: EventMessageForm = "base64"): string {
+  const json = JSON.stringify(event);
+  return form === "json" ? json : Buffer.from(json).toString("base64");
 }
 
 export async function startBlobCreatedStandIn(
@@ -116,7 +123,7 @@ export async function startBlobCreatedStandIn(
         contentLength: item.properties.contentLength ?? 0,
         blobType: item.properties.blobType ?? "BlockBlob",
       });
-      await queue.sendMessage(eventMessage(blobCreatedEvent(blob)), { abortSignal });
+      await queue.sendMessage(eventMessage(blobCreatedEvent(blob), options.messageForm), { abortSignal });
       // Only once the event is on the queue: a failed send is tried again by the next scan.
       seen.set(item.name, eTag);
       sent++;

@@ -7,9 +7,33 @@
 // https://learn.microsoft.com/azure/azure-functions/functions-bindings-storage-queue-trigger#poison-messages
 // https://learn.microsoft.com/azure/azure-functions/functions-bindings-storage-queue-trigger#peek-lock
 import { randomUUID } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { InvocationContext, type LogLevel, type StorageQueueHandler } from "@azure/functions";
 import { type DequeuedMessageItem, type QueueClient, QueueServiceClient } from "@azure/storage-queue";
+import { decodeBase64 } from "../function/uploadCheck";
+
+/** How the queue trigger reads a message's text: decoded from base64 (the host's default) or as it is. */
+export type MessageEncoding = "base64" | "none";
+
+/**
+ * The encoding function/host.json gives the queue trigger (`extensions.queues.messageEncoding`), so that the
+ * local runner and Azure read messages alike from one setting.
+ * https://learn.microsoft.com/azure/azure-functions/functions-bindings-storage-queue#host-json
+ */
+export function hostMessageEncoding(
+  hostJsonPath = join(__dirname, "../function/host.json"),
+): MessageEncoding {
+  const host = JSON.parse(readFileSync(hostJsonPath, "utf8")) as {
+    extensions?: { queues?: { messageEncoding?: unknown } };
+  };
+  const value = host.extensions?.queues?.messageEncoding ?? "base64";
+  if (typeof value === "string" && ["base64", "none"].includes(value.toLowerCase())) {
+    return value.toLowerCase() as MessageEncoding;
+  }
+  throw new Error(`${hostJsonPath}: extensions.queues.messageEncoding must be "base64" or "none"`);
+}
 
 export interface QueueBehaviour {
   /** Messages received at once (host default 16). */
@@ -38,6 +62,8 @@ export interface QueueRunnerOptions {
   connectionString: string;
   queueName: string;
   behaviour?: Partial<QueueBehaviour>;
+  /** How message text is decoded; function/host.json's setting by default. */
+  messageEncoding?: MessageEncoding;
   /** Where the function's and the runner's log lines go (one line each). */
   log?: (line: string) => void;
 }
@@ -55,6 +81,7 @@ export function poisonQueueName(queueName: string): string {
 
 export function startQueueRunner(options: QueueRunnerOptions): QueueRunner {
   const behaviour = { ...HOST_QUEUE_BEHAVIOUR, ...options.behaviour };
+  const encoding = options.messageEncoding ?? hostMessageEncoding();
   const service = QueueServiceClient.fromConnectionString(options.connectionString);
   const queue = service.getQueueClient(options.queueName);
   const poison = service.getQueueClient(poisonQueueName(options.queueName));
@@ -114,7 +141,7 @@ export function startQueueRunner(options: QueueRunnerOptions): QueueRunner {
       },
     });
     try {
-      await options.handler(decode(message.messageText), context);
+      await options.handler(decode(message.messageText, encoding), context);
       await queue.deleteMessage(message.messageId, message.popReceipt);
     } catch (error) {
       log(
@@ -159,15 +186,15 @@ export function startQueueRunner(options: QueueRunnerOptions): QueueRunner {
 }
 
 /**
- * The message's text as the queue trigger hands it over: base64 decoded (the default messageEncoding; text
- * that is not base64 fails the binding, as the host's does), then parsed when it is JSON, as the Node worker
- * does for a JSON message.
+ * The message's text as the queue trigger hands it over: base64 decoded when the encoding is base64 (text
+ * that is not base64 fails the binding, as the host's does) or as it is, then parsed when it is JSON, as the
+ * Node worker does for a JSON message.
  */
-function decode(text: string): unknown {
-  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text) || text.length % 4 !== 0) {
-    throw new Error("the message is not base64, as the queue trigger's default messageEncoding expects");
+function decode(text: string, encoding: MessageEncoding): unknown {
+  const decoded = encoding === "base64" ? decodeBase64(text) : text;
+  if (decoded === undefined) {
+    throw new Error("the message is not base64, as the queue trigger's messageEncoding base64 expects");
   }
-  const decoded = Buffer.from(text, "base64").toString("utf8");
   try {
     return JSON.parse(decoded);
   } catch {

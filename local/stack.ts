@@ -18,7 +18,7 @@ import {
   startAzuriteQueues,
   startAzuriteTables,
 } from "./azurite";
-import { startBlobCreatedStandIn } from "./eventGrid";
+import { type EventMessageForm, startBlobCreatedStandIn } from "./eventGrid";
 import { startFunctionHost } from "./functionHost";
 import { localIdentityCredential } from "./localIdentity";
 import type { QueueBehaviour } from "./queueRunner";
@@ -53,6 +53,8 @@ export interface LocalStackOptions {
    * Tests of the tokens alone turn it off, so that what they upload stays in the inbox while they look at it.
    */
   checkUploads?: boolean;
+  /** The form the Event Grid stand-in writes events in (both are reported from Azure); base64 by default. */
+  eventMessageForm?: EventMessageForm;
   /**
    * Also serve the upload page on `port`, built (with its config.json) into `dir`, or, without one, into
    * a folder of this stack's own, removed when it stops: two stacks never share a build.
@@ -177,6 +179,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
             container,
             queueConnectionString: validationConnectionString,
             queueName: UPLOADS_CREATED_QUEUE,
+            messageForm: options.eventMessageForm,
             log: options.log,
           });
     if (events) started.push(events);

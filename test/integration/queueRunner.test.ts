@@ -6,9 +6,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { QueueServiceClient } from "@azure/storage-queue";
 import { afterAll, beforeAll, expect, test } from "vitest";
+import { parseBlobCreatedMessage } from "../../function/uploadCheck";
 import { type AzuriteQueues, startAzuriteQueues } from "../../local/azurite";
+import { blobCreatedEvent, eventMessage } from "../../local/eventGrid";
 import { freePort } from "../../local/ports";
-import { poisonQueueName, startQueueRunner } from "../../local/queueRunner";
+import { hostMessageEncoding, poisonQueueName, startQueueRunner } from "../../local/queueRunner";
 
 let dataDir: string;
 let queues: AzuriteQueues;
@@ -43,6 +45,7 @@ test("a message the function takes is handed over parsed and deleted", async () 
       seen.push(message);
     },
     connectionString: queues.connectionString,
+    messageEncoding: "base64",
     queueName: "succeeds",
   });
   await runner.idle();
@@ -62,6 +65,7 @@ test("a failed message stays hidden for the visibility timeout, then is tried ag
       if (tries.length === 1) throw new Error("transient");
     },
     connectionString: queues.connectionString,
+    messageEncoding: "base64",
     queueName: "retries",
     behaviour: { visibilityTimeoutSeconds: 2, maxPollingIntervalMs: 100 },
   });
@@ -87,6 +91,7 @@ test("a message that fails five times moves to the poison queue unchanged, and t
       throw new Error("broken");
     },
     connectionString: queues.connectionString,
+    messageEncoding: "base64",
     queueName: "fails",
     behaviour: { maxPollingIntervalMs: 100 },
     log: (line) => logs.push(line),
@@ -98,4 +103,64 @@ test("a message that fails five times moves to the poison queue unchanged, and t
   expect(poisoned.receivedMessageItems.map((item) => item.messageText)).toEqual([text]);
   expect((await queue.getProperties()).approximateMessagesCount).toBe(0);
   expect(logs.filter((line) => line.includes('"event":"queue.poisoned"'))).toHaveLength(1);
+});
+
+test("with base64 messageEncoding, a message that is not base64 fails the trigger five times and is poisoned", async () => {
+  const queue = await freshQueue("notbase64");
+  const text = "not base64: plain <event/>";
+  await queue.sendMessage(text);
+  let tries = 0;
+  const logs: string[] = [];
+  const runner = startQueueRunner({
+    functionName: "never",
+    handler: async () => {
+      tries++;
+    },
+    connectionString: queues.connectionString,
+    queueName: "notbase64",
+    messageEncoding: "base64",
+    behaviour: { maxPollingIntervalMs: 100 },
+    log: (line) => logs.push(line),
+  });
+  await runner.idle();
+  await runner.stop();
+  expect(tries).toBe(0);
+  const poisoned = await service.getQueueClient(poisonQueueName("notbase64")).receiveMessages();
+  expect(poisoned.receivedMessageItems.map((item) => item.messageText)).toEqual([text]);
+  expect(logs.filter((line) => line.includes('"event":"function.failed"'))).toHaveLength(5);
+});
+
+test("with function/host.json's messageEncoding, an event written as plain JSON or as base64 reaches the check as the same event", async () => {
+  expect(hostMessageEncoding()).toBe("none");
+  const queue = await freshQueue("bothforms");
+  const event = blobCreatedEvent({
+    container: "images",
+    name: "a.png",
+    url: "http://127.0.0.1:10000/devstoreaccount1/images/a.png",
+    api: "PutBlob",
+    eTag: "0x1",
+    contentType: "image/png",
+    contentLength: 10,
+    blobType: "BlockBlob",
+  });
+  await queue.sendMessage(eventMessage(event, "json"));
+  await queue.sendMessage(eventMessage(event, "base64"));
+  const seen: unknown[] = [];
+  const runner = startQueueRunner({
+    functionName: "check",
+    handler: async (message) => {
+      seen.push(parseBlobCreatedMessage(message));
+    },
+    connectionString: queues.connectionString,
+    queueName: "bothforms",
+    behaviour: { maxPollingIntervalMs: 100 },
+  });
+  await runner.idle();
+  await runner.stop();
+  expect(seen).toHaveLength(2);
+  expect(seen[0]).toEqual(seen[1]);
+  expect(seen[0]).toMatchObject({ blobName: "a.png", eTag: "0x1", container: "images" });
+  expect(
+    (await service.getQueueClient(poisonQueueName("bothforms")).peekMessages()).peekedMessageItems,
+  ).toEqual([]);
 });

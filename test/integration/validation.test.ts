@@ -6,6 +6,7 @@ import { join } from "node:path";
 import {
   AnonymousCredential,
   AppendBlobClient,
+  type BlobHTTPHeaders,
   BlobServiceClient,
   BlockBlobClient,
   PageBlobClient,
@@ -13,7 +14,10 @@ import {
 import { QueueServiceClient } from "@azure/storage-queue";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { SETTING } from "../../function/appSettings";
+import { outcomesTableClient, parseOutcomesTable, TableOutcomeStore } from "../../function/outcomes";
 import type { CredentialsBody, UploadCredentialsBody } from "../../function/tokens";
+import { decodeBase64 } from "../../function/uploadCheck";
+import { checkSeams } from "../../function/validateUpload";
 import { UPLOADS_CREATED_POISON_QUEUE, UPLOADS_CREATED_QUEUE } from "../../function/verification";
 import { blobCreatedEvent, eventMessage } from "../../local/eventGrid";
 import { startTestStack, type TestStack } from "../support/stack";
@@ -22,6 +26,9 @@ import { statusOf } from "../support/storage";
 const png = readFileSync(join(__dirname, "../fixtures/images/pixel.png"));
 const jpeg = readFileSync(join(__dirname, "../fixtures/images/pixel.jpg"));
 const html = Buffer.from("<!doctype html><html><body><script>alert(1)</script></body></html>");
+/** Another complete PNG: a byte of the IEND chunk's CRC changed. */
+const otherPng = Buffer.from(png);
+otherPng[otherPng.length - 13] = 0;
 
 let stack: TestStack;
 let service: BlobServiceClient;
@@ -209,15 +216,230 @@ describe("an upload through a token", () => {
   });
 });
 
-describe("blobs a container token makes that a per-upload token could not", () => {
-  const containerToken = async (): Promise<CredentialsBody> => {
-    const response = await fetch(stack.credentialsUrl);
-    expect(response.status).toBe(200);
-    return (await response.json()) as CredentialsBody;
-  };
-  const urlFor = (credentials: CredentialsBody, name: string) =>
-    `${credentials.url}/${credentials.container}/${name}?${credentials.sasKey}`;
+const containerToken = async (): Promise<CredentialsBody> => {
+  const response = await fetch(stack.credentialsUrl);
+  expect(response.status).toBe(200);
+  return (await response.json()) as CredentialsBody;
+};
+const urlFor = (credentials: CredentialsBody, name: string) =>
+  `${credentials.url}/${credentials.container}/${name}?${credentials.sasKey}`;
 
+/**
+ * Uploads the PNG as `name` with a container token while `step` runs once, for that name, at a seam of the
+ * check; then waits for the checks twice, since a write `step` makes has its event only after the first.
+ */
+async function uploadThrough(
+  seam: keyof typeof checkSeams,
+  name: string,
+  step: () => Promise<void>,
+  blobHTTPHeaders?: BlobHTTPHeaders,
+): Promise<void> {
+  let ran = false;
+  checkSeams[seam] = async (blobName) => {
+    if (blobName !== name || ran) return;
+    ran = true;
+    await step();
+  };
+  try {
+    await new BlockBlobClient(urlFor(await containerToken(), name)).upload(png, png.length, {
+      blobHTTPHeaders,
+    });
+    await stack.checksSettled();
+    await stack.checksSettled();
+  } finally {
+    checkSeams[seam] = undefined;
+  }
+  expect(ran).toBe(true);
+}
+
+describe("an accepted name keeps its image", () => {
+  test.each([
+    [
+      "a container token",
+      async (_: UploadCredentialsBody) => new BlockBlobClient(urlFor(await containerToken(), _.blobName)),
+    ],
+    [
+      "the same per-upload token",
+      async (credentials: UploadCredentialsBody) =>
+        new BlockBlobClient(`${credentials.blobUrl}?${credentials.sasKey}`),
+    ],
+  ])(
+    "another valid image stored again under the name through %s is deleted; the verified bytes and the status stay",
+    async (_, writer) => {
+      const { credentials } = await upload(png, "image/png", "png");
+      await stack.checksSettled();
+      const copy = verified().getBlobClient(credentials.blobName);
+      const before = await status(credentials.blobName);
+      expect(before.body).toMatchObject({ state: "accepted" });
+
+      const again = await (await writer(credentials)).upload(otherPng, otherPng.length, {
+        blobHTTPHeaders: { blobContentType: "image/png" },
+      });
+      await stack.checksSettled();
+      expect((await copy.downloadToBuffer()).equals(png)).toBe(true);
+      expect((await status(credentials.blobName)).body).toEqual(before.body);
+      expect(await inbox().getBlobClient(credentials.blobName).exists()).toBe(false);
+      expect(logEvents()).toContainEqual(
+        expect.objectContaining({
+          event: "validation.nameTaken",
+          blobName: credentials.blobName,
+          eTag: again.etag?.replaceAll('"', ""),
+        }),
+      );
+    },
+  );
+});
+
+describe("the verified copy's headers", () => {
+  const hostile = {
+    blobContentType: "text/html",
+    blobContentDisposition: "attachment; filename=page.html",
+    blobContentEncoding: "gzip",
+    blobContentLanguage: "en",
+    blobCacheControl: "public, max-age=31536000, immutable",
+  };
+
+  test("an upload sent as text/html with a Content-Disposition is served as image/png with none of the uploader's headers", async () => {
+    const name = "headers.png";
+    await new BlockBlobClient(urlFor(await containerToken(), name)).upload(png, png.length, {
+      blobHTTPHeaders: hostile,
+    });
+    await stack.checksSettled();
+    const properties = await verified().getBlobClient(name).getProperties();
+    expect(properties.contentType).toBe("image/png");
+    expect(properties.contentDisposition).toBeUndefined();
+    expect(properties.contentEncoding).toBeUndefined();
+    expect(properties.contentLanguage).toBeUndefined();
+    expect(properties.cacheControl).toBeUndefined();
+  });
+
+  test("a header write that fails after the copy is repaired by the retry of the same event", async () => {
+    const name = "retried.png";
+    await uploadThrough(
+      "afterCopy",
+      name,
+      async () => {
+        throw new Error("the header write failed");
+      },
+      hostile,
+    );
+    const properties = await verified().getBlobClient(name).getProperties();
+    expect(properties.contentType).toBe("image/png");
+    expect(properties.contentDisposition).toBeUndefined();
+    expect((await status(name)).body).toMatchObject({ state: "accepted" });
+    expect(await inbox().getBlobClient(name).exists()).toBe(false);
+    expect(logEvents()).toContainEqual(
+      expect.objectContaining({ event: "validation.redelivered", blobName: name }),
+    );
+  });
+
+  test("a header write that fails after the copy, with the inbox blob rewritten meanwhile, is repaired by the next event", async () => {
+    const name = "repaired.png";
+    await uploadThrough(
+      "afterCopy",
+      name,
+      async () => {
+        // The uploader writes the name again while the first check is between its copy and its headers.
+        await inbox()
+          .getBlockBlobClient(name)
+          .upload(otherPng, otherPng.length, { blobHTTPHeaders: hostile });
+        throw new Error("the header write failed");
+      },
+      hostile,
+    );
+    const copy = verified().getBlobClient(name);
+    expect((await copy.downloadToBuffer()).equals(png)).toBe(true);
+    const properties = await copy.getProperties();
+    expect(properties.contentType).toBe("image/png");
+    expect(properties.contentDisposition).toBeUndefined();
+    expect(properties.cacheControl).toBeUndefined();
+    expect((await status(name)).body).toEqual({
+      blobName: name,
+      state: "accepted",
+      url: `${stack.blobServiceUrl}/${stack.verifiedContainer}/${name}`,
+    });
+    expect(await inbox().getBlobClient(name).exists()).toBe(false);
+  });
+});
+
+describe("a write racing the check", () => {
+  test("bytes written between the head read and the copy are never copied: the copy is of the checked version only", async () => {
+    const name = "raced.png";
+    await uploadThrough("afterHeadRead", name, async () => {
+      await inbox().getBlockBlobClient(name).upload(html, html.length);
+    });
+    expect(await verified().getBlobClient(name).exists()).toBe(false);
+    expect((await status(name)).body).toEqual({
+      blobName: name,
+      state: "rejected",
+      reason: "the file is not a PNG image: its bytes are HTML",
+    });
+  });
+});
+
+describe("a verified blob appearing during the check", () => {
+  test("a copy under a name another check filled meanwhile does not replace that image", async () => {
+    const name = "filled.png";
+    await uploadThrough("afterHeadRead", name, async () => {
+      // As a concurrent check of another version of the name would leave it.
+      await verified()
+        .getBlockBlobClient(name)
+        .upload(otherPng, otherPng.length, {
+          blobHTTPHeaders: { blobContentType: "image/png" },
+          metadata: { sourceetag: "0x1", detectedtype: "image/png" },
+        });
+    });
+    expect((await verified().getBlobClient(name).downloadToBuffer()).equals(otherPng)).toBe(true);
+    expect(await inbox().getBlobClient(name).exists()).toBe(false);
+    expect(logEvents()).toContainEqual(
+      expect.objectContaining({ event: "validation.nameTaken", blobName: name }),
+    );
+  });
+});
+
+describe("the outcomes table", () => {
+  const store = () =>
+    new TableOutcomeStore(
+      outcomesTableClient(
+        parseOutcomesTable({ [SETTING.validationStorage]: stack.validationConnectionString }),
+      ),
+    );
+  const rejected = (sequencer: string, reason: string) =>
+    ({
+      blobName: "ordered.png",
+      eTag: `"0x${sequencer}"`,
+      sequencer,
+      decidedAt: new Date().toISOString(),
+      state: "rejected",
+      reason,
+      code: "notImage",
+    }) as const;
+
+  test("an older version's outcome recorded after a newer one's does not replace it", async () => {
+    const outcomes = store();
+    await outcomes.record(rejected("00000000000000000000000000000002", "newer"));
+    await outcomes.record(rejected("00000000000000000000000000000001", "older"));
+    expect(await outcomes.find("ordered.png")).toMatchObject({ reason: "newer" });
+    await outcomes.record(rejected("00000000000000000000000000000003", "newest"));
+    expect(await outcomes.find("ordered.png")).toMatchObject({ reason: "newest" });
+  });
+
+  test("an accepted outcome is not replaced by a later rejection of the name", async () => {
+    const outcomes = store();
+    await outcomes.record({
+      blobName: "kept.png",
+      eTag: '"0x1"',
+      sequencer: "00000000000000000000000000000001",
+      decidedAt: new Date().toISOString(),
+      state: "accepted",
+      url: "http://127.0.0.1/verified/kept.png",
+    });
+    await outcomes.record({ ...rejected("00000000000000000000000000000009", "later"), blobName: "kept.png" });
+    expect(await outcomes.find("kept.png")).toMatchObject({ state: "accepted" });
+  });
+});
+
+describe("blobs a container token makes that a per-upload token could not", () => {
   test.each([
     [
       "a page blob",
@@ -255,25 +477,15 @@ describe("blobs a container token makes that a per-upload token could not", () =
 });
 
 describe("messages the check cannot use", () => {
-  test("a message that is not base64 fails the trigger five times, lands in the poison queue and is logged", async () => {
-    const text = "not base64: plain <event/>";
-    const sent = await queues().getQueueClient(UPLOADS_CREATED_QUEUE).sendMessage(text);
+  test("a plain-text message that is not an event reaches the function (messageEncoding none), is logged and dropped", async () => {
+    const sent = await queues().getQueueClient(UPLOADS_CREATED_QUEUE).sendMessage("plain <event/>");
     await stack.checksSettled();
-    const poisoned = await queues()
-      .getQueueClient(UPLOADS_CREATED_POISON_QUEUE)
-      .receiveMessages({ numberOfMessages: 32 });
-    expect(poisoned.receivedMessageItems.map((item) => item.messageText)).toContain(text);
-    const failures = logEvents().filter(
-      (line) => line.event === "function.failed" && line.messageId === sent.messageId,
-    );
-    expect(failures.map((line) => line.dequeueCount)).toEqual([1, 2, 3, 4, 5]);
     expect(logEvents()).toContainEqual(
-      expect.objectContaining({
-        event: "queue.poisoned",
-        messageId: sent.messageId,
-        poisonQueue: UPLOADS_CREATED_POISON_QUEUE,
-      }),
+      expect.objectContaining({ event: "validation.messageInvalid", messageId: sent.messageId }),
     );
+    expect(
+      logEvents().filter((line) => line.event === "function.failed" && line.messageId === sent.messageId),
+    ).toEqual([]);
   });
 
   test("an event the function cannot complete (no verified container) is retried, then poisoned, and the upload stays pending", async () => {
@@ -290,8 +502,7 @@ describe("messages the check cannot use", () => {
         .getQueueClient(UPLOADS_CREATED_POISON_QUEUE)
         .receiveMessages({ numberOfMessages: 32 });
       const events = poisoned.receivedMessageItems.map(
-        (item) =>
-          JSON.parse(Buffer.from(item.messageText, "base64").toString("utf8")) as { subject?: string },
+        (item) => JSON.parse(decodeBase64(item.messageText) ?? item.messageText) as { subject?: string },
       );
       expect(events.map((event) => event.subject)).toContain(
         `/blobServices/default/containers/${stack.container}/blobs/${credentials.blobName}`,

@@ -22,7 +22,10 @@ export interface TestStack extends LocalStack {
  */
 export async function startTestStack(
   appSettings: Environment = {},
-  options: Pick<LocalStackOptions, "web" | "signing" | "queueBehaviour" | "checkUploads"> = {},
+  options: Pick<
+    LocalStackOptions,
+    "web" | "signing" | "queueBehaviour" | "checkUploads" | "eventMessageForm"
+  > = {},
 ): Promise<TestStack> {
   const dataDir = await mkdtemp(join(tmpdir(), "valet-azurite-"));
   const logs: string[] = [];

@@ -2,6 +2,7 @@
 // can allow pass; hostile files are refused with the reason a person reads; queue messages in every form.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { imageSize } from "image-size";
 import { describe, expect, test } from "vitest";
 import { IMAGE_EXTENSIONS, type ImageContentType } from "../../function/policy";
 import {
@@ -67,6 +68,34 @@ describe("real images of every allowed type", () => {
   });
 });
 
+describe("the end of a file read whole", () => {
+  test.each([
+    ["pixel.gif", "padded.gif"],
+    ["pixel.jpg", "padded.jpg"],
+    ["pixel.png", "padded.png"],
+  ])("%s followed by zero padding is still accepted", async (file, blobName) => {
+    const padded = Buffer.concat([fixture(file), Buffer.alloc(64)]);
+    expect(await judgeContent(blobName, padded, rules, true)).toMatchObject({ accepted: true });
+  });
+});
+
+describe("files larger than the bytes read", () => {
+  test("a JPEG whose frame header lies beyond HEAD_BYTES of metadata is refused as unreadable, not read further", async () => {
+    const jpeg = fixture("pixel.jpg");
+    // An APP2 segment of the largest size, three times: 192 KiB of metadata before the frame header.
+    const segment = Buffer.alloc(65537);
+    segment.writeUInt16BE(0xffe2, 0);
+    segment.writeUInt16BE(65535, 2);
+    const photo = Buffer.concat([jpeg.subarray(0, 2), segment, segment, segment, jpeg.subarray(2)]);
+    // A sound JPEG when read whole.
+    expect(imageSize(photo)).toMatchObject({ width: 8, height: 8 });
+    expect(await judgeContent("photo.jpg", photo.subarray(0, HEAD_BYTES), rules)).toMatchObject({
+      accepted: false,
+      code: "unreadableHeader",
+    });
+  });
+});
+
 describe("hostile files", () => {
   const html = Buffer.from(
     "<!DOCTYPE html><html><body><script>alert(document.cookie)</script></body></html>",
@@ -106,6 +135,31 @@ describe("hostile files", () => {
       fixture("pixel.jpg").subarray(0, 400),
       "truncated",
       "the JPEG image is cut short",
+    ],
+    [
+      "a GIF/JS polyglot (script after the real trailer, ending in the trailer byte)",
+      "polyglot.gif",
+      Buffer.concat([fixture("pixel.gif"), Buffer.from("*/=alert(document.cookie);")]),
+      "trailingData",
+      "the GIF image has data after its end",
+    ],
+    [
+      "a JPEG with markup and a second EOI after its real end",
+      "polyglot.jpg",
+      Buffer.concat([
+        fixture("pixel.jpg"),
+        Buffer.from("<script>alert(1)</script>"),
+        Buffer.from("ffd9", "hex"),
+      ]),
+      "trailingData",
+      "the JPEG image has data after its end",
+    ],
+    [
+      "a GIF cut inside its image data, ending in 0x3B",
+      "cut.gif",
+      Buffer.concat([fixture("pixel.gif").subarray(0, fixture("pixel.gif").length - 4), Buffer.from([0x3b])]),
+      "truncated",
+      "the GIF image is cut short",
     ],
     [
       "a JPEG cut before its frame header",
