@@ -61,7 +61,7 @@ export async function benchKeyless(options: KeylessOptions): Promise<BenchRow> {
   const ratio = ratioOf(first.project.median, first.baseline.median, "lower");
   return {
     id: "keyless",
-    title: "7. Keyless signing, first token on a fresh instance",
+    title: "9. Keyless signing, first token on a fresh instance",
     unit: "ms",
     better: "lower",
     project: first.project,

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { ContainerClient } from "@azure/storage-blob";
 import type { Browser } from "playwright-core";
 import { type Environment, SETTING } from "../function/appSettings";
-import { CREDENTIALS_ROUTE } from "../function/routes";
+import { CREDENTIALS_ROUTE, UPLOAD_STATUS_ROUTE } from "../function/routes";
 import { configureSettings, loadSettings } from "../function/settings";
 import { type FunctionHost, startFunctionHost } from "../local/functionHost";
 import { freePort } from "../local/ports";
@@ -195,10 +195,14 @@ function shapedRow(workload: Workload, profile: NetworkProfile, seconds: number,
   const pages = stats.requests.filter(
     (request) => request.service === "function" || request.path.includes("sig="),
   );
-  const perFile = (service: string, preflight: boolean) =>
+  const perFile = (service: string, preflight: boolean, route?: string) =>
     round(
-      pages.filter((request) => request.service === service && (!preflight || request.method === "OPTIONS"))
-        .length / workload.files,
+      pages.filter(
+        (request) =>
+          request.service === service &&
+          (!preflight || request.method === "OPTIONS") &&
+          (route === undefined || request.path.includes(`/${route}`)),
+      ).length / workload.files,
       2,
     );
   const linkSeconds = (bytes * 8) / (profile.upMbps * 1e6);
@@ -222,6 +226,11 @@ function shapedRow(workload: Workload, profile: NetworkProfile, seconds: number,
       linkSeconds: round(linkSeconds, 3),
       beyondLinkSeconds: round(seconds - linkSeconds, 2),
       functionRequestsPerFile: perFile("function", false),
+      // Of which token requests, and the page's polls of the upload's status: this stack leaves uploads
+      // unchecked (they are counted in the inbox after the run), so every poll answers pending until the
+      // run ends; with the check, the verdict ends a file's polling.
+      tokenRequestsPerFile: perFile("function", false, CREDENTIALS_ROUTE),
+      statusRequestsPerFile: perFile("function", false, UPLOAD_STATUS_ROUTE.split("/")[0] ?? ""),
       functionPreflightsPerFile: perFile("function", true),
       storageRequestsPerFile: perFile("storage", false),
       storagePreflightsPerFile: perFile("storage", true),

@@ -89,7 +89,7 @@ async function bytesRow(options: ValidationBenchOptions, proxy: CountingProxy): 
   configureSettings(options.appSettings);
   return {
     id: "validationBytes",
-    title: `bytes read per validation for a ${round(options.largeBytes / MIB, 1)} MiB upload`,
+    title: `7. Bytes read per validation, a ${round(options.largeBytes / MIB, 1)} MiB upload`,
     unit: "KiB",
     better: "lower",
     ...figures,
@@ -152,7 +152,7 @@ async function rateRow(options: ValidationBenchOptions): Promise<BenchRow> {
   );
   return {
     id: "validationRate",
-    title: "validations per second through the local queue",
+    title: "8. Validations per second, local queue",
     unit: "uploads/s",
     better: "higher",
     ...figures,

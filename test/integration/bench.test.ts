@@ -132,6 +132,11 @@ describe("the shaped upload rows", () => {
   test("count each file's requests to the function and to storage, a preflight and a PUT at least", () => {
     for (const row of shaped()) {
       expect(row.details.functionRequestsPerFile).toBeGreaterThanOrEqual(1);
+      // One token per file (none refused here); the status polls are the rest of the function's requests.
+      expect(row.details.tokenRequestsPerFile).toBe(1);
+      expect(
+        (row.details.tokenRequestsPerFile as number) + (row.details.statusRequestsPerFile as number),
+      ).toBeCloseTo(row.details.functionRequestsPerFile as number, 1);
       expect(row.details.storagePreflightsPerFile).toBeGreaterThanOrEqual(1);
       expect(row.details.storageRequestsPerFile).toBeGreaterThanOrEqual(2);
       expect(row.details.bytesUp).toBeGreaterThan(
@@ -162,13 +167,13 @@ describe("the rows of the check of stored uploads", () => {
     expect(row?.project.median).toBeGreaterThan(0);
     expect(row?.project.median).toBeLessThanOrEqual(128);
     expect(row?.baseline.median).toBe((row?.details.uploadBytes as number) / 1024);
-    expect(row?.title).toMatch(/^bytes read per validation for a [\d.]+ MiB upload$/);
+    expect(row?.title).toMatch(/^7\. Bytes read per validation, a [\d.]+ MiB upload$/);
   });
 
   test("time uploads checked through the local queue, reported beside issuance over HTTP", () => {
     const row = written.rows.find((candidate) => candidate.id === "validationRate");
     const http = written.rows.find((candidate) => candidate.id === "http");
-    expect(row).toMatchObject({ title: "validations per second through the local queue", better: "higher" });
+    expect(row).toMatchObject({ title: "8. Validations per second, local queue", better: "higher" });
     expect(row?.details.issuancePerSecond).toBe(Math.round(http?.project.median ?? 0));
     expect(row?.details.uploadsPerRun).toBeGreaterThan(0);
   });
