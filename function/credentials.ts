@@ -1,6 +1,6 @@
 // The HTTP edge of the function: maps a request to the token core and the result to a response.
 import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
-import { SettingsError, settingsInvalidEvent } from "./appSettings";
+import { SettingsError } from "./appSettings";
 import {
   checkHuman,
   HUMAN_CHECK_MESSAGES,
@@ -14,7 +14,7 @@ import { type Limiter, LimitsUnavailableError, loadLimiter } from "./limiter";
 import { type Decision, refusalMessage } from "./limits";
 import { LogSampler } from "./logSampler";
 import { loadOutcomeStore } from "./outcomes";
-import { errorResponse, log, RESPONSE_HEADERS } from "./responses";
+import { errorResponse, log, misconfigured, RESPONSE_HEADERS } from "./responses";
 import { RESUME_REFUSALS, type ResumeRefusal, verifyResumeSecret } from "./resume";
 import { RESUME_SECRET_HEADER } from "./resumeProtocol";
 import { loadSettings, type Settings } from "./settings";
@@ -195,12 +195,6 @@ async function resumeRefusal(
     if (error instanceof UploadOutcomeUnavailableError) return "unavailable";
     throw error;
   }
-}
-
-/** A bad setting: logged with its name, answered with a message that names it and never its value. */
-function misconfigured(error: SettingsError, context: InvocationContext): HttpResponseInit {
-  log(context, "error", settingsInvalidEvent(error));
-  return errorResponse(500, `The function is misconfigured: ${error.message}`);
 }
 
 /** The refusal with `resume` naming why; sampled in the log, never with the secret. */

@@ -1,6 +1,7 @@
 // What every function shares at its edges: the JSON response headers, the error body, and the structured
 // log line (one event per line, with the invocation id, through the context so it reaches Application Insights).
 import type { HttpResponseInit, InvocationContext } from "@azure/functions";
+import { type SettingsError, settingsInvalidEvent } from "./appSettings";
 
 /** A token or an upload's state must never sit in a browser or proxy cache. */
 export const RESPONSE_HEADERS = {
@@ -28,4 +29,10 @@ export function log(
   if (level === "error") context.error(line);
   else if (level === "warning") context.warn(line);
   else context.log(line);
+}
+
+/** A bad setting: logged with its name, answered with a message that names it and never its value. */
+export function misconfigured(error: SettingsError, context: InvocationContext): HttpResponseInit {
+  log(context, "error", settingsInvalidEvent(error));
+  return errorResponse(500, `The function is misconfigured: ${error.message}`);
 }

@@ -2,11 +2,11 @@
 // still being checked, was accepted (with the verified blob's URL) or was rejected (with the reason).
 import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
 import { RestError } from "@azure/storage-blob";
-import { SettingsError, settingsInvalidEvent } from "./appSettings";
+import { SettingsError } from "./appSettings";
 import { loadCheckContext, type OutcomeStore } from "./outcomes";
-import { errorResponse, log, RESPONSE_HEADERS } from "./responses";
+import { errorResponse, log, misconfigured, RESPONSE_HEADERS } from "./responses";
 import type { Settings } from "./settings";
-import { uploadsServiceClient } from "./uploadsAccount";
+import { storageFailureCause, uploadsServiceClient } from "./uploadsAccount";
 
 export const UPLOAD_STATUS_METHODS = ["GET"] as const;
 
@@ -28,15 +28,7 @@ export async function uploadStatus(
   try {
     return await answer(request, context);
   } catch (error) {
-    log(context, "error", {
-      event: "invocation.failed",
-      error:
-        error instanceof RestError
-          ? `RestError ${error.statusCode ?? error.code}`
-          : error instanceof Error
-            ? error.name
-            : typeof error,
-    });
+    log(context, "error", { event: "invocation.failed", error: storageFailureCause(error) });
     return errorResponse(500, "The upload's state could not be read; retry, and report it if it persists.");
   }
 }
@@ -60,8 +52,7 @@ async function answer(request: HttpRequest, context: InvocationContext): Promise
     loaded = loadCheckContext();
   } catch (error) {
     if (!(error instanceof SettingsError)) throw error;
-    log(context, "error", settingsInvalidEvent(error));
-    return errorResponse(500, `The function is misconfigured: ${error.message}`);
+    return misconfigured(error, context);
   }
   const state = await stateOf(blobName, loaded.settings, loaded.outcomes);
   if (!state) {
