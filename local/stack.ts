@@ -277,7 +277,7 @@ function throughFront(url: string, frontUrl: string): string {
 export function behindFront(connectionString: string, blobServiceUrl: string, frontUrl: string): string {
   const shaped = connectionString.replace(
     `BlobEndpoint=${blobServiceUrl}`,
-    `BlobEndpoint=${frontUrl}${new URL(blobServiceUrl).pathname}`,
+    `BlobEndpoint=${throughFront(blobServiceUrl, frontUrl)}`,
   );
   if (shaped === connectionString) {
     throw new Error("the connection string names no BlobEndpoint to move behind the front");
