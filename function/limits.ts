@@ -120,6 +120,11 @@ export function parseDailyUploadBytes(name: string, raw: string | undefined): nu
   );
 }
 
+/** Signed in, one person's daily allowance of declared upload bytes; by default the same as an address's. */
+export function parseDailyUploadBytesPerOwner(name: string, raw: string | undefined): number {
+  return parseDailyUploadBytes(name, raw);
+}
+
 /** What is kept per client: the bucket's level when last seen, and the day's counts. */
 export interface ClientUsage {
   /** Tokens in the bucket at `updatedAt` (fractional: it refills continuously). */

@@ -3,6 +3,7 @@
 // delegation key the instance keeps (signing.ts), so no network call is made per token.
 import { randomUUID } from "node:crypto";
 import type { TokenKind } from "./accessPolicies";
+import { ownedBlobName } from "./identity/owner";
 import { resumableUntil, signResumeSecret } from "./resume";
 import type { Settings } from "./settings";
 
@@ -59,10 +60,12 @@ export function issueContainerToken(
 export async function issueUploadToken(
   settings: Settings,
   now: Date,
-  upload: { extension: string; size?: number; resume?: { blobName: string } },
+  upload: { extension: string; size?: number; resume?: { blobName: string }; owner?: string },
   binding: TokenBinding = {},
 ): Promise<UploadCredentialsBody> {
-  const blobName = upload.resume?.blobName ?? `${randomUUID()}.${upload.extension}`;
+  // Signed in, under the owner's prefix (identity/owner.ts), so their uploads can be listed together.
+  const name = `${randomUUID()}.${upload.extension}`;
+  const blobName = upload.resume?.blobName ?? (upload.owner ? ownedBlobName(upload.owner, name) : name);
   const body = await sign(
     settings,
     { kind: "upload", blobName, lifetimeMinutes: settings.policy.uploadTokenLifetimeMinutes },

@@ -240,8 +240,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       verifiedContainer,
       apiUrl: host.apiUrl,
       credentialsUrl,
+      // A signed-in upload's name has its owner's segment first: each segment is encoded, the slash kept.
       statusUrl: (blobName) =>
-        `${host.apiUrl}/${UPLOAD_STATUS_ROUTE.replace("{blobName}", encodeURIComponent(blobName))}`,
+        `${host.apiUrl}/${UPLOAD_STATUS_ROUTE.replace("{blobName}", blobName.split("/").map(encodeURIComponent).join("/"))}`,
       checksSettled: async () => {
         await events?.scan();
         await host.queuesIdle();
