@@ -62,8 +62,8 @@ export async function benchRateLimit(options: RateLimitOptions): Promise<BenchRo
     return percentile(times, 0.5);
   };
   const { project, baseline } = await alternate(options.runs, measure("on"), measure("off"), 4);
-  const p99On = median(p99s.on);
-  const p99Off = median(p99s.off);
+  const p99On = medianOf(p99s.on);
+  const p99Off = medianOf(p99s.off);
   return {
     id: "rateLimit",
     title: "5. Issuance latency, limits on vs off",
@@ -84,11 +84,11 @@ export async function benchRateLimit(options: RateLimitOptions): Promise<BenchRo
   };
 }
 
-function percentile(sorted: readonly number[], fraction: number): number {
+export function percentile(sorted: readonly number[], fraction: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * fraction))] as number;
 }
 
-function median(values: readonly number[]): number {
+export function medianOf(values: readonly number[]): number {
   return percentile(
     [...values].sort((a, b) => a - b),
     0.5,

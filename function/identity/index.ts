@@ -15,10 +15,12 @@ export { BearerVerifier, KEY_SET_BOUNDS } from "./verifier";
 /** The caller: a signed-in owner, or anonymous when sign-in is off. */
 export type Caller = { readonly owner: string } | { readonly owner?: undefined };
 
-let verifier: { settings: AuthSettings; verifier: BearerVerifier } | undefined;
+let verifier: { key: string; verifier: BearerVerifier } | undefined;
 
+/** Kept while the settings say the same, so settings read again do not fetch the keys again. */
 function verifierFor(settings: AuthSettings): BearerVerifier {
-  if (verifier?.settings !== settings) verifier = { settings, verifier: new BearerVerifier(settings) };
+  const key = JSON.stringify(settings);
+  if (verifier?.key !== key) verifier = { key, verifier: new BearerVerifier(settings) };
   return verifier.verifier;
 }
 
