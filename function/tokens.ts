@@ -3,7 +3,7 @@
 // delegation key the instance keeps (signing.ts), so no network call is made per token.
 import { randomUUID } from "node:crypto";
 import type { TokenKind } from "./accessPolicies";
-import { ownedBlobName } from "./identity/owner";
+import { ownedBlobName, ownerOfBlobName } from "./identity/owner";
 import { resumableUntil, signResumeSecret } from "./resume";
 import type { Settings } from "./settings";
 
@@ -30,6 +30,11 @@ export interface UploadCredentialsBody extends CredentialsBody {
   resumeSecret?: string;
   /** When `resumeSecret` stops earning tokens, ISO 8601 UTC. */
   resumableUntil?: string;
+  /**
+   * Signed in: whom the upload belongs to (the token's owner claim), for the page to record as the inbox blob's
+   * `owner` metadata. valet itself trusts only the name's first segment, which the token binds.
+   */
+  owner?: string;
 }
 
 /** Where the token may be used from: the caller's IPv4 address when the policy binds tokens to it. */
@@ -79,7 +84,14 @@ export async function issueUploadToken(
           resumableUntil: resumableUntil(now, settings.policy.uploadTokenLifetimeMinutes).toISOString(),
         }
       : {};
-  return { ...body, blobName, blobUrl: `${body.url}/${body.container}/${blobName}`, ...resumable };
+  const owner = ownerOfBlobName(blobName);
+  return {
+    ...body,
+    blobName,
+    blobUrl: `${body.url}/${body.container}/${blobName}`,
+    ...resumable,
+    ...(owner && { owner }),
+  };
 }
 
 interface TokenScope {

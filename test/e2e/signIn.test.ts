@@ -29,8 +29,12 @@ test("the page uploads signed in and shows the verified photo through its read U
     (window as unknown as { valetAccessToken: () => string }).valetAccessToken = () => token;
   }, issuer.mint("alice"));
   const authorized: string[] = [];
+  const ownerMetadata: string[] = [];
   context.on("request", (request) => {
     if (request.url().includes("/api/")) authorized.push(request.headers().authorization ?? "none");
+    if (request.url().startsWith(stack.blobServiceUrl) && request.method() === "PUT") {
+      ownerMetadata.push(request.headers()["x-ms-meta-owner"] ?? "none");
+    }
   });
   const page = await context.newPage();
   await page.goto(stack.pageUrl);
@@ -43,6 +47,8 @@ test("the page uploads signed in and shows the verified photo through its read U
   const { state, blobName } = await settledRow(page, "pixel.png");
   expect(state).toBe("done");
   expect(blobName).toMatch(/^alice\//);
+  // The inbox blob was written with its owner's metadata, as the function named it.
+  expect(ownerMetadata).toEqual(["alice"]);
   const preview = page.locator("li.upload img.upload-preview");
   await preview.waitFor({ timeout: 45_000 });
   const src = (await preview.getAttribute("src")) ?? "";
