@@ -108,11 +108,10 @@ async function issue(request: HttpRequest, context: InvocationContext): Promise<
         : settings.policy.maxUploadBytes;
     // Signed in, the person is counted first; their address stays a coarse outer bound for everyone behind it.
     const decision =
-      (owner !== undefined &&
-        ownerLimiter &&
-        (await limit(ownerLimiter, ownerLimitKey(owner), bytes, context))) ||
-      undefined;
-    if (decision && !decision.allowed) return limitedResponse(decision, context);
+      owner !== undefined && ownerLimiter
+        ? await limit(ownerLimiter, ownerLimitKey(owner), bytes, context)
+        : undefined;
+    if (decision && !decision.allowed) return limitedResponse(decision, context, "person");
     const outer = limiter && (await limit(limiter, caller, bytes, context));
     if (outer && !outer.allowed) return limitedResponse(outer, context);
   }
@@ -358,17 +357,22 @@ async function limit(
 function limitedResponse(
   decision: Extract<Decision, { allowed: false }>,
   context: InvocationContext,
+  counted: "address" | "person" = "address",
 ): HttpResponseInit {
   const now = Date.now();
   logSampled(context, "warning", `request.limited.${decision.reason}`, now, {
     event: "request.limited",
     reason: decision.reason,
+    counted,
     retryAfterSeconds: decision.retryAfterSeconds,
   });
   return {
     status: 429,
     headers: { ...RESPONSE_HEADERS, "Retry-After": String(decision.retryAfterSeconds) },
-    jsonBody: { error: refusalMessage(decision, now), retryAfterSeconds: decision.retryAfterSeconds },
+    jsonBody: {
+      error: refusalMessage(decision, now, counted),
+      retryAfterSeconds: decision.retryAfterSeconds,
+    },
   };
 }
 

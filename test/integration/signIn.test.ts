@@ -245,6 +245,9 @@ describe("signed in", () => {
     expect((await ask(henry, big)).status).toBe(200);
     const refused = await ask(henry, big);
     expect(refused.status).toBe(429);
+    expect(((await refused.json()) as { error: string }).error).toMatch(
+      /^You have been granted your daily allowance/,
+    );
     expect((await ask(`Bearer ${issuer.mint("iris")}`, big)).status).toBe(200);
   });
 
