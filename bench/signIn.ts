@@ -1,13 +1,12 @@
 // Row 10: what sign-in costs a request. Per-upload tokens through the real handler, from a rotating set of
 // signed-in people (a bearer token each, verified with the issuer stand-in's key set, fetched once and kept)
 // against the same requests anonymous. The limits are off on both sides: row 5 times those.
-import { HttpRequest, HttpResponse, InvocationContext } from "@azure/functions";
+import { HttpRequest } from "@azure/functions";
 import { type Environment, SETTING } from "../function/appSettings";
-import { httpFunctions } from "../function/functions";
 import { CREDENTIALS_ROUTE } from "../function/routes";
 import { configureSettings } from "../function/settings";
 import { startIssuerStandIn } from "../local/issuer";
-import { medianOf, percentile } from "./rateLimit";
+import { handlerLatencies, medianOf, percentile } from "./rateLimit";
 import { alternate, type BenchRow, round } from "./results";
 
 export interface SignInOptions {
@@ -42,27 +41,13 @@ export async function benchSignIn(options: SignInOptions): Promise<BenchRow> {
           headers: { authorization: `Bearer ${issuer.mint(`person-${person}`)}` },
         }),
     );
-    const handler = httpFunctions.credentials.handler;
-    const logHandler = () => undefined;
     let sent = 0;
-    const latencies = async (side: "signedIn" | "anonymous", count: number): Promise<number[]> => {
+    const latencies = (side: "signedIn" | "anonymous", count: number): Promise<number[]> => {
       configureSettings(side === "signedIn" ? signedIn : options.appSettings);
-      const times: number[] = [];
-      for (let index = 0; index < count; index++) {
-        const request = side === "signedIn" ? (withTokens[sent++ % PEOPLE] as HttpRequest) : anonymous;
-        const context = new InvocationContext({
-          invocationId: "bench",
-          functionName: "credentials",
-          logHandler,
-        });
-        const start = performance.now();
-        const response = await handler(request, context);
-        times.push(performance.now() - start);
-        if (response instanceof HttpResponse || response.status !== 200) {
-          throw new Error(`the handler answered ${response.status} instead of a token`);
-        }
-      }
-      return times.sort((a, b) => a - b);
+      return handlerLatencies(
+        () => (side === "signedIn" ? (withTokens[sent++ % PEOPLE] as HttpRequest) : anonymous),
+        count,
+      );
     };
     const p99s = { signedIn: [] as number[], anonymous: [] as number[] };
     const measure = (side: "signedIn" | "anonymous") => async () => {
