@@ -99,14 +99,11 @@ export function parsePageConfig(value: unknown): PageConfig {
     );
   }
   const optionalText = (text: unknown) => text === undefined || (typeof text === "string" && text !== "");
-  if (
-    !optionalText(config.turnstileSiteKey) ||
-    !optionalText(config.turnstileScriptUrl) ||
-    !optionalText(config.signInStandInTokenUrl)
-  ) {
-    throw new Error(
-      "turnstileSiteKey, turnstileScriptUrl and signInStandInTokenUrl, when given, must be non-empty strings.",
-    );
+  if (!optionalText(config.turnstileSiteKey) || !optionalText(config.turnstileScriptUrl)) {
+    throw new Error("turnstileSiteKey and turnstileScriptUrl, when given, must be non-empty strings.");
+  }
+  if (!optionalText(config.signInStandInTokenUrl)) {
+    throw new Error("signInStandInTokenUrl, when given, must be a non-empty string.");
   }
   return config as PageConfig;
 }
