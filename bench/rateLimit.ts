@@ -22,7 +22,6 @@ export const RATE_LIMIT_P99_TARGET_MS = 10;
 const CALLERS = 100;
 
 export async function benchRateLimit(options: RateLimitOptions): Promise<BenchRow> {
-  const handler = httpFunctions.credentials.handler;
   const requests = Array.from(
     { length: CALLERS },
     (_, caller) =>
@@ -32,26 +31,10 @@ export async function benchRateLimit(options: RateLimitOptions): Promise<BenchRo
         headers: { "x-forwarded-for": `198.18.${caller >> 8}.${caller & 255}` },
       }),
   );
-  const logHandler = () => undefined;
   let sent = 0;
-  const latencies = async (env: Environment, count: number): Promise<number[]> => {
+  const latencies = (env: Environment, count: number): Promise<number[]> => {
     configureSettings(env);
-    const times: number[] = [];
-    for (let index = 0; index < count; index++) {
-      const request = requests[sent++ % CALLERS] as HttpRequest;
-      const context = new InvocationContext({
-        invocationId: "bench",
-        functionName: "credentials",
-        logHandler,
-      });
-      const start = performance.now();
-      const response = await handler(request, context);
-      times.push(performance.now() - start);
-      if (response instanceof HttpResponse || response.status !== 200) {
-        throw new Error(`the handler answered ${response.status} instead of a token`);
-      }
-    }
-    return times.sort((a, b) => a - b);
+    return handlerLatencies(() => requests[sent++ % CALLERS] as HttpRequest, count);
   };
   const p99s = { on: [] as number[], off: [] as number[] };
   const measure = (side: "on" | "off") => async () => {
@@ -62,8 +45,8 @@ export async function benchRateLimit(options: RateLimitOptions): Promise<BenchRo
     return percentile(times, 0.5);
   };
   const { project, baseline } = await alternate(options.runs, measure("on"), measure("off"), 4);
-  const p99On = median(p99s.on);
-  const p99Off = median(p99s.off);
+  const p99On = medianOf(p99s.on);
+  const p99Off = medianOf(p99s.off);
   return {
     id: "rateLimit",
     title: "5. Issuance latency, limits on vs off",
@@ -84,11 +67,32 @@ export async function benchRateLimit(options: RateLimitOptions): Promise<BenchRo
   };
 }
 
-function percentile(sorted: readonly number[], fraction: number): number {
+/**
+ * The credentials handler's time for each of `count` requests (`next` gives each), sorted; every one must
+ * answer with a token.
+ */
+export async function handlerLatencies(next: () => HttpRequest, count: number): Promise<number[]> {
+  const handler = httpFunctions.credentials.handler;
+  const logHandler = () => undefined;
+  const times: number[] = [];
+  for (let index = 0; index < count; index++) {
+    const request = next();
+    const context = new InvocationContext({ invocationId: "bench", functionName: "credentials", logHandler });
+    const start = performance.now();
+    const response = await handler(request, context);
+    times.push(performance.now() - start);
+    if (response instanceof HttpResponse || response.status !== 200) {
+      throw new Error(`the handler answered ${response.status} instead of a token`);
+    }
+  }
+  return times.sort((a, b) => a - b);
+}
+
+export function percentile(sorted: readonly number[], fraction: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * fraction))] as number;
 }
 
-function median(values: readonly number[]): number {
+export function medianOf(values: readonly number[]): number {
   return percentile(
     [...values].sort((a, b) => a - b),
     0.5,

@@ -16,7 +16,8 @@ export interface BenchRow {
     | "shapedUpload"
     | "validationBytes"
     | "validationRate"
-    | "keyless";
+    | "keyless"
+    | "signIn";
   title: string;
   unit: string;
   /** Whether a larger figure is better (throughput) or a smaller one (time). */

@@ -36,6 +36,7 @@ import { benchShapedUploads } from "./network";
 import { benchRateLimit } from "./rateLimit";
 import { type BenchResults, type BenchRow, formatTable } from "./results";
 import { NETWORK_PROFILES } from "./shaper";
+import { benchSignIn } from "./signIn";
 import { benchUpload } from "./upload";
 import { benchValidation } from "./validation";
 
@@ -66,6 +67,7 @@ function sizes(smoke: boolean) {
         issuance: { runs: 1, runMs: 50 },
         keyless: { runs: 1, runMs: 50 },
         rateLimit: { runs: 1, requests: 20 },
+        signIn: { runs: 1, requests: 20 },
         http: { runs: 1, connections: 4, durationSeconds: 1, amount: 200 },
         coldStart: { runs: 1 },
         upload: {
@@ -88,6 +90,7 @@ function sizes(smoke: boolean) {
         issuance: { runs: 5, runMs: 1000 },
         keyless: { runs: 7, runMs: 1000 },
         rateLimit: { runs: 5, requests: 1000 },
+        signIn: { runs: 5, requests: 2000 },
         http: { runs: 3, connections: 16, durationSeconds: 3 },
         coldStart: { runs: 7 },
         upload: { runs: 3, bytes: 64 * MIB, ...DEFAULT_UPLOAD_TUNING },
@@ -138,11 +141,11 @@ export async function runBenchmarks(options: BenchOptions): Promise<BenchResults
     await prepareUploadsStorage(azurite.connectionString, settings.container, [PAGE_ORIGIN]);
     const rows: BenchRow[] = [];
 
-    log("1/8 issuance in process…");
+    log("1/9 issuance in process…");
     rows.push(await benchIssuance({ ...size.issuance, accountKey: EMULATOR_KEY }));
-    log("2/8 issuance over HTTP…");
+    log("2/9 issuance over HTTP…");
     rows.push(await benchHttp({ ...size.http, env: { ...instanceEnv, BENCH_ACCOUNT_KEY: EMULATOR_KEY } }));
-    log("3/8 cold start…");
+    log("3/9 cold start…");
     rows.push(
       await benchColdStart({
         ...size.coldStart,
@@ -151,7 +154,7 @@ export async function runBenchmarks(options: BenchOptions): Promise<BenchResults
         signer: signerForSettings(EMULATOR_KEY),
       }),
     );
-    log("4/8 upload…");
+    log("4/9 upload…");
     host = await startFunctionHost({ host: HOST, port: await freePort(HOST), allowedOrigins: [] });
     rows.push(
       await benchUpload({
@@ -162,7 +165,7 @@ export async function runBenchmarks(options: BenchOptions): Promise<BenchResults
       }),
     );
 
-    log("5/8 issuance with the limits on and off…");
+    log("5/9 issuance with the limits on and off…");
     rows.push(
       await benchRateLimit({
         ...size.rateLimit,
@@ -178,7 +181,7 @@ export async function runBenchmarks(options: BenchOptions): Promise<BenchResults
       }),
     );
 
-    log("6/8 the page on shaped networks…");
+    log("6/9 the page on shaped networks…");
     rows.push(
       ...(await benchShapedUploads({
         ...size.shaped,
@@ -190,7 +193,7 @@ export async function runBenchmarks(options: BenchOptions): Promise<BenchResults
       })),
     );
 
-    log("7/8 the check of stored uploads…");
+    log("7/9 the check of stored uploads…");
     rows.push(
       ...(await benchValidation({
         ...size.validation,
@@ -200,7 +203,7 @@ export async function runBenchmarks(options: BenchOptions): Promise<BenchResults
       })),
     );
 
-    log("8/8 keyless signing against the account key…");
+    log("8/9 keyless signing against the account key…");
     // Its own blob service: HTTPS with Entra ID bearer tokens, which keyless signing needs.
     keylessAzurite = await startAzurite({
       host: HOST,
@@ -221,6 +224,9 @@ export async function runBenchmarks(options: BenchOptions): Promise<BenchResults
         credential: () => localIdentityCredential(),
       }),
     );
+
+    log("9/9 issuance signed in and anonymous…");
+    rows.push(await benchSignIn({ ...size.signIn, appSettings }));
 
     const results: BenchResults = {
       date: new Date().toISOString(),

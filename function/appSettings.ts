@@ -35,6 +35,13 @@ export const SETTING = {
    * and `<prefix>__tableServiceUri` (identity) or `<prefix>` itself (a connection string).
    */
   validationStorage: "VALIDATION_STORAGE",
+  // Sign-in (parsed below, used by identity/): on when the issuer is set; anonymous otherwise.
+  authIssuer: "AUTH_ISSUER",
+  authAudience: "AUTH_AUDIENCE",
+  authOwnerClaim: "AUTH_OWNER_CLAIM",
+  authAlgorithms: "AUTH_ALGORITHMS",
+  /** Signed in, the declared upload bytes one person may be granted per UTC day (the limits' daily allowance). */
+  dailyUploadBytesPerOwner: "DAILY_UPLOAD_BYTES_PER_OWNER",
 } as const;
 
 /**
@@ -124,4 +131,146 @@ export function parseList(raw: string | undefined): string[] | undefined {
     ?.split(",")
     .map((item) => item.trim())
     .filter((item) => item !== "");
+}
+
+// Sign-in: the OpenID Connect issuer whose bearer tokens the function accepts. These parsers are shared with
+// infra/config.ts, which reads the same values from `valet:authIssuer`, `valet:authAudience`,
+// `valet:authOwnerClaim` and `valet:authAlgorithms`.
+
+/** Signature algorithms a token may use: asymmetric only, so no secret is shared with the issuer. */
+export const AUTH_ALGORITHMS = [
+  "RS256",
+  "RS384",
+  "RS512",
+  "PS256",
+  "PS384",
+  "PS512",
+  "ES256",
+  "ES384",
+  "ES512",
+  "EdDSA",
+] as const;
+export type AuthAlgorithm = (typeof AUTH_ALGORITHMS)[number];
+/** What Entra ID, Auth0 and Keycloak sign access tokens with by default. */
+export const DEFAULT_AUTH_ALGORITHMS: readonly AuthAlgorithm[] = ["RS256"];
+/** OpenID Connect's subject: unique and never reassigned within an issuer. */
+export const DEFAULT_OWNER_CLAIM = "sub";
+
+export interface AuthSettings {
+  /** Exactly as tokens carry it in `iss` and the discovery document in `issuer`. */
+  readonly issuer: string;
+  /** Any one of these must be in the token's `aud`. */
+  readonly audiences: readonly string[];
+  readonly ownerClaim: string;
+  readonly algorithms: readonly AuthAlgorithm[];
+}
+
+/** Hosts where an http issuer is accepted: a stand-in on this machine. */
+const LOOPBACK_ISSUER_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]"]);
+
+/**
+ * The issuer's URL, or undefined when sign-in is off. https only (its discovery document and keys decide which
+ * tokens are trusted, so they must not be open to tampering on the way), except an issuer on loopback.
+ * https://openid.net/specs/openid-connect-discovery-1_0.html#IssuerDiscovery
+ */
+export function parseAuthIssuer(
+  name: string,
+  raw: string | undefined,
+  options: { allowLoopbackHttp: boolean } = { allowLoopbackHttp: true },
+): string | undefined {
+  const text = trimmed(raw);
+  if (text === undefined) return undefined;
+  const url = URL.canParse(text) ? new URL(text) : undefined;
+  const loopbackHttp =
+    options.allowLoopbackHttp && url?.protocol === "http:" && LOOPBACK_ISSUER_HOSTS.has(url.hostname);
+  if (!url || !(url.protocol === "https:" || loopbackHttp)) {
+    throw new SettingsError(
+      name,
+      `${name} must be the OpenID Connect issuer's https URL, e.g. https://login.microsoftonline.com/<tenant>/v2.0` +
+        (options.allowLoopbackHttp ? " (http only for a stand-in on 127.0.0.1, localhost or ::1)." : "."),
+    );
+  }
+  if (url.username !== "" || url.password !== "" || url.search !== "" || url.hash !== "") {
+    throw new SettingsError(name, `${name} must be the issuer's URL alone: no user name, query or fragment.`);
+  }
+  return text;
+}
+
+export function parseAuthAudiences(name: string, raw: string | undefined): string[] | undefined {
+  const audiences = parseList(raw);
+  if (audiences === undefined) return undefined;
+  if (audiences.some((audience) => audience.length > 256)) {
+    throw new SettingsError(name, `${name} must list audiences of at most 256 characters, comma-separated.`);
+  }
+  return audiences;
+}
+
+export function parseOwnerClaim(name: string, raw: string | undefined): string {
+  const text = trimmed(raw);
+  if (text === undefined) return DEFAULT_OWNER_CLAIM;
+  if (!/^[A-Za-z_][A-Za-z0-9_.:-]{0,63}$/.test(text)) {
+    throw new SettingsError(
+      name,
+      `${name} must name one claim of the token (letters, digits, '_', '.', ':' or '-'), e.g. sub or oid (default ${DEFAULT_OWNER_CLAIM}).`,
+    );
+  }
+  return text;
+}
+
+export function parseAuthAlgorithms(name: string, raw: string | undefined): AuthAlgorithm[] {
+  const list = parseList(raw);
+  if (list === undefined || list.length === 0) return [...DEFAULT_AUTH_ALGORITHMS];
+  const allowed: readonly string[] = AUTH_ALGORITHMS;
+  if (!list.every((algorithm) => allowed.includes(algorithm))) {
+    throw new SettingsError(
+      name,
+      `${name} must list signature algorithms from ${AUTH_ALGORITHMS.join(", ")} (default ${DEFAULT_AUTH_ALGORITHMS.join(", ")}); ` +
+        "none and the HMAC ones (HS256…) are never accepted.",
+    );
+  }
+  return list as AuthAlgorithm[];
+}
+
+/**
+ * Sign-in's settings, or undefined when AUTH_ISSUER is unset (anonymous, as before). The audience is
+ * required with an issuer: without it, a token the issuer minted for any other application would do.
+ */
+export function parseAuthSettings(
+  env: Environment,
+  names: {
+    issuer: string;
+    audience: string;
+    ownerClaim: string;
+    algorithms: string;
+  } = {
+    issuer: SETTING.authIssuer,
+    audience: SETTING.authAudience,
+    ownerClaim: SETTING.authOwnerClaim,
+    algorithms: SETTING.authAlgorithms,
+  },
+  options?: { allowLoopbackHttp: boolean },
+): AuthSettings | undefined {
+  const issuer = parseAuthIssuer(names.issuer, env[names.issuer], options);
+  const audiences = parseAuthAudiences(names.audience, env[names.audience]);
+  if (issuer === undefined) {
+    if (audiences !== undefined) {
+      throw new SettingsError(
+        names.audience,
+        `${names.audience} is set without ${names.issuer}: set both to require sign-in, or neither.`,
+      );
+    }
+    return undefined;
+  }
+  if (audiences === undefined) {
+    throw new SettingsError(
+      names.audience,
+      `${names.audience} is not set: with ${names.issuer}, tokens must be for this API (its application ID URI or client ID).`,
+    );
+  }
+  return {
+    issuer,
+    audiences,
+    ownerClaim: parseOwnerClaim(names.ownerClaim, env[names.ownerClaim]),
+    algorithms: parseAuthAlgorithms(names.algorithms, env[names.algorithms]),
+  };
 }

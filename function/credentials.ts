@@ -10,6 +10,8 @@ import {
   TURNSTILE_TOKEN_HEADER,
 } from "./humanCheck";
 import type { HumanPassBody } from "./humanCheckProtocol";
+import { authenticate, ownerLimitKey, ownerOfBlobName } from "./identity";
+import { loadOwnerLimiter } from "./identity/ownerLimits";
 import { type Limiter, LimitsUnavailableError, loadLimiter } from "./limiter";
 import { type Decision, refusalMessage } from "./limits";
 import { LogSampler } from "./logSampler";
@@ -61,9 +63,11 @@ async function issue(request: HttpRequest, context: InvocationContext): Promise<
   }
   let settings: Settings;
   let limiter: Limiter | undefined;
+  let ownerLimiter: Limiter | undefined;
   try {
     settings = loadSettings();
     limiter = loadLimiter();
+    ownerLimiter = settings.auth ? loadOwnerLimiter() : undefined;
   } catch (error) {
     if (!(error instanceof SettingsError)) throw error;
     return misconfigured(error, context);
@@ -83,11 +87,15 @@ async function issue(request: HttpRequest, context: InvocationContext): Promise<
     // new, so tokens are still issued.
     log(context, "warning", { event: "accessPolicies.unverified", reason: policies.reason });
   }
+  // Signed in (when the function has an issuer), before anything is counted or signed.
+  const signedIn = await authenticate(request, settings.auth, context);
+  if ("response" in signedIn) return signedIn.response;
+  const owner = signedIn.caller.owner;
   // The request is read before the limits see it (the daily allowance counts its declared size), but a
   // bad one is counted like any other before it is answered.
-  const read = readRequest(request, settings);
+  const read = readRequest(request, settings, owner);
   const caller = clientKey(request.headers.get("x-forwarded-for"));
-  if (limiter) {
+  if (limiter || ownerLimiter) {
     // A container token declares no size: it counts as one upload of the largest size allowed, so the
     // daily allowance bounds how many a caller gets (each can still create many blobs while it lives).
     // A resume's bytes were counted when its upload began (its secret is bound to that declared size).
@@ -98,8 +106,14 @@ async function issue(request: HttpRequest, context: InvocationContext): Promise<
           ? 0
           : read.tokenRequest.size
         : settings.policy.maxUploadBytes;
-    const decision = await limit(limiter, caller, bytes, context);
-    if (decision && !decision.allowed) return limitedResponse(decision, context);
+    // Signed in, the person is counted first; their address stays a coarse outer bound for everyone behind it.
+    const decision =
+      owner !== undefined && ownerLimiter
+        ? await limit(ownerLimiter, ownerLimitKey(owner), bytes, context)
+        : undefined;
+    if (decision && !decision.allowed) return limitedResponse(decision, context, "person");
+    const outer = limiter && (await limit(limiter, caller, bytes, context));
+    if (outer && !outer.allowed) return limitedResponse(outer, context);
   }
   if (!read.ok) {
     // The message quotes input only JSON-escaped and truncated, and the log line is JSON too.
@@ -115,7 +129,7 @@ async function issue(request: HttpRequest, context: InvocationContext): Promise<
     pass = human.pass;
   }
   try {
-    return await issueToken(read.tokenRequest, read.binding, settings, pass, context);
+    return await issueToken(read.tokenRequest, read.binding, settings, pass, context, owner);
   } catch (error) {
     if (!(error instanceof SigningUnavailableError)) throw error;
     logSampled(context, "error", "signing.unavailable", Date.now(), {
@@ -134,6 +148,7 @@ async function issueToken(
   settings: Settings,
   pass: HumanPassBody | undefined,
   context: InvocationContext,
+  owner: string | undefined,
 ): Promise<HttpResponseInit> {
   if (tokenRequest.kind === "container") {
     const body = await issueContainerToken(settings, new Date(), binding);
@@ -148,14 +163,14 @@ async function issueToken(
   if (tokenRequest.resume) {
     let refusal: ResumeRefusal | undefined;
     try {
-      refusal = await resumeRefusal(settings, tokenRequest);
+      refusal = await resumeRefusal(settings, tokenRequest, owner);
     } catch (error) {
       if (!(error instanceof SettingsError)) throw error;
       return misconfigured(error, context);
     }
     if (refusal) return resumeRefused(refusal, context);
   }
-  const body = await issueUploadToken(settings, new Date(), tokenRequest, binding);
+  const body = await issueUploadToken(settings, new Date(), { ...tokenRequest, owner }, binding);
   log(context, "information", {
     event: "token.issued",
     scope: "blob",
@@ -176,9 +191,12 @@ async function issueToken(
 async function resumeRefusal(
   settings: Settings,
   request: Extract<TokenRequest, { kind: "upload" }>,
+  owner: string | undefined,
 ): Promise<ResumeRefusal | undefined> {
   const resume = request.resume;
   if (!resume) return undefined;
+  // A name is resumed only by whom it was issued to (anonymous names by anonymous callers).
+  if (ownerOfBlobName(resume.blobName) !== owner) return "invalid";
   const check = verifyResumeSecret(
     settings.resumeKey,
     { blobName: resume.blobName, size: request.size },
@@ -284,17 +302,21 @@ function humanCheckRefused(
 function readRequest(
   request: HttpRequest,
   settings: Settings,
+  owner: string | undefined,
 ): { ok: true; tokenRequest: TokenRequest; binding: TokenBinding } | { ok: false; error: RequestError } {
   try {
-    return {
-      ok: true,
-      tokenRequest: parseTokenRequest(
-        request.query,
-        settings.policy,
-        request.headers.get(RESUME_SECRET_HEADER),
-      ),
-      binding: bindingFor(request, settings),
-    };
+    const tokenRequest = parseTokenRequest(
+      request.query,
+      settings.policy,
+      request.headers.get(RESUME_SECRET_HEADER),
+    );
+    if (owner !== undefined && tokenRequest.kind === "container") {
+      // A container token creates blobs of any name, so it could not keep uploads under their owner's prefix.
+      throw new RequestError(
+        "Signed in, tokens are issued per upload only: ask with ?filename=<name>&contentType=<type>&size=<bytes>.",
+      );
+    }
+    return { ok: true, tokenRequest, binding: bindingFor(request, settings) };
   } catch (error) {
     if (!(error instanceof RequestError)) throw error;
     return { ok: false, error };
@@ -335,17 +357,22 @@ async function limit(
 function limitedResponse(
   decision: Extract<Decision, { allowed: false }>,
   context: InvocationContext,
+  counted: "address" | "person" = "address",
 ): HttpResponseInit {
   const now = Date.now();
   logSampled(context, "warning", `request.limited.${decision.reason}`, now, {
     event: "request.limited",
     reason: decision.reason,
+    counted,
     retryAfterSeconds: decision.retryAfterSeconds,
   });
   return {
     status: 429,
     headers: { ...RESPONSE_HEADERS, "Retry-After": String(decision.retryAfterSeconds) },
-    jsonBody: { error: refusalMessage(decision, now), retryAfterSeconds: decision.retryAfterSeconds },
+    jsonBody: {
+      error: refusalMessage(decision, now, counted),
+      retryAfterSeconds: decision.retryAfterSeconds,
+    },
   };
 }
 

@@ -4,7 +4,13 @@
 import type { HttpFunctionOptions, StorageQueueFunctionOptions } from "@azure/functions";
 import { SETTING } from "./appSettings";
 import { CREDENTIALS_METHODS, credentials } from "./credentials";
-import { CREDENTIALS_ROUTE, UPLOAD_STATUS_ROUTE } from "./routes";
+import { IMAGE_READ_METHODS, imageRead } from "./reads/imageRead";
+import {
+  CREDENTIALS_ROUTE,
+  IMAGE_READ_ROUTE,
+  OWNED_UPLOAD_STATUS_ROUTE,
+  UPLOAD_STATUS_ROUTE,
+} from "./routes";
 import { UPLOAD_STATUS_METHODS, uploadStatus } from "./uploadStatus";
 import { validateUpload } from "./validateUpload";
 import { UPLOADS_CREATED_QUEUE } from "./verification";
@@ -27,6 +33,19 @@ export const httpFunctions = {
     methods: [...UPLOAD_STATUS_METHODS],
     authLevel: "anonymous",
     handler: uploadStatus,
+  },
+  // Signed in, a name has two segments (owner and upload): a route of its own, the same handler.
+  ownedUploadStatus: {
+    route: OWNED_UPLOAD_STATUS_ROUTE,
+    methods: [...UPLOAD_STATUS_METHODS],
+    authLevel: "anonymous",
+    handler: uploadStatus,
+  },
+  imageRead: {
+    route: IMAGE_READ_ROUTE,
+    methods: [...IMAGE_READ_METHODS],
+    authLevel: "anonymous",
+    handler: imageRead,
   },
 } satisfies Readonly<Record<string, RoutedHttpFunction>>;
 

@@ -2,6 +2,7 @@
 import { app } from "@azure/functions";
 import { SettingsError, settingsInvalidEvent } from "./appSettings";
 import { functionTable, httpFunctions } from "./functions";
+import { loadOwnerLimiter } from "./identity/ownerLimits";
 import { loadLimiter } from "./limiter";
 import { loadOutcomeStore } from "./outcomes";
 import { loadSettings } from "./settings";
@@ -25,6 +26,7 @@ try {
   // needs a key asks again.
   void warmUpSigner(settings.signer);
   loadLimiter();
+  if (settings.auth) loadOwnerLimiter();
   loadOutcomeStore();
 } catch (error) {
   if (!(error instanceof SettingsError)) throw error;

@@ -120,6 +120,11 @@ export function parseDailyUploadBytes(name: string, raw: string | undefined): nu
   );
 }
 
+/** Signed in, one person's daily allowance of declared upload bytes; by default the same as an address's. */
+export function parseDailyUploadBytesPerOwner(name: string, raw: string | undefined): number {
+  return parseDailyUploadBytes(name, raw);
+}
+
 /** What is kept per client: the bucket's level when last seen, and the day's counts. */
 export interface ClientUsage {
   /** Tokens in the bucket at `updatedAt` (fractional: it refills continuously). */
@@ -207,10 +212,15 @@ export function nextUtcMidnight(now: number): number {
 }
 
 /** The client's message: when to retry, in seconds and as a UTC time. */
-export function refusalMessage(decision: Extract<Decision, { allowed: false }>, now: number): string {
+export function refusalMessage(
+  decision: Extract<Decision, { allowed: false }>,
+  now: number,
+  /** Whose count it is: the caller's address, or (signed in) the person. */
+  counted: "address" | "person" = "address",
+): string {
   const at = new Date(now + decision.retryAfterSeconds * 1000).toISOString().replace(/\.\d{3}Z$/, "Z");
   const when = `retry after ${decision.retryAfterSeconds} s (at ${at})`;
   return decision.reason === "rate"
-    ? `Too many upload tokens asked for from this address: ${when}.`
-    : `This address has been granted its daily allowance of upload bytes: ${when}, when the allowance starts again.`;
+    ? `Too many upload tokens asked for ${counted === "person" ? "by you" : "from this address"}: ${when}.`
+    : `${counted === "person" ? "You have" : "This address has"} been granted ${counted === "person" ? "your" : "its"} daily allowance of upload bytes: ${when}, when the allowance starts again.`;
 }

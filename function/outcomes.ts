@@ -3,6 +3,7 @@
 import { createHash } from "node:crypto";
 import type { TableClient } from "@azure/data-tables";
 import { type Environment, SETTING, SettingsError } from "./appSettings";
+import { ownerMetadata } from "./identity/owner";
 import { loadSettings, type Settings, settingsSource } from "./settings";
 import { parseTableConnection, type TableConnection, tableServiceUriSetting } from "./storageConnection";
 import { isMissingTable, tableClient } from "./tableClient";
@@ -50,6 +51,8 @@ export class TableOutcomeStore implements OutcomeStore {
       sequencer: outcome.sequencer,
       decidedAt: outcome.decidedAt,
       state: outcome.state,
+      // Signed in, who uploaded it: read from the name the function signed, never from the uploader's word.
+      ...ownerMetadata(outcome.blobName),
       ...(outcome.state === "accepted"
         ? { url: outcome.url }
         : { reason: outcome.reason, code: outcome.code }),

@@ -3,3 +3,7 @@
 export const CREDENTIALS_ROUTE = "credentials";
 /** An upload's state after it was stored: `uploads/<blobName>`. */
 export const UPLOAD_STATUS_ROUTE = "uploads/{blobName}";
+/** Signed in, an upload's name starts with its owner's segment: `uploads/<owner>/<name>`. */
+export const OWNED_UPLOAD_STATUS_ROUTE = "uploads/{owner}/{blobName}";
+/** A short-lived read URL for the owner's verified image: `images/<owner>/<name>`. */
+export const IMAGE_READ_ROUTE = "images/{owner}/{blobName}";

@@ -3,7 +3,14 @@
 // policy, the human check and the check of stored uploads.
 import { DefaultAzureCredential, ManagedIdentityCredential, type TokenCredential } from "@azure/identity";
 import { BlobServiceClient, SASProtocol, StorageSharedKeyCredential } from "@azure/storage-blob";
-import { type Environment, SETTING, SettingsError, trimmed } from "./appSettings";
+import {
+  type AuthSettings,
+  type Environment,
+  parseAuthSettings,
+  SETTING,
+  SettingsError,
+  trimmed,
+} from "./appSettings";
 import {
   fitUploadTokenLifetime,
   parseContainerName,
@@ -45,6 +52,8 @@ export interface Settings {
   readonly resumeKey: Buffer;
   /** The check every stored upload gets before it reaches the verified container. */
   readonly verification: VerificationSettings;
+  /** The OpenID Connect issuer whose bearer tokens every endpoint requires, or undefined: anonymous. */
+  readonly auth: AuthSettings | undefined;
 }
 
 export interface SettingsOptions {
@@ -90,6 +99,7 @@ export function parseSettings(env: Environment, options: SettingsOptions = {}): 
     humanPassKey: humanPassKey(keyRoot),
     resumeKey: deriveKey(keyRoot, KEY_LABELS.resume),
     verification: parseVerificationSettings(env, container),
+    auth: parseAuthSettings(env),
   };
 }
 

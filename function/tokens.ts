@@ -3,6 +3,7 @@
 // delegation key the instance keeps (signing.ts), so no network call is made per token.
 import { randomUUID } from "node:crypto";
 import type { TokenKind } from "./accessPolicies";
+import { ownedBlobName, ownerOfBlobName } from "./identity/owner";
 import { resumableUntil, signResumeSecret } from "./resume";
 import type { Settings } from "./settings";
 
@@ -29,6 +30,11 @@ export interface UploadCredentialsBody extends CredentialsBody {
   resumeSecret?: string;
   /** When `resumeSecret` stops earning tokens, ISO 8601 UTC. */
   resumableUntil?: string;
+  /**
+   * Signed in: whom the upload belongs to (the token's owner claim), for the page to record as the inbox blob's
+   * `owner` metadata. valet itself trusts only the name's first segment, which the token binds.
+   */
+  owner?: string;
 }
 
 /** Where the token may be used from: the caller's IPv4 address when the policy binds tokens to it. */
@@ -59,10 +65,12 @@ export function issueContainerToken(
 export async function issueUploadToken(
   settings: Settings,
   now: Date,
-  upload: { extension: string; size?: number; resume?: { blobName: string } },
+  upload: { extension: string; size?: number; resume?: { blobName: string }; owner?: string },
   binding: TokenBinding = {},
 ): Promise<UploadCredentialsBody> {
-  const blobName = upload.resume?.blobName ?? `${randomUUID()}.${upload.extension}`;
+  // Signed in, under the owner's prefix (identity/owner.ts), so their uploads can be listed together.
+  const name = `${randomUUID()}.${upload.extension}`;
+  const blobName = upload.resume?.blobName ?? (upload.owner ? ownedBlobName(upload.owner, name) : name);
   const body = await sign(
     settings,
     { kind: "upload", blobName, lifetimeMinutes: settings.policy.uploadTokenLifetimeMinutes },
@@ -76,7 +84,14 @@ export async function issueUploadToken(
           resumableUntil: resumableUntil(now, settings.policy.uploadTokenLifetimeMinutes).toISOString(),
         }
       : {};
-  return { ...body, blobName, blobUrl: `${body.url}/${body.container}/${blobName}`, ...resumable };
+  const owner = ownerOfBlobName(blobName);
+  return {
+    ...body,
+    blobName,
+    blobUrl: `${body.url}/${body.container}/${blobName}`,
+    ...resumable,
+    ...(owner && { owner }),
+  };
 }
 
 interface TokenScope {

@@ -98,9 +98,10 @@ function parseResume(
   if (blobName === undefined && secret === undefined) return undefined;
   if (
     blobName !== undefined &&
-    !new RegExp(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\\.${extension}$`).test(
-      blobName,
-    )
+    // Signed in, the name starts with its owner's segment (identity/owner.ts); whose it is, the handler checks.
+    !new RegExp(
+      `^(?:[A-Za-z0-9_~-][A-Za-z0-9._-]{0,400}/)?[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\\.${extension}$`,
+    ).test(blobName)
   ) {
     throw new RequestError(
       `blobName must be the name the upload's first token gave, ending in .${extension} for its contentType, not ${quote(blobName)}.`,

@@ -3,6 +3,7 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
 import { RestError } from "@azure/storage-blob";
 import { SettingsError } from "./appSettings";
+import { authenticate, mayAccess, routedBlobName } from "./identity";
 import { loadCheckContext, type OutcomeStore } from "./outcomes";
 import { errorResponse, log, misconfigured, RESPONSE_HEADERS } from "./responses";
 import type { Settings } from "./settings";
@@ -12,9 +13,10 @@ export const UPLOAD_STATUS_METHODS = ["GET"] as const;
 
 /**
  * The names the endpoint answers for: one path segment of letters, digits, `.`, `_` and `-`, as the
- * function and the page name uploads (`<id>.<extension>`). A blob with another name is still checked.
+ * function and the page name uploads (`<id>.<extension>`), after the owner's segment when signed in
+ * (identity/owner.ts). A blob with another name is still checked.
  */
-const BLOB_NAME = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,254}$/;
+export const BLOB_NAME = /^(?:~?[A-Za-z0-9_-][A-Za-z0-9._-]{0,399}\/)?[A-Za-z0-9_-][A-Za-z0-9._-]{0,254}$/;
 
 export type UploadState =
   | { blobName: string; state: "pending" }
@@ -39,7 +41,7 @@ async function answer(request: HttpRequest, context: InvocationContext): Promise
       Allow: UPLOAD_STATUS_METHODS.join(", "),
     });
   }
-  const blobName = request.params.blobName ?? "";
+  const blobName = routedBlobName(request.params);
   if (!BLOB_NAME.test(blobName)) {
     log(context, "warning", { event: "request.rejected", message: "malformed blob name" });
     return errorResponse(
@@ -54,7 +56,12 @@ async function answer(request: HttpRequest, context: InvocationContext): Promise
     if (!(error instanceof SettingsError)) throw error;
     return misconfigured(error, context);
   }
-  const state = await stateOf(blobName, loaded.settings, loaded.outcomes);
+  const signedIn = await authenticate(request, loaded.settings.auth, context);
+  if ("response" in signedIn) return signedIn.response;
+  // Another person's upload is answered as one that does not exist, before any storage call.
+  const state = mayAccess(signedIn.caller, loaded.settings.auth, blobName)
+    ? await stateOf(blobName, loaded.settings, loaded.outcomes)
+    : undefined;
   if (!state) {
     return errorResponse(404, `No upload named ${blobName} is known: it was never stored, or it is too old.`);
   }

@@ -3,6 +3,7 @@
 import type { InvocationContext } from "@azure/functions";
 import { type BlobClient, RestError } from "@azure/storage-blob";
 import { SettingsError, settingsInvalidEvent } from "./appSettings";
+import { ownerMetadata } from "./identity/owner";
 import { loadCheckContext, type OutcomeStore } from "./outcomes";
 import { isImageContentType } from "./policy";
 import { log } from "./responses";
@@ -243,6 +244,8 @@ async function copyVerified(
     metadata: {
       [SOURCE_ETAG]: bareETag(eTag),
       [DETECTED_TYPE]: contentType,
+      // Signed in, the owner, from the name the function signed (the inbox blob's metadata is the uploader's).
+      ...ownerMetadata(inbox.name),
       // Only with a value: an event without a sequencer leaves the copy without one.
       ...(sequencer ? { [SOURCE_SEQUENCER]: sequencer } : {}),
     },

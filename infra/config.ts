@@ -2,7 +2,15 @@
 // `pulumi preview` with a message naming the key and the values it accepts. Values that become the
 // function's app settings are checked by the function's own parsers, called with the stack key.
 import * as pulumi from "@pulumi/pulumi";
-import { parseBoolean, parseList, parseWholeNumber, SettingsError, trimmed } from "../function/appSettings";
+import {
+  type AuthSettings,
+  parseAuthSettings,
+  parseBoolean,
+  parseList,
+  parseWholeNumber,
+  SettingsError,
+  trimmed,
+} from "../function/appSettings";
 import {
   fitUploadTokenLifetime,
   parseContainerName,
@@ -18,6 +26,7 @@ import { parseRootSecret } from "../function/keyDerivation";
 import {
   checkDailyAllowance,
   parseDailyUploadBytes,
+  parseDailyUploadBytesPerOwner,
   parseIssuanceBurst,
   parseIssuanceRate,
 } from "../function/limits";
@@ -111,6 +120,10 @@ export interface StackConfig {
   readonly budget?: { readonly amount: number; readonly alertEmail: string };
   /** The opt-in human check, when both Turnstile keys are set: the page's site key, the function's secret. */
   readonly turnstile?: { readonly siteKey: string; readonly secretKey: pulumi.Output<string> };
+  /** Sign-in, when `authIssuer` is set: every endpoint then requires a bearer token from that issuer. */
+  readonly auth?: AuthSettings;
+  /** DAILY_UPLOAD_BYTES_PER_OWNER: signed in, one person's daily allowance of declared upload bytes. */
+  readonly dailyUploadBytesPerOwner: number;
 }
 
 /** A configuration value is wrong. A RunError, so Pulumi prints the message without a stack trace. */
@@ -165,6 +178,7 @@ export function loadStackConfig(config: pulumi.Config = new pulumi.Config()): St
     issuanceRatePerMinute: read("issuanceRatePerMinute", parseIssuanceRate),
     issuanceBurst: read("issuanceBurst", parseIssuanceBurst),
     dailyUploadBytesPerClient: read("dailyUploadBytesPerClient", parseDailyUploadBytes),
+    dailyUploadBytesPerOwner: read("dailyUploadBytesPerOwner", parseDailyUploadBytesPerOwner),
     maximumInstanceCount: read("maximumInstanceCount", (name, raw) =>
       parseWholeNumber(name, raw, DEFAULT_MAXIMUM_INSTANCE_COUNT, MAXIMUM_INSTANCE_COUNT_BOUNDS, "instances"),
     ),
@@ -201,15 +215,47 @@ export function loadStackConfig(config: pulumi.Config = new pulumi.Config()): St
       { daily: stackConfig.dailyUploadBytesPerClient, max: stackConfig.maxUploadBytes },
     ),
   );
+  asStackConfigError(() =>
+    checkDailyAllowance(
+      { daily: key("dailyUploadBytesPerOwner"), max: key("maxUploadBytes") },
+      { daily: stackConfig.dailyUploadBytesPerOwner, max: stackConfig.maxUploadBytes },
+    ),
+  );
   const turnstile = readTurnstile(config);
+  const auth = readAuth(config);
   const keyDerivationSecret = readKeyDerivationSecret(config, stackConfig.signing);
   return {
     ...stackConfig,
     uploadTokenLifetimeMinutes,
     ...(budget && { budget }),
     ...(turnstile && { turnstile }),
+    ...(auth && { auth }),
     ...(keyDerivationSecret && { keyDerivationSecret }),
   };
+}
+
+/**
+ * Sign-in, with the function's own parsers under the stack's keys. A deployed function is never on the
+ * issuer's machine, so the loopback exception the local stack has is refused here: an http issuer's
+ * discovery document and keys could be changed on the way, and with them who may upload.
+ */
+function readAuth(config: pulumi.Config): AuthSettings | undefined {
+  const names = {
+    issuer: "authIssuer",
+    audience: "authAudience",
+    ownerClaim: "authOwnerClaim",
+    algorithms: "authAlgorithms",
+  };
+  const env = Object.fromEntries(
+    Object.values(names).map((name) => [fullKey(config, name), config.get(name)]),
+  );
+  const keys = {
+    issuer: fullKey(config, names.issuer),
+    audience: fullKey(config, names.audience),
+    ownerClaim: fullKey(config, names.ownerClaim),
+    algorithms: fullKey(config, names.algorithms),
+  };
+  return asStackConfigError(() => parseAuthSettings(env, keys, { allowLoopbackHttp: false }));
 }
 
 /**

@@ -98,6 +98,14 @@ const functionApp = new FunctionApp("credentials", {
     [SETTING.maxImagePixels]: String(config.maxImagePixels),
     // Secret in the app's inputs and the state, like the connection string.
     ...(config.turnstile && { [SETTING.turnstileSecretKey]: pulumi.secret(config.turnstile.secretKey) }),
+    // Sign-in, when valet:authIssuer is set: bearer tokens from that issuer, uploads owned by their subject.
+    [SETTING.dailyUploadBytesPerOwner]: String(config.dailyUploadBytesPerOwner),
+    ...(config.auth && {
+      [SETTING.authIssuer]: config.auth.issuer,
+      [SETTING.authAudience]: config.auth.audiences.join(","),
+      [SETTING.authOwnerClaim]: config.auth.ownerClaim,
+      [SETTING.authAlgorithms]: config.auth.algorithms.join(","),
+    }),
   },
 });
 

@@ -20,6 +20,7 @@ import {
 } from "./azurite";
 import { type EventMessageForm, startBlobCreatedStandIn } from "./eventGrid";
 import { startFunctionHost } from "./functionHost";
+import { type IssuerStandIn, startIssuerStandIn } from "./issuer";
 import { localIdentityCredential } from "./localIdentity";
 import type { QueueBehaviour } from "./queueRunner";
 import { prepareLimitsTable, prepareUploadsStorage, prepareValidationStorage } from "./storage";
@@ -61,6 +62,11 @@ export interface LocalStackOptions {
    */
   web?: { port: number; dir?: string; turnstile?: { siteKey: string; scriptUrl?: string } };
   /**
+   * Sign-in: an OpenID Connect issuer stand-in (issuer.ts) runs on loopback, on `port` (any free one without),
+   * the function requires its tokens, and the page asks it for one. Off unless given.
+   */
+  signIn?: { port?: number };
+  /**
    * A front before the blob service (the benchmark's network shaper): given Azurite's port, it returns the
    * blob service URL tokens name instead, so every request a client sends to storage passes through it.
    */
@@ -97,6 +103,8 @@ export interface LocalStack {
   checksSettled(): Promise<void>;
   /** The upload page's URL, when the stack serves it. */
   readonly pageUrl?: string;
+  /** The issuer stand-in, when the stack requires sign-in. */
+  readonly issuer?: IssuerStandIn;
   /** The folder the page was built into, when the stack serves it. */
   readonly pageDir?: string;
   stop(): Promise<void>;
@@ -134,6 +142,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       [SETTING.accountUrl]: __,
       ...otherSettings
     } = options.appSettings ?? {};
+    const issuer = options.signIn
+      ? await startIssuerStandIn({ host: options.host, port: options.signIn.port })
+      : undefined;
+    if (issuer) started.push(issuer);
     const validationConnectionString = emulatorConnectionString({
       queue: queues.queueServiceUrl,
       table: tables.tableServiceUrl,
@@ -157,6 +169,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
           }),
       [SETTING.limitsStorage]: tables.connectionString,
       [SETTING.validationStorage]: validationConnectionString,
+      ...(issuer && { [SETTING.authIssuer]: issuer.issuer, [SETTING.authAudience]: issuer.audience }),
     };
     // The function host runs in this process: the function reads these settings instead of the
     // environment. They are checked here, as the Functions host would at start-up, and the storage is
@@ -209,7 +222,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         started.push({ stop: () => rm(ownDir, { recursive: true, force: true }) });
         pageDir = ownDir;
       }
-      buildLocalPage(pageDir, credentialsUrl, policy, options.web.turnstile);
+      buildLocalPage(pageDir, credentialsUrl, policy, options.web.turnstile, issuer?.tokenUrl);
       const web = await startWebServer({
         host: options.host,
         port: options.web.port,
@@ -238,10 +251,12 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       validationConnectionString,
       container,
       verifiedContainer,
+      ...(issuer && { issuer }),
       apiUrl: host.apiUrl,
       credentialsUrl,
+      // A signed-in upload's name has its owner's segment first: each segment is encoded, the slash kept.
       statusUrl: (blobName) =>
-        `${host.apiUrl}/${UPLOAD_STATUS_ROUTE.replace("{blobName}", encodeURIComponent(blobName))}`,
+        `${host.apiUrl}/${UPLOAD_STATUS_ROUTE.replace("{blobName}", blobName.split("/").map(encodeURIComponent).join("/"))}`,
       checksSettled: async () => {
         await events?.scan();
         await host.queuesIdle();

@@ -1,7 +1,7 @@
 // `npm start`: runs the local stack on loopback and prints where each part is. Ctrl-C stops everything.
 import { resolve } from "node:path";
 import { AccessPolicyError } from "../function/accessPolicies";
-import { SettingsError } from "../function/appSettings";
+import { parseBoolean, SettingsError } from "../function/appSettings";
 import { parseSigningMode } from "../function/signingMode";
 import { OriginError, validateOrigins } from "../infra/cors";
 import { PortInUseError } from "./ports";
@@ -18,6 +18,9 @@ const ENV = {
   dataDir: "VALET_DATA_DIR",
   /** `identity` runs the stack keyless: HTTPS blob service, user delegation tokens. */
   signing: "VALET_SIGNING",
+  /** `true` requires sign-in, with an OpenID Connect issuer stand-in on loopback (local/issuer.ts). */
+  signIn: "VALET_SIGN_IN",
+  issuerPort: "VALET_ISSUER_PORT",
 } as const;
 
 /** The upload page's usual local origins (4280 is the port the Static Web Apps CLI uses). */
@@ -52,6 +55,7 @@ async function main(): Promise<void> {
     const allowedOrigins = origins();
     const dataDir = resolve(process.env[ENV.dataDir] || ".azurite");
     const signing = parseSigningMode(ENV.signing, process.env[ENV.signing]);
+    const signIn = parseBoolean(ENV.signIn, process.env[ENV.signIn], false);
     let certificate: LocalCertificate | undefined;
     if (signing === "identity") {
       // Kept with Azurite's data, so a browser that accepted it once keeps accepting it.
@@ -80,6 +84,7 @@ async function main(): Promise<void> {
       },
       // The page is built at every start into a temporary folder of this stack's own.
       web: { port: port(ENV.webPort, 4280) },
+      ...(signIn && { signIn: { port: port(ENV.issuerPort, 7072) } }),
       onFailure: (error, stopped) => {
         console.error(`valet: ${error.message} Stopping everything.`);
         void stopped.finally(() => process.exit(1));
@@ -98,6 +103,7 @@ async function main(): Promise<void> {
         `  upload page             ${stack.pageUrl}`,
         `  allowed origins         ${allowedOrigins.join(", ")}`,
         ...(certificate ? certificateAdvice(stack.blobServiceUrl, certificate) : []),
+        ...(stack.issuer ? signInAdvice(stack.issuer.issuer, stack.issuer.tokenUrl, stack.pageUrl) : []),
         "Press Ctrl-C to stop.",
       ].join("\n"),
     );
@@ -147,6 +153,17 @@ function certificateAdvice(blobServiceUrl: string, certificate: LocalCertificate
     `  ${new URL(blobServiceUrl).origin}/`,
     "or start Chromium with",
     `  --ignore-certificate-errors-spki-list=${certificate.spkiSha256}`,
+  ];
+}
+
+/** Sign-in on: where the issuer stand-in is, and how to get a token for a named user. */
+function signInAdvice(issuer: string, tokenUrl: string, pageUrl: string | undefined): string[] {
+  return [
+    `  sign-in issuer (stand-in) ${issuer}  every endpoint requires a bearer token from it`,
+    "A token for a user (any name):",
+    `  token=$(curl -s '${tokenUrl}?user=alice' | node -pe 'JSON.parse(require("fs").readFileSync(0)).access_token')`,
+    `  curl -H "Authorization: Bearer $token" '<SAS endpoint>?filename=a.png&contentType=image/png&size=100'`,
+    ...(pageUrl ? [`The page signs in as the user its URL names: ${pageUrl}?user=alice`] : []),
   ];
 }
 

@@ -36,9 +36,10 @@ export function buildLocalPage(
   apiUrl: string,
   policy: IssuancePolicy,
   turnstile?: { readonly siteKey: string; readonly scriptUrl?: string },
+  signInStandInTokenUrl?: string,
 ): PageConfig {
   buildWebPage(dir);
-  const config = pageConfig(apiUrl, policy, turnstile);
+  const config = pageConfig(apiUrl, policy, turnstile, signInStandInTokenUrl);
   writeFileSync(join(dir, CONFIG_FILE), pageConfigFile(config));
   return config;
 }

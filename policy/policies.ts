@@ -465,7 +465,31 @@ const accountKeysSecret: ResourceValidationPolicy = {
   remediateResource: (args) => withSecretKeys(unproxied(args.props)) as Record<string, unknown> | undefined,
 };
 
+/**
+ * The issuer's discovery document and keys decide who may upload; fetched over http they could be swapped on
+ * the way. The program refuses an http `valet:authIssuer` already; this catches an app setting from anywhere.
+ * https://openid.net/specs/openid-connect-discovery-1_0.html#IssuerDiscovery
+ */
+const authIssuerHttps: ResourceValidationPolicy = {
+  name: "auth-issuer-https",
+  description: "A Function App that requires sign-in trusts an https OpenID Connect issuer only.",
+  enforcementLevel: "mandatory",
+  validateResource: (args, reportViolation) => {
+    if (args.type !== TYPE.webApp) return;
+    const settings = (
+      args.props.siteConfig as { appSettings?: { name?: string; value?: unknown }[] } | undefined
+    )?.appSettings;
+    const issuer = settings?.find((setting) => setting.name === SETTING.authIssuer)?.value;
+    if (typeof issuer === "string" && !issuer.trim().toLowerCase().startsWith("https://")) {
+      reportViolation(
+        `${SETTING.authIssuer} must be an https URL: an http issuer's keys can be replaced in transit.`,
+      );
+    }
+  },
+};
+
 export const resourcePolicies: readonly ResourceValidationPolicy[] = [
+  authIssuerHttps,
   flexSiteProperties,
   flexAppSettings,
   storageHttpsOnly,

@@ -78,9 +78,15 @@ export async function uploadTo(
     concurrency: options.concurrency,
     maxSingleShotSize: target.perUpload ? options.blockSizeBytes : 5000 * 1024 * 1024,
     blobHTTPHeaders: { blobContentType: options.contentType },
+    metadata: ownerMetadata(target),
     onProgress: (progress) => options.onProgress(progress.loadedBytes),
     abortSignal: options.abortSignal,
   });
+}
+
+/** Signed in, the owner the function named, as the blob's metadata (x-ms-meta-owner); none anonymous. */
+function ownerMetadata(target: UploadTarget): Record<string, string> | undefined {
+  return target.owner ? { owner: target.owner } : undefined;
 }
 
 /**
@@ -106,6 +112,7 @@ async function uploadBlocks(
   const commit = () =>
     client.commitBlockList(ids, {
       blobHTTPHeaders: { blobContentType: options.contentType },
+      metadata: ownerMetadata(target),
       abortSignal: options.abortSignal,
     });
   await stageMissing(client, data, size, new Set(blocks.staged), options, blocks);

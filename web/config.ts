@@ -24,6 +24,11 @@ export interface PageConfig {
   turnstileSiteKey?: string;
   /** Where the page loads Turnstile's script from (a stand-in in tests); DEFAULT_TURNSTILE_SCRIPT_URL if unset. */
   turnstileScriptUrl?: string;
+  /**
+   * Locally only: the issuer stand-in's token endpoint, which the page asks for a token when the embedding
+   * application supplies no `window.valetAccessToken` hook (web/signIn.ts).
+   */
+  signInStandInTokenUrl?: string;
 }
 
 /**
@@ -47,6 +52,7 @@ export function pageConfig(
   apiUrl: string,
   policy: { readonly allowedContentTypes: readonly string[]; readonly maxUploadBytes: number },
   turnstile?: { readonly siteKey: string; readonly scriptUrl?: string },
+  signInStandInTokenUrl?: string,
 ): PageConfig {
   const extensions: Readonly<Record<string, readonly string[]>> = IMAGE_EXTENSIONS;
   const chosen: Record<string, string> = {};
@@ -63,6 +69,7 @@ export function pageConfig(
     ...DEFAULT_UPLOAD_TUNING,
     ...(turnstile && { turnstileSiteKey: turnstile.siteKey }),
     ...(turnstile?.scriptUrl && { turnstileScriptUrl: turnstile.scriptUrl }),
+    ...(signInStandInTokenUrl && { signInStandInTokenUrl }),
   };
 }
 
@@ -94,6 +101,9 @@ export function parsePageConfig(value: unknown): PageConfig {
   const optionalText = (text: unknown) => text === undefined || (typeof text === "string" && text !== "");
   if (!optionalText(config.turnstileSiteKey) || !optionalText(config.turnstileScriptUrl)) {
     throw new Error("turnstileSiteKey and turnstileScriptUrl, when given, must be non-empty strings.");
+  }
+  if (!optionalText(config.signInStandInTokenUrl)) {
+    throw new Error("signInStandInTokenUrl, when given, must be a non-empty string.");
   }
   return config as PageConfig;
 }

@@ -10,6 +10,7 @@ import { describeUploadError, isExpiryRefusal, isTokenRefusal, UploadFailure } f
 import { formatBytes, formatWait, listTypes } from "./format";
 import { HumanCheck, turnstileSolver } from "./humanCheck";
 import { UploadQueue } from "./queue";
+import { accessTokenHook, fetchWithToken, readUrlOf } from "./signIn";
 import { REFRESH_MARGIN_MS, ResumeRefusedError, TokenSource, type UploadTarget } from "./tokens";
 import {
   indexedDbStore,
@@ -62,6 +63,8 @@ interface Upload {
 /** Everything a file's upload needs beside the file. */
 interface Uploader {
   readonly config: PageConfig;
+  /** fetch with the signed-in user's bearer token, for every request to the function. */
+  readonly authorizedFetch: typeof fetch;
   readonly tokens: TokenSource;
   readonly connectivity: Connectivity;
   readonly records: UploadRecords;
@@ -98,9 +101,12 @@ async function start(): Promise<void> {
   const humanCheck = config.turnstileSiteKey
     ? new HumanCheck(turnstileSolver(config.turnstileSiteKey, elements.humanCheck, config.turnstileScriptUrl))
     : undefined;
+  // Every request to the function carries the signed-in user's token, when the page has a hook for one.
+  const authorizedFetch = fetchWithToken(accessTokenHook(config.signInStandInTokenUrl));
   const uploader: Uploader = {
     config,
-    tokens: new TokenSource(config, undefined, undefined, undefined, humanCheck),
+    authorizedFetch,
+    tokens: new TokenSource(config, undefined, authorizedFetch, undefined, humanCheck),
     connectivity: browserConnectivity(),
     // Without IndexedDB (some private modes) an upload still resumes after a lost connection, not a reload.
     records: new UploadRecords(typeof indexedDB === "undefined" ? new MemoryRecordStore() : indexedDbStore()),
@@ -241,7 +247,7 @@ async function run(upload: Upload, signal: AbortSignal, uploader: Uploader): Pro
         ),
     });
     forget(upload, uploader.records);
-    succeed(upload, blobName, uploader.config.apiUrl);
+    succeed(upload, blobName, uploader.config.apiUrl, uploader.authorizedFetch);
   } catch (error) {
     if (signal.aborted) {
       forget(upload, uploader.records);
@@ -468,7 +474,7 @@ function showProgress(upload: Upload, loadedBytes: number): void {
   }
 }
 
-function succeed(upload: Upload, blobName: string, apiUrl: string): void {
+function succeed(upload: Upload, blobName: string, apiUrl: string, authorizedFetch: typeof fetch): void {
   upload.progress.value = 100;
   upload.row.dataset.blobName = blobName;
   upload.status.textContent = "Done: uploaded as ";
@@ -480,7 +486,17 @@ function succeed(upload: Upload, blobName: string, apiUrl: string): void {
   announce(`${upload.file.name}: uploaded.`);
   // Stored is not yet usable: valet checks the bytes, and the row follows that check.
   const show = verificationLine(upload.row, (message) => announce(`${upload.file.name}: ${message}`));
-  void followVerification(apiUrl, blobName, show);
+  void followVerification(apiUrl, blobName, show, { fetchImpl: authorizedFetch }).then(async ({ state }) => {
+    // Signed in, the owner may see the accepted photo, through a read URL that lasts minutes.
+    if (state !== "verified" || !blobName.includes("/")) return;
+    const url = await readUrlOf(apiUrl, blobName, authorizedFetch);
+    if (!url) return;
+    const image = document.createElement("img");
+    image.className = "upload-preview";
+    image.alt = `${upload.file.name}, as stored`;
+    image.src = url;
+    upload.row.append(image);
+  });
 }
 
 /**

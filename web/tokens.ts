@@ -20,6 +20,8 @@ export type Credentials = CredentialsBody | UploadCredentialsBody;
 /** Where one upload goes and with which token. */
 export interface UploadTarget {
   readonly blobName: string;
+  /** Signed in: the upload's owner, recorded as the blob's `owner` metadata. */
+  readonly owner?: string;
   /** The blob's URL without the token. */
   readonly blobUrl: string;
   readonly sasKey: string;
@@ -257,6 +259,7 @@ export function targetOf(
       sasKey: credentials.sasKey,
       expiresOn,
       perUpload: true,
+      ...(typeof credentials.owner === "string" && { owner: credentials.owner }),
       ...(credentials.resumeSecret &&
         credentials.resumableUntil && {
           resume: { secret: credentials.resumeSecret, until: new Date(credentials.resumableUntil) },

@@ -35,7 +35,8 @@ export const DEFAULT_POLL_TIMING: PollTiming = {
 
 /** The status endpoint for a blob: beside the SAS endpoint, under the same `api` prefix. */
 export function statusUrl(apiUrl: string, blobName: string): string {
-  return new URL(`uploads/${encodeURIComponent(blobName)}`, apiUrl).toString();
+  // Signed in, a name has its owner's segment first: each segment is encoded, the slash kept.
+  return new URL(`uploads/${blobName.split("/").map(encodeURIComponent).join("/")}`, apiUrl).toString();
 }
 
 /** The wait before try `attempt` (1-based). */

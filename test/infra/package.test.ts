@@ -144,6 +144,22 @@ describe("the function package", () => {
         }),
       },
       {
+        name: "ownedUploadStatus",
+        trigger: expect.objectContaining({
+          type: "httpTrigger",
+          route: "uploads/{owner}/{blobName}",
+          methods: ["GET"],
+        }),
+      },
+      {
+        name: "imageRead",
+        trigger: expect.objectContaining({
+          type: "httpTrigger",
+          route: "images/{owner}/{blobName}",
+          methods: ["GET"],
+        }),
+      },
+      {
         name: "validateUpload",
         trigger: expect.objectContaining({
           type: "queueTrigger",

@@ -1,6 +1,7 @@
 // The policy pack (policy/policies.ts) over what the program registers under mocks, where every policy must
 // pass, and over one hand-made violating resource per policy, which each must report. Resources reach the
 // policies as the analyzer hands them over: validations see plain values, remediations see `Secret`s.
+
 import {
   type PolicyResource,
   type ResourceValidationPolicy,
@@ -10,6 +11,7 @@ import {
 } from "@pulumi/policy";
 import { secretsPreservingProxy } from "@pulumi/policy/secret";
 import { beforeAll, describe, expect, test } from "vitest";
+import { SETTING } from "../../function/appSettings";
 import { resourcePolicies, stackPolicies } from "../../policy/policies";
 import type { RecordedResource } from "../support/pulumiMocks.cjs";
 import { isSecretValue, type ProgramRun, reveal, runProgram } from "./harness";
@@ -432,6 +434,19 @@ describe("each policy reports a resource that breaks it", () => {
       siteConfig: { appSettings: [{ name: "FUNCTIONS_WORKER_RUNTIME", value: "node" }] },
     });
     expect(reported).toEqual([expect.stringContaining("FUNCTIONS_WORKER_RUNTIME")]);
+  });
+
+  test("auth-issuer-https reports an http issuer and passes an https one", async () => {
+    const site = (issuer: string) => ({
+      ...FLEX_SITE,
+      siteConfig: { appSettings: [{ name: SETTING.authIssuer, value: issuer }] },
+    });
+    expect(
+      await violations(policy("auth-issuer-https"), "azure-native:web:WebApp", site("http://idp.example")),
+    ).toEqual([expect.stringContaining("AUTH_ISSUER must be an https URL")]);
+    expect(
+      await violations(policy("auth-issuer-https"), "azure-native:web:WebApp", site("https://idp.example")),
+    ).toEqual([]);
   });
 
   test.each([

@@ -778,6 +778,54 @@ describe("the human check", () => {
   });
 });
 
+describe("sign-in", () => {
+  const ISSUER = "https://login.microsoftonline.com/00000000-0000-0000-0000-000000000001/v2.0";
+
+  test("the issuer, audience and owner claim reach the app, which the function parses as sign-in on", async () => {
+    const run = await runProgram({
+      authIssuer: ISSUER,
+      authAudience: "api://valet",
+      authOwnerClaim: "oid",
+      dailyUploadBytesPerOwner: String(2 * 1024 ** 3),
+    });
+    const settings = appSettings(functionApp(run));
+    expect(settings[SETTING.authIssuer]).toBe(ISSUER);
+    expect(settings[SETTING.dailyUploadBytesPerOwner]).toBe(String(2 * 1024 ** 3));
+    expect(parseSettings(settings).auth).toEqual({
+      issuer: ISSUER,
+      audiences: ["api://valet"],
+      ownerClaim: "oid",
+      algorithms: ["RS256"],
+    });
+  });
+
+  test("without an issuer the app stays anonymous", async () => {
+    const plain = await runProgram({});
+    expect(appSettings(functionApp(plain))).not.toHaveProperty(SETTING.authIssuer);
+    expect(parseSettings(appSettings(functionApp(plain))).auth).toBeUndefined();
+  });
+
+  test.each([
+    [
+      { authIssuer: "http://issuer.example/", authAudience: "api://valet" },
+      /^valet:authIssuer must be the OpenID Connect issuer's https URL/,
+    ],
+    [{ authIssuer: "http://127.0.0.1:8080", authAudience: "api://valet" }, /^valet:authIssuer must be/],
+    [{ authIssuer: ISSUER }, /^valet:authAudience is not set/],
+    [
+      { authIssuer: ISSUER, authAudience: "api://valet", authAlgorithms: "HS256" },
+      /^valet:authAlgorithms must list/,
+    ],
+  ])("%j is refused with a StackConfigError naming the key", async (config, message) => {
+    const error = await runProgram(config).then(
+      () => undefined,
+      (caught: unknown) => caught as Error,
+    );
+    expect(error?.name).toBe("StackConfigError");
+    expect(error?.message).toMatch(message);
+  });
+});
+
 describe("the check after each upload", () => {
   let run: ProgramRun;
   beforeAll(async () => {

@@ -31,7 +31,7 @@ describe("a smoke run of the benchmark", () => {
     expect(Number.isNaN(Date.parse(written.date))).toBe(false);
   });
 
-  test("has the issuance, HTTP, cold-start, upload and rate-limit rows in order, then the shaped uploads, the check and keyless", () => {
+  test("has the issuance, HTTP, cold-start, upload and rate-limit rows in order, then the shaped uploads, the check, keyless and sign-in", () => {
     expect(written.rows.map((row) => row.id)).toEqual([
       "issuance",
       "http",
@@ -44,6 +44,7 @@ describe("a smoke run of the benchmark", () => {
       "validationBytes",
       "validationRate",
       "keyless",
+      "signIn",
     ]);
   });
 

@@ -58,6 +58,8 @@ export async function startPageStack(
     checkUploads?: boolean;
     /** A front before the blob service, such as a shaped link (LocalStackOptions.blobFront). */
     blobFront?: (blobPort: number) => Promise<string>;
+    /** Require sign-in, with the issuer stand-in (LocalStackOptions.signIn). */
+    signIn?: boolean;
   } = {},
 ): Promise<PageStack> {
   const folder = await mkdtemp(join(tmpdir(), "valet-page-"));
@@ -81,6 +83,7 @@ export async function startPageStack(
     certificate: options.signing === "identity" ? await trustedCertificate() : undefined,
     checkUploads: options.checkUploads ?? false,
     blobFront: options.blobFront,
+    ...(options.signIn && { signIn: {} }),
   });
   const unlisted = unlistedPort ? await startWebServer({ port: unlistedPort, root: webDir }) : undefined;
   if (!stack.pageUrl) throw new Error("the local stack did not serve the page");

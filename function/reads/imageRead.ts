@@ -1,0 +1,80 @@
+// The HTTP edge of reads: `GET /api/images/{owner}/{name}` answers the owner of a verified image with a
+// short-lived read URL for it (and, once the photo pipeline makes them, for its renditions). Sign-in only:
+// without it nobody is an owner, and sharing with others is the application's decision, not an open read.
+import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
+import { SettingsError } from "../appSettings";
+import { authenticate, mayAccess, routedBlobName } from "../identity";
+import { loadCheckContext } from "../outcomes";
+import { errorResponse, log, misconfigured, RESPONSE_HEADERS } from "../responses";
+import { SigningUnavailableError } from "../signing";
+import { BLOB_NAME } from "../uploadStatus";
+import { storageFailureCause } from "../uploadsAccount";
+import { readTargets, signReadUrl } from "./readTokens";
+
+export const IMAGE_READ_METHODS = ["GET"] as const;
+
+export interface ImageReadBody {
+  blobName: string;
+  /** The verified image's URL with a read-only token. */
+  url: string;
+  /** When the token stops working, ISO 8601 UTC. */
+  expiresOn: string;
+}
+
+export async function imageRead(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  try {
+    return await answer(request, context);
+  } catch (error) {
+    if (error instanceof SigningUnavailableError) {
+      log(context, "error", { event: "signing.unavailable", message: error.message });
+      return errorResponse(503, "The function cannot sign read tokens right now: try again in a minute.", {
+        "Retry-After": "60",
+      });
+    }
+    log(context, "error", { event: "invocation.failed", error: storageFailureCause(error) });
+    return errorResponse(500, "The read token could not be issued; retry, and report it if it persists.");
+  }
+}
+
+async function answer(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  if (!(IMAGE_READ_METHODS as readonly string[]).includes(request.method)) {
+    return errorResponse(405, `Method ${request.method} is not allowed: use GET.`, {
+      Allow: IMAGE_READ_METHODS.join(", "),
+    });
+  }
+  const blobName = routedBlobName(request.params);
+  if (!BLOB_NAME.test(blobName)) {
+    return errorResponse(400, "The image name must be the blobName its upload was given.");
+  }
+  let loaded: ReturnType<typeof loadCheckContext>;
+  try {
+    loaded = loadCheckContext();
+  } catch (error) {
+    if (!(error instanceof SettingsError)) throw error;
+    return misconfigured(error, context);
+  }
+  const { settings, outcomes } = loaded;
+  const notFound = errorResponse(
+    404,
+    `No verified image named ${blobName} is yours to read: it was never accepted, or it is another person's.`,
+  );
+  if (!settings.auth) {
+    return errorResponse(
+      404,
+      "Read tokens are issued to signed-in owners only, and sign-in is off (AUTH_ISSUER).",
+    );
+  }
+  const signedIn = await authenticate(request, settings.auth, context);
+  if ("response" in signedIn) return signedIn.response;
+  if (!mayAccess(signedIn.caller, settings.auth, blobName)) return notFound;
+  const outcome = await outcomes.find(blobName);
+  if (outcome?.state !== "accepted") return notFound;
+  const now = new Date();
+  const [original] = await Promise.all(
+    readTargets(settings, blobName).map((target) => signReadUrl(settings, target, now)),
+  );
+  if (!original) return notFound;
+  log(context, "information", { event: "readToken.issued", blobName, expiresOn: original.expiresOn });
+  const body: ImageReadBody = { blobName, url: original.url, expiresOn: original.expiresOn };
+  return { status: 200, headers: RESPONSE_HEADERS, jsonBody: body };
+}
