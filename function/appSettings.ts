@@ -35,6 +35,12 @@ export const SETTING = {
    * and `<prefix>__tableServiceUri` (identity) or `<prefix>` itself (a connection string).
    */
   validationStorage: "VALIDATION_STORAGE",
+  // What an accepted photo becomes: re-encoded without personal metadata, and its renditions (parsed in
+  // photos/settings.ts).
+  photoQuality: "PHOTO_QUALITY",
+  feedSize: "PHOTO_FEED_SIZE",
+  thumbnailSize: "PHOTO_THUMBNAIL_SIZE",
+  renditionQuality: "PHOTO_RENDITION_QUALITY",
 } as const;
 
 /**

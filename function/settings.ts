@@ -12,6 +12,7 @@ import {
 } from "./container";
 import { type HumanCheckSettings, humanPassKey, parseHumanCheckSettings } from "./humanCheck";
 import { deriveKey, KEY_LABELS, type KeyRoot, parseRootSecret } from "./keyDerivation";
+import { type PhotoSettings, parsePhotoSettings } from "./photos/settings";
 import { type IssuancePolicy, parsePolicy } from "./policy";
 import { type TokenSigner, tokenSigner } from "./signing";
 import type { UploadsAccount } from "./uploadsAccount";
@@ -45,6 +46,8 @@ export interface Settings {
   readonly resumeKey: Buffer;
   /** The check every stored upload gets before it reaches the verified container. */
   readonly verification: VerificationSettings;
+  /** What an accepted photo becomes (photos/settings.ts). */
+  readonly photos: PhotoSettings;
 }
 
 export interface SettingsOptions {
@@ -90,6 +93,7 @@ export function parseSettings(env: Environment, options: SettingsOptions = {}): 
     humanPassKey: humanPassKey(keyRoot),
     resumeKey: deriveKey(keyRoot, KEY_LABELS.resume),
     verification: parseVerificationSettings(env, container),
+    photos: parsePhotoSettings(env),
   };
 }
 
