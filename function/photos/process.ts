@@ -1,7 +1,8 @@
 // Turns an upload the first-bytes check accepted into what may be published: the image re-encoded upright,
 // without EXIF, XMP, IPTC, comments or embedded thumbnails but with its colour profile, and its renditions.
 // Pure over bytes (sharp, no storage calls): photos/store.ts reads and writes the blobs.
-import sharp from "sharp";
+import type sharpModule from "sharp";
+import type { OutputInfo, Sharp, SharpOptions } from "sharp";
 import type { ImageContentType } from "../policy";
 import { SHARP_CONCURRENCY } from "./memory";
 import {
@@ -14,14 +15,27 @@ import {
 import { inflatesBeyondHeader } from "./pngInflation";
 import type { PhotoSettings } from "./settings";
 
+type SharpFactory = typeof sharpModule;
+let loaded: Promise<SharpFactory> | undefined;
+
 /**
- * libvips' threads per image, and no operation cache: a check handles one image at a time and never the same
- * one twice, so the cache (by default up to 50 MB and 100 operations, kept after the check) only holds memory
- * the next image needs. https://sharp.pixelplumbing.com/api-utility#concurrency
+ * sharp is loaded on the first photo, not when the instance starts: the HTTP functions never need libvips, and
+ * loading it is a cost a cold start of theirs need not pay. Then: libvips' threads per image, and no operation
+ * cache (a check handles one image at a time and never the same one twice, so the cache, by default up to
+ * 50 MB and 100 operations kept after the check, only holds memory the next image needs).
+ * https://sharp.pixelplumbing.com/api-utility#concurrency
  * https://sharp.pixelplumbing.com/api-utility#cache
  */
-sharp.concurrency(SHARP_CONCURRENCY);
-sharp.cache(false);
+function loadSharp(): Promise<SharpFactory> {
+  loaded ??= import("sharp").then((module) => {
+    const sharp =
+      (module as unknown as { default?: SharpFactory }).default ?? (module as unknown as SharpFactory);
+    sharp.concurrency(SHARP_CONCURRENCY);
+    sharp.cache(false);
+    return sharp;
+  });
+  return loaded;
+}
 
 export interface EncodedImage {
   readonly bytes: Buffer;
@@ -53,7 +67,7 @@ export interface PhotoRules {
  * animations keep their frames). HEIC is not among them: sharp's prebuilt libvips reads AVIF only, not HEVC.
  * https://sharp.pixelplumbing.com/api-output#jpeg
  */
-const ENCODERS: Partial<Record<ImageContentType, (image: sharp.Sharp, quality: number) => sharp.Sharp>> = {
+const ENCODERS: Partial<Record<ImageContentType, (image: Sharp, quality: number) => Sharp>> = {
   "image/jpeg": (image, quality) => image.jpeg({ quality }),
   "image/png": (image) => image.png({ compressionLevel: 9, adaptiveFiltering: true }),
   "image/webp": (image, quality) => image.webp({ quality }),
@@ -82,7 +96,7 @@ export async function processPhoto(
   // animation, all frames together); failOn "warning" refuses pixel data a decoder complains about (a PNG
   // whose compressed data runs past its rows, a JPEG cut short) rather than publishing what it guessed.
   // https://sharp.pixelplumbing.com/api-constructor
-  const options: sharp.SharpOptions = {
+  const options: SharpOptions = {
     limitInputPixels: rules.maxImagePixels,
     failOn: "warning",
     animated: ANIMATED.includes(contentType),
@@ -95,6 +109,7 @@ export async function processPhoto(
         "the PNG's compressed data inflates to far more than its dimensions need: it is a decompression bomb",
     };
   }
+  const sharp = await loadSharp();
   try {
     // Oriented, then re-encoded. Without withMetadata/keepExif sharp writes no EXIF, XMP or IPTC; the ICC
     // profile is kept so that colours stay as the camera meant them.
@@ -107,7 +122,13 @@ export async function processPhoto(
       width: info.width,
       height: info.pageHeight ?? info.height,
     };
-    const renditions = await makeRenditions(input, { ...options, animated: false }, blobName, rules.photos);
+    const renditions = await makeRenditions(
+      sharp,
+      input,
+      { ...options, animated: false },
+      blobName,
+      rules.photos,
+    );
     return { accepted: true, image, renditions };
   } catch (error) {
     return refusal(error, contentType);
@@ -119,8 +140,9 @@ export async function processPhoto(
  * sizes and both formats are encoded from it. Never larger than the image.
  */
 async function makeRenditions(
+  sharp: SharpFactory,
   input: Buffer,
-  options: sharp.SharpOptions,
+  options: SharpOptions,
   blobName: string,
   photos: PhotoSettings,
 ): Promise<EncodedRendition[]> {
@@ -159,7 +181,7 @@ function rendition(
   kind: RenditionKind,
   extension: RenditionExtension,
   data: Buffer,
-  info: sharp.OutputInfo,
+  info: OutputInfo,
 ): EncodedRendition {
   return {
     name: renditionName(blobName, kind, extension),
