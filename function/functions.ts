@@ -4,7 +4,8 @@
 import type { HttpFunctionOptions, StorageQueueFunctionOptions } from "@azure/functions";
 import { SETTING } from "./appSettings";
 import { CREDENTIALS_METHODS, credentials } from "./credentials";
-import { CREDENTIALS_ROUTE, UPLOAD_STATUS_ROUTE } from "./routes";
+import { RENDITION_METHODS, rendition } from "./photos/renditionEndpoint";
+import { CREDENTIALS_ROUTE, RENDITION_ROUTE, UPLOAD_STATUS_ROUTE } from "./routes";
 import { UPLOAD_STATUS_METHODS, uploadStatus } from "./uploadStatus";
 import { validateUpload } from "./validateUpload";
 import { UPLOADS_CREATED_QUEUE } from "./verification";
@@ -27,6 +28,12 @@ export const httpFunctions = {
     methods: [...UPLOAD_STATUS_METHODS],
     authLevel: "anonymous",
     handler: uploadStatus,
+  },
+  rendition: {
+    route: RENDITION_ROUTE,
+    methods: [...RENDITION_METHODS],
+    authLevel: "anonymous",
+    handler: rendition,
   },
 } satisfies Readonly<Record<string, RoutedHttpFunction>>;
 

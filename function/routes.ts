@@ -3,3 +3,5 @@
 export const CREDENTIALS_ROUTE = "credentials";
 /** An upload's state after it was stored: `uploads/<blobName>`. */
 export const UPLOAD_STATUS_ROUTE = "uploads/{blobName}";
+/** One rendition of an accepted photo, by the name the status endpoint lists: `renditions/<name>`. */
+export const RENDITION_ROUTE = "renditions/{name}";

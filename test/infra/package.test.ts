@@ -232,6 +232,15 @@ describe("the function package", () => {
         }),
       },
       {
+        name: "rendition",
+        trigger: expect.objectContaining({
+          type: "httpTrigger",
+          route: "renditions/{name}",
+          methods: ["GET"],
+          authLevel: "anonymous",
+        }),
+      },
+      {
         name: "validateUpload",
         trigger: expect.objectContaining({
           type: "queueTrigger",

@@ -123,6 +123,24 @@ describe("a phone's portrait JPEG", () => {
       await expectUpright(bytes, 40);
     }
   });
+
+  test("its renditions, and only they, are served by the function while the verified container stays private", async () => {
+    const api = stack.credentialsUrl.replace(/\/credentials$/, "");
+    const thumbnail = `${blobName}.thumb.webp`;
+    const served = await fetch(`${api}/renditions/${thumbnail}`);
+    expect(served.status).toBe(200);
+    expect(served.headers.get("content-type")).toBe("image/webp");
+    expect(served.headers.get("x-content-type-options")).toBe("nosniff");
+    const bytes = Buffer.from(await served.arrayBuffer());
+    expect(bytes.equals(await verified().getBlobClient(thumbnail).downloadToBuffer())).toBe(true);
+    // The verified image itself is not a rendition: refused by its name, whatever exists.
+    const primary = await fetch(`${api}/renditions/${blobName}`);
+    expect(primary.status).toBe(400);
+    expect((await primary.json()).error).toMatch(/must be a rendition's/);
+    expect((await fetch(`${api}/renditions/never.jpg.thumb.webp`)).status).toBe(404);
+    // Anonymous reads of the verified container are refused: it has no public access.
+    expect((await fetch(verified().getBlobClient(thumbnail).url)).status).not.toBe(200);
+  });
 });
 
 test("a PNG loses its eXIf and text chunks, keeps its iCCP, and is turned upright", async () => {
