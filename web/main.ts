@@ -479,7 +479,12 @@ function succeed(upload: Upload, blobName: string, apiUrl: string): void {
   upload.cancel.hidden = true;
   announce(`${upload.file.name}: uploaded.`);
   // Stored is not yet usable: valet checks the bytes, and the row follows that check.
-  const show = verificationLine(upload.row, (message) => announce(`${upload.file.name}: ${message}`));
+  const show = verificationLine(
+    upload.row,
+    (message) => announce(`${upload.file.name}: ${message}`),
+    apiUrl,
+    upload.file.name,
+  );
   void followVerification(apiUrl, blobName, show);
 }
 
