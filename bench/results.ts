@@ -16,7 +16,9 @@ export interface BenchRow {
     | "shapedUpload"
     | "validationBytes"
     | "validationRate"
-    | "keyless";
+    | "keyless"
+    | "photoProcessing"
+    | "photoMemory";
   title: string;
   unit: string;
   /** Whether a larger figure is better (throughput) or a smaller one (time). */

@@ -395,7 +395,7 @@ function readInstanceMemory(config: pulumi.Config): number {
 
 /**
  * The instance must hold a check of the largest image the caps allow, with the queue's whole batch in flight,
- * in half of its memory (function/photos/memory.ts): refused at preview, not found out of memory later.
+ * in three quarters of its memory (function/photos/memory.ts): refused at preview, not found out of memory later.
  */
 function checkInstanceMemory(key: (name: string) => string, stack: StackConfig): void {
   const { instanceMemoryMB, maxImagePixels, maxUploadBytes } = stack;
@@ -404,7 +404,7 @@ function checkInstanceMemory(key: (name: string) => string, stack: StackConfig):
   throw new StackConfigError(
     key("instanceMemoryMB"),
     `${key("instanceMemoryMB")} ${instanceMemoryMB} cannot hold the check of a ${maxImagePixels}-pixel image of ` +
-      `up to ${maxUploadBytes} bytes in half of its memory: ` +
+      `up to ${maxUploadBytes} bytes in three quarters of its memory: ` +
       (largest > 0
         ? `lower ${key("maxImagePixels")} to ${largest} or less, or choose a larger instance.`
         : `lower ${key("maxUploadBytes")}, or choose a larger instance.`),

@@ -5,8 +5,8 @@
 /**
  * Messages the queue trigger hands the function at once, and (with `newBatchThreshold` 0) the most it runs at
  * once on one instance: `batchSize + newBatchThreshold`. function/host.json says the same (a test holds them
- * together). One photo at a time: a check of the largest image the pixel cap allows holds it decoded whole
- * while it is turned upright, and two of them would not fit in half of a 2048 MB instance.
+ * together). One photo at a time: a check of the largest image the default pixel cap allows peaks near 1 GB
+ * (row 10 of `npm run bench`), and two of them would not fit a 2048 MB instance.
  * https://learn.microsoft.com/azure/azure-functions/functions-bindings-storage-queue#host-json
  */
 export const CHECK_BATCH_SIZE = 1;
@@ -26,34 +26,48 @@ export const SHARP_CONCURRENCY = 1;
 export const RUNTIME_BASELINE_BYTES = 128 * 1024 * 1024;
 
 /**
- * The most one check holds, by the settings that bound it: the upload read whole (at most `maxUploadBytes`),
- * its re-encode (no larger than the upload for a lossy format; a lossless one is budgeted the same), and the
- * image decoded whole at four bytes a pixel (8-bit RGBA), which turning it upright requires. Renditions are
- * made from a decode at their own size, and add little.
+ * What one check holds per pixel of its image, measured (`npm run bench`, row 10): about 9 bytes a pixel at
+ * its peak for a JPEG re-encoded and turned upright (the decoded image, libvips' buffers around it, the
+ * encoder's), rounded up to 10.
  */
+export const CHECK_BYTES_PER_PIXEL = 10;
+
+/** The most one check holds: the upload read whole (at most `maxUploadBytes`) and its image being processed. */
 export function checkMemoryBytes(maxImagePixels: number, maxUploadBytes: number): number {
-  return 2 * maxUploadBytes + 4 * maxImagePixels;
+  return maxUploadBytes + CHECK_BYTES_PER_PIXEL * maxImagePixels;
 }
 
 /**
- * Whether an instance of `instanceMemoryMB` keeps half of its memory free with the whole batch in flight:
- * the other half is headroom for the allocator's fragmentation and the HTTP functions on the same instance.
- * Flex Consumption instances have 512, 2048 (the default) or 4096 MB.
- * https://learn.microsoft.com/azure/azure-functions/flex-consumption-plan#instance-memory
+ * The share of an instance's memory the worker may plan for: the rest is headroom for the Functions host's own
+ * process, the allocator's fragmentation and the HTTP functions on the same instance.
+ */
+export const PLANNED_SHARE = 0.75;
+
+/**
+ * Whether an instance of `instanceMemoryMB` holds the worker and the whole batch in flight, each check at its
+ * largest, within the planned share of its memory. Flex Consumption instances have 512, 2048 (the default) or
+ * 4096 MB. https://learn.microsoft.com/azure/azure-functions/flex-consumption-plan#instance-memory
  */
 export function fitsInstanceMemory(
   instanceMemoryMB: number,
   maxImagePixels: number,
   maxUploadBytes: number,
 ): boolean {
-  const inFlight =
-    (CHECK_BATCH_SIZE + CHECK_NEW_BATCH_THRESHOLD) * checkMemoryBytes(maxImagePixels, maxUploadBytes);
-  return RUNTIME_BASELINE_BYTES + inFlight <= (instanceMemoryMB * 1024 * 1024) / 2;
+  const inFlight = CHECK_BATCH_SIZE + CHECK_NEW_BATCH_THRESHOLD;
+  return (
+    RUNTIME_BASELINE_BYTES + inFlight * checkMemoryBytes(maxImagePixels, maxUploadBytes) <=
+    plannedBytes(instanceMemoryMB)
+  );
 }
 
 /** The largest pixel cap that fits: what an error tells the operator to lower `maxImagePixels` to. */
 export function largestFittingPixels(instanceMemoryMB: number, maxUploadBytes: number): number {
-  const budget = (instanceMemoryMB * 1024 * 1024) / 2 - RUNTIME_BASELINE_BYTES;
-  const perCheck = budget / (CHECK_BATCH_SIZE + CHECK_NEW_BATCH_THRESHOLD);
-  return Math.max(0, Math.floor((perCheck - 2 * maxUploadBytes) / 4));
+  const perCheck =
+    (plannedBytes(instanceMemoryMB) - RUNTIME_BASELINE_BYTES) /
+    (CHECK_BATCH_SIZE + CHECK_NEW_BATCH_THRESHOLD);
+  return Math.max(0, Math.floor((perCheck - maxUploadBytes) / CHECK_BYTES_PER_PIXEL));
+}
+
+function plannedBytes(instanceMemoryMB: number): number {
+  return instanceMemoryMB * 1024 * 1024 * PLANNED_SHARE;
 }

@@ -439,8 +439,8 @@ describe("with every key set", () => {
       dailyUploadBytesPerClient: "2097152",
       maximumInstanceCount: "3",
       instanceMemoryMB: "512",
-      // The most a 512 MB instance holds a check of, with 1 MiB uploads (function/photos/memory.ts).
-      maxImagePixels: "33000000",
+      // About the most a 512 MB instance holds a check of, with 1 MiB uploads (function/photos/memory.ts).
+      maxImagePixels: "25000000",
       photoQuality: "85",
       renditionQuality: "70",
       feedSize: "1200",
@@ -464,7 +464,7 @@ describe("with every key set", () => {
       [SETTING.issuanceRatePerMinute]: "0",
       [SETTING.issuanceBurst]: "20",
       [SETTING.dailyUploadBytesPerClient]: "2097152",
-      [SETTING.maxImagePixels]: "33000000",
+      [SETTING.maxImagePixels]: "25000000",
       [SETTING.photoQuality]: "85",
       [SETTING.renditionQuality]: "70",
       [SETTING.feedSize]: "1200",
@@ -1042,7 +1042,7 @@ describe("the check after each upload", () => {
     [
       "instanceMemoryMB",
       "512",
-      /^valet:instanceMemoryMB 512 cannot hold the check of a 100000000-pixel image of up to 52428800 bytes in half of its memory: lower valet:maxImagePixels to 7340032 or less/,
+      /^valet:instanceMemoryMB 512 cannot hold the check of a 100000000-pixel image of up to 52428800 bytes in three quarters of its memory: lower valet:maxImagePixels to 21600665 or less/,
     ],
     ["feedSize", "0", /^valet:feedSize must be a whole number of pixels from 16 to 8192 \(default 1600\)/],
     [

@@ -172,7 +172,7 @@ describe("memory", () => {
     expect(() => hostBatchSize(other)).toThrow("batchSize must be a whole number from 1 to 32");
   });
 
-  test("the default caps fit half of the default 2048 MB instance, not of a 512 MB one", () => {
+  test("the default caps fit the default 2048 MB instance, not a 512 MB one", () => {
     expect(fitsInstanceMemory(2048, DEFAULT_MAX_IMAGE_PIXELS, DEFAULT_MAX_UPLOAD_BYTES)).toBe(true);
     expect(fitsInstanceMemory(4096, DEFAULT_MAX_IMAGE_PIXELS, DEFAULT_MAX_UPLOAD_BYTES)).toBe(true);
     expect(fitsInstanceMemory(512, DEFAULT_MAX_IMAGE_PIXELS, DEFAULT_MAX_UPLOAD_BYTES)).toBe(false);
