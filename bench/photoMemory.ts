@@ -1,4 +1,4 @@
-// The child process of row 10 (bench/photos.ts): writes the largest image, then checks the queue's batch of it
+// The child process of row 11 (bench/photos.ts): writes the largest image, then checks the queue's batch of it
 // at once as the function would, and prints its resident set before and at its peak (getrusage's maxrss).
 import { readFileSync } from "node:fs";
 import { CHECK_BATCH_SIZE, CHECK_NEW_BATCH_THRESHOLD } from "../function/photos/memory";

@@ -1,4 +1,4 @@
-// Rows 9 and 10: what processing a photo costs. The time to strip, orient and make the renditions of a 12 MP
+// Rows 10 and 11: what processing a photo costs. The time to strip, orient and make the renditions of a 12 MP
 // phone JPEG (against a server-side copy of the same blob, which is what publishing cost before), with the
 // images a second of a batch of 50; and the peak memory of a check of the largest image the pixel cap allows,
 // with the queue's batch in flight, in a process of its own, against the instance's memory.
@@ -99,7 +99,7 @@ async function processingRow(options: PhotoBenchOptions): Promise<BenchRow> {
     const megabytes = photo.length / MB;
     return {
       id: "photoProcessing",
-      title: `9. Processing a ${round((options.width * options.height) / 1e6, 1)} MP phone JPEG (strip, orient, 4 renditions)`,
+      title: `10. Processing a ${round((options.width * options.height) / 1e6, 1)} MP phone JPEG (strip, orient, 4 renditions)`,
       unit: "ms",
       better: "lower",
       ...single,
@@ -144,7 +144,7 @@ function memoryRow(options: PhotoBenchOptions): BenchRow {
     const half = options.instanceMemoryMB / 2;
     return {
       id: "photoMemory",
-      title: `10. Peak memory of a check of a ${round((side * side) / 1e6, 0)} MP image, ${CHECK_BATCH_SIZE + CHECK_NEW_BATCH_THRESHOLD} in flight`,
+      title: `11. Peak memory of a check of a ${round((side * side) / 1e6, 0)} MP image, ${CHECK_BATCH_SIZE + CHECK_NEW_BATCH_THRESHOLD} in flight`,
       unit: "MB",
       better: "lower",
       project: { median: median(peaks), runs: peaks },

@@ -6,7 +6,7 @@
  * Messages the queue trigger hands the function at once, and (with `newBatchThreshold` 0) the most it runs at
  * once on one instance: `batchSize + newBatchThreshold`. function/host.json says the same (a test holds them
  * together). One photo at a time: a check of the largest image the default pixel cap allows peaks near 1 GB
- * (row 10 of `npm run bench`), and two of them would not fit a 2048 MB instance.
+ * (row 11 of `npm run bench`), and two of them would not fit a 2048 MB instance.
  * https://learn.microsoft.com/azure/azure-functions/functions-bindings-storage-queue#host-json
  */
 export const CHECK_BATCH_SIZE = 1;
@@ -26,7 +26,7 @@ export const SHARP_CONCURRENCY = 1;
 export const RUNTIME_BASELINE_BYTES = 128 * 1024 * 1024;
 
 /**
- * What one check holds per pixel of its image, measured (`npm run bench`, row 10): about 9 bytes a pixel at
+ * What one check holds per pixel of its image, measured (`npm run bench`, row 11): about 9 bytes a pixel at
  * its peak for a JPEG re-encoded and turned upright (the decoded image, libvips' buffers around it, the
  * encoder's), rounded up to 10.
  */
