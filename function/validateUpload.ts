@@ -1,5 +1,6 @@
 // The queue edge of the check of stored uploads: one BlobCreated event in, the blob's properties and first
-// bytes read, and the verdict carried out (copied to the verified container, or deleted) and recorded.
+// bytes read, and the verdict carried out (a candidate read whole and processed, function/photos/, then
+// published to the verified container; or deleted) and recorded.
 import type { InvocationContext } from "@azure/functions";
 import { type BlobClient, type ContainerClient, RestError } from "@azure/storage-blob";
 import { SettingsError, settingsInvalidEvent } from "./appSettings";
@@ -105,8 +106,8 @@ type CheckResult =
 
 /**
  * Seams for tests, so that a write racing the check, or a failure between its steps, happens at a known
- * point: after the head read (before the verdict is carried out), and after the copy (before its headers are
- * written). Nothing sets them outside tests.
+ * point: after the head read (before the verdict is carried out), and after the verified blob is written
+ * (before its outcome is recorded). Nothing sets them outside tests.
  */
 export const checkSeams: {
   afterHeadRead?: (blobName: string) => Promise<void>;
