@@ -17,6 +17,8 @@ export interface BenchRow {
     | "validationBytes"
     | "validationRate"
     | "keyless"
+    | "photoProcessing"
+    | "photoMemory"
     | "signIn";
   title: string;
   unit: string;

@@ -12,6 +12,8 @@ import { SETTING } from "../function/appSettings";
 import { DEFAULT_MAX_UPLOAD_BYTES } from "../function/policy";
 import { CREDENTIALS_ROUTE } from "../function/routes";
 import { configureSettings, loadSettings } from "../function/settings";
+import { DEFAULT_MAX_IMAGE_PIXELS } from "../function/verification";
+import { DEFAULT_INSTANCE_MEMORY_MB } from "../infra/config";
 import {
   type Azurite,
   type AzuriteQueues,
@@ -33,6 +35,7 @@ import { benchHttp } from "./http";
 import { baselineAccount, benchIssuance, signerForSettings } from "./issuance";
 import { benchKeyless } from "./keyless";
 import { benchShapedUploads } from "./network";
+import { benchPhotos } from "./photos";
 import { benchRateLimit } from "./rateLimit";
 import { type BenchResults, type BenchRow, formatTable } from "./results";
 import { NETWORK_PROFILES } from "./shaper";
@@ -85,6 +88,7 @@ function sizes(smoke: boolean) {
           ],
         },
         validation: { runs: 1, largeBytes: 2 * MIB, uploads: 5 },
+        photos: { runs: 1, width: 400, height: 300, batch: 3, largestPixels: 1_000_000 },
       }
     : {
         issuance: { runs: 5, runMs: 1000 },
@@ -103,6 +107,8 @@ function sizes(smoke: boolean) {
           ],
         },
         validation: { runs: 3, largeBytes: 50 * MIB, uploads: 200 },
+        // A 12 MP phone photo; the largest image the default pixel cap allows.
+        photos: { runs: 3, width: 4000, height: 3000, batch: 50, largestPixels: DEFAULT_MAX_IMAGE_PIXELS },
       };
 }
 
@@ -141,11 +147,11 @@ export async function runBenchmarks(options: BenchOptions): Promise<BenchResults
     await prepareUploadsStorage(azurite.connectionString, settings.container, [PAGE_ORIGIN]);
     const rows: BenchRow[] = [];
 
-    log("1/9 issuance in process…");
+    log("1/10 issuance in process…");
     rows.push(await benchIssuance({ ...size.issuance, accountKey: EMULATOR_KEY }));
-    log("2/9 issuance over HTTP…");
+    log("2/10 issuance over HTTP…");
     rows.push(await benchHttp({ ...size.http, env: { ...instanceEnv, BENCH_ACCOUNT_KEY: EMULATOR_KEY } }));
-    log("3/9 cold start…");
+    log("3/10 cold start…");
     rows.push(
       await benchColdStart({
         ...size.coldStart,
@@ -154,7 +160,7 @@ export async function runBenchmarks(options: BenchOptions): Promise<BenchResults
         signer: signerForSettings(EMULATOR_KEY),
       }),
     );
-    log("4/9 upload…");
+    log("4/10 upload…");
     host = await startFunctionHost({ host: HOST, port: await freePort(HOST), allowedOrigins: [] });
     rows.push(
       await benchUpload({
@@ -165,7 +171,7 @@ export async function runBenchmarks(options: BenchOptions): Promise<BenchResults
       }),
     );
 
-    log("5/9 issuance with the limits on and off…");
+    log("5/10 issuance with the limits on and off…");
     rows.push(
       await benchRateLimit({
         ...size.rateLimit,
@@ -181,7 +187,7 @@ export async function runBenchmarks(options: BenchOptions): Promise<BenchResults
       }),
     );
 
-    log("6/9 the page on shaped networks…");
+    log("6/10 the page on shaped networks…");
     rows.push(
       ...(await benchShapedUploads({
         ...size.shaped,
@@ -193,7 +199,7 @@ export async function runBenchmarks(options: BenchOptions): Promise<BenchResults
       })),
     );
 
-    log("7/9 the check of stored uploads…");
+    log("7/10 the check of stored uploads…");
     rows.push(
       ...(await benchValidation({
         ...size.validation,
@@ -203,7 +209,16 @@ export async function runBenchmarks(options: BenchOptions): Promise<BenchResults
       })),
     );
 
-    log("8/9 keyless signing against the account key…");
+    log("8/10 processing photos…");
+    rows.push(
+      ...(await benchPhotos({
+        ...size.photos,
+        instanceMemoryMB: DEFAULT_INSTANCE_MEMORY_MB,
+        connectionString: azurite.connectionString,
+      })),
+    );
+
+    log("9/10 keyless signing against the account key…");
     // Its own blob service: HTTPS with Entra ID bearer tokens, which keyless signing needs.
     keylessAzurite = await startAzurite({
       host: HOST,
@@ -225,7 +240,7 @@ export async function runBenchmarks(options: BenchOptions): Promise<BenchResults
       }),
     );
 
-    log("9/9 issuance signed in and anonymous…");
+    log("10/10 issuance signed in and anonymous…");
     rows.push(await benchSignIn({ ...size.signIn, appSettings }));
 
     const results: BenchResults = {

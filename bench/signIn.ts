@@ -1,4 +1,4 @@
-// Row 10: what sign-in costs a request. Per-upload tokens through the real handler, from a rotating set of
+// Row 13: what sign-in costs a request. Per-upload tokens through the real handler, from a rotating set of
 // signed-in people (a bearer token each, verified with the issuer stand-in's key set, fetched once and kept)
 // against the same requests anonymous. The limits are off on both sides: row 5 times those.
 import { HttpRequest } from "@azure/functions";
@@ -63,7 +63,7 @@ export async function benchSignIn(options: SignInOptions): Promise<BenchRow> {
     const addedP99 = p99SignedIn - p99Anonymous;
     return {
       id: "signIn",
-      title: "10. Issuance latency, signed in vs anonymous",
+      title: "13. Issuance latency, signed in vs anonymous",
       unit: "ms p50",
       better: "lower",
       project,

@@ -4,11 +4,13 @@
 import type { HttpFunctionOptions, StorageQueueFunctionOptions } from "@azure/functions";
 import { SETTING } from "./appSettings";
 import { CREDENTIALS_METHODS, credentials } from "./credentials";
+import { RENDITION_METHODS, rendition } from "./photos/renditionEndpoint";
 import { IMAGE_READ_METHODS, imageRead } from "./reads/imageRead";
 import {
   CREDENTIALS_ROUTE,
   IMAGE_READ_ROUTE,
   OWNED_UPLOAD_STATUS_ROUTE,
+  RENDITION_ROUTE,
   UPLOAD_STATUS_ROUTE,
 } from "./routes";
 import { UPLOAD_STATUS_METHODS, uploadStatus } from "./uploadStatus";
@@ -46,6 +48,12 @@ export const httpFunctions = {
     methods: [...IMAGE_READ_METHODS],
     authLevel: "anonymous",
     handler: imageRead,
+  },
+  rendition: {
+    route: RENDITION_ROUTE,
+    methods: [...RENDITION_METHODS],
+    authLevel: "anonymous",
+    handler: rendition,
   },
 } satisfies Readonly<Record<string, RoutedHttpFunction>>;
 

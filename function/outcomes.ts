@@ -4,13 +4,14 @@ import { createHash } from "node:crypto";
 import type { TableClient } from "@azure/data-tables";
 import { type Environment, SETTING, SettingsError } from "./appSettings";
 import { ownerMetadata } from "./identity/owner";
+import type { Rendition } from "./photos/names";
 import { loadSettings, type Settings, settingsSource } from "./settings";
 import { parseTableConnection, type TableConnection, tableServiceUriSetting } from "./storageConnection";
 import { isMissingTable, tableClient } from "./tableClient";
 import { OUTCOMES_TABLE } from "./verification";
 
 export type Outcome =
-  | { readonly state: "accepted"; readonly url: string }
+  | { readonly state: "accepted"; readonly url: string; readonly renditions: readonly Rendition[] }
   | { readonly state: "rejected"; readonly reason: string; readonly code: string };
 
 /** An outcome as kept: for which blob, which version of it (its ETag), and when. */
@@ -54,7 +55,7 @@ export class TableOutcomeStore implements OutcomeStore {
       // Signed in, who uploaded it: read from the name the function signed, never from the uploader's word.
       ...ownerMetadata(outcome.blobName),
       ...(outcome.state === "accepted"
-        ? { url: outcome.url }
+        ? { url: outcome.url, renditions: JSON.stringify(outcome.renditions) }
         : { reason: outcome.reason, code: outcome.code }),
     };
     for (let tries = 0; tries < 5; tries++) {
@@ -92,12 +93,19 @@ export class TableOutcomeStore implements OutcomeStore {
       decidedAt: text("decidedAt"),
     };
     return row.state === "accepted"
-      ? { ...common, state: "accepted", url: text("url") }
+      ? { ...common, state: "accepted", url: text("url"), renditions: parseRenditions(text("renditions")) }
       : { ...common, state: "rejected", reason: text("reason"), code: text("code") };
   }
 }
 
 const ROW = "outcome";
+
+/** The renditions as recorded (JSON); a row written before renditions existed has none. */
+function parseRenditions(text: string): Rendition[] {
+  if (text === "") return [];
+  const value: unknown = JSON.parse(text);
+  return Array.isArray(value) ? (value as Rendition[]) : [];
+}
 
 /** Whether `next` may replace the row: never an accepted one; otherwise only by a version no older. */
 function supersedes(next: RecordedOutcome, row: Record<string, unknown>): boolean {

@@ -7,3 +7,5 @@ export const UPLOAD_STATUS_ROUTE = "uploads/{blobName}";
 export const OWNED_UPLOAD_STATUS_ROUTE = "uploads/{owner}/{blobName}";
 /** A short-lived read URL for the owner's verified image: `images/<owner>/<name>`. */
 export const IMAGE_READ_ROUTE = "images/{owner}/{blobName}";
+/** One rendition of an accepted photo, by the name the status endpoint lists: `renditions/<name>`. */
+export const RENDITION_ROUTE = "renditions/{name}";

@@ -19,6 +19,7 @@ import {
 } from "./container";
 import { type HumanCheckSettings, humanPassKey, parseHumanCheckSettings } from "./humanCheck";
 import { deriveKey, KEY_LABELS, type KeyRoot, parseRootSecret } from "./keyDerivation";
+import { type PhotoSettings, parsePhotoSettings } from "./photos/settings";
 import { type IssuancePolicy, parsePolicy } from "./policy";
 import { type TokenSigner, tokenSigner } from "./signing";
 import type { UploadsAccount } from "./uploadsAccount";
@@ -54,6 +55,8 @@ export interface Settings {
   readonly verification: VerificationSettings;
   /** The OpenID Connect issuer whose bearer tokens every endpoint requires, or undefined: anonymous. */
   readonly auth: AuthSettings | undefined;
+  /** What an accepted photo becomes (photos/settings.ts). */
+  readonly photos: PhotoSettings;
 }
 
 export interface SettingsOptions {
@@ -100,6 +103,7 @@ export function parseSettings(env: Environment, options: SettingsOptions = {}): 
     resumeKey: deriveKey(keyRoot, KEY_LABELS.resume),
     verification: parseVerificationSettings(env, container),
     auth: parseAuthSettings(env),
+    photos: parsePhotoSettings(env),
   };
 }
 

@@ -5,6 +5,7 @@ import { RestError } from "@azure/storage-blob";
 import { SettingsError } from "./appSettings";
 import { authenticate, mayAccess, routedBlobName } from "./identity";
 import { loadCheckContext, type OutcomeStore } from "./outcomes";
+import type { Rendition } from "./photos/names";
 import { errorResponse, log, misconfigured, RESPONSE_HEADERS } from "./responses";
 import type { Settings } from "./settings";
 import { storageFailureCause, uploadsServiceClient } from "./uploadsAccount";
@@ -20,7 +21,7 @@ export const BLOB_NAME = /^(?:~?[A-Za-z0-9_-][A-Za-z0-9._-]{0,399}\/)?[A-Za-z0-9
 
 export type UploadState =
   | { blobName: string; state: "pending" }
-  | { blobName: string; state: "accepted"; url: string }
+  | { blobName: string; state: "accepted"; url: string; renditions: readonly Rendition[] }
   | { blobName: string; state: "rejected"; reason: string };
 
 export async function uploadStatus(
@@ -95,6 +96,6 @@ async function stateOf(
   if (inboxETag !== undefined && outcome?.eTag !== inboxETag) return { blobName, state: "pending" };
   if (!outcome) return undefined;
   return outcome.state === "accepted"
-    ? { blobName, state: "accepted", url: outcome.url }
+    ? { blobName, state: "accepted", url: outcome.url, renditions: outcome.renditions }
     : { blobName, state: "rejected", reason: outcome.reason };
 }

@@ -1,10 +1,14 @@
 // The queue edge of the check of stored uploads: one BlobCreated event in, the blob's properties and first
-// bytes read, and the verdict carried out (copied to the verified container, or deleted) and recorded.
+// bytes read, and the verdict carried out (a candidate read whole and processed, function/photos/, then
+// published to the verified container; or deleted) and recorded.
 import type { InvocationContext } from "@azure/functions";
-import { type BlobClient, RestError } from "@azure/storage-blob";
+import { type BlobClient, type ContainerClient, RestError } from "@azure/storage-blob";
 import { SettingsError, settingsInvalidEvent } from "./appSettings";
 import { ownerMetadata } from "./identity/owner";
 import { loadCheckContext, type OutcomeStore } from "./outcomes";
+import { parseRenditionsMetadata, renditionsMetadata } from "./photos/names";
+import type { EncodedImage, ProcessedPhoto } from "./photos/process";
+import { preparePhoto, writeRenditions } from "./photos/store";
 import { isImageContentType } from "./policy";
 import { log } from "./responses";
 import type { Settings } from "./settings";
@@ -92,16 +96,19 @@ export async function validateUpload(message: unknown, context: InvocationContex
   }
 }
 
+/** The first bytes' verdict, or the refusal of processing the whole image. */
+type Decision = Verdict | Extract<ProcessedPhoto, { accepted: false }>;
+
 type CheckResult =
   | { kind: "skipped"; reason: "gone" | "changed" }
-  | { kind: "decided"; verdict: Verdict }
+  | { kind: "decided"; verdict: Decision }
   | { kind: "redelivered" }
   | { kind: "nameTaken"; verifiedSourceETag: string };
 
 /**
  * Seams for tests, so that a write racing the check, or a failure between its steps, happens at a known
- * point: after the head read (before the verdict is carried out), and after the copy (before its headers are
- * written). Nothing sets them outside tests.
+ * point: after the head read (before the verdict is carried out), and after the verified blob is written
+ * (before its outcome is recorded). Nothing sets them outside tests.
  */
 export const checkSeams: {
   afterHeadRead?: (blobName: string) => Promise<void>;
@@ -123,9 +130,8 @@ async function check(
   // The blob's own form of the ETag (quoted) for the conditions below.
   const eTag = properties.etag;
   const conditions = { ifMatch: eTag };
-  const verified = service
-    .getContainerClient(settings.verification.verifiedContainer)
-    .getBlobClient(event.blobName);
+  const verifiedContainer = service.getContainerClient(settings.verification.verifiedContainer);
+  const verified = verifiedContainer.getBlobClient(event.blobName);
   const decided = { blobName: event.blobName, eTag, sequencer: event.sequencer };
 
   // A name once accepted stays with its image: the verified blob is never replaced, whatever is uploaded
@@ -136,7 +142,7 @@ async function check(
   }
 
   const size = Math.max(event.contentLength, properties.contentLength ?? 0);
-  let verdict = judgeProperties(
+  let verdict: Decision | undefined = judgeProperties(
     { blobType: properties.blobType ?? event.blobType, contentLength: size },
     settings.policy.maxUploadBytes,
   );
@@ -156,9 +162,23 @@ async function check(
       size <= HEAD_BYTES,
     );
   }
+  // Only a candidate is read whole: what reaches the verified container is its processed image.
+  let photo: Extract<ProcessedPhoto, { accepted: true }> | undefined;
   if (verdict.accepted) {
+    const prepared = await settle(
+      preparePhoto(inbox, size, conditions, verdict.contentType, {
+        maxImagePixels: settings.verification.maxImagePixels,
+        photos: settings.photos,
+      }),
+    );
+    if (prepared === GONE) return { kind: "skipped", reason: "gone" };
+    if (prepared === CHANGED) return { kind: "skipped", reason: "changed" };
+    if (prepared.accepted) photo = prepared;
+    else verdict = prepared;
+  }
+  if (verdict.accepted && photo) {
     const copied = await settle(
-      copyVerified(inbox, verified, eTag, verdict.contentType, event.sequencer).catch((error: unknown) => {
+      storeVerified(photo, verifiedContainer, verified, eTag, event.sequencer).catch((error: unknown) => {
         // A destination that exists may be refused as a conflict (BlobAlreadyExists) rather than a failed
         // condition; both mean the same here.
         if (error instanceof RestError && error.statusCode === 409) return CHANGED;
@@ -176,8 +196,14 @@ async function check(
       throw new Error(`copying to the verified container failed with ${copied}`);
     }
     // Recorded only once the headers are right: an accepted outcome promises a safe blob.
-    await outcomes.record({ ...decided, decidedAt: timestamp(), state: "accepted", url: verified.url });
-  } else {
+    await outcomes.record({
+      ...decided,
+      decidedAt: timestamp(),
+      state: "accepted",
+      url: verified.url,
+      renditions: photo.renditions.map(({ data: _data, ...listed }) => listed),
+    });
+  } else if (!verdict.accepted) {
     await outcomes.record({
       ...decided,
       decidedAt: timestamp(),
@@ -220,42 +246,37 @@ const SOURCE_ETAG = "sourceetag";
 const SOURCE_SEQUENCER = "sourcesequencer";
 const DETECTED_TYPE = "detectedtype";
 
+const RENDITIONS = "renditions";
+
 /**
- * A server-side copy of exactly the version checked (`x-ms-source-if-match`) to a name that must not exist
- * yet (`If-None-Match: *`: the copy never replaces a verified blob), then the HTTP headers, conditioned on the
- * ETag the copy produced so that they land on that copy and nothing else. Copy Blob carries the source's
- * Content-Type, -Encoding, -Language, -Disposition and Cache-Control over; Set Blob Properties replaces all
- * of them, clearing each one not given.
- * The source is in the same account, so the request's own authorization covers reading it.
- * https://learn.microsoft.com/rest/api/storageservices/copy-blob
+ * The processed image, written to a name that must not exist yet (`If-None-Match`: it never replaces a
+ * verified blob), with its detected type as Content-Type and nothing else of the uploader's, after its
+ * renditions. The inbox version it came from was read under `If-Match`, so these bytes are that version's.
+ * https://learn.microsoft.com/rest/api/storageservices/put-blob
  * https://learn.microsoft.com/rest/api/storageservices/specifying-conditional-headers-for-blob-service-operations
- * https://learn.microsoft.com/rest/api/storageservices/set-blob-properties
  */
-async function copyVerified(
-  inbox: BlobClient,
+async function storeVerified(
+  photo: { image: EncodedImage; renditions: Parameters<typeof writeRenditions>[1] },
+  container: ContainerClient,
   verified: BlobClient,
   eTag: string,
-  contentType: string,
   sequencer: string,
 ): Promise<void> {
-  const poller = await verified.beginCopyFromURL(inbox.url, {
-    sourceConditions: { ifMatch: eTag },
+  await writeRenditions(container, photo.renditions);
+  await verified.getBlockBlobClient().uploadData(photo.image.bytes, {
     conditions: { ifNoneMatch: "*" },
+    blobHTTPHeaders: { blobContentType: photo.image.contentType },
     metadata: {
       [SOURCE_ETAG]: bareETag(eTag),
-      [DETECTED_TYPE]: contentType,
+      [DETECTED_TYPE]: photo.image.contentType,
       // Signed in, the owner, from the name the function signed (the inbox blob's metadata is the uploader's).
-      ...ownerMetadata(inbox.name),
+      ...ownerMetadata(verified.name),
       // Only with a value: an event without a sequencer leaves the copy without one.
       ...(sequencer ? { [SOURCE_SEQUENCER]: sequencer } : {}),
+      [RENDITIONS]: renditionsMetadata(photo.renditions, verified.name),
     },
-    intervalInMs: 500,
   });
-  const copied = await poller.pollUntilDone();
-  const copiedETag = copied.etag ?? (await verified.getProperties()).etag;
-  if (!copiedETag) throw new Error("the verified copy has no ETag");
   await checkSeams.afterCopy?.(verified.name);
-  await writeSafeHeaders(verified, copiedETag, contentType);
 }
 
 /**
@@ -295,6 +316,7 @@ async function settleExisting(
       decidedAt: timestamp(),
       state: "accepted",
       url: verified.url,
+      renditions: parseRenditionsMetadata(metadata[RENDITIONS], verified.name),
     });
   }
   await settle(inbox.delete({ conditions: { ifMatch: eTag }, deleteSnapshots: "include" }));

@@ -30,6 +30,14 @@ import {
   parseIssuanceBurst,
   parseIssuanceRate,
 } from "../function/limits";
+import { fitsInstanceMemory, largestFittingPixels } from "../function/photos/memory";
+import {
+  type PhotoSettings,
+  parseFeedSize,
+  parsePhotoQuality,
+  parseRenditionQuality,
+  parseThumbnailSize,
+} from "../function/photos/settings";
 import {
   type ImageContentType,
   parseBindTokenToClientIp,
@@ -115,6 +123,8 @@ export interface StackConfig {
   readonly inboxRetentionDays: number;
   /** MAX_IMAGE_PIXELS: the validator refuses images with more pixels. */
   readonly maxImagePixels: number;
+  /** What an accepted photo becomes: PHOTO_QUALITY, PHOTO_RENDITION_QUALITY, PHOTO_FEED_SIZE, PHOTO_THUMBNAIL_SIZE. */
+  readonly photos: PhotoSettings;
   readonly logRetentionDays: number;
   /** A monthly cost budget with e-mail alerts, when `budgetAlertEmail` is set. */
   readonly budget?: { readonly amount: number; readonly alertEmail: string };
@@ -190,6 +200,12 @@ export function loadStackConfig(config: pulumi.Config = new pulumi.Config()): St
       parseWholeNumber(name, raw, DEFAULT_INBOX_RETENTION_DAYS, INBOX_RETENTION_BOUNDS, "days"),
     ),
     maxImagePixels: read("maxImagePixels", parseMaxImagePixels),
+    photos: {
+      quality: read("photoQuality", parsePhotoQuality),
+      renditionQuality: read("renditionQuality", parseRenditionQuality),
+      feedSize: read("feedSize", parseFeedSize),
+      thumbnailSize: read("thumbnailSize", parseThumbnailSize),
+    },
     logRetentionDays: read("logRetentionDays", (name, raw) =>
       parseWholeNumber(name, raw, DEFAULT_LOG_RETENTION_DAYS, LOG_RETENTION_BOUNDS, "days"),
     ),
@@ -201,6 +217,7 @@ export function loadStackConfig(config: pulumi.Config = new pulumi.Config()): St
         "validator accepted, and uploads land in another one.",
     );
   }
+  checkInstanceMemory(key, stackConfig);
   const budget = readBudget(config);
   const uploadTokenLifetimeMinutes = asStackConfigError(() =>
     fitUploadTokenLifetime(
@@ -420,6 +437,24 @@ function readInstanceMemory(config: pulumi.Config): number {
     );
   }
   return value;
+}
+
+/**
+ * The instance must hold a check of the largest image the caps allow, with the queue's whole batch in flight,
+ * in three quarters of its memory (function/photos/memory.ts): refused at preview, not found out of memory later.
+ */
+function checkInstanceMemory(key: (name: string) => string, stack: StackConfig): void {
+  const { instanceMemoryMB, maxImagePixels, maxUploadBytes } = stack;
+  if (fitsInstanceMemory(instanceMemoryMB, maxImagePixels, maxUploadBytes)) return;
+  const largest = largestFittingPixels(instanceMemoryMB, maxUploadBytes);
+  throw new StackConfigError(
+    key("instanceMemoryMB"),
+    `${key("instanceMemoryMB")} ${instanceMemoryMB} cannot hold the check of a ${maxImagePixels}-pixel image of ` +
+      `up to ${maxUploadBytes} bytes in three quarters of its memory: ` +
+      (largest > 0
+        ? `lower ${key("maxImagePixels")} to ${largest} or less, or choose a larger instance.`
+        : `lower ${key("maxUploadBytes")}, or choose a larger instance.`),
+  );
 }
 
 /**

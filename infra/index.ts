@@ -96,6 +96,11 @@ const functionApp = new FunctionApp("credentials", {
     // The check after each upload; its queue and outcomes table are the app's own (infra/functionApp.ts).
     [SETTING.verifiedContainer]: uploads.verifiedContainerName,
     [SETTING.maxImagePixels]: String(config.maxImagePixels),
+    // What an accepted photo becomes (function/photos/settings.ts).
+    [SETTING.photoQuality]: String(config.photos.quality),
+    [SETTING.renditionQuality]: String(config.photos.renditionQuality),
+    [SETTING.feedSize]: String(config.photos.feedSize),
+    [SETTING.thumbnailSize]: String(config.photos.thumbnailSize),
     // Secret in the app's inputs and the state, like the connection string.
     ...(config.turnstile && { [SETTING.turnstileSecretKey]: pulumi.secret(config.turnstile.secretKey) }),
     // Sign-in, when valet:authIssuer is set: bearer tokens from that issuer, uploads owned by their subject.

@@ -35,8 +35,22 @@ export function hostMessageEncoding(
   throw new Error(`${hostJsonPath}: extensions.queues.messageEncoding must be "base64" or "none"`);
 }
 
+/**
+ * The batch function/host.json gives the queue trigger (`extensions.queues.batchSize`, the host's default 16),
+ * so that the local runner takes as many messages at once as Azure does.
+ * https://learn.microsoft.com/azure/azure-functions/functions-bindings-storage-queue#host-json
+ */
+export function hostBatchSize(hostJsonPath = join(__dirname, "../function/host.json")): number {
+  const host = JSON.parse(readFileSync(hostJsonPath, "utf8")) as {
+    extensions?: { queues?: { batchSize?: unknown } };
+  };
+  const value = host.extensions?.queues?.batchSize ?? 16;
+  if (typeof value === "number" && Number.isInteger(value) && value >= 1 && value <= 32) return value;
+  throw new Error(`${hostJsonPath}: extensions.queues.batchSize must be a whole number from 1 to 32`);
+}
+
 export interface QueueBehaviour {
-  /** Messages received at once (host default 16). */
+  /** Messages received at once (function/host.json's batchSize; the host's default 16). */
   batchSize: number;
   /** Tries before a message goes to the poison queue (host default 5). */
   maxDequeueCount: number;
@@ -49,7 +63,7 @@ export interface QueueBehaviour {
 }
 
 export const HOST_QUEUE_BEHAVIOUR: QueueBehaviour = {
-  batchSize: 16,
+  batchSize: hostBatchSize(),
   maxDequeueCount: 5,
   visibilityTimeoutSeconds: 0,
   maxPollingIntervalMs: 1000,

@@ -485,10 +485,18 @@ function succeed(upload: Upload, blobName: string, apiUrl: string, authorizedFet
   upload.cancel.hidden = true;
   announce(`${upload.file.name}: uploaded.`);
   // Stored is not yet usable: valet checks the bytes, and the row follows that check.
-  const show = verificationLine(upload.row, (message) => announce(`${upload.file.name}: ${message}`));
+  // Signed in, a name starts with its owner, and the owner's photo comes through a read URL (below); anonymous,
+  // the row shows the thumbnail from the renditions endpoint.
+  const signedIn = blobName.includes("/");
+  const show = verificationLine(
+    upload.row,
+    (message) => announce(`${upload.file.name}: ${message}`),
+    signedIn ? "" : apiUrl,
+    upload.file.name,
+  );
   void followVerification(apiUrl, blobName, show, { fetchImpl: authorizedFetch }).then(async ({ state }) => {
     // Signed in, the owner may see the accepted photo, through a read URL that lasts minutes.
-    if (state !== "verified" || !blobName.includes("/")) return;
+    if (state !== "verified" || !signedIn) return;
     const url = await readUrlOf(apiUrl, blobName, authorizedFetch);
     if (!url) return;
     const image = document.createElement("img");

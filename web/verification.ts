@@ -6,12 +6,19 @@ import { abortableSleep, retryAfterOf, type Sleep } from "./tokens";
 
 /** What the page learned: the check's verdict, or why it has none. */
 export type Verification =
-  | { readonly state: "accepted"; readonly url: string }
+  /** `thumbnail`: the thumbnail renditions' names, WebP and its fallback, when the endpoint lists them. */
+  | { readonly state: "accepted"; readonly url: string; readonly thumbnail?: Thumbnail }
   | { readonly state: "rejected"; readonly reason: string }
   /** Still pending after the last try: the check may yet finish. */
   | { readonly state: "pending" }
   /** No verdict could be had: the endpoint refused the name, did not know it, or could not be reached. */
   | { readonly state: "unconfirmed"; readonly problem: string };
+
+/** A thumbnail's two renditions: WebP, and the JPEG or PNG for a browser without it. */
+export interface Thumbnail {
+  readonly webp: string;
+  readonly fallback: string;
+}
 
 /** How the page polls: the first wait, how each wait grows, its ceiling, and how many tries in all. */
 export interface PollTiming {
@@ -37,6 +44,11 @@ export const DEFAULT_POLL_TIMING: PollTiming = {
 export function statusUrl(apiUrl: string, blobName: string): string {
   // Signed in, a name has its owner's segment first: each segment is encoded, the slash kept.
   return new URL(`uploads/${blobName.split("/").map(encodeURIComponent).join("/")}`, apiUrl).toString();
+}
+
+/** A rendition, served by the function: beside the status endpoint, under the same `api` prefix. */
+export function renditionUrl(apiUrl: string, name: string): string {
+  return new URL(`renditions/${encodeURIComponent(name)}`, apiUrl).toString();
 }
 
 /** The wait before try `attempt` (1-based). */
@@ -121,10 +133,12 @@ async function ask(url: string, fetchImpl: typeof fetch, signal: AbortSignal | u
 /** The endpoint's 200 body, or undefined when it is not one the page understands. */
 function verificationOf(body: unknown): Verification | undefined {
   if (typeof body !== "object" || body === null) return undefined;
-  const value = body as { state?: unknown; reason?: unknown; url?: unknown };
+  const value = body as { state?: unknown; reason?: unknown; url?: unknown; renditions?: unknown };
   if (value.state === "pending") return { state: "pending" };
-  if (value.state === "accepted" && typeof value.url === "string")
-    return { state: "accepted", url: value.url };
+  if (value.state === "accepted" && typeof value.url === "string") {
+    const thumbnail = thumbnailOf(value.renditions);
+    return { state: "accepted", url: value.url, ...(thumbnail && { thumbnail }) };
+  }
   if (value.state === "rejected") {
     // The endpoint's own words, kept short; a rejection without them is still a rejection.
     const reason =
@@ -134,10 +148,25 @@ function verificationOf(body: unknown): Verification | undefined {
   return undefined;
 }
 
+/** The thumbnail's names in the endpoint's list of renditions, when it has both. */
+function thumbnailOf(renditions: unknown): Thumbnail | undefined {
+  if (!Array.isArray(renditions)) return undefined;
+  const names = renditions.flatMap((entry: unknown) => {
+    const value = entry as { kind?: unknown; name?: unknown; contentType?: unknown } | null;
+    return value?.kind === "thumb" && typeof value.name === "string" && typeof value.contentType === "string"
+      ? [{ name: value.name, contentType: value.contentType }]
+      : [];
+  });
+  const webp = names.find((entry) => entry.contentType === "image/webp");
+  const fallback = names.find((entry) => entry.contentType !== "image/webp");
+  return webp && fallback ? { webp: webp.name, fallback: fallback.name } : undefined;
+}
+
 /** What a row shows: `checking`, `verified`, `rejected` or `unconfirmed` (for styles and tests), and the words. */
 export interface VerificationText {
   readonly state: "checking" | "verified" | "rejected" | "unconfirmed";
   readonly text: string;
+  readonly thumbnail?: Thumbnail;
 }
 
 export const CHECKING: VerificationText = { state: "checking", text: "Checkingâ€¦" };
@@ -145,7 +174,11 @@ export const CHECKING: VerificationText = { state: "checking", text: "Checkingâ€
 export function describeVerification(verification: Verification): VerificationText {
   switch (verification.state) {
     case "accepted":
-      return { state: "verified", text: "Verified" };
+      return {
+        state: "verified",
+        text: "Verified",
+        ...(verification.thumbnail && { thumbnail: verification.thumbnail }),
+      };
     case "rejected":
       return { state: "rejected", text: `Rejected: ${verification.reason}` };
     case "pending":
@@ -184,17 +217,37 @@ export async function followVerification(
   return outcome;
 }
 
-/** The row's line for the check, added under its status; `announce` tells screen readers the verdict. */
+/**
+ * The row's line for the check, added under its status; `announce` tells screen readers the verdict. Once
+ * verified, the row shows the thumbnail valet made (upright and without the photo's metadata), from `apiUrl`.
+ */
 export function verificationLine(
   row: HTMLElement,
   announce: (message: string) => void,
+  apiUrl = "",
+  label = "the upload",
 ): (text: VerificationText) => void {
   const line = document.createElement("p");
   line.className = "upload-verification";
   row.append(line);
-  return ({ state, text }) => {
+  return ({ state, text, thumbnail }) => {
     row.dataset.verification = state;
     line.textContent = text;
+    if (thumbnail && apiUrl) row.append(thumbnailPicture(apiUrl, thumbnail, label));
     if (state !== "checking") announce(text);
   };
+}
+
+function thumbnailPicture(apiUrl: string, thumbnail: Thumbnail, label: string): HTMLElement {
+  const picture = document.createElement("picture");
+  picture.className = "upload-thumbnail";
+  const source = document.createElement("source");
+  source.type = "image/webp";
+  source.srcset = renditionUrl(apiUrl, thumbnail.webp);
+  const image = document.createElement("img");
+  image.src = renditionUrl(apiUrl, thumbnail.fallback);
+  image.alt = `Thumbnail of ${label}`;
+  image.decoding = "async";
+  picture.append(source, image);
+  return picture;
 }

@@ -15,6 +15,7 @@ import {
   settledRow,
   startPageStack,
 } from "../support/browser";
+import { metadataOf, phoneJpeg, samePixels, topAndBottom } from "../support/photos";
 import { trustedCertificate } from "../support/tls";
 
 const PIXEL_PNG = resolve("test/fixtures/images/pixel.png");
@@ -94,12 +95,15 @@ function containers(stack: PageStack): { inbox: ContainerClient; verified: Conta
   return { inbox: stack.images, verified: service.getContainerClient(stack.verifiedContainer) };
 }
 
-/** Once the checks are done, the verified container holds `bytes` as a PNG under the name, and the inbox nothing. */
+/**
+ * Once the checks are done, the verified container holds the pixels of `bytes` as a PNG under the name (a
+ * lossless re-encode without metadata), and the inbox nothing.
+ */
 async function expectOnlyVerified(stack: PageStack, blobName: string, bytes: Buffer): Promise<void> {
   await stack.checksSettled();
   const { inbox, verified } = containers(stack);
   const copy = verified.getBlobClient(blobName);
-  expect((await copy.downloadToBuffer()).equals(bytes)).toBe(true);
+  expect(await samePixels(await copy.downloadToBuffer(), bytes)).toBe(true);
   expect((await copy.getProperties()).contentType).toBe("image/png");
   expect(await inbox.getBlobClient(blobName).exists()).toBe(false);
 }
@@ -129,7 +133,7 @@ describe("the upload page, with stored uploads checked", () => {
     await stack?.stop();
   });
 
-  test("shows a real PNG as Verified, and the verified container holds its very bytes as image/png", async () => {
+  test("shows a real PNG as Verified, and the verified container holds its pixels as image/png", async () => {
     const page = await openPage(stack);
     const png = await readFile(PIXEL_PNG);
     await page.getByLabel("Choose images").setInputFiles(PIXEL_PNG);
@@ -138,6 +142,50 @@ describe("the upload page, with stored uploads checked", () => {
     expect(row).toMatchObject({ verification: "verified", text: "Verified" });
     expect(row.linesShown).toEqual(["Checking…", "Verified"]);
     await expectOnlyVerified(stack, row.blobName, png);
+  });
+
+  test("a phone's portrait photo is stored upright without its GPS, and the row shows its thumbnail", async () => {
+    const page = await openPage(stack);
+    const photo = await phoneJpeg(400, 300);
+    expect((await metadataOf(photo)).exif?.GPSInfo).toBeDefined();
+    await page
+      .getByLabel("Choose images")
+      .setInputFiles({ name: "portrait.jpg", mimeType: "image/jpeg", buffer: photo });
+
+    const row = await verifiedRow(page, "portrait.jpg");
+    expect(row).toMatchObject({ verification: "verified", text: "Verified" });
+    const thumbnail = page
+      .locator("li.upload", { has: page.locator(".upload-name", { hasText: "portrait.jpg" }) })
+      .locator(".upload-thumbnail img");
+    await thumbnail.waitFor();
+    // Loaded and decoded by the browser, from the WebP source: upright (taller than wide), at the thumbnail size.
+    await page.waitForFunction(
+      (image) => (image as HTMLImageElement).complete && (image as HTMLImageElement).naturalWidth > 0,
+      await thumbnail.elementHandle(),
+    );
+    const shown = await thumbnail.evaluate((image: HTMLImageElement) => ({
+      width: image.naturalWidth,
+      height: image.naturalHeight,
+      source: image.currentSrc,
+      alt: image.alt,
+    }));
+    expect(shown).toEqual({
+      width: 240,
+      height: 320,
+      source: expect.stringMatching(
+        new RegExp(`/api/renditions/${row.blobName.replace(".", "\\.")}\\.thumb\\.webp$`),
+      ),
+      alt: "Thumbnail of portrait.jpg",
+    });
+
+    await stack.checksSettled();
+    const stored = await containers(stack).verified.getBlobClient(row.blobName).downloadToBuffer();
+    const after = await metadataOf(stored);
+    expect(after.exif).toBeUndefined();
+    expect([after.width, after.height]).toEqual([300, 400]);
+    const { top, bottom } = await topAndBottom(stored);
+    expect(top[0]).toBeGreaterThan(150);
+    expect(bottom[2]).toBeGreaterThan(150);
   });
 
   test("shows HTML saved as a .png as Rejected, naming HTML, and keeps it in neither container", async () => {
@@ -158,7 +206,7 @@ describe("the upload page, with stored uploads checked", () => {
     expect(await verified.getBlobClient(row.blobName).exists()).toBe(false);
   });
 
-  test("shows a PNG uploaded in several blocks as Verified, its bytes copied whole", async () => {
+  test("shows a PNG uploaded in several blocks as Verified, its pixels published whole", async () => {
     const page = await openPage(stack);
     const png = largePng(5 * 1024 * 1024);
     const requests = recordStorageRequests(page, stack.blobServiceUrl);

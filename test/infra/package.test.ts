@@ -2,12 +2,12 @@
 // and a bundle that loads, registers its functions and issues a token in a fresh node process.
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { unzipSync } from "fflate";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { buildFunctionPackage, type FunctionPackage } from "../../infra/package";
+import { buildFunctionPackage, type FunctionPackage, stageNativePackages } from "../../infra/package";
 import { LIMITS_OFF } from "../support/function";
 
 const REPO_ROOT = path.resolve(__dirname, "../..");
@@ -52,9 +52,13 @@ describe("the function package", () => {
     expect(createHash("sha256").update(onDisk).digest("hex")).toBe(built.sha256);
   });
 
-  test("holds exactly the bundle, host.json and a package.json whose main is the bundle", () => {
+  test("holds exactly the bundle, host.json, a package.json whose main is the bundle, and node_modules/", () => {
     const entries = unzipSync(built.zip);
-    expect(Object.keys(entries).sort()).toEqual(["host.json", "index.js", "package.json"]);
+    expect(
+      Object.keys(entries)
+        .filter((name) => !name.startsWith("node_modules/"))
+        .sort(),
+    ).toEqual(["host.json", "index.js", "package.json"]);
     const manifest = JSON.parse(Buffer.from(entries["package.json"] ?? []).toString("utf8"));
     expect(manifest.main).toBe("index.js");
     expect(manifest.dependencies).toBeUndefined();
@@ -64,21 +68,105 @@ describe("the function package", () => {
     expect(bundle.equals(readFileSync(path.join(built.bundleDir, "index.js")))).toBe(true);
   });
 
-  test("is small and carries no path of the machine that built it", () => {
-    expect(built.zip.length).toBeLessThan(1024 * 1024);
+  test("is small besides libvips and carries no path of the machine that built it", () => {
+    const own = Object.entries(unzipSync(built.zip)).filter(([name]) => !name.startsWith("node_modules/"));
+    expect(own.reduce((sum, [, bytes]) => sum + bytes.length, 0)).toBeLessThan(2 * 1024 * 1024);
+    expect(built.zip.length).toBeLessThan(16 * 1024 * 1024);
     const bundle = readFileSync(path.join(built.bundleDir, "index.js"), "utf8");
     expect(bundle).not.toContain(REPO_ROOT);
     expect(bundle).not.toContain("sourceMappingURL");
   });
 
-  test("leaves only the worker-provided @azure/functions-core unbundled", () => {
+  test("leaves only the worker-provided @azure/functions-core and the native sharp unbundled", () => {
     const bundle = readFileSync(path.join(built.bundleDir, "index.js"), "utf8");
     const packages = new Set(
-      [...bundle.matchAll(/require\("([^"]+)"\)/g)]
+      [...bundle.matchAll(/(?:require|import)\("([^"]+)"\)/g)]
         .map((match) => match[1] ?? "")
         .filter((name) => !name.startsWith("node:") && !isNodeBuiltin(name)),
     );
-    expect([...packages]).toEqual(["@azure/functions-core"]);
+    expect([...packages].sort()).toEqual(["@azure/functions-core", "sharp"]);
+  });
+
+  test("carries sharp and its Linux x64 glibc binaries at the pinned version, and no other platform's", () => {
+    const entries = unzipSync(built.zip);
+    const names = Object.keys(entries);
+    const pinned = JSON.parse(readFileSync(path.join(REPO_ROOT, "package.json"), "utf8")).dependencies.sharp;
+    const manifest = (name: string) =>
+      JSON.parse(Buffer.from(entries[`node_modules/${name}/package.json`] ?? []).toString("utf8"));
+    expect(manifest("sharp").version).toBe(pinned);
+    expect(manifest("@img/sharp-linux-x64")).toMatchObject({
+      version: pinned,
+      os: ["linux"],
+      cpu: ["x64"],
+      libc: ["glibc"],
+    });
+    expect(manifest("@img/sharp-libvips-linux-x64")).toMatchObject({
+      os: ["linux"],
+      cpu: ["x64"],
+      libc: ["glibc"],
+    });
+    expect(manifest("sharp").optionalDependencies["@img/sharp-libvips-linux-x64"]).toBe(
+      manifest("@img/sharp-libvips-linux-x64").version,
+    );
+    // sharp's own dependencies resolve inside the package.
+    for (const dependency of Object.keys(manifest("sharp").dependencies)) {
+      expect(names).toContain(`node_modules/${dependency}/package.json`);
+    }
+    const platformPackages = new Set(
+      names.flatMap((name) => /^node_modules\/@img\/(sharp-[^/]+)\//.exec(name)?.[1] ?? []),
+    );
+    expect([...platformPackages].sort()).toEqual(["sharp-libvips-linux-x64", "sharp-linux-x64"]);
+    // The binaries themselves are 64-bit little-endian ELF for x86-64 (e_machine 62): what Flex runs.
+    const binaries = names.filter((name) => /\.node$|\.so(\.\d+)*$/.test(name));
+    expect(binaries).toEqual(
+      expect.arrayContaining([
+        `node_modules/@img/sharp-linux-x64/lib/sharp-linux-x64-${pinned}.node`,
+        expect.stringMatching(/^node_modules\/@img\/sharp-libvips-linux-x64\/lib\/libvips-cpp\.so\.[\d.]+$/),
+      ]),
+    );
+    for (const name of binaries) {
+      const header = Buffer.from(entries[name] ?? []);
+      expect(header.subarray(0, 4).toString("latin1"), name).toBe("\x7fELF");
+      expect(header[4], name).toBe(2);
+      expect(header[5], name).toBe(1);
+      expect(header.readUInt16LE(18), name).toBe(62);
+    }
+  });
+
+  test("the native packages are installed for Linux x64 glibc even where npm is set up for another platform", () => {
+    // npm reads its configuration from npm_config_* variables: a Mac with Apple silicon, or Alpine's musl,
+    // would otherwise get its own binaries. The build's --os/--cpu/--libc flags win over them.
+    const saved = { ...process.env };
+    Object.assign(process.env, { npm_config_os: "darwin", npm_config_cpu: "arm64", npm_config_libc: "musl" });
+    let staged: string;
+    try {
+      staged = stageNativePackages(tempDir());
+    } finally {
+      for (const key of ["npm_config_os", "npm_config_cpu", "npm_config_libc"]) {
+        if (saved[key] === undefined) delete process.env[key];
+        else process.env[key] = saved[key];
+      }
+    }
+    expect(readdirSync(path.join(staged, "node_modules", "@img")).sort()).toEqual([
+      "colour",
+      "sharp-libvips-linux-x64",
+      "sharp-linux-x64",
+    ]);
+  }, 60_000);
+
+  test("the package's own sharp loads in a fresh node process and re-encodes an image", () => {
+    const output = runNode(
+      built.bundleDir,
+      `import("sharp").then(async ({ default: sharp }) => {
+        const png = await sharp({ create: { width: 3, height: 2, channels: 3, background: "red" } }).png().toBuffer();
+        const meta = await sharp(png).metadata();
+        process.stdout.write(JSON.stringify({ path: require.resolve("sharp"), width: meta.width, height: meta.height }));
+      });`,
+      {},
+    );
+    const loaded = JSON.parse(output);
+    expect(loaded.path.startsWith(path.join(built.bundleDir, "node_modules", "sharp"))).toBe(true);
+    expect([loaded.width, loaded.height]).toEqual([3, 2]);
   });
 
   test("loads in a fresh node process and its credentials handler answers a GET with a token", () => {
@@ -157,6 +245,15 @@ describe("the function package", () => {
           type: "httpTrigger",
           route: "images/{owner}/{blobName}",
           methods: ["GET"],
+        }),
+      },
+      {
+        name: "rendition",
+        trigger: expect.objectContaining({
+          type: "httpTrigger",
+          route: "renditions/{name}",
+          methods: ["GET"],
+          authLevel: "anonymous",
         }),
       },
       {

@@ -439,6 +439,12 @@ describe("with every key set", () => {
       dailyUploadBytesPerClient: "2097152",
       maximumInstanceCount: "3",
       instanceMemoryMB: "512",
+      // About the most a 512 MB instance holds a check of, with 1 MiB uploads (function/photos/memory.ts).
+      maxImagePixels: "25000000",
+      photoQuality: "85",
+      renditionQuality: "70",
+      feedSize: "1200",
+      thumbnailSize: "256",
       softDeleteRetentionDays: "30",
       logRetentionDays: "90",
     });
@@ -458,6 +464,17 @@ describe("with every key set", () => {
       [SETTING.issuanceRatePerMinute]: "0",
       [SETTING.issuanceBurst]: "20",
       [SETTING.dailyUploadBytesPerClient]: "2097152",
+      [SETTING.maxImagePixels]: "25000000",
+      [SETTING.photoQuality]: "85",
+      [SETTING.renditionQuality]: "70",
+      [SETTING.feedSize]: "1200",
+      [SETTING.thumbnailSize]: "256",
+    });
+    expect(parseSettings(settings).photos).toEqual({
+      quality: 85,
+      renditionQuality: 70,
+      feedSize: 1200,
+      thumbnailSize: 256,
     });
     expect(parseLimitSettings(settings).limits).toEqual({
       ratePerMinute: 0,
@@ -1070,6 +1087,17 @@ describe("the check after each upload", () => {
       ),
     ],
     ["container", "verified", /^valet:container must not be verified: that container holds the images/],
+    [
+      "instanceMemoryMB",
+      "512",
+      /^valet:instanceMemoryMB 512 cannot hold the check of a 100000000-pixel image of up to 52428800 bytes in three quarters of its memory: lower valet:maxImagePixels to 21600665 or less/,
+    ],
+    ["feedSize", "0", /^valet:feedSize must be a whole number of pixels from 16 to 8192 \(default 1600\)/],
+    [
+      "photoQuality",
+      "101",
+      /^valet:photoQuality must be a whole number of quality steps from 1 to 100 \(default 90\)/,
+    ],
   ])("%s = %j is refused with a StackConfigError naming the key", async (key, value, message) => {
     const error = await runProgram({ [key]: value }).then(
       () => undefined,

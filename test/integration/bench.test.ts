@@ -31,7 +31,7 @@ describe("a smoke run of the benchmark", () => {
     expect(Number.isNaN(Date.parse(written.date))).toBe(false);
   });
 
-  test("has the issuance, HTTP, cold-start, upload and rate-limit rows in order, then the shaped uploads, the check, keyless and sign-in", () => {
+  test("has the issuance, HTTP, cold-start, upload and rate-limit rows in order, then the shaped uploads, the check, photos, keyless and sign-in", () => {
     expect(written.rows.map((row) => row.id)).toEqual([
       "issuance",
       "http",
@@ -43,6 +43,8 @@ describe("a smoke run of the benchmark", () => {
       "shapedUpload",
       "validationBytes",
       "validationRate",
+      "photoProcessing",
+      "photoMemory",
       "keyless",
       "signIn",
     ]);
@@ -168,7 +170,7 @@ describe("the rows of the check of stored uploads", () => {
     expect(row?.project.median).toBeGreaterThan(0);
     expect(row?.project.median).toBeLessThanOrEqual(128);
     expect(row?.baseline.median).toBe((row?.details.uploadBytes as number) / 1024);
-    expect(row?.title).toMatch(/^7\. Bytes read per validation, a [\d.]+ MiB upload$/);
+    expect(row?.title).toMatch(/^7\. Bytes read per rejected upload, a [\d.]+ MiB upload$/);
   });
 
   test("time uploads checked through the local queue, reported beside issuance over HTTP", () => {
@@ -177,5 +179,28 @@ describe("the rows of the check of stored uploads", () => {
     expect(row).toMatchObject({ title: "8. Validations per second, local queue", better: "higher" });
     expect(row?.details.issuancePerSecond).toBe(Math.round(http?.project.median ?? 0));
     expect(row?.details.uploadsPerRun).toBeGreaterThan(0);
+  });
+});
+
+describe("the rows of photo processing", () => {
+  test("time a phone photo's processing against a server-side copy, and a batch's images a second", () => {
+    const row = written.rows.find((candidate) => candidate.id === "photoProcessing");
+    expect(row).toMatchObject({ unit: "ms", better: "lower" });
+    expect(row?.project.median).toBeGreaterThan(0);
+    expect(row?.baseline.median).toBeGreaterThan(0);
+    expect(row?.details.batchImagesPerSecond).toBeGreaterThan(0);
+    expect(row?.details.processMBps).toBeGreaterThan(0);
+  });
+
+  test("measure a check's peak memory in a process of its own, against the instance's memory", () => {
+    const row = written.rows.find((candidate) => candidate.id === "photoMemory");
+    expect(row).toMatchObject({
+      unit: "MB",
+      better: "lower",
+      target: "< 1024 MB (half of a 2048 MB instance)",
+    });
+    expect(row?.baseline.median).toBe(2048);
+    expect(row?.project.median).toBeGreaterThan(row?.details.idleMB as number);
+    expect(row?.details.inFlight).toBe(1);
   });
 });

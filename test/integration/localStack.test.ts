@@ -56,6 +56,7 @@ test("npm start checks what is uploaded: a PNG put with a container token is soo
     blobName: "checked.png",
     state: "accepted",
     url: `${credentials.url}/verified/checked.png`,
+    renditions: expect.arrayContaining([expect.objectContaining({ name: "checked.png.thumb.webp" })]),
   });
   expect(stack.output()).toMatch(/queue service \(Azurite\) http:\/\/127\.0\.0\.1:\d+\/devstoreaccount1/);
 });

@@ -12,6 +12,7 @@ import {
   PageBlobClient,
 } from "@azure/storage-blob";
 import { QueueServiceClient } from "@azure/storage-queue";
+import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { SETTING } from "../../function/appSettings";
 import { outcomesTableClient, parseOutcomesTable, TableOutcomeStore } from "../../function/outcomes";
@@ -20,15 +21,15 @@ import { decodeBase64 } from "../../function/uploadCheck";
 import { checkSeams } from "../../function/validateUpload";
 import { UPLOADS_CREATED_POISON_QUEUE, UPLOADS_CREATED_QUEUE } from "../../function/verification";
 import { blobCreatedEvent, eventMessage } from "../../local/eventGrid";
+import { samePixels } from "../support/photos";
 import { startTestStack, type TestStack } from "../support/stack";
 import { statusOf } from "../support/storage";
 
 const png = readFileSync(join(__dirname, "../fixtures/images/pixel.png"));
 const jpeg = readFileSync(join(__dirname, "../fixtures/images/pixel.jpg"));
 const html = Buffer.from("<!doctype html><html><body><script>alert(1)</script></body></html>");
-/** Another complete PNG: a byte of the IEND chunk's CRC changed. */
-const otherPng = Buffer.from(png);
-otherPng[otherPng.length - 13] = 0;
+/** Another PNG of the same size: its colours inverted. */
+let otherPng: Buffer;
 
 let stack: TestStack;
 let service: BlobServiceClient;
@@ -44,6 +45,7 @@ beforeAll(async () => {
     { checkUploads: true, queueBehaviour: { maxPollingIntervalMs: 200 } },
   );
   service = BlobServiceClient.fromConnectionString(stack.connectionString);
+  otherPng = await sharp(png).negate({ alpha: false }).png().toBuffer();
 }, 60_000);
 afterAll(async () => {
   await stack?.stop();
@@ -100,6 +102,24 @@ async function sendEvent(blobName: string, eTag: string, bytes: Buffer): Promise
   return event.id as string;
 }
 
+/** The renditions of the 8 × 8 opaque PNG: never enlarged, WebP and a JPEG fallback at both sizes. */
+const pixelRenditions = (blobName: string) =>
+  (["feed", "thumb"] as const).flatMap((kind) =>
+    (
+      [
+        ["webp", "image/webp"],
+        ["jpg", "image/jpeg"],
+      ] as const
+    ).map(([extension, contentType]) => ({
+      name: `${blobName}.${kind}.${extension}`,
+      kind,
+      width: 8,
+      height: 8,
+      contentType,
+      bytes: expect.any(Number),
+    })),
+  );
+
 const logEvents = () =>
   stack.logs.flatMap((line) => {
     const json = line.slice(line.indexOf("{"));
@@ -116,7 +136,7 @@ describe("an upload through a token", () => {
     const { credentials } = await upload(png, "image/png", "png", "application/octet-stream");
     await stack.checksSettled();
     const copy = verified().getBlobClient(credentials.blobName);
-    expect((await copy.downloadToBuffer()).equals(png)).toBe(true);
+    expect(await samePixels(await copy.downloadToBuffer(), png)).toBe(true);
     expect((await copy.getProperties()).contentType).toBe("image/png");
     expect(await inbox().getBlobClient(credentials.blobName).exists()).toBe(false);
     const answer = await status(credentials.blobName);
@@ -125,6 +145,7 @@ describe("an upload through a token", () => {
       blobName: credentials.blobName,
       state: "accepted",
       url: `${stack.blobServiceUrl}/${stack.verifiedContainer}/${credentials.blobName}`,
+      renditions: pixelRenditions(credentials.blobName),
     });
     expect(answer.headers.get("cache-control")).toBe("no-store");
     expect(logEvents()).toContainEqual(
@@ -170,7 +191,7 @@ describe("an upload through a token", () => {
     await stack.checksSettled();
     const copy = verified().getBlobClient(credentials.blobName);
     const before = await copy.getProperties();
-    expect((await copy.downloadToBuffer()).equals(png)).toBe(true);
+    expect(await samePixels(await copy.downloadToBuffer(), png)).toBe(true);
     const again = await sendEvent(credentials.blobName, eTag, png);
     await stack.checksSettled();
     expect(logEvents()).toContainEqual(
@@ -184,12 +205,11 @@ describe("an upload through a token", () => {
     const name = "overwritten.png";
     const blob = inbox().getBlockBlobClient(name);
     const first = await blob.upload(png, png.length);
-    const second = Buffer.from(png);
-    second[second.length - 13] = 0; // A byte of the IEND chunk's CRC: a different, still complete PNG.
+    const second = otherPng;
     await blob.upload(second, second.length);
     const staleEvent = await sendEvent(name, first.etag ?? "", png);
     await stack.checksSettled();
-    expect((await verified().getBlobClient(name).downloadToBuffer()).equals(second)).toBe(true);
+    expect(await samePixels(await verified().getBlobClient(name).downloadToBuffer(), second)).toBe(true);
     expect(logEvents()).toContainEqual(
       expect.objectContaining({ event: "validation.skipped", reason: "changed", eventId: staleEvent }),
     );
@@ -276,7 +296,7 @@ describe("an accepted name keeps its image", () => {
         blobHTTPHeaders: { blobContentType: "image/png" },
       });
       await stack.checksSettled();
-      expect((await copy.downloadToBuffer()).equals(png)).toBe(true);
+      expect(await samePixels(await copy.downloadToBuffer(), png)).toBe(true);
       expect((await status(credentials.blobName)).body).toEqual(before.body);
       expect(await inbox().getBlobClient(credentials.blobName).exists()).toBe(false);
       expect(logEvents()).toContainEqual(
@@ -348,7 +368,7 @@ describe("the verified copy's headers", () => {
       hostile,
     );
     const copy = verified().getBlobClient(name);
-    expect((await copy.downloadToBuffer()).equals(png)).toBe(true);
+    expect(await samePixels(await copy.downloadToBuffer(), png)).toBe(true);
     const properties = await copy.getProperties();
     expect(properties.contentType).toBe("image/png");
     expect(properties.contentDisposition).toBeUndefined();
@@ -357,6 +377,8 @@ describe("the verified copy's headers", () => {
       blobName: name,
       state: "accepted",
       url: `${stack.blobServiceUrl}/${stack.verifiedContainer}/${name}`,
+      // Recorded again from the verified blob's own metadata, as the first check listed them.
+      renditions: pixelRenditions(name),
     });
     expect(await inbox().getBlobClient(name).exists()).toBe(false);
   });
@@ -389,7 +411,7 @@ describe("a verified blob appearing during the check", () => {
           metadata: { sourceetag: "0x1", detectedtype: "image/png" },
         });
     });
-    expect((await verified().getBlobClient(name).downloadToBuffer()).equals(otherPng)).toBe(true);
+    expect(await samePixels(await verified().getBlobClient(name).downloadToBuffer(), otherPng)).toBe(true);
     expect(await inbox().getBlobClient(name).exists()).toBe(false);
     expect(logEvents()).toContainEqual(
       expect.objectContaining({ event: "validation.nameTaken", blobName: name }),
@@ -433,6 +455,7 @@ describe("the outcomes table", () => {
       decidedAt: new Date().toISOString(),
       state: "accepted",
       url: "http://127.0.0.1/verified/kept.png",
+      renditions: [],
     });
     await outcomes.record({ ...rejected("00000000000000000000000000000009", "later"), blobName: "kept.png" });
     expect(await outcomes.find("kept.png")).toMatchObject({ state: "accepted" });

@@ -9,6 +9,7 @@ import {
   followVerification,
   type PollTiming,
   pollVerification,
+  renditionUrl,
   statusUrl,
   type VerificationText,
 } from "../../web/verification";
@@ -194,6 +195,48 @@ describe("what each answer becomes", () => {
     const { last } = await follow({ body: "<html>" }, { body: { state: "accepted" } });
     expect(last.text).toBe(
       "The check could not be confirmed: the check service sent an answer this page does not understand.",
+    );
+  });
+
+  test("an accepted answer's thumbnail renditions reach the row; without both formats there is none", async () => {
+    const renditions = [
+      {
+        name: `${BLOB}.feed.webp`,
+        kind: "feed",
+        width: 1600,
+        height: 1200,
+        contentType: "image/webp",
+        bytes: 9,
+      },
+      {
+        name: `${BLOB}.thumb.webp`,
+        kind: "thumb",
+        width: 320,
+        height: 240,
+        contentType: "image/webp",
+        bytes: 9,
+      },
+      {
+        name: `${BLOB}.thumb.png`,
+        kind: "thumb",
+        width: 320,
+        height: 240,
+        contentType: "image/png",
+        bytes: 9,
+      },
+    ];
+    const withThumbnail = { body: { ...accepted.body, renditions } };
+    const verdict = await pollVerification(API, BLOB, { ...statusEndpoint(withThumbnail), timing: TIMING });
+    const thumbnail = { webp: `${BLOB}.thumb.webp`, fallback: `${BLOB}.thumb.png` };
+    expect(verdict).toEqual({ state: "accepted", url: accepted.body.url, thumbnail });
+    expect(describeVerification(verdict)).toEqual({ state: "verified", text: "Verified", thumbnail });
+    const onlyWebp = { body: { ...accepted.body, renditions: renditions.slice(0, 2) } };
+    expect(await pollVerification(API, BLOB, { ...statusEndpoint(onlyWebp), timing: TIMING })).toEqual({
+      state: "accepted",
+      url: accepted.body.url,
+    });
+    expect(renditionUrl("https://app.azurewebsites.net/api/credentials", "a b#.png.thumb.webp")).toBe(
+      "https://app.azurewebsites.net/api/renditions/a%20b%23.png.thumb.webp",
     );
   });
 
