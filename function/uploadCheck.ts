@@ -193,16 +193,18 @@ export interface ContentRules {
 /**
  * Steps 3 and 4, from the first bytes (at most HEAD_BYTES): the real type, detected from the bytes by
  * `file-type`, must be allowed and match the name's extension; SVG never passes (it can carry script); the
- * header must give dimensions (`image-size`) within the pixel cap, which stops decompression bombs before
- * anything decodes them.
+ * header must give dimensions (`image-size`), and the canvas they make with every frame (canvasOf) must be
+ * within the pixel cap, which stops decompression bombs before anything decodes them.
  */
 export async function judgeContent(
   blobName: string,
+  /** The first bytes, or all of them for a file no larger than HEAD_BYTES or whose frames lie throughout. */
   head: Uint8Array,
   rules: ContentRules,
-  /** Whether `head` is the whole file (it was no larger than HEAD_BYTES): then its end is checked too. */
+  /** Whether `head` is the whole file: then its end is checked too. */
   whole = false,
 ): Promise<Verdict> {
+  // Type and header from the first bytes; frames and the end from all that was read.
   const bytes = head.subarray(0, HEAD_BYTES);
   const extension = blobName.includes(".") ? (blobName.split(".").pop()?.toLowerCase() ?? "") : "";
   const named = typeForExtension(extension);
@@ -237,7 +239,7 @@ export async function judgeContent(
       `the ${kind}'s header cannot be read: the file is damaged or cut short`,
     );
   }
-  const ending = whole ? endOf(detected.type, bytes) : "complete";
+  const ending = whole ? endOf(detected.type, head) : "complete";
   if (ending === "truncated") {
     return reject("truncated", `the ${kind} is cut short: it does not end as such a file ends`);
   }
@@ -247,14 +249,14 @@ export async function judgeContent(
       `the ${kind} has data after its end: other content may be hidden behind the image`,
     );
   }
-  const pixels = size.width * size.height;
-  if (pixels > rules.maxImagePixels) {
+  const canvas = canvasOf(detected.type, Buffer.from(head.buffer, head.byteOffset, head.byteLength), size);
+  if (canvas.width * canvas.height > rules.maxImagePixels) {
     return reject(
       "tooManyPixels",
-      `the image is ${size.width} × ${size.height} pixels, over the limit of ${rules.maxImagePixels} pixels`,
+      `the image is ${canvas.width} × ${canvas.height} pixels, over the limit of ${rules.maxImagePixels} pixels`,
     );
   }
-  return { accepted: true, contentType: detected.type, ...size };
+  return { accepted: true, contentType: detected.type, ...canvas };
 }
 
 const TYPE_LABELS: Record<ImageContentType, string> = {
@@ -329,7 +331,7 @@ function endOf(type: ImageContentType, bytes: Uint8Array): "complete" | "truncat
     type === "image/png"
       ? pngEnd(data)
       : type === "image/gif"
-        ? gifEnd(data)
+        ? walkGif(data).end
         : type === "image/jpeg"
           ? jpegEnd(data)
           : data.length;
@@ -348,12 +350,21 @@ function pngEnd(data: Buffer): number | undefined {
   return undefined;
 }
 
+/** Where an image lies on its canvas, in pixels. */
+interface Frame {
+  readonly left: number;
+  readonly top: number;
+  readonly width: number;
+  readonly height: number;
+}
+
 /**
- * Where a GIF's trailer (0x3B) ends, found by walking its blocks: the screen descriptor and global colour
- * table, then extensions and images (each with its sub-blocks) up to the trailer.
+ * A GIF's blocks, walked from the screen descriptor and global colour table through extensions and images
+ * (each with its sub-blocks) to the trailer (0x3B): where the trailer ends (undefined when the walk does not
+ * reach one) and every image descriptor's place on the canvas.
  * https://www.w3.org/Graphics/GIF/spec-gif89a.txt (sections 17 to 27)
  */
-function gifEnd(data: Buffer): number | undefined {
+function walkGif(data: Buffer): { end: number | undefined; frames: Frame[] } {
   const colourTable = (flags: number) => (flags & 0x80 ? 3 * 2 ** ((flags & 0x07) + 1) : 0);
   const subBlocks = (from: number): number | undefined => {
     let at = from;
@@ -364,15 +375,76 @@ function gifEnd(data: Buffer): number | undefined {
     }
     return undefined;
   };
+  const frames: Frame[] = [];
   let at: number | undefined = 13 + colourTable(data[10] ?? 0);
   while (at !== undefined && at < data.length) {
     const introducer = data[at];
-    if (introducer === 0x3b) return at + 1;
+    if (introducer === 0x3b) return { end: at + 1, frames };
     if (introducer === 0x21) at = subBlocks(at + 2);
-    else if (introducer === 0x2c) at = subBlocks(at + 10 + colourTable(data[at + 9] ?? 0) + 1);
-    else return undefined;
+    else if (introducer === 0x2c && at + 10 <= data.length) {
+      frames.push({
+        left: data.readUInt16LE(at + 1),
+        top: data.readUInt16LE(at + 3),
+        width: data.readUInt16LE(at + 5),
+        height: data.readUInt16LE(at + 7),
+      });
+      at = subBlocks(at + 10 + colourTable(data[at + 9] ?? 0) + 1);
+    } else return { end: undefined, frames };
   }
-  return undefined;
+  return { end: undefined, frames };
+}
+
+/**
+ * An animated WebP's frames (ANMF chunks) on its canvas: each frame's offset (stored halved) and size. A
+ * still WebP's one bitstream is the size image-size reads.
+ * https://developers.google.com/speed/webp/docs/riff_container#animation
+ */
+function webpFrames(data: Buffer): Frame[] {
+  const u24 = (at: number) => data.readUIntLE(at, 3);
+  const frames: Frame[] = [];
+  for (let at = 12; at + 8 <= data.length; ) {
+    const name = data.toString("latin1", at, at + 4);
+    const size = data.readUInt32LE(at + 4);
+    if (name === "ANMF" && at + 8 + 12 <= data.length) {
+      const payload = at + 8;
+      frames.push({
+        left: 2 * u24(payload),
+        top: 2 * u24(payload + 3),
+        width: 1 + u24(payload + 6),
+        height: 1 + u24(payload + 9),
+      });
+    }
+    at += 8 + size + (size % 2);
+  }
+  return frames;
+}
+
+/**
+ * The canvas a browser paints: the header's size, grown to hold every frame where the format places frames
+ * of their own size (GIF image descriptors, WebP animation frames). A GIF whose screen is 1 × 1 and whose
+ * one image is 65535 × 65535 is decoded at the image's size (Chromium's GIF reader enlarges the screen to the
+ * first frame; every frame is allocated at its own size), so the pixel cap applies to the extent.
+ * https://source.chromium.org/chromium/chromium/src/+/main:third_party/skia/src/codec/SkGifCodec.cpp
+ */
+function canvasOf(
+  type: ImageContentType,
+  data: Buffer,
+  header: { width: number; height: number },
+): { width: number; height: number } {
+  const frames = type === "image/gif" ? walkGif(data).frames : type === "image/webp" ? webpFrames(data) : [];
+  return frames.reduce(
+    (canvas, frame) => ({
+      width: Math.max(canvas.width, frame.left + frame.width),
+      height: Math.max(canvas.height, frame.top + frame.height),
+    }),
+    header,
+  );
+}
+
+/** Formats whose frames lie throughout the file: the check reads all of such a file to see each one. */
+export function framesThroughout(head: Uint8Array): boolean {
+  const text = Buffer.from(head.buffer, head.byteOffset, Math.min(head.byteLength, 12)).toString("latin1");
+  return text.startsWith("GIF8") || (text.startsWith("RIFF") && text.slice(8, 12) === "WEBP");
 }
 
 /**

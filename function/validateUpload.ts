@@ -10,6 +10,7 @@ import type { Settings } from "./settings";
 import {
   type BlobCreatedEvent,
   EventMessageError,
+  framesThroughout,
   judgeContent,
   judgeProperties,
   parseBlobCreatedMessage,
@@ -141,7 +142,7 @@ async function check(
   );
   if (!verdict) {
     // A conditional range read: the bytes judged are those of the version the event is about.
-    const head = await settle(readHead(inbox, Math.min(size, HEAD_BYTES), conditions));
+    const head = await settle(readJudged(inbox, size, conditions));
     if (head === GONE) return { kind: "skipped", reason: "gone" };
     if (head === CHANGED) return { kind: "skipped", reason: "changed" };
     await checkSeams.afterHeadRead?.(event.blobName);
@@ -152,7 +153,7 @@ async function check(
         allowedContentTypes: settings.policy.allowedContentTypes,
         maxImagePixels: settings.verification.maxImagePixels,
       },
-      size <= HEAD_BYTES,
+      head.length >= size,
     );
   }
   if (verdict.accepted) {
@@ -189,6 +190,20 @@ async function check(
   // https://learn.microsoft.com/azure/storage/blobs/soft-delete-blob-overview
   await settle(inbox.delete({ conditions, deleteSnapshots: "include" }));
   return { kind: "decided", verdict };
+}
+
+/**
+ * The bytes the verdict is drawn from: the first HEAD_BYTES, or the whole blob (already known to be within
+ * the size limit) for a format whose frames lie throughout the file, so that each frame's size is seen.
+ */
+async function readJudged(
+  blob: BlobClient,
+  size: number,
+  conditions: { ifMatch: string },
+): Promise<Uint8Array> {
+  const head = await readHead(blob, Math.min(size, HEAD_BYTES), conditions);
+  if (size <= head.length || !framesThroughout(head)) return head;
+  return readHead(blob, size, conditions);
 }
 
 /** At most `count` bytes from the start of the blob, and only if it is still the version named. */

@@ -20,6 +20,7 @@ import { decodeBase64 } from "../../function/uploadCheck";
 import { checkSeams } from "../../function/validateUpload";
 import { UPLOADS_CREATED_POISON_QUEUE, UPLOADS_CREATED_QUEUE } from "../../function/verification";
 import { blobCreatedEvent, eventMessage } from "../../local/eventGrid";
+import { gifWithFrame } from "../support/images";
 import { startTestStack, type TestStack } from "../support/stack";
 import { statusOf } from "../support/storage";
 
@@ -152,6 +153,18 @@ describe("an upload through a token", () => {
     expect(logEvents()).toContainEqual(
       expect.objectContaining({ event: "upload.rejected", blobName: credentials.blobName, code: "notImage" }),
     );
+  });
+
+  test("a GIF with a 1 × 1 screen and a 20000 × 20000 frame is rejected at the frame's size and deleted", async () => {
+    const bomb = gifWithFrame([1, 1], [0, 0, 20000, 20000]);
+    const { credentials } = await upload(bomb, "image/gif", "gif");
+    await stack.checksSettled();
+    expect(await verified().getBlobClient(credentials.blobName).exists()).toBe(false);
+    expect(await inbox().getBlobClient(credentials.blobName).exists()).toBe(false);
+    expect((await status(credentials.blobName)).body).toMatchObject({
+      state: "rejected",
+      reason: "the image is 20000 × 20000 pixels, over the limit of 100000000 pixels",
+    });
   });
 
   test("a JPEG declared as a PNG is rejected as the JPEG it is", async () => {

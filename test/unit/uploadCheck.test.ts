@@ -12,6 +12,7 @@ import {
   parseBlobCreatedMessage,
 } from "../../function/uploadCheck";
 import { DEFAULT_MAX_IMAGE_PIXELS, HEAD_BYTES } from "../../function/verification";
+import { gifWithFrame } from "../support/images";
 
 const fixture = (name: string) => readFileSync(join(__dirname, "../fixtures/images", name));
 const ALL_TYPES = Object.keys(IMAGE_EXTENSIONS) as ImageContentType[];
@@ -301,5 +302,63 @@ describe("queue messages", () => {
   ])("refuses %s with a message that says what is wrong", (_, message, says) => {
     expect(() => parseBlobCreatedMessage(message)).toThrow(EventMessageError);
     expect(() => parseBlobCreatedMessage(message)).toThrow(says);
+  });
+});
+
+describe("frames larger than the header says", () => {
+  test.each([
+    ["a 20000 × 20000 frame", [0, 0, 20000, 20000], "20000 × 20000"],
+    ["a 65535 × 65535 frame", [0, 0, 65535, 65535], "65535 × 65535"],
+    ["a small frame placed far off the screen", [60000, 60000, 10, 10], "60010 × 60010"],
+  ] as const)("a GIF with a 1 × 1 screen and %s is refused for its canvas", async (_, frame, size) => {
+    const gif = gifWithFrame([1, 1], [...frame]);
+    expect(gif.length).toBeLessThan(40);
+    const verdict = await judgeContent("bomb.gif", gif, rules, true);
+    expect(verdict).toMatchObject({ accepted: false, code: "tooManyPixels" });
+    expect(verdict.accepted ? "" : verdict.reason).toContain(`the image is ${size} pixels`);
+  });
+
+  test("a GIF whose frame fits its screen is accepted at the screen's size", async () => {
+    const verdict = await judgeContent("fine.gif", gifWithFrame([300, 200], [10, 10, 100, 100]), rules, true);
+    expect(verdict).toMatchObject({ accepted: true, width: 300, height: 200 });
+  });
+
+  test("a frame past the screen counts: the canvas grows to hold it", async () => {
+    const verdict = await judgeContent("grown.gif", gifWithFrame([10, 10], [5, 0, 20, 30]), rules, true);
+    expect(verdict).toMatchObject({ accepted: true, width: 25, height: 30 });
+  });
+
+  test("an animated WebP whose frame lies outside its 1 × 1 canvas is refused for the frame's extent", async () => {
+    const chunk = (name: string, payload: Buffer) => {
+      const head = Buffer.alloc(8);
+      head.write(name, 0, "latin1");
+      head.writeUInt32LE(payload.length, 4);
+      return Buffer.concat([head, payload, Buffer.alloc(payload.length % 2)]);
+    };
+    const u24 = (value: number) => Buffer.from([value & 0xff, (value >> 8) & 0xff, (value >> 16) & 0xff]);
+    const vp8x = Buffer.concat([Buffer.from([0x02, 0, 0, 0]), u24(0), u24(0)]);
+    const anim = Buffer.alloc(6);
+    // An ANMF frame at (2 × 10000, 2 × 10000), 16384 × 16384, with a lossless bitstream of its own.
+    const frameHead = Buffer.concat([
+      u24(10000),
+      u24(10000),
+      u24(16383),
+      u24(16383),
+      u24(0),
+      Buffer.from([0]),
+    ]);
+    const still = fixture("pixel.webp").subarray(12);
+    const body = Buffer.concat([
+      Buffer.from("WEBP", "latin1"),
+      chunk("VP8X", vp8x),
+      chunk("ANIM", anim),
+      chunk("ANMF", Buffer.concat([frameHead, still])),
+    ]);
+    const riff = Buffer.alloc(8);
+    riff.write("RIFF", 0, "latin1");
+    riff.writeUInt32LE(body.length, 4);
+    const verdict = await judgeContent("bomb.webp", Buffer.concat([riff, body]), rules, true);
+    expect(verdict).toMatchObject({ accepted: false, code: "tooManyPixels" });
+    expect(verdict.accepted ? "" : verdict.reason).toContain("36384 × 36384");
   });
 });
