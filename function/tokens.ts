@@ -1,10 +1,10 @@
 // The core of the function: settings, the request and the current time in, a signed SAS token and the
 // response body out. Signing is an HMAC over the token's fields, with the account key or with a user
 // delegation key the instance keeps (signing.ts), so no network call is made per token.
-import { randomUUID } from "node:crypto";
 import type { TokenKind } from "./accessPolicies";
 import { resumableUntil, signResumeSecret } from "./resume";
 import type { Settings } from "./settings";
+import { uploadBlobName } from "./uploadNames";
 
 /** The response contract. `sasKey` and `url` are the original fields; the rest are additive. */
 export interface CredentialsBody {
@@ -51,8 +51,9 @@ export function issueContainerToken(
 }
 
 /**
- * A service SAS for one new blob (`sr=b`), named here: a random id and the extension of its content
- * type, so that no caller can choose, guess or overwrite another upload's name. Given the declared size,
+ * A service SAS for one new blob (`sr=b`), named here: a random id, the declared size and the extension of
+ * its content type (uploadNames.ts), so that no caller can choose, guess or overwrite another upload's name,
+ * and the check can refuse a blob larger than its token declared. Given the declared size,
  * the answer also carries the upload's resume secret. A resume (its secret already checked) gets a token
  * for the blob it names, and no new secret: the first one's window is the upload's.
  */
@@ -62,7 +63,7 @@ export async function issueUploadToken(
   upload: { extension: string; size?: number; resume?: { blobName: string } },
   binding: TokenBinding = {},
 ): Promise<UploadCredentialsBody> {
-  const blobName = upload.resume?.blobName ?? `${randomUUID()}.${upload.extension}`;
+  const blobName = upload.resume?.blobName ?? uploadBlobName(upload.size, upload.extension);
   const body = await sign(
     settings,
     { kind: "upload", blobName, lifetimeMinutes: settings.policy.uploadTokenLifetimeMinutes },

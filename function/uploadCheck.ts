@@ -130,6 +130,7 @@ export type RejectionCode =
   | "blobType"
   | "empty"
   | "tooLarge"
+  | "overDeclared"
   | "extension"
   | "notImage"
   | "typeNotAllowed"
@@ -155,12 +156,14 @@ const reject = (code: RejectionCode, reason: string): Verdict => ({ accepted: fa
 export interface StoredBlob {
   readonly blobType: string | undefined;
   readonly contentLength: number;
+  /** The size its token declared (uploadNames.ts declaredSize), when the name carries one. */
+  readonly declaredBytes?: number;
 }
 
 /**
  * Steps 1 and 2, from properties alone: block blobs only (a page blob can be sparse and terabytes large, an
- * append blob keeps growing after it was checked), and within the size limit, so a large blob is refused
- * without a byte of it being read. Undefined: read the first bytes and judge them.
+ * append blob keeps growing after it was checked), within the size limit and the size its token declared,
+ * so a large blob is refused without a byte of it being read. Undefined: read the first bytes and judge them.
  */
 export function judgeProperties(blob: StoredBlob, maxUploadBytes: number): Verdict | undefined {
   if (blob.blobType !== "BlockBlob") {
@@ -180,6 +183,14 @@ export function judgeProperties(blob: StoredBlob, maxUploadBytes: number): Verdi
     return reject(
       "tooLarge",
       `the file is ${blob.contentLength} bytes, over the limit of ${maxUploadBytes} bytes`,
+    );
+  }
+  // The daily allowance counted the declared size: a larger blob would be stored beyond it. Blob Storage
+  // has no condition on a SAS upload's length (what S3's content-length-range does), so the check is it.
+  if (blob.declaredBytes !== undefined && blob.contentLength > blob.declaredBytes) {
+    return reject(
+      "overDeclared",
+      `the file is ${blob.contentLength} bytes, more than the ${blob.declaredBytes} bytes declared for its token`,
     );
   }
   return undefined;

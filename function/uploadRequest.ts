@@ -3,6 +3,7 @@
 // token for an upload already started (the same, plus blobName, with its resume secret in a header).
 import { isIPv4, isIPv6 } from "node:net";
 import { IMAGE_EXTENSIONS, type ImageContentType, type IssuancePolicy } from "./policy";
+import { isUploadBlobName } from "./uploadNames";
 
 /** Query parameters the endpoint understands; anything else is refused rather than silently ignored. */
 export const UPLOAD_PARAMETERS = ["filename", "contentType", "size", "blobName"] as const;
@@ -87,8 +88,7 @@ const RESUME_INCOMPLETE = new RequestError(
 );
 
 /**
- * A resume names the blob the function chose for the upload (a random id and the extension of the content
- * type) and the secret that came with its first token. Whether the secret is right is the handler's check.
+ * A resume names the blob the function chose for the upload (uploadNames.ts) and the secret that came with its first token. Whether the secret is right is the handler's check.
  */
 function parseResume(
   blobName: string | undefined,
@@ -96,12 +96,7 @@ function parseResume(
   extension: string,
 ): { blobName: string; secret: string } | undefined {
   if (blobName === undefined && secret === undefined) return undefined;
-  if (
-    blobName !== undefined &&
-    !new RegExp(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\\.${extension}$`).test(
-      blobName,
-    )
-  ) {
+  if (blobName !== undefined && !isUploadBlobName(blobName, extension)) {
     throw new RequestError(
       `blobName must be the name the upload's first token gave, ending in .${extension} for its contentType, not ${quote(blobName)}.`,
     );

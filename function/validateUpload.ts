@@ -16,6 +16,7 @@ import {
   parseBlobCreatedMessage,
   type Verdict,
 } from "./uploadCheck";
+import { declaredSize } from "./uploadNames";
 import { uploadsServiceClient } from "./uploadsAccount";
 import { HEAD_BYTES } from "./verification";
 
@@ -137,7 +138,11 @@ async function check(
 
   const size = Math.max(event.contentLength, properties.contentLength ?? 0);
   let verdict = judgeProperties(
-    { blobType: properties.blobType ?? event.blobType, contentLength: size },
+    {
+      blobType: properties.blobType ?? event.blobType,
+      contentLength: size,
+      declaredBytes: declaredSize(event.blobName),
+    },
     settings.policy.maxUploadBytes,
   );
   if (!verdict) {

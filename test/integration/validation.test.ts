@@ -56,11 +56,12 @@ async function upload(
   contentType: string,
   extension: string,
   sentType = contentType,
+  declared = bytes.length,
 ): Promise<{ credentials: UploadCredentialsBody; eTag: string }> {
   const query = new URLSearchParams({
     filename: `file.${extension}`,
     contentType,
-    size: String(bytes.length),
+    size: String(declared),
   });
   const response = await fetch(`${stack.credentialsUrl}?${query}`);
   expect(response.status).toBe(200);
@@ -153,6 +154,27 @@ describe("an upload through a token", () => {
     expect(logEvents()).toContainEqual(
       expect.objectContaining({ event: "upload.rejected", blobName: credentials.blobName, code: "notImage" }),
     );
+  });
+
+  test("a blob larger than the size its token declared is rejected and deleted, so the allowance bounds what is stored", async () => {
+    // Zero padding after IEND is otherwise harmless: only the declaration refuses these bytes.
+    const padded = Buffer.concat([png, Buffer.alloc(1000)]);
+    const { credentials } = await upload(padded, "image/png", "png", "image/png", png.length);
+    await stack.checksSettled();
+    expect(await inbox().getBlobClient(credentials.blobName).exists()).toBe(false);
+    expect(await verified().getBlobClient(credentials.blobName).exists()).toBe(false);
+    expect((await status(credentials.blobName)).body).toEqual({
+      blobName: credentials.blobName,
+      state: "rejected",
+      reason: `the file is ${padded.length} bytes, more than the ${png.length} bytes declared for its token`,
+    });
+  });
+
+  test("a blob of exactly the declared size is accepted", async () => {
+    const padded = Buffer.concat([png, Buffer.alloc(1000)]);
+    const { credentials } = await upload(padded, "image/png", "png");
+    await stack.checksSettled();
+    expect((await status(credentials.blobName)).body).toMatchObject({ state: "accepted" });
   });
 
   test("a GIF with a 1 × 1 screen and a 20000 × 20000 frame is rejected at the frame's size and deleted", async () => {

@@ -11,6 +11,7 @@ import {
   judgeProperties,
   parseBlobCreatedMessage,
 } from "../../function/uploadCheck";
+import { declaredSize, uploadBlobName } from "../../function/uploadNames";
 import { DEFAULT_MAX_IMAGE_PIXELS, HEAD_BYTES } from "../../function/verification";
 import { gifWithFrame } from "../support/images";
 
@@ -360,5 +361,20 @@ describe("frames larger than the header says", () => {
     const verdict = await judgeContent("bomb.webp", Buffer.concat([riff, body]), rules, true);
     expect(verdict).toMatchObject({ accepted: false, code: "tooManyPixels" });
     expect(verdict.accepted ? "" : verdict.reason).toContain("36384 × 36384");
+  });
+});
+
+describe("the size a token declared", () => {
+  test("a name the function gave carries its declared size, and a blob over it is refused from its properties", () => {
+    const name = uploadBlobName(1000, "png");
+    expect(declaredSize(name)).toBe(1000);
+    const blob = { blobType: "BlockBlob", declaredBytes: declaredSize(name) };
+    expect(judgeProperties({ ...blob, contentLength: 1000 }, 50_000)).toBeUndefined();
+    expect(judgeProperties({ ...blob, contentLength: 1001 }, 50_000)).toMatchObject({ code: "overDeclared" });
+  });
+
+  test("a name without a size (a container token's) is held to the size limit only", () => {
+    expect(declaredSize("photo.png")).toBeUndefined();
+    expect(declaredSize(uploadBlobName(undefined, "png"))).toBeUndefined();
   });
 });

@@ -41,7 +41,7 @@ describe("GET /api/credentials?filename=…&contentType=…", () => {
       "sasKey",
       "url",
     ]);
-    expect(body.blobName).toMatch(new RegExp(`^${UUID}\\.jpg$`));
+    expect(body.blobName).toMatch(new RegExp(`^${UUID}-2048\\.jpg$`));
     expect(body.blobName).not.toContain("holiday");
     expect(body.blobUrl).toBe(`https://${TEST_ACCOUNT}.blob.core.windows.net/images/${body.blobName}`);
     expect(body.blobUrl).not.toContain("sig=");
