@@ -10,7 +10,7 @@ import {
   TURNSTILE_TOKEN_HEADER,
 } from "./humanCheck";
 import type { HumanPassBody } from "./humanCheckProtocol";
-import { type Limiter, LimitsUnavailableError, loadLimiter } from "./limiter";
+import { type FallbackCounts, type Limiter, type LimiterDecision, loadLimiter } from "./limiter";
 import { type Decision, refusalMessage } from "./limits";
 import { LogSampler } from "./logSampler";
 import { loadOutcomeStore } from "./outcomes";
@@ -302,10 +302,10 @@ function readRequest(
 }
 
 /**
- * The limits' decision, or undefined when their table cannot be reached in time. The function then fails
- * open: it issues as if unlimited and says so in a (sampled) warning. The table sits on the runtime account,
- * which the Functions host itself needs, and every token stays bounded in size and lifetime, so an outage of
- * the counts is better spent uploading than refusing every person for it.
+ * The limits' decision. When their table cannot be reached in time the instance decides on counts of its
+ * own with the same limits (limiter.ts), and says so in a sampled warning that counts what it let through
+ * and refused since its last line; when the table answers again, a last line counts the rest. Undefined
+ * only for a failure of the limiter itself, which is issued as if unlimited and logged the same way.
  */
 async function limit(
   limiter: Limiter,
@@ -314,17 +314,41 @@ async function limit(
   context: InvocationContext,
 ): Promise<Decision | undefined> {
   const now = Date.now();
+  let decision: LimiterDecision;
   try {
-    return await limiter.check(key, bytes, now);
+    decision = await limiter.check(key, bytes, now);
   } catch (error) {
     logSampled(context, "warning", "limits.unavailable", now, {
       event: "limits.unavailable",
-      error: error instanceof LimitsUnavailableError ? error.message : typeof error,
+      error: typeof error,
       action: "issuing without the limits",
     });
     return undefined;
   }
+  if (decision.countedOn === "memory") {
+    const sample = sampler.take("limits.unavailable", now);
+    if (sample.log) {
+      log(context, "warning", {
+        event: "limits.unavailable",
+        error: decision.fallback,
+        action: "counting on this instance",
+        ...sinceLast(limiter.takeFallbackCounts()),
+        unloggedSinceLast: sample.unloggedSinceLast,
+      });
+    }
+  } else if (decision.countedOn === "table") {
+    const counts = limiter.takeFallbackCounts();
+    if (counts.allowed + counts.refused > 0) {
+      log(context, "information", { event: "limits.available", ...sinceLast(counts) });
+    }
+  }
+  return decision;
 }
+
+const sinceLast = (counts: FallbackCounts) => ({
+  allowedSinceLast: counts.allowed,
+  refusedSinceLast: counts.refused,
+});
 
 /**
  * 429 with Retry-After (seconds), and the same in the body: a page on another origin cannot read

@@ -225,7 +225,30 @@ describe("with the table unreachable", () => {
     const events = (answer: typeof first) => answer.logs.map((line) => JSON.parse(line.message).event);
     expect(events(first)).toEqual(["limits.unavailable", "token.issued"]);
     expect(events(second)).toEqual(["token.issued"]);
+    // The line counts what the instance let through on its own counts, this request included.
+    expect(JSON.parse(first.logs[0]?.message ?? "{}")).toMatchObject({
+      action: "counting on this instance",
+      allowedSinceLast: 1,
+      refusedSinceLast: 0,
+    });
     expect(first.logs[0]?.message).not.toContain(EMULATOR_KEY.slice(0, 20));
+  });
+});
+
+describe("with the table unreachable, a flood from one address", () => {
+  test("gets no more tokens than the burst: the instance counts in memory with the same limits", async () => {
+    const deadPort = await freePort();
+    configure({
+      [SETTING.issuanceBurst]: "3",
+      [SETTING.issuanceRatePerMinute]: "1",
+      [SETTING.limitsStorage]:
+        `DefaultEndpointsProtocol=http;AccountName=${EMULATOR_ACCOUNT};AccountKey=${EMULATOR_KEY};` +
+        `TableEndpoint=http://127.0.0.1:${deadPort}/${EMULATOR_ACCOUNT}`,
+    });
+    const statuses: number[] = [];
+    for (let request = 0; request < 40; request++) statuses.push((await from("203.0.113.11")).status);
+    expect(statuses.filter((status) => status === 200)).toHaveLength(3);
+    expect(statuses.filter((status) => status === 429)).toHaveLength(37);
   });
 });
 
@@ -276,7 +299,7 @@ describe("a flood from one address", () => {
 });
 
 describe("with the limits' table missing", () => {
-  test("tokens are issued without the limits, the limiter naming the missing table, instead of 429 forever", async () => {
+  test("tokens are issued on the instance's own counts, the limiter naming the missing table, instead of 429 forever", async () => {
     configure({});
     const service = TableServiceClient.fromConnectionString(tables.connectionString, {
       allowInsecureConnection: true,
@@ -290,7 +313,10 @@ describe("with the limits' table missing", () => {
         limitsTableClient({ kind: "connectionString", connectionString: tables.connectionString }),
         { ratePerMinute: 1, burst: 10, dailyUploadBytes: 0 },
       );
-      await expect(limiter.check("ipv4-198.51.100.201", 0, Date.now())).rejects.toThrow(/TableNotFound/);
+      expect(await limiter.check("ipv4-198.51.100.201", 0, Date.now())).toMatchObject({
+        allowed: true,
+        fallback: expect.stringMatching(/TableNotFound/),
+      });
     } finally {
       await prepareLimitsTable(tables.connectionString);
     }
