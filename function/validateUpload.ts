@@ -107,6 +107,7 @@ type CheckResult =
 export const checkSeams: {
   afterHeadRead?: (blobName: string) => Promise<void>;
   afterCopy?: (blobName: string) => Promise<void>;
+  beforeDelete?: (blobName: string) => Promise<void>;
 } = {};
 
 async function check(
@@ -193,7 +194,7 @@ async function check(
   }
   // Blob soft delete, where the account has it, keeps a deleted upload recoverable for its retention period.
   // https://learn.microsoft.com/azure/storage/blobs/soft-delete-blob-overview
-  await settle(inbox.delete({ conditions, deleteSnapshots: "include" }));
+  await deleteInbox(inbox, eTag);
   return { kind: "decided", verdict };
 }
 
@@ -314,9 +315,51 @@ async function settleExisting(
       url: verified.url,
     });
   }
-  await settle(inbox.delete({ conditions: { ifMatch: eTag }, deleteSnapshots: "include" }));
+  await deleteInbox(inbox, eTag);
   if (sameETag(sourceETag, eTag)) return { kind: "redelivered" };
   return { kind: "nameTaken", verifiedSourceETag: sourceETag };
+}
+
+/**
+ * Deletes the inbox blob of the version checked, whatever lease its uploader took: a `w` token may lease its
+ * blob (infinitely), and the delete then gets 412 LeaseIdMissing. The lease is broken at once (period 0)
+ * and the delete tried again; breaking needs no lease id. A blob gone or rewritten since (404, or 412
+ * ConditionNotMet) is left to its own event; any other failure throws, so the message is retried and, after
+ * the fifth try, poisoned (which the alert on the poison queue reports), rather than the blob left behind.
+ * https://learn.microsoft.com/rest/api/storageservices/lease-blob (break, x-ms-lease-break-period: 0)
+ * https://learn.microsoft.com/rest/api/storageservices/delete-blob (a leased blob needs the lease id)
+ * https://learn.microsoft.com/rest/api/storageservices/blob-service-error-codes (LeaseIdMissing, 412)
+ */
+async function deleteInbox(inbox: BlobClient, eTag: string): Promise<void> {
+  const conditions = { ifMatch: eTag };
+  await checkSeams.beforeDelete?.(inbox.name);
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      await inbox.delete({ conditions, deleteSnapshots: "include" });
+      return;
+    } catch (error) {
+      if (!isLeased(error)) {
+        if (error instanceof RestError && (error.statusCode === GONE || error.statusCode === CHANGED)) return;
+        throw error;
+      }
+    }
+    try {
+      await inbox.getBlobLeaseClient().breakLease(0, { conditions });
+    } catch (error) {
+      if (error instanceof RestError && (error.statusCode === GONE || error.statusCode === CHANGED)) return;
+      // 409: no lease any more (released meanwhile): the next delete goes through.
+      if (!(error instanceof RestError && error.statusCode === 409)) throw error;
+    }
+  }
+  throw new Error("the inbox blob was leased again each time its lease was broken, and is not deleted yet");
+}
+
+function isLeased(error: unknown): boolean {
+  return (
+    error instanceof RestError &&
+    error.statusCode === CHANGED &&
+    (error.code === "LeaseIdMissing" || error.code === "LeaseIdMismatchWithBlobOperation")
+  );
 }
 
 const timestamp = () => new Date().toISOString();

@@ -287,6 +287,73 @@ async function uploadThrough(
   expect(ran).toBe(true);
 }
 
+describe("a lease the uploader takes on its blob", () => {
+  /**
+   * A per-upload token for `declared` bytes; `write` stores the blob with it, and just before the check
+   * deletes the blob, the token takes an infinite lease on it (a `w` token may).
+   */
+  async function leasedUpload(
+    declared: number,
+    write: (blob: string) => Promise<unknown>,
+  ): Promise<{ blobName: string; leased: () => boolean }> {
+    const query = new URLSearchParams({
+      filename: "x.png",
+      contentType: "image/png",
+      size: String(declared),
+    });
+    const response = await fetch(`${stack.credentialsUrl}?${query}`);
+    const credentials = (await response.json()) as UploadCredentialsBody;
+    const tokenUrl = `${credentials.blobUrl}?${credentials.sasKey}`;
+    let leased = false;
+    checkSeams.beforeDelete = async (blobName) => {
+      if (blobName !== credentials.blobName || leased) return;
+      await new BlockBlobClient(tokenUrl).getBlobLeaseClient().acquireLease(-1);
+      leased = true;
+    };
+    try {
+      await write(tokenUrl);
+      await stack.checksSettled();
+      await stack.checksSettled();
+    } finally {
+      checkSeams.beforeDelete = undefined;
+    }
+    return { blobName: credentials.blobName, leased: () => leased };
+  }
+
+  test.each([
+    [
+      "rejected HTML",
+      html.length,
+      (url: string) => new BlockBlobClient(url).upload(html, html.length),
+      "rejected",
+    ],
+    [
+      "a blob larger than its token declared",
+      png.length,
+      (url: string) =>
+        new BlockBlobClient(url).upload(Buffer.concat([png, Buffer.alloc(900)]), png.length + 900),
+      "rejected",
+    ],
+    [
+      "a 1 TiB page blob",
+      1024,
+      (url: string) => new PageBlobClient(url, new AnonymousCredential()).create(1024 ** 4),
+      "rejected",
+    ],
+    [
+      "an accepted image",
+      png.length,
+      (url: string) => new BlockBlobClient(url).upload(png, png.length),
+      "accepted",
+    ],
+  ])("%s is still deleted: the check breaks the lease", async (_, declared, write, state) => {
+    const { blobName, leased } = await leasedUpload(declared, write);
+    expect(leased()).toBe(true);
+    expect(await inbox().getBlobClient(blobName).exists()).toBe(false);
+    expect((await status(blobName)).body).toMatchObject({ state });
+  });
+});
+
 describe("an accepted name keeps its image", () => {
   test.each([
     [
