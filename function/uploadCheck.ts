@@ -137,6 +137,7 @@ export type RejectionCode =
   | "typeMismatch"
   | "svg"
   | "unreadableHeader"
+  | "unreadableBlob"
   | "truncated"
   | "trailingData"
   | "tooManyPixels";
@@ -158,6 +159,34 @@ export interface StoredBlob {
   readonly contentLength: number;
   /** The size its token declared (uploadNames.ts declaredSize), when the name carries one. */
   readonly declaredBytes?: number;
+  /** The blob's access tier (Hot, Cool, Cold, Archive), when its properties name one. */
+  readonly accessTier?: string;
+  /** Whether it is encrypted with a key of the uploader's (a customer-provided key). */
+  readonly customerKey?: boolean;
+}
+
+/**
+ * Blobs the check cannot read, whatever it tries: their bytes can never be judged, so they are refused
+ * (and deleted) rather than retried until the message is poisoned and the upload stays pending. An uploader
+ * may put a blob straight into the Archive tier (Put Blob's x-ms-access-tier), which refuses reads (409
+ * BlobArchived) until rehydrated; or encrypt it with a key of its own (x-ms-encryption-key), without which
+ * reads are refused (409 BlobUsesCustomerSpecifiedEncryption).
+ * https://learn.microsoft.com/rest/api/storageservices/put-blob#request-headers (x-ms-access-tier)
+ * https://learn.microsoft.com/azure/storage/blobs/archive-rehydrate-overview
+ * https://learn.microsoft.com/azure/storage/blobs/encryption-customer-provided-keys
+ * https://learn.microsoft.com/rest/api/storageservices/blob-service-error-codes
+ */
+const UNREADABLE = {
+  archived: "the file was stored in the Archive tier, where it cannot be read: upload it without a tier",
+  customerKey:
+    "the file is encrypted with a key of the uploader's, which the check does not have: upload it without one",
+} as const;
+
+/** The refusal for a read the storage service refused for good (by its error code), if it is one. */
+export function judgeReadRefusal(code: string | undefined): Verdict | undefined {
+  if (code === "BlobArchived") return reject("unreadableBlob", UNREADABLE.archived);
+  if (code === "BlobUsesCustomerSpecifiedEncryption") return reject("unreadableBlob", UNREADABLE.customerKey);
+  return undefined;
 }
 
 /**
@@ -179,6 +208,8 @@ export function judgeProperties(blob: StoredBlob, maxUploadBytes: number): Verdi
     );
   }
   if (blob.contentLength === 0) return reject("empty", "the file is empty");
+  if (blob.accessTier?.toLowerCase() === "archive") return reject("unreadableBlob", UNREADABLE.archived);
+  if (blob.customerKey) return reject("unreadableBlob", UNREADABLE.customerKey);
   if (blob.contentLength > maxUploadBytes) {
     return reject(
       "tooLarge",

@@ -13,6 +13,7 @@ import {
   framesThroughout,
   judgeContent,
   judgeProperties,
+  judgeReadRefusal,
   parseBlobCreatedMessage,
   type Verdict,
 } from "./uploadCheck";
@@ -143,6 +144,8 @@ async function check(
       blobType: properties.blobType ?? event.blobType,
       contentLength: size,
       declaredBytes: declaredSize(event.blobName),
+      accessTier: properties.accessTier,
+      customerKey: properties.encryptionKeySha256 !== undefined,
     },
     settings.policy.maxUploadBytes,
   );
@@ -152,15 +155,18 @@ async function check(
     if (head === GONE) return { kind: "skipped", reason: "gone" };
     if (head === CHANGED) return { kind: "skipped", reason: "changed" };
     await checkSeams.afterHeadRead?.(event.blobName);
-    verdict = await judgeContent(
-      event.blobName,
-      head,
-      {
-        allowedContentTypes: settings.policy.allowedContentTypes,
-        maxImagePixels: settings.verification.maxImagePixels,
-      },
-      head.length >= size,
-    );
+    verdict =
+      "refused" in head
+        ? head.refused
+        : await judgeContent(
+            event.blobName,
+            head.bytes,
+            {
+              allowedContentTypes: settings.policy.allowedContentTypes,
+              maxImagePixels: settings.verification.maxImagePixels,
+            },
+            head.bytes.length >= size,
+          );
   }
   if (verdict.accepted) {
     const copied = await settle(
@@ -200,16 +206,23 @@ async function check(
 
 /**
  * The bytes the verdict is drawn from: the first HEAD_BYTES, or the whole blob (already known to be within
- * the size limit) for a format whose frames lie throughout the file, so that each frame's size is seen.
+ * the size limit) for a format whose frames lie throughout the file, so that each frame's size is seen. A
+ * read the service refuses for good (judgeReadRefusal) is a refusal of the upload, not a failure to retry.
  */
 async function readJudged(
   blob: BlobClient,
   size: number,
   conditions: { ifMatch: string },
-): Promise<Uint8Array> {
-  const head = await readHead(blob, Math.min(size, HEAD_BYTES), conditions);
-  if (size <= head.length || !framesThroughout(head)) return head;
-  return readHead(blob, size, conditions);
+): Promise<{ bytes: Uint8Array } | { refused: Verdict }> {
+  try {
+    const head = await readHead(blob, Math.min(size, HEAD_BYTES), conditions);
+    if (size <= head.length || !framesThroughout(head)) return { bytes: head };
+    return { bytes: await readHead(blob, size, conditions) };
+  } catch (error) {
+    const refused = error instanceof RestError ? judgeReadRefusal(error.code) : undefined;
+    if (refused) return { refused };
+    throw error;
+  }
 }
 
 /** At most `count` bytes from the start of the blob, and only if it is still the version named. */

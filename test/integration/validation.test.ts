@@ -287,6 +287,30 @@ async function uploadThrough(
   expect(ran).toBe(true);
 }
 
+describe("blobs the check cannot read", () => {
+  test("a blob put straight into the Archive tier is rejected and deleted, not retried until poisoned", async () => {
+    const query = new URLSearchParams({
+      filename: "x.png",
+      contentType: "image/png",
+      size: String(png.length),
+    });
+    const credentials = (await (
+      await fetch(`${stack.credentialsUrl}?${query}`)
+    ).json()) as UploadCredentialsBody;
+    await new BlockBlobClient(`${credentials.blobUrl}?${credentials.sasKey}`).upload(png, png.length, {
+      tier: "Archive",
+    });
+    await stack.checksSettled();
+    expect(await inbox().getBlobClient(credentials.blobName).exists()).toBe(false);
+    expect(await verified().getBlobClient(credentials.blobName).exists()).toBe(false);
+    expect((await status(credentials.blobName)).body).toEqual({
+      blobName: credentials.blobName,
+      state: "rejected",
+      reason: "the file was stored in the Archive tier, where it cannot be read: upload it without a tier",
+    });
+  });
+});
+
 describe("a lease the uploader takes on its blob", () => {
   /**
    * A per-upload token for `declared` bytes; `write` stores the blob with it, and just before the check

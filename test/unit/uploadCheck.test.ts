@@ -9,6 +9,7 @@ import {
   EventMessageError,
   judgeContent,
   judgeProperties,
+  judgeReadRefusal,
   parseBlobCreatedMessage,
 } from "../../function/uploadCheck";
 import { declaredSize, uploadBlobName } from "../../function/uploadNames";
@@ -376,5 +377,27 @@ describe("the size a token declared", () => {
   test("a name without a size (a container token's) is held to the size limit only", () => {
     expect(declaredSize("photo.png")).toBeUndefined();
     expect(declaredSize(uploadBlobName(undefined, "png"))).toBeUndefined();
+  });
+});
+
+describe("blobs the check cannot read", () => {
+  const blob = { blobType: "BlockBlob", contentLength: 100 };
+
+  test("a blob in the Archive tier, or under a key of the uploader's, is refused from its properties", () => {
+    expect(judgeProperties({ ...blob, accessTier: "Archive" }, 1000)).toMatchObject({
+      code: "unreadableBlob",
+    });
+    expect(judgeProperties({ ...blob, customerKey: true }, 1000)).toMatchObject({ code: "unreadableBlob" });
+    expect(judgeProperties({ ...blob, accessTier: "Hot" }, 1000)).toBeUndefined();
+  });
+
+  test("a read the service refuses for good is a refusal; any other failure is left to retry", () => {
+    expect(judgeReadRefusal("BlobArchived")).toMatchObject({ accepted: false, code: "unreadableBlob" });
+    expect(judgeReadRefusal("BlobUsesCustomerSpecifiedEncryption")).toMatchObject({
+      reason:
+        "the file is encrypted with a key of the uploader's, which the check does not have: upload it without one",
+    });
+    expect(judgeReadRefusal("ServerBusy")).toBeUndefined();
+    expect(judgeReadRefusal(undefined)).toBeUndefined();
   });
 });
