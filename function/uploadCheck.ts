@@ -140,6 +140,8 @@ export type RejectionCode =
   | "unreadableBlob"
   | "truncated"
   | "trailingData"
+  | "noImage"
+  | "gifText"
   | "tooManyPixels";
 
 export type Verdict =
@@ -243,8 +245,11 @@ export async function judgeContent(
   /** The first bytes, or all of them for a file no larger than HEAD_BYTES or whose frames lie throughout. */
   head: Uint8Array,
   rules: ContentRules,
-  /** Whether `head` is the whole file: then its end is checked too. */
-  whole = false,
+  /**
+   * The whole file's size, or `true` when `head` is the whole file: then its end is checked too (for WebP
+   * and ISO-BMFF files, whose structure states their length, also when only their first bytes were read).
+   */
+  fileSize: number | boolean = false,
 ): Promise<Verdict> {
   // Type and header from the first bytes; frames and the end from all that was read.
   const bytes = head.subarray(0, HEAD_BYTES);
@@ -281,7 +286,9 @@ export async function judgeContent(
       `the ${kind}'s header cannot be read: the file is damaged or cut short`,
     );
   }
-  const ending = whole ? endOf(detected.type, head) : "complete";
+  const read = Buffer.from(head.buffer, head.byteOffset, head.byteLength);
+  const total = fileSize === true ? read.length : fileSize === false ? undefined : fileSize;
+  const ending = total === undefined ? "complete" : endOf(detected.type, read, total);
   if (ending === "truncated") {
     return reject("truncated", `the ${kind} is cut short: it does not end as such a file ends`);
   }
@@ -291,7 +298,17 @@ export async function judgeContent(
       `the ${kind} has data after its end: other content may be hidden behind the image`,
     );
   }
-  const canvas = canvasOf(detected.type, Buffer.from(head.buffer, head.byteOffset, head.byteLength), size);
+  if (detected.type === "image/gif" && total !== undefined && total <= read.length) {
+    const gif = walkGif(read);
+    if (gif.frames.length === 0) return reject("noImage", "the GIF image holds no image, only its header");
+    if (gif.texts.some((text) => !isPlainText(text))) {
+      return reject(
+        "gifText",
+        "the GIF image carries text with characters of markup or script in a comment or extension: only plain words are accepted there",
+      );
+    }
+  }
+  const canvas = canvasOf(detected.type, read, size);
   if (canvas.width * canvas.height > rules.maxImagePixels) {
     return reject(
       "tooManyPixels",
@@ -361,24 +378,62 @@ function sniffText(bytes: Uint8Array): Detected {
 }
 
 /**
- * For a file read whole, whether it ends as its format says a file ends, with nothing after it but zero
- * padding (some cameras pad; harmless): a PNG's chunks run to IEND, a GIF's blocks to its trailer, a JPEG's
- * segments and scans to the EOI marker. Walking the structure, rather than looking at the last bytes, finds
- * the real end, so a file that appends script after a fake trailer (a GIF/JS polyglot ends in `;`, the GIF
- * trailer byte) is refused. Other formats are not checked here.
+ * Whether the file ends as its format says a file ends, with nothing after it but zero padding (some
+ * cameras pad; harmless): a PNG's chunks run to IEND, a GIF's blocks to its trailer, a JPEG's segments and
+ * scans to the EOI marker (these three only for a file read whole); a WebP ends at 8 + its RIFF size, and an
+ * AVIF, HEIC or HEIF's top-level boxes account for every byte (these also for a file only begun: their
+ * structure states where they end, compared with the file's size). Walking the structure, rather than
+ * looking at the last bytes, finds the real end, so a file that appends script after a fake trailer (a
+ * GIF/JS polyglot ends in `;`, the GIF trailer byte) is refused. BMP and TIFF are not checked here.
  */
-function endOf(type: ImageContentType, bytes: Uint8Array): "complete" | "truncated" | "trailing" {
-  const data = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+function endOf(type: ImageContentType, data: Buffer, size: number): "complete" | "truncated" | "trailing" {
+  const whole = size <= data.length;
   const end =
-    type === "image/png"
-      ? pngEnd(data)
-      : type === "image/gif"
-        ? walkGif(data).end
-        : type === "image/jpeg"
-          ? jpegEnd(data)
-          : data.length;
-  if (end === undefined || end > data.length) return "truncated";
-  return data.subarray(end).every((byte) => byte === 0) ? "complete" : "trailing";
+    type === "image/webp"
+      ? riffEnd(data)
+      : type === "image/avif" || type === "image/heic" || type === "image/heif"
+        ? boxesEnd(data, size)
+        : !whole
+          ? size
+          : type === "image/png"
+            ? pngEnd(data)
+            : type === "image/gif"
+              ? walkGif(data).end
+              : type === "image/jpeg"
+                ? jpegEnd(data)
+                : size;
+  if (end === undefined || end > size) return "truncated";
+  if (end === size) return "complete";
+  // Past the end: only zeros, and only where they were read.
+  return whole && data.subarray(end, size).every((byte) => byte === 0) ? "complete" : "trailing";
+}
+
+/** Where a RIFF file ends: the 8 bytes of its header plus the size it states. https://developers.google.com/speed/webp/docs/riff_container */
+function riffEnd(data: Buffer): number | undefined {
+  return data.length >= 8 ? 8 + data.readUInt32LE(4) : undefined;
+}
+
+/**
+ * Where the last top-level box of an ISO-BMFF file (AVIF, HEIC, HEIF) ends: each box starts with its size
+ * (32 bits; 1 means a 64-bit size follows, 0 means it runs to the end of the file). A box that runs past the
+ * bytes read must be the last: the walk cannot see beyond it, so its end is the file's only if it is the
+ * file's size.
+ * https://www.iso.org/standard/83102.html (ISO/IEC 14496-12, 4.2 Object structure)
+ */
+function boxesEnd(data: Buffer, size: number): number | undefined {
+  let at = 0;
+  while (at + 8 <= data.length) {
+    let length = data.readUInt32BE(at);
+    if (length === 1) {
+      if (at + 16 > data.length) return undefined;
+      length = Number(data.readBigUInt64BE(at + 8));
+    } else if (length === 0) {
+      return size;
+    }
+    if (length < 8) return undefined;
+    at += length;
+  }
+  return at === data.length || at > data.length ? at : undefined;
 }
 
 /** Where a PNG's IEND chunk ends. https://www.w3.org/TR/png-3/#5Chunk-layout */
@@ -406,7 +461,7 @@ interface Frame {
  * reach one) and every image descriptor's place on the canvas.
  * https://www.w3.org/Graphics/GIF/spec-gif89a.txt (sections 17 to 27)
  */
-function walkGif(data: Buffer): { end: number | undefined; frames: Frame[] } {
+function walkGif(data: Buffer): { end: number | undefined; frames: Frame[]; texts: Buffer[] } {
   const colourTable = (flags: number) => (flags & 0x80 ? 3 * 2 ** ((flags & 0x07) + 1) : 0);
   const subBlocks = (from: number): number | undefined => {
     let at = from;
@@ -418,12 +473,18 @@ function walkGif(data: Buffer): { end: number | undefined; frames: Frame[] } {
     return undefined;
   };
   const frames: Frame[] = [];
+  const texts: Buffer[] = [];
   let at: number | undefined = 13 + colourTable(data[10] ?? 0);
   while (at !== undefined && at < data.length) {
     const introducer = data[at];
-    if (introducer === 0x3b) return { end: at + 1, frames };
-    if (introducer === 0x21) at = subBlocks(at + 2);
-    else if (introducer === 0x2c && at + 10 <= data.length) {
+    if (introducer === 0x3b) return { end: at + 1, frames, texts };
+    if (introducer === 0x21) {
+      const from: number = at + 2;
+      at = subBlocks(from);
+      const label = data[from - 1];
+      const text = at === undefined ? undefined : subBlockData(data, from, at);
+      if (text && isTextExtension(label, text)) texts.push(text);
+    } else if (introducer === 0x2c && at + 10 <= data.length) {
       frames.push({
         left: data.readUInt16LE(at + 1),
         top: data.readUInt16LE(at + 3),
@@ -431,9 +492,42 @@ function walkGif(data: Buffer): { end: number | undefined; frames: Frame[] } {
         height: data.readUInt16LE(at + 7),
       });
       at = subBlocks(at + 10 + colourTable(data[at + 9] ?? 0) + 1);
-    } else return { end: undefined, frames };
+    } else return { end: undefined, frames, texts };
   }
-  return { end: undefined, frames };
+  return { end: undefined, frames, texts };
+}
+
+/** The data of the sub-blocks between `from` and `to` (the terminator's end), without their size bytes. */
+function subBlockData(data: Buffer, from: number, to: number): Buffer {
+  const parts: Buffer[] = [];
+  for (let at = from; at < to - 1; at += 1 + (data[at] ?? 0)) {
+    parts.push(data.subarray(at + 1, at + 1 + (data[at] ?? 0)));
+  }
+  return Buffer.concat(parts);
+}
+
+/**
+ * The extensions whose data a GIF decoder never paints or acts on, where a polyglot hides its script:
+ * comments (0xFE), plain text (0x01) and application extensions (0xFF) other than the looping one
+ * (NETSCAPE2.0 or ANIMEXTS1.0, whose data is a loop count). The graphic control extension (0xF9) is a fixed
+ * four bytes of timing and flags.
+ */
+function isTextExtension(label: number | undefined, data: Buffer): boolean {
+  if (label === 0xfe || label === 0x01) return true;
+  if (label !== 0xff) return false;
+  const identifier = data.toString("latin1", 0, 11);
+  return identifier !== "NETSCAPE2.0" && identifier !== "ANIMEXTS1.0";
+}
+
+/**
+ * What such an extension may hold: printable text without the characters markup or script needs to do
+ * anything (`< > ( ) { } [ ] ; = \` $ \`), so a comment such as "Created with GIMP" passes and a script,
+ * an HTML tag or an XMP packet does not. Anything else in it (binary included) is refused.
+ */
+function isPlainText(text: Buffer): boolean {
+  return (
+    /^[\t\n\r\x20-\x7e]*$/.test(text.toString("latin1")) && !/[<>(){}[\];=`$\\]/.test(text.toString("latin1"))
+  );
 }
 
 /**

@@ -165,7 +165,7 @@ async function check(
               allowedContentTypes: settings.policy.allowedContentTypes,
               maxImagePixels: settings.verification.maxImagePixels,
             },
-            head.bytes.length >= size,
+            size,
           );
   }
   if (verdict.accepted) {

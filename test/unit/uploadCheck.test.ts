@@ -401,3 +401,72 @@ describe("blobs the check cannot read", () => {
     expect(judgeReadRefusal(undefined)).toBeUndefined();
   });
 });
+
+describe("the end of every format", () => {
+  const htmlTail = Buffer.from("<html><script>alert(document.cookie)</script></html>");
+
+  // After an ISO-BMFF file's boxes, the HTML's first bytes read as a box's size and type, a box that runs
+  // past the file's end: the structure does not end where the file does.
+  test.each([
+    ["pixel.webp", "tail.webp", "trailingData"],
+    ["pixel.avif", "tail.avif", "truncated"],
+    ["pixel.heic", "tail.heic", "truncated"],
+    ["pixel.heif", "tail.heif", "truncated"],
+  ])("%s with HTML after its end is refused", async (file, blobName, code) => {
+    const tailed = Buffer.concat([fixture(file), htmlTail]);
+    expect(await judgeContent(blobName, tailed, rules, true)).toMatchObject({ accepted: false, code });
+    const boxed = Buffer.concat([fixture(file), Buffer.from([0, 0, 0, 8]), Buffer.from("free"), htmlTail]);
+    expect(await judgeContent(blobName, boxed, rules, true)).toMatchObject({ accepted: false });
+  });
+
+  test.each(["pixel.webp", "pixel.avif"])(
+    "%s larger than the bytes read is refused when its structure ends before the file does",
+    async (file) => {
+      const image = fixture(file);
+      const name = `big.${file.split(".")[1]}`;
+      // Only the image was read, but the blob holds 1 MiB more: the structure accounts for none of it.
+      expect(await judgeContent(name, image, rules, image.length + 1024 * 1024)).toMatchObject({
+        code: "trailingData",
+      });
+      expect(await judgeContent(name, image, rules, image.length)).toMatchObject({ accepted: true });
+    },
+  );
+
+  test("a WebP whose RIFF size claims more than the file holds is cut short", async () => {
+    const webp = Buffer.from(fixture("pixel.webp"));
+    webp.writeUInt32LE(webp.readUInt32LE(4) + 100, 4);
+    expect(await judgeContent("cut.webp", webp, rules, true)).toMatchObject({ code: "truncated" });
+  });
+
+  test("a GIF with no image in it is refused", async () => {
+    const gif = fixture("pixel.gif");
+    // The screen descriptor and its colour table, then at once the trailer.
+    const empty = Buffer.concat([gif.subarray(0, 13 + 6), Buffer.from([0x3b])]);
+    expect(await judgeContent("empty.gif", empty, rules, true)).toMatchObject({
+      accepted: false,
+      code: "noImage",
+    });
+  });
+
+  /** The fixture GIF with a comment extension holding `text` before its image. */
+  function gifWithComment(text: string): Buffer {
+    const gif = fixture("pixel.gif");
+    const data = Buffer.from(text, "latin1");
+    const comment = Buffer.concat([Buffer.from([0x21, 0xfe, data.length]), data, Buffer.from([0])]);
+    return Buffer.concat([gif.subarray(0, 19), comment, gif.subarray(19)]);
+  }
+
+  test("a GIF/JS polyglot whose script sits in a comment extension is refused", async () => {
+    const polyglot = gifWithComment("*/=alert(document.cookie)/*");
+    expect(await judgeContent("polyglot.gif", polyglot, rules, true)).toMatchObject({
+      accepted: false,
+      code: "gifText",
+    });
+  });
+
+  test("a GIF whose comment is plain words, as image editors write, is accepted", async () => {
+    expect(await judgeContent("gimp.gif", gifWithComment("Created with GIMP"), rules, true)).toMatchObject({
+      accepted: true,
+    });
+  });
+});
