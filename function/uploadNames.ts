@@ -6,6 +6,17 @@ import { randomUUID } from "node:crypto";
 const ID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}";
 const SIZED_NAME = new RegExp(`^${ID}-(\\d{1,16})\\.[a-z0-9]{1,10}$`);
 
+/**
+ * Every name the function or the page gives an upload: one path segment of letters, digits, `.`, `_` and
+ * `-`, not starting with `.` (so never a `.` or `..` segment, and never a path). The check deletes a blob
+ * with any other name unchecked, and the status endpoint answers for these only.
+ */
+const UPLOAD_NAME = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,254}$/;
+
+export function isUploadName(name: string): boolean {
+  return UPLOAD_NAME.test(name);
+}
+
 /** A fresh name for an upload declaring `size` bytes (a name without a size when none was declared). */
 export function uploadBlobName(size: number | undefined, extension: string): string {
   return size === undefined ? `${randomUUID()}.${extension}` : `${randomUUID()}-${size}.${extension}`;

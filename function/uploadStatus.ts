@@ -6,15 +6,10 @@ import { SettingsError } from "./appSettings";
 import { loadCheckContext, type OutcomeStore } from "./outcomes";
 import { errorResponse, log, misconfigured, RESPONSE_HEADERS } from "./responses";
 import type { Settings } from "./settings";
+import { isUploadName } from "./uploadNames";
 import { storageFailureCause, uploadsServiceClient } from "./uploadsAccount";
 
 export const UPLOAD_STATUS_METHODS = ["GET"] as const;
-
-/**
- * The names the endpoint answers for: one path segment of letters, digits, `.`, `_` and `-`, as the
- * function and the page name uploads (`<id>.<extension>`). A blob with another name is still checked.
- */
-const BLOB_NAME = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,254}$/;
 
 export type UploadState =
   | { blobName: string; state: "pending" }
@@ -40,7 +35,8 @@ async function answer(request: HttpRequest, context: InvocationContext): Promise
     });
   }
   const blobName = request.params.blobName ?? "";
-  if (!BLOB_NAME.test(blobName)) {
+  // The names the function and the page give uploads: a blob with another name is deleted unchecked.
+  if (!isUploadName(blobName)) {
     log(context, "warning", { event: "request.rejected", message: "malformed blob name" });
     return errorResponse(
       400,

@@ -1,7 +1,7 @@
 // The queue edge of the check of stored uploads: one BlobCreated event in, the blob's properties and first
 // bytes read, and the verdict carried out (copied to the verified container, or deleted) and recorded.
 import type { InvocationContext } from "@azure/functions";
-import { type BlobClient, RestError } from "@azure/storage-blob";
+import { BlobClient, RestError } from "@azure/storage-blob";
 import { SettingsError, settingsInvalidEvent } from "./appSettings";
 import { loadCheckContext, type OutcomeStore } from "./outcomes";
 import { isImageContentType } from "./policy";
@@ -17,7 +17,7 @@ import {
   parseBlobCreatedMessage,
   type Verdict,
 } from "./uploadCheck";
-import { declaredSize } from "./uploadNames";
+import { declaredSize, isUploadName } from "./uploadNames";
 import { uploadsServiceClient } from "./uploadsAccount";
 import { HEAD_BYTES } from "./verification";
 
@@ -58,6 +58,16 @@ export async function validateUpload(message: unknown, context: InvocationContex
     log(context, "warning", {
       event: "validation.ignored",
       reason: "not the uploads container",
+      eventId: event.id,
+    });
+    return;
+  }
+  if (!isUploadName(event.blobName)) {
+    await deleteUnresolved(settings, event.blobName);
+    log(context, "warning", {
+      event: "validation.nameRefused",
+      reason: "not a name the function or the page gives uploads; deleted unchecked",
+      blobName: event.blobName,
       eventId: event.id,
     });
     return;
@@ -373,6 +383,25 @@ function isLeased(error: unknown): boolean {
     error.statusCode === CHANGED &&
     (error.code === "LeaseIdMissing" || error.code === "LeaseIdMismatchWithBlobOperation")
   );
+}
+
+/**
+ * Deletes a blob whose name the function never gives (a container token's holder may store
+ * `../verified/y.png` by sending `..%2Fverified%2Fy.png`), never checking or resolving it: the SDK keeps a
+ * name's `/` and so its `.` and `..` segments, which the URL parser then resolves (WHATWG URL, path
+ * state), turning the name into another blob's. Here the whole name is one encoded segment (`/` as `%2F`,
+ * which the service decodes back into the name), so the request reaches this blob and no other.
+ * https://learn.microsoft.com/rest/api/storageservices/naming-and-referencing-containers--blobs--and-metadata#blob-names
+ * https://url.spec.whatwg.org/#single-dot-path-segment
+ */
+async function deleteUnresolved(settings: Settings, blobName: string): Promise<void> {
+  const container = uploadsServiceClient(settings.uploads).getContainerClient(settings.container);
+  const blob = new BlobClient(
+    `${container.url}/${encodeURIComponent(blobName)}`,
+    settings.uploads.credential,
+  );
+  // Whatever version is there: none of them is checked.
+  await deleteInbox(blob, "*");
 }
 
 const timestamp = () => new Date().toISOString();

@@ -602,6 +602,39 @@ describe("blobs a container token makes that a per-upload token could not", () =
   });
 });
 
+describe("names the function never gives", () => {
+  const listInbox = async () => {
+    const names: string[] = [];
+    for await (const blob of inbox().listBlobsFlat()) names.push(blob.name);
+    return names;
+  };
+
+  test.each([
+    ["..%2Fverified%2Fdot.png", "../verified/dot.png"],
+    ["a%2F.%2Fb.png", "a/./b.png"],
+    ["sub%2Fphoto.png", "sub/photo.png"],
+  ])("a blob stored as %s is deleted unchecked, its name never resolved", async (path, stored) => {
+    const credentials = await containerToken();
+    const put = await fetch(`${credentials.url}/${credentials.container}/${path}?${credentials.sasKey}`, {
+      method: "PUT",
+      headers: { "x-ms-blob-type": "BlockBlob", "content-type": "image/png" },
+      body: png,
+    });
+    expect(put.status).toBe(201);
+    expect(await listInbox()).toContain(stored);
+    await stack.checksSettled();
+    expect(await listInbox()).not.toContain(stored);
+    expect(
+      await verified()
+        .getBlobClient(stored.split("/").pop() ?? "")
+        .exists(),
+    ).toBe(false);
+    expect(logEvents()).toContainEqual(
+      expect.objectContaining({ event: "validation.nameRefused", blobName: stored }),
+    );
+  });
+});
+
 describe("messages the check cannot use", () => {
   test.each([
     ["plain text (messageEncoding none hands it over as it is)", "plain <event/>"],
