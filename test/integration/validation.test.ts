@@ -635,6 +635,21 @@ describe("names the function never gives", () => {
   });
 });
 
+describe("a name the emulator cannot list", () => {
+  test("a blob named a%00b.png does not stop the events of every other upload, and its name is reported", async () => {
+    const unlistable = inbox().getBlockBlobClient("a\u0000b.png");
+    await unlistable.upload(png, png.length);
+    try {
+      const { credentials } = await upload(png, "image/png", "png");
+      await stack.checksSettled();
+      expect((await status(credentials.blobName)).body).toMatchObject({ state: "accepted" });
+      expect(stack.logs.join("\n")).toContain('cannot list the blobs whose names start with "a"');
+    } finally {
+      await unlistable.delete();
+    }
+  });
+});
+
 describe("messages the check cannot use", () => {
   test.each([
     ["plain text (messageEncoding none hands it over as it is)", "plain <event/>"],
