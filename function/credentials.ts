@@ -181,7 +181,7 @@ async function resumeRefusal(
   if (!resume) return undefined;
   const check = verifyResumeSecret(
     settings.resumeKey,
-    { blobName: resume.blobName, size: request.size },
+    { blobName: resume.blobName, size: request.size, generation: settings.tokenGeneration },
     resume.secret,
     new Date(),
     settings.policy.uploadTokenLifetimeMinutes,

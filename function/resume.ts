@@ -13,15 +13,22 @@ export const RESUME_GRACE_MINUTES = 60;
 const CLOCK_SKEW_MS = 5 * 60_000;
 const MAX_SECRET_LENGTH = 100;
 
-/** What a resume secret is bound to: the server-chosen blob name and the size the upload declared. */
+/**
+ * What a resume secret is bound to: the server-chosen blob name, the size the upload declared, and the
+ * token generation (TOKEN_GENERATION) it was issued under, so that raising the generation, which revokes
+ * every token issued, also ends every secret that would earn a new one.
+ */
 export interface ResumableUpload {
   readonly blobName: string;
   readonly size: number;
+  readonly generation: number;
 }
 
-/** Stamped with its issue time (keyDerivation.ts), over the blob name and the size. */
+const fieldsOf = (upload: ResumableUpload) => [upload.blobName, upload.size, `g${upload.generation}`];
+
+/** Stamped with its issue time (keyDerivation.ts), over the blob name, the size and the generation. */
 export function signResumeSecret(key: Buffer, upload: ResumableUpload, issuedAt: Date): string {
-  return signStamped(key, [upload.blobName, upload.size], issuedAt);
+  return signStamped(key, fieldsOf(upload), issuedAt);
 }
 
 /** When a secret issued at `issuedAt` stops earning tokens: the upload token's maximum age plus the grace. */
@@ -33,8 +40,9 @@ export function resumableUntil(issuedAt: Date, uploadTokenLifetimeMinutes: numbe
 export type ResumeSecretCheck = "valid" | "expired" | "invalid";
 
 /**
- * Whether `secret` was signed for this very upload (blob name and size) and is still within its window. A
- * secret of another blob, another size or another key is "invalid", whatever its age.
+ * Whether `secret` was signed for this very upload (blob name, size and generation) and is still within its
+ * window. A secret of another blob, another size, another generation or another key is "invalid", whatever
+ * its age.
  */
 export function verifyResumeSecret(
   key: Buffer,
@@ -43,7 +51,7 @@ export function verifyResumeSecret(
   now: Date,
   uploadTokenLifetimeMinutes: number,
 ): ResumeSecretCheck {
-  const issued = openStamped(key, [upload.blobName, upload.size], secret, MAX_SECRET_LENGTH);
+  const issued = openStamped(key, fieldsOf(upload), secret, MAX_SECRET_LENGTH);
   if (!issued || issued.getTime() > now.getTime() + CLOCK_SKEW_MS) return "invalid";
   const until = resumableUntil(issued, uploadTokenLifetimeMinutes);
   return now.getTime() < until.getTime() ? "valid" : "expired";

@@ -73,7 +73,11 @@ export async function issueUploadToken(
   const resumable =
     upload.size !== undefined && !upload.resume
       ? {
-          resumeSecret: signResumeSecret(settings.resumeKey, { blobName, size: upload.size }, now),
+          resumeSecret: signResumeSecret(
+            settings.resumeKey,
+            { blobName, size: upload.size, generation: settings.tokenGeneration },
+            now,
+          ),
           resumableUntil: resumableUntil(now, settings.policy.uploadTokenLifetimeMinutes).toISOString(),
         }
       : {};

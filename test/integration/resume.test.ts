@@ -138,7 +138,7 @@ describe("a resume request", () => {
     const age = settings.policy.uploadTokenLifetimeMinutes + RESUME_GRACE_MINUTES + 1;
     const old = signResumeSecret(
       settings.resumeKey,
-      { blobName: first.blobName, size: SIZE },
+      { blobName: first.blobName, size: SIZE, generation: settings.tokenGeneration },
       new Date(Date.now() - age * 60_000),
     );
 

@@ -18,7 +18,7 @@ const credential = new StorageSharedKeyCredential(TEST_ACCOUNT, TEST_KEY);
 const key = deriveKey(credential, KEY_LABELS.resume);
 const ISSUED = new Date("2026-05-01T12:00:00Z");
 const LIFETIME = 15;
-const UPLOAD = { blobName: "0d4c9a53-3c1e-4f57-8a9b-2f64a1b0c9de.jpg", size: 52_428_800 };
+const UPLOAD = { blobName: "0d4c9a53-3c1e-4f57-8a9b-2f64a1b0c9de.jpg", size: 52_428_800, generation: 1 };
 const minutesAfter = (minutes: number) => new Date(ISSUED.getTime() + minutes * 60_000);
 
 describe("a resume secret", () => {
@@ -139,6 +139,18 @@ describe("a resume request", () => {
     );
     expect(() => parseTokenRequest(query({ blobName: `../${UPLOAD.blobName}` }), policy, "1.abc")).toThrow(
       RequestError,
+    );
+  });
+});
+
+describe("a resume secret and the token generation", () => {
+  test("a secret issued under one generation earns nothing under the next, however young", () => {
+    const first = signResumeSecret(key, { ...UPLOAD, generation: 1 }, ISSUED);
+    expect(verifyResumeSecret(key, { ...UPLOAD, generation: 1 }, first, minutesAfter(1), LIFETIME)).toBe(
+      "valid",
+    );
+    expect(verifyResumeSecret(key, { ...UPLOAD, generation: 2 }, first, minutesAfter(1), LIFETIME)).toBe(
+      "invalid",
     );
   });
 });
