@@ -15,7 +15,13 @@ import { type Decision, refusalMessage } from "./limits";
 import { LogSampler } from "./logSampler";
 import { loadOutcomeStore } from "./outcomes";
 import { errorResponse, log, misconfigured, RESPONSE_HEADERS } from "./responses";
-import { RESUME_REFUSALS, type ResumeRefusal, verifyResumeSecret } from "./resume";
+import {
+  RESUME_REFUSALS,
+  type ResumableUpload,
+  type ResumeRefusal,
+  resumeSecretUntil,
+  verifyResumeSecret,
+} from "./resume";
 import { RESUME_SECRET_HEADER } from "./resumeProtocol";
 import { loadSettings, type Settings } from "./settings";
 import { SigningUnavailableError } from "./signing";
@@ -145,6 +151,7 @@ async function issueToken(
     });
     return { status: 200, headers: RESPONSE_HEADERS, jsonBody: { ...body, ...pass } };
   }
+  let resumedUntil: Date | undefined;
   if (tokenRequest.resume) {
     let refusal: ResumeRefusal | undefined;
     try {
@@ -154,8 +161,21 @@ async function issueToken(
       return misconfigured(error, context);
     }
     if (refusal) return resumeRefused(refusal, context);
+    resumedUntil = resumeSecretUntil(
+      settings.resumeKey,
+      resumableOf(settings, tokenRequest, tokenRequest.resume.blobName),
+      tokenRequest.resume.secret,
+      settings.policy.uploadTokenLifetimeMinutes,
+    );
   }
-  const body = await issueUploadToken(settings, new Date(), tokenRequest, binding);
+  const body = await issueUploadToken(
+    settings,
+    new Date(),
+    tokenRequest.resume && resumedUntil
+      ? { ...tokenRequest, resume: { blobName: tokenRequest.resume.blobName, until: resumedUntil } }
+      : tokenRequest,
+    binding,
+  );
   log(context, "information", {
     event: "token.issued",
     scope: "blob",
@@ -181,7 +201,7 @@ async function resumeRefusal(
   if (!resume) return undefined;
   const check = verifyResumeSecret(
     settings.resumeKey,
-    { blobName: resume.blobName, size: request.size, generation: settings.tokenGeneration },
+    resumableOf(settings, request, resume.blobName),
     resume.secret,
     new Date(),
     settings.policy.uploadTokenLifetimeMinutes,
@@ -195,6 +215,15 @@ async function resumeRefusal(
     if (error instanceof UploadOutcomeUnavailableError) return "unavailable";
     throw error;
   }
+}
+
+/** What a resume secret for this request must have been signed for. */
+function resumableOf(
+  settings: Settings,
+  request: Extract<TokenRequest, { kind: "upload" }>,
+  blobName: string,
+): ResumableUpload {
+  return { blobName, size: request.size, generation: settings.tokenGeneration };
 }
 
 /** The refusal with `resume` naming why; sampled in the log, never with the secret. */

@@ -34,7 +34,7 @@ export function signResumeSecret(key: Buffer, upload: ResumableUpload, issuedAt:
 /** When a secret issued at `issuedAt` stops earning tokens: the upload token's maximum age plus the grace. */
 export function resumableUntil(issuedAt: Date, uploadTokenLifetimeMinutes: number): Date {
   const issued = Math.floor(issuedAt.getTime() / 1000) * 1000;
-  return new Date(issued + (uploadTokenLifetimeMinutes + RESUME_GRACE_MINUTES) * 60_000);
+  return new Date(issued + windowMinutes(uploadTokenLifetimeMinutes) * 60_000);
 }
 
 export type ResumeSecretCheck = "valid" | "expired" | "invalid";
@@ -51,11 +51,31 @@ export function verifyResumeSecret(
   now: Date,
   uploadTokenLifetimeMinutes: number,
 ): ResumeSecretCheck {
-  const issued = openStamped(key, fieldsOf(upload), secret, MAX_SECRET_LENGTH);
+  const issued = issuedAt(key, upload, secret);
   if (!issued || issued.getTime() > now.getTime() + CLOCK_SKEW_MS) return "invalid";
   const until = resumableUntil(issued, uploadTokenLifetimeMinutes);
   return now.getTime() < until.getTime() ? "valid" : "expired";
 }
+
+/**
+ * When a secret signed for this upload stops earning tokens, or undefined when it is not one: a token it
+ * earns expires then at the latest, so the window bounds what a secret grants, not only when it is asked.
+ */
+export function resumeSecretUntil(
+  key: Buffer,
+  upload: ResumableUpload,
+  secret: string,
+  uploadTokenLifetimeMinutes: number,
+): Date | undefined {
+  const issued = issuedAt(key, upload, secret);
+  return issued && resumableUntil(issued, uploadTokenLifetimeMinutes);
+}
+
+const issuedAt = (key: Buffer, upload: ResumableUpload, secret: string) =>
+  openStamped(key, fieldsOf(upload), secret, MAX_SECRET_LENGTH);
+
+const windowMinutes = (uploadTokenLifetimeMinutes: number) =>
+  uploadTokenLifetimeMinutes + RESUME_GRACE_MINUTES;
 
 /** Why a resume is refused: the `resume` field of the refusal's body, beside `error`. */
 export type ResumeRefusal = "invalid" | "expired" | "finished" | "unavailable";

@@ -55,18 +55,24 @@ export function issueContainerToken(
  * its content type (uploadNames.ts), so that no caller can choose, guess or overwrite another upload's name,
  * and the check can refuse a blob larger than its token declared. Given the declared size,
  * the answer also carries the upload's resume secret. A resume (its secret already checked) gets a token
- * for the blob it names, and no new secret: the first one's window is the upload's.
+ * for the blob it names, expiring when the secret's window closes if that is sooner, and no new secret: the
+ * first one's window is the upload's.
  */
 export async function issueUploadToken(
   settings: Settings,
   now: Date,
-  upload: { extension: string; size?: number; resume?: { blobName: string } },
+  upload: { extension: string; size?: number; resume?: { blobName: string; until?: Date } },
   binding: TokenBinding = {},
 ): Promise<UploadCredentialsBody> {
   const blobName = upload.resume?.blobName ?? uploadBlobName(upload.size, upload.extension);
   const body = await sign(
     settings,
-    { kind: "upload", blobName, lifetimeMinutes: settings.policy.uploadTokenLifetimeMinutes },
+    {
+      kind: "upload",
+      blobName,
+      lifetimeMinutes: settings.policy.uploadTokenLifetimeMinutes,
+      notAfter: upload.resume?.until,
+    },
     now,
     binding,
   );
@@ -89,6 +95,8 @@ interface TokenScope {
   /** Absent for a container token (`sr=c`), present for a blob token (`sr=b`). */
   blobName?: string;
   lifetimeMinutes: number;
+  /** A resume's token expires when its secret's window closes, if that is sooner. */
+  notAfter?: Date;
 }
 
 async function sign(
@@ -97,7 +105,8 @@ async function sign(
   now: Date,
   binding: TokenBinding,
 ): Promise<CredentialsBody> {
-  const expiresOn = expiryAfter(now, scope.lifetimeMinutes);
+  const lifetimeEnd = expiryAfter(now, scope.lifetimeMinutes);
+  const expiresOn = scope.notAfter && scope.notAfter < lifetimeEnd ? scope.notAfter : lifetimeEnd;
   const sasKey = await settings.signer.sign({
     kind: scope.kind,
     containerName: settings.container,
