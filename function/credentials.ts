@@ -31,6 +31,8 @@ import {
   clientAddress,
   clientIpv4,
   clientKey,
+  type LimitTier,
+  limitTiers,
   parseTokenRequest,
   RequestError,
   type TokenRequest,
@@ -104,8 +106,11 @@ async function issue(request: HttpRequest, context: InvocationContext): Promise<
           ? 0
           : read.tokenRequest.size
         : settings.policy.maxUploadBytes;
-    const decision = await limit(limiter, caller, bytes, context);
-    if (decision && !decision.allowed) return limitedResponse(decision, context);
+    // Narrowest first: a caller refused at its own key spends nothing of its wider prefixes'.
+    for (const tier of limitTiers(request.headers.get("x-forwarded-for"))) {
+      const decision = await limit(limiter, tier, bytes, context);
+      if (decision && !decision.allowed) return limitedResponse(decision, context);
+    }
   }
   if (!read.ok) {
     // The message quotes input only JSON-escaped and truncated, and the log line is JSON too.
@@ -338,14 +343,14 @@ function readRequest(
  */
 async function limit(
   limiter: Limiter,
-  key: string,
+  tier: LimitTier,
   bytes: number,
   context: InvocationContext,
 ): Promise<Decision | undefined> {
   const now = Date.now();
   let decision: LimiterDecision;
   try {
-    decision = await limiter.check(key, bytes, now);
+    decision = await limiter.check(tier.key, bytes, now, tier.scale);
   } catch (error) {
     logSampled(context, "warning", "limits.unavailable", now, {
       event: "limits.unavailable",

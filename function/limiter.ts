@@ -34,7 +34,8 @@ export interface FallbackCounts {
  * decides on counts of its own, with the same limits, and tallies those decisions until they are taken.
  */
 export interface Limiter {
-  check(clientKey: string, bytes: number, now: number): Promise<LimiterDecision>;
+  /** `scale`: how many callers' limits the key gets (a wider IPv6 prefix, uploadRequest.ts limitTiers). */
+  check(clientKey: string, bytes: number, now: number, scale?: number): Promise<LimiterDecision>;
   takeFallbackCounts(): FallbackCounts;
 }
 
@@ -117,19 +118,22 @@ export class TableLimiter implements Limiter {
    * one before wrote: racing them would only make them overwrite each other's ETag. Only writes from
    * other instances can then be lost, and are retried.
    */
-  check(clientKey: string, bytes: number, now: number): Promise<LimiterDecision> {
+  check(clientKey: string, bytes: number, now: number, scale = 1): Promise<LimiterDecision> {
+    const limits = scaled(this.limits, scale);
     // The time allowed counts from here, waiting in the queue included, so a hanging table costs each
     // request at most TABLE_TIMEOUT_MS however many of the same client's requests are queued.
     const abortSignal = AbortSignal.timeout(TABLE_TIMEOUT_MS);
     const queue = this.queues.get(clientKey) ?? { last: Promise.resolve(), waiting: 0 };
-    if (queue.waiting >= MAX_QUEUED_PER_CLIENT) return Promise.resolve(this.flood(clientKey, bytes, now));
+    if (queue.waiting >= MAX_QUEUED_PER_CLIENT) {
+      return Promise.resolve(this.flood(clientKey, bytes, now, limits));
+    }
     queue.waiting++;
     const next = queue.last
       .catch(() => undefined)
-      .then(() => this.checkNow(clientKey, bytes, now, abortSignal))
+      .then(() => this.checkNow(clientKey, bytes, now, limits, abortSignal))
       .catch((error: unknown) => {
         if (!(error instanceof LimitsUnavailableError)) throw error;
-        return this.decideInMemory(clientKey, bytes, now, error.message);
+        return this.decideInMemory(clientKey, bytes, now, limits, error.message);
       });
     queue.last = next;
     this.queues.set(clientKey, queue);
@@ -145,8 +149,8 @@ export class TableLimiter implements Limiter {
    * A refusal for a flood from one client, decided without the table: counting it would only add to the
    * backlog it comes from. The usage reported is the last this instance wrote, unchanged.
    */
-  private flood(clientKey: string, bytes: number, now: number): LimiterDecision {
-    const usage = this.known.get(clientKey)?.usage ?? decide(this.limits, undefined, now, bytes).usage;
+  private flood(clientKey: string, bytes: number, now: number, limits: IssuanceLimits): LimiterDecision {
+    const usage = this.known.get(clientKey)?.usage ?? decide(limits, undefined, now, bytes).usage;
     return { allowed: false, reason: "rate", retryAfterSeconds: 1, usage, countedOn: "none" };
   }
 
@@ -156,9 +160,15 @@ export class TableLimiter implements Limiter {
    * apart (n instances let a client through n times the burst at most), and the counts are not written
    * back when the table returns: bounded, where failing open was not.
    */
-  private decideInMemory(clientKey: string, bytes: number, now: number, cause: string): LimiterDecision {
+  private decideInMemory(
+    clientKey: string,
+    bytes: number,
+    now: number,
+    limits: IssuanceLimits,
+    cause: string,
+  ): LimiterDecision {
     const previous = this.memory.get(clientKey) ?? this.known.get(clientKey)?.usage;
-    const decision = decide(this.limits, previous, now, bytes);
+    const decision = decide(limits, previous, now, bytes);
     this.memory.delete(clientKey);
     this.memory.set(clientKey, decision.usage);
     evictOldest(this.memory);
@@ -177,6 +187,7 @@ export class TableLimiter implements Limiter {
     clientKey: string,
     bytes: number,
     now: number,
+    limits: IssuanceLimits,
     abortSignal: AbortSignal,
   ): Promise<LimiterDecision> {
     if (Date.now() < this.unavailableUntil) {
@@ -185,9 +196,12 @@ export class TableLimiter implements Limiter {
     // Out of time before the table was even asked: the requests ahead of this one used it up. The table
     // answers (it would have failed above otherwise), so this is a backlog of one client's requests, not an
     // outage: refused like a flood rather than let through uncounted.
-    if (abortSignal.aborted) return this.flood(clientKey, bytes, now);
+    if (abortSignal.aborted) return this.flood(clientKey, bytes, now, limits);
     try {
-      return { ...(await this.decideAndRecord(clientKey, bytes, now, abortSignal)), countedOn: "table" };
+      return {
+        ...(await this.decideAndRecord(clientKey, bytes, now, limits, abortSignal)),
+        countedOn: "table",
+      };
     } catch (error) {
       this.unavailableUntil = Date.now() + UNAVAILABLE_FOR_MS;
       // Named by its kind and code only: a storage error's message can carry URLs and request details.
@@ -209,12 +223,13 @@ export class TableLimiter implements Limiter {
     clientKey: string,
     bytes: number,
     now: number,
+    limits: IssuanceLimits,
     abortSignal: AbortSignal,
   ): Promise<Decision> {
     let current = this.known.get(clientKey);
-    let decision = decide(this.limits, current?.usage, now, bytes);
+    let decision = decide(limits, current?.usage, now, bytes);
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      decision = decide(this.limits, current?.usage, now, bytes);
+      decision = decide(limits, current?.usage, now, bytes);
       const row = rowOf(clientKey, decision.usage);
       try {
         const { etag } = current
@@ -261,6 +276,16 @@ function evictOldest(map: Map<string, unknown>): void {
   if (map.size <= CACHE_SIZE) return;
   const oldest = map.keys().next().value;
   if (oldest !== undefined) map.delete(oldest);
+}
+
+/** The limits of `scale` callers: each of the bucket's size, its refill and the daily allowance times it. */
+function scaled(limits: IssuanceLimits, scale: number): IssuanceLimits {
+  if (scale === 1) return limits;
+  return {
+    ratePerMinute: limits.ratePerMinute * scale,
+    burst: limits.burst * scale,
+    dailyUploadBytes: limits.dailyUploadBytes * scale,
+  };
 }
 
 function statusOf(error: unknown): number | undefined {

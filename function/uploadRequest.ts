@@ -199,6 +199,31 @@ export function clientKey(forwardedFor: string | null): string {
   return `ipv6-${ipv6Hextets(address.address).slice(0, 4).join(":")}`;
 }
 
+/** A key the issuance limits count a caller under, and how many callers' limits that key gets. */
+export interface LimitTier {
+  readonly key: string;
+  readonly scale: number;
+}
+
+/**
+ * Every key a request counts against: its clientKey, and for IPv6 also its /56 (4 callers' limits) and its
+ * /48 (16 callers' limits). An end site is handed a /48 or a /56 (RIPE-690), and tunnel brokers give a /48
+ * for free: a /48 holds 65,536 /64s, so without the wider tiers one person would hold as many buckets. The
+ * wider tiers still leave a household or an office on one /48 room for several people at once.
+ * https://www.ripe.net/publications/docs/ripe-690/ (4.2, prefix assignment options)
+ */
+export function limitTiers(forwardedFor: string | null): readonly LimitTier[] {
+  const address = clientAddress(forwardedFor);
+  const key = clientKey(forwardedFor);
+  if (address?.family !== 6) return [{ key, scale: 1 }];
+  const hextets = ipv6Hextets(address.address);
+  return [
+    { key, scale: 1 },
+    { key: `ipv6-56-${[...hextets.slice(0, 3), hextets[3]?.slice(0, 2)].join(":")}`, scale: 4 },
+    { key: `ipv6-48-${hextets.slice(0, 3).join(":")}`, scale: 16 },
+  ];
+}
+
 /** The eight 16-bit groups of an IPv6 address (already checked by isIPv6), zero-padded. */
 function ipv6Hextets(address: string): string[] {
   const [head = "", tail] = address.split("::");

@@ -88,6 +88,23 @@ describe("the token bucket over HTTP", () => {
     expect((await from("[2001:db8:5:7::1]:443")).status).toBe(200);
   });
 
+  test("one IPv6 /56 gets 4 times a caller's limits and one /48 16 times, however many /64s it holds", async () => {
+    configure({ [SETTING.issuanceBurst]: "2", [SETTING.issuanceRatePerMinute]: "1" });
+    const ok = async (addresses: string[]) => {
+      let issued = 0;
+      for (const address of addresses) if ((await from(address)).status === 200) issued++;
+      return issued;
+    };
+    // Ten /64s of one /56, two requests each: the /56 stops them at 4 × 2.
+    const in56 = Array.from({ length: 10 }, (_, index) => `[2001:db8:7:${index.toString(16)}::1]:443`);
+    expect(await ok([...in56, ...in56])).toBe(8);
+    // Twenty /56s of one /48, two requests each from one /64 in each: the /48 stops them at 16 × 2.
+    const in48 = Array.from({ length: 20 }, (_, index) => `[2001:db8:8:${index.toString(16)}00::1]:443`);
+    expect(await ok([...in48, ...in48])).toBe(32);
+    // Another /48 is another caller.
+    expect((await from("[2001:db8:9::1]:443")).status).toBe(200);
+  });
+
   test("a resume spends a token like any other request, and past the burst is refused before its secret is looked at", async () => {
     // A resume looks up whether its upload is finished in the outcomes' table: the same Azurite here.
     configure({
