@@ -18,7 +18,7 @@ import { outcomesTableClient, parseOutcomesTable, TableOutcomeStore } from "../.
 import type { CredentialsBody, UploadCredentialsBody } from "../../function/tokens";
 import { decodeBase64 } from "../../function/uploadCheck";
 import { checkSeams } from "../../function/validateUpload";
-import { UPLOADS_CREATED_POISON_QUEUE, UPLOADS_CREATED_QUEUE } from "../../function/verification";
+import { HEAD_BYTES, UPLOADS_CREATED_POISON_QUEUE, UPLOADS_CREATED_QUEUE } from "../../function/verification";
 import { blobCreatedEvent, eventMessage } from "../../local/eventGrid";
 import { gifWithFrame } from "../support/images";
 import { startTestStack, type TestStack } from "../support/stack";
@@ -31,6 +31,9 @@ const html = Buffer.from("<!doctype html><html><body><script>alert(1)</script></
 const otherPng = Buffer.from(png);
 otherPng[otherPng.length - 13] = 0;
 
+/** The stack's MAX_UPLOAD_BYTES: small, yet above HEAD_BYTES, so that a file the check reads whole fits. */
+const MAX_BYTES = HEAD_BYTES + 64 * 1024;
+
 let stack: TestStack;
 let service: BlobServiceClient;
 const inbox = () => service.getContainerClient(stack.container);
@@ -39,9 +42,9 @@ const queues = () => QueueServiceClient.fromConnectionString(stack.validationCon
 
 beforeAll(async () => {
   // Failed tries come back at once, so a poison message takes five quick tries rather than the host's pace.
-  // A small size limit, so that a blob over it is cheap to make.
+  // A small size limit, so that a blob over it is cheap to make, yet above the bytes the check reads first.
   stack = await startTestStack(
-    { [SETTING.maxUploadBytes]: "2048" },
+    { [SETTING.maxUploadBytes]: String(MAX_BYTES) },
     { checkUploads: true, queueBehaviour: { maxPollingIntervalMs: 200 } },
   );
   service = BlobServiceClient.fromConnectionString(stack.connectionString);
@@ -154,6 +157,23 @@ describe("an upload through a token", () => {
     expect(logEvents()).toContainEqual(
       expect.objectContaining({ event: "upload.rejected", blobName: credentials.blobName, code: "notImage" }),
     );
+  });
+
+  test("a GIF larger than the bytes read first is read whole: a bomb frame after them is found", async () => {
+    // A 1 × 1 screen, many small frames filling more than HEAD_BYTES, then one 20000 × 20000 frame.
+    const small = gifWithFrame([1, 1], [0, 0, 1, 1]);
+    const frame = small.subarray(13, small.length - 1);
+    const bomb = gifWithFrame([1, 1], [0, 0, 20000, 20000]).subarray(13);
+    const frames = Math.ceil(HEAD_BYTES / frame.length) + 1;
+    const gif = Buffer.concat([small.subarray(0, 13), ...Array.from({ length: frames }, () => frame), bomb]);
+    expect(gif.length).toBeGreaterThan(HEAD_BYTES);
+    const { credentials } = await upload(gif, "image/gif", "gif");
+    await stack.checksSettled();
+    expect(await verified().getBlobClient(credentials.blobName).exists()).toBe(false);
+    expect((await status(credentials.blobName)).body).toMatchObject({
+      state: "rejected",
+      reason: "the image is 20000 × 20000 pixels, over the limit of 100000000 pixels",
+    });
   });
 
   test("a blob larger than the size its token declared is rejected and deleted, so the allowance bounds what is stored", async () => {
@@ -583,8 +603,11 @@ describe("blobs a container token makes that a per-upload token could not", () =
       "a block blob over MAX_UPLOAD_BYTES",
       "large.png",
       (url: string) =>
-        new BlockBlobClient(url).upload(Buffer.concat([png, Buffer.alloc(3000)]), png.length + 3000),
-      `the file is ${png.length + 3000} bytes, over the limit of 2048 bytes`,
+        new BlockBlobClient(url).upload(
+          Buffer.concat([png, Buffer.alloc(MAX_BYTES)]),
+          png.length + MAX_BYTES,
+        ),
+      `the file is ${png.length + MAX_BYTES} bytes, over the limit of ${MAX_BYTES} bytes`,
     ],
     [
       "an empty block blob",
