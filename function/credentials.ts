@@ -12,12 +12,18 @@ import {
 import type { HumanPassBody } from "./humanCheckProtocol";
 import { authenticate, ownerLimitKey, ownerOfBlobName } from "./identity";
 import { loadOwnerLimiter } from "./identity/ownerLimits";
-import { type Limiter, LimitsUnavailableError, loadLimiter } from "./limiter";
+import { type FallbackCounts, type Limiter, type LimiterDecision, loadLimiter } from "./limiter";
 import { type Decision, refusalMessage } from "./limits";
 import { LogSampler } from "./logSampler";
 import { loadOutcomeStore } from "./outcomes";
 import { errorResponse, log, misconfigured, RESPONSE_HEADERS } from "./responses";
-import { RESUME_REFUSALS, type ResumeRefusal, verifyResumeSecret } from "./resume";
+import {
+  RESUME_REFUSALS,
+  type ResumableUpload,
+  type ResumeRefusal,
+  resumeSecretUntil,
+  verifyResumeSecret,
+} from "./resume";
 import { RESUME_SECRET_HEADER } from "./resumeProtocol";
 import { loadSettings, type Settings } from "./settings";
 import { SigningUnavailableError } from "./signing";
@@ -27,6 +33,8 @@ import {
   clientAddress,
   clientIpv4,
   clientKey,
+  type LimitTier,
+  limitTiers,
   parseTokenRequest,
   RequestError,
   type TokenRequest,
@@ -109,11 +117,14 @@ async function issue(request: HttpRequest, context: InvocationContext): Promise<
     // Signed in, the person is counted first; their address stays a coarse outer bound for everyone behind it.
     const decision =
       owner !== undefined && ownerLimiter
-        ? await limit(ownerLimiter, ownerLimitKey(owner), bytes, context)
+        ? await limit(ownerLimiter, { key: ownerLimitKey(owner), scale: 1 }, bytes, context)
         : undefined;
     if (decision && !decision.allowed) return limitedResponse(decision, context, "person");
-    const outer = limiter && (await limit(limiter, caller, bytes, context));
-    if (outer && !outer.allowed) return limitedResponse(outer, context);
+    // Narrowest first: a caller refused at its own key spends nothing of its wider prefixes'.
+    for (const tier of limiter ? limitTiers(request.headers.get("x-forwarded-for")) : []) {
+      const outer = limiter && (await limit(limiter, tier, bytes, context));
+      if (outer && !outer.allowed) return limitedResponse(outer, context);
+    }
   }
   if (!read.ok) {
     // The message quotes input only JSON-escaped and truncated, and the log line is JSON too.
@@ -160,6 +171,7 @@ async function issueToken(
     });
     return { status: 200, headers: RESPONSE_HEADERS, jsonBody: { ...body, ...pass } };
   }
+  let resumedUntil: Date | undefined;
   if (tokenRequest.resume) {
     let refusal: ResumeRefusal | undefined;
     try {
@@ -169,8 +181,21 @@ async function issueToken(
       return misconfigured(error, context);
     }
     if (refusal) return resumeRefused(refusal, context);
+    resumedUntil = resumeSecretUntil(
+      settings.resumeKey,
+      resumableOf(settings, tokenRequest, tokenRequest.resume.blobName),
+      tokenRequest.resume.secret,
+      settings.policy.uploadTokenLifetimeMinutes,
+    );
   }
-  const body = await issueUploadToken(settings, new Date(), { ...tokenRequest, owner }, binding);
+  const body = await issueUploadToken(
+    settings,
+    new Date(),
+    tokenRequest.resume && resumedUntil
+      ? { ...tokenRequest, owner, resume: { blobName: tokenRequest.resume.blobName, until: resumedUntil } }
+      : { ...tokenRequest, owner },
+    binding,
+  );
   log(context, "information", {
     event: "token.issued",
     scope: "blob",
@@ -199,7 +224,7 @@ async function resumeRefusal(
   if (ownerOfBlobName(resume.blobName) !== owner) return "invalid";
   const check = verifyResumeSecret(
     settings.resumeKey,
-    { blobName: resume.blobName, size: request.size },
+    resumableOf(settings, request, resume.blobName),
     resume.secret,
     new Date(),
     settings.policy.uploadTokenLifetimeMinutes,
@@ -213,6 +238,15 @@ async function resumeRefusal(
     if (error instanceof UploadOutcomeUnavailableError) return "unavailable";
     throw error;
   }
+}
+
+/** What a resume secret for this request must have been signed for. */
+function resumableOf(
+  settings: Settings,
+  request: Extract<TokenRequest, { kind: "upload" }>,
+  blobName: string,
+): ResumableUpload {
+  return { blobName, size: request.size, generation: settings.tokenGeneration };
 }
 
 /** The refusal with `resume` naming why; sampled in the log, never with the secret. */
@@ -324,29 +358,53 @@ function readRequest(
 }
 
 /**
- * The limits' decision, or undefined when their table cannot be reached in time. The function then fails
- * open: it issues as if unlimited and says so in a (sampled) warning. The table sits on the runtime account,
- * which the Functions host itself needs, and every token stays bounded in size and lifetime, so an outage of
- * the counts is better spent uploading than refusing every person for it.
+ * The limits' decision. When their table cannot be reached in time the instance decides on counts of its
+ * own with the same limits (limiter.ts), and says so in a sampled warning that counts what it let through
+ * and refused since its last line; when the table answers again, a last line counts the rest. Undefined
+ * only for a failure of the limiter itself, which is issued as if unlimited and logged the same way.
  */
 async function limit(
   limiter: Limiter,
-  key: string,
+  tier: LimitTier,
   bytes: number,
   context: InvocationContext,
 ): Promise<Decision | undefined> {
   const now = Date.now();
+  let decision: LimiterDecision;
   try {
-    return await limiter.check(key, bytes, now);
+    decision = await limiter.check(tier.key, bytes, now, tier.scale);
   } catch (error) {
     logSampled(context, "warning", "limits.unavailable", now, {
       event: "limits.unavailable",
-      error: error instanceof LimitsUnavailableError ? error.message : typeof error,
+      error: typeof error,
       action: "issuing without the limits",
     });
     return undefined;
   }
+  if (decision.countedOn === "memory") {
+    const sample = sampler.take("limits.unavailable", now);
+    if (sample.log) {
+      log(context, "warning", {
+        event: "limits.unavailable",
+        error: decision.fallback,
+        action: "counting on this instance",
+        ...sinceLast(limiter.takeFallbackCounts()),
+        unloggedSinceLast: sample.unloggedSinceLast,
+      });
+    }
+  } else if (decision.countedOn === "table") {
+    const counts = limiter.takeFallbackCounts();
+    if (counts.allowed + counts.refused > 0) {
+      log(context, "information", { event: "limits.available", ...sinceLast(counts) });
+    }
+  }
+  return decision;
 }
+
+const sinceLast = (counts: FallbackCounts) => ({
+  allowedSinceLast: counts.allowed,
+  refusedSinceLast: counts.refused,
+});
 
 /**
  * 429 with Retry-After (seconds), and the same in the body: a page on another origin cannot read

@@ -16,12 +16,30 @@ import {
 import { settingsSource } from "./settings";
 import { isMissingTable, tableClient } from "./tableClient";
 
-/** Decides one request for one client and records it; rejects when the counts cannot be read or kept. */
-export interface Limiter {
-  check(clientKey: string, bytes: number, now: number): Promise<Decision>;
+/**
+ * A decision, and what it was counted on: the shared table; this instance's memory because the table failed
+ * (with the failure, which the caller reports in a sampled warning); or nothing, for a flood refused at once.
+ */
+export type LimiterDecision = Decision &
+  ({ readonly countedOn: "table" | "none" } | { readonly countedOn: "memory"; readonly fallback: string });
+
+/** What an instance let through and refused on its own counts, since it last reported them. */
+export interface FallbackCounts {
+  readonly allowed: number;
+  readonly refused: number;
 }
 
-/** The table could not be reached in time, or answered with a failure: the caller goes on without limits. */
+/**
+ * Decides one request for one client and records it. When the shared counts cannot be read or kept, it
+ * decides on counts of its own, with the same limits, and tallies those decisions until they are taken.
+ */
+export interface Limiter {
+  /** `scale`: how many callers' limits the key gets (a wider IPv6 prefix, uploadRequest.ts limitTiers). */
+  check(clientKey: string, bytes: number, now: number, scale?: number): Promise<LimiterDecision>;
+  takeFallbackCounts(): FallbackCounts;
+}
+
+/** The table could not be reached in time, or answered with a failure: the instance counts in memory. */
 export class LimitsUnavailableError extends Error {
   override name = "LimitsUnavailableError";
 }
@@ -86,6 +104,9 @@ export class TableLimiter implements Limiter {
   private readonly queues = new Map<string, { last: Promise<unknown>; waiting: number }>();
   /** Until when the table counts as unavailable, after a failure (0: available). */
   private unavailableUntil = 0;
+  /** Each client's usage as this instance alone counted it while the table failed. */
+  private readonly memory = new Map<string, ClientUsage>();
+  private fallbackCounts = { allowed: 0, refused: 0 };
 
   constructor(
     private readonly table: Client,
@@ -97,16 +118,23 @@ export class TableLimiter implements Limiter {
    * one before wrote: racing them would only make them overwrite each other's ETag. Only writes from
    * other instances can then be lost, and are retried.
    */
-  check(clientKey: string, bytes: number, now: number): Promise<Decision> {
+  check(clientKey: string, bytes: number, now: number, scale = 1): Promise<LimiterDecision> {
+    const limits = scaled(this.limits, scale);
     // The time allowed counts from here, waiting in the queue included, so a hanging table costs each
     // request at most TABLE_TIMEOUT_MS however many of the same client's requests are queued.
     const abortSignal = AbortSignal.timeout(TABLE_TIMEOUT_MS);
     const queue = this.queues.get(clientKey) ?? { last: Promise.resolve(), waiting: 0 };
-    if (queue.waiting >= MAX_QUEUED_PER_CLIENT) return Promise.resolve(this.flood(clientKey, bytes, now));
+    if (queue.waiting >= MAX_QUEUED_PER_CLIENT) {
+      return Promise.resolve(this.flood(clientKey, bytes, now, limits));
+    }
     queue.waiting++;
     const next = queue.last
       .catch(() => undefined)
-      .then(() => this.checkNow(clientKey, bytes, now, abortSignal));
+      .then(() => this.checkNow(clientKey, bytes, now, limits, abortSignal))
+      .catch((error: unknown) => {
+        if (!(error instanceof LimitsUnavailableError)) throw error;
+        return this.decideInMemory(clientKey, bytes, now, limits, error.message);
+      });
     queue.last = next;
     this.queues.set(clientKey, queue);
     const settle = () => {
@@ -121,26 +149,59 @@ export class TableLimiter implements Limiter {
    * A refusal for a flood from one client, decided without the table: counting it would only add to the
    * backlog it comes from. The usage reported is the last this instance wrote, unchanged.
    */
-  private flood(clientKey: string, bytes: number, now: number): Decision {
-    const usage = this.known.get(clientKey)?.usage ?? decide(this.limits, undefined, now, bytes).usage;
-    return { allowed: false, reason: "rate", retryAfterSeconds: 1, usage };
+  private flood(clientKey: string, bytes: number, now: number, limits: IssuanceLimits): LimiterDecision {
+    const usage = this.known.get(clientKey)?.usage ?? decide(limits, undefined, now, bytes).usage;
+    return { allowed: false, reason: "rate", retryAfterSeconds: 1, usage, countedOn: "none" };
+  }
+
+  /**
+   * The table failed: the same limits on this instance's own counts, starting from the client's last row
+   * this instance saw, so an outage of the table is not an outage of the limits. Each instance counts
+   * apart (n instances let a client through n times the burst at most), and the counts are not written
+   * back when the table returns: bounded, where failing open was not.
+   */
+  private decideInMemory(
+    clientKey: string,
+    bytes: number,
+    now: number,
+    limits: IssuanceLimits,
+    cause: string,
+  ): LimiterDecision {
+    const previous = this.memory.get(clientKey) ?? this.known.get(clientKey)?.usage;
+    const decision = decide(limits, previous, now, bytes);
+    this.memory.delete(clientKey);
+    this.memory.set(clientKey, decision.usage);
+    evictOldest(this.memory);
+    if (decision.allowed) this.fallbackCounts.allowed++;
+    else this.fallbackCounts.refused++;
+    return { ...decision, countedOn: "memory", fallback: cause };
+  }
+
+  takeFallbackCounts(): FallbackCounts {
+    const counts = this.fallbackCounts;
+    this.fallbackCounts = { allowed: 0, refused: 0 };
+    return counts;
   }
 
   private async checkNow(
     clientKey: string,
     bytes: number,
     now: number,
+    limits: IssuanceLimits,
     abortSignal: AbortSignal,
-  ): Promise<Decision> {
+  ): Promise<LimiterDecision> {
     if (Date.now() < this.unavailableUntil) {
       throw new LimitsUnavailableError("the limits' table failed moments ago");
     }
     // Out of time before the table was even asked: the requests ahead of this one used it up. The table
     // answers (it would have failed above otherwise), so this is a backlog of one client's requests, not an
     // outage: refused like a flood rather than let through uncounted.
-    if (abortSignal.aborted) return this.flood(clientKey, bytes, now);
+    if (abortSignal.aborted) return this.flood(clientKey, bytes, now, limits);
     try {
-      return await this.decideAndRecord(clientKey, bytes, now, abortSignal);
+      return {
+        ...(await this.decideAndRecord(clientKey, bytes, now, limits, abortSignal)),
+        countedOn: "table",
+      };
     } catch (error) {
       this.unavailableUntil = Date.now() + UNAVAILABLE_FOR_MS;
       // Named by its kind and code only: a storage error's message can carry URLs and request details.
@@ -162,12 +223,13 @@ export class TableLimiter implements Limiter {
     clientKey: string,
     bytes: number,
     now: number,
+    limits: IssuanceLimits,
     abortSignal: AbortSignal,
   ): Promise<Decision> {
     let current = this.known.get(clientKey);
-    let decision = decide(this.limits, current?.usage, now, bytes);
+    let decision = decide(limits, current?.usage, now, bytes);
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      decision = decide(this.limits, current?.usage, now, bytes);
+      decision = decide(limits, current?.usage, now, bytes);
       const row = rowOf(clientKey, decision.usage);
       try {
         const { etag } = current
@@ -205,11 +267,25 @@ export class TableLimiter implements Limiter {
   private remember(clientKey: string, entry: { usage: ClientUsage; etag: string }): void {
     this.known.delete(clientKey);
     this.known.set(clientKey, entry);
-    if (this.known.size > CACHE_SIZE) {
-      const oldest = this.known.keys().next().value;
-      if (oldest !== undefined) this.known.delete(oldest);
-    }
+    evictOldest(this.known);
   }
+}
+
+/** Keeps a map of clients (in the order last used) within CACHE_SIZE. */
+function evictOldest(map: Map<string, unknown>): void {
+  if (map.size <= CACHE_SIZE) return;
+  const oldest = map.keys().next().value;
+  if (oldest !== undefined) map.delete(oldest);
+}
+
+/** The limits of `scale` callers: each of the bucket's size, its refill and the daily allowance times it. */
+function scaled(limits: IssuanceLimits, scale: number): IssuanceLimits {
+  if (scale === 1) return limits;
+  return {
+    ratePerMinute: limits.ratePerMinute * scale,
+    burst: limits.burst * scale,
+    dailyUploadBytes: limits.dailyUploadBytes * scale,
+  };
 }
 
 function statusOf(error: unknown): number | undefined {

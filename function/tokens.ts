@@ -1,11 +1,11 @@
 // The core of the function: settings, the request and the current time in, a signed SAS token and the
 // response body out. Signing is an HMAC over the token's fields, with the account key or with a user
 // delegation key the instance keeps (signing.ts), so no network call is made per token.
-import { randomUUID } from "node:crypto";
 import type { TokenKind } from "./accessPolicies";
 import { ownedBlobName, ownerOfBlobName } from "./identity/owner";
 import { resumableUntil, signResumeSecret } from "./resume";
 import type { Settings } from "./settings";
+import { uploadBlobName } from "./uploadNames";
 
 /** The response contract. `sasKey` and `url` are the original fields; the rest are additive. */
 export interface CredentialsBody {
@@ -57,30 +57,41 @@ export function issueContainerToken(
 }
 
 /**
- * A service SAS for one new blob (`sr=b`), named here: a random id and the extension of its content
- * type, so that no caller can choose, guess or overwrite another upload's name. Given the declared size,
+ * A service SAS for one new blob (`sr=b`), named here: a random id, the declared size and the extension of
+ * its content type (uploadNames.ts), so that no caller can choose, guess or overwrite another upload's name,
+ * and the check can refuse a blob larger than its token declared. Given the declared size,
  * the answer also carries the upload's resume secret. A resume (its secret already checked) gets a token
- * for the blob it names, and no new secret: the first one's window is the upload's.
+ * for the blob it names, expiring when the secret's window closes if that is sooner, and no new secret: the
+ * first one's window is the upload's.
  */
 export async function issueUploadToken(
   settings: Settings,
   now: Date,
-  upload: { extension: string; size?: number; resume?: { blobName: string }; owner?: string },
+  upload: { extension: string; size?: number; resume?: { blobName: string; until?: Date }; owner?: string },
   binding: TokenBinding = {},
 ): Promise<UploadCredentialsBody> {
   // Signed in, under the owner's prefix (identity/owner.ts), so their uploads can be listed together.
-  const name = `${randomUUID()}.${upload.extension}`;
+  const name = uploadBlobName(upload.size, upload.extension);
   const blobName = upload.resume?.blobName ?? (upload.owner ? ownedBlobName(upload.owner, name) : name);
   const body = await sign(
     settings,
-    { kind: "upload", blobName, lifetimeMinutes: settings.policy.uploadTokenLifetimeMinutes },
+    {
+      kind: "upload",
+      blobName,
+      lifetimeMinutes: settings.policy.uploadTokenLifetimeMinutes,
+      notAfter: upload.resume?.until,
+    },
     now,
     binding,
   );
   const resumable =
     upload.size !== undefined && !upload.resume
       ? {
-          resumeSecret: signResumeSecret(settings.resumeKey, { blobName, size: upload.size }, now),
+          resumeSecret: signResumeSecret(
+            settings.resumeKey,
+            { blobName, size: upload.size, generation: settings.tokenGeneration },
+            now,
+          ),
           resumableUntil: resumableUntil(now, settings.policy.uploadTokenLifetimeMinutes).toISOString(),
         }
       : {};
@@ -99,6 +110,8 @@ interface TokenScope {
   /** Absent for a container token (`sr=c`), present for a blob token (`sr=b`). */
   blobName?: string;
   lifetimeMinutes: number;
+  /** A resume's token expires when its secret's window closes, if that is sooner. */
+  notAfter?: Date;
 }
 
 async function sign(
@@ -107,7 +120,8 @@ async function sign(
   now: Date,
   binding: TokenBinding,
 ): Promise<CredentialsBody> {
-  const expiresOn = expiryAfter(now, scope.lifetimeMinutes);
+  const lifetimeEnd = expiryAfter(now, scope.lifetimeMinutes);
+  const expiresOn = scope.notAfter && scope.notAfter < lifetimeEnd ? scope.notAfter : lifetimeEnd;
   const sasKey = await settings.signer.sign({
     kind: scope.kind,
     containerName: settings.container,

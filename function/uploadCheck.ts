@@ -130,14 +130,18 @@ export type RejectionCode =
   | "blobType"
   | "empty"
   | "tooLarge"
+  | "overDeclared"
   | "extension"
   | "notImage"
   | "typeNotAllowed"
   | "typeMismatch"
   | "svg"
   | "unreadableHeader"
+  | "unreadableBlob"
   | "truncated"
   | "trailingData"
+  | "noImage"
+  | "gifText"
   | "tooManyPixels";
 
 export type Verdict =
@@ -155,12 +159,42 @@ const reject = (code: RejectionCode, reason: string): Verdict => ({ accepted: fa
 export interface StoredBlob {
   readonly blobType: string | undefined;
   readonly contentLength: number;
+  /** The size its token declared (uploadNames.ts declaredSize), when the name carries one. */
+  readonly declaredBytes?: number;
+  /** The blob's access tier (Hot, Cool, Cold, Archive), when its properties name one. */
+  readonly accessTier?: string;
+  /** Whether it is encrypted with a key of the uploader's (a customer-provided key). */
+  readonly customerKey?: boolean;
+}
+
+/**
+ * Blobs the check cannot read, whatever it tries: their bytes can never be judged, so they are refused
+ * (and deleted) rather than retried until the message is poisoned and the upload stays pending. An uploader
+ * may put a blob straight into the Archive tier (Put Blob's x-ms-access-tier), which refuses reads (409
+ * BlobArchived) until rehydrated; or encrypt it with a key of its own (x-ms-encryption-key), without which
+ * reads are refused (409 BlobUsesCustomerSpecifiedEncryption).
+ * https://learn.microsoft.com/rest/api/storageservices/put-blob#request-headers (x-ms-access-tier)
+ * https://learn.microsoft.com/azure/storage/blobs/archive-rehydrate-overview
+ * https://learn.microsoft.com/azure/storage/blobs/encryption-customer-provided-keys
+ * https://learn.microsoft.com/rest/api/storageservices/blob-service-error-codes
+ */
+const UNREADABLE = {
+  archived: "the file was stored in the Archive tier, where it cannot be read: upload it without a tier",
+  customerKey:
+    "the file is encrypted with a key of the uploader's, which the check does not have: upload it without one",
+} as const;
+
+/** The refusal for a read the storage service refused for good (by its error code), if it is one. */
+export function judgeReadRefusal(code: string | undefined): Verdict | undefined {
+  if (code === "BlobArchived") return reject("unreadableBlob", UNREADABLE.archived);
+  if (code === "BlobUsesCustomerSpecifiedEncryption") return reject("unreadableBlob", UNREADABLE.customerKey);
+  return undefined;
 }
 
 /**
  * Steps 1 and 2, from properties alone: block blobs only (a page blob can be sparse and terabytes large, an
- * append blob keeps growing after it was checked), and within the size limit, so a large blob is refused
- * without a byte of it being read. Undefined: read the first bytes and judge them.
+ * append blob keeps growing after it was checked), within the size limit and the size its token declared,
+ * so a large blob is refused without a byte of it being read. Undefined: read the first bytes and judge them.
  */
 export function judgeProperties(blob: StoredBlob, maxUploadBytes: number): Verdict | undefined {
   if (blob.blobType !== "BlockBlob") {
@@ -176,10 +210,20 @@ export function judgeProperties(blob: StoredBlob, maxUploadBytes: number): Verdi
     );
   }
   if (blob.contentLength === 0) return reject("empty", "the file is empty");
+  if (blob.accessTier?.toLowerCase() === "archive") return reject("unreadableBlob", UNREADABLE.archived);
+  if (blob.customerKey) return reject("unreadableBlob", UNREADABLE.customerKey);
   if (blob.contentLength > maxUploadBytes) {
     return reject(
       "tooLarge",
       `the file is ${blob.contentLength} bytes, over the limit of ${maxUploadBytes} bytes`,
+    );
+  }
+  // The daily allowance counted the declared size: a larger blob would be stored beyond it. Blob Storage
+  // has no condition on a SAS upload's length (what S3's content-length-range does), so the check is it.
+  if (blob.declaredBytes !== undefined && blob.contentLength > blob.declaredBytes) {
+    return reject(
+      "overDeclared",
+      `the file is ${blob.contentLength} bytes, more than the ${blob.declaredBytes} bytes declared for its token`,
     );
   }
   return undefined;
@@ -193,16 +237,21 @@ export interface ContentRules {
 /**
  * Steps 3 and 4, from the first bytes (at most HEAD_BYTES): the real type, detected from the bytes by
  * `file-type`, must be allowed and match the name's extension; SVG never passes (it can carry script); the
- * header must give dimensions (`image-size`) within the pixel cap, which stops decompression bombs before
- * anything decodes them.
+ * header must give dimensions (`image-size`), and the canvas they make with every frame (canvasOf) must be
+ * within the pixel cap, which stops decompression bombs before anything decodes them.
  */
 export async function judgeContent(
   blobName: string,
+  /** The first bytes, or all of them for a file no larger than HEAD_BYTES or whose frames lie throughout. */
   head: Uint8Array,
   rules: ContentRules,
-  /** Whether `head` is the whole file (it was no larger than HEAD_BYTES): then its end is checked too. */
-  whole = false,
+  /**
+   * The whole file's size, or `true` when `head` is the whole file: then its end is checked too (for WebP
+   * and ISO-BMFF files, whose structure states their length, also when only their first bytes were read).
+   */
+  fileSize: number | boolean = false,
 ): Promise<Verdict> {
+  // Type and header from the first bytes; frames and the end from all that was read.
   const bytes = head.subarray(0, HEAD_BYTES);
   const extension = blobName.includes(".") ? (blobName.split(".").pop()?.toLowerCase() ?? "") : "";
   const named = typeForExtension(extension);
@@ -237,7 +286,9 @@ export async function judgeContent(
       `the ${kind}'s header cannot be read: the file is damaged or cut short`,
     );
   }
-  const ending = whole ? endOf(detected.type, bytes) : "complete";
+  const read = Buffer.from(head.buffer, head.byteOffset, head.byteLength);
+  const total = fileSize === true ? read.length : fileSize === false ? undefined : fileSize;
+  const ending = total === undefined ? "complete" : endOf(detected.type, read, total);
   if (ending === "truncated") {
     return reject("truncated", `the ${kind} is cut short: it does not end as such a file ends`);
   }
@@ -247,14 +298,24 @@ export async function judgeContent(
       `the ${kind} has data after its end: other content may be hidden behind the image`,
     );
   }
-  const pixels = size.width * size.height;
-  if (pixels > rules.maxImagePixels) {
+  if (detected.type === "image/gif" && total !== undefined && total <= read.length) {
+    const gif = walkGif(read);
+    if (gif.frames.length === 0) return reject("noImage", "the GIF image holds no image, only its header");
+    if (gif.texts.some((text) => !isPlainText(text))) {
+      return reject(
+        "gifText",
+        "the GIF image carries text with characters of markup or script in a comment or extension: only plain words are accepted there",
+      );
+    }
+  }
+  const canvas = canvasOf(detected.type, read, size);
+  if (canvas.width * canvas.height > rules.maxImagePixels) {
     return reject(
       "tooManyPixels",
-      `the image is ${size.width} × ${size.height} pixels, over the limit of ${rules.maxImagePixels} pixels`,
+      `the image is ${canvas.width} × ${canvas.height} pixels, over the limit of ${rules.maxImagePixels} pixels`,
     );
   }
-  return { accepted: true, contentType: detected.type, ...size };
+  return { accepted: true, contentType: detected.type, ...canvas };
 }
 
 const TYPE_LABELS: Record<ImageContentType, string> = {
@@ -317,24 +378,62 @@ function sniffText(bytes: Uint8Array): Detected {
 }
 
 /**
- * For a file read whole, whether it ends as its format says a file ends, with nothing after it but zero
- * padding (some cameras pad; harmless): a PNG's chunks run to IEND, a GIF's blocks to its trailer, a JPEG's
- * segments and scans to the EOI marker. Walking the structure, rather than looking at the last bytes, finds
- * the real end, so a file that appends script after a fake trailer (a GIF/JS polyglot ends in `;`, the GIF
- * trailer byte) is refused. Other formats are not checked here.
+ * Whether the file ends as its format says a file ends, with nothing after it but zero padding (some
+ * cameras pad; harmless): a PNG's chunks run to IEND, a GIF's blocks to its trailer, a JPEG's segments and
+ * scans to the EOI marker (these three only for a file read whole); a WebP ends at 8 + its RIFF size, and an
+ * AVIF, HEIC or HEIF's top-level boxes account for every byte (these also for a file only begun: their
+ * structure states where they end, compared with the file's size). Walking the structure, rather than
+ * looking at the last bytes, finds the real end, so a file that appends script after a fake trailer (a
+ * GIF/JS polyglot ends in `;`, the GIF trailer byte) is refused. BMP and TIFF are not checked here.
  */
-function endOf(type: ImageContentType, bytes: Uint8Array): "complete" | "truncated" | "trailing" {
-  const data = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+function endOf(type: ImageContentType, data: Buffer, size: number): "complete" | "truncated" | "trailing" {
+  const whole = size <= data.length;
   const end =
-    type === "image/png"
-      ? pngEnd(data)
-      : type === "image/gif"
-        ? gifEnd(data)
-        : type === "image/jpeg"
-          ? jpegEnd(data)
-          : data.length;
-  if (end === undefined || end > data.length) return "truncated";
-  return data.subarray(end).every((byte) => byte === 0) ? "complete" : "trailing";
+    type === "image/webp"
+      ? riffEnd(data)
+      : type === "image/avif" || type === "image/heic" || type === "image/heif"
+        ? boxesEnd(data, size)
+        : !whole
+          ? size
+          : type === "image/png"
+            ? pngEnd(data)
+            : type === "image/gif"
+              ? walkGif(data).end
+              : type === "image/jpeg"
+                ? jpegEnd(data)
+                : size;
+  if (end === undefined || end > size) return "truncated";
+  if (end === size) return "complete";
+  // Past the end: only zeros, and only where they were read.
+  return whole && data.subarray(end, size).every((byte) => byte === 0) ? "complete" : "trailing";
+}
+
+/** Where a RIFF file ends: the 8 bytes of its header plus the size it states. https://developers.google.com/speed/webp/docs/riff_container */
+function riffEnd(data: Buffer): number | undefined {
+  return data.length >= 8 ? 8 + data.readUInt32LE(4) : undefined;
+}
+
+/**
+ * Where the last top-level box of an ISO-BMFF file (AVIF, HEIC, HEIF) ends: each box starts with its size
+ * (32 bits; 1 means a 64-bit size follows, 0 means it runs to the end of the file). A box that runs past the
+ * bytes read must be the last: the walk cannot see beyond it, so its end is the file's only if it is the
+ * file's size.
+ * https://www.iso.org/standard/83102.html (ISO/IEC 14496-12, 4.2 Object structure)
+ */
+function boxesEnd(data: Buffer, size: number): number | undefined {
+  let at = 0;
+  while (at + 8 <= data.length) {
+    let length = data.readUInt32BE(at);
+    if (length === 1) {
+      if (at + 16 > data.length) return undefined;
+      length = Number(data.readBigUInt64BE(at + 8));
+    } else if (length === 0) {
+      return size;
+    }
+    if (length < 8) return undefined;
+    at += length;
+  }
+  return at === data.length || at > data.length ? at : undefined;
 }
 
 /** Where a PNG's IEND chunk ends. https://www.w3.org/TR/png-3/#5Chunk-layout */
@@ -348,12 +447,21 @@ function pngEnd(data: Buffer): number | undefined {
   return undefined;
 }
 
+/** Where an image lies on its canvas, in pixels. */
+interface Frame {
+  readonly left: number;
+  readonly top: number;
+  readonly width: number;
+  readonly height: number;
+}
+
 /**
- * Where a GIF's trailer (0x3B) ends, found by walking its blocks: the screen descriptor and global colour
- * table, then extensions and images (each with its sub-blocks) up to the trailer.
+ * A GIF's blocks, walked from the screen descriptor and global colour table through extensions and images
+ * (each with its sub-blocks) to the trailer (0x3B): where the trailer ends (undefined when the walk does not
+ * reach one) and every image descriptor's place on the canvas.
  * https://www.w3.org/Graphics/GIF/spec-gif89a.txt (sections 17 to 27)
  */
-function gifEnd(data: Buffer): number | undefined {
+function walkGif(data: Buffer): { end: number | undefined; frames: Frame[]; texts: Buffer[] } {
   const colourTable = (flags: number) => (flags & 0x80 ? 3 * 2 ** ((flags & 0x07) + 1) : 0);
   const subBlocks = (from: number): number | undefined => {
     let at = from;
@@ -364,15 +472,115 @@ function gifEnd(data: Buffer): number | undefined {
     }
     return undefined;
   };
+  const frames: Frame[] = [];
+  const texts: Buffer[] = [];
   let at: number | undefined = 13 + colourTable(data[10] ?? 0);
   while (at !== undefined && at < data.length) {
     const introducer = data[at];
-    if (introducer === 0x3b) return at + 1;
-    if (introducer === 0x21) at = subBlocks(at + 2);
-    else if (introducer === 0x2c) at = subBlocks(at + 10 + colourTable(data[at + 9] ?? 0) + 1);
-    else return undefined;
+    if (introducer === 0x3b) return { end: at + 1, frames, texts };
+    if (introducer === 0x21) {
+      const from: number = at + 2;
+      at = subBlocks(from);
+      const label = data[from - 1];
+      const text = at === undefined ? undefined : subBlockData(data, from, at);
+      if (text && isTextExtension(label, text)) texts.push(text);
+    } else if (introducer === 0x2c && at + 10 <= data.length) {
+      frames.push({
+        left: data.readUInt16LE(at + 1),
+        top: data.readUInt16LE(at + 3),
+        width: data.readUInt16LE(at + 5),
+        height: data.readUInt16LE(at + 7),
+      });
+      at = subBlocks(at + 10 + colourTable(data[at + 9] ?? 0) + 1);
+    } else return { end: undefined, frames, texts };
   }
-  return undefined;
+  return { end: undefined, frames, texts };
+}
+
+/** The data of the sub-blocks between `from` and `to` (the terminator's end), without their size bytes. */
+function subBlockData(data: Buffer, from: number, to: number): Buffer {
+  const parts: Buffer[] = [];
+  for (let at = from; at < to - 1; at += 1 + (data[at] ?? 0)) {
+    parts.push(data.subarray(at + 1, at + 1 + (data[at] ?? 0)));
+  }
+  return Buffer.concat(parts);
+}
+
+/**
+ * The extensions whose data a GIF decoder never paints or acts on, where a polyglot hides its script:
+ * comments (0xFE), plain text (0x01) and application extensions (0xFF) other than the looping one
+ * (NETSCAPE2.0 or ANIMEXTS1.0, whose data is a loop count). The graphic control extension (0xF9) is a fixed
+ * four bytes of timing and flags.
+ */
+function isTextExtension(label: number | undefined, data: Buffer): boolean {
+  if (label === 0xfe || label === 0x01) return true;
+  if (label !== 0xff) return false;
+  const identifier = data.toString("latin1", 0, 11);
+  return identifier !== "NETSCAPE2.0" && identifier !== "ANIMEXTS1.0";
+}
+
+/**
+ * What such an extension may hold: printable text without the characters markup or script needs to do
+ * anything (`< > ( ) { } [ ] ; = \` $ \`), so a comment such as "Created with GIMP" passes and a script,
+ * an HTML tag or an XMP packet does not. Anything else in it (binary included) is refused.
+ */
+function isPlainText(text: Buffer): boolean {
+  return (
+    /^[\t\n\r\x20-\x7e]*$/.test(text.toString("latin1")) && !/[<>(){}[\];=`$\\]/.test(text.toString("latin1"))
+  );
+}
+
+/**
+ * An animated WebP's frames (ANMF chunks) on its canvas: each frame's offset (stored halved) and size. A
+ * still WebP's one bitstream is the size image-size reads.
+ * https://developers.google.com/speed/webp/docs/riff_container#animation
+ */
+function webpFrames(data: Buffer): Frame[] {
+  const u24 = (at: number) => data.readUIntLE(at, 3);
+  const frames: Frame[] = [];
+  for (let at = 12; at + 8 <= data.length; ) {
+    const name = data.toString("latin1", at, at + 4);
+    const size = data.readUInt32LE(at + 4);
+    if (name === "ANMF" && at + 8 + 12 <= data.length) {
+      const payload = at + 8;
+      frames.push({
+        left: 2 * u24(payload),
+        top: 2 * u24(payload + 3),
+        width: 1 + u24(payload + 6),
+        height: 1 + u24(payload + 9),
+      });
+    }
+    at += 8 + size + (size % 2);
+  }
+  return frames;
+}
+
+/**
+ * The canvas a browser paints: the header's size, grown to hold every frame where the format places frames
+ * of their own size (GIF image descriptors, WebP animation frames). A GIF whose screen is 1 × 1 and whose
+ * one image is 65535 × 65535 is decoded at the image's size (Chromium's GIF reader enlarges the screen to the
+ * first frame; every frame is allocated at its own size), so the pixel cap applies to the extent.
+ * https://source.chromium.org/chromium/chromium/src/+/main:third_party/skia/src/codec/SkGifCodec.cpp
+ */
+function canvasOf(
+  type: ImageContentType,
+  data: Buffer,
+  header: { width: number; height: number },
+): { width: number; height: number } {
+  const frames = type === "image/gif" ? walkGif(data).frames : type === "image/webp" ? webpFrames(data) : [];
+  return frames.reduce(
+    (canvas, frame) => ({
+      width: Math.max(canvas.width, frame.left + frame.width),
+      height: Math.max(canvas.height, frame.top + frame.height),
+    }),
+    header,
+  );
+}
+
+/** Formats whose frames lie throughout the file: the check reads all of such a file to see each one. */
+export function framesThroughout(head: Uint8Array): boolean {
+  const text = Buffer.from(head.buffer, head.byteOffset, Math.min(head.byteLength, 12)).toString("latin1");
+  return text.startsWith("GIF8") || (text.startsWith("RIFF") && text.slice(8, 12) === "WEBP");
 }
 
 /**

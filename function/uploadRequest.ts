@@ -3,6 +3,7 @@
 // token for an upload already started (the same, plus blobName, with its resume secret in a header).
 import { isIPv4, isIPv6 } from "node:net";
 import { IMAGE_EXTENSIONS, type ImageContentType, type IssuancePolicy } from "./policy";
+import { isUploadBlobName } from "./uploadNames";
 
 /** Query parameters the endpoint understands; anything else is refused rather than silently ignored. */
 export const UPLOAD_PARAMETERS = ["filename", "contentType", "size", "blobName"] as const;
@@ -87,8 +88,7 @@ const RESUME_INCOMPLETE = new RequestError(
 );
 
 /**
- * A resume names the blob the function chose for the upload (a random id and the extension of the content
- * type) and the secret that came with its first token. Whether the secret is right is the handler's check.
+ * A resume names the blob the function chose for the upload (uploadNames.ts) and the secret that came with its first token. Whether the secret is right is the handler's check.
  */
 function parseResume(
   blobName: string | undefined,
@@ -96,13 +96,7 @@ function parseResume(
   extension: string,
 ): { blobName: string; secret: string } | undefined {
   if (blobName === undefined && secret === undefined) return undefined;
-  if (
-    blobName !== undefined &&
-    // Signed in, the name starts with its owner's segment (identity/owner.ts); whose it is, the handler checks.
-    !new RegExp(
-      `^(?:[A-Za-z0-9_~-][A-Za-z0-9._-]{0,400}/)?[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\\.${extension}$`,
-    ).test(blobName)
-  ) {
+  if (blobName !== undefined && !isUploadBlobName(blobName, extension)) {
     throw new RequestError(
       `blobName must be the name the upload's first token gave, ending in .${extension} for its contentType, not ${quote(blobName)}.`,
     );
@@ -203,6 +197,31 @@ export function clientKey(forwardedFor: string | null): string {
   if (!address) return "unknown";
   if (address.family === 4) return `ipv4-${address.address}`;
   return `ipv6-${ipv6Hextets(address.address).slice(0, 4).join(":")}`;
+}
+
+/** A key the issuance limits count a caller under, and how many callers' limits that key gets. */
+export interface LimitTier {
+  readonly key: string;
+  readonly scale: number;
+}
+
+/**
+ * Every key a request counts against: its clientKey, and for IPv6 also its /56 (4 callers' limits) and its
+ * /48 (16 callers' limits). An end site is handed a /48 or a /56 (RIPE-690), and tunnel brokers give a /48
+ * for free: a /48 holds 65,536 /64s, so without the wider tiers one person would hold as many buckets. The
+ * wider tiers still leave a household or an office on one /48 room for several people at once.
+ * https://www.ripe.net/publications/docs/ripe-690/ (4.2, prefix assignment options)
+ */
+export function limitTiers(forwardedFor: string | null): readonly LimitTier[] {
+  const address = clientAddress(forwardedFor);
+  const key = clientKey(forwardedFor);
+  if (address?.family !== 6) return [{ key, scale: 1 }];
+  const hextets = ipv6Hextets(address.address);
+  return [
+    { key, scale: 1 },
+    { key: `ipv6-56-${[...hextets.slice(0, 3), hextets[3]?.slice(0, 2)].join(":")}`, scale: 4 },
+    { key: `ipv6-48-${hextets.slice(0, 3).join(":")}`, scale: 16 },
+  ];
 }
 
 /** The eight 16-bit groups of an IPv6 address (already checked by isIPv6), zero-padded. */

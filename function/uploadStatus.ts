@@ -8,16 +8,10 @@ import { loadCheckContext, type OutcomeStore } from "./outcomes";
 import type { Rendition } from "./photos/names";
 import { errorResponse, log, misconfigured, RESPONSE_HEADERS } from "./responses";
 import type { Settings } from "./settings";
+import { isUploadName } from "./uploadNames";
 import { storageFailureCause, uploadsServiceClient } from "./uploadsAccount";
 
 export const UPLOAD_STATUS_METHODS = ["GET"] as const;
-
-/**
- * The names the endpoint answers for: one path segment of letters, digits, `.`, `_` and `-`, as the
- * function and the page name uploads (`<id>.<extension>`), after the owner's segment when signed in
- * (identity/owner.ts). A blob with another name is still checked.
- */
-export const BLOB_NAME = /^(?:~?[A-Za-z0-9_-][A-Za-z0-9._-]{0,399}\/)?[A-Za-z0-9_-][A-Za-z0-9._-]{0,254}$/;
 
 export type UploadState =
   | { blobName: string; state: "pending" }
@@ -43,7 +37,8 @@ async function answer(request: HttpRequest, context: InvocationContext): Promise
     });
   }
   const blobName = routedBlobName(request.params);
-  if (!BLOB_NAME.test(blobName)) {
+  // The names the function and the page give uploads: a blob with another name is deleted unchecked.
+  if (!isUploadName(blobName)) {
     log(context, "warning", { event: "request.rejected", message: "malformed blob name" });
     return errorResponse(
       400,

@@ -2,7 +2,7 @@
 // bytes read, and the verdict carried out (a candidate read whole and processed, function/photos/, then
 // published to the verified container; or deleted) and recorded.
 import type { InvocationContext } from "@azure/functions";
-import { type BlobClient, type ContainerClient, RestError } from "@azure/storage-blob";
+import { BlobClient, type ContainerClient, RestError } from "@azure/storage-blob";
 import { SettingsError, settingsInvalidEvent } from "./appSettings";
 import { ownerMetadata } from "./identity/owner";
 import { loadCheckContext, type OutcomeStore } from "./outcomes";
@@ -15,11 +15,14 @@ import type { Settings } from "./settings";
 import {
   type BlobCreatedEvent,
   EventMessageError,
+  framesThroughout,
   judgeContent,
   judgeProperties,
+  judgeReadRefusal,
   parseBlobCreatedMessage,
   type Verdict,
 } from "./uploadCheck";
+import { declaredSize, isUploadName } from "./uploadNames";
 import { uploadsServiceClient } from "./uploadsAccount";
 import { HEAD_BYTES } from "./verification";
 
@@ -60,6 +63,16 @@ export async function validateUpload(message: unknown, context: InvocationContex
     log(context, "warning", {
       event: "validation.ignored",
       reason: "not the uploads container",
+      eventId: event.id,
+    });
+    return;
+  }
+  if (!isUploadName(event.blobName)) {
+    await deleteUnresolved(settings, event.blobName);
+    log(context, "warning", {
+      event: "validation.nameRefused",
+      reason: "not a name the function or the page gives uploads; deleted unchecked",
+      blobName: event.blobName,
       eventId: event.id,
     });
     return;
@@ -113,6 +126,7 @@ type CheckResult =
 export const checkSeams: {
   afterHeadRead?: (blobName: string) => Promise<void>;
   afterCopy?: (blobName: string) => Promise<void>;
+  beforeDelete?: (blobName: string) => Promise<void>;
 } = {};
 
 async function check(
@@ -143,24 +157,33 @@ async function check(
 
   const size = Math.max(event.contentLength, properties.contentLength ?? 0);
   let verdict: Decision | undefined = judgeProperties(
-    { blobType: properties.blobType ?? event.blobType, contentLength: size },
+    {
+      blobType: properties.blobType ?? event.blobType,
+      contentLength: size,
+      declaredBytes: declaredSize(event.blobName),
+      accessTier: properties.accessTier,
+      customerKey: properties.encryptionKeySha256 !== undefined,
+    },
     settings.policy.maxUploadBytes,
   );
   if (!verdict) {
     // A conditional range read: the bytes judged are those of the version the event is about.
-    const head = await settle(readHead(inbox, Math.min(size, HEAD_BYTES), conditions));
+    const head = await settle(readJudged(inbox, size, conditions));
     if (head === GONE) return { kind: "skipped", reason: "gone" };
     if (head === CHANGED) return { kind: "skipped", reason: "changed" };
     await checkSeams.afterHeadRead?.(event.blobName);
-    verdict = await judgeContent(
-      event.blobName,
-      head,
-      {
-        allowedContentTypes: settings.policy.allowedContentTypes,
-        maxImagePixels: settings.verification.maxImagePixels,
-      },
-      size <= HEAD_BYTES,
-    );
+    verdict =
+      "refused" in head
+        ? head.refused
+        : await judgeContent(
+            event.blobName,
+            head.bytes,
+            {
+              allowedContentTypes: settings.policy.allowedContentTypes,
+              maxImagePixels: settings.verification.maxImagePixels,
+            },
+            size,
+          );
   }
   // Only a candidate is read whole: what reaches the verified container is its processed image.
   let photo: Extract<ProcessedPhoto, { accepted: true }> | undefined;
@@ -214,8 +237,29 @@ async function check(
   }
   // Blob soft delete, where the account has it, keeps a deleted upload recoverable for its retention period.
   // https://learn.microsoft.com/azure/storage/blobs/soft-delete-blob-overview
-  await settle(inbox.delete({ conditions, deleteSnapshots: "include" }));
+  await deleteInbox(inbox, eTag);
   return { kind: "decided", verdict };
+}
+
+/**
+ * The bytes the verdict is drawn from: the first HEAD_BYTES, or the whole blob (already known to be within
+ * the size limit) for a format whose frames lie throughout the file, so that each frame's size is seen. A
+ * read the service refuses for good (judgeReadRefusal) is a refusal of the upload, not a failure to retry.
+ */
+async function readJudged(
+  blob: BlobClient,
+  size: number,
+  conditions: { ifMatch: string },
+): Promise<{ bytes: Uint8Array } | { refused: Verdict }> {
+  try {
+    const head = await readHead(blob, Math.min(size, HEAD_BYTES), conditions);
+    if (size <= head.length || !framesThroughout(head)) return { bytes: head };
+    return { bytes: await readHead(blob, size, conditions) };
+  } catch (error) {
+    const refused = error instanceof RestError ? judgeReadRefusal(error.code) : undefined;
+    if (refused) return { refused };
+    throw error;
+  }
 }
 
 /** At most `count` bytes from the start of the blob, and only if it is still the version named. */
@@ -319,9 +363,70 @@ async function settleExisting(
       renditions: parseRenditionsMetadata(metadata[RENDITIONS], verified.name),
     });
   }
-  await settle(inbox.delete({ conditions: { ifMatch: eTag }, deleteSnapshots: "include" }));
+  await deleteInbox(inbox, eTag);
   if (sameETag(sourceETag, eTag)) return { kind: "redelivered" };
   return { kind: "nameTaken", verifiedSourceETag: sourceETag };
+}
+
+/**
+ * Deletes the inbox blob of the version checked, whatever lease its uploader took: a `w` token may lease its
+ * blob (infinitely), and the delete then gets 412 LeaseIdMissing. The lease is broken at once (period 0)
+ * and the delete tried again; breaking needs no lease id. A blob gone or rewritten since (404, or 412
+ * ConditionNotMet) is left to its own event; any other failure throws, so the message is retried and, after
+ * the fifth try, poisoned (which the alert on the poison queue reports), rather than the blob left behind.
+ * https://learn.microsoft.com/rest/api/storageservices/lease-blob (break, x-ms-lease-break-period: 0)
+ * https://learn.microsoft.com/rest/api/storageservices/delete-blob (a leased blob needs the lease id)
+ * https://learn.microsoft.com/rest/api/storageservices/blob-service-error-codes (LeaseIdMissing, 412)
+ */
+async function deleteInbox(inbox: BlobClient, eTag: string): Promise<void> {
+  const conditions = { ifMatch: eTag };
+  await checkSeams.beforeDelete?.(inbox.name);
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      await inbox.delete({ conditions, deleteSnapshots: "include" });
+      return;
+    } catch (error) {
+      if (!isLeased(error)) {
+        if (error instanceof RestError && (error.statusCode === GONE || error.statusCode === CHANGED)) return;
+        throw error;
+      }
+    }
+    try {
+      await inbox.getBlobLeaseClient().breakLease(0, { conditions });
+    } catch (error) {
+      if (error instanceof RestError && (error.statusCode === GONE || error.statusCode === CHANGED)) return;
+      // 409: no lease any more (released meanwhile): the next delete goes through.
+      if (!(error instanceof RestError && error.statusCode === 409)) throw error;
+    }
+  }
+  throw new Error("the inbox blob was leased again each time its lease was broken, and is not deleted yet");
+}
+
+function isLeased(error: unknown): boolean {
+  return (
+    error instanceof RestError &&
+    error.statusCode === CHANGED &&
+    (error.code === "LeaseIdMissing" || error.code === "LeaseIdMismatchWithBlobOperation")
+  );
+}
+
+/**
+ * Deletes a blob whose name the function never gives (a container token's holder may store
+ * `../verified/y.png` by sending `..%2Fverified%2Fy.png`), never checking or resolving it: the SDK keeps a
+ * name's `/` and so its `.` and `..` segments, which the URL parser then resolves (WHATWG URL, path
+ * state), turning the name into another blob's. Here the whole name is one encoded segment (`/` as `%2F`,
+ * which the service decodes back into the name), so the request reaches this blob and no other.
+ * https://learn.microsoft.com/rest/api/storageservices/naming-and-referencing-containers--blobs--and-metadata#blob-names
+ * https://url.spec.whatwg.org/#single-dot-path-segment
+ */
+async function deleteUnresolved(settings: Settings, blobName: string): Promise<void> {
+  const container = uploadsServiceClient(settings.uploads).getContainerClient(settings.container);
+  const blob = new BlobClient(
+    `${container.url}/${encodeURIComponent(blobName)}`,
+    settings.uploads.credential,
+  );
+  // Whatever version is there: none of them is checked.
+  await deleteInbox(blob, "*");
 }
 
 const timestamp = () => new Date().toISOString();

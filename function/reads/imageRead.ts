@@ -7,7 +7,7 @@ import { authenticate, mayAccess, routedBlobName } from "../identity";
 import { loadCheckContext } from "../outcomes";
 import { errorResponse, log, misconfigured, RESPONSE_HEADERS } from "../responses";
 import { SigningUnavailableError } from "../signing";
-import { BLOB_NAME } from "../uploadStatus";
+import { isUploadName } from "../uploadNames";
 import { storageFailureCause } from "../uploadsAccount";
 import { readTargets, signReadUrl } from "./readTokens";
 
@@ -43,7 +43,7 @@ async function answer(request: HttpRequest, context: InvocationContext): Promise
     });
   }
   const blobName = routedBlobName(request.params);
-  if (!BLOB_NAME.test(blobName)) {
+  if (!isUploadName(blobName)) {
     return errorResponse(400, "The image name must be the blobName its upload was given.");
   }
   let loaded: ReturnType<typeof loadCheckContext>;

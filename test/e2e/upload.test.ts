@@ -58,7 +58,8 @@ describe("the upload page", () => {
 
     const row = await settledRow(page, "photo.png");
     expect(row).toMatchObject({ state: "done", retryVisible: false });
-    expect(row.blobName).toMatch(/^[0-9a-f-]{36}\.png$/);
+    // The name the function gave: a random id, the declared size and the type's extension.
+    expect(row.blobName).toMatch(new RegExp(`^[0-9a-f-]{36}-${png.length}\\.png$`));
     expect(row.status).toBe(`Done: uploaded as ${row.blobName}`);
     const blob = stack.images.getBlobClient(row.blobName as string);
     expect((await blob.downloadToBuffer()).equals(png)).toBe(true);

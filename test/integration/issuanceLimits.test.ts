@@ -88,6 +88,23 @@ describe("the token bucket over HTTP", () => {
     expect((await from("[2001:db8:5:7::1]:443")).status).toBe(200);
   });
 
+  test("one IPv6 /56 gets 4 times a caller's limits and one /48 16 times, however many /64s it holds", async () => {
+    configure({ [SETTING.issuanceBurst]: "2", [SETTING.issuanceRatePerMinute]: "1" });
+    const ok = async (addresses: string[]) => {
+      let issued = 0;
+      for (const address of addresses) if ((await from(address)).status === 200) issued++;
+      return issued;
+    };
+    // Ten /64s of one /56, two requests each: the /56 stops them at 4 × 2.
+    const in56 = Array.from({ length: 10 }, (_, index) => `[2001:db8:7:${index.toString(16)}::1]:443`);
+    expect(await ok([...in56, ...in56])).toBe(8);
+    // Twenty /56s of one /48, two requests each from one /64 in each: the /48 stops them at 16 × 2.
+    const in48 = Array.from({ length: 20 }, (_, index) => `[2001:db8:8:${index.toString(16)}00::1]:443`);
+    expect(await ok([...in48, ...in48])).toBe(32);
+    // Another /48 is another caller.
+    expect((await from("[2001:db8:9::1]:443")).status).toBe(200);
+  });
+
   test("a resume spends a token like any other request, and past the burst is refused before its secret is looked at", async () => {
     // A resume looks up whether its upload is finished in the outcomes' table: the same Azurite here.
     configure({
@@ -225,7 +242,30 @@ describe("with the table unreachable", () => {
     const events = (answer: typeof first) => answer.logs.map((line) => JSON.parse(line.message).event);
     expect(events(first)).toEqual(["limits.unavailable", "token.issued"]);
     expect(events(second)).toEqual(["token.issued"]);
+    // The line counts what the instance let through on its own counts, this request included.
+    expect(JSON.parse(first.logs[0]?.message ?? "{}")).toMatchObject({
+      action: "counting on this instance",
+      allowedSinceLast: 1,
+      refusedSinceLast: 0,
+    });
     expect(first.logs[0]?.message).not.toContain(EMULATOR_KEY.slice(0, 20));
+  });
+});
+
+describe("with the table unreachable, a flood from one address", () => {
+  test("gets no more tokens than the burst: the instance counts in memory with the same limits", async () => {
+    const deadPort = await freePort();
+    configure({
+      [SETTING.issuanceBurst]: "3",
+      [SETTING.issuanceRatePerMinute]: "1",
+      [SETTING.limitsStorage]:
+        `DefaultEndpointsProtocol=http;AccountName=${EMULATOR_ACCOUNT};AccountKey=${EMULATOR_KEY};` +
+        `TableEndpoint=http://127.0.0.1:${deadPort}/${EMULATOR_ACCOUNT}`,
+    });
+    const statuses: number[] = [];
+    for (let request = 0; request < 40; request++) statuses.push((await from("203.0.113.11")).status);
+    expect(statuses.filter((status) => status === 200)).toHaveLength(3);
+    expect(statuses.filter((status) => status === 429)).toHaveLength(37);
   });
 });
 
@@ -276,7 +316,7 @@ describe("a flood from one address", () => {
 });
 
 describe("with the limits' table missing", () => {
-  test("tokens are issued without the limits, the limiter naming the missing table, instead of 429 forever", async () => {
+  test("tokens are issued on the instance's own counts, the limiter naming the missing table, instead of 429 forever", async () => {
     configure({});
     const service = TableServiceClient.fromConnectionString(tables.connectionString, {
       allowInsecureConnection: true,
@@ -290,7 +330,10 @@ describe("with the limits' table missing", () => {
         limitsTableClient({ kind: "connectionString", connectionString: tables.connectionString }),
         { ratePerMinute: 1, burst: 10, dailyUploadBytes: 0 },
       );
-      await expect(limiter.check("ipv4-198.51.100.201", 0, Date.now())).rejects.toThrow(/TableNotFound/);
+      expect(await limiter.check("ipv4-198.51.100.201", 0, Date.now())).toMatchObject({
+        allowed: true,
+        fallback: expect.stringMatching(/TableNotFound/),
+      });
     } finally {
       await prepareLimitsTable(tables.connectionString);
     }

@@ -6,7 +6,7 @@ import { BlockBlobClient } from "@azure/storage-blob";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { SETTING } from "../../function/appSettings";
 import { loadCheckContext } from "../../function/outcomes";
-import { RESUME_GRACE_MINUTES, signResumeSecret } from "../../function/resume";
+import { RESUME_GRACE_MINUTES, resumableUntil, signResumeSecret } from "../../function/resume";
 import { RESUME_SECRET_HEADER } from "../../function/resumeProtocol";
 import { parseSettings } from "../../function/settings";
 import type { UploadCredentialsBody } from "../../function/tokens";
@@ -138,7 +138,7 @@ describe("a resume request", () => {
     const age = settings.policy.uploadTokenLifetimeMinutes + RESUME_GRACE_MINUTES + 1;
     const old = signResumeSecret(
       settings.resumeKey,
-      { blobName: first.blobName, size: SIZE },
+      { blobName: first.blobName, size: SIZE, generation: settings.tokenGeneration },
       new Date(Date.now() - age * 60_000),
     );
 
@@ -149,6 +149,27 @@ describe("a resume request", () => {
       error: "This upload can no longer be resumed: it was started too long ago. Start the upload again.",
       resume: "expired",
     });
+  });
+
+  test("close to the end of its window earns a token that expires when the window does, not later", async () => {
+    const first = await firstToken();
+    const settings = parseSettings({ [SETTING.connectionString]: stack.connectionString });
+    // Issued so long ago that 5 minutes of its window are left, less than an upload token's lifetime.
+    const issuedAt = new Date(
+      Math.floor(Date.now() / 1000) * 1000 -
+        (settings.policy.uploadTokenLifetimeMinutes + RESUME_GRACE_MINUTES - 5) * 60_000,
+    );
+    const secret = signResumeSecret(
+      settings.resumeKey,
+      { blobName: first.blobName, size: SIZE, generation: settings.tokenGeneration },
+      issuedAt,
+    );
+
+    const { status, body } = await resumeOf(first, secret);
+
+    expect(status).toBe(200);
+    const until = resumableUntil(issuedAt, settings.policy.uploadTokenLifetimeMinutes);
+    expect((body as { expiresOn: string }).expiresOn).toBe(until.toISOString());
   });
 
   test("without its secret is a 400 naming both the parameter and the header", async () => {

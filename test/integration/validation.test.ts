@@ -19,8 +19,9 @@ import { outcomesTableClient, parseOutcomesTable, TableOutcomeStore } from "../.
 import type { CredentialsBody, UploadCredentialsBody } from "../../function/tokens";
 import { decodeBase64 } from "../../function/uploadCheck";
 import { checkSeams } from "../../function/validateUpload";
-import { UPLOADS_CREATED_POISON_QUEUE, UPLOADS_CREATED_QUEUE } from "../../function/verification";
+import { HEAD_BYTES, UPLOADS_CREATED_POISON_QUEUE, UPLOADS_CREATED_QUEUE } from "../../function/verification";
 import { blobCreatedEvent, eventMessage } from "../../local/eventGrid";
+import { gifWithFrame } from "../support/images";
 import { samePixels } from "../support/photos";
 import { startTestStack, type TestStack } from "../support/stack";
 import { statusOf } from "../support/storage";
@@ -31,6 +32,9 @@ const html = Buffer.from("<!doctype html><html><body><script>alert(1)</script></
 /** Another PNG of the same size: its colours inverted. */
 let otherPng: Buffer;
 
+/** The stack's MAX_UPLOAD_BYTES: small, yet above HEAD_BYTES, so that a file the check reads whole fits. */
+const MAX_BYTES = HEAD_BYTES + 64 * 1024;
+
 let stack: TestStack;
 let service: BlobServiceClient;
 const inbox = () => service.getContainerClient(stack.container);
@@ -39,9 +43,9 @@ const queues = () => QueueServiceClient.fromConnectionString(stack.validationCon
 
 beforeAll(async () => {
   // Failed tries come back at once, so a poison message takes five quick tries rather than the host's pace.
-  // A small size limit, so that a blob over it is cheap to make.
+  // A small size limit, so that a blob over it is cheap to make, yet above the bytes the check reads first.
   stack = await startTestStack(
-    { [SETTING.maxUploadBytes]: "2048" },
+    { [SETTING.maxUploadBytes]: String(MAX_BYTES) },
     { checkUploads: true, queueBehaviour: { maxPollingIntervalMs: 200 } },
   );
   service = BlobServiceClient.fromConnectionString(stack.connectionString);
@@ -57,11 +61,12 @@ async function upload(
   contentType: string,
   extension: string,
   sentType = contentType,
+  declared = bytes.length,
 ): Promise<{ credentials: UploadCredentialsBody; eTag: string }> {
   const query = new URLSearchParams({
     filename: `file.${extension}`,
     contentType,
-    size: String(bytes.length),
+    size: String(declared),
   });
   const response = await fetch(`${stack.credentialsUrl}?${query}`);
   expect(response.status).toBe(200);
@@ -175,6 +180,56 @@ describe("an upload through a token", () => {
     );
   });
 
+  test("a GIF larger than the bytes read first is read whole: a bomb frame after them is found", async () => {
+    // A 1 × 1 screen, many small frames filling more than HEAD_BYTES, then one 20000 × 20000 frame.
+    const small = gifWithFrame([1, 1], [0, 0, 1, 1]);
+    const frame = small.subarray(13, small.length - 1);
+    const bomb = gifWithFrame([1, 1], [0, 0, 20000, 20000]).subarray(13);
+    const frames = Math.ceil(HEAD_BYTES / frame.length) + 1;
+    const gif = Buffer.concat([small.subarray(0, 13), ...Array.from({ length: frames }, () => frame), bomb]);
+    expect(gif.length).toBeGreaterThan(HEAD_BYTES);
+    const { credentials } = await upload(gif, "image/gif", "gif");
+    await stack.checksSettled();
+    expect(await verified().getBlobClient(credentials.blobName).exists()).toBe(false);
+    expect((await status(credentials.blobName)).body).toMatchObject({
+      state: "rejected",
+      reason: "the image is 20000 × 20000 pixels, over the limit of 100000000 pixels",
+    });
+  });
+
+  test("a blob larger than the size its token declared is rejected and deleted, so the allowance bounds what is stored", async () => {
+    // Zero padding after IEND is otherwise harmless: only the declaration refuses these bytes.
+    const padded = Buffer.concat([png, Buffer.alloc(1000)]);
+    const { credentials } = await upload(padded, "image/png", "png", "image/png", png.length);
+    await stack.checksSettled();
+    expect(await inbox().getBlobClient(credentials.blobName).exists()).toBe(false);
+    expect(await verified().getBlobClient(credentials.blobName).exists()).toBe(false);
+    expect((await status(credentials.blobName)).body).toEqual({
+      blobName: credentials.blobName,
+      state: "rejected",
+      reason: `the file is ${padded.length} bytes, more than the ${png.length} bytes declared for its token`,
+    });
+  });
+
+  test("a blob of exactly the declared size is accepted", async () => {
+    const padded = Buffer.concat([png, Buffer.alloc(1000)]);
+    const { credentials } = await upload(padded, "image/png", "png");
+    await stack.checksSettled();
+    expect((await status(credentials.blobName)).body).toMatchObject({ state: "accepted" });
+  });
+
+  test("a GIF with a 1 × 1 screen and a 20000 × 20000 frame is rejected at the frame's size and deleted", async () => {
+    const bomb = gifWithFrame([1, 1], [0, 0, 20000, 20000]);
+    const { credentials } = await upload(bomb, "image/gif", "gif");
+    await stack.checksSettled();
+    expect(await verified().getBlobClient(credentials.blobName).exists()).toBe(false);
+    expect(await inbox().getBlobClient(credentials.blobName).exists()).toBe(false);
+    expect((await status(credentials.blobName)).body).toMatchObject({
+      state: "rejected",
+      reason: "the image is 20000 × 20000 pixels, over the limit of 100000000 pixels",
+    });
+  });
+
   test("a JPEG declared as a PNG is rejected as the JPEG it is", async () => {
     const { credentials } = await upload(jpeg, "image/png", "png");
     await stack.checksSettled();
@@ -271,6 +326,97 @@ async function uploadThrough(
   }
   expect(ran).toBe(true);
 }
+
+describe("blobs the check cannot read", () => {
+  test("a blob put straight into the Archive tier is rejected and deleted, not retried until poisoned", async () => {
+    const query = new URLSearchParams({
+      filename: "x.png",
+      contentType: "image/png",
+      size: String(png.length),
+    });
+    const credentials = (await (
+      await fetch(`${stack.credentialsUrl}?${query}`)
+    ).json()) as UploadCredentialsBody;
+    await new BlockBlobClient(`${credentials.blobUrl}?${credentials.sasKey}`).upload(png, png.length, {
+      tier: "Archive",
+    });
+    await stack.checksSettled();
+    expect(await inbox().getBlobClient(credentials.blobName).exists()).toBe(false);
+    expect(await verified().getBlobClient(credentials.blobName).exists()).toBe(false);
+    expect((await status(credentials.blobName)).body).toEqual({
+      blobName: credentials.blobName,
+      state: "rejected",
+      reason: "the file was stored in the Archive tier, where it cannot be read: upload it without a tier",
+    });
+  });
+});
+
+describe("a lease the uploader takes on its blob", () => {
+  /**
+   * A per-upload token for `declared` bytes; `write` stores the blob with it, and just before the check
+   * deletes the blob, the token takes an infinite lease on it (a `w` token may).
+   */
+  async function leasedUpload(
+    declared: number,
+    write: (blob: string) => Promise<unknown>,
+  ): Promise<{ blobName: string; leased: () => boolean }> {
+    const query = new URLSearchParams({
+      filename: "x.png",
+      contentType: "image/png",
+      size: String(declared),
+    });
+    const response = await fetch(`${stack.credentialsUrl}?${query}`);
+    const credentials = (await response.json()) as UploadCredentialsBody;
+    const tokenUrl = `${credentials.blobUrl}?${credentials.sasKey}`;
+    let leased = false;
+    checkSeams.beforeDelete = async (blobName) => {
+      if (blobName !== credentials.blobName || leased) return;
+      await new BlockBlobClient(tokenUrl).getBlobLeaseClient().acquireLease(-1);
+      leased = true;
+    };
+    try {
+      await write(tokenUrl);
+      await stack.checksSettled();
+      await stack.checksSettled();
+    } finally {
+      checkSeams.beforeDelete = undefined;
+    }
+    return { blobName: credentials.blobName, leased: () => leased };
+  }
+
+  test.each([
+    [
+      "rejected HTML",
+      html.length,
+      (url: string) => new BlockBlobClient(url).upload(html, html.length),
+      "rejected",
+    ],
+    [
+      "a blob larger than its token declared",
+      png.length,
+      (url: string) =>
+        new BlockBlobClient(url).upload(Buffer.concat([png, Buffer.alloc(900)]), png.length + 900),
+      "rejected",
+    ],
+    [
+      "a 1 TiB page blob",
+      1024,
+      (url: string) => new PageBlobClient(url, new AnonymousCredential()).create(1024 ** 4),
+      "rejected",
+    ],
+    [
+      "an accepted image",
+      png.length,
+      (url: string) => new BlockBlobClient(url).upload(png, png.length),
+      "accepted",
+    ],
+  ])("%s is still deleted: the check breaks the lease", async (_, declared, write, state) => {
+    const { blobName, leased } = await leasedUpload(declared, write);
+    expect(leased()).toBe(true);
+    expect(await inbox().getBlobClient(blobName).exists()).toBe(false);
+    expect((await status(blobName)).body).toMatchObject({ state });
+  });
+});
 
 describe("an accepted name keeps its image", () => {
   test.each([
@@ -480,8 +626,11 @@ describe("blobs a container token makes that a per-upload token could not", () =
       "a block blob over MAX_UPLOAD_BYTES",
       "large.png",
       (url: string) =>
-        new BlockBlobClient(url).upload(Buffer.concat([png, Buffer.alloc(3000)]), png.length + 3000),
-      `the file is ${png.length + 3000} bytes, over the limit of 2048 bytes`,
+        new BlockBlobClient(url).upload(
+          Buffer.concat([png, Buffer.alloc(MAX_BYTES)]),
+          png.length + MAX_BYTES,
+        ),
+      `the file is ${png.length + MAX_BYTES} bytes, over the limit of ${MAX_BYTES} bytes`,
     ],
     [
       "an empty block blob",
@@ -496,6 +645,54 @@ describe("blobs a container token makes that a per-upload token could not", () =
     expect(await inbox().getBlobClient(name).exists()).toBe(false);
     expect(await verified().getBlobClient(name).exists()).toBe(false);
     expect((await status(name)).body).toEqual({ blobName: name, state: "rejected", reason });
+  });
+});
+
+describe("names the function never gives", () => {
+  const listInbox = async () => {
+    const names: string[] = [];
+    for await (const blob of inbox().listBlobsFlat()) names.push(blob.name);
+    return names;
+  };
+
+  test.each([
+    ["..%2Fverified%2Fdot.png", "../verified/dot.png"],
+    ["a%2F.%2Fb.png", "a/./b.png"],
+    ["sub%2Fphoto.png", "sub/photo.png"],
+  ])("a blob stored as %s is deleted unchecked, its name never resolved", async (path, stored) => {
+    const credentials = await containerToken();
+    const put = await fetch(`${credentials.url}/${credentials.container}/${path}?${credentials.sasKey}`, {
+      method: "PUT",
+      headers: { "x-ms-blob-type": "BlockBlob", "content-type": "image/png" },
+      body: png,
+    });
+    expect(put.status).toBe(201);
+    expect(await listInbox()).toContain(stored);
+    await stack.checksSettled();
+    expect(await listInbox()).not.toContain(stored);
+    expect(
+      await verified()
+        .getBlobClient(stored.split("/").pop() ?? "")
+        .exists(),
+    ).toBe(false);
+    expect(logEvents()).toContainEqual(
+      expect.objectContaining({ event: "validation.nameRefused", blobName: stored }),
+    );
+  });
+});
+
+describe("a name the emulator cannot list", () => {
+  test("a blob named a%00b.png does not stop the events of every other upload, and its name is reported", async () => {
+    const unlistable = inbox().getBlockBlobClient("a\u0000b.png");
+    await unlistable.upload(png, png.length);
+    try {
+      const { credentials } = await upload(png, "image/png", "png");
+      await stack.checksSettled();
+      expect((await status(credentials.blobName)).body).toMatchObject({ state: "accepted" });
+      expect(stack.logs.join("\n")).toContain('cannot list the blobs whose names start with "a"');
+    } finally {
+      await unlistable.delete();
+    }
   });
 });
 

@@ -1,7 +1,9 @@
 // The issuance limits' settings and their decision on each request: the token bucket (burst, refill,
 // Retry-After), the daily allowance of declared bytes, what is counted, and how their log lines are sampled.
+import type { TableClient } from "@azure/data-tables";
 import { describe, expect, test } from "vitest";
 import { SETTING, SettingsError } from "../../function/appSettings";
+import { TableLimiter } from "../../function/limiter";
 import {
   type ClientUsage,
   DEFAULT_DAILY_UPLOAD_BYTES_PER_CLIENT,
@@ -205,5 +207,44 @@ describe("the log sampler", () => {
     sampler.take("request.limited", 0);
     expect(sampler.take("limits.unavailable", 1).log).toBe(true);
     expect(sampler.take("request.limited", 2).log).toBe(false);
+  });
+});
+
+describe("with the limits' table failing", () => {
+  /** A table whose every call fails as a paused table service does (connection refused). */
+  const pausedTable = () => {
+    const refuse = () =>
+      Promise.reject(Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" }));
+    return { createEntity: refuse, updateEntity: refuse, getEntity: refuse } as unknown as TableClient;
+  };
+
+  test("one caller gets no more than the burst: the instance counts in memory with the same limits", async () => {
+    const limiter = new TableLimiter(pausedTable(), { ratePerMinute: 1, burst: 5, dailyUploadBytes: 0 });
+    const now = Date.now();
+    const decisions = [];
+    for (let request = 0; request < 50; request++)
+      decisions.push(await limiter.check("ipv4-192.0.2.7", 0, now));
+    expect(decisions.filter((decision) => decision.allowed)).toHaveLength(5);
+    expect(decisions.every((decision) => decision.countedOn === "memory")).toBe(true);
+    // Another caller has a bucket of its own.
+    expect((await limiter.check("ipv4-192.0.2.8", 0, now)).allowed).toBe(true);
+  });
+
+  test("the daily allowance holds in memory too", async () => {
+    const limiter = new TableLimiter(pausedTable(), { ratePerMinute: 0, burst: 1, dailyUploadBytes: 1000 });
+    const now = Date.now();
+    expect((await limiter.check("ipv4-192.0.2.9", 600, now)).allowed).toBe(true);
+    expect(await limiter.check("ipv4-192.0.2.9", 600, now)).toMatchObject({
+      allowed: false,
+      reason: "daily",
+    });
+  });
+
+  test("what was let through and refused is counted until it is reported, then starts again", async () => {
+    const limiter = new TableLimiter(pausedTable(), { ratePerMinute: 1, burst: 3, dailyUploadBytes: 0 });
+    const now = Date.now();
+    for (let request = 0; request < 10; request++) await limiter.check("ipv4-192.0.2.10", 0, now);
+    expect(limiter.takeFallbackCounts()).toEqual({ allowed: 3, refused: 7 });
+    expect(limiter.takeFallbackCounts()).toEqual({ allowed: 0, refused: 0 });
   });
 });

@@ -2,7 +2,7 @@
 // token's maximum age plus the grace, and signed with a key of its own derived from the account key.
 import { StorageSharedKeyCredential } from "@azure/storage-blob";
 import { describe, expect, test } from "vitest";
-import { humanPassKey, signHumanPass, verifyHumanPass } from "../../function/humanCheck";
+import { HUMAN_PASS_MINUTES, humanPassKey, signHumanPass, verifyHumanPass } from "../../function/humanCheck";
 import { deriveKey, KEY_LABELS } from "../../function/keyDerivation";
 import { parsePolicy } from "../../function/policy";
 import {
@@ -18,7 +18,7 @@ const credential = new StorageSharedKeyCredential(TEST_ACCOUNT, TEST_KEY);
 const key = deriveKey(credential, KEY_LABELS.resume);
 const ISSUED = new Date("2026-05-01T12:00:00Z");
 const LIFETIME = 15;
-const UPLOAD = { blobName: "0d4c9a53-3c1e-4f57-8a9b-2f64a1b0c9de.jpg", size: 52_428_800 };
+const UPLOAD = { blobName: "0d4c9a53-3c1e-4f57-8a9b-2f64a1b0c9de.jpg", size: 52_428_800, generation: 1 };
 const minutesAfter = (minutes: number) => new Date(ISSUED.getTime() + minutes * 60_000);
 
 describe("a resume secret", () => {
@@ -140,5 +140,61 @@ describe("a resume request", () => {
     expect(() => parseTokenRequest(query({ blobName: `../${UPLOAD.blobName}` }), policy, "1.abc")).toThrow(
       RequestError,
     );
+  });
+});
+
+describe("a resume secret and the token generation", () => {
+  test("a secret issued under one generation earns nothing under the next, however young", () => {
+    const first = signResumeSecret(key, { ...UPLOAD, generation: 1 }, ISSUED);
+    expect(verifyResumeSecret(key, { ...UPLOAD, generation: 1 }, first, minutesAfter(1), LIFETIME)).toBe(
+      "valid",
+    );
+    expect(verifyResumeSecret(key, { ...UPLOAD, generation: 2 }, first, minutesAfter(1), LIFETIME)).toBe(
+      "invalid",
+    );
+  });
+});
+
+describe("only the canonical form of a signed value", () => {
+  /** The same value with its last base64url character changed in the bits decoding drops. */
+  const otherLastCharacter = (value: string) => {
+    const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    const last = alphabet.indexOf(value.slice(-1));
+    return value.slice(0, -1) + alphabet[last ^ 1];
+  };
+  const secret = signResumeSecret(key, UPLOAD, ISSUED);
+  const passKey = humanPassKey(credential);
+  const pass = signHumanPass(passKey, "ipv4-192.0.2.1", minutesAfter(30));
+
+  test("decodes to the same bytes, yet a secret or a pass in another form is refused", () => {
+    expect(Buffer.from(otherLastCharacter(secret).split(".")[1] ?? "", "base64url")).toEqual(
+      Buffer.from(secret.split(".")[1] ?? "", "base64url"),
+    );
+    expect(verifyResumeSecret(key, UPLOAD, otherLastCharacter(secret), minutesAfter(1), LIFETIME)).toBe(
+      "invalid",
+    );
+    expect(verifyHumanPass(passKey, "ipv4-192.0.2.1", otherLastCharacter(pass), minutesAfter(1))).toBe(
+      "invalid",
+    );
+  });
+
+  test("a leading 0 in the time is refused", () => {
+    expect(verifyResumeSecret(key, UPLOAD, `0${secret}`, minutesAfter(1), LIFETIME)).toBe("invalid");
+    expect(verifyHumanPass(passKey, "ipv4-192.0.2.1", `0${pass}`, minutesAfter(1))).toBe("invalid");
+  });
+});
+
+describe("a human pass's expiry", () => {
+  test("further away than a pass is ever given for is refused, even though the function signed it", () => {
+    const passKey = humanPassKey(credential);
+    const now = ISSUED;
+    const inAYear = new Date(now.getTime() + 365 * 24 * 60 * 60_000);
+    expect(
+      verifyHumanPass(passKey, "ipv4-192.0.2.1", signHumanPass(passKey, "ipv4-192.0.2.1", inAYear), now),
+    ).toBe("invalid");
+    const inHalfAnHour = new Date(now.getTime() + HUMAN_PASS_MINUTES * 60_000);
+    expect(
+      verifyHumanPass(passKey, "ipv4-192.0.2.1", signHumanPass(passKey, "ipv4-192.0.2.1", inHalfAnHour), now),
+    ).toBe("valid");
   });
 });

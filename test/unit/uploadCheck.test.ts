@@ -9,9 +9,12 @@ import {
   EventMessageError,
   judgeContent,
   judgeProperties,
+  judgeReadRefusal,
   parseBlobCreatedMessage,
 } from "../../function/uploadCheck";
+import { declaredSize, uploadBlobName } from "../../function/uploadNames";
 import { DEFAULT_MAX_IMAGE_PIXELS, HEAD_BYTES } from "../../function/verification";
+import { gifWithFrame } from "../support/images";
 
 const fixture = (name: string) => readFileSync(join(__dirname, "../fixtures/images", name));
 const ALL_TYPES = Object.keys(IMAGE_EXTENSIONS) as ImageContentType[];
@@ -301,5 +304,169 @@ describe("queue messages", () => {
   ])("refuses %s with a message that says what is wrong", (_, message, says) => {
     expect(() => parseBlobCreatedMessage(message)).toThrow(EventMessageError);
     expect(() => parseBlobCreatedMessage(message)).toThrow(says);
+  });
+});
+
+describe("frames larger than the header says", () => {
+  test.each([
+    ["a 20000 × 20000 frame", [0, 0, 20000, 20000], "20000 × 20000"],
+    ["a 65535 × 65535 frame", [0, 0, 65535, 65535], "65535 × 65535"],
+    ["a small frame placed far off the screen", [60000, 60000, 10, 10], "60010 × 60010"],
+  ] as const)("a GIF with a 1 × 1 screen and %s is refused for its canvas", async (_, frame, size) => {
+    const gif = gifWithFrame([1, 1], [...frame]);
+    expect(gif.length).toBeLessThan(40);
+    const verdict = await judgeContent("bomb.gif", gif, rules, true);
+    expect(verdict).toMatchObject({ accepted: false, code: "tooManyPixels" });
+    expect(verdict.accepted ? "" : verdict.reason).toContain(`the image is ${size} pixels`);
+  });
+
+  test("a GIF whose frame fits its screen is accepted at the screen's size", async () => {
+    const verdict = await judgeContent("fine.gif", gifWithFrame([300, 200], [10, 10, 100, 100]), rules, true);
+    expect(verdict).toMatchObject({ accepted: true, width: 300, height: 200 });
+  });
+
+  test("a frame past the screen counts: the canvas grows to hold it", async () => {
+    const verdict = await judgeContent("grown.gif", gifWithFrame([10, 10], [5, 0, 20, 30]), rules, true);
+    expect(verdict).toMatchObject({ accepted: true, width: 25, height: 30 });
+  });
+
+  test("an animated WebP whose frame lies outside its 1 × 1 canvas is refused for the frame's extent", async () => {
+    const chunk = (name: string, payload: Buffer) => {
+      const head = Buffer.alloc(8);
+      head.write(name, 0, "latin1");
+      head.writeUInt32LE(payload.length, 4);
+      return Buffer.concat([head, payload, Buffer.alloc(payload.length % 2)]);
+    };
+    const u24 = (value: number) => Buffer.from([value & 0xff, (value >> 8) & 0xff, (value >> 16) & 0xff]);
+    const vp8x = Buffer.concat([Buffer.from([0x02, 0, 0, 0]), u24(0), u24(0)]);
+    const anim = Buffer.alloc(6);
+    // An ANMF frame at (2 × 10000, 2 × 10000), 16384 × 16384, with a lossless bitstream of its own.
+    const frameHead = Buffer.concat([
+      u24(10000),
+      u24(10000),
+      u24(16383),
+      u24(16383),
+      u24(0),
+      Buffer.from([0]),
+    ]);
+    const still = fixture("pixel.webp").subarray(12);
+    const body = Buffer.concat([
+      Buffer.from("WEBP", "latin1"),
+      chunk("VP8X", vp8x),
+      chunk("ANIM", anim),
+      chunk("ANMF", Buffer.concat([frameHead, still])),
+    ]);
+    const riff = Buffer.alloc(8);
+    riff.write("RIFF", 0, "latin1");
+    riff.writeUInt32LE(body.length, 4);
+    const verdict = await judgeContent("bomb.webp", Buffer.concat([riff, body]), rules, true);
+    expect(verdict).toMatchObject({ accepted: false, code: "tooManyPixels" });
+    expect(verdict.accepted ? "" : verdict.reason).toContain("36384 × 36384");
+  });
+});
+
+describe("the size a token declared", () => {
+  test("a name the function gave carries its declared size, and a blob over it is refused from its properties", () => {
+    const name = uploadBlobName(1000, "png");
+    expect(declaredSize(name)).toBe(1000);
+    const blob = { blobType: "BlockBlob", declaredBytes: declaredSize(name) };
+    expect(judgeProperties({ ...blob, contentLength: 1000 }, 50_000)).toBeUndefined();
+    expect(judgeProperties({ ...blob, contentLength: 1001 }, 50_000)).toMatchObject({ code: "overDeclared" });
+  });
+
+  test("a name without a size (a container token's) is held to the size limit only", () => {
+    expect(declaredSize("photo.png")).toBeUndefined();
+    expect(declaredSize(uploadBlobName(undefined, "png"))).toBeUndefined();
+  });
+});
+
+describe("blobs the check cannot read", () => {
+  const blob = { blobType: "BlockBlob", contentLength: 100 };
+
+  test("a blob in the Archive tier, or under a key of the uploader's, is refused from its properties", () => {
+    expect(judgeProperties({ ...blob, accessTier: "Archive" }, 1000)).toMatchObject({
+      code: "unreadableBlob",
+    });
+    expect(judgeProperties({ ...blob, customerKey: true }, 1000)).toMatchObject({ code: "unreadableBlob" });
+    expect(judgeProperties({ ...blob, accessTier: "Hot" }, 1000)).toBeUndefined();
+  });
+
+  test("a read the service refuses for good is a refusal; any other failure is left to retry", () => {
+    expect(judgeReadRefusal("BlobArchived")).toMatchObject({ accepted: false, code: "unreadableBlob" });
+    expect(judgeReadRefusal("BlobUsesCustomerSpecifiedEncryption")).toMatchObject({
+      reason:
+        "the file is encrypted with a key of the uploader's, which the check does not have: upload it without one",
+    });
+    expect(judgeReadRefusal("ServerBusy")).toBeUndefined();
+    expect(judgeReadRefusal(undefined)).toBeUndefined();
+  });
+});
+
+describe("the end of every format", () => {
+  const htmlTail = Buffer.from("<html><script>alert(document.cookie)</script></html>");
+
+  // After an ISO-BMFF file's boxes, the HTML's first bytes read as a box's size and type, a box that runs
+  // past the file's end: the structure does not end where the file does.
+  test.each([
+    ["pixel.webp", "tail.webp", "trailingData"],
+    ["pixel.avif", "tail.avif", "truncated"],
+    ["pixel.heic", "tail.heic", "truncated"],
+    ["pixel.heif", "tail.heif", "truncated"],
+  ])("%s with HTML after its end is refused", async (file, blobName, code) => {
+    const tailed = Buffer.concat([fixture(file), htmlTail]);
+    expect(await judgeContent(blobName, tailed, rules, true)).toMatchObject({ accepted: false, code });
+    const boxed = Buffer.concat([fixture(file), Buffer.from([0, 0, 0, 8]), Buffer.from("free"), htmlTail]);
+    expect(await judgeContent(blobName, boxed, rules, true)).toMatchObject({ accepted: false });
+  });
+
+  test.each(["pixel.webp", "pixel.avif"])(
+    "%s larger than the bytes read is refused when its structure ends before the file does",
+    async (file) => {
+      const image = fixture(file);
+      const name = `big.${file.split(".")[1]}`;
+      // Only the image was read, but the blob holds 1 MiB more: the structure accounts for none of it.
+      expect(await judgeContent(name, image, rules, image.length + 1024 * 1024)).toMatchObject({
+        code: "trailingData",
+      });
+      expect(await judgeContent(name, image, rules, image.length)).toMatchObject({ accepted: true });
+    },
+  );
+
+  test("a WebP whose RIFF size claims more than the file holds is cut short", async () => {
+    const webp = Buffer.from(fixture("pixel.webp"));
+    webp.writeUInt32LE(webp.readUInt32LE(4) + 100, 4);
+    expect(await judgeContent("cut.webp", webp, rules, true)).toMatchObject({ code: "truncated" });
+  });
+
+  test("a GIF with no image in it is refused", async () => {
+    const gif = fixture("pixel.gif");
+    // The screen descriptor and its colour table, then at once the trailer.
+    const empty = Buffer.concat([gif.subarray(0, 13 + 6), Buffer.from([0x3b])]);
+    expect(await judgeContent("empty.gif", empty, rules, true)).toMatchObject({
+      accepted: false,
+      code: "noImage",
+    });
+  });
+
+  /** The fixture GIF with a comment extension holding `text` before its image. */
+  function gifWithComment(text: string): Buffer {
+    const gif = fixture("pixel.gif");
+    const data = Buffer.from(text, "latin1");
+    const comment = Buffer.concat([Buffer.from([0x21, 0xfe, data.length]), data, Buffer.from([0])]);
+    return Buffer.concat([gif.subarray(0, 19), comment, gif.subarray(19)]);
+  }
+
+  test("a GIF/JS polyglot whose script sits in a comment extension is refused", async () => {
+    const polyglot = gifWithComment("*/=alert(document.cookie)/*");
+    expect(await judgeContent("polyglot.gif", polyglot, rules, true)).toMatchObject({
+      accepted: false,
+      code: "gifText",
+    });
+  });
+
+  test("a GIF whose comment is plain words, as image editors write, is accepted", async () => {
+    expect(await judgeContent("gimp.gif", gifWithComment("Created with GIMP"), rules, true)).toMatchObject({
+      accepted: true,
+    });
   });
 });

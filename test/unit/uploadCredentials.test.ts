@@ -4,6 +4,7 @@ import { describe, expect, test } from "vitest";
 import { configureAccessPolicyCheck } from "../../function/accessPolicies";
 import { SETTING } from "../../function/appSettings";
 import { httpFunctions } from "../../function/functions";
+import { RESUME_SECRET_HEADER } from "../../function/resumeProtocol";
 import { configureSettings } from "../../function/settings";
 import { connectionStrings, TEST_ACCOUNT } from "../support/accounts";
 import { invoke, LIMITS_OFF, POLICIES_IN_PLACE } from "../support/function";
@@ -41,7 +42,7 @@ describe("GET /api/credentials?filename=…&contentType=…", () => {
       "sasKey",
       "url",
     ]);
-    expect(body.blobName).toMatch(new RegExp(`^${UUID}\\.jpg$`));
+    expect(body.blobName).toMatch(new RegExp(`^${UUID}-2048\\.jpg$`));
     expect(body.blobName).not.toContain("holiday");
     expect(body.blobUrl).toBe(`https://${TEST_ACCOUNT}.blob.core.windows.net/images/${body.blobName}`);
     expect(body.blobUrl).not.toContain("sig=");
@@ -211,3 +212,18 @@ function isValidUpload(query: string): boolean {
     Number(size) <= 50 * 1024 * 1024
   );
 }
+
+describe("raising TOKEN_GENERATION", () => {
+  test("ends every resume secret issued before: a generation-1 secret gets no generation-2 token", async () => {
+    const query = "?filename=a.png&contentType=image/png&size=1000";
+    const first = await invoke(instance({ [SETTING.tokenGeneration]: "1" }), { query });
+    expect(first.status).toBe(200);
+    const { blobName, resumeSecret } = first.body as { blobName: string; resumeSecret: string };
+    const resumed = await invoke(instance({ [SETTING.tokenGeneration]: "2" }), {
+      query: `${query}&blobName=${blobName}`,
+      headers: { [RESUME_SECRET_HEADER]: resumeSecret },
+    });
+    expect(resumed.status).toBe(403);
+    expect(resumed.body).toMatchObject({ resume: "invalid" });
+  });
+});
