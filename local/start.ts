@@ -96,17 +96,11 @@ async function main(): Promise<void> {
         `  upload status           ${stack.statusUrl("{blobName}").replace("%7BblobName%7D", "{blobName}")}`,
         `  verified images         ${stack.blobServiceUrl}/${stack.verifiedContainer}`,
         `  upload page             ${stack.pageUrl}`,
-        `  allowed origins         ${allowedOrigins.join(", ")}`,
+        `  allowed origins         ${stack.allowedOrigins.join(", ")}`,
         ...(certificate ? certificateAdvice(stack.blobServiceUrl, certificate) : []),
         "Press Ctrl-C to stop.",
       ].join("\n"),
     );
-    const pageOrigin = stack.pageUrl ? new URL(stack.pageUrl).origin : undefined;
-    if (pageOrigin && !allowedOrigins.includes(pageOrigin)) {
-      console.warn(
-        `valet: the page's origin ${pageOrigin} is not in ${ENV.origins}; its uploads will be refused.`,
-      );
-    }
   } catch (error) {
     if (
       error instanceof UsageError ||
