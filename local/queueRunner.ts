@@ -1,58 +1,37 @@
 // Runs a queue-triggered function the way the Functions host's queue trigger does: receive a batch, hide each
 // message while the function runs, delete it when the function succeeds, make it visible again after
 // `visibilityTimeout` when it fails, and move it to `<queue>-poison` once it has been dequeued
-// `maxDequeueCount` times. The defaults are the host's (host.json `extensions.queues`), except the
-// polling interval, shorter on loopback.
+// `maxDequeueCount` times. Every figure is function/host.json's (`extensions.queues`, read by
+// function/queueTrigger.ts), so the local stack waits exactly as Azure's host would.
 // https://learn.microsoft.com/azure/azure-functions/functions-bindings-storage-queue#host-json
 // https://learn.microsoft.com/azure/azure-functions/functions-bindings-storage-queue-trigger#poison-messages
 // https://learn.microsoft.com/azure/azure-functions/functions-bindings-storage-queue-trigger#peek-lock
 import { randomUUID } from "node:crypto";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { InvocationContext, type LogLevel, type StorageQueueHandler } from "@azure/functions";
 import { type DequeuedMessageItem, type QueueClient, QueueServiceClient } from "@azure/storage-queue";
+import { type MessageEncoding, QUEUE_TRIGGER } from "../function/queueTrigger";
 import { decodeBase64 } from "../function/uploadCheck";
 
-/** How the queue trigger reads a message's text: decoded from base64 (the host's default) or as it is. */
-export type MessageEncoding = "base64" | "none";
-
-/**
- * The encoding function/host.json gives the queue trigger (`extensions.queues.messageEncoding`), so that the
- * local runner and Azure read messages alike from one setting.
- * https://learn.microsoft.com/azure/azure-functions/functions-bindings-storage-queue#host-json
- */
-export function hostMessageEncoding(
-  hostJsonPath = join(__dirname, "../function/host.json"),
-): MessageEncoding {
-  const host = JSON.parse(readFileSync(hostJsonPath, "utf8")) as {
-    extensions?: { queues?: { messageEncoding?: unknown } };
-  };
-  const value = host.extensions?.queues?.messageEncoding ?? "base64";
-  if (typeof value === "string" && ["base64", "none"].includes(value.toLowerCase())) {
-    return value.toLowerCase() as MessageEncoding;
-  }
-  throw new Error(`${hostJsonPath}: extensions.queues.messageEncoding must be "base64" or "none"`);
-}
-
 export interface QueueBehaviour {
-  /** Messages received at once (host default 16). */
+  /** Messages received at once. */
   batchSize: number;
-  /** Tries before a message goes to the poison queue (host default 5). */
+  /** Tries before a message goes to the poison queue. */
   maxDequeueCount: number;
-  /** How long a failed message stays hidden before its next try, in seconds (host default 0). */
+  /** How long a failed message stays hidden before its next try, in seconds. */
   visibilityTimeoutSeconds: number;
-  /** The longest wait between polls of an empty queue (host default 1 minute; 1 s here). */
+  /** The longest wait between polls of an empty queue. */
   maxPollingIntervalMs: number;
   /** How long a message stays hidden while the function runs, in seconds (the host's 10 minutes). */
   runningVisibilitySeconds: number;
 }
 
+/** function/host.json's figures, as Azure's host applies them. */
 export const HOST_QUEUE_BEHAVIOUR: QueueBehaviour = {
-  batchSize: 16,
-  maxDequeueCount: 5,
-  visibilityTimeoutSeconds: 0,
-  maxPollingIntervalMs: 1000,
+  batchSize: QUEUE_TRIGGER.batchSize,
+  maxDequeueCount: QUEUE_TRIGGER.maxDequeueCount,
+  visibilityTimeoutSeconds: QUEUE_TRIGGER.visibilityTimeoutMs / 1000,
+  maxPollingIntervalMs: QUEUE_TRIGGER.maxPollingIntervalMs,
   runningVisibilitySeconds: 600,
 };
 
@@ -81,7 +60,7 @@ export function poisonQueueName(queueName: string): string {
 
 export function startQueueRunner(options: QueueRunnerOptions): QueueRunner {
   const behaviour = { ...HOST_QUEUE_BEHAVIOUR, ...options.behaviour };
-  const encoding = options.messageEncoding ?? hostMessageEncoding();
+  const encoding = options.messageEncoding ?? QUEUE_TRIGGER.messageEncoding;
   const service = QueueServiceClient.fromConnectionString(options.connectionString);
   const queue = service.getQueueClient(options.queueName);
   const poison = service.getQueueClient(poisonQueueName(options.queueName));
