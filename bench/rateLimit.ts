@@ -5,7 +5,7 @@ import type { Environment } from "../function/appSettings";
 import { httpFunctions } from "../function/functions";
 import { CREDENTIALS_ROUTE } from "../function/routes";
 import { configureSettings } from "../function/settings";
-import { alternate, type BenchRow, round } from "./results";
+import { alternate, type BenchRow, percentile, round } from "./results";
 
 export interface RateLimitOptions {
   runs: number;
@@ -82,10 +82,6 @@ export async function benchRateLimit(options: RateLimitOptions): Promise<BenchRo
       addedP50Ms: round(project.median - baseline.median, 4),
     },
   };
-}
-
-function percentile(sorted: readonly number[], fraction: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * fraction))] as number;
 }
 
 function median(values: readonly number[]): number {

@@ -28,6 +28,7 @@ import { freePort } from "../local/ports";
 import { prepareLimitsTable, prepareUploadsStorage } from "../local/storage";
 import { assertTrusted, ensureLocalCertificate, type LocalCertificate, runTrusting } from "../local/tls";
 import { DEFAULT_UPLOAD_TUNING } from "../web/config";
+import { benchCheckLatency } from "./checkLatency";
 import { benchColdStart } from "./coldStart";
 import { benchHttp } from "./http";
 import { baselineAccount, benchIssuance, signerForSettings } from "./issuance";
@@ -83,6 +84,7 @@ function sizes(smoke: boolean) {
           ],
         },
         validation: { runs: 1, largeBytes: 2 * MIB, uploads: 5 },
+        checkLatency: { uploads: 3 },
       }
     : {
         issuance: { runs: 5, runMs: 1000 },
@@ -100,6 +102,7 @@ function sizes(smoke: boolean) {
           ],
         },
         validation: { runs: 3, largeBytes: 50 * MIB, uploads: 200 },
+        checkLatency: { uploads: 21 },
       };
 }
 
@@ -138,11 +141,11 @@ export async function runBenchmarks(options: BenchOptions): Promise<BenchResults
     await prepareUploadsStorage(azurite.connectionString, settings.container, [PAGE_ORIGIN]);
     const rows: BenchRow[] = [];
 
-    log("1/8 issuance in process…");
+    log("1/9 issuance in process…");
     rows.push(await benchIssuance({ ...size.issuance, accountKey: EMULATOR_KEY }));
-    log("2/8 issuance over HTTP…");
+    log("2/9 issuance over HTTP…");
     rows.push(await benchHttp({ ...size.http, env: { ...instanceEnv, BENCH_ACCOUNT_KEY: EMULATOR_KEY } }));
-    log("3/8 cold start…");
+    log("3/9 cold start…");
     rows.push(
       await benchColdStart({
         ...size.coldStart,
@@ -151,7 +154,7 @@ export async function runBenchmarks(options: BenchOptions): Promise<BenchResults
         signer: signerForSettings(EMULATOR_KEY),
       }),
     );
-    log("4/8 upload…");
+    log("4/9 upload…");
     host = await startFunctionHost({ host: HOST, port: await freePort(HOST), allowedOrigins: [] });
     rows.push(
       await benchUpload({
@@ -162,7 +165,7 @@ export async function runBenchmarks(options: BenchOptions): Promise<BenchResults
       }),
     );
 
-    log("5/8 issuance with the limits on and off…");
+    log("5/9 issuance with the limits on and off…");
     rows.push(
       await benchRateLimit({
         ...size.rateLimit,
@@ -178,7 +181,7 @@ export async function runBenchmarks(options: BenchOptions): Promise<BenchResults
       }),
     );
 
-    log("6/8 the page on shaped networks…");
+    log("6/9 the page on shaped networks…");
     rows.push(
       ...(await benchShapedUploads({
         ...size.shaped,
@@ -190,7 +193,7 @@ export async function runBenchmarks(options: BenchOptions): Promise<BenchResults
       })),
     );
 
-    log("7/8 the check of stored uploads…");
+    log("7/9 the check of stored uploads…");
     rows.push(
       ...(await benchValidation({
         ...size.validation,
@@ -200,7 +203,7 @@ export async function runBenchmarks(options: BenchOptions): Promise<BenchResults
       })),
     );
 
-    log("8/8 keyless signing against the account key…");
+    log("8/9 keyless signing against the account key…");
     // Its own blob service: HTTPS with Entra ID bearer tokens, which keyless signing needs.
     keylessAzurite = await startAzurite({
       host: HOST,
@@ -221,6 +224,10 @@ export async function runBenchmarks(options: BenchOptions): Promise<BenchResults
         credential: () => localIdentityCredential(),
       }),
     );
+
+    log("9/9 commit to verdict after an idle queue…");
+    // Last: a whole local stack of its own, whose function settings replace this process's.
+    rows.push(await benchCheckLatency({ ...size.checkLatency, pageOrigin: PAGE_ORIGIN }));
 
     const results: BenchResults = {
       date: new Date().toISOString(),

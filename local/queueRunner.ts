@@ -26,6 +26,9 @@ export interface QueueBehaviour {
   runningVisibilitySeconds: number;
 }
 
+/** The wait after the first empty poll; each further one doubles it, up to maxPollingInterval. */
+export const FIRST_POLL_WAIT_MS = 50;
+
 /** function/host.json's figures, as Azure's host applies them. */
 export const HOST_QUEUE_BEHAVIOUR: QueueBehaviour = {
   batchSize: QUEUE_TRIGGER.batchSize,
@@ -71,7 +74,7 @@ export function startQueueRunner(options: QueueRunnerOptions): QueueRunner {
   // keep retrying it for many seconds.
   const wake = new AbortController();
   const loop = (async () => {
-    let wait = 50;
+    let wait = FIRST_POLL_WAIT_MS;
     while (!stopped) {
       let messages: DequeuedMessageItem[] = [];
       try {
@@ -91,7 +94,7 @@ export function startQueueRunner(options: QueueRunnerOptions): QueueRunner {
         busy++;
         await Promise.all(messages.map((message) => run(message)));
         busy--;
-        wait = 50;
+        wait = FIRST_POLL_WAIT_MS;
         continue;
       }
       // The host backs off exponentially on an empty queue, up to maxPollingInterval.

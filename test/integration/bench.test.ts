@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { type BenchResults, formatTable } from "../../bench/results";
 import { runBenchmarks } from "../../bench/run";
+import { QUEUE_TRIGGER } from "../../function/queueTrigger";
 import { trustedCertificate } from "../support/tls";
 
 let dir: string;
@@ -31,7 +32,7 @@ describe("a smoke run of the benchmark", () => {
     expect(Number.isNaN(Date.parse(written.date))).toBe(false);
   });
 
-  test("has the issuance, HTTP, cold-start, upload and rate-limit rows in order, then the shaped uploads, the check and keyless", () => {
+  test("has the issuance, HTTP, cold-start, upload and rate-limit rows in order, then the shaped uploads, the check, keyless and the check's latency", () => {
     expect(written.rows.map((row) => row.id)).toEqual([
       "issuance",
       "http",
@@ -44,6 +45,7 @@ describe("a smoke run of the benchmark", () => {
       "validationBytes",
       "validationRate",
       "keyless",
+      "checkLatency",
     ]);
   });
 
@@ -176,5 +178,20 @@ describe("the rows of the check of stored uploads", () => {
     expect(row).toMatchObject({ title: "8. Validations per second, local queue", better: "higher" });
     expect(row?.details.issuancePerSecond).toBe(Math.round(http?.project.median ?? 0));
     expect(row?.details.uploadsPerRun).toBeGreaterThan(0);
+  });
+});
+
+describe("the check's latency row", () => {
+  test("times commit to verdict in seconds after an idle queue, with host.json's timings and both p95s", () => {
+    const row = written.rows.find((candidate) => candidate.id === "checkLatency");
+    expect(row).toMatchObject({ unit: "s p50", better: "lower", target: "p95 ≤ 3 s" });
+    expect(row?.details).toMatchObject({
+      maxPollingIntervalMs: QUEUE_TRIGGER.maxPollingIntervalMs,
+      visibilityTimeoutMs: QUEUE_TRIGGER.visibilityTimeoutMs,
+    });
+    expect(row?.details.idleAtLeastMs).toBeGreaterThan(QUEUE_TRIGGER.maxPollingIntervalMs);
+    for (const key of ["idleP50Seconds", "idleP95Seconds", "warmP50Seconds", "warmP95Seconds"]) {
+      expect(row?.details[key]).toBeGreaterThan(0);
+    }
   });
 });
