@@ -434,6 +434,37 @@ describe("each policy reports a resource that breaks it", () => {
     expect(reported).toEqual([expect.stringContaining("FUNCTIONS_WORKER_RUNTIME")]);
   });
 
+  test("host-diagnostic-events-off names the feature flag a site with identity-based host storage lacks", async () => {
+    const site = (settings: { name: string; value: string }[]) => ({
+      ...FLEX_SITE,
+      siteConfig: {
+        appSettings: [{ name: "AzureWebJobsStorage__accountName", value: "valetrt" }, ...settings],
+      },
+    });
+    const lacking = await violations(
+      policy("host-diagnostic-events-off"),
+      "azure-native:web:WebApp",
+      site([]),
+    );
+    expect(lacking).toEqual([
+      expect.stringContaining("AzureWebJobsFeatureFlags must include DisableDiagnosticEventLogging"),
+    ]);
+    const other = await violations(
+      policy("host-diagnostic-events-off"),
+      "azure-native:web:WebApp",
+      site([{ name: "AzureWebJobsFeatureFlags", value: "EnableWorkerIndexing" }]),
+    );
+    expect(other).toHaveLength(1);
+    const set = await violations(
+      policy("host-diagnostic-events-off"),
+      "azure-native:web:WebApp",
+      site([
+        { name: "AzureWebJobsFeatureFlags", value: "EnableWorkerIndexing, DisableDiagnosticEventLogging" },
+      ]),
+    );
+    expect(set).toEqual([]);
+  });
+
   test.each([
     ["storage-https-only", { ...SECURE_ACCOUNT, enableHttpsTrafficOnly: false }, /enableHttpsTrafficOnly/],
     [

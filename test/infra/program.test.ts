@@ -258,6 +258,8 @@ describe("with the default config", () => {
   test("host storage is identity-based: the runtime account's name, no connection string or key", () => {
     const settings = appSettings(functionApp(run));
     expect(settings.AzureWebJobsStorage__accountName).toBe(nameOf(runtimeAccount(run)));
+    // No diagnostic-events table on the runtime account, where the app holds no table role.
+    expect(settings.AzureWebJobsFeatureFlags).toBe("DisableDiagnosticEventLogging");
     expect(Object.keys(settings)).not.toContain("AzureWebJobsStorage");
     // Flex Consumption refuses these: runtime and package location live in functionAppConfig.
     for (const refused of [
