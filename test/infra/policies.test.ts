@@ -364,10 +364,17 @@ describe("the policy pack over the program's own resources", () => {
   });
 
   test("a subscription created without waiting for the topic's sender role is reported", async () => {
-    const sender = run.resources.find((resource) => resource.name === QUEUE_SENDER);
+    // Neither on the role nor on the wait for its roles to take effect, which depends on the role.
+    const waitsFor = run.resources
+      .filter(
+        (resource) =>
+          resource.name === QUEUE_SENDER || resource.type === "pulumi-nodejs:dynamic/valet:RoleSettle",
+      )
+      .map((resource) => resource.urn);
+    expect(waitsFor).toHaveLength(2);
     const stack = altered("azure-native:eventgrid:SystemTopicEventSubscription", (subscription) => ({
       ...subscription,
-      dependencies: (subscription.dependencies ?? []).filter((urn) => urn !== sender?.urn),
+      dependencies: (subscription.dependencies ?? []).filter((urn) => !waitsFor.includes(urn)),
     }));
     expect(await stackViolations(eventDeliveryRolesFirst(), stack)).toEqual([
       expect.stringMatching(/is created before its topic's identity may send to its queue/),

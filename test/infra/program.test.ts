@@ -889,6 +889,17 @@ describe("the check after each upload", () => {
     expect(subscription().dependencies).toEqual(expect.arrayContaining([sender.urn, deadLetters.urn]));
   });
 
+  test("the subscription waits, bounded, for the topic's two role assignments to take effect", () => {
+    const sender = only(run, ROLE_ASSIGNMENT, "uploads-created-queue-sender");
+    const deadLetters = only(run, ROLE_ASSIGNMENT, "uploads-created-deadletter-writer");
+    const settle = only(run, "pulumi-nodejs:dynamic/valet:RoleSettle", "uploads-created-roles-effective");
+    expect(settle.inputs.settleMinutes).toBe(10);
+    expect(settle.propertyDependencies?.assignedAt).toEqual(
+      expect.arrayContaining([sender.urn, deadLetters.urn]),
+    );
+    expect(subscription().dependencies).toContain(settle.urn);
+  });
+
   test("the subscription also waits for the code's publish, which waits out role propagation", () => {
     expect(subscription().dependencies).toContain(publish(run).urn);
     // Only the subscription: the topic and its roles are made early, so their roles have those minutes.
