@@ -5,7 +5,7 @@ import type { Environment } from "../function/appSettings";
 import { httpFunctions } from "../function/functions";
 import { CREDENTIALS_ROUTE } from "../function/routes";
 import { configureSettings } from "../function/settings";
-import { alternate, type BenchRow, round } from "./results";
+import { alternate, type BenchRow, percentile, round } from "./results";
 
 export interface RateLimitOptions {
   runs: number;
@@ -86,10 +86,6 @@ export async function handlerLatencies(next: () => HttpRequest, count: number): 
     }
   }
   return times.sort((a, b) => a - b);
-}
-
-export function percentile(sorted: readonly number[], fraction: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * fraction))] as number;
 }
 
 export function medianOf(values: readonly number[]): number {

@@ -19,7 +19,8 @@ export interface BenchRow {
     | "keyless"
     | "photoProcessing"
     | "photoMemory"
-    | "signIn";
+    | "signIn"
+    | "checkLatency";
   title: string;
   unit: string;
   /** Whether a larger figure is better (throughput) or a smaller one (time). */
@@ -58,6 +59,11 @@ export function median(values: readonly number[]): number {
   return sorted.length % 2 === 1
     ? (sorted[middle] as number)
     : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
+}
+
+/** The value at `fraction` (0.95 for p95) of values sorted in ascending order. */
+export function percentile(sorted: readonly number[], fraction: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * fraction))] as number;
 }
 
 export function figure(runs: readonly number[]): Figure {

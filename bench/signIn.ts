@@ -6,8 +6,8 @@ import { type Environment, SETTING } from "../function/appSettings";
 import { CREDENTIALS_ROUTE } from "../function/routes";
 import { configureSettings } from "../function/settings";
 import { startIssuerStandIn } from "../local/issuer";
-import { handlerLatencies, medianOf, percentile } from "./rateLimit";
-import { alternate, type BenchRow, round } from "./results";
+import { handlerLatencies, medianOf } from "./rateLimit";
+import { alternate, type BenchRow, percentile, round } from "./results";
 
 export interface SignInOptions {
   runs: number;

@@ -10,6 +10,7 @@ import { parseRenditionsMetadata, renditionsMetadata } from "./photos/names";
 import type { EncodedImage, ProcessedPhoto } from "./photos/process";
 import { preparePhoto, writeRenditions } from "./photos/store";
 import { isImageContentType } from "./policy";
+import { QUEUE_TRIGGER } from "./queueTrigger";
 import { log } from "./responses";
 import type { Settings } from "./settings";
 import {
@@ -23,8 +24,8 @@ import {
   type Verdict,
 } from "./uploadCheck";
 import { declaredSize, isUploadName } from "./uploadNames";
-import { uploadsServiceClient } from "./uploadsAccount";
-import { HEAD_BYTES } from "./verification";
+import { storageFailureCause, uploadsServiceClient } from "./uploadsAccount";
+import { HEAD_BYTES, UPLOADS_CREATED_POISON_QUEUE } from "./verification";
 
 /** 404: the blob (or the version of it the event names) is gone; 412: it was written again since. */
 const GONE = 404;
@@ -32,7 +33,7 @@ const CHANGED = 412;
 
 /**
  * Returning acknowledges the message (the host deletes it); throwing leaves it for the host to retry, and
- * after the fifth try to move to the poison queue. Only transient failures and configuration faults throw: a
+ * after host.json's maxDequeueCount tries to move to the poison queue. Only transient failures and configuration faults throw: a
  * message that is not an event cannot become one, so it is logged and acknowledged rather than retried.
  * https://learn.microsoft.com/azure/azure-functions/functions-bindings-storage-queue-trigger#poison-messages
  */
@@ -49,6 +50,32 @@ export async function validateUpload(message: unknown, context: InvocationContex
     });
     return;
   }
+  try {
+    await checkEvent(event, context);
+  } catch (error) {
+    // The host moves the message to the poison queue after this try, and the upload stays pending (the
+    // inbox's lifecycle rule deletes it in the end): the one alert an operator gets, naming the blob, so that
+    // the event can be sent again once the cause is fixed (docs/security.md, "Replay a poisoned check").
+    const dequeueCount = Number(context.triggerMetadata?.dequeueCount);
+    if (dequeueCount >= QUEUE_TRIGGER.maxDequeueCount) {
+      log(context, "error", {
+        event: "validation.abandoned",
+        message: `The check of ${event.blobName} failed ${dequeueCount} times; its event goes to ${UPLOADS_CREATED_POISON_QUEUE} and the upload stays pending until the event is sent again.`,
+        // Storage's answer by its status alone; the check's own errors say which step failed.
+        cause:
+          error instanceof RestError || !(error instanceof Error)
+            ? storageFailureCause(error)
+            : error.message,
+        blobName: event.blobName,
+        eTag: event.eTag,
+        eventId: event.id,
+      });
+    }
+    throw error;
+  }
+}
+
+async function checkEvent(event: BlobCreatedEvent, context: InvocationContext): Promise<void> {
   let loaded: ReturnType<typeof loadCheckContext>;
   try {
     loaded = loadCheckContext();

@@ -1,7 +1,10 @@
 // Publishes the function package to the Flex Consumption app from `pulumi up`: a dynamic resource whose
 // inputs carry the package's SHA-256, so a code change redeploys, an unchanged package does not, and
-// `pulumi preview` shows the pending deploy (only create/update publish; check and diff never act).
+// `pulumi preview` shows the pending deploy (only create/update publish; check and diff never act). A
+// publish ends once the app lists every function (oneDeploy.ts, syncTriggers), so whatever depends on it,
+// the Event Grid subscription first, starts with the queue trigger known to the platform.
 import * as pulumi from "@pulumi/pulumi";
+import { FUNCTION_NAMES } from "../function/routes";
 import { deployCredential } from "./deployCredential";
 import type { FunctionApp } from "./functionApp";
 import { publishPackage } from "./oneDeploy";
@@ -23,6 +26,10 @@ export interface DeploymentInputs {
   /** Recorded for people reading the state. */
   appName: string;
   resourceGroupName: string;
+  /** The app's ARM resource id: after the publish, its triggers are synced there. */
+  siteId?: string;
+  /** Every function the package registers: the publish is done once the app lists them all. */
+  functionNames?: string[];
 }
 
 export interface DeploymentOutputs extends DeploymentInputs {
@@ -64,7 +71,7 @@ export async function deployPackage(inputs: DeploymentInputs): Promise<Deploymen
   }
   // The provider runs where `pulumi up` runs, at deploy time: its environment (a laptop's `az login`, a CI
   // job's OIDC variables) is the sign-in to use, as it is for the azure-native provider.
-  const { credential, scope, source } = deployCredential(process.env);
+  const { credential, scope, source, resourceManager } = deployCredential(process.env);
   const getToken = async () => {
     try {
       const token = await credential.getToken(scope);
@@ -78,7 +85,15 @@ export async function deployPackage(inputs: DeploymentInputs): Promise<Deploymen
       );
     }
   };
-  const result = await publishPackage({ scmHost: inputs.scmHost, zip, getToken });
+  const result = await publishPackage({
+    scmHost: inputs.scmHost,
+    zip,
+    getToken,
+    // A state written before the sync existed has no siteId: that publish waits for the deployment alone.
+    sync: inputs.siteId
+      ? { resourceManager, siteId: inputs.siteId, functionNames: inputs.functionNames ?? [] }
+      : undefined,
+  });
   return { ...inputs, deploymentId: result.deploymentId ?? "" };
 }
 
@@ -113,6 +128,31 @@ export function checkDeployment(news: Record<string, unknown>): pulumi.dynamic.C
   }
   if (zipPath !== UNKNOWN && (typeof zipPath !== "string" || zipPath === "")) {
     failures.push({ property: "zipPath", reason: "zipPath must name the function package's zip file." });
+  }
+  const { siteId, functionNames } = news;
+  if (
+    siteId !== UNKNOWN &&
+    siteId !== undefined &&
+    (typeof siteId !== "string" ||
+      !/^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.Web\/sites\/[^/]+$/i.test(
+        siteId,
+      ))
+  ) {
+    failures.push({
+      property: "siteId",
+      reason: `siteId must be the app's resource id (/subscriptions/…/providers/Microsoft.Web/sites/<app>), got ${JSON.stringify(siteId)}.`,
+    });
+  }
+  if (
+    functionNames !== undefined &&
+    (!Array.isArray(functionNames) ||
+      functionNames.length === 0 ||
+      !functionNames.every((name) => typeof name === "string" && name !== ""))
+  ) {
+    failures.push({
+      property: "functionNames",
+      reason: "functionNames must list every function the package registers.",
+    });
   }
   return failures;
 }
@@ -191,6 +231,8 @@ export class FunctionDeployment extends pulumi.ComponentResource {
         zipPath: args.package.zipPath,
         appName: app.name,
         resourceGroupName: args.resourceGroupName,
+        siteId: app.id,
+        functionNames: [...FUNCTION_NAMES],
       },
       // Children do not inherit a component's dependsOn: the publish names what it waits for itself.
       { parent: this, dependsOn: [args.functionApp] },

@@ -25,14 +25,17 @@ const CLOUDS = {
   public: {
     audience: "https://management.core.windows.net/",
     authorityHost: "https://login.microsoftonline.com",
+    resourceManager: "https://management.azure.com",
   },
   usgovernment: {
     audience: "https://management.core.usgovcloudapi.net/",
     authorityHost: "https://login.microsoftonline.us",
+    resourceManager: "https://management.usgovcloudapi.net",
   },
   china: {
     audience: "https://management.core.chinacloudapi.cn/",
     authorityHost: "https://login.chinacloudapi.cn",
+    resourceManager: "https://management.chinacloudapi.cn",
   },
 } as const;
 
@@ -114,6 +117,11 @@ export interface DeployCredential {
    * the scope the Azure CLI caches (AzureCliCredential turns it back into `--resource <audience>`).
    */
   scope: string;
+  /**
+   * Azure Resource Manager's endpoint in that cloud, where the publish syncs the app's triggers.
+   * https://learn.microsoft.com/azure/azure-resource-manager/management/control-plane-and-data-plane
+   */
+  resourceManager: string;
   /** How it signs in, for messages. */
   source: "GitHub OIDC" | "DefaultAzureCredential";
 }
@@ -141,12 +149,14 @@ export function deployCredential(env: Environment, fetchImpl: typeof fetch = fet
         },
       ),
       scope,
+      resourceManager: cloud.resourceManager,
       source: "GitHub OIDC",
     };
   }
   return {
     credential: new DefaultAzureCredential({ authorityHost: cloud.authorityHost }),
     scope,
+    resourceManager: cloud.resourceManager,
     source: "DefaultAzureCredential",
   };
 }

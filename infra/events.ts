@@ -7,6 +7,7 @@ import * as eventgrid from "@pulumi/azure-native/eventgrid";
 import * as storage from "@pulumi/azure-native/storage";
 import * as pulumi from "@pulumi/pulumi";
 import { ROLE } from "./platformRules";
+import { RoleSettle } from "./roleSettle";
 import { principalOf, roleGranter } from "./roles";
 
 /** A blob was created or replaced (Put Blob, Put Block List, Copy Blob, …). */
@@ -88,6 +89,13 @@ export class UploadEvents extends pulumi.ComponentResource {
       role: ROLE.storageBlobDataContributor,
     });
 
+    // Event Grid refuses to create the subscription until the identity can reach the destination, and a new
+    // assignment may take up to ten minutes to apply: waited for here, that long after the assignments were
+    // made, rather than failing the first `pulumi up` (infra/roleSettle.ts).
+    const rolesEffective = new RoleSettle(`${name}-roles-effective`, [queueSender, deadLetterWriter], {
+      parent: this,
+    });
+
     // Only blobs created in the inbox: the subject of a blob event is
     // /blobServices/default/containers/<container>/blobs/<name>, and the trailing slash keeps out a
     // container whose name merely starts with the inbox's. Delivered in the Event Grid schema, one event per
@@ -127,7 +135,10 @@ export class UploadEvents extends pulumi.ComponentResource {
           },
         },
       },
-      { parent: this, dependsOn: [queueSender, deadLetterWriter, ...(args.subscribeAfter ?? [])] },
+      {
+        parent: this,
+        dependsOn: [queueSender, deadLetterWriter, rolesEffective, ...(args.subscribeAfter ?? [])],
+      },
     );
 
     this.topicName = topic.name;

@@ -16,7 +16,12 @@ import {
   VALIDATION_QUEUE_SERVICE_URI,
   VALIDATION_TABLE_SERVICE_URI,
 } from "../function/verification";
-import { HOST_STORAGE_ACCOUNT_SETTING, ROLE } from "./platformRules";
+import {
+  DISABLE_DIAGNOSTIC_EVENTS_FLAG,
+  HOST_FEATURE_FLAGS_SETTING,
+  HOST_STORAGE_ACCOUNT_SETTING,
+  ROLE,
+} from "./platformRules";
 import { principalOf, roleGranter } from "./roles";
 import { checkAccountBaseName, SECURE_ACCOUNT, withoutTrailingSlash } from "./storage";
 
@@ -173,6 +178,8 @@ export class FunctionApp extends pulumi.ComponentResource {
         // Identity-based host storage: the account name alone, no key, no connection string.
         // https://learn.microsoft.com/azure/azure-functions/functions-reference#connecting-to-host-storage-with-an-identity
         { name: HOST_STORAGE_ACCOUNT_SETTING, value: runtimeAccount.name },
+        // No diagnostic-events table on that account: the app holds no table role there (platformRules.ts).
+        { name: HOST_FEATURE_FLAGS_SETTING, value: DISABLE_DIAGNOSTIC_EVENTS_FLAG },
         // The limits' table, reached with the same identity, named the way Functions names an identity-based
         // connection to Tables (`<prefix>__tableServiceUri`).
         // https://learn.microsoft.com/azure/azure-functions/functions-bindings-storage-table#connections

@@ -31,6 +31,19 @@ export interface PublishOptions {
   transientRetries?: number;
   /** Recorded by the platform as the deployment's author. */
   deployer?: string;
+  /** After a successful deployment, sync the app's triggers through ARM and wait until its functions are listed. */
+  sync?: SyncOptions;
+}
+
+export interface SyncOptions {
+  /** Azure Resource Manager's endpoint for the app's cloud, e.g. `https://management.azure.com`. */
+  resourceManager: string;
+  /** The app's resource id (`/subscriptions/…/providers/Microsoft.Web/sites/<app>`). */
+  siteId: string;
+  /** Every function the package registers: the publish is done once the app lists them all. */
+  functionNames: readonly string[];
+  /** How long to keep syncing and listing before failing the publish (5 minutes by default). */
+  timeoutMs?: number;
 }
 
 export interface PublishResult {
@@ -135,7 +148,9 @@ export async function publishPackage(options: PublishOptions): Promise<PublishRe
   const storageDeadline = Date.now() + (options.storageRetryMs ?? 10 * 60_000);
   for (let attempt = 1; ; attempt++) {
     try {
-      return await pollDeployment(publication, await postPackage(publication));
+      const result = await pollDeployment(publication, await postPackage(publication));
+      if (options.sync) await syncTriggers(publication, options.sync);
+      return result;
     } catch (error) {
       if (!(error instanceof StorageNotYetAuthorized)) throw error;
       if (Date.now() >= storageDeadline) {
@@ -148,6 +163,92 @@ export async function publishPackage(options: PublishOptions): Promise<PublishRe
       await sleep(backoff(publication.retryDelayMs, attempt));
     }
   }
+}
+
+/**
+ * ARM's API version for the site's sync and function list.
+ * https://learn.microsoft.com/rest/api/appservice/web-apps/sync-function-triggers
+ * https://learn.microsoft.com/rest/api/appservice/web-apps/list-functions
+ */
+const WEB_API_VERSION = "2024-04-01";
+
+/**
+ * Makes the platform know the new functions before anything depends on them. A deployment Kudu reports as
+ * succeeded on Flex does not always sync triggers, and an unsynced queue trigger never wakes a
+ * scaled-to-zero app: upload events would wait in the queue until they expire
+ * (Azure/azure-functions-host#10169, Azure/functions-action#373, microsoft/azure-pipelines-tasks#22354; in the
+ * first two, syncing again until the functions are listed is what works). So: `POST <site>/syncfunctiontriggers`, then `GET <site>/functions`,
+ * again after a pause while any function of the package is missing, until `timeoutMs` has passed; each
+ * request with the publish's transient-retry rules. Functions the app lists beyond the package's (Flex's
+ * `WarmUp`) are ignored.
+ * https://learn.microsoft.com/azure/azure-functions/functions-deployment-technologies#trigger-syncing
+ * https://github.com/Azure/azure-functions-host/issues/10169
+ * https://github.com/Azure/functions-action/issues/373
+ * https://github.com/microsoft/azure-pipelines-tasks/issues/22354
+ */
+async function syncTriggers(publication: Publication, sync: SyncOptions): Promise<void> {
+  const base = sync.resourceManager.replace(/\/+$/, "");
+  const url = (action: string) => new URL(`${base}${sync.siteId}/${action}?api-version=${WEB_API_VERSION}`);
+  const deadline = Date.now() + (sync.timeoutMs ?? 5 * 60_000);
+  let missing = [...sync.functionNames];
+  for (;;) {
+    const synced = await send(publication, url("syncfunctiontriggers"), async () => ({
+      method: "POST",
+      headers: { Authorization: await authorization(publication), "Content-Length": "0" },
+    }));
+    if (!synced.ok) {
+      throw new PublishError(
+        `Syncing the triggers of ${sync.siteId} failed with HTTP ${synced.status}: ` +
+          serviceMessage(publication, await synced.text()) +
+          (synced.status === 401 || synced.status === 403
+            ? " (the deploying identity needs a role such as Website Contributor on the function app)"
+            : ""),
+      );
+    }
+    await synced.body?.cancel();
+    const listed = await send(publication, url("functions"), async () => ({
+      method: "GET",
+      headers: { Authorization: await authorization(publication), "Cache-Control": "no-cache" },
+    }));
+    const text = await listed.text();
+    if (!listed.ok) {
+      throw new PublishError(
+        `Listing the functions of ${sync.siteId} failed with HTTP ${listed.status}: ${serviceMessage(publication, text)}`,
+      );
+    }
+    const names = listedFunctionNames(text);
+    missing = sync.functionNames.filter((name) => !names.includes(name));
+    if (missing.length === 0) return;
+    if (Date.now() >= deadline) {
+      throw new PublishError(
+        `The deployment to ${publication.scmHost} succeeded, but after syncing its triggers the app still does ` +
+          `not list ${missing.join(", ")}: an unsynced queue trigger never wakes the app. Check the app's ` +
+          "logs for a start-up error, then run the deployment again.",
+      );
+    }
+    await sleep(publication.pollIntervalMs);
+  }
+}
+
+/**
+ * The function names in ARM's list (`{ value: [{ name: "<app>/<function>", properties: { name? } }] }`).
+ * https://learn.microsoft.com/rest/api/appservice/web-apps/list-functions
+ */
+function listedFunctionNames(text: string): string[] {
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    return [];
+  }
+  const value = (body as { value?: unknown } | null)?.value;
+  if (!Array.isArray(value)) return [];
+  return value
+    .map((entry: { name?: unknown; properties?: { name?: unknown } }) => {
+      if (typeof entry?.properties?.name === "string") return entry.properties.name;
+      return typeof entry?.name === "string" ? (entry.name.split("/").pop() ?? "") : "";
+    })
+    .filter((name) => name !== "");
 }
 
 /** Uploads the zip; answers the upload's accepted response, or throws what the refusal means. */

@@ -113,6 +113,20 @@ export const MAX_ORIGINS = CORS_LIMITS.maxOriginsPerRule;
  */
 export const HOST_STORAGE_ACCOUNT_SETTING = "AzureWebJobsStorage__accountName";
 
+/**
+ * The Functions host's feature flags, and the one this app sets: with identity-based host storage and no
+ * table role on the runtime account, the host's diagnostic-events repository (a table it creates on
+ * AzureWebJobsStorage) fails with 403 every ten minutes (Azure/azure-functions-host#10995, #10163).
+ * `DisableDiagnosticEventLogging` turns that repository off, rather than granting the app a table role on
+ * the whole runtime account.
+ * https://learn.microsoft.com/azure/azure-functions/functions-app-settings#azurewebjobsfeatureflags
+ * https://github.com/Azure/azure-functions-host/blob/dev/src/WebJobs.Script/ScriptConstants.cs (FeatureFlagDisableDiagnosticEventLogging)
+ * https://github.com/Azure/azure-functions-host/issues/10995
+ * https://github.com/Azure/azure-functions-host/issues/10163
+ */
+export const HOST_FEATURE_FLAGS_SETTING = "AzureWebJobsFeatureFlags";
+export const DISABLE_DIAGNOSTIC_EVENTS_FLAG = "DisableDiagnosticEventLogging";
+
 /** Built-in role definition ids (the same GUID in every subscription). */
 export const ROLE = {
   /**

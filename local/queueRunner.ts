@@ -1,72 +1,40 @@
 // Runs a queue-triggered function the way the Functions host's queue trigger does: receive a batch, hide each
 // message while the function runs, delete it when the function succeeds, make it visible again after
 // `visibilityTimeout` when it fails, and move it to `<queue>-poison` once it has been dequeued
-// `maxDequeueCount` times. The defaults are the host's (host.json `extensions.queues`), except the
-// polling interval, shorter on loopback.
+// `maxDequeueCount` times. Every figure is function/host.json's (`extensions.queues`, read by
+// function/queueTrigger.ts), so the local stack waits exactly as Azure's host would.
 // https://learn.microsoft.com/azure/azure-functions/functions-bindings-storage-queue#host-json
 // https://learn.microsoft.com/azure/azure-functions/functions-bindings-storage-queue-trigger#poison-messages
 // https://learn.microsoft.com/azure/azure-functions/functions-bindings-storage-queue-trigger#peek-lock
 import { randomUUID } from "node:crypto";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { InvocationContext, type LogLevel, type StorageQueueHandler } from "@azure/functions";
 import { type DequeuedMessageItem, type QueueClient, QueueServiceClient } from "@azure/storage-queue";
+import { type MessageEncoding, QUEUE_TRIGGER } from "../function/queueTrigger";
 import { decodeBase64 } from "../function/uploadCheck";
 
-/** How the queue trigger reads a message's text: decoded from base64 (the host's default) or as it is. */
-export type MessageEncoding = "base64" | "none";
-
-/**
- * The encoding function/host.json gives the queue trigger (`extensions.queues.messageEncoding`), so that the
- * local runner and Azure read messages alike from one setting.
- * https://learn.microsoft.com/azure/azure-functions/functions-bindings-storage-queue#host-json
- */
-export function hostMessageEncoding(
-  hostJsonPath = join(__dirname, "../function/host.json"),
-): MessageEncoding {
-  const host = JSON.parse(readFileSync(hostJsonPath, "utf8")) as {
-    extensions?: { queues?: { messageEncoding?: unknown } };
-  };
-  const value = host.extensions?.queues?.messageEncoding ?? "base64";
-  if (typeof value === "string" && ["base64", "none"].includes(value.toLowerCase())) {
-    return value.toLowerCase() as MessageEncoding;
-  }
-  throw new Error(`${hostJsonPath}: extensions.queues.messageEncoding must be "base64" or "none"`);
-}
-
-/**
- * The batch function/host.json gives the queue trigger (`extensions.queues.batchSize`, the host's default 16),
- * so that the local runner takes as many messages at once as Azure does.
- * https://learn.microsoft.com/azure/azure-functions/functions-bindings-storage-queue#host-json
- */
-export function hostBatchSize(hostJsonPath = join(__dirname, "../function/host.json")): number {
-  const host = JSON.parse(readFileSync(hostJsonPath, "utf8")) as {
-    extensions?: { queues?: { batchSize?: unknown } };
-  };
-  const value = host.extensions?.queues?.batchSize ?? 16;
-  if (typeof value === "number" && Number.isInteger(value) && value >= 1 && value <= 32) return value;
-  throw new Error(`${hostJsonPath}: extensions.queues.batchSize must be a whole number from 1 to 32`);
-}
-
 export interface QueueBehaviour {
-  /** Messages received at once (function/host.json's batchSize; the host's default 16). */
+  /** Messages received at once. */
   batchSize: number;
-  /** Tries before a message goes to the poison queue (host default 5). */
+  /** Tries before a message goes to the poison queue. */
   maxDequeueCount: number;
-  /** How long a failed message stays hidden before its next try, in seconds (host default 0). */
+  /** How long a failed message stays hidden before its next try, in seconds. */
   visibilityTimeoutSeconds: number;
-  /** The longest wait between polls of an empty queue (host default 1 minute; 1 s here). */
+  /** The longest wait between polls of an empty queue. */
   maxPollingIntervalMs: number;
   /** How long a message stays hidden while the function runs, in seconds (the host's 10 minutes). */
   runningVisibilitySeconds: number;
 }
 
+/** The wait after the first empty poll; each further one doubles it, up to maxPollingInterval. */
+export const FIRST_POLL_WAIT_MS = 50;
+
+/** function/host.json's figures, as Azure's host applies them. */
 export const HOST_QUEUE_BEHAVIOUR: QueueBehaviour = {
-  batchSize: hostBatchSize(),
-  maxDequeueCount: 5,
-  visibilityTimeoutSeconds: 0,
-  maxPollingIntervalMs: 1000,
+  batchSize: QUEUE_TRIGGER.batchSize,
+  maxDequeueCount: QUEUE_TRIGGER.maxDequeueCount,
+  visibilityTimeoutSeconds: QUEUE_TRIGGER.visibilityTimeoutMs / 1000,
+  maxPollingIntervalMs: QUEUE_TRIGGER.maxPollingIntervalMs,
   runningVisibilitySeconds: 600,
 };
 
@@ -95,7 +63,7 @@ export function poisonQueueName(queueName: string): string {
 
 export function startQueueRunner(options: QueueRunnerOptions): QueueRunner {
   const behaviour = { ...HOST_QUEUE_BEHAVIOUR, ...options.behaviour };
-  const encoding = options.messageEncoding ?? hostMessageEncoding();
+  const encoding = options.messageEncoding ?? QUEUE_TRIGGER.messageEncoding;
   const service = QueueServiceClient.fromConnectionString(options.connectionString);
   const queue = service.getQueueClient(options.queueName);
   const poison = service.getQueueClient(poisonQueueName(options.queueName));
@@ -106,7 +74,7 @@ export function startQueueRunner(options: QueueRunnerOptions): QueueRunner {
   // keep retrying it for many seconds.
   const wake = new AbortController();
   const loop = (async () => {
-    let wait = 50;
+    let wait = FIRST_POLL_WAIT_MS;
     while (!stopped) {
       let messages: DequeuedMessageItem[] = [];
       try {
@@ -126,7 +94,7 @@ export function startQueueRunner(options: QueueRunnerOptions): QueueRunner {
         busy++;
         await Promise.all(messages.map((message) => run(message)));
         busy--;
-        wait = 50;
+        wait = FIRST_POLL_WAIT_MS;
         continue;
       }
       // The host backs off exponentially on an empty queue, up to maxPollingInterval.

@@ -7,6 +7,8 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Environment, SETTING } from "../function/appSettings";
+import { loadLimiter } from "../function/limiter";
+import { loadOutcomeStore } from "../function/outcomes";
 import { CREDENTIALS_ROUTE, UPLOAD_STATUS_ROUTE } from "../function/routes";
 import { configureSettings, loadSettings } from "../function/settings";
 import type { SigningMode } from "../function/signingMode";
@@ -81,6 +83,8 @@ export interface LocalStackOptions {
 }
 
 export interface LocalStack {
+  /** The origins the blob service and the function allow: those given, and the page's own when it is served. */
+  readonly allowedOrigins: readonly string[];
   /** The blob service URL tokens name: the front's, when there is one. */
   readonly blobServiceUrl: string;
   /** Azurite's own account-key connection string, without the front: for preparing and inspecting storage, in either mode. */
@@ -126,6 +130,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       location: options.dataDir,
       portVariable,
     });
+    const allowedOrigins = withPageOrigin(options);
     const signing = options.signing ?? "accountKey";
     const tls = signing === "identity" ? trustedCertificate(options.certificate) : undefined;
     const azurite = await startAzurite({ ...service(options.blobPort, options.portVariables?.blob), tls });
@@ -179,8 +184,12 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       signing === "identity" ? { uploadsCredential: localIdentityCredential() } : {},
     );
     const settings = loadSettings();
+    // Every setting an instance reads as it starts (function/index.ts), so that a bad one stops the stack
+    // before anything listens, rather than answering every request with 500.
+    loadLimiter();
+    loadOutcomeStore();
     const { container, policy } = settings;
-    await prepareUploadsStorage(azurite.connectionString, container, options.allowedOrigins);
+    await prepareUploadsStorage(azurite.connectionString, container, allowedOrigins);
     const { verifiedContainer } = settings.verification;
     await prepareValidationStorage(azurite.connectionString, validationConnectionString, verifiedContainer);
     // Before tokens can be issued, so that every upload through this stack has its event.
@@ -207,7 +216,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const host = await startFunctionHost({
       host: options.host,
       port: options.functionPort,
-      allowedOrigins: [...options.allowedOrigins, ...(options.functionOnlyOrigins ?? [])],
+      allowedOrigins: [...allowedOrigins, ...(options.functionOnlyOrigins ?? [])],
       log: options.log,
       portVariable: options.portVariables?.function,
       queues: { connections: appSettings, behaviour: options.queueBehaviour },
@@ -242,6 +251,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       if (!stopped) options.onFailure?.(error, stop());
     });
     return {
+      allowedOrigins,
       blobServiceUrl: settings.blobServiceUrl,
       connectionString: azurite.connectionString,
       signing,
@@ -269,6 +279,21 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     await stop();
     throw error;
   }
+}
+
+/**
+ * The origins given, plus the page's own when the stack serves it: the page on any port can upload, as the
+ * deployed page's origin is always in the deployment's CORS rule (infra/index.ts, `pageOrigin`).
+ */
+export function withPageOrigin(
+  options: Pick<LocalStackOptions, "allowedOrigins" | "host" | "web">,
+): string[] {
+  const origins = [...options.allowedOrigins];
+  if (options.web) {
+    const pageOrigin = `http://${options.host ?? "127.0.0.1"}:${options.web.port}`;
+    if (!origins.includes(pageOrigin)) origins.push(pageOrigin);
+  }
+  return origins;
 }
 
 /** The certificate keyless mode serves, once this process is known to trust it. */

@@ -101,18 +101,12 @@ async function main(): Promise<void> {
         `  upload status           ${stack.statusUrl("{blobName}").replace("%7BblobName%7D", "{blobName}")}`,
         `  verified images         ${stack.blobServiceUrl}/${stack.verifiedContainer}`,
         `  upload page             ${stack.pageUrl}`,
-        `  allowed origins         ${allowedOrigins.join(", ")}`,
+        `  allowed origins         ${stack.allowedOrigins.join(", ")}`,
         ...(certificate ? certificateAdvice(stack.blobServiceUrl, certificate) : []),
         ...(stack.issuer ? signInAdvice(stack.issuer.issuer, stack.issuer.tokenUrl, stack.pageUrl) : []),
         "Press Ctrl-C to stop.",
       ].join("\n"),
     );
-    const pageOrigin = stack.pageUrl ? new URL(stack.pageUrl).origin : undefined;
-    if (pageOrigin && !allowedOrigins.includes(pageOrigin)) {
-      console.warn(
-        `valet: the page's origin ${pageOrigin} is not in ${ENV.origins}; its uploads will be refused.`,
-      );
-    }
   } catch (error) {
     if (
       error instanceof UsageError ||

@@ -13,9 +13,11 @@ import {
 import { SETTING } from "../function/appSettings";
 import {
   CORS_LIMITS,
+  DISABLE_DIAGNOSTIC_EVENTS_FLAG,
   FLEX_REFUSED_APP_SETTINGS,
   FLEX_REFUSED_SITE_CONFIG,
   FLEX_REFUSED_SITE_PROPERTIES,
+  HOST_FEATURE_FLAGS_SETTING,
   HOST_STORAGE_ACCOUNT_SETTING,
   ROLE,
   type SourcedName,
@@ -81,6 +83,28 @@ const flexAppSettings: ResourceValidationPolicy = {
           `Flex Consumption deprecates the app setting ${entry.name}; functionAppConfig replaces it (${entry.source}).`,
         );
       }
+    }
+  },
+};
+
+const hostDiagnosticEventsOff: ResourceValidationPolicy = {
+  name: "host-diagnostic-events-off",
+  description:
+    "A Flex site whose host storage is reached with its identity turns the host's diagnostic-events table off with AzureWebJobsFeatureFlags.",
+  enforcementLevel: "mandatory",
+  validateResource: (args, reportViolation) => {
+    const site = flexSite(args);
+    const settings = (site?.siteConfig as { appSettings?: { name?: string; value?: unknown }[] } | undefined)
+      ?.appSettings;
+    if (!settings?.some((setting) => setting.name === HOST_STORAGE_ACCOUNT_SETTING)) return;
+    const flags = settings.find((setting) => setting.name === HOST_FEATURE_FLAGS_SETTING)?.value;
+    const known = typeof flags === "string" ? flags.split(",").map((flag) => flag.trim()) : [];
+    if (!known.includes(DISABLE_DIAGNOSTIC_EVENTS_FLAG)) {
+      reportViolation(
+        `${HOST_FEATURE_FLAGS_SETTING} must include ${DISABLE_DIAGNOSTIC_EVENTS_FLAG}: with identity-based host ` +
+          "storage and no table role on it, the host's diagnostic-events table fails with 403 every ten minutes " +
+          "(Azure/azure-functions-host#10995).",
+      );
     }
   },
 };
@@ -492,6 +516,7 @@ export const resourcePolicies: readonly ResourceValidationPolicy[] = [
   authIssuerHttps,
   flexSiteProperties,
   flexAppSettings,
+  hostDiagnosticEventsOff,
   storageHttpsOnly,
   storageTls,
   storageNoPublicBlobs,

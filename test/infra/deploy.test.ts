@@ -8,12 +8,25 @@ import * as path from "node:path";
 import { promisify } from "node:util";
 import * as pulumi from "@pulumi/pulumi";
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
-import { diffDeployment, FunctionDeployment, oneDeployProvider, scmHostOf } from "../../infra/deploy";
+import { functionTable } from "../../function/functions";
+import {
+  checkDeployment,
+  diffDeployment,
+  FunctionDeployment,
+  oneDeployProvider,
+  scmHostOf,
+} from "../../infra/deploy";
 import { deployCredential } from "../../infra/deployCredential";
 import { FunctionApp } from "../../infra/functionApp";
 import { PublishError, publishPackage } from "../../infra/oneDeploy";
 import { OneDeploySite, STORAGE_REFUSAL } from "../support/oneDeploySite";
-import { azureInvokes, azureState, installMocks, type MocksRecord } from "../support/pulumiMocks.cjs";
+import {
+  azureInvokes,
+  azureState,
+  installMocks,
+  type MocksRecord,
+  SUBSCRIPTION_ID,
+} from "../support/pulumiMocks.cjs";
 
 const REPO_ROOT = path.resolve(__dirname, "../..");
 const execFileAsync = promisify(execFile);
@@ -278,6 +291,102 @@ describe("publishing through the platform's timing faults", () => {
   });
 });
 
+describe("making the platform know the functions after a publish", () => {
+  const SITE_ID = "/subscriptions/sub-1/resourceGroups/rg-1/providers/Microsoft.Web/sites/valet-app";
+  const FUNCTIONS = ["credentials", "uploadStatus", "validateUpload"];
+  const withSync = (timeoutMs = 1_000) =>
+    publish({
+      sync: { resourceManager: `http://${scmHost}/`, siteId: SITE_ID, functionNames: FUNCTIONS, timeoutMs },
+    });
+  const armCalls = () =>
+    site.requests
+      .filter((request) => request.path.startsWith(SITE_ID))
+      .map((request) => `${request.method} ${request.path.slice(SITE_ID.length)}`);
+
+  test("syncs the triggers through ARM once the deployment succeeded, and is done when every function is listed", async () => {
+    site.behave({ functions: FUNCTIONS });
+    await expect(withSync()).resolves.toEqual({ deploymentId: "deployment-1" });
+    expect(armCalls()).toEqual(["POST /syncfunctiontriggers", "GET /functions"]);
+    const sync = site.requests.find((request) => request.path.endsWith("/syncfunctiontriggers"));
+    expect(sync?.headers.authorization).toBe(`Bearer ${TOKEN}`);
+    expect(sync?.query.get("api-version")).toBe("2024-04-01");
+    // Only after the deployment's record said it succeeded.
+    const paths = site.requests.map((request) => request.path);
+    const lastPoll = paths.map((path) => path.startsWith("/api/deployments/")).lastIndexOf(true);
+    expect(lastPoll).toBeGreaterThan(0);
+    expect(lastPoll).toBeLessThan(paths.indexOf(`${SITE_ID}/syncfunctiontriggers`));
+  });
+
+  test("syncs again while the functions are listed late, until they all are", async () => {
+    site.behave({ functions: FUNCTIONS, syncsBeforeListed: 2 });
+    await expect(withSync()).resolves.toEqual({ deploymentId: "deployment-1" });
+    expect(site.syncs).toBe(3);
+    expect(armCalls().filter((call) => call === "GET /functions")).toHaveLength(3);
+  });
+
+  test("fails the publish, naming the functions never listed, once the wait is over", async () => {
+    site.behave({ functions: FUNCTIONS, neverListed: ["validateUpload"] });
+    const failure = await withSync(50).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(failure).toBeInstanceOf(PublishError);
+    expect((failure as Error).message).toMatch(
+      /still does not list validateUpload: an unsynced queue trigger/,
+    );
+    expect((failure as Error).message).not.toContain("credentials");
+    expect(site.syncs).toBeGreaterThan(1);
+  });
+
+  test("says which permission is missing when ARM refuses the sync, without retrying it", async () => {
+    site.behave({ functions: FUNCTIONS });
+    site.on(`POST ${SITE_ID}/syncfunctiontriggers`, () => ({
+      status: 403,
+      body: JSON.stringify({ error: { code: "AuthorizationFailed", message: "no sync for you" } }),
+    }));
+    await expect(withSync()).rejects.toThrow(/failed with HTTP 403: no sync for you .*Website Contributor/);
+    expect(armCalls()).toEqual(["POST /syncfunctiontriggers"]);
+  });
+
+  test("retries a sync and a list ARM answers with 503, as the publish's requests are", async () => {
+    site.behave({ functions: FUNCTIONS });
+    let syncs = 0;
+    site.on(`POST ${SITE_ID}/syncfunctiontriggers`, () => {
+      if (syncs++ === 0) return { status: 503 };
+      site.syncs++;
+      return { status: 200 };
+    });
+    await expect(withSync()).resolves.toEqual({ deploymentId: "deployment-1" });
+    expect(armCalls()).toEqual([
+      "POST /syncfunctiontriggers",
+      "POST /syncfunctiontriggers",
+      "GET /functions",
+    ]);
+  });
+});
+
+describe("checking what the publish waits for", () => {
+  const valid = {
+    scmHost: "valet.scm.azurewebsites.net",
+    packageSha256: "a".repeat(64),
+    zipPath: "/build/function.zip",
+    siteId: "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Web/sites/valet",
+    functionNames: ["credentials"],
+  };
+
+  test("takes the app's resource id and the package's function names", () => {
+    expect(checkDeployment(valid)).toEqual([]);
+  });
+
+  test.each([
+    [{ siteId: "valet" }, "siteId"],
+    [{ functionNames: [] }, "functionNames"],
+    [{ functionNames: ["credentials", ""] }, "functionNames"],
+  ])("%j is refused, naming the property", (change, property) => {
+    expect(checkDeployment({ ...valid, ...change }).map((failure) => failure.property)).toEqual([property]);
+  });
+});
+
 describe("deciding whether to publish", () => {
   const olds = {
     scmHost: "app.scm.example.net",
@@ -475,8 +584,13 @@ describe("the FunctionDeployment component", () => {
       zipPath: "/build/function.zip",
       scmHost: `${String(app?.state.name)}.scm.azurewebsites.net`,
       resourceGroupName: "rg-valet",
+      // The app's id, as the mocks make it.
+      siteId: `/subscriptions/${SUBSCRIPTION_ID}/mock/azure-native:web:WebApp/${String(app?.state.name)}`,
+      functionNames: [...Object.keys(functionTable.http), ...Object.keys(functionTable.storageQueue)],
     });
-    // The provider travels as serialized code: its publish path goes through OneDeploy with a bearer token.
+    // The provider travels as serialized code: its publish path goes through OneDeploy with a bearer token,
+    // then syncs the triggers through ARM.
+    expect(inputs?.__provider).toContain("syncfunctiontriggers");
     expect(inputs?.__provider).toContain("/api/publish");
     expect(inputs?.__provider).toContain("Bearer");
     expect(inputs?.__provider).not.toContain("publishingcredentials");

@@ -366,10 +366,17 @@ describe("the policy pack over the program's own resources", () => {
   });
 
   test("a subscription created without waiting for the topic's sender role is reported", async () => {
-    const sender = run.resources.find((resource) => resource.name === QUEUE_SENDER);
+    // Neither on the role nor on the wait for its roles to take effect, which depends on the role.
+    const waitsFor = run.resources
+      .filter(
+        (resource) =>
+          resource.name === QUEUE_SENDER || resource.type === "pulumi-nodejs:dynamic/valet:RoleSettle",
+      )
+      .map((resource) => resource.urn);
+    expect(waitsFor).toHaveLength(2);
     const stack = altered("azure-native:eventgrid:SystemTopicEventSubscription", (subscription) => ({
       ...subscription,
-      dependencies: (subscription.dependencies ?? []).filter((urn) => urn !== sender?.urn),
+      dependencies: (subscription.dependencies ?? []).filter((urn) => !waitsFor.includes(urn)),
     }));
     expect(await stackViolations(eventDeliveryRolesFirst(), stack)).toEqual([
       expect.stringMatching(/is created before its topic's identity may send to its queue/),
@@ -447,6 +454,37 @@ describe("each policy reports a resource that breaks it", () => {
     expect(
       await violations(policy("auth-issuer-https"), "azure-native:web:WebApp", site("https://idp.example")),
     ).toEqual([]);
+  });
+
+  test("host-diagnostic-events-off names the feature flag a site with identity-based host storage lacks", async () => {
+    const site = (settings: { name: string; value: string }[]) => ({
+      ...FLEX_SITE,
+      siteConfig: {
+        appSettings: [{ name: "AzureWebJobsStorage__accountName", value: "valetrt" }, ...settings],
+      },
+    });
+    const lacking = await violations(
+      policy("host-diagnostic-events-off"),
+      "azure-native:web:WebApp",
+      site([]),
+    );
+    expect(lacking).toEqual([
+      expect.stringContaining("AzureWebJobsFeatureFlags must include DisableDiagnosticEventLogging"),
+    ]);
+    const other = await violations(
+      policy("host-diagnostic-events-off"),
+      "azure-native:web:WebApp",
+      site([{ name: "AzureWebJobsFeatureFlags", value: "EnableWorkerIndexing" }]),
+    );
+    expect(other).toHaveLength(1);
+    const set = await violations(
+      policy("host-diagnostic-events-off"),
+      "azure-native:web:WebApp",
+      site([
+        { name: "AzureWebJobsFeatureFlags", value: "EnableWorkerIndexing, DisableDiagnosticEventLogging" },
+      ]),
+    );
+    expect(set).toEqual([]);
   });
 
   test.each([

@@ -258,6 +258,8 @@ describe("with the default config", () => {
   test("host storage is identity-based: the runtime account's name, no connection string or key", () => {
     const settings = appSettings(functionApp(run));
     expect(settings.AzureWebJobsStorage__accountName).toBe(nameOf(runtimeAccount(run)));
+    // No diagnostic-events table on the runtime account, where the app holds no table role.
+    expect(settings.AzureWebJobsFeatureFlags).toBe("DisableDiagnosticEventLogging");
     expect(Object.keys(settings)).not.toContain("AzureWebJobsStorage");
     // Flex Consumption refuses these: runtime and package location live in functionAppConfig.
     for (const refused of [
@@ -950,6 +952,17 @@ describe("the check after each upload", () => {
     const sender = only(run, ROLE_ASSIGNMENT, "uploads-created-queue-sender");
     const deadLetters = only(run, ROLE_ASSIGNMENT, "uploads-created-deadletter-writer");
     expect(subscription().dependencies).toEqual(expect.arrayContaining([sender.urn, deadLetters.urn]));
+  });
+
+  test("the subscription waits, bounded, for the topic's two role assignments to take effect", () => {
+    const sender = only(run, ROLE_ASSIGNMENT, "uploads-created-queue-sender");
+    const deadLetters = only(run, ROLE_ASSIGNMENT, "uploads-created-deadletter-writer");
+    const settle = only(run, "pulumi-nodejs:dynamic/valet:RoleSettle", "uploads-created-roles-effective");
+    expect(settle.inputs.settleMinutes).toBe(10);
+    expect(settle.propertyDependencies?.assignedAt).toEqual(
+      expect.arrayContaining([sender.urn, deadLetters.urn]),
+    );
+    expect(subscription().dependencies).toContain(settle.urn);
   });
 
   test("the subscription also waits for the code's publish, which waits out role propagation", () => {

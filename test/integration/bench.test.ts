@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { type BenchResults, formatTable } from "../../bench/results";
 import { runBenchmarks } from "../../bench/run";
+import { QUEUE_TRIGGER } from "../../function/queueTrigger";
 import { trustedCertificate } from "../support/tls";
 
 let dir: string;
@@ -31,7 +32,7 @@ describe("a smoke run of the benchmark", () => {
     expect(Number.isNaN(Date.parse(written.date))).toBe(false);
   });
 
-  test("has the issuance, HTTP, cold-start, upload and rate-limit rows in order, then the shaped uploads, the check, photos, keyless and sign-in", () => {
+  test("has the issuance, HTTP, cold-start, upload and rate-limit rows in order, then the shaped uploads, the check, photos, keyless, sign-in and the check's latency", () => {
     expect(written.rows.map((row) => row.id)).toEqual([
       "issuance",
       "http",
@@ -47,6 +48,7 @@ describe("a smoke run of the benchmark", () => {
       "photoMemory",
       "keyless",
       "signIn",
+      "checkLatency",
     ]);
   });
 
@@ -202,5 +204,20 @@ describe("the rows of photo processing", () => {
     expect(row?.baseline.median).toBe(2048);
     expect(row?.project.median).toBeGreaterThan(row?.details.idleMB as number);
     expect(row?.details.inFlight).toBe(1);
+  });
+});
+
+describe("the check's latency row", () => {
+  test("times commit to verdict in seconds after an idle queue, with host.json's timings and both p95s", () => {
+    const row = written.rows.find((candidate) => candidate.id === "checkLatency");
+    expect(row).toMatchObject({ unit: "s p50", better: "lower", target: "p95 ≤ 3 s" });
+    expect(row?.details).toMatchObject({
+      maxPollingIntervalMs: QUEUE_TRIGGER.maxPollingIntervalMs,
+      visibilityTimeoutMs: QUEUE_TRIGGER.visibilityTimeoutMs,
+    });
+    expect(row?.details.idleAtLeastMs).toBeGreaterThan(QUEUE_TRIGGER.maxPollingIntervalMs);
+    for (const key of ["idleP50Seconds", "idleP95Seconds", "warmP50Seconds", "warmP95Seconds"]) {
+      expect(row?.details[key]).toBeGreaterThan(0);
+    }
   });
 });

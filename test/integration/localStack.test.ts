@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, expect, test } from "vitest";
 import { freePort } from "../../local/ports";
-import { type NpmStart, runNpmStart, startTestStack } from "../support/stack";
+import { type NpmStart, runFailingNpmStart, runNpmStart, startTestStack } from "../support/stack";
 import { putBlob } from "../support/storage";
 
 const running: NpmStart[] = [];
@@ -14,8 +14,8 @@ afterAll(async () => {
   await Promise.all(running.map((stack) => stack.stop()));
 });
 
-async function npmStart(): Promise<NpmStart> {
-  const stack = await runNpmStart();
+async function npmStart(variables: NodeJS.ProcessEnv = {}): Promise<NpmStart> {
+  const stack = await runNpmStart(variables);
   running.push(stack);
   return stack;
 }
@@ -87,4 +87,43 @@ test("a stack builds its page into a folder of its own and removes it when it st
   } finally {
     await stack.stop();
   }
+});
+
+test("npm start with a bad app setting stops before anything listens, with one line naming it, exit code 1", async () => {
+  const { code, output } = await runFailingNpmStart({ ISSUANCE_BURST: "abc" });
+  expect(code).toBe(1);
+  expect(output).not.toContain("valet is running");
+  expect(output.trim().split("\n")).toEqual([
+    "valet: ISSUANCE_BURST must be a whole number of tokens from 1 to 100000 (default 250).",
+  ]);
+});
+
+test("the page npm start serves may upload from any port: its own origin is always allowed", async () => {
+  const webPort = await freePort();
+  // Only the usual page origin configured: the page is served elsewhere.
+  const stack = await npmStart({
+    VALET_WEB_PORT: String(webPort),
+    VALET_ALLOWED_ORIGINS: "http://127.0.0.1:4280",
+  });
+  const pageOrigin = `http://127.0.0.1:${webPort}`;
+  expect(stack.pageUrl).toBe(`${pageOrigin}/`);
+  expect(stack.output()).not.toContain("will be refused");
+  const credentials = (await (
+    await fetch(stack.credentialsUrl, { headers: { Origin: pageOrigin } })
+  ).json()) as {
+    url: string;
+  };
+  // The browser's preflight for the page's PUT, as the blob service answers it.
+  const preflight = await fetch(`${credentials.url}/images/from-page.png`, {
+    method: "OPTIONS",
+    headers: {
+      Origin: pageOrigin,
+      "Access-Control-Request-Method": "PUT",
+      "Access-Control-Request-Headers": "x-ms-blob-type,content-type",
+    },
+  });
+  expect(preflight.status).toBe(200);
+  expect(preflight.headers.get("access-control-allow-origin")).toBe(pageOrigin);
+  const asked = await fetch(stack.credentialsUrl, { headers: { Origin: pageOrigin } });
+  expect(asked.headers.get("access-control-allow-origin")).toBe(pageOrigin);
 });

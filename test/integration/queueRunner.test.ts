@@ -6,11 +6,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { QueueServiceClient } from "@azure/storage-queue";
 import { afterAll, beforeAll, expect, test } from "vitest";
+import { QUEUE_TRIGGER } from "../../function/queueTrigger";
 import { parseBlobCreatedMessage } from "../../function/uploadCheck";
 import { type AzuriteQueues, startAzuriteQueues } from "../../local/azurite";
 import { blobCreatedEvent, eventMessage } from "../../local/eventGrid";
 import { freePort } from "../../local/ports";
-import { hostMessageEncoding, poisonQueueName, startQueueRunner } from "../../local/queueRunner";
+import { HOST_QUEUE_BEHAVIOUR, poisonQueueName, startQueueRunner } from "../../local/queueRunner";
 
 let dataDir: string;
 let queues: AzuriteQueues;
@@ -93,7 +94,8 @@ test("a message that fails five times moves to the poison queue unchanged, and t
     connectionString: queues.connectionString,
     messageEncoding: "base64",
     queueName: "fails",
-    behaviour: { maxPollingIntervalMs: 100 },
+    // Retried at once: these tests are about the count of tries, not host.json's wait between them.
+    behaviour: { visibilityTimeoutSeconds: 0, maxPollingIntervalMs: 100 },
     log: (line) => logs.push(line),
   });
   await runner.idle();
@@ -119,7 +121,8 @@ test("with base64 messageEncoding, a message that is not base64 fails the trigge
     connectionString: queues.connectionString,
     queueName: "notbase64",
     messageEncoding: "base64",
-    behaviour: { maxPollingIntervalMs: 100 },
+    // Retried at once: these tests are about the count of tries, not host.json's wait between them.
+    behaviour: { visibilityTimeoutSeconds: 0, maxPollingIntervalMs: 100 },
     log: (line) => logs.push(line),
   });
   await runner.idle();
@@ -131,7 +134,7 @@ test("with base64 messageEncoding, a message that is not base64 fails the trigge
 });
 
 test("with function/host.json's messageEncoding, an event written as plain JSON or as base64 reaches the check as the same event", async () => {
-  expect(hostMessageEncoding()).toBe("none");
+  expect(QUEUE_TRIGGER.messageEncoding).toBe("none");
   const queue = await freshQueue("bothforms");
   const event = blobCreatedEvent({
     container: "images",
@@ -163,4 +166,36 @@ test("with function/host.json's messageEncoding, an event written as plain JSON 
   expect(
     (await service.getQueueClient(poisonQueueName("bothforms")).peekMessages()).peekedMessageItems,
   ).toEqual([]);
+});
+
+test("without overrides the runner waits as function/host.json tells Azure's host to", async () => {
+  expect(HOST_QUEUE_BEHAVIOUR).toEqual({
+    batchSize: QUEUE_TRIGGER.batchSize,
+    maxDequeueCount: QUEUE_TRIGGER.maxDequeueCount,
+    visibilityTimeoutSeconds: QUEUE_TRIGGER.visibilityTimeoutMs / 1000,
+    maxPollingIntervalMs: QUEUE_TRIGGER.maxPollingIntervalMs,
+    runningVisibilitySeconds: 600,
+  });
+  // A failure hides the message for host.json's visibilityTimeout: still counted, not receivable.
+  const queue = await freshQueue("hostwait");
+  await queue.sendMessage(base64("fails once"));
+  let tries = 0;
+  const runner = startQueueRunner({
+    functionName: "flaky",
+    handler: async () => {
+      tries++;
+      throw new Error("transient");
+    },
+    connectionString: queues.connectionString,
+    messageEncoding: "base64",
+    queueName: "hostwait",
+  });
+  await expect.poll(() => tries, { timeout: 10_000 }).toBe(1);
+  await runner.stop();
+  const [hidden] = (await queue.peekMessages()).peekedMessageItems;
+  expect(hidden).toBeUndefined();
+  expect((await queue.getProperties()).approximateMessagesCount).toBe(1);
+  // Azurite hides it until nextVisibleOn; the runner set it from visibilityTimeout.
+  const received = await queue.receiveMessages({ visibilityTimeout: 1 });
+  expect(received.receivedMessageItems).toEqual([]);
 });

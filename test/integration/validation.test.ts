@@ -46,7 +46,7 @@ beforeAll(async () => {
   // A small size limit, so that a blob over it is cheap to make, yet above the bytes the check reads first.
   stack = await startTestStack(
     { [SETTING.maxUploadBytes]: String(MAX_BYTES) },
-    { checkUploads: true, queueBehaviour: { maxPollingIntervalMs: 200 } },
+    { checkUploads: true, queueBehaviour: { maxPollingIntervalMs: 200, visibilityTimeoutSeconds: 0 } },
   );
   service = BlobServiceClient.fromConnectionString(stack.connectionString);
   otherPng = await sharp(png).negate({ alpha: false }).png().toBuffer();
@@ -733,6 +733,17 @@ describe("messages the check cannot use", () => {
       expect(events.map((event) => event.subject)).toContain(
         `/blobServices/default/containers/${stack.container}/blobs/${credentials.blobName}`,
       );
+      // Not lost silently: the last try raised the alert that names the blob.
+      const alerts = stack.logs
+        .filter((line) => line.includes('"event":"validation.abandoned"'))
+        .map((line) => JSON.parse(line.slice(line.indexOf("{"))) as Record<string, unknown>);
+      expect(alerts).toEqual([
+        expect.objectContaining({
+          blobName: credentials.blobName,
+          cause: "copying to the verified container failed with 404",
+          message: expect.stringContaining("failed 5 times; its event goes to uploads-created-poison"),
+        }),
+      ]);
     } finally {
       // Azurite refuses to re-create a container being deleted for a moment.
       for (let tries = 0; tries < 50; tries++) {

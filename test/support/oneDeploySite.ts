@@ -3,7 +3,9 @@
 // `GET /api/deployments/<id>/log`, in the wire format azd and the Azure CLI read. It acts out the platform's
 // timing faults on demand: the app's storage role not yet effective (the upload is accepted, then the
 // deployment fails on the storage's 403), a record that answers 404 once the worker has recycled, a
-// cancelled deployment, 503s and reset connections. Routes can also be scripted reply by reply.
+// cancelled deployment, 503s and reset connections. It also stands in for the two ARM calls made after a
+// deployment (`POST <site>/syncfunctiontriggers`, `GET <site>/functions`), with functions listed only after
+// some syncs, or never. Routes can also be scripted reply by reply.
 // It does not check tokens, unzip or run anything, or speak any other Kudu API; it listens on plain HTTP.
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -41,6 +43,12 @@ export interface OneDeployBehaviour {
   faultsOn?: "any" | "polls";
   /** A Retry-After header, in seconds, on each 503. */
   retryAfterSeconds?: number;
+  /** The functions the app registers, listed by ARM once its triggers are synced (none by default). */
+  functions?: string[];
+  /** Syncs that leave the list as it was before one takes effect (Flex's unsynced triggers; default 0). */
+  syncsBeforeListed?: number;
+  /** Functions never listed, however often the triggers are synced. */
+  neverListed?: string[];
 }
 
 /** How Flex reports its storage refusing the app's identity (Azure/azure-functions-core-tools#4346). */
@@ -62,6 +70,8 @@ export class OneDeploySite {
   private readonly routes = new Map<string, (request: RecordedRequest) => Reply>();
   private behaviour: OneDeployBehaviour = {};
   private faults = { unavailable: 0, resets: 0 };
+  /** Trigger syncs received so far. */
+  syncs = 0;
 
   constructor() {
     this.server = createServer((req, res) => {
@@ -105,6 +115,7 @@ export class OneDeploySite {
   behave(behaviour: OneDeployBehaviour): this {
     this.behaviour = behaviour;
     this.faults = { unavailable: behaviour.unavailable ?? 0, resets: behaviour.resets ?? 0 };
+    this.syncs = 0;
     return this;
   }
 
@@ -141,10 +152,36 @@ export class OneDeploySite {
       };
     }
     if (request.method === "POST" && request.path === "/api/publish") return this.accept();
+    const arm =
+      /^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.Web\/sites\/([^/]+)\/(syncfunctiontriggers|functions)$/.exec(
+        request.path,
+      );
+    if (arm && request.method === "POST" && arm[2] === "syncfunctiontriggers") {
+      this.syncs++;
+      return { status: 200 };
+    }
+    if (arm && request.method === "GET" && arm[2] === "functions") return this.functions(arm[1] as string);
     const match = /^\/api\/deployments\/([^/]+)(\/log)?$/.exec(request.path);
     const deployment = this.deployments.find((candidate) => candidate.id === match?.[1]);
     if (request.method !== "GET" || !match || !deployment) return { status: 404, body: "Not Found" };
     return match[2] ? this.log(deployment) : this.record(deployment);
+  }
+
+  /** ARM's list: Flex's WarmUp always, the app's own functions once enough syncs have been received. */
+  private functions(app: string): Reply {
+    const synced = this.syncs > (this.behaviour.syncsBeforeListed ?? 0);
+    const never = this.behaviour.neverListed ?? [];
+    const names = ["WarmUp", ...(synced ? (this.behaviour.functions ?? []) : [])].filter(
+      (name) => !never.includes(name),
+    );
+    return json({
+      value: names.map((name) => ({
+        id: `/subscriptions/s/resourceGroups/r/providers/Microsoft.Web/sites/${app}/functions/${name}`,
+        name: `${app}/${name}`,
+        type: "Microsoft.Web/sites/functions",
+        properties: { language: "node", isDisabled: false },
+      })),
+    });
   }
 
   private accept(): Reply {

@@ -71,6 +71,51 @@ export interface NpmStart {
  * keyless, where it runs itself again), and waits until it says it is running.
  */
 export async function runNpmStart(variables: NodeJS.ProcessEnv = {}): Promise<NpmStart> {
+  const { child, output, exited, dataDir } = await spawnNpmStart(variables);
+  const running = await Promise.race([
+    exited.then(() => false),
+    new Promise<boolean>((done) => {
+      const check = () => (output().includes("Press Ctrl-C to stop.") ? done(true) : setTimeout(check, 50));
+      check();
+    }),
+  ]);
+  if (!running) throw new Error(`npm start exited before it was running:\n${output()}`);
+  const printed = (label: string) => new RegExp(`${label}\\s+(\\S+)`).exec(output())?.[1] ?? "";
+  return {
+    credentialsUrl: printed("SAS endpoint"),
+    pageUrl: printed("upload page"),
+    output,
+    exited,
+    azuritePid: (service) => azuritePid(child, service),
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGINT");
+      const { code } = await exited;
+      await rm(dataDir, { recursive: true, force: true });
+      return code;
+    },
+  };
+}
+
+/** Runs local/start.ts as runNpmStart does, for a start that must fail: resolves with its exit code and output. */
+export async function runFailingNpmStart(
+  variables: NodeJS.ProcessEnv,
+): Promise<{ code: number | null; output: string }> {
+  const { child, output, exited, dataDir } = await spawnNpmStart(variables);
+  // Should it start after all, it is stopped at once (exit code 0), so no test leaves it running.
+  const started = setInterval(() => {
+    if (output().includes("Press Ctrl-C to stop.")) child.kill("SIGINT");
+  }, 50);
+  const { code } = await exited.finally(() => clearInterval(started));
+  await rm(dataDir, { recursive: true, force: true });
+  return { code, output: output() };
+}
+
+async function spawnNpmStart(variables: NodeJS.ProcessEnv): Promise<{
+  child: ChildProcess;
+  output(): string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  dataDir: string;
+}> {
   const dataDir = await mkdtemp(join(tmpdir(), "valet-azurite-"));
   const webPort = await freePort();
   const env: NodeJS.ProcessEnv = {
@@ -102,28 +147,7 @@ export async function runNpmStart(variables: NodeJS.ProcessEnv = {}): Promise<Np
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) =>
     child.once("exit", (code, signal) => done({ code, signal })),
   );
-  const running = await Promise.race([
-    exited.then(() => false),
-    new Promise<boolean>((done) => {
-      const check = () => (output.includes("Press Ctrl-C to stop.") ? done(true) : setTimeout(check, 50));
-      check();
-    }),
-  ]);
-  if (!running) throw new Error(`npm start exited before it was running:\n${output}`);
-  const printed = (label: string) => new RegExp(`${label}\\s+(\\S+)`).exec(output)?.[1] ?? "";
-  return {
-    credentialsUrl: printed("SAS endpoint"),
-    pageUrl: printed("upload page"),
-    output: () => output,
-    exited,
-    azuritePid: (service) => azuritePid(child, service),
-    stop: async () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill("SIGINT");
-      const { code } = await exited;
-      await rm(dataDir, { recursive: true, force: true });
-      return code;
-    },
-  };
+  return { child, output: () => output, exited, dataDir };
 }
 
 async function azuritePid(parent: ChildProcess, service: "blob" | "table" | "queue"): Promise<number> {

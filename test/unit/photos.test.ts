@@ -1,7 +1,6 @@
 // The photo processing core (function/photos/): refusals, bombs, renditions' names and their metadata form,
 // settings, and the memory bound that ties sharp, the queue's batch and the instance size together.
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import sharp from "sharp";
 import { describe, expect, test } from "vitest";
@@ -23,8 +22,9 @@ import { expectedInflatedBytes, inflatesBeyondHeader } from "../../function/phot
 import { type PhotoRules, processPhoto } from "../../function/photos/process";
 import { parsePhotoSettings } from "../../function/photos/settings";
 import { DEFAULT_MAX_UPLOAD_BYTES } from "../../function/policy";
+import { parseQueueTriggerSettings } from "../../function/queueTrigger";
 import { DEFAULT_MAX_IMAGE_PIXELS } from "../../function/verification";
-import { hostBatchSize } from "../../local/queueRunner";
+import { HOST_QUEUE_BEHAVIOUR } from "../../local/queueRunner";
 import { inflatingPng, phoneJpeg } from "../support/photos";
 
 const HOST_JSON = path.join(__dirname, "../../function/host.json");
@@ -164,12 +164,11 @@ describe("memory", () => {
     const queues = JSON.parse(readFileSync(HOST_JSON, "utf8")).extensions.queues;
     expect(queues.batchSize).toBe(CHECK_BATCH_SIZE);
     expect(queues.newBatchThreshold).toBe(CHECK_NEW_BATCH_THRESHOLD);
-    expect(hostBatchSize()).toBe(CHECK_BATCH_SIZE);
-    const other = path.join(mkdtempSync(path.join(tmpdir(), "valet-host-")), "host.json");
-    writeFileSync(other, JSON.stringify({ extensions: { queues: { batchSize: 7 } } }));
-    expect(hostBatchSize(other)).toBe(7);
-    writeFileSync(other, JSON.stringify({ extensions: { queues: { batchSize: 64 } } }));
-    expect(() => hostBatchSize(other)).toThrow("batchSize must be a whole number from 1 to 32");
+    expect(HOST_QUEUE_BEHAVIOUR.batchSize).toBe(CHECK_BATCH_SIZE);
+    expect(parseQueueTriggerSettings({ extensions: { queues: { batchSize: 7 } } }).batchSize).toBe(7);
+    expect(() => parseQueueTriggerSettings({ extensions: { queues: { batchSize: 64 } } })).toThrow(
+      "batchSize must be a whole number from 1 to 32",
+    );
   });
 
   test("the default caps fit the default 2048 MB instance, not a 512 MB one", () => {
