@@ -1,10 +1,10 @@
 // Row 1: container tokens per second through the real handler (an @azure/functions request in, the JSON
 // response out) against bare node:crypto signing of the same string-to-sign.
 import { HttpRequest, HttpResponse, InvocationContext } from "@azure/functions";
-import { policyId } from "../function/accessPolicies";
+import { CREDENTIALS_ROUTE } from "../function/contract/routes";
 import { httpFunctions } from "../function/functions";
-import { CREDENTIALS_ROUTE } from "../function/routes";
-import { loadSettings } from "../function/settings";
+import { loadSettings } from "../function/platform/settings";
+import { policyId } from "../function/signing/accessPolicies";
 import { type BaselineAccount, type BaselineSigner, baselineSigner } from "./baseline";
 import { alternate, type BenchRow, ratioOf, round } from "./results";
 

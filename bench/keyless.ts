@@ -2,9 +2,9 @@
 // (keyless: an Entra ID token, then the user delegation key's round trip over HTTPS) and the steady state,
 // where both sign an HMAC in this process.
 import type { TokenCredential } from "@azure/identity";
-import type { Environment } from "../function/appSettings";
-import { parseSettings } from "../function/settings";
-import { issueUploadToken } from "../function/tokens";
+import type { Environment } from "../function/contract/appSettings";
+import { issueUploadToken } from "../function/issuing/tokens";
+import { parseSettings } from "../function/platform/settings";
 import { perSecond } from "./issuance";
 import { alternate, type BenchRow, ratioOf, round } from "./results";
 

@@ -8,10 +8,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BlobServiceClient } from "@azure/storage-blob";
 import sharp from "sharp";
-import { CHECK_BATCH_SIZE, CHECK_NEW_BATCH_THRESHOLD } from "../function/photos/memory";
+import { CHECK_BATCH_SIZE, CHECK_NEW_BATCH_THRESHOLD } from "../function/contract/photoMemory";
+import { parsePhotoSettings } from "../function/contract/photoSettings";
+import { DEFAULT_MAX_IMAGE_PIXELS } from "../function/contract/verification";
 import { processPhoto } from "../function/photos/process";
-import { parsePhotoSettings } from "../function/photos/settings";
-import { DEFAULT_MAX_IMAGE_PIXELS } from "../function/verification";
 import { alternate, type BenchRow, ratioOf, round } from "./results";
 
 export interface PhotoBenchOptions {

@@ -1,10 +1,10 @@
 // Row 5: what the issuance limits cost a request. Per-upload tokens through the real handler, one after
 // another from a rotating set of callers, with the limits on (a table write to Azurite per request) and off.
 import { HttpRequest, HttpResponse, InvocationContext } from "@azure/functions";
-import type { Environment } from "../function/appSettings";
+import type { Environment } from "../function/contract/appSettings";
+import { CREDENTIALS_ROUTE } from "../function/contract/routes";
 import { httpFunctions } from "../function/functions";
-import { CREDENTIALS_ROUTE } from "../function/routes";
-import { configureSettings } from "../function/settings";
+import { configureSettings } from "../function/platform/settings";
 import { alternate, type BenchRow, percentile, round } from "./results";
 
 export interface RateLimitOptions {

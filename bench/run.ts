@@ -8,11 +8,11 @@ import { randomBytes } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
-import { SETTING } from "../function/appSettings";
-import { DEFAULT_MAX_UPLOAD_BYTES } from "../function/policy";
-import { CREDENTIALS_ROUTE } from "../function/routes";
-import { configureSettings, loadSettings } from "../function/settings";
-import { DEFAULT_MAX_IMAGE_PIXELS } from "../function/verification";
+import { SETTING } from "../function/contract/appSettings";
+import { DEFAULT_MAX_UPLOAD_BYTES } from "../function/contract/policy";
+import { CREDENTIALS_ROUTE } from "../function/contract/routes";
+import { DEFAULT_MAX_IMAGE_PIXELS } from "../function/contract/verification";
+import { configureSettings, loadSettings } from "../function/platform/settings";
 import { DEFAULT_INSTANCE_MEMORY_MB } from "../infra/config";
 import {
   type Azurite,

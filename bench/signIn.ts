@@ -2,9 +2,9 @@
 // signed-in people (a bearer token each, verified with the issuer stand-in's key set, fetched once and kept)
 // against the same requests anonymous. The limits are off on both sides: row 5 times those.
 import { HttpRequest } from "@azure/functions";
-import { type Environment, SETTING } from "../function/appSettings";
-import { CREDENTIALS_ROUTE } from "../function/routes";
-import { configureSettings } from "../function/settings";
+import { type Environment, SETTING } from "../function/contract/appSettings";
+import { CREDENTIALS_ROUTE } from "../function/contract/routes";
+import { configureSettings } from "../function/platform/settings";
 import { startIssuerStandIn } from "../local/issuer";
 import { handlerLatencies, medianOf } from "./rateLimit";
 import { alternate, type BenchRow, percentile, round } from "./results";

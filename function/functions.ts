@@ -2,20 +2,20 @@
 // index.ts and run by the local host from this same table (HTTP functions by its server, queue functions by
 // its queue runner).
 import type { HttpFunctionOptions, StorageQueueFunctionOptions } from "@azure/functions";
-import { SETTING } from "./appSettings";
-import { CREDENTIALS_METHODS, credentials } from "./credentials";
-import { RENDITION_METHODS, rendition } from "./photos/renditionEndpoint";
-import { IMAGE_READ_METHODS, imageRead } from "./reads/imageRead";
+import { UPLOAD_STATUS_METHODS, uploadStatus } from "./checking/uploadStatus";
+import { validateUpload } from "./checking/validateUpload";
+import { SETTING } from "./contract/appSettings";
 import {
   CREDENTIALS_ROUTE,
   IMAGE_READ_ROUTE,
   OWNED_UPLOAD_STATUS_ROUTE,
   RENDITION_ROUTE,
   UPLOAD_STATUS_ROUTE,
-} from "./routes";
-import { UPLOAD_STATUS_METHODS, uploadStatus } from "./uploadStatus";
-import { validateUpload } from "./validateUpload";
-import { UPLOADS_CREATED_QUEUE } from "./verification";
+} from "./contract/routes";
+import { UPLOADS_CREATED_QUEUE } from "./contract/verification";
+import { CREDENTIALS_METHODS, credentials } from "./issuing/credentials";
+import { RENDITION_METHODS, rendition } from "./photos/renditionEndpoint";
+import { IMAGE_READ_METHODS, imageRead } from "./reads/imageRead";
 
 export interface RoutedHttpFunction extends HttpFunctionOptions {
   /** The path after `/api/`; `{name}` is one path segment, passed as `request.params.name`. */

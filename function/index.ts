@@ -1,12 +1,12 @@
 // Entry point of the function app (and of its deployment bundle): registers the HTTP and queue functions.
 import { app } from "@azure/functions";
-import { SettingsError, settingsInvalidEvent } from "./appSettings";
+import { loadOutcomeStore } from "./checking/outcomes";
+import { SettingsError, settingsInvalidEvent } from "./contract/appSettings";
 import { functionTable, httpFunctions } from "./functions";
 import { loadOwnerLimiter } from "./identity/ownerLimits";
-import { loadLimiter } from "./limiter";
-import { loadOutcomeStore } from "./outcomes";
-import { loadSettings } from "./settings";
-import { warmUpSigner } from "./signing";
+import { loadLimiter } from "./issuing/limiter";
+import { loadSettings } from "./platform/settings";
+import { warmUpSigner } from "./signing/signing";
 
 for (const [name, options] of Object.entries(functionTable.http)) {
   app.http(name, options);

@@ -10,34 +10,28 @@ import {
   parseWholeNumber,
   SettingsError,
   trimmed,
-} from "../function/appSettings";
+} from "../function/contract/appSettings";
 import {
   fitUploadTokenLifetime,
   parseContainerName,
   parseTokenGeneration,
   parseTokenLifetime,
-} from "../function/container";
-import {
-  checkTurnstileKeysPaired,
-  parseTurnstileSecretKey,
-  parseTurnstileSiteKey,
-} from "../function/humanCheck";
-import { parseRootSecret } from "../function/keyDerivation";
+} from "../function/contract/container";
 import {
   checkDailyAllowance,
   parseDailyUploadBytes,
   parseDailyUploadBytesPerOwner,
   parseIssuanceBurst,
   parseIssuanceRate,
-} from "../function/limits";
-import { fitsInstanceMemory, largestFittingPixels } from "../function/photos/memory";
+} from "../function/contract/limits";
+import { fitsInstanceMemory, largestFittingPixels } from "../function/contract/photoMemory";
 import {
   type PhotoSettings,
   parseFeedSize,
   parsePhotoQuality,
   parseRenditionQuality,
   parseThumbnailSize,
-} from "../function/photos/settings";
+} from "../function/contract/photoSettings";
 import {
   type ImageContentType,
   parseBindTokenToClientIp,
@@ -45,9 +39,15 @@ import {
   parseContentTypes,
   parseMaxUploadBytes,
   parseUploadTokenLifetime,
-} from "../function/policy";
-import { parseSigningMode, type SigningMode } from "../function/signingMode";
-import { DEFAULT_VERIFIED_CONTAINER, parseMaxImagePixels } from "../function/verification";
+} from "../function/contract/policy";
+import { parseSigningMode, type SigningMode } from "../function/contract/signingMode";
+import { DEFAULT_VERIFIED_CONTAINER, parseMaxImagePixels } from "../function/contract/verification";
+import {
+  checkTurnstileKeysPaired,
+  parseTurnstileSecretKey,
+  parseTurnstileSiteKey,
+} from "../function/issuing/humanCheck";
+import { parseRootSecret } from "../function/signing/keyDerivation";
 import { validateOrigins } from "./cors";
 
 export const DEFAULT_LOCATION = "swedencentral";
@@ -441,7 +441,7 @@ function readInstanceMemory(config: pulumi.Config): number {
 
 /**
  * The instance must hold a check of the largest image the caps allow, with the queue's whole batch in flight,
- * in three quarters of its memory (function/photos/memory.ts): refused at preview, not found out of memory later.
+ * in three quarters of its memory (function/contract/photoMemory.ts): refused at preview, not found out of memory later.
  */
 function checkInstanceMemory(key: (name: string) => string, stack: StackConfig): void {
   const { instanceMemoryMB, maxImagePixels, maxUploadBytes } = stack;

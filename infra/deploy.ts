@@ -4,7 +4,7 @@
 // publish ends once the app lists every function (oneDeploy.ts, syncTriggers), so whatever depends on it,
 // the Event Grid subscription first, starts with the queue trigger known to the platform.
 import * as pulumi from "@pulumi/pulumi";
-import { FUNCTION_NAMES } from "../function/routes";
+import { FUNCTION_NAMES } from "../function/contract/routes";
 import { deployCredential } from "./deployCredential";
 import type { FunctionApp } from "./functionApp";
 import { publishPackage } from "./oneDeploy";

@@ -7,15 +7,15 @@ import * as storage from "@pulumi/azure-native/storage";
 import type { input } from "@pulumi/azure-native/types";
 import * as web from "@pulumi/azure-native/web";
 import * as pulumi from "@pulumi/pulumi";
-import { LIMITS_TABLE, LIMITS_TABLE_SERVICE_URI } from "../function/limits";
-import { CREDENTIALS_ROUTE } from "../function/routes";
+import { LIMITS_TABLE, LIMITS_TABLE_SERVICE_URI } from "../function/contract/limits";
+import { CREDENTIALS_ROUTE } from "../function/contract/routes";
 import {
   OUTCOMES_TABLE,
   UPLOADS_CREATED_POISON_QUEUE,
   UPLOADS_CREATED_QUEUE,
   VALIDATION_QUEUE_SERVICE_URI,
   VALIDATION_TABLE_SERVICE_URI,
-} from "../function/verification";
+} from "../function/contract/verification";
 import {
   DISABLE_DIAGNOSTIC_EVENTS_FLAG,
   HOST_FEATURE_FLAGS_SETTING,
@@ -34,7 +34,7 @@ export const DEPLOYMENT_CONTAINER = "deployment-package";
 export interface FunctionAppArgs {
   resourceGroupName: pulumi.Input<string>;
   location: pulumi.Input<string>;
-  /** The function's own app settings (function/appSettings.ts names), besides the runtime's. */
+  /** The function's own app settings (function/contract/appSettings.ts names), besides the runtime's. */
   appSettings: Record<string, pulumi.Input<string>>;
   /** Origins the platform answers CORS for. */
   allowedOrigins: pulumi.Input<pulumi.Input<string>[]>;

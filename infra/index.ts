@@ -5,8 +5,8 @@
 import * as path from "node:path";
 import * as resources from "@pulumi/azure-native/resources";
 import * as pulumi from "@pulumi/pulumi";
-import { SETTING } from "../function/appSettings";
-import { DEFAULT_VERIFIED_CONTAINER } from "../function/verification";
+import { SETTING } from "../function/contract/appSettings";
+import { DEFAULT_VERIFIED_CONTAINER } from "../function/contract/verification";
 import { buildWebPage } from "../web/build";
 import { type PageConfig, pageConfig } from "../web/config";
 import { costBudget } from "./budget";
@@ -96,7 +96,7 @@ const functionApp = new FunctionApp("credentials", {
     // The check after each upload; its queue and outcomes table are the app's own (infra/functionApp.ts).
     [SETTING.verifiedContainer]: uploads.verifiedContainerName,
     [SETTING.maxImagePixels]: String(config.maxImagePixels),
-    // What an accepted photo becomes (function/photos/settings.ts).
+    // What an accepted photo becomes (function/contract/photoSettings.ts).
     [SETTING.photoQuality]: String(config.photos.quality),
     [SETTING.renditionQuality]: String(config.photos.renditionQuality),
     [SETTING.feedSize]: String(config.photos.feedSize),

@@ -5,7 +5,7 @@
 import * as storage from "@pulumi/azure-native/storage";
 import type { input } from "@pulumi/azure-native/types";
 import * as pulumi from "@pulumi/pulumi";
-import type { SigningMode } from "../function/signingMode";
+import type { SigningMode } from "../function/contract/signingMode";
 import type { SigningKey } from "./config";
 import { blobCorsRule, type CorsRule } from "./cors";
 import { MAX_ORIGINS } from "./platformRules";
@@ -207,7 +207,7 @@ export class UploadsStorage extends pulumi.ComponentResource {
       return key;
     });
     // With BlobEndpoint, the string names the endpoint the account really has (sovereign clouds included);
-    // function/settings.ts accepts this form. No EndpointSuffix is needed next to it.
+    // function/platform/settings.ts accepts this form. No EndpointSuffix is needed next to it.
     return pulumi.secret(
       pulumi.interpolate`DefaultEndpointsProtocol=https;AccountName=${this.account.name};AccountKey=${signingKey};BlobEndpoint=${this.blobServiceUrl}`,
     );

@@ -12,7 +12,7 @@ import {
   InvocationContext,
   type LogLevel,
 } from "@azure/functions";
-import type { Environment } from "../function/appSettings";
+import type { Environment } from "../function/contract/appSettings";
 import { functionTable, type RoutedHttpFunction } from "../function/functions";
 import { closeServer } from "./lifecycle";
 import { assertPortFree } from "./ports";

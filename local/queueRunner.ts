@@ -2,7 +2,7 @@
 // message while the function runs, delete it when the function succeeds, make it visible again after
 // `visibilityTimeout` when it fails, and move it to `<queue>-poison` once it has been dequeued
 // `maxDequeueCount` times. Every figure is function/host.json's (`extensions.queues`, read by
-// function/queueTrigger.ts), so the local stack waits exactly as Azure's host would.
+// function/contract/queueTrigger.ts), so the local stack waits exactly as Azure's host would.
 // https://learn.microsoft.com/azure/azure-functions/functions-bindings-storage-queue#host-json
 // https://learn.microsoft.com/azure/azure-functions/functions-bindings-storage-queue-trigger#poison-messages
 // https://learn.microsoft.com/azure/azure-functions/functions-bindings-storage-queue-trigger#peek-lock
@@ -10,8 +10,8 @@ import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { InvocationContext, type LogLevel, type StorageQueueHandler } from "@azure/functions";
 import { type DequeuedMessageItem, type QueueClient, QueueServiceClient } from "@azure/storage-queue";
-import { type MessageEncoding, QUEUE_TRIGGER } from "../function/queueTrigger";
-import { decodeBase64 } from "../function/uploadCheck";
+import { decodeBase64 } from "../function/checking/uploadCheck";
+import { type MessageEncoding, QUEUE_TRIGGER } from "../function/contract/queueTrigger";
 
 export interface QueueBehaviour {
   /** Messages received at once. */

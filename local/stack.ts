@@ -6,13 +6,13 @@ import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type Environment, SETTING } from "../function/appSettings";
-import { loadLimiter } from "../function/limiter";
-import { loadOutcomeStore } from "../function/outcomes";
-import { CREDENTIALS_ROUTE, UPLOAD_STATUS_ROUTE } from "../function/routes";
-import { configureSettings, loadSettings } from "../function/settings";
-import type { SigningMode } from "../function/signingMode";
-import { UPLOADS_CREATED_QUEUE } from "../function/verification";
+import { loadOutcomeStore } from "../function/checking/outcomes";
+import { type Environment, SETTING } from "../function/contract/appSettings";
+import { CREDENTIALS_ROUTE, UPLOAD_STATUS_ROUTE } from "../function/contract/routes";
+import type { SigningMode } from "../function/contract/signingMode";
+import { UPLOADS_CREATED_QUEUE } from "../function/contract/verification";
+import { loadLimiter } from "../function/issuing/limiter";
+import { configureSettings, loadSettings } from "../function/platform/settings";
 import {
   type AzuriteExitedError,
   emulatorConnectionString,

@@ -1,8 +1,8 @@
 // `npm start`: runs the local stack on loopback and prints where each part is. Ctrl-C stops everything.
 import { resolve } from "node:path";
-import { AccessPolicyError } from "../function/accessPolicies";
-import { parseBoolean, SettingsError } from "../function/appSettings";
-import { parseSigningMode } from "../function/signingMode";
+import { parseBoolean, SettingsError } from "../function/contract/appSettings";
+import { parseSigningMode } from "../function/contract/signingMode";
+import { AccessPolicyError } from "../function/signing/accessPolicies";
 import { OriginError, validateOrigins } from "../infra/cors";
 import { PortInUseError } from "./ports";
 import { type LocalStack, startLocalStack } from "./stack";

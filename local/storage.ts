@@ -3,9 +3,9 @@
 // check of stored uploads needs: its queue and poison queue, its outcomes table and the verified container.
 import { BlobServiceClient } from "@azure/storage-blob";
 import { QueueServiceClient } from "@azure/storage-queue";
-import { limitsTableClient } from "../function/limiter";
-import { outcomesTableClient } from "../function/outcomes";
-import { UPLOADS_CREATED_POISON_QUEUE, UPLOADS_CREATED_QUEUE } from "../function/verification";
+import { outcomesTableClient } from "../function/checking/outcomes";
+import { UPLOADS_CREATED_POISON_QUEUE, UPLOADS_CREATED_QUEUE } from "../function/contract/verification";
+import { limitsTableClient } from "../function/issuing/limiter";
 import { blobCorsRule } from "../infra/cors";
 
 export async function prepareUploadsStorage(

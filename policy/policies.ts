@@ -10,7 +10,7 @@ import {
   type StackValidationPolicy,
   UnknownValueError,
 } from "@pulumi/policy";
-import { SETTING } from "../function/appSettings";
+import { SETTING } from "../function/contract/appSettings";
 import {
   CORS_LIMITS,
   DISABLE_DIAGNOSTIC_EVENTS_FLAG,

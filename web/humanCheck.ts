@@ -7,7 +7,7 @@ import {
   HUMAN_PASS_HEADER,
   type HumanCheckRefusal,
   TURNSTILE_TOKEN_HEADER,
-} from "../function/humanCheckProtocol";
+} from "../function/contract/humanCheckProtocol";
 import { DEFAULT_TURNSTILE_SCRIPT_URL } from "./config";
 import { errorMessageOf, UploadFailure } from "./failures";
 

@@ -1,8 +1,9 @@
 // Where each upload goes: asks the SAS endpoint for a token for one file, keeps a container token for more
 // files while it lives, and turns the endpoint's answer into a target (blob URL and token).
-import type { ResumeRefusal } from "../function/resume";
-import { RESUME_SECRET_HEADER } from "../function/resumeProtocol";
-import type { CredentialsBody, UploadCredentialsBody } from "../function/tokens";
+
+import { RESUME_SECRET_HEADER } from "../function/contract/resumeProtocol";
+import type { ResumeRefusal } from "../function/issuing/resume";
+import type { CredentialsBody, UploadCredentialsBody } from "../function/issuing/tokens";
 import type { PageConfig } from "./config";
 import { errorMessageOf, UploadFailure } from "./failures";
 import type { Answer, HumanCheck } from "./humanCheck";

@@ -2,8 +2,8 @@
 // particular (anonymous, as without sign-in) when it has none. One verifier per instance, so its discovery
 // document and keys are fetched once and kept.
 import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
-import type { AuthSettings } from "../appSettings";
-import { errorResponse, log } from "../responses";
+import type { AuthSettings } from "../contract/appSettings";
+import { errorResponse, log } from "../platform/responses";
 import { AuthError, bearerChallenge, IssuerUnavailableError } from "./errors";
 import { ownerOfBlobName } from "./owner";
 import { BearerVerifier } from "./verifier";

@@ -1,11 +1,11 @@
 // Signed in, the issuance limits count each person: the same token bucket as an address gets, and their own
 // daily allowance (DAILY_UPLOAD_BYTES_PER_OWNER), kept in the limits' table under a key of their own.
-import { type Environment, SETTING } from "../appSettings";
-import { type Limiter, limitsTableClient, TableLimiter } from "../limiter";
-import { checkDailyAllowance, parseDailyUploadBytesPerOwner, parseLimitSettings } from "../limits";
-import { parseMaxUploadBytes } from "../policy";
-import { settingsSource } from "../settings";
-import { parseTableConnection } from "../storageConnection";
+import { type Environment, SETTING } from "../contract/appSettings";
+import { checkDailyAllowance, parseDailyUploadBytesPerOwner, parseLimitSettings } from "../contract/limits";
+import { parseMaxUploadBytes } from "../contract/policy";
+import { parseTableConnection } from "../contract/storageConnection";
+import { type Limiter, limitsTableClient, TableLimiter } from "../issuing/limiter";
+import { settingsSource } from "../platform/settings";
 
 /** The per-person limiter for these settings, or undefined when both of its limits are off. */
 export function createOwnerLimiter(env: Environment): Limiter | undefined {

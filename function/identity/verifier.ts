@@ -2,7 +2,7 @@
 // instance, its key set (JWKS) is kept and fetched again only for a key id it does not hold (at most once per
 // cooldown), and a token passes only with a good signature by an allowed algorithm, this issuer, this API as
 // audience, and a current exp/nbf (within a small skew).
-import type { AuthSettings } from "../appSettings";
+import type { AuthSettings } from "../contract/appSettings";
 import { AuthError, IssuerUnavailableError } from "./errors";
 import { isUsableOwner } from "./owner";
 

@@ -3,8 +3,9 @@
 // Pure over bytes (sharp, no storage calls): photos/store.ts reads and writes the blobs.
 import type sharpModule from "sharp";
 import type { OutputInfo, Sharp, SharpOptions } from "sharp";
-import type { ImageContentType } from "../policy";
-import { SHARP_CONCURRENCY } from "./memory";
+import { SHARP_CONCURRENCY } from "../contract/photoMemory";
+import type { PhotoSettings } from "../contract/photoSettings";
+import type { ImageContentType } from "../contract/policy";
 import {
   RENDITION_FORMATS,
   type Rendition,
@@ -13,7 +14,6 @@ import {
   renditionName,
 } from "./names";
 import { inflatesBeyondHeader } from "./pngInflation";
-import type { PhotoSettings } from "./settings";
 
 type SharpFactory = typeof sharpModule;
 let loaded: Promise<SharpFactory> | undefined;

@@ -3,11 +3,11 @@
 // names are served: the verified image itself is never handed out here.
 import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
 import { RestError } from "@azure/storage-blob";
-import { SettingsError } from "../appSettings";
+import { SettingsError } from "../contract/appSettings";
 import { authenticate, mayAccess } from "../identity";
-import { errorResponse, log, misconfigured } from "../responses";
-import { loadSettings } from "../settings";
-import { storageFailureCause, uploadsServiceClient } from "../uploadsAccount";
+import { errorResponse, log, misconfigured } from "../platform/responses";
+import { loadSettings } from "../platform/settings";
+import { storageFailureCause, uploadsServiceClient } from "../platform/uploadsAccount";
 import { isRenditionName, RENDITION_FORMATS } from "./names";
 
 export const RENDITION_METHODS = ["GET"] as const;

@@ -2,13 +2,13 @@
 // short-lived read URL for it (and, once the photo pipeline makes them, for its renditions). Sign-in only:
 // without it nobody is an owner, and sharing with others is the application's decision, not an open read.
 import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
-import { SettingsError } from "../appSettings";
+import { loadCheckContext } from "../checking/outcomes";
+import { SettingsError } from "../contract/appSettings";
+import { isUploadName } from "../contract/uploadNames";
 import { authenticate, mayAccess, routedBlobName } from "../identity";
-import { loadCheckContext } from "../outcomes";
-import { errorResponse, log, misconfigured, RESPONSE_HEADERS } from "../responses";
-import { SigningUnavailableError } from "../signing";
-import { isUploadName } from "../uploadNames";
-import { storageFailureCause } from "../uploadsAccount";
+import { errorResponse, log, misconfigured, RESPONSE_HEADERS } from "../platform/responses";
+import { storageFailureCause } from "../platform/uploadsAccount";
+import { SigningUnavailableError } from "../signing/signing";
 import { readTargets, signReadUrl } from "./readTokens";
 
 export const IMAGE_READ_METHODS = ["GET"] as const;

@@ -5,10 +5,10 @@ import {
   generateBlobSASQueryParameters,
   type UserDelegationKey,
 } from "@azure/storage-blob";
-import { DelegationKeyCache } from "../delegationKeys";
-import type { Settings } from "../settings";
-import { SigningUnavailableError, USER_DELEGATION_SAS_VERSION } from "../signing";
-import { storageFailureCause, type UploadsAccount, uploadsServiceClient } from "../uploadsAccount";
+import type { Settings } from "../platform/settings";
+import { storageFailureCause, type UploadsAccount, uploadsServiceClient } from "../platform/uploadsAccount";
+import { DelegationKeyCache } from "../signing/delegationKeys";
+import { SigningUnavailableError, USER_DELEGATION_SAS_VERSION } from "../signing/signing";
 
 /** Long enough to load the image on a slow connection, short enough that a copied link soon stops working. */
 export const READ_TOKEN_MINUTES = 5;

@@ -5,7 +5,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { SETTING } from "../../function/appSettings";
+import { SETTING } from "../../function/contract/appSettings";
 import { launchChromium, type PageStack, pngImage, settledRow, startPageStack } from "../support/browser";
 import { type SiteverifyStandIn, startSiteverifyStandIn, widgetStandInScript } from "../support/turnstile";
 

@@ -2,7 +2,7 @@
 // (429), the page says it is waiting, waits as told and uploads every file, failing none.
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { SETTING } from "../../function/appSettings";
+import { SETTING } from "../../function/contract/appSettings";
 import { launchChromium, type PageStack, pngImage, settledRow, startPageStack } from "../support/browser";
 
 let stack: PageStack;

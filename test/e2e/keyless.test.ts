@@ -3,7 +3,7 @@
 // browser accepts by its public key alone.
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { USER_DELEGATION_SAS_VERSION } from "../../function/signing";
+import { USER_DELEGATION_SAS_VERSION } from "../../function/signing/signing";
 import { launchChromium, type PageStack, pngImage, settledRow, startPageStack } from "../support/browser";
 import { trustedCertificate } from "../support/tls";
 

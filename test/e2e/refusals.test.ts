@@ -4,7 +4,7 @@
 import { mkdir } from "node:fs/promises";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "vitest";
-import { SETTING } from "../../function/appSettings";
+import { SETTING } from "../../function/contract/appSettings";
 import {
   launchChromium,
   type PageStack,

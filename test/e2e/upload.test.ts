@@ -7,9 +7,9 @@ import { resolve } from "node:path";
 import { BlobSASPermissions, generateBlobSASQueryParameters } from "@azure/storage-blob";
 import type { Browser, BrowserContext, Page, Request, Route } from "playwright-core";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "vitest";
-import { SETTING } from "../../function/appSettings";
-import { parseSettings } from "../../function/settings";
-import { issueUploadToken } from "../../function/tokens";
+import { SETTING } from "../../function/contract/appSettings";
+import { issueUploadToken } from "../../function/issuing/tokens";
+import { parseSettings } from "../../function/platform/settings";
 import { accountKeyOf } from "../support/accounts";
 import {
   launchChromium,

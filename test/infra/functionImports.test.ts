@@ -34,6 +34,6 @@ test("what infra/ imports from function/ needs no SDK and no handler", () => {
   const { files, packages } = importGraph(fromFunction);
   expect([...packages].filter((name) => name.startsWith("@azure/"))).toEqual([]);
   expect([...files].map((file) => file.slice(ROOT.length + 1)).sort()).not.toContain(
-    "function/credentials.ts",
+    "function/issuing/credentials.ts",
   );
 });

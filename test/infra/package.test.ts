@@ -273,7 +273,7 @@ describe("the function package", () => {
     const unchanged = buildFunctionPackage(tempDir(), { functionDir: copy });
     expect(unchanged.sha256).toBe(built.sha256);
 
-    const credentials = path.join(copy, "credentials.ts");
+    const credentials = path.join(copy, "issuing", "credentials.ts");
     writeFileSync(credentials, readFileSync(credentials, "utf8").replace("use GET.", "use GET only."));
     const changed = buildFunctionPackage(tempDir(), { functionDir: copy });
     expect(changed.sha256).not.toBe(built.sha256);

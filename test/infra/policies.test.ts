@@ -11,7 +11,7 @@ import {
 } from "@pulumi/policy";
 import { secretsPreservingProxy } from "@pulumi/policy/secret";
 import { beforeAll, describe, expect, test } from "vitest";
-import { SETTING } from "../../function/appSettings";
+import { SETTING } from "../../function/contract/appSettings";
 import { resourcePolicies, stackPolicies } from "../../policy/policies";
 import type { RecordedResource } from "../support/pulumiMocks.cjs";
 import { isSecretValue, type ProgramRun, reveal, runProgram } from "./harness";

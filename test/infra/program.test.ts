@@ -3,11 +3,10 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { beforeAll, describe, expect, test } from "vitest";
-import { SETTING } from "../../function/appSettings";
-import { LIMITS_TABLE, LIMITS_TABLE_SERVICE_URI, parseLimitSettings } from "../../function/limits";
-import { parseOutcomesTable } from "../../function/outcomes";
-import { IMAGE_EXTENSIONS } from "../../function/policy";
-import { parseConnectionString, parseSettings } from "../../function/settings";
+import { parseOutcomesTable } from "../../function/checking/outcomes";
+import { SETTING } from "../../function/contract/appSettings";
+import { LIMITS_TABLE, LIMITS_TABLE_SERVICE_URI, parseLimitSettings } from "../../function/contract/limits";
+import { IMAGE_EXTENSIONS } from "../../function/contract/policy";
 import {
   MAX_IMAGE_PIXELS_BOUNDS,
   OUTCOMES_TABLE,
@@ -15,7 +14,8 @@ import {
   UPLOADS_CREATED_QUEUE,
   VALIDATION_QUEUE_SERVICE_URI,
   VALIDATION_TABLE_SERVICE_URI,
-} from "../../function/verification";
+} from "../../function/contract/verification";
+import { parseConnectionString, parseSettings } from "../../function/platform/settings";
 import { blobCorsRule } from "../../infra/cors";
 import {
   FLEX_REFUSED_APP_SETTINGS,
@@ -441,7 +441,7 @@ describe("with every key set", () => {
       dailyUploadBytesPerClient: "2097152",
       maximumInstanceCount: "3",
       instanceMemoryMB: "512",
-      // About the most a 512 MB instance holds a check of, with 1 MiB uploads (function/photos/memory.ts).
+      // About the most a 512 MB instance holds a check of, with 1 MiB uploads (function/contract/photoMemory.ts).
       maxImagePixels: "25000000",
       photoQuality: "85",
       renditionQuality: "70",

@@ -1,7 +1,7 @@
 // The bearer verifier against the issuer stand-in over loopback HTTP: the discovery document's checks, the
 // owner claim, and what happens when the issuer cannot be reached.
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { type AuthSettings, DEFAULT_AUTH_ALGORITHMS } from "../../function/appSettings";
+import { type AuthSettings, DEFAULT_AUTH_ALGORITHMS } from "../../function/contract/appSettings";
 import { AuthError, IssuerUnavailableError } from "../../function/identity/errors";
 import { BearerVerifier } from "../../function/identity/verifier";
 import { type IssuerStandIn, startIssuerStandIn } from "../../local/issuer";

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { type BenchResults, formatTable } from "../../bench/results";
 import { runBenchmarks } from "../../bench/run";
-import { QUEUE_TRIGGER } from "../../function/queueTrigger";
+import { QUEUE_TRIGGER } from "../../function/contract/queueTrigger";
 import { trustedCertificate } from "../support/tls";
 
 let dir: string;

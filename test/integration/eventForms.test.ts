@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { BlobServiceClient, BlockBlobClient } from "@azure/storage-blob";
 import { afterAll, beforeAll, expect, test } from "vitest";
-import type { CredentialsBody } from "../../function/tokens";
+import type { CredentialsBody } from "../../function/issuing/tokens";
 import { samePixels } from "../support/photos";
 import { startTestStack, type TestStack } from "../support/stack";
 

@@ -2,11 +2,11 @@
 // pass; missing, failed, expired, reused and wrong-hostname tokens are each refused with their reason; an
 // unreachable siteverify refuses (503); and without the secret key nothing changes.
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { configureAccessPolicyCheck } from "../../function/accessPolicies";
-import { type Environment, SETTING } from "../../function/appSettings";
+import { type Environment, SETTING } from "../../function/contract/appSettings";
 import { httpFunctions } from "../../function/functions";
-import { HUMAN_PASS_HEADER, TURNSTILE_TOKEN_HEADER } from "../../function/humanCheck";
-import { configureSettings } from "../../function/settings";
+import { HUMAN_PASS_HEADER, TURNSTILE_TOKEN_HEADER } from "../../function/issuing/humanCheck";
+import { configureSettings } from "../../function/platform/settings";
+import { configureAccessPolicyCheck } from "../../function/signing/accessPolicies";
 import { type FunctionHost, startFunctionHost } from "../../local/functionHost";
 import { freePort } from "../../local/ports";
 import { connectionStrings } from "../support/accounts";

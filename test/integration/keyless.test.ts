@@ -11,10 +11,10 @@ import {
   SASProtocol,
 } from "@azure/storage-blob";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { SETTING } from "../../function/appSettings";
-import { loadSettings, settingsSource } from "../../function/settings";
-import { USER_DELEGATION_SAS_VERSION } from "../../function/signing";
-import type { CredentialsBody, UploadCredentialsBody } from "../../function/tokens";
+import { SETTING } from "../../function/contract/appSettings";
+import type { CredentialsBody, UploadCredentialsBody } from "../../function/issuing/tokens";
+import { loadSettings, settingsSource } from "../../function/platform/settings";
+import { USER_DELEGATION_SAS_VERSION } from "../../function/signing/signing";
 import { EMULATOR_ACCOUNT, EMULATOR_KEY } from "../../local/azurite";
 import { LOCAL_IDENTITY, localIdentityCredential } from "../../local/localIdentity";
 import { runNpmStart, startTestStack, type TestStack } from "../support/stack";

@@ -3,8 +3,8 @@
 // parsed rather than grepped; the pixels upright; the colour profile kept; the renditions at the sizes asked.
 import { BlobServiceClient, BlockBlobClient } from "@azure/storage-blob";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { SETTING } from "../../function/appSettings";
-import type { UploadCredentialsBody } from "../../function/tokens";
+import { SETTING } from "../../function/contract/appSettings";
+import type { UploadCredentialsBody } from "../../function/issuing/tokens";
 import {
   commentedGif,
   gifExtensionLabels,

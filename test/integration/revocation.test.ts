@@ -11,11 +11,15 @@ import {
   StorageSharedKeyCredential,
 } from "@azure/storage-blob";
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
-import { ensureAccessPolicies, policyId } from "../../function/accessPolicies";
-import { type Environment, SETTING } from "../../function/appSettings";
+import { type Environment, SETTING } from "../../function/contract/appSettings";
 import { httpFunctions } from "../../function/functions";
-import { configureSettings, loadSettings } from "../../function/settings";
-import { type CredentialsBody, issueContainerToken, type UploadCredentialsBody } from "../../function/tokens";
+import {
+  type CredentialsBody,
+  issueContainerToken,
+  type UploadCredentialsBody,
+} from "../../function/issuing/tokens";
+import { configureSettings, loadSettings } from "../../function/platform/settings";
+import { ensureAccessPolicies, policyId } from "../../function/signing/accessPolicies";
 import { type Azurite, EMULATOR_ACCOUNT, EMULATOR_KEY, startAzurite } from "../../local/azurite";
 import { freePort } from "../../local/ports";
 import { invoke, LIMITS_OFF } from "../support/function";

@@ -3,7 +3,7 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { SETTING } from "../../function/appSettings";
+import { SETTING } from "../../function/contract/appSettings";
 import { type IssuerStandIn, startIssuerStandIn } from "../../local/issuer";
 import { startTestStack, type TestStack } from "../support/stack";
 

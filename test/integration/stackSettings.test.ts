@@ -1,6 +1,6 @@
 // The local stack prepares storage for the settings the function really reads from the environment.
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { SETTING } from "../../function/appSettings";
+import { SETTING } from "../../function/contract/appSettings";
 import { startTestStack, type TestStack } from "../support/stack";
 import { putBlob } from "../support/storage";
 

@@ -1,9 +1,9 @@
 // Signing is local: the function keeps issuing tokens while the storage service is unreachable, and says
 // once that it could not check the container's stored access policies.
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { policyId } from "../../function/accessPolicies";
-import { SETTING } from "../../function/appSettings";
-import { configureSettings } from "../../function/settings";
+import { SETTING } from "../../function/contract/appSettings";
+import { configureSettings } from "../../function/platform/settings";
+import { policyId } from "../../function/signing/accessPolicies";
 import { type FunctionHost, startFunctionHost } from "../../local/functionHost";
 import { freePort } from "../../local/ports";
 import { TEST_KEY } from "../support/accounts";

@@ -7,9 +7,9 @@ import {
   generateBlobSASQueryParameters,
 } from "@azure/storage-blob";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { SETTING } from "../../function/appSettings";
-import { parseSettings } from "../../function/settings";
-import { issueUploadToken, type UploadCredentialsBody } from "../../function/tokens";
+import { SETTING } from "../../function/contract/appSettings";
+import { issueUploadToken, type UploadCredentialsBody } from "../../function/issuing/tokens";
+import { parseSettings } from "../../function/platform/settings";
 import { accountKeyOf } from "../support/accounts";
 import { startTestStack, type TestStack } from "../support/stack";
 import { putBlob, statusOf } from "../support/storage";

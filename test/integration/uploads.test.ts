@@ -1,9 +1,9 @@
 // The contract end to end: a token from the HTTP endpoint against a real Azurite.
 import { BlobServiceClient, BlockBlobClient, ContainerClient } from "@azure/storage-blob";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { SETTING } from "../../function/appSettings";
-import { parseSettings } from "../../function/settings";
-import { type CredentialsBody, issueContainerToken } from "../../function/tokens";
+import { SETTING } from "../../function/contract/appSettings";
+import { type CredentialsBody, issueContainerToken } from "../../function/issuing/tokens";
+import { parseSettings } from "../../function/platform/settings";
 import { ALLOWED_ORIGIN, startTestStack, type TestStack } from "../support/stack";
 import { putBlob, statusOf } from "../support/storage";
 

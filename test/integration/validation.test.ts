@@ -14,12 +14,16 @@ import {
 import { QueueServiceClient } from "@azure/storage-queue";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { SETTING } from "../../function/appSettings";
-import { outcomesTableClient, parseOutcomesTable, TableOutcomeStore } from "../../function/outcomes";
-import type { CredentialsBody, UploadCredentialsBody } from "../../function/tokens";
-import { decodeBase64 } from "../../function/uploadCheck";
-import { checkSeams } from "../../function/validateUpload";
-import { HEAD_BYTES, UPLOADS_CREATED_POISON_QUEUE, UPLOADS_CREATED_QUEUE } from "../../function/verification";
+import { outcomesTableClient, parseOutcomesTable, TableOutcomeStore } from "../../function/checking/outcomes";
+import { decodeBase64 } from "../../function/checking/uploadCheck";
+import { checkSeams } from "../../function/checking/validateUpload";
+import { SETTING } from "../../function/contract/appSettings";
+import {
+  HEAD_BYTES,
+  UPLOADS_CREATED_POISON_QUEUE,
+  UPLOADS_CREATED_QUEUE,
+} from "../../function/contract/verification";
+import type { CredentialsBody, UploadCredentialsBody } from "../../function/issuing/tokens";
 import { blobCreatedEvent, eventMessage } from "../../local/eventGrid";
 import { gifWithFrame } from "../support/images";
 import { samePixels } from "../support/photos";

@@ -1,6 +1,6 @@
 // Connection strings for tests. The key is made at run time so no key-shaped literal sits in the repo.
 import type { StorageSharedKeyCredential } from "@azure/storage-blob";
-import type { Settings } from "../../function/settings";
+import type { Settings } from "../../function/platform/settings";
 import { EMULATOR_ACCOUNT, EMULATOR_KEY } from "../../local/azurite";
 
 export const TEST_ACCOUNT = "valetuploads";

@@ -1,9 +1,9 @@
 // Calls the exported handler directly with @azure/functions test objects, as the Functions host would.
 import { HttpRequest, HttpResponse, InvocationContext } from "@azure/functions";
-import type { AccessPolicyCheck } from "../../function/accessPolicies";
-import { SETTING } from "../../function/appSettings";
+import { SETTING } from "../../function/contract/appSettings";
+import { CREDENTIALS_ROUTE } from "../../function/contract/routes";
 import type { httpFunctions } from "../../function/functions";
-import { CREDENTIALS_ROUTE } from "../../function/routes";
+import type { AccessPolicyCheck } from "../../function/signing/accessPolicies";
 
 /** App settings that turn the issuance limits off, for tests about something else (no table needed). */
 export const LIMITS_OFF = {

@@ -4,7 +4,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { type Environment, SETTING } from "../../function/appSettings";
+import { type Environment, SETTING } from "../../function/contract/appSettings";
 import { freePort } from "../../local/ports";
 import { type LocalStack, type LocalStackOptions, startLocalStack } from "../../local/stack";
 import { trustedCertificate } from "./tls";

@@ -1,15 +1,15 @@
-// The stored access policies tokens reference (function/accessPolicies.ts): the TOKEN_GENERATION setting,
+// The stored access policies tokens reference (function/signing/accessPolicies.ts): the TOKEN_GENERATION setting,
 // and what an instance writes to the container for each list it finds there.
 import type { SignedIdentifier } from "@azure/storage-blob";
 import { describe, expect, test } from "vitest";
+import { SETTING, SettingsError } from "../../function/contract/appSettings";
+import { parseSettings } from "../../function/platform/settings";
 import {
   AccessPolicyError,
   generationPolicies,
   MAX_POLICIES_PER_CONTAINER,
   planAccessPolicies,
-} from "../../function/accessPolicies";
-import { SETTING, SettingsError } from "../../function/appSettings";
-import { parseSettings } from "../../function/settings";
+} from "../../function/signing/accessPolicies";
 import { connectionStrings } from "../support/accounts";
 
 const NAME = SETTING.tokenGeneration;

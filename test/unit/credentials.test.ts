@@ -1,8 +1,8 @@
-// The credentials handler (function/credentials.ts) over HTTP objects: its response contract, logs without
+// The credentials handler (function/issuing/credentials.ts) over HTTP objects: its response contract, logs without
 // secrets, method refusals, and the clear errors of a misconfigured instance.
 import { type HttpRequest, HttpResponse, InvocationContext } from "@azure/functions";
 import { afterEach, describe, expect, test, vi } from "vitest";
-import { SETTING } from "../../function/appSettings";
+import { SETTING } from "../../function/contract/appSettings";
 import { connectionStrings, TEST_ACCOUNT, TEST_KEY } from "../support/accounts";
 import { invoke, LIMITS_OFF, POLICIES_IN_PLACE } from "../support/function";
 
@@ -14,7 +14,7 @@ async function instance(env: Record<string, string | undefined>, check = POLICIE
     if (value !== undefined) process.env[name] = value;
   }
   const { httpFunctions } = await import("../../function/functions.js");
-  (await import("../../function/accessPolicies.js")).configureAccessPolicyCheck(check);
+  (await import("../../function/signing/accessPolicies.js")).configureAccessPolicyCheck(check);
   return httpFunctions;
 }
 
@@ -140,7 +140,7 @@ describe("a misconfigured instance", () => {
 
   test("settings a host passes in take the place of the environment, which is left alone", async () => {
     const functions = await instance({});
-    const { configureSettings } = await import("../../function/settings.js");
+    const { configureSettings } = await import("../../function/platform/settings.js");
     configureSettings({ ...LIMITS_OFF, [SETTING.connectionString]: connectionStrings.azureWithoutSuffix });
     expect((await invoke(functions)).status).toBe(200);
     expect(process.env[SETTING.connectionString]).toBeUndefined();
@@ -265,7 +265,7 @@ describe("the container's stored access policies", () => {
   });
 
   test("an instance whose generation was superseded answers 500 naming the setting without its value, logged once", async () => {
-    const { AccessPolicyError } = await import("../../function/accessPolicies.js");
+    const { AccessPolicyError } = await import("../../function/signing/accessPolicies.js");
     const error = new AccessPolicyError(
       "TOKEN_GENERATION is 1, but … Set TOKEN_GENERATION to 2 or higher.",
       "TOKEN_GENERATION is older than the generation the uploads container holds.",
@@ -290,7 +290,7 @@ describe("the container's stored access policies", () => {
   });
 
   test("a refused check is started again by the first request after the wait, and the next one sees its outcome", async () => {
-    const { AccessPolicyError, RECHECK_AFTER_MS } = await import("../../function/accessPolicies.js");
+    const { AccessPolicyError, RECHECK_AFTER_MS } = await import("../../function/signing/accessPolicies.js");
     const outcomes = [false, true];
     let checks = 0;
     const functions = await instance(settings, async () => {
@@ -317,7 +317,7 @@ describe("keyless", () => {
   test("answers 503 when the user delegation key cannot be had, logs the cause without its detail, and does not ask on every request", async () => {
     const functions = await instance({});
     let asked = 0;
-    const { configureSettings } = await import("../../function/settings.js");
+    const { configureSettings } = await import("../../function/platform/settings.js");
     configureSettings(
       {
         ...LIMITS_OFF,

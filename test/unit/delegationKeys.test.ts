@@ -1,4 +1,4 @@
-// The user delegation key cache (function/delegationKeys.ts) on a fake clock: one fetch per instance,
+// The user delegation key cache (function/signing/delegationKeys.ts) on a fake clock: one fetch per instance,
 // refreshed ahead of expiry, never two at once, and within the service's seven-day cap. Azurite neither
 // enforces the cap nor throttles Get User Delegation Key, so both are checked here.
 import { RestError, type UserDelegationKey } from "@azure/storage-blob";
@@ -11,7 +11,7 @@ import {
   MAX_RETRY_AFTER_MS,
   REFRESH_MARGIN_MS,
   RETRY_AFTER_MS,
-} from "../../function/delegationKeys";
+} from "../../function/signing/delegationKeys";
 
 const HOUR = 60 * 60_000;
 const DAY = 24 * HOUR;

@@ -1,7 +1,7 @@
 // The human check's settings, and the pass: signed for one address, until its expiry, refused when altered.
 import { StorageSharedKeyCredential } from "@azure/storage-blob";
 import { describe, expect, test } from "vitest";
-import { SETTING, SettingsError } from "../../function/appSettings";
+import { SETTING, SettingsError } from "../../function/contract/appSettings";
 import {
   checkTurnstileKeysPaired,
   DEFAULT_SITEVERIFY_URL,
@@ -10,7 +10,7 @@ import {
   signHumanPass,
   siteverify,
   verifyHumanPass,
-} from "../../function/humanCheck";
+} from "../../function/issuing/humanCheck";
 import { TEST_ACCOUNT, TEST_KEY } from "../support/accounts";
 
 const key = humanPassKey(new StorageSharedKeyCredential(TEST_ACCOUNT, TEST_KEY));

@@ -1,6 +1,6 @@
 // The page's side of the human check: one solved challenge, then the pass, for as many files as follow.
 import { describe, expect, test } from "vitest";
-import { HUMAN_PASS_HEADER, TURNSTILE_TOKEN_HEADER } from "../../function/humanCheckProtocol";
+import { HUMAN_PASS_HEADER, TURNSTILE_TOKEN_HEADER } from "../../function/contract/humanCheckProtocol";
 import { DEFAULT_UPLOAD_TUNING, type PageConfig, parsePageConfig } from "../../web/config";
 import { HumanCheck } from "../../web/humanCheck";
 import { TokenSource } from "../../web/tokens";

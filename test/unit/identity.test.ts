@@ -2,7 +2,7 @@
 // settings (shared with infra/config.ts).
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
-import { parseAuthSettings, SETTING, SettingsError } from "../../function/appSettings";
+import { parseAuthSettings, SETTING, SettingsError } from "../../function/contract/appSettings";
 import { AuthError, bearerChallenge } from "../../function/identity/errors";
 import {
   isUsableOwner,

@@ -2,8 +2,7 @@
 // Retry-After), the daily allowance of declared bytes, what is counted, and how their log lines are sampled.
 import type { TableClient } from "@azure/data-tables";
 import { describe, expect, test } from "vitest";
-import { SETTING, SettingsError } from "../../function/appSettings";
-import { TableLimiter } from "../../function/limiter";
+import { SETTING, SettingsError } from "../../function/contract/appSettings";
 import {
   type ClientUsage,
   DEFAULT_DAILY_UPLOAD_BYTES_PER_CLIENT,
@@ -14,9 +13,10 @@ import {
   LIMITS_TABLE_SERVICE_URI,
   parseLimitSettings,
   refusalMessage,
-} from "../../function/limits";
-import { LogSampler } from "../../function/logSampler";
-import { DEFAULT_MAX_UPLOAD_BYTES } from "../../function/policy";
+} from "../../function/contract/limits";
+import { DEFAULT_MAX_UPLOAD_BYTES } from "../../function/contract/policy";
+import { TableLimiter } from "../../function/issuing/limiter";
+import { LogSampler } from "../../function/platform/logSampler";
 
 const TABLE = { [SETTING.limitsStorage]: "UseDevelopmentStorage=true" };
 

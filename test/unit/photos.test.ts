@@ -4,13 +4,17 @@ import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import sharp from "sharp";
 import { describe, expect, test } from "vitest";
-import { SETTING } from "../../function/appSettings";
+import { SETTING } from "../../function/contract/appSettings";
 import {
   CHECK_BATCH_SIZE,
   CHECK_NEW_BATCH_THRESHOLD,
   fitsInstanceMemory,
   largestFittingPixels,
-} from "../../function/photos/memory";
+} from "../../function/contract/photoMemory";
+import { parsePhotoSettings } from "../../function/contract/photoSettings";
+import { DEFAULT_MAX_UPLOAD_BYTES } from "../../function/contract/policy";
+import { parseQueueTriggerSettings } from "../../function/contract/queueTrigger";
+import { DEFAULT_MAX_IMAGE_PIXELS } from "../../function/contract/verification";
 import {
   isRenditionName,
   parseRenditionsMetadata,
@@ -20,10 +24,6 @@ import {
 } from "../../function/photos/names";
 import { expectedInflatedBytes, inflatesBeyondHeader } from "../../function/photos/pngInflation";
 import { type PhotoRules, processPhoto } from "../../function/photos/process";
-import { parsePhotoSettings } from "../../function/photos/settings";
-import { DEFAULT_MAX_UPLOAD_BYTES } from "../../function/policy";
-import { parseQueueTriggerSettings } from "../../function/queueTrigger";
-import { DEFAULT_MAX_IMAGE_PIXELS } from "../../function/verification";
 import { HOST_QUEUE_BEHAVIOUR } from "../../local/queueRunner";
 import { inflatingPng, phoneJpeg } from "../support/photos";
 

@@ -1,13 +1,13 @@
-// The issuance policy's settings (function/policy.ts): defaults, every accepted and refused value, and the
+// The issuance policy's settings (function/contract/policy.ts): defaults, every accepted and refused value, and the
 // parsers the stack config shares, reporting the name they are given.
 import { describe, expect, test } from "vitest";
-import { SETTING, SettingsError } from "../../function/appSettings";
+import { SETTING, SettingsError } from "../../function/contract/appSettings";
 import {
   DEFAULT_ALLOWED_CONTENT_TYPES,
   parseContentTypes,
   parseMaxUploadBytes,
   parsePolicy,
-} from "../../function/policy";
+} from "../../function/contract/policy";
 
 function policyError(env: Record<string, string>): SettingsError {
   try {

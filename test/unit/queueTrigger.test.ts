@@ -1,10 +1,14 @@
-// The queue trigger's settings as function/host.json gives them (function/queueTrigger.ts): the figures
+// The queue trigger's settings as function/host.json gives them (function/contract/queueTrigger.ts): the figures
 // the Functions host and the local runner both obey, the host's defaults where host.json is silent, and a
 // bad value named.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, test } from "vitest";
-import { parseQueueTriggerSettings, parseTimeSpan, QUEUE_TRIGGER } from "../../function/queueTrigger";
+import {
+  parseQueueTriggerSettings,
+  parseTimeSpan,
+  QUEUE_TRIGGER,
+} from "../../function/contract/queueTrigger";
 
 describe("function/host.json's queue trigger", () => {
   test("sets the three timings, read from the file the deployment package carries", () => {

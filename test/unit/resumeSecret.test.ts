@@ -2,16 +2,21 @@
 // token's maximum age plus the grace, and signed with a key of its own derived from the account key.
 import { StorageSharedKeyCredential } from "@azure/storage-blob";
 import { describe, expect, test } from "vitest";
-import { HUMAN_PASS_MINUTES, humanPassKey, signHumanPass, verifyHumanPass } from "../../function/humanCheck";
-import { deriveKey, KEY_LABELS } from "../../function/keyDerivation";
-import { parsePolicy } from "../../function/policy";
+import { parsePolicy } from "../../function/contract/policy";
+import {
+  HUMAN_PASS_MINUTES,
+  humanPassKey,
+  signHumanPass,
+  verifyHumanPass,
+} from "../../function/issuing/humanCheck";
 import {
   RESUME_GRACE_MINUTES,
   resumableUntil,
   signResumeSecret,
   verifyResumeSecret,
-} from "../../function/resume";
-import { parseTokenRequest, RequestError } from "../../function/uploadRequest";
+} from "../../function/issuing/resume";
+import { parseTokenRequest, RequestError } from "../../function/issuing/uploadRequest";
+import { deriveKey, KEY_LABELS } from "../../function/signing/keyDerivation";
 import { TEST_ACCOUNT, TEST_KEY } from "../support/accounts";
 
 const credential = new StorageSharedKeyCredential(TEST_ACCOUNT, TEST_KEY);

@@ -1,16 +1,16 @@
-// Reading the function's settings (function/settings.ts): every accepted and refused connection string,
+// Reading the function's settings (function/platform/settings.ts): every accepted and refused connection string,
 // the container and lifetime rules, and errors that never quote a secret.
 import { createHmac } from "node:crypto";
 import { SASProtocol } from "@azure/storage-blob";
 import { describe, expect, test } from "vitest";
-import { SETTING, SettingsError } from "../../function/appSettings";
+import { SETTING, SettingsError } from "../../function/contract/appSettings";
 import {
   DEFAULT_CONTAINER,
   DEFAULT_TOKEN_LIFETIME_MINUTES,
   fitUploadTokenLifetime,
-} from "../../function/container";
-import { deriveKey, KEY_LABELS, secretKeyRoot } from "../../function/keyDerivation";
-import { parseSettings } from "../../function/settings";
+} from "../../function/contract/container";
+import { parseSettings } from "../../function/platform/settings";
+import { deriveKey, KEY_LABELS, secretKeyRoot } from "../../function/signing/keyDerivation";
 import { connectionStrings, TEST_ACCOUNT, TEST_KEY } from "../support/accounts";
 
 const withConnection = (value: string | undefined, extra: Record<string, string> = {}) =>

@@ -1,17 +1,17 @@
-// The two signers (function/signing.ts): what each puts in a token. Azurite does not emulate revoking user
+// The two signers (function/signing/signing.ts): what each puts in a token. Azurite does not emulate revoking user
 // delegation keys (an Azure Resource Manager action), so what revocation rests on is checked here.
 import { RestError, SASProtocol, type UserDelegationKey } from "@azure/storage-blob";
 import { describe, expect, test } from "vitest";
-import { type AccessPolicyCheck, configureAccessPolicyCheck } from "../../function/accessPolicies";
-import { SETTING } from "../../function/appSettings";
-import { DelegationKeyCache } from "../../function/delegationKeys";
-import { parseSettings } from "../../function/settings";
+import { SETTING } from "../../function/contract/appSettings";
+import { parseSettings } from "../../function/platform/settings";
+import { type AccessPolicyCheck, configureAccessPolicyCheck } from "../../function/signing/accessPolicies";
+import { DelegationKeyCache } from "../../function/signing/delegationKeys";
 import {
   identitySigner,
   SigningUnavailableError,
   USER_DELEGATION_SAS_VERSION,
   warmUpSigner,
-} from "../../function/signing";
+} from "../../function/signing/signing";
 import { connectionStrings, TEST_ACCOUNT } from "../support/accounts";
 
 const KEY: UserDelegationKey = {

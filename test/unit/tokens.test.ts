@@ -1,9 +1,9 @@
-// The pure token core (function/tokens.ts): what a signed token scopes, permits and expires at, field by field.
+// The pure token core (function/issuing/tokens.ts): what a signed token scopes, permits and expires at, field by field.
 import { describe, expect, test } from "vitest";
-import { generationPolicies, policyId, TOKEN_POLICIES } from "../../function/accessPolicies";
-import { SETTING } from "../../function/appSettings";
-import { parseSettings } from "../../function/settings";
-import { issueContainerToken, issueUploadToken } from "../../function/tokens";
+import { SETTING } from "../../function/contract/appSettings";
+import { issueContainerToken, issueUploadToken } from "../../function/issuing/tokens";
+import { parseSettings } from "../../function/platform/settings";
+import { generationPolicies, policyId, TOKEN_POLICIES } from "../../function/signing/accessPolicies";
 import { connectionStrings, TEST_ACCOUNT } from "../support/accounts";
 
 const azure = parseSettings({ [SETTING.connectionString]: connectionStrings.azureWithoutSuffix });

@@ -1,19 +1,19 @@
-// The pure check of a stored upload (function/uploadCheck.ts): real small images of every type the policy
+// The pure check of a stored upload (function/checking/uploadCheck.ts): real small images of every type the policy
 // can allow pass; hostile files are refused with the reason a person reads; queue messages in every form.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { imageSize } from "image-size";
 import { describe, expect, test } from "vitest";
-import { IMAGE_EXTENSIONS, type ImageContentType } from "../../function/policy";
 import {
   EventMessageError,
   judgeContent,
   judgeProperties,
   judgeReadRefusal,
   parseBlobCreatedMessage,
-} from "../../function/uploadCheck";
-import { declaredSize, uploadBlobName } from "../../function/uploadNames";
-import { DEFAULT_MAX_IMAGE_PIXELS, HEAD_BYTES } from "../../function/verification";
+} from "../../function/checking/uploadCheck";
+import { IMAGE_EXTENSIONS, type ImageContentType } from "../../function/contract/policy";
+import { declaredSize, uploadBlobName } from "../../function/contract/uploadNames";
+import { DEFAULT_MAX_IMAGE_PIXELS, HEAD_BYTES } from "../../function/contract/verification";
 import { gifWithFrame } from "../support/images";
 
 const fixture = (name: string) => readFileSync(join(__dirname, "../fixtures/images", name));

@@ -2,7 +2,7 @@
 // refusals and the queue function's handling of messages it cannot use and of a misconfigured instance.
 import { HttpRequest, HttpResponse, InvocationContext } from "@azure/functions";
 import { afterEach, describe, expect, test, vi } from "vitest";
-import { SETTING } from "../../function/appSettings";
+import { SETTING } from "../../function/contract/appSettings";
 import { connectionStrings, TEST_KEY } from "../support/accounts";
 
 /** Every app setting, connection prefixes' `<prefix>__…` forms included. */

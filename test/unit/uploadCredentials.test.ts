@@ -1,11 +1,11 @@
 // Per-upload tokens through the handler: the response contract, the policy switches and hostile input.
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
-import { configureAccessPolicyCheck } from "../../function/accessPolicies";
-import { SETTING } from "../../function/appSettings";
+import { SETTING } from "../../function/contract/appSettings";
+import { RESUME_SECRET_HEADER } from "../../function/contract/resumeProtocol";
 import { httpFunctions } from "../../function/functions";
-import { RESUME_SECRET_HEADER } from "../../function/resumeProtocol";
-import { configureSettings } from "../../function/settings";
+import { configureSettings } from "../../function/platform/settings";
+import { configureAccessPolicyCheck } from "../../function/signing/accessPolicies";
 import { connectionStrings, TEST_ACCOUNT } from "../support/accounts";
 import { invoke, LIMITS_OFF, POLICIES_IN_PLACE } from "../support/function";
 

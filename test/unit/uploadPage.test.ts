@@ -2,8 +2,8 @@
 // tokens are asked for, kept and replaced, and how failures are put into words.
 import { RestError } from "@azure/storage-blob";
 import { describe, expect, test } from "vitest";
-import { IMAGE_EXTENSIONS } from "../../function/policy";
-import { RESUME_SECRET_HEADER } from "../../function/resumeProtocol";
+import { IMAGE_EXTENSIONS } from "../../function/contract/policy";
+import { RESUME_SECRET_HEADER } from "../../function/contract/resumeProtocol";
 import { checkFile } from "../../web/checks";
 import {
   DEFAULT_UPLOAD_TUNING,

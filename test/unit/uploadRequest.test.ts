@@ -1,8 +1,8 @@
-// The request checks (function/uploadRequest.ts): accepted queries, a table of hostile ones each refused
+// The request checks (function/issuing/uploadRequest.ts): accepted queries, a table of hostile ones each refused
 // with a clear message, and the caller's address as the front end reports it.
 import { describe, expect, test } from "vitest";
-import { parsePolicy } from "../../function/policy";
-import { clientIpv4, clientKey, parseTokenRequest, RequestError } from "../../function/uploadRequest";
+import { parsePolicy } from "../../function/contract/policy";
+import { clientIpv4, clientKey, parseTokenRequest, RequestError } from "../../function/issuing/uploadRequest";
 
 const policy = parsePolicy({});
 const parse = (query: string, p = policy) => parseTokenRequest(new URLSearchParams(query), p);

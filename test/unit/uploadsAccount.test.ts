@@ -1,8 +1,8 @@
 // The one way the function reaches the uploads account: a client kept per account for the default options.
 import { describe, expect, test } from "vitest";
-import { SETTING } from "../../function/appSettings";
-import { parseSettings } from "../../function/settings";
-import { uploadsServiceClient } from "../../function/uploadsAccount";
+import { SETTING } from "../../function/contract/appSettings";
+import { parseSettings } from "../../function/platform/settings";
+import { uploadsServiceClient } from "../../function/platform/uploadsAccount";
 import { connectionStrings } from "../support/accounts";
 
 describe("the uploads account's client", () => {

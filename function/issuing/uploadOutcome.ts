@@ -1,9 +1,9 @@
 // Whether an upload is over, so that it can no longer be resumed: the one place that knows what ends an
 // upload. A committed blob of its name in the inbox (waiting for its check), or an outcome the check
 // recorded (accepted and copied to the verified container, or rejected; either way gone from the inbox).
-import type { OutcomeStore } from "./outcomes";
-import type { Settings } from "./settings";
-import { storageFailureCause, uploadsServiceClient } from "./uploadsAccount";
+import type { OutcomeStore } from "../checking/outcomes";
+import type { Settings } from "../platform/settings";
+import { storageFailureCause, uploadsServiceClient } from "../platform/uploadsAccount";
 
 /** Storage did not answer whether the upload is finished. */
 export class UploadOutcomeUnavailableError extends Error {

@@ -1,6 +1,16 @@
 // The HTTP edge of the function: maps a request to the token core and the result to a response.
 import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
-import { SettingsError } from "./appSettings";
+import { loadOutcomeStore } from "../checking/outcomes";
+import { SettingsError } from "../contract/appSettings";
+import type { HumanPassBody } from "../contract/humanCheckProtocol";
+import { type Decision, refusalMessage } from "../contract/limits";
+import { RESUME_SECRET_HEADER } from "../contract/resumeProtocol";
+import { authenticate, ownerLimitKey, ownerOfBlobName } from "../identity";
+import { loadOwnerLimiter } from "../identity/ownerLimits";
+import { LogSampler } from "../platform/logSampler";
+import { errorResponse, log, misconfigured, RESPONSE_HEADERS } from "../platform/responses";
+import { loadSettings, type Settings } from "../platform/settings";
+import { SigningUnavailableError } from "../signing/signing";
 import {
   checkHuman,
   HUMAN_CHECK_MESSAGES,
@@ -9,14 +19,7 @@ import {
   type HumanCheckSettings,
   TURNSTILE_TOKEN_HEADER,
 } from "./humanCheck";
-import type { HumanPassBody } from "./humanCheckProtocol";
-import { authenticate, ownerLimitKey, ownerOfBlobName } from "./identity";
-import { loadOwnerLimiter } from "./identity/ownerLimits";
 import { type FallbackCounts, type Limiter, type LimiterDecision, loadLimiter } from "./limiter";
-import { type Decision, refusalMessage } from "./limits";
-import { LogSampler } from "./logSampler";
-import { loadOutcomeStore } from "./outcomes";
-import { errorResponse, log, misconfigured, RESPONSE_HEADERS } from "./responses";
 import {
   RESUME_REFUSALS,
   type ResumableUpload,
@@ -24,9 +27,6 @@ import {
   resumeSecretUntil,
   verifyResumeSecret,
 } from "./resume";
-import { RESUME_SECRET_HEADER } from "./resumeProtocol";
-import { loadSettings, type Settings } from "./settings";
-import { SigningUnavailableError } from "./signing";
 import { issueContainerToken, issueUploadToken, type TokenBinding } from "./tokens";
 import { UploadOutcomeUnavailableError, uploadFinished } from "./uploadOutcome";
 import {

@@ -2,7 +2,7 @@
 // each under its own label, so that one secret is managed and each use has a key of its own. Also the one
 // form of value signed with them, stamped with a time.
 import { createHmac, timingSafeEqual } from "node:crypto";
-import { SettingsError, trimmed } from "./appSettings";
+import { SettingsError, trimmed } from "../contract/appSettings";
 
 /** The labels keys are derived under: a new use takes a new label, never a label of another use. */
 export const KEY_LABELS = {

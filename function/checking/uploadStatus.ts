@@ -2,14 +2,14 @@
 // still being checked, was accepted (with the verified blob's URL) or was rejected (with the reason).
 import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
 import { RestError } from "@azure/storage-blob";
-import { SettingsError } from "./appSettings";
-import { authenticate, mayAccess, routedBlobName } from "./identity";
+import { SettingsError } from "../contract/appSettings";
+import { isUploadName } from "../contract/uploadNames";
+import { authenticate, mayAccess, routedBlobName } from "../identity";
+import type { Rendition } from "../photos/names";
+import { errorResponse, log, misconfigured, RESPONSE_HEADERS } from "../platform/responses";
+import type { Settings } from "../platform/settings";
+import { storageFailureCause, uploadsServiceClient } from "../platform/uploadsAccount";
 import { loadCheckContext, type OutcomeStore } from "./outcomes";
-import type { Rendition } from "./photos/names";
-import { errorResponse, log, misconfigured, RESPONSE_HEADERS } from "./responses";
-import type { Settings } from "./settings";
-import { isUploadName } from "./uploadNames";
-import { storageFailureCause, uploadsServiceClient } from "./uploadsAccount";
 
 export const UPLOAD_STATUS_METHODS = ["GET"] as const;
 

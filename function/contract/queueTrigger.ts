@@ -2,7 +2,7 @@
 // read here once, so that the check's own code and the local queue runner obey the very figures Azure's host
 // does. JSON has no comments, so each figure's reason is given here.
 // https://learn.microsoft.com/azure/azure-functions/functions-bindings-storage-queue#host-json
-import host from "./host.json";
+import host from "../host.json";
 
 /** How the queue trigger reads a message's text: decoded from base64 (the host's default) or as it is. */
 export type MessageEncoding = "base64" | "none";
@@ -10,10 +10,10 @@ export type MessageEncoding = "base64" | "none";
 export interface QueueTriggerSettings {
   /**
    * `none`: Event Grid writes its events as plain JSON or as base64 (both are reported), and the check reads
-   * either; with the default, base64, a plain one would be poisoned unread (function/uploadCheck.ts).
+   * either; with the default, base64, a plain one would be poisoned unread (function/checking/uploadCheck.ts).
    */
   readonly messageEncoding: MessageEncoding;
-  /** Messages received at once (host default 16, 1 to 32): 1, so that a check's memory is bounded (photos/memory.ts). */
+  /** Messages received at once (host default 16, 1 to 32): 1, so that a check's memory is bounded (photoMemory.ts). */
   readonly batchSize: number;
   /**
    * The longest wait between polls of an empty queue: 2 s rather than the default minute, so that after a
@@ -32,7 +32,7 @@ export interface QueueTriggerSettings {
   readonly visibilityTimeoutMs: number;
   /**
    * Tries before the host moves a message to `<queue>-poison`: the default, 5, written out because the
-   * check's last-try alert (function/validateUpload.ts) and the retry window above depend on it.
+   * check's last-try alert (function/checking/validateUpload.ts) and the retry window above depend on it.
    */
   readonly maxDequeueCount: number;
 }

@@ -1,6 +1,6 @@
 // What an accepted photo becomes: the quality of its re-encode and the sizes and quality of its renditions.
 // No SDK imports: infra/config.ts calls these parsers with stack keys, so each rule lives once.
-import { type Environment, parseWholeNumber, SETTING } from "../appSettings";
+import { type Environment, parseWholeNumber, SETTING } from "./appSettings";
 
 /**
  * JPEG, WebP and AVIF are re-encoded at this quality (libvips' 1 to 100 scale): 90 keeps a photo visually

@@ -1,7 +1,7 @@
 // The user delegation key an instance signs its keyless tokens with: fetched once, kept, and replaced ahead
 // of its expiry, so that no token outlives the key that signed it and the service is asked rarely.
 import type { UserDelegationKey } from "@azure/storage-blob";
-import { storageFailureCause } from "./uploadsAccount";
+import { storageFailureCause } from "../platform/uploadsAccount";
 
 /**
  * Get User Delegation Key accepts a start and an expiry within seven days of the current time.

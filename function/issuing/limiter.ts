@@ -2,7 +2,7 @@
 // written only if nobody changed it since it was read (its ETag), so concurrent instances never lose a count.
 import { setTimeout as sleep } from "node:timers/promises";
 import type { TableClient as Client, Edm } from "@azure/data-tables";
-import { type Environment, SETTING, SettingsError } from "./appSettings";
+import { type Environment, SETTING, SettingsError } from "../contract/appSettings";
 import {
   type ClientUsage,
   type Decision,
@@ -12,9 +12,9 @@ import {
   LIMITS_TABLE_SERVICE_URI,
   type LimitsTable,
   parseLimitSettings,
-} from "./limits";
-import { settingsSource } from "./settings";
-import { isMissingTable, tableClient } from "./tableClient";
+} from "../contract/limits";
+import { settingsSource } from "../platform/settings";
+import { isMissingTable, tableClient } from "../platform/tableClient";
 
 /**
  * A decision, and what it was counted on: the shared table; this instance's memory because the table failed

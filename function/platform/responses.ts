@@ -1,7 +1,7 @@
 // What every function shares at its edges: the JSON response headers, the error body, and the structured
 // log line (one event per line, with the invocation id, through the context so it reaches Application Insights).
 import type { HttpResponseInit, InvocationContext } from "@azure/functions";
-import { type SettingsError, settingsInvalidEvent } from "./appSettings";
+import { type SettingsError, settingsInvalidEvent } from "../contract/appSettings";
 
 /** A token or an upload's state must never sit in a browser or proxy cache. */
 export const RESPONSE_HEADERS = {

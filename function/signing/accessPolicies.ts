@@ -17,7 +17,7 @@ import {
   RestError,
   type SignedIdentifier,
 } from "@azure/storage-blob";
-import { storageFailureCause, type UploadsAccount, uploadsServiceClient } from "./uploadsAccount";
+import { storageFailureCause, type UploadsAccount, uploadsServiceClient } from "../platform/uploadsAccount";
 
 /**
  * What each kind of token may do. The permission lives in the policy, not in the token: a field may be in

@@ -1,11 +1,12 @@
 // The core of the function: settings, the request and the current time in, a signed SAS token and the
 // response body out. Signing is an HMAC over the token's fields, with the account key or with a user
 // delegation key the instance keeps (signing.ts), so no network call is made per token.
-import type { TokenKind } from "./accessPolicies";
-import { ownedBlobName, ownerOfBlobName } from "./identity/owner";
+
+import { uploadBlobName } from "../contract/uploadNames";
+import { ownedBlobName, ownerOfBlobName } from "../identity/owner";
+import type { Settings } from "../platform/settings";
+import type { TokenKind } from "../signing/accessPolicies";
 import { resumableUntil, signResumeSecret } from "./resume";
-import type { Settings } from "./settings";
-import { uploadBlobName } from "./uploadNames";
 
 /** The response contract. `sasKey` and `url` are the original fields; the rest are additive. */
 export interface CredentialsBody {

@@ -10,6 +10,9 @@ import {
   type StorageSharedKeyCredential,
   type UserDelegationKey,
 } from "@azure/storage-blob";
+import { SETTING } from "../contract/appSettings";
+import type { SigningMode } from "../contract/signingMode";
+import { storageFailureCause, type UploadsAccount, uploadsServiceClient } from "../platform/uploadsAccount";
 import {
   type AccessPolicyStatus,
   accessPolicyStatus,
@@ -17,10 +20,7 @@ import {
   TOKEN_POLICIES,
   type TokenKind,
 } from "./accessPolicies";
-import { SETTING } from "./appSettings";
 import { DelegationKeyCache } from "./delegationKeys";
-import type { SigningMode } from "./signingMode";
-import { storageFailureCause, type UploadsAccount, uploadsServiceClient } from "./uploadsAccount";
 
 /**
  * The SAS version of user delegation tokens, pinned rather than the SDK's default. From 2026-04-06 the

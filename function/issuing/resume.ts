@@ -1,7 +1,7 @@
 // Resuming an upload: the secret the first per-upload token response carries, which later earns a fresh
 // token for the same blob, and the rules on when it still may. Stateless: the secret is an HMAC, with a key
 // derived from the function's key root (keyDerivation.ts), over the blob's name, its declared size and the time it was issued.
-import { openStamped, signStamped } from "./keyDerivation";
+import { openStamped, signStamped } from "../signing/keyDerivation";
 
 /**
  * How long after the upload token's maximum age a resume is still granted: enough for a phone that lost its

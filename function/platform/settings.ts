@@ -10,20 +10,20 @@ import {
   SETTING,
   SettingsError,
   trimmed,
-} from "./appSettings";
+} from "../contract/appSettings";
 import {
   fitUploadTokenLifetime,
   parseContainerName,
   parseTokenGeneration,
   parseTokenLifetime,
-} from "./container";
-import { type HumanCheckSettings, humanPassKey, parseHumanCheckSettings } from "./humanCheck";
-import { deriveKey, KEY_LABELS, type KeyRoot, parseRootSecret } from "./keyDerivation";
-import { type PhotoSettings, parsePhotoSettings } from "./photos/settings";
-import { type IssuancePolicy, parsePolicy } from "./policy";
-import { type TokenSigner, tokenSigner } from "./signing";
+} from "../contract/container";
+import { type PhotoSettings, parsePhotoSettings } from "../contract/photoSettings";
+import { type IssuancePolicy, parsePolicy } from "../contract/policy";
+import { parseVerificationSettings, type VerificationSettings } from "../contract/verification";
+import { type HumanCheckSettings, humanPassKey, parseHumanCheckSettings } from "../issuing/humanCheck";
+import { deriveKey, KEY_LABELS, type KeyRoot, parseRootSecret } from "../signing/keyDerivation";
+import { type TokenSigner, tokenSigner } from "../signing/signing";
 import type { UploadsAccount } from "./uploadsAccount";
-import { parseVerificationSettings, type VerificationSettings } from "./verification";
 
 /** Azure's default endpoint suffix, assumed when an account-key connection string names none. */
 const DEFAULT_ENDPOINT_SUFFIX = "core.windows.net";
@@ -55,7 +55,7 @@ export interface Settings {
   readonly verification: VerificationSettings;
   /** The OpenID Connect issuer whose bearer tokens every endpoint requires, or undefined: anonymous. */
   readonly auth: AuthSettings | undefined;
-  /** What an accepted photo becomes (photos/settings.ts). */
+  /** What an accepted photo becomes (contract/photoSettings.ts). */
   readonly photos: PhotoSettings;
 }
 

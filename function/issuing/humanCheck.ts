@@ -1,10 +1,14 @@
 // The opt-in human check: a Cloudflare Turnstile token, verified with Cloudflare's siteverify API, earns the
 // caller's address a short-lived signed pass that the page sends with its later token requests.
-import { type Environment, SETTING, SettingsError, trimmed } from "./appSettings";
-import type { HumanCheckRefusal, HumanPassBody } from "./humanCheckProtocol";
-import { deriveKey, KEY_LABELS, type KeyRoot, openStamped, signStamped } from "./keyDerivation";
+import { type Environment, SETTING, SettingsError, trimmed } from "../contract/appSettings";
+import type { HumanCheckRefusal, HumanPassBody } from "../contract/humanCheckProtocol";
+import { deriveKey, KEY_LABELS, type KeyRoot, openStamped, signStamped } from "../signing/keyDerivation";
 
-export { HUMAN_PASS_HEADER, type HumanCheckRefusal, TURNSTILE_TOKEN_HEADER } from "./humanCheckProtocol";
+export {
+  HUMAN_PASS_HEADER,
+  type HumanCheckRefusal,
+  TURNSTILE_TOKEN_HEADER,
+} from "../contract/humanCheckProtocol";
 
 /** https://developers.cloudflare.com/turnstile/get-started/server-side-validation/ */
 export const DEFAULT_SITEVERIFY_URL = "https://challenges.cloudflare.com/turnstile/v0/siteverify";

@@ -2,13 +2,17 @@
 // endpoint can answer on any instance, for as long as the row is kept (rows are never deleted by valet).
 import { createHash } from "node:crypto";
 import type { TableClient } from "@azure/data-tables";
-import { type Environment, SETTING, SettingsError } from "./appSettings";
-import { ownerMetadata } from "./identity/owner";
-import type { Rendition } from "./photos/names";
-import { loadSettings, type Settings, settingsSource } from "./settings";
-import { parseTableConnection, type TableConnection, tableServiceUriSetting } from "./storageConnection";
-import { isMissingTable, tableClient } from "./tableClient";
-import { OUTCOMES_TABLE } from "./verification";
+import { type Environment, SETTING, SettingsError } from "../contract/appSettings";
+import {
+  parseTableConnection,
+  type TableConnection,
+  tableServiceUriSetting,
+} from "../contract/storageConnection";
+import { OUTCOMES_TABLE } from "../contract/verification";
+import { ownerMetadata } from "../identity/owner";
+import type { Rendition } from "../photos/names";
+import { loadSettings, type Settings, settingsSource } from "../platform/settings";
+import { isMissingTable, tableClient } from "../platform/tableClient";
 
 export type Outcome =
   | { readonly state: "accepted"; readonly url: string; readonly renditions: readonly Rendition[] }

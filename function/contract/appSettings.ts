@@ -43,7 +43,7 @@ export const SETTING = {
   /** Signed in, the declared upload bytes one person may be granted per UTC day (the limits' daily allowance). */
   dailyUploadBytesPerOwner: "DAILY_UPLOAD_BYTES_PER_OWNER",
   // What an accepted photo becomes: re-encoded without personal metadata, and its renditions (parsed in
-  // photos/settings.ts).
+  // photoSettings.ts).
   photoQuality: "PHOTO_QUALITY",
   feedSize: "PHOTO_FEED_SIZE",
   thumbnailSize: "PHOTO_THUMBNAIL_SIZE",

@@ -3,16 +3,19 @@
 // published to the verified container; or deleted) and recorded.
 import type { InvocationContext } from "@azure/functions";
 import { BlobClient, type ContainerClient, RestError } from "@azure/storage-blob";
-import { SettingsError, settingsInvalidEvent } from "./appSettings";
-import { ownerMetadata } from "./identity/owner";
+import { SettingsError, settingsInvalidEvent } from "../contract/appSettings";
+import { isImageContentType } from "../contract/policy";
+import { QUEUE_TRIGGER } from "../contract/queueTrigger";
+import { declaredSize, isUploadName } from "../contract/uploadNames";
+import { HEAD_BYTES, UPLOADS_CREATED_POISON_QUEUE } from "../contract/verification";
+import { ownerMetadata } from "../identity/owner";
+import { parseRenditionsMetadata, renditionsMetadata } from "../photos/names";
+import type { EncodedImage, ProcessedPhoto } from "../photos/process";
+import { preparePhoto, writeRenditions } from "../photos/store";
+import { log } from "../platform/responses";
+import type { Settings } from "../platform/settings";
+import { storageFailureCause, uploadsServiceClient } from "../platform/uploadsAccount";
 import { loadCheckContext, type OutcomeStore } from "./outcomes";
-import { parseRenditionsMetadata, renditionsMetadata } from "./photos/names";
-import type { EncodedImage, ProcessedPhoto } from "./photos/process";
-import { preparePhoto, writeRenditions } from "./photos/store";
-import { isImageContentType } from "./policy";
-import { QUEUE_TRIGGER } from "./queueTrigger";
-import { log } from "./responses";
-import type { Settings } from "./settings";
 import {
   type BlobCreatedEvent,
   EventMessageError,
@@ -23,9 +26,6 @@ import {
   parseBlobCreatedMessage,
   type Verdict,
 } from "./uploadCheck";
-import { declaredSize, isUploadName } from "./uploadNames";
-import { storageFailureCause, uploadsServiceClient } from "./uploadsAccount";
-import { HEAD_BYTES, UPLOADS_CREATED_POISON_QUEUE } from "./verification";
 
 /** 404: the blob (or the version of it the event names) is gone; 412: it was written again since. */
 const GONE = 404;

@@ -1,8 +1,8 @@
 // The pure core of the check of a stored upload: reads a BlobCreated event off the queue, and judges a blob
 // from its properties and its first bytes. No storage calls here: validateUpload.ts does those.
 import { imageSize } from "image-size";
-import { IMAGE_EXTENSIONS, type ImageContentType, isImageContentType } from "./policy";
-import { HEAD_BYTES } from "./verification";
+import { IMAGE_EXTENSIONS, type ImageContentType, isImageContentType } from "../contract/policy";
+import { HEAD_BYTES } from "../contract/verification";
 
 /**
  * The fields of a Microsoft.Storage.BlobCreated event the check uses (Event Grid schema; the CloudEvents

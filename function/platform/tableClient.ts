@@ -2,7 +2,7 @@
 // connection string elsewhere (Azurite).
 import { TableClient, type TableServiceClientOptions } from "@azure/data-tables";
 import { DefaultAzureCredential } from "@azure/identity";
-import type { TableConnection } from "./storageConnection";
+import type { TableConnection } from "../contract/storageConnection";
 
 export function tableClient(
   connection: TableConnection,
