@@ -18,6 +18,11 @@ import {
   parseTokenLifetime,
 } from "../function/contract/container";
 import {
+  checkTurnstileKeysPaired,
+  parseTurnstileSecretKey,
+  parseTurnstileSiteKey,
+} from "../function/contract/humanCheckSettings";
+import {
   checkDailyAllowance,
   parseDailyUploadBytes,
   parseDailyUploadBytesPerOwner,
@@ -40,14 +45,9 @@ import {
   parseMaxUploadBytes,
   parseUploadTokenLifetime,
 } from "../function/contract/policy";
+import { parseRootSecret } from "../function/contract/rootSecret";
 import { parseSigningMode, type SigningMode } from "../function/contract/signingMode";
 import { DEFAULT_VERIFIED_CONTAINER, parseMaxImagePixels } from "../function/contract/verification";
-import {
-  checkTurnstileKeysPaired,
-  parseTurnstileSecretKey,
-  parseTurnstileSiteKey,
-} from "../function/issuing/humanCheck";
-import { parseRootSecret } from "../function/signing/keyDerivation";
 import { validateOrigins } from "./cors";
 
 export const DEFAULT_LOCATION = "swedencentral";

@@ -14,11 +14,12 @@
 // prefixes, so that one such name costs the events of the names sharing its first characters only, and
 // says which prefix it could not list.
 // https://learn.microsoft.com/rest/api/storageservices/list-blobs#response-body
+
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { BlobServiceClient, type ContainerClient } from "@azure/storage-blob";
 import { QueueServiceClient } from "@azure/storage-queue";
-import { BLOB_CREATED } from "../function/checking/uploadCheck";
+import { BLOB_CREATED } from "../function/contract/verification";
 import { EMULATOR_ACCOUNT } from "./azurite";
 
 export interface BlobCreatedStandInOptions {

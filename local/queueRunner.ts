@@ -6,12 +6,12 @@
 // https://learn.microsoft.com/azure/azure-functions/functions-bindings-storage-queue#host-json
 // https://learn.microsoft.com/azure/azure-functions/functions-bindings-storage-queue-trigger#poison-messages
 // https://learn.microsoft.com/azure/azure-functions/functions-bindings-storage-queue-trigger#peek-lock
+
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { InvocationContext, type LogLevel, type StorageQueueHandler } from "@azure/functions";
 import { type DequeuedMessageItem, type QueueClient, QueueServiceClient } from "@azure/storage-queue";
-import { decodeBase64 } from "../function/checking/uploadCheck";
-import { type MessageEncoding, QUEUE_TRIGGER } from "../function/contract/queueTrigger";
+import { decodeBase64, type MessageEncoding, QUEUE_TRIGGER } from "../function/contract/queueTrigger";
 
 export interface QueueBehaviour {
   /** Messages received at once. */

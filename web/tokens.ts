@@ -1,9 +1,8 @@
 // Where each upload goes: asks the SAS endpoint for a token for one file, keeps a container token for more
 // files while it lives, and turns the endpoint's answer into a target (blob URL and token).
 
-import { RESUME_SECRET_HEADER } from "../function/contract/resumeProtocol";
-import type { ResumeRefusal } from "../function/issuing/resume";
-import type { CredentialsBody, UploadCredentialsBody } from "../function/issuing/tokens";
+import type { CredentialsBody, UploadCredentialsBody } from "../function/contract/credentialsProtocol";
+import { RESUME_SECRET_HEADER, type ResumeRefusal } from "../function/contract/resumeProtocol";
 import type { PageConfig } from "./config";
 import { errorMessageOf, UploadFailure } from "./failures";
 import type { Answer, HumanCheck } from "./humanCheck";

@@ -2,7 +2,8 @@
 // from its properties and its first bytes. No storage calls here: validateUpload.ts does those.
 import { imageSize } from "image-size";
 import { IMAGE_EXTENSIONS, type ImageContentType, isImageContentType } from "../contract/policy";
-import { HEAD_BYTES } from "../contract/verification";
+import { decodeBase64 } from "../contract/queueTrigger";
+import { BLOB_CREATED, HEAD_BYTES } from "../contract/verification";
 
 /**
  * The fields of a Microsoft.Storage.BlobCreated event the check uses (Event Grid schema; the CloudEvents
@@ -27,8 +28,6 @@ export interface BlobCreatedEvent {
    */
   readonly sequencer: string;
 }
-
-export const BLOB_CREATED = "Microsoft.Storage.BlobCreated";
 
 /** The message is not a BlobCreated event: retrying cannot change that. */
 export class EventMessageError extends Error {
@@ -108,15 +107,6 @@ function parseText(text: string): unknown {
   } catch {
     throw new EventMessageError("the message is neither JSON nor base64 of JSON");
   }
-}
-
-/**
- * The text `text` is base64 of, or undefined when it is not base64 (standard alphabet, padded): the one test
- * of the form, shared with the local queue runner's decoding.
- */
-export function decodeBase64(text: string): string | undefined {
-  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(text) || text.length % 4 !== 0) return undefined;
-  return Buffer.from(text, "base64").toString("utf8");
 }
 
 function describe(value: unknown): string {

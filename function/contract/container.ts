@@ -1,6 +1,6 @@
 // The uploads container and its tokens: the container's name, the container token's lifetime, the rule
 // that ties a per-upload token's lifetime to it, and the generation of the stored access policies tokens
-// reference. No SDK imports: infra/config.ts checks its keys here.
+// reference. infra/config.ts checks its keys here.
 import { parseMinutes, parseWholeNumber, SettingsError, trimmed } from "./appSettings";
 
 export const DEFAULT_CONTAINER = "images";

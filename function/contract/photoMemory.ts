@@ -1,6 +1,6 @@
 // How much memory processing photos may take on one instance, and the settings that bound it: sharp's threads,
-// the queue trigger's batch, and the instance size infra/ configures. No SDK imports: infra/config.ts refuses a
-// stack whose instance could run out with the batch in flight.
+// the queue trigger's batch, and the instance size infra/ configures: infra/config.ts refuses a stack whose
+// instance could run out with the batch in flight.
 
 /**
  * Messages the queue trigger hands the function at once, and (with `newBatchThreshold` 0) the most it runs at

@@ -1,5 +1,5 @@
 // What an accepted photo becomes: the quality of its re-encode and the sizes and quality of its renditions.
-// No SDK imports: infra/config.ts calls these parsers with stack keys, so each rule lives once.
+// infra/config.ts calls these parsers with stack keys, so each rule lives once.
 import { type Environment, parseWholeNumber, SETTING } from "./appSettings";
 
 /**

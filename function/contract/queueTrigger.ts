@@ -37,6 +37,15 @@ export interface QueueTriggerSettings {
   readonly maxDequeueCount: number;
 }
 
+/**
+ * The text `text` is base64 of, or undefined when it is not base64 (standard alphabet, padded): the one test
+ * of the form, shared with the local queue runner's decoding.
+ */
+export function decodeBase64(text: string): string | undefined {
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(text) || text.length % 4 !== 0) return undefined;
+  return Buffer.from(text, "base64").toString("utf8");
+}
+
 /** Settings the host documents, with its defaults, for those host.json leaves out. */
 const DEFAULTS = {
   messageEncoding: "base64",

@@ -1,6 +1,5 @@
 // The two ways tokens can be signed, named once for the stack's `valet:signing`, the local stack's
-// VALET_SIGNING and the function (which tells them apart by the setting it is given). No SDK imports:
-// infra/ reads this file.
+// VALET_SIGNING and the function (which tells them apart by the setting it is given).
 import { SettingsError, trimmed } from "./appSettings";
 
 /**

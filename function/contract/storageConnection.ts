@@ -1,7 +1,6 @@
 // Table connections named by a connection prefix, the Functions convention for storage connections: an
 // identity (`<prefix>__tableServiceUri`) in Azure, or a connection string (`<prefix>` itself) elsewhere.
 // https://learn.microsoft.com/azure/azure-functions/functions-reference#connecting-to-host-storage-with-an-identity
-// No SDK imports: infra/ reads the setting names from here.
 import { type Environment, SettingsError, trimmed } from "./appSettings";
 
 /** Where a table lives: a connection string (Azurite, a developer's account) or an identity. */

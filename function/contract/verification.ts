@@ -1,6 +1,5 @@
 // The check every upload gets after it is stored: its settings (the verified container, the pixel cap)
 // and the names the function, the local stack and infra/ share (the events' queue, the outcomes table).
-// No SDK imports: infra/ reads these without loading the function's handlers.
 import { type Environment, parseWholeNumber, SETTING, SettingsError } from "./appSettings";
 import { parseContainerName } from "./container";
 import { queueServiceUriSetting, tableServiceUriSetting } from "./storageConnection";
@@ -13,6 +12,9 @@ export const DEFAULT_VERIFIED_CONTAINER = "verified";
  */
 export const DEFAULT_MAX_IMAGE_PIXELS = 100_000_000;
 export const MAX_IMAGE_PIXELS_BOUNDS = { min: 1, max: 10_000_000_000 } as const;
+
+/** The one event type the check reads: a blob was written in the inbox. */
+export const BLOB_CREATED = "Microsoft.Storage.BlobCreated";
 
 /** Where Event Grid puts the inbox's BlobCreated events; the Functions host moves failing ones to `-poison`. */
 export const UPLOADS_CREATED_QUEUE = "uploads-created";

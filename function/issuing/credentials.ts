@@ -1,10 +1,12 @@
 // The HTTP edge of the function: maps a request to the token core and the result to a response.
+
 import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
 import { loadOutcomeStore } from "../checking/outcomes";
 import { SettingsError } from "../contract/appSettings";
 import type { HumanPassBody } from "../contract/humanCheckProtocol";
+import type { HumanCheckSettings } from "../contract/humanCheckSettings";
 import { type Decision, refusalMessage } from "../contract/limits";
-import { RESUME_SECRET_HEADER } from "../contract/resumeProtocol";
+import { RESUME_REFUSALS, RESUME_SECRET_HEADER, type ResumeRefusal } from "../contract/resumeProtocol";
 import { authenticate, ownerLimitKey, ownerOfBlobName } from "../identity";
 import { loadOwnerLimiter } from "../identity/ownerLimits";
 import { LogSampler } from "../platform/logSampler";
@@ -16,17 +18,10 @@ import {
   HUMAN_CHECK_MESSAGES,
   HUMAN_PASS_HEADER,
   type HumanCheckRefusal,
-  type HumanCheckSettings,
   TURNSTILE_TOKEN_HEADER,
 } from "./humanCheck";
 import { type FallbackCounts, type Limiter, type LimiterDecision, loadLimiter } from "./limiter";
-import {
-  RESUME_REFUSALS,
-  type ResumableUpload,
-  type ResumeRefusal,
-  resumeSecretUntil,
-  verifyResumeSecret,
-} from "./resume";
+import { type ResumableUpload, resumeSecretUntil, verifyResumeSecret } from "./resume";
 import { issueContainerToken, issueUploadToken, type TokenBinding } from "./tokens";
 import { UploadOutcomeUnavailableError, uploadFinished } from "./uploadOutcome";
 import {

@@ -76,27 +76,3 @@ const issuedAt = (key: Buffer, upload: ResumableUpload, secret: string) =>
 
 const windowMinutes = (uploadTokenLifetimeMinutes: number) =>
   uploadTokenLifetimeMinutes + RESUME_GRACE_MINUTES;
-
-/** Why a resume is refused: the `resume` field of the refusal's body, beside `error`. */
-export type ResumeRefusal = "invalid" | "expired" | "finished" | "unavailable";
-
-/** Each refusal's status and words. The page starts the upload afresh on all but "unavailable". */
-export const RESUME_REFUSALS: Readonly<Record<ResumeRefusal, { status: number; error: string }>> = {
-  invalid: {
-    status: 403,
-    error:
-      "The resume secret does not belong to this upload (its blobName and size): start the upload again for a new blob.",
-  },
-  expired: {
-    status: 410,
-    error: "This upload can no longer be resumed: it was started too long ago. Start the upload again.",
-  },
-  finished: {
-    status: 409,
-    error: "This upload is already finished: its blob is stored, so it cannot be resumed.",
-  },
-  unavailable: {
-    status: 503,
-    error: "Whether this upload is finished cannot be checked right now: try again in a minute.",
-  },
-};

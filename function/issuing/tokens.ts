@@ -2,41 +2,12 @@
 // response body out. Signing is an HMAC over the token's fields, with the account key or with a user
 // delegation key the instance keeps (signing.ts), so no network call is made per token.
 
+import type { CredentialsBody, UploadCredentialsBody } from "../contract/credentialsProtocol";
 import { uploadBlobName } from "../contract/uploadNames";
 import { ownedBlobName, ownerOfBlobName } from "../identity/owner";
 import type { Settings } from "../platform/settings";
 import type { TokenKind } from "../signing/accessPolicies";
 import { resumableUntil, signResumeSecret } from "./resume";
-
-/** The response contract. `sasKey` and `url` are the original fields; the rest are additive. */
-export interface CredentialsBody {
-  /** SAS query string without a leading `?`. */
-  sasKey: string;
-  /** Blob service URL without a trailing slash: clients PUT to `<url>/<container>/<name>?<sasKey>`. */
-  url: string;
-  container: string;
-  /** When the token stops working, ISO 8601 UTC, equal to its `se` field. */
-  expiresOn: string;
-}
-
-/** A token for one blob whose name the server chose. */
-export interface UploadCredentialsBody extends CredentialsBody {
-  blobName: string;
-  /** The blob's URL without the token: clients PUT to `<blobUrl>?<sasKey>`. */
-  blobUrl: string;
-  /**
-   * With an upload's first token: presented later with `blobName` (resume.ts), it earns a fresh token for
-   * the same blob until `resumableUntil`. A resumed token's answer carries neither.
-   */
-  resumeSecret?: string;
-  /** When `resumeSecret` stops earning tokens, ISO 8601 UTC. */
-  resumableUntil?: string;
-  /**
-   * Signed in: whom the upload belongs to (the token's owner claim), for the page to record as the inbox blob's
-   * `owner` metadata. valet itself trusts only the name's first segment, which the token binds.
-   */
-  owner?: string;
-}
 
 /** Where the token may be used from: the caller's IPv4 address when the policy binds tokens to it. */
 export interface TokenBinding {

@@ -1,6 +1,7 @@
 // Reads and validates the function's settings once per instance: the uploads account (from its
 // connection string, or keyless from its URL), the container, the container token's lifetime, the issuance
 // policy, the human check and the check of stored uploads.
+
 import { DefaultAzureCredential, ManagedIdentityCredential, type TokenCredential } from "@azure/identity";
 import { BlobServiceClient, SASProtocol, StorageSharedKeyCredential } from "@azure/storage-blob";
 import {
@@ -17,11 +18,13 @@ import {
   parseTokenGeneration,
   parseTokenLifetime,
 } from "../contract/container";
+import { type HumanCheckSettings, parseHumanCheckSettings } from "../contract/humanCheckSettings";
 import { type PhotoSettings, parsePhotoSettings } from "../contract/photoSettings";
 import { type IssuancePolicy, parsePolicy } from "../contract/policy";
+import { type KeyRoot, parseRootSecret } from "../contract/rootSecret";
 import { parseVerificationSettings, type VerificationSettings } from "../contract/verification";
-import { type HumanCheckSettings, humanPassKey, parseHumanCheckSettings } from "../issuing/humanCheck";
-import { deriveKey, KEY_LABELS, type KeyRoot, parseRootSecret } from "../signing/keyDerivation";
+import { humanPassKey } from "../issuing/humanCheck";
+import { deriveKey, KEY_LABELS } from "../signing/keyDerivation";
 import { type TokenSigner, tokenSigner } from "../signing/signing";
 import type { UploadsAccount } from "./uploadsAccount";
 

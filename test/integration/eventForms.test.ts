@@ -2,11 +2,12 @@
 // reported for Event Grid's queue delivery (validation.test.ts runs the base64 form): the queue trigger's
 // messageEncoding in function/host.json must let both reach the function. One stack per file: the
 // function's settings are per process.
+
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { BlobServiceClient, BlockBlobClient } from "@azure/storage-blob";
 import { afterAll, beforeAll, expect, test } from "vitest";
-import type { CredentialsBody } from "../../function/issuing/tokens";
+import type { CredentialsBody } from "../../function/contract/credentialsProtocol";
 import { samePixels } from "../support/photos";
 import { startTestStack, type TestStack } from "../support/stack";
 

@@ -1,5 +1,6 @@
 // Keyless signing against a real Azurite over HTTPS with `--oauth basic`: tokens signed with a user
 // delegation key the function got with its (stand-in) Entra ID identity, and what storage refuses.
+
 import { readFile } from "node:fs/promises";
 import { request } from "node:https";
 import {
@@ -12,7 +13,7 @@ import {
 } from "@azure/storage-blob";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { SETTING } from "../../function/contract/appSettings";
-import type { CredentialsBody, UploadCredentialsBody } from "../../function/issuing/tokens";
+import type { CredentialsBody, UploadCredentialsBody } from "../../function/contract/credentialsProtocol";
 import { loadSettings, settingsSource } from "../../function/platform/settings";
 import { USER_DELEGATION_SAS_VERSION } from "../../function/signing/signing";
 import { EMULATOR_ACCOUNT, EMULATOR_KEY } from "../../local/azurite";

@@ -1,10 +1,11 @@
 // Photos through the local stack: uploaded with a token, checked by the queue function, and read back from
 // the verified container. What a phone writes into a photo (GPS, serial, owner, XMP, text chunks) must be gone,
 // parsed rather than grepped; the pixels upright; the colour profile kept; the renditions at the sizes asked.
+
 import { BlobServiceClient, BlockBlobClient } from "@azure/storage-blob";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { SETTING } from "../../function/contract/appSettings";
-import type { UploadCredentialsBody } from "../../function/issuing/tokens";
+import type { UploadCredentialsBody } from "../../function/contract/credentialsProtocol";
 import {
   commentedGif,
   gifExtensionLabels,

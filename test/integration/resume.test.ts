@@ -1,14 +1,15 @@
 // Resuming an upload over HTTP against the local stack: the first token's secret earns a fresh token for the
 // same blob, whose blocks commit with those staged before; every other use of a secret is refused.
+
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { BlockBlobClient } from "@azure/storage-blob";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { loadCheckContext } from "../../function/checking/outcomes";
 import { SETTING } from "../../function/contract/appSettings";
+import type { UploadCredentialsBody } from "../../function/contract/credentialsProtocol";
 import { RESUME_SECRET_HEADER } from "../../function/contract/resumeProtocol";
 import { RESUME_GRACE_MINUTES, resumableUntil, signResumeSecret } from "../../function/issuing/resume";
-import type { UploadCredentialsBody } from "../../function/issuing/tokens";
 import { uploadFinished } from "../../function/issuing/uploadOutcome";
 import { parseSettings } from "../../function/platform/settings";
 import { uploadTo } from "../../web/blockUpload";

@@ -1,5 +1,6 @@
 // Revocation and key rotation against a real Azurite: a new key generation revokes every outstanding
 // token, instances never undo a newer generation, and tokens survive switching the signing key.
+
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,12 +13,9 @@ import {
 } from "@azure/storage-blob";
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
 import { type Environment, SETTING } from "../../function/contract/appSettings";
+import type { CredentialsBody, UploadCredentialsBody } from "../../function/contract/credentialsProtocol";
 import { httpFunctions } from "../../function/functions";
-import {
-  type CredentialsBody,
-  issueContainerToken,
-  type UploadCredentialsBody,
-} from "../../function/issuing/tokens";
+import { issueContainerToken } from "../../function/issuing/tokens";
 import { configureSettings, loadSettings } from "../../function/platform/settings";
 import { ensureAccessPolicies, policyId } from "../../function/signing/accessPolicies";
 import { type Azurite, EMULATOR_ACCOUNT, EMULATOR_KEY, startAzurite } from "../../local/azurite";

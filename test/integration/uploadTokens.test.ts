@@ -1,4 +1,5 @@
 // Per-upload tokens against a real Azurite: what one token can and cannot do.
+
 import {
   BlobSASPermissions,
   BlobServiceClient,
@@ -8,7 +9,8 @@ import {
 } from "@azure/storage-blob";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { SETTING } from "../../function/contract/appSettings";
-import { issueUploadToken, type UploadCredentialsBody } from "../../function/issuing/tokens";
+import type { UploadCredentialsBody } from "../../function/contract/credentialsProtocol";
+import { issueUploadToken } from "../../function/issuing/tokens";
 import { parseSettings } from "../../function/platform/settings";
 import { accountKeyOf } from "../support/accounts";
 import { startTestStack, type TestStack } from "../support/stack";

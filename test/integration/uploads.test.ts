@@ -1,8 +1,10 @@
 // The contract end to end: a token from the HTTP endpoint against a real Azurite.
+
 import { BlobServiceClient, BlockBlobClient, ContainerClient } from "@azure/storage-blob";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { SETTING } from "../../function/contract/appSettings";
-import { type CredentialsBody, issueContainerToken } from "../../function/issuing/tokens";
+import type { CredentialsBody } from "../../function/contract/credentialsProtocol";
+import { issueContainerToken } from "../../function/issuing/tokens";
 import { parseSettings } from "../../function/platform/settings";
 import { ALLOWED_ORIGIN, startTestStack, type TestStack } from "../support/stack";
 import { putBlob, statusOf } from "../support/storage";

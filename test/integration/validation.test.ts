@@ -1,6 +1,7 @@
 // The check of stored uploads end to end on the local stack: a token's upload becomes an event (the Event
 // Grid stand-in), the queue runs the function, and the image lands in the verified container or is gone,
 // with the status endpoint saying which and why.
+
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import {
@@ -15,15 +16,15 @@ import { QueueServiceClient } from "@azure/storage-queue";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { outcomesTableClient, parseOutcomesTable, TableOutcomeStore } from "../../function/checking/outcomes";
-import { decodeBase64 } from "../../function/checking/uploadCheck";
 import { checkSeams } from "../../function/checking/validateUpload";
 import { SETTING } from "../../function/contract/appSettings";
+import type { CredentialsBody, UploadCredentialsBody } from "../../function/contract/credentialsProtocol";
+import { decodeBase64 } from "../../function/contract/queueTrigger";
 import {
   HEAD_BYTES,
   UPLOADS_CREATED_POISON_QUEUE,
   UPLOADS_CREATED_QUEUE,
 } from "../../function/contract/verification";
-import type { CredentialsBody, UploadCredentialsBody } from "../../function/issuing/tokens";
 import { blobCreatedEvent, eventMessage } from "../../local/eventGrid";
 import { gifWithFrame } from "../support/images";
 import { samePixels } from "../support/photos";

@@ -1,16 +1,14 @@
 // The human check's settings, and the pass: signed for one address, until its expiry, refused when altered.
+
 import { StorageSharedKeyCredential } from "@azure/storage-blob";
 import { describe, expect, test } from "vitest";
 import { SETTING, SettingsError } from "../../function/contract/appSettings";
 import {
   checkTurnstileKeysPaired,
   DEFAULT_SITEVERIFY_URL,
-  humanPassKey,
   parseHumanCheckSettings,
-  signHumanPass,
-  siteverify,
-  verifyHumanPass,
-} from "../../function/issuing/humanCheck";
+} from "../../function/contract/humanCheckSettings";
+import { humanPassKey, signHumanPass, siteverify, verifyHumanPass } from "../../function/issuing/humanCheck";
 import { TEST_ACCOUNT, TEST_KEY } from "../support/accounts";
 
 const key = humanPassKey(new StorageSharedKeyCredential(TEST_ACCOUNT, TEST_KEY));

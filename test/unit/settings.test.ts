@@ -1,5 +1,6 @@
 // Reading the function's settings (function/platform/settings.ts): every accepted and refused connection string,
 // the container and lifetime rules, and errors that never quote a secret.
+
 import { createHmac } from "node:crypto";
 import { SASProtocol } from "@azure/storage-blob";
 import { describe, expect, test } from "vitest";
@@ -9,8 +10,9 @@ import {
   DEFAULT_TOKEN_LIFETIME_MINUTES,
   fitUploadTokenLifetime,
 } from "../../function/contract/container";
+import { secretKeyRoot } from "../../function/contract/rootSecret";
 import { parseSettings } from "../../function/platform/settings";
-import { deriveKey, KEY_LABELS, secretKeyRoot } from "../../function/signing/keyDerivation";
+import { deriveKey, KEY_LABELS } from "../../function/signing/keyDerivation";
 import { connectionStrings, TEST_ACCOUNT, TEST_KEY } from "../support/accounts";
 
 const withConnection = (value: string | undefined, extra: Record<string, string> = {}) =>
