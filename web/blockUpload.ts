@@ -4,7 +4,7 @@
 // The page and the benchmark both upload this way.
 import { AnonymousCredential, BlockBlobClient } from "@azure/storage-blob";
 import { errorCodeOf, isRestError } from "./failures";
-import type { UploadTarget } from "./tokens";
+import type { UploadTarget } from "./types";
 import { blockCount, blockId } from "./uploadRecords";
 
 /**

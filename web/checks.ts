@@ -3,7 +3,7 @@
 import type { PageConfig } from "./config";
 import { UploadFailure } from "./failures";
 import { describeType, formatBytes, listTypes } from "./format";
-import type { FileFacts } from "./tokens";
+import type { FileFacts } from "./types";
 
 export function checkFile(file: FileFacts, config: PageConfig): UploadFailure | undefined {
   if (!config.allowedContentTypes.includes(file.type.toLowerCase())) {

@@ -1,7 +1,7 @@
 // Every way an upload can fail, in words a person can act on: storage's refusals of a token (expired or
 // not), CORS, a lost network, other statuses.
 import type { RestError } from "@azure/storage-blob";
-import type { UploadTarget } from "./tokens";
+import type { UploadTarget } from "./types";
 
 export type FailureKind =
   | "type"

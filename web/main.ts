@@ -10,8 +10,19 @@ import { describeUploadError, isExpiryRefusal, isTokenRefusal, UploadFailure } f
 import { formatBytes, formatWait, listTypes } from "./format";
 import { HumanCheck, turnstileSolver } from "./humanCheck";
 import { UploadQueue } from "./queue";
+import {
+  addRow,
+  cancelled,
+  fail,
+  setState,
+  showDone,
+  showPreview,
+  showProgress,
+  type UploadRow,
+} from "./row";
 import { accessTokenHook, fetchWithToken, readUrlOf } from "./signIn";
-import { REFRESH_MARGIN_MS, ResumeRefusedError, TokenSource, type UploadTarget } from "./tokens";
+import { REFRESH_MARGIN_MS, ResumeRefusedError, TokenSource } from "./tokens";
+import type { UploadTarget } from "./types";
 import {
   indexedDbStore,
   MemoryRecordStore,
@@ -41,15 +52,8 @@ const TOKENS_AHEAD = MAX_REQUESTS_IN_FLIGHT;
 const NETWORK_RETRIES = 12;
 const MAX_NETWORK_RETRY_DELAY_MS = 30_000;
 
-interface Upload {
-  readonly file: File;
-  readonly row: HTMLLIElement;
-  readonly progress: HTMLProgressElement;
-  readonly status: HTMLParagraphElement;
-  readonly retry: HTMLButtonElement;
-  readonly cancel: HTMLButtonElement;
-  /** The last progress milestone announced (0, 25, 50, 75). */
-  announced: number;
+/** A file's upload: its row, and what a later try reuses. */
+interface Upload extends UploadRow {
   /** What is recorded of its block upload, once it has one: what a later try resumes. */
   record?: UploadRecord;
   /** The per-upload token of the last try (or fetched ahead), used by the next try while it lives. */
@@ -199,7 +203,8 @@ async function loadConfig(): Promise<PageConfig> {
 }
 
 function enqueue(file: File, config: PageConfig, queue: UploadQueue<Upload>): void {
-  const upload = addRow(file);
+  const upload: Upload = { ...addRow(elements.list, file, announce), ahead: new AbortController() };
+  elements.heading.hidden = false;
   const problem = checkFile(file, config);
   if (problem) {
     fail(upload, problem);
@@ -424,66 +429,8 @@ function asFailure(error: unknown): UploadFailure {
     : new UploadFailure("unknown", `The upload failed: ${(error as Error)?.message ?? String(error)}`);
 }
 
-function addRow(file: File): Upload {
-  const row = document.createElement("li");
-  row.className = "upload";
-  const head = document.createElement("div");
-  head.className = "upload-head";
-  const name = document.createElement("span");
-  name.className = "upload-name";
-  name.textContent = file.name;
-  const size = document.createElement("span");
-  size.className = "upload-size";
-  size.textContent = formatBytes(file.size);
-  head.append(name, size);
-  const progress = document.createElement("progress");
-  progress.max = 100;
-  progress.value = 0;
-  progress.setAttribute("aria-label", `Upload progress of ${file.name}`);
-  const status = document.createElement("p");
-  status.className = "upload-status";
-  const retry = rowButton("Retry", file);
-  const cancel = rowButton("Cancel", file);
-  row.append(head, progress, status, retry, cancel);
-  elements.list.append(row);
-  elements.heading.hidden = false;
-  return { file, row, progress, status, retry, cancel, announced: 0, ahead: new AbortController() };
-}
-
-/** A hidden button of a file's row, named for the file so that each row's buttons can be told apart. */
-function rowButton(label: "Retry" | "Cancel", file: File): HTMLButtonElement {
-  const button = document.createElement("button");
-  button.type = "button";
-  button.className = label.toLowerCase();
-  button.textContent = label;
-  button.setAttribute("aria-label", `${label} ${file.name}`);
-  button.hidden = true;
-  return button;
-}
-
-function showProgress(upload: Upload, loadedBytes: number): void {
-  // 100 is kept for the moment storage has committed the blob.
-  const percent = Math.min(99, Math.floor((loadedBytes / upload.file.size) * 100));
-  if (percent <= upload.progress.value) return;
-  upload.progress.value = percent;
-  upload.status.textContent = `Uploading… ${percent}%`;
-  const milestone = Math.floor(percent / 25) * 25;
-  if (milestone > upload.announced) {
-    upload.announced = milestone;
-    announce(`${upload.file.name}: ${milestone}% uploaded.`);
-  }
-}
-
 function succeed(upload: Upload, blobName: string, apiUrl: string, authorizedFetch: typeof fetch): void {
-  upload.progress.value = 100;
-  upload.row.dataset.blobName = blobName;
-  upload.status.textContent = "Done: uploaded as ";
-  const code = document.createElement("code");
-  code.textContent = blobName;
-  upload.status.append(code);
-  upload.row.dataset.state = "done";
-  upload.cancel.hidden = true;
-  announce(`${upload.file.name}: uploaded.`);
+  showDone(upload, blobName);
   // Stored is not yet usable: valet checks the bytes, and the row follows that check.
   // Signed in, a name starts with its owner, and the owner's photo comes through a read URL (below); anonymous,
   // the row shows the thumbnail from the renditions endpoint.
@@ -499,42 +446,8 @@ function succeed(upload: Upload, blobName: string, apiUrl: string, authorizedFet
     if (state !== "verified" || !signedIn) return;
     const url = await readUrlOf(apiUrl, blobName, authorizedFetch);
     if (!url) return;
-    const image = document.createElement("img");
-    image.className = "upload-preview";
-    image.alt = `${upload.file.name}, as stored`;
-    image.src = url;
-    upload.row.append(image);
+    showPreview(upload, url);
   });
-}
-
-/**
- * Cancelled: its requests were aborted before the block list was committed, so no blob exists; blocks
- * already sent stay uncommitted and storage discards them within a week.
- * https://learn.microsoft.com/rest/api/storageservices/put-block#remarks
- */
-function cancelled(upload: Upload): void {
-  setState(upload, "cancelled", "Cancelled");
-  upload.cancel.hidden = true;
-  upload.retry.hidden = true;
-  announce(`${upload.file.name}: cancelled.`);
-}
-
-function fail(upload: Upload, failure: UploadFailure): void {
-  setState(upload, "failed", `Failed: ${failure.message}`);
-  upload.row.dataset.failure = failure.kind;
-  upload.retry.hidden = !failure.retryable;
-  upload.cancel.hidden = true;
-  announce(`${upload.file.name}: failed. ${failure.message}`);
-}
-
-function setState(
-  upload: Upload,
-  state: "waiting" | "uploading" | "failed" | "cancelled",
-  text: string,
-): void {
-  upload.row.dataset.state = state;
-  delete upload.row.dataset.failure;
-  upload.status.textContent = text;
 }
 
 function announce(message: string): void {

@@ -6,31 +6,11 @@ import { RESUME_SECRET_HEADER, type ResumeRefusal } from "../function/contract/r
 import type { PageConfig } from "./config";
 import { errorMessageOf, UploadFailure } from "./failures";
 import type { Answer, HumanCheck } from "./humanCheck";
-
-/** The part of a File the checks look at (a File satisfies it). */
-export interface FileFacts {
-  readonly name: string;
-  readonly size: number;
-  readonly type: string;
-}
+import { abortableSleep, type OnWait, retryAfterOf, type Sleep } from "./retry";
+import type { FileFacts, UploadTarget } from "./types";
 
 /** What the SAS endpoint answers: a per-upload token (with blobName/blobUrl) or a container token. */
 export type Credentials = CredentialsBody | UploadCredentialsBody;
-
-/** Where one upload goes and with which token. */
-export interface UploadTarget {
-  readonly blobName: string;
-  /** Signed in: the upload's owner, recorded as the blob's `owner` metadata. */
-  readonly owner?: string;
-  /** The blob's URL without the token. */
-  readonly blobUrl: string;
-  readonly sasKey: string;
-  readonly expiresOn: Date;
-  /** A per-upload token may upload in blocks; a container token is create-only, so one Put Blob. */
-  readonly perUpload: boolean;
-  /** With an upload's first per-upload token: what earns fresh tokens for the same blob, and until when. */
-  readonly resume?: { readonly secret: string; readonly until: Date };
-}
 
 /** What asks for a fresh token for a blob this page started: its name and the first token's secret. */
 export interface ResumeRequest {
@@ -53,14 +33,6 @@ export class ResumeRefusedError extends Error {
 export const REFRESH_MARGIN_MS = 60_000;
 /** Fresh tokens asked for in a row before concluding that this device's clock is wrong. */
 const MAX_TOKEN_REQUESTS = 3;
-/** The wait when a 429 says nothing readable about how long (the function always says). */
-const DEFAULT_RETRY_AFTER_SECONDS = 5;
-
-/** Told when the endpoint asks this page to slow down: how long it waits, and the endpoint's words. */
-export type OnWait = (seconds: number, message: string) => void;
-
-/** Waits `ms`, or rejects with the signal's reason as soon as it is aborted. */
-export type Sleep = (ms: number, signal?: AbortSignal) => Promise<void>;
 
 /**
  * Hands out tokens. A per-upload token names one blob, so it serves exactly one upload attempt; a
@@ -194,38 +166,6 @@ export class TokenSource {
     const body: unknown = await response.json().catch(() => undefined);
     return { response, body };
   }
-}
-
-/**
- * How long a 429 asks to wait: the body's `retryAfterSeconds` (readable across origins), else the
- * Retry-After header in seconds (readable when the page and the endpoint share an origin).
- */
-export function retryAfterOf(body: unknown, response: Response): number {
-  const fromBody = (body as { retryAfterSeconds?: unknown } | undefined)?.retryAfterSeconds;
-  const fromHeader = Number(response.headers.get("retry-after") ?? Number.NaN);
-  const seconds = typeof fromBody === "number" ? fromBody : fromHeader;
-  // At least a second: a wait of zero would turn a stream of 429s into a busy loop.
-  return Number.isFinite(seconds) && seconds >= 0
-    ? Math.max(1, Math.ceil(seconds))
-    : DEFAULT_RETRY_AFTER_SECONDS;
-}
-
-export function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(signal.reason);
-      return;
-    }
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
 }
 
 function isCredentials(body: unknown): body is Credentials {

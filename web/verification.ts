@@ -2,7 +2,7 @@
 // endpoint (GET <api>/uploads/{blobName}) how that check went, waiting longer between each try and giving
 // up after a bounded number of them, and puts the answer into words for the upload's row.
 import { errorMessageOf } from "./failures";
-import { abortableSleep, retryAfterOf, type Sleep } from "./tokens";
+import { abortableSleep, retryAfterOf, type Sleep } from "./retry";
 
 /** What the page learned: the check's verdict, or why it has none. */
 export type Verification =
