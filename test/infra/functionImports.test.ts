@@ -115,4 +115,23 @@ describe("the folders' import rule", () => {
     }
     expect(breaches).toEqual([]);
   });
+
+  test.each(["function", "web"])("%s/ has no import circle", (folder) => {
+    const graph = new Map(sources(folder).map((file) => [file, relativeImports(file)] as const));
+    const circles: string[] = [];
+    const done = new Set<string>();
+    const visit = (file: string, path: string[]): void => {
+      const at = path.indexOf(file);
+      if (at >= 0) {
+        circles.push([...path.slice(at), file].join(" → "));
+        return;
+      }
+      if (done.has(file)) return;
+      for (const next of graph.get(file) ?? []) visit(next, [...path, file]);
+      done.add(file);
+    };
+    expect(graph.size).toBeGreaterThan(1);
+    for (const file of graph.keys()) visit(file, []);
+    expect(circles).toEqual([]);
+  });
 });
