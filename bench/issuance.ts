@@ -74,11 +74,11 @@ export async function benchIssuance(options: IssuanceOptions): Promise<BenchRow>
 export function baselineAccount(accountKey: string): BaselineAccount {
   const settings = loadSettings();
   return {
-    accountName: settings.accountName,
+    accountName: settings.uploads.accountName,
     accountKey,
-    blobServiceUrl: settings.blobServiceUrl,
+    blobServiceUrl: settings.uploads.blobServiceUrl,
     container: settings.container,
-    protocol: settings.protocol,
+    protocol: settings.uploads.protocol,
     lifetimeMinutes: settings.tokenLifetimeMinutes,
     identifier: policyId(settings.tokenGeneration, "container"),
   };

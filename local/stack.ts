@@ -252,7 +252,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     });
     return {
       allowedOrigins,
-      blobServiceUrl: settings.blobServiceUrl,
+      blobServiceUrl: settings.uploads.blobServiceUrl,
       connectionString: azurite.connectionString,
       signing,
       tableServiceUrl: tables.tableServiceUrl,

@@ -99,12 +99,12 @@ async function sign(
     containerName: settings.container,
     blobName: scope.blobName,
     expiresOn,
-    protocol: settings.protocol,
+    protocol: settings.uploads.protocol,
     ipRange: binding.clientIp ? { start: binding.clientIp } : undefined,
   });
   return {
     sasKey,
-    url: settings.blobServiceUrl,
+    url: settings.uploads.blobServiceUrl,
     container: settings.container,
     expiresOn: expiresOn.toISOString(),
   };

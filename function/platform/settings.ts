@@ -32,12 +32,10 @@ import type { UploadsAccount } from "./uploadsAccount";
 const DEFAULT_ENDPOINT_SUFFIX = "core.windows.net";
 
 export interface Settings {
-  /** Blob service URL without a trailing slash: `<url>/<container>/<name>` is a blob's address. */
-  readonly blobServiceUrl: string;
-  readonly accountName: string;
-  /** HTTPS only, unless the endpoint itself is plain HTTP (the emulator). */
-  readonly protocol: SASProtocol;
-  /** How this instance reaches the uploads account (uploadsAccount.ts): the one way every client is made. */
+  /**
+   * The uploads account (uploadsAccount.ts): its blob service URL, name and the tokens' protocol, and the one
+   * way every client is made.
+   */
   readonly uploads: UploadsAccount;
   /** How tokens are signed, chosen once from the account's settings. */
   readonly signer: TokenSigner;
@@ -87,9 +85,6 @@ export function parseSettings(env: Environment, options: SettingsOptions = {}): 
   const keyRoot = parseKeyRoot(env, uploads);
   const humanCheck = parseHumanCheckSettings(env);
   return {
-    blobServiceUrl: uploads.blobServiceUrl,
-    accountName: uploads.accountName,
-    protocol: uploads.protocol,
     uploads,
     signer: tokenSigner(uploads, {
       container,

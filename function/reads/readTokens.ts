@@ -66,7 +66,7 @@ export async function signReadUrl(
     blobName: target.blobName,
     permissions: BlobSASPermissions.parse("r"),
     expiresOn,
-    protocol: settings.protocol,
+    protocol: settings.uploads.protocol,
   };
   const account = settings.uploads;
   const sas =
@@ -79,7 +79,7 @@ export async function signReadUrl(
         );
   const path = target.blobName.split("/").map(encodeURIComponent).join("/");
   return {
-    url: `${settings.blobServiceUrl}/${target.container}/${path}?${sas.toString()}`,
+    url: `${settings.uploads.blobServiceUrl}/${target.container}/${path}?${sas.toString()}`,
     expiresOn: expiresOn.toISOString(),
   };
 }

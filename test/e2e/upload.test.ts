@@ -149,7 +149,7 @@ describe("an expired token", () => {
         blobName: token.blobName,
         permissions: BlobSASPermissions.from({ write: true }),
         expiresOn: new Date(token.expiresOn),
-        protocol: settings.protocol,
+        protocol: settings.uploads.protocol,
       },
       accountKeyOf(settings),
     ).toString();

@@ -1163,7 +1163,7 @@ describe("keyless (signing identity)", () => {
     const parsed = parseSettings(settings, { uploadsCredential: { getToken: async () => null } });
     expect(parsed.uploads.mode).toBe("identity");
     expect(parsed.signer.mode).toBe("identity");
-    expect(parsed.accountName).toBe(nameOf(uploadsAccount(run)));
+    expect(parsed.uploads.accountName).toBe(nameOf(uploadsAccount(run)));
   });
 
   test("the key derivation secret reaches the app secret, and is in no input or output in plaintext", () => {

@@ -228,7 +228,10 @@ describe("the emulator's gap", () => {
       new StorageSharedKeyCredential(EMULATOR_ACCOUNT, EMULATOR_KEY),
     ).toString();
     expect(sasKey).toMatch(/^sv=[^&]+&se=[^&]+&si=valet-g1&sr=c&sp=c&sig=/);
-    const status = await putBlob(`${settings.blobServiceUrl}/images/field-less.png?${sasKey}`, "bytes");
+    const status = await putBlob(
+      `${settings.uploads.blobServiceUrl}/images/field-less.png?${sasKey}`,
+      "bytes",
+    );
     await images().setAccessPolicy(undefined, []);
     expect(status).toBeGreaterThanOrEqual(400);
   });

@@ -102,7 +102,7 @@ describe("a per-upload token", () => {
         blobName: credentials.blobName,
         permissions: BlobSASPermissions.parse("c"),
         expiresOn: new Date(credentials.expiresOn),
-        protocol: settings.protocol,
+        protocol: settings.uploads.protocol,
         version: fields.get("sv") ?? undefined,
       },
       accountKeyOf(settings),

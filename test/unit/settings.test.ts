@@ -74,9 +74,9 @@ describe("accepted connection strings", () => {
     ],
   ])("%s is accepted", (_name, value, url, protocol) => {
     const settings = withConnection(value);
-    expect(settings.blobServiceUrl).toBe(url);
-    expect(settings.protocol).toBe(protocol);
-    expect(settings.blobServiceUrl.endsWith("/")).toBe(false);
+    expect(settings.uploads.blobServiceUrl).toBe(url);
+    expect(settings.uploads.protocol).toBe(protocol);
+    expect(settings.uploads.blobServiceUrl.endsWith("/")).toBe(false);
   });
 
   test("defaults apply when only the connection string is set", () => {
@@ -85,7 +85,7 @@ describe("accepted connection strings", () => {
     expect(settings.container).toBe("images");
     expect(settings.tokenLifetimeMinutes).toBe(DEFAULT_TOKEN_LIFETIME_MINUTES);
     expect(settings.tokenLifetimeMinutes).toBe(120);
-    expect(settings.accountName).toBe(TEST_ACCOUNT);
+    expect(settings.uploads.accountName).toBe(TEST_ACCOUNT);
   });
 });
 
@@ -152,7 +152,7 @@ describe("the connection string's blob endpoint", () => {
     ],
     ["an emulator on ::1", withEndpoint("http://[::1]:10000/a1", "http"), "http://[::1]:10000/a1"],
   ])("%s is accepted as the tokens' url", (_name, value, url) => {
-    expect(withConnection(value).blobServiceUrl).toBe(url);
+    expect(withConnection(value).uploads.blobServiceUrl).toBe(url);
   });
 
   test.each([
@@ -319,9 +319,9 @@ describe("keyless settings", () => {
 
   test("take the account's URL, sign with the identity and hold no account key", () => {
     const settings = keyless();
-    expect(settings.blobServiceUrl).toBe(url);
-    expect(settings.accountName).toBe(TEST_ACCOUNT);
-    expect(settings.protocol).toBe(SASProtocol.Https);
+    expect(settings.uploads.blobServiceUrl).toBe(url);
+    expect(settings.uploads.accountName).toBe(TEST_ACCOUNT);
+    expect(settings.uploads.protocol).toBe(SASProtocol.Https);
     expect(settings.uploads.mode).toBe("identity");
     expect(settings.uploads.credential).toBe(credential);
     expect(settings.signer.mode).toBe("identity");
