@@ -1,11 +1,8 @@
 // Entry point of the function app (and of its deployment bundle): registers the HTTP and queue functions.
 import { app } from "@azure/functions";
-import { loadOutcomeStore } from "./checking/outcomes";
 import { SettingsError, settingsInvalidEvent } from "./contract/appSettings";
 import { functionTable, httpFunctions } from "./functions";
-import { loadOwnerLimiter } from "./identity/ownerLimits";
-import { loadLimiter } from "./issuing/limiter";
-import { loadSettings } from "./platform/settings";
+import { loadInstance } from "./platform/instance";
 import { warmUpSigner } from "./signing/signing";
 
 for (const [name, options] of Object.entries(functionTable.http)) {
@@ -18,16 +15,14 @@ for (const [name, options] of Object.entries(functionTable.storageQueue)) {
 // Configuration problems surface when the instance starts, not only at the first request; the
 // function still answers, with a 500 that names the setting, so the host keeps running.
 try {
-  // The container's stored access policies are checked now, while the instance starts, so that the first
-  // request finds the check done or under way; the request reports its outcome.
-  const settings = loadSettings();
-  void settings.signer.prepare();
-  // Keyless: the first user delegation key is fetched now; a failure is logged, and the first request that
-  // needs a key asks again.
-  void warmUpSigner(settings.signer);
-  loadLimiter();
-  if (settings.auth) loadOwnerLimiter();
-  loadOutcomeStore();
+  loadInstance((settings) => {
+    // The container's stored access policies are checked now, while the instance starts, so that the first
+    // request finds the check done or under way; the request reports its outcome.
+    void settings.signer.prepare();
+    // Keyless: the first user delegation key is fetched now; a failure is logged, and the first request that
+    // needs a key asks again.
+    void warmUpSigner(settings.signer);
+  });
 } catch (error) {
   if (!(error instanceof SettingsError)) throw error;
   console.error(JSON.stringify(settingsInvalidEvent(error)));

@@ -6,13 +6,11 @@ import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { loadOutcomeStore } from "../function/checking/outcomes";
 import { type Environment, SETTING } from "../function/contract/appSettings";
 import { CREDENTIALS_ROUTE, UPLOAD_STATUS_ROUTE } from "../function/contract/routes";
 import type { SigningMode } from "../function/contract/signingMode";
 import { UPLOADS_CREATED_QUEUE } from "../function/contract/verification";
-import { loadLimiter } from "../function/issuing/limiter";
-import { configureSettings, loadSettings } from "../function/platform/settings";
+import { configureInstance, loadInstance } from "../function/platform/instance";
 import {
   type AzuriteExitedError,
   emulatorConnectionString,
@@ -179,15 +177,13 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     // The function host runs in this process: the function reads these settings instead of the
     // environment. They are checked here, as the Functions host would at start-up, and the storage is
     // prepared for the very container and policy the function will use.
-    configureSettings(
+    configureInstance(
       appSettings,
       signing === "identity" ? { uploadsCredential: localIdentityCredential() } : {},
     );
-    const settings = loadSettings();
     // Every setting an instance reads as it starts (function/index.ts), so that a bad one stops the stack
     // before anything listens, rather than answering every request with 500.
-    loadLimiter();
-    loadOutcomeStore();
+    const { settings } = loadInstance();
     const { container, policy } = settings;
     await prepareUploadsStorage(azurite.connectionString, container, allowedOrigins);
     const { verifiedContainer } = settings.verification;

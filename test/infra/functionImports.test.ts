@@ -18,9 +18,7 @@ const EXCEPTIONS: Readonly<Record<string, Readonly<Record<string, string>>>> = {
     "function/functions.ts": "the local host invokes the function table, as the Functions host does",
   },
   "local/stack.ts": {
-    "function/platform/settings.ts": "the local host starts the instance as function/index.ts does",
-    "function/issuing/limiter.ts": "the local host starts the instance as function/index.ts does",
-    "function/checking/outcomes.ts": "the local host starts the instance as function/index.ts does",
+    "function/platform/instance.ts": "the local host starts the instance as function/index.ts does",
   },
   "local/storage.ts": {
     "function/issuing/limiter.ts": "creates the limits table in Azurite with the function's own client",
