@@ -94,7 +94,8 @@ async function checkEvent(event: BlobCreatedEvent, context: InvocationContext): 
     });
     return;
   }
-  if (!isUploadName(event.blobName)) {
+  // Signed in, every name the function gives starts with its owner's segment; anonymous, none does.
+  if (!isUploadName(event.blobName, settings.auth !== undefined)) {
     await deleteUnresolved(settings, event.blobName);
     log(context, "warning", {
       event: "validation.nameRefused",

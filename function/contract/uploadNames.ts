@@ -11,13 +11,20 @@ const SIZED_NAME = new RegExp(`^${OWNER}${ID}-(\\d{1,16})\\.[a-z0-9]{1,10}$`);
 
 /**
  * Every name the function or the page gives an upload: one path segment of letters, digits, `.`, `_` and
- * `-`, not starting with `.` (so never a `.` or `..` segment), after the owner's segment when signed in. The
- * check deletes a blob with any other name unchecked, and the status endpoint answers for these only.
+ * `-`, not starting with `.` (so never a `.` or `..` segment), after the owner's segment when signed in.
  */
-const UPLOAD_NAME = new RegExp(`^${OWNER}[A-Za-z0-9_-][A-Za-z0-9._-]{0,254}$`);
+const SEGMENT = "[A-Za-z0-9_-][A-Za-z0-9._-]{0,254}";
+const ANONYMOUS_NAME = new RegExp(`^${SEGMENT}$`);
+const OWNED_NAME = new RegExp(`^${OWNER.slice(0, -1)}${SEGMENT}$`);
 
-export function isUploadName(name: string): boolean {
-  return UPLOAD_NAME.test(name);
+/**
+ * Whether `name` is one the function or the page gives an upload: signed in (`owned` true) always under an
+ * owner's segment, anonymous (`owned` false) never; either form when `owned` is not known. The check deletes
+ * a blob with any other name unchecked, and the status endpoint answers for these only.
+ */
+export function isUploadName(name: string, owned?: boolean): boolean {
+  if (owned === undefined) return ANONYMOUS_NAME.test(name) || OWNED_NAME.test(name);
+  return (owned ? OWNED_NAME : ANONYMOUS_NAME).test(name);
 }
 
 /** A fresh name for an upload declaring `size` bytes (a name without a size when none was declared). */

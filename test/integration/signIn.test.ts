@@ -174,7 +174,7 @@ const get = (url: string, user: string) =>
 describe("signed in", () => {
   test("a valid token issues a name under its owner, and the owner is on the verified blob and its outcome", async () => {
     const upload = await uploadAs("alice");
-    expect(upload.blobName).toMatch(/^alice\/[0-9a-f-]{36}\.png$/);
+    expect(upload.blobName).toMatch(/^alice\/[0-9a-f-]{36}-\d+\.png$/);
     await stack.checksSettled();
     const verified = service.getContainerClient(stack.verifiedContainer).getBlobClient(upload.blobName);
     expect((await verified.getProperties()).metadata?.owner).toBe("alice");

@@ -12,7 +12,7 @@ import {
   parseBlobCreatedMessage,
 } from "../../function/checking/uploadCheck";
 import { IMAGE_EXTENSIONS, type ImageContentType } from "../../function/contract/policy";
-import { declaredSize, uploadBlobName } from "../../function/contract/uploadNames";
+import { declaredSize, isUploadName, uploadBlobName } from "../../function/contract/uploadNames";
 import { DEFAULT_MAX_IMAGE_PIXELS, HEAD_BYTES } from "../../function/contract/verification";
 import { gifWithFrame } from "../support/images";
 
@@ -377,6 +377,29 @@ describe("the size a token declared", () => {
   test("a name without a size (a container token's) is held to the size limit only", () => {
     expect(declaredSize("photo.png")).toBeUndefined();
     expect(declaredSize(uploadBlobName(undefined, "png"))).toBeUndefined();
+  });
+
+  test("a name is an upload's only in its mode's form: one segment anonymous, under an owner's signed in", () => {
+    const name = uploadBlobName(1000, "png");
+    expect(isUploadName(name, false)).toBe(true);
+    expect(isUploadName(`alice/${name}`, false)).toBe(false);
+    expect(isUploadName(`alice/${name}`, true)).toBe(true);
+    expect(isUploadName(name, true)).toBe(false);
+    expect(declaredSize(`alice/${name}`)).toBe(1000);
+    for (const bad of [
+      "../verified/y.png",
+      "./y.png",
+      "alice/../y.png",
+      "../y.png",
+      "a/b/c.png",
+      ".hidden.png",
+    ]) {
+      expect([isUploadName(bad, false), isUploadName(bad, true), isUploadName(bad)]).toEqual([
+        false,
+        false,
+        false,
+      ]);
+    }
   });
 });
 
