@@ -6,7 +6,7 @@ import { SettingsError } from "../contract/appSettings";
 import { isUploadName } from "../contract/uploadNames";
 import { authenticate, mayAccess, routedBlobName } from "../identity";
 import type { Rendition } from "../photos/names";
-import { errorResponse, log, misconfigured, RESPONSE_HEADERS } from "../platform/responses";
+import { errorResponse, log, methodRefusal, misconfigured, RESPONSE_HEADERS } from "../platform/responses";
 import type { Settings } from "../platform/settings";
 import { storageFailureCause, uploadsServiceClient } from "../platform/uploadsAccount";
 import { loadCheckContext, type OutcomeStore } from "./outcomes";
@@ -31,11 +31,8 @@ export async function uploadStatus(
 }
 
 async function answer(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-  if (!(UPLOAD_STATUS_METHODS as readonly string[]).includes(request.method)) {
-    return errorResponse(405, `Method ${request.method} is not allowed: use GET.`, {
-      Allow: UPLOAD_STATUS_METHODS.join(", "),
-    });
-  }
+  const refused = methodRefusal(request, UPLOAD_STATUS_METHODS);
+  if (refused) return refused;
   const blobName = routedBlobName(request.params);
   // The names the function and the page give uploads: a blob with another name is deleted unchecked.
   if (!isUploadName(blobName)) {

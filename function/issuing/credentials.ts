@@ -10,7 +10,7 @@ import { RESUME_REFUSALS, RESUME_SECRET_HEADER, type ResumeRefusal } from "../co
 import { authenticate, ownerLimitKey, ownerOfBlobName } from "../identity";
 import { loadOwnerLimiter } from "../identity/ownerLimits";
 import { LogSampler } from "../platform/logSampler";
-import { errorResponse, log, misconfigured, RESPONSE_HEADERS } from "../platform/responses";
+import { errorResponse, log, methodRefusal, misconfigured, RESPONSE_HEADERS } from "../platform/responses";
 import { loadSettings, type Settings } from "../platform/settings";
 import { SigningUnavailableError } from "../signing/signing";
 import {
@@ -59,11 +59,8 @@ export async function credentials(
 }
 
 async function issue(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-  if (!(CREDENTIALS_METHODS as readonly string[]).includes(request.method)) {
-    return errorResponse(405, `Method ${request.method} is not allowed: use GET.`, {
-      Allow: CREDENTIALS_METHODS.join(", "),
-    });
-  }
+  const refused = methodRefusal(request, CREDENTIALS_METHODS);
+  if (refused) return refused;
   let settings: Settings;
   let limiter: Limiter | undefined;
   let ownerLimiter: Limiter | undefined;

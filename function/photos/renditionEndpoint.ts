@@ -5,7 +5,7 @@ import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/fu
 import { RestError } from "@azure/storage-blob";
 import { SettingsError } from "../contract/appSettings";
 import { authenticate, mayAccess } from "../identity";
-import { errorResponse, log, misconfigured } from "../platform/responses";
+import { errorResponse, log, methodRefusal, misconfigured } from "../platform/responses";
 import { loadSettings } from "../platform/settings";
 import { storageFailureCause, uploadsServiceClient } from "../platform/uploadsAccount";
 import { isRenditionName, RENDITION_FORMATS } from "./names";
@@ -18,11 +18,8 @@ const NAME = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,254}$/;
 const MAX_RENDITION_BYTES = 16 * 1024 * 1024;
 
 export async function rendition(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-  if (!(RENDITION_METHODS as readonly string[]).includes(request.method)) {
-    return errorResponse(405, `Method ${request.method} is not allowed: use GET.`, {
-      Allow: RENDITION_METHODS.join(", "),
-    });
-  }
+  const refused = methodRefusal(request, RENDITION_METHODS);
+  if (refused) return refused;
   const name = request.params.name ?? "";
   if (!NAME.test(name) || !isRenditionName(name)) {
     return errorResponse(

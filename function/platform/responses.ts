@@ -1,6 +1,6 @@
 // What every function shares at its edges: the JSON response headers, the error body, and the structured
 // log line (one event per line, with the invocation id, through the context so it reaches Application Insights).
-import type { HttpResponseInit, InvocationContext } from "@azure/functions";
+import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
 import { type SettingsError, settingsInvalidEvent } from "../contract/appSettings";
 
 /** A token or an upload's state must never sit in a browser or proxy cache. */
@@ -35,4 +35,15 @@ export function log(
 export function misconfigured(error: SettingsError, context: InvocationContext): HttpResponseInit {
   log(context, "error", settingsInvalidEvent(error));
   return errorResponse(500, `The function is misconfigured: ${error.message}`);
+}
+
+/** 405 with `Allow` for a method the function does not answer, or undefined for one it does. */
+export function methodRefusal(
+  request: HttpRequest,
+  methods: readonly string[],
+): HttpResponseInit | undefined {
+  if (methods.includes(request.method)) return undefined;
+  return errorResponse(405, `Method ${request.method} is not allowed: use ${methods.join(" or ")}.`, {
+    Allow: methods.join(", "),
+  });
 }

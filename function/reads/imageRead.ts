@@ -6,7 +6,7 @@ import { loadCheckContext } from "../checking/outcomes";
 import { SettingsError } from "../contract/appSettings";
 import { isUploadName } from "../contract/uploadNames";
 import { authenticate, mayAccess, routedBlobName } from "../identity";
-import { errorResponse, log, misconfigured, RESPONSE_HEADERS } from "../platform/responses";
+import { errorResponse, log, methodRefusal, misconfigured, RESPONSE_HEADERS } from "../platform/responses";
 import { storageFailureCause } from "../platform/uploadsAccount";
 import { SigningUnavailableError } from "../signing/signing";
 import { readTargets, signReadUrl } from "./readTokens";
@@ -37,11 +37,8 @@ export async function imageRead(request: HttpRequest, context: InvocationContext
 }
 
 async function answer(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-  if (!(IMAGE_READ_METHODS as readonly string[]).includes(request.method)) {
-    return errorResponse(405, `Method ${request.method} is not allowed: use GET.`, {
-      Allow: IMAGE_READ_METHODS.join(", "),
-    });
-  }
+  const refused = methodRefusal(request, IMAGE_READ_METHODS);
+  if (refused) return refused;
   const blobName = routedBlobName(request.params);
   if (!isUploadName(blobName)) {
     return errorResponse(400, "The image name must be the blobName its upload was given.");

@@ -1,6 +1,6 @@
 // The credentials handler (function/issuing/credentials.ts) over HTTP objects: its response contract, logs without
 // secrets, method refusals, and the clear errors of a misconfigured instance.
-import { type HttpRequest, HttpResponse, InvocationContext } from "@azure/functions";
+import { HttpRequest, HttpResponse, InvocationContext } from "@azure/functions";
 import { afterEach, describe, expect, test, vi } from "vitest";
 import { SETTING } from "../../function/contract/appSettings";
 import { connectionStrings, TEST_ACCOUNT, TEST_KEY } from "../support/accounts";
@@ -349,5 +349,21 @@ describe("keyless", () => {
     expect(askedForFirst).toBeGreaterThan(0);
     expect((await invoke(functions)).status).toBe(503);
     expect(asked).toBe(askedForFirst);
+  });
+});
+
+describe("every HTTP function", () => {
+  test("refuses a method it does not answer with 405, naming the ones it does in Allow, before reading any setting", async () => {
+    const { httpFunctions } = await import("../../function/functions.js");
+    for (const [name, fn] of Object.entries(httpFunctions)) {
+      const request = new HttpRequest({ method: "DELETE", url: `http://127.0.0.1/api/${fn.route}` });
+      const response = await fn.handler(request, new InvocationContext({ functionName: name }));
+      expect(response.status, name).toBe(405);
+      const init = response as { headers?: Record<string, string>; jsonBody?: unknown };
+      expect(init.headers?.Allow, name).toBe(fn.methods.join(", "));
+      expect(init.jsonBody, name).toEqual({
+        error: `Method DELETE is not allowed: use ${fn.methods.join(" or ")}.`,
+      });
+    }
   });
 });
