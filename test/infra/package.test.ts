@@ -274,7 +274,13 @@ describe("the function package", () => {
     expect(unchanged.sha256).toBe(built.sha256);
 
     const credentials = path.join(copy, "issuing", "credentials.ts");
-    writeFileSync(credentials, readFileSync(credentials, "utf8").replace("use GET.", "use GET only."));
+    const source = readFileSync(credentials, "utf8");
+    const edited = source.replace(
+      "The function cannot issue tokens:",
+      "The function cannot issue any tokens:",
+    );
+    expect(edited).not.toBe(source);
+    writeFileSync(credentials, edited);
     const changed = buildFunctionPackage(tempDir(), { functionDir: copy });
     expect(changed.sha256).not.toBe(built.sha256);
   });
