@@ -11,7 +11,7 @@ import {
 import { OUTCOMES_TABLE } from "../contract/verification";
 import { ownerMetadata } from "../identity/owner";
 import type { Rendition } from "../photos/names";
-import { loadSettings, type Settings, settingsSource } from "../platform/settings";
+import { keptPerSettingsSource, loadSettings, type Settings } from "../platform/settings";
 import { isMissingTable, tableClient } from "../platform/tableClient";
 
 export type Outcome =
@@ -134,22 +134,10 @@ export function parseOutcomesTable(env: Environment): TableConnection {
   );
 }
 
-let loaded: { env: Environment; store?: OutcomeStore; error?: unknown } | undefined;
-
 /** This instance's outcome store, made on first use from the settings' environment and kept (or the error). */
-export function loadOutcomeStore(): OutcomeStore {
-  const env = settingsSource();
-  if (loaded?.env !== env) {
-    try {
-      const connection = parseOutcomesTable(env);
-      loaded = { env, store: new TableOutcomeStore(outcomesTableClient(connection)) };
-    } catch (error) {
-      loaded = { env, error };
-    }
-  }
-  if (loaded.error !== undefined || !loaded.store) throw loaded.error;
-  return loaded.store;
-}
+export const loadOutcomeStore: () => OutcomeStore = keptPerSettingsSource(
+  (env) => new TableOutcomeStore(outcomesTableClient(parseOutcomesTable(env))),
+);
 
 export function outcomesTableClient(connection: TableConnection): TableClient {
   try {

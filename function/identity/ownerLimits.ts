@@ -5,7 +5,7 @@ import { checkDailyAllowance, parseDailyUploadBytesPerOwner, parseLimitSettings 
 import { parseMaxUploadBytes } from "../contract/policy";
 import { parseTableConnection } from "../contract/storageConnection";
 import { type Limiter, limitsTableClient, TableLimiter } from "../issuing/limiter";
-import { settingsSource } from "../platform/settings";
+import { keptPerSettingsSource } from "../platform/settings";
 
 /** The per-person limiter for these settings, or undefined when both of its limits are off. */
 export function createOwnerLimiter(env: Environment): Limiter | undefined {
@@ -33,18 +33,5 @@ export function createOwnerLimiter(env: Environment): Limiter | undefined {
   return new TableLimiter(limitsTableClient(table), ownerLimits);
 }
 
-let loaded: { env: Environment; limiter?: Limiter; error?: unknown } | undefined;
-
 /** This instance's per-person limiter, made on first use and kept (or the error, kept). */
-export function loadOwnerLimiter(): Limiter | undefined {
-  const env = settingsSource();
-  if (loaded?.env !== env) {
-    try {
-      loaded = { env, limiter: createOwnerLimiter(env) };
-    } catch (error) {
-      loaded = { env, error };
-    }
-  }
-  if (loaded.error !== undefined) throw loaded.error;
-  return loaded.limiter;
-}
+export const loadOwnerLimiter: () => Limiter | undefined = keptPerSettingsSource(createOwnerLimiter);

@@ -13,7 +13,7 @@ import {
   type LimitsTable,
   parseLimitSettings,
 } from "../contract/limits";
-import { settingsSource } from "../platform/settings";
+import { keptPerSettingsSource } from "../platform/settings";
 import { isMissingTable, tableClient } from "../platform/tableClient";
 
 /**
@@ -321,18 +321,5 @@ export function createLimiter(env: Environment): Limiter | undefined {
   return new TableLimiter(client, limits);
 }
 
-let loaded: { env: Environment; limiter?: Limiter; error?: unknown } | undefined;
-
 /** This instance's limiter, made on first use from the settings' environment and kept (or the error, kept). */
-export function loadLimiter(): Limiter | undefined {
-  const env = settingsSource();
-  if (loaded?.env !== env) {
-    try {
-      loaded = { env, limiter: createLimiter(env) };
-    } catch (error) {
-      loaded = { env, error };
-    }
-  }
-  if (loaded.error !== undefined) throw loaded.error;
-  return loaded.limiter;
-}
+export const loadLimiter: () => Limiter | undefined = keptPerSettingsSource(createLimiter);

@@ -200,6 +200,29 @@ export function settingsSource(): Environment {
   return source;
 }
 
+/**
+ * What `create` makes of the settings' environment: made on first use and kept while that environment stays
+ * the same (or the error it threw, kept, so a bad setting is reported the same way on every request).
+ */
+export function keptPerSettingsSource<T>(create: (env: Environment) => T): () => T {
+  let kept:
+    | { env: Environment; made: true; value: T }
+    | { env: Environment; made: false; error: unknown }
+    | undefined;
+  return () => {
+    const env = settingsSource();
+    if (kept?.env !== env) {
+      try {
+        kept = { env, made: true, value: create(env) };
+      } catch (error) {
+        kept = { env, made: false, error };
+      }
+    }
+    if (!kept.made) throw kept.error;
+    return kept.value;
+  };
+}
+
 /** The settings of this instance, read on first use and kept (or the error, kept). */
 export function loadSettings(): Settings {
   if (!loaded) {
