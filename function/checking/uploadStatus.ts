@@ -4,19 +4,14 @@ import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/fu
 import { RestError } from "@azure/storage-blob";
 import { SettingsError } from "../contract/appSettings";
 import { isUploadName } from "../contract/uploadNames";
-import { authenticate, mayAccess, routedBlobName } from "../identity";
-import type { Rendition } from "../photos/names";
+import { authenticate, routedBlobName } from "../identity";
 import { errorResponse, log, methodRefusal, misconfigured, RESPONSE_HEADERS } from "../platform/responses";
 import type { Settings } from "../platform/settings";
 import { storageFailureCause, uploadsServiceClient } from "../platform/uploadsAccount";
-import { loadCheckContext, type OutcomeStore } from "./outcomes";
+import { loadCheckContext } from "./outcomes";
+import { decideUploadStatus } from "./uploadState";
 
 export const UPLOAD_STATUS_METHODS = ["GET"] as const;
-
-export type UploadState =
-  | { blobName: string; state: "pending" }
-  | { blobName: string; state: "accepted"; url: string; renditions: readonly Rendition[] }
-  | { blobName: string; state: "rejected"; reason: string };
 
 export async function uploadStatus(
   request: HttpRequest,
@@ -49,45 +44,29 @@ async function answer(request: HttpRequest, context: InvocationContext): Promise
     if (!(error instanceof SettingsError)) throw error;
     return misconfigured(error, context);
   }
-  const signedIn = await authenticate(request, loaded.settings.auth, context);
+  const { settings, outcomes } = loaded;
+  const signedIn = await authenticate(request, settings.auth, context);
   if ("response" in signedIn) return signedIn.response;
-  // Another person's upload is answered as one that does not exist, before any storage call.
-  const state = mayAccess(signedIn.caller, loaded.settings.auth, blobName)
-    ? await stateOf(blobName, loaded.settings, loaded.outcomes)
-    : undefined;
-  if (!state) {
+  const decision = await decideUploadStatus(blobName, signedIn.caller, {
+    auth: settings.auth,
+    outcomes,
+    inboxETag: (name) => inboxETag(settings, name),
+  });
+  if (decision.kind === "unknown") {
     return errorResponse(404, `No upload named ${blobName} is known: it was never stored, or it is too old.`);
   }
-  return { status: 200, headers: RESPONSE_HEADERS, jsonBody: state };
+  return { status: 200, headers: RESPONSE_HEADERS, jsonBody: decision.state };
 }
 
-/**
- * Pending is known from the inbox: a blob there has not been decided yet, unless the recorded outcome is for
- * that very version (the moment between recording and deleting it). An outcome with no blob left in the
- * inbox is the answer; neither an outcome nor a blob: never seen (or deleted unchecked by the inbox's
- * lifecycle rule, which only happens to a blob whose event never arrived).
- */
-async function stateOf(
-  blobName: string,
-  settings: Settings,
-  outcomes: OutcomeStore,
-): Promise<UploadState | undefined> {
+/** The inbox blob's ETag, or undefined when there is no blob of that name. */
+async function inboxETag(settings: Settings, blobName: string): Promise<string | undefined> {
   const inbox = uploadsServiceClient(settings.uploads)
     .getContainerClient(settings.container)
     .getBlobClient(blobName);
-  const [outcome, inboxETag] = await Promise.all([
-    outcomes.find(blobName),
-    inbox.getProperties().then(
-      (properties) => properties.etag,
-      (error: unknown) => {
-        if (error instanceof RestError && error.statusCode === 404) return undefined;
-        throw error;
-      },
-    ),
-  ]);
-  if (inboxETag !== undefined && outcome?.eTag !== inboxETag) return { blobName, state: "pending" };
-  if (!outcome) return undefined;
-  return outcome.state === "accepted"
-    ? { blobName, state: "accepted", url: outcome.url, renditions: outcome.renditions }
-    : { blobName, state: "rejected", reason: outcome.reason };
+  try {
+    return (await inbox.getProperties()).etag;
+  } catch (error) {
+    if (error instanceof RestError && error.statusCode === 404) return undefined;
+    throw error;
+  }
 }
