@@ -2,25 +2,18 @@
 // decision to a response. Every status, header and body of the endpoint is chosen here, and only here.
 
 import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
-import { loadOutcomeStore } from "../checking/outcomes";
 import { SettingsError } from "../contract/appSettings";
 import { HUMAN_PASS_HEADER, TURNSTILE_TOKEN_HEADER } from "../contract/humanCheckProtocol";
 import { refusalMessage } from "../contract/limits";
 import { RESUME_REFUSALS, RESUME_SECRET_HEADER } from "../contract/resumeProtocol";
 import { authenticate } from "../identity";
-import { loadOwnerLimiter } from "../identity/ownerLimits";
-import { LogSampler } from "../platform/logSampler";
+import { type Instance, instance } from "../platform/instance";
 import { errorResponse, log, methodRefusal, misconfigured, RESPONSE_HEADERS } from "../platform/responses";
-import { loadSettings, type Settings } from "../platform/settings";
 import { HUMAN_CHECK_MESSAGES } from "./humanCheck";
 import { accessPolicyDecision, decideIssuance, type IssuanceDecision, type IssuanceParts } from "./issuance";
-import { type Limiter, loadLimiter } from "./limiter";
 import { uploadFinished } from "./uploadOutcome";
 
 export const CREDENTIALS_METHODS = ["GET"] as const;
-
-/** Refusals and table failures can come once per request: their log lines are sampled per instance. */
-const sampler = new LogSampler();
 
 export async function credentials(
   request: HttpRequest,
@@ -43,23 +36,28 @@ export async function credentials(
 async function issue(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   const refused = methodRefusal(request, CREDENTIALS_METHODS);
   if (refused) return refused;
-  let settings: Settings;
-  let limiter: Limiter | undefined;
-  let ownerLimiter: Limiter | undefined;
+  const root = instance();
+  let parts: Pick<IssuanceParts, "settings" | "signer" | "limiter" | "ownerLimiter">;
+  let verifier: ReturnType<Instance["verifier"]>;
   try {
-    settings = loadSettings();
-    limiter = loadLimiter();
-    ownerLimiter = settings.auth ? loadOwnerLimiter() : undefined;
+    parts = {
+      settings: root.settings(),
+      signer: root.signer(),
+      limiter: root.limiter(),
+      ownerLimiter: root.ownerLimiter(),
+    };
+    verifier = root.verifier();
   } catch (error) {
     if (!(error instanceof SettingsError)) throw error;
     return misconfigured(error, context);
   }
+  const { settings } = parts;
   const note: IssuanceParts["log"] = (level, event) => log(context, level, event);
   // Kept per instance: after the instance's first check this is an already settled promise.
-  const blocked = accessPolicyDecision(await settings.signer.prepare(), note);
+  const blocked = accessPolicyDecision(await parts.signer.prepare(), note);
   if (blocked) return respond(blocked);
   // Signed in (when the function has an issuer), before anything is counted or signed.
-  const signedIn = await authenticate(request, settings.auth, context);
+  const signedIn = await authenticate(request, verifier, context);
   if ("response" in signedIn) return signedIn.response;
   const decision = await decideIssuance(
     {
@@ -72,12 +70,10 @@ async function issue(request: HttpRequest, context: InvocationContext): Promise<
       owner: signedIn.caller.owner,
     },
     {
-      settings,
-      limiter,
-      ownerLimiter,
+      ...parts,
       // The outcomes' store is made only here, for a resume whose secret is good.
-      uploadFinished: (blobName) => uploadFinished(settings, loadOutcomeStore(), blobName),
-      sampler,
+      uploadFinished: (blobName) => uploadFinished(settings, root.outcomes(), blobName),
+      sampler: root.sampler,
       log: note,
       now: () => new Date(),
     },

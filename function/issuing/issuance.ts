@@ -11,7 +11,7 @@ import { ownerLimitKey, ownerOfBlobName } from "../identity/owner";
 import type { LogSampler } from "../platform/logSampler";
 import type { Settings } from "../platform/settings";
 import type { AccessPolicyStatus } from "../signing/accessPolicies";
-import { SigningUnavailableError } from "../signing/signing";
+import { SigningUnavailableError, type TokenSigner } from "../signing/signing";
 import { checkHuman } from "./humanCheck";
 import type { FallbackCounts, Limiter, LimiterDecision } from "./limiter";
 import { type ResumableUpload, resumeSecretUntil, verifyResumeSecret } from "./resume";
@@ -46,6 +46,7 @@ export type LogLevel = "information" | "warning" | "error";
 /** What issuance works with: the instance's settings and parts, and where its log lines go. */
 export interface IssuanceParts {
   readonly settings: Settings;
+  readonly signer: TokenSigner;
   /** The per-address issuance limits, or undefined when they are off. */
   readonly limiter: Limiter | undefined;
   /** Signed in, the per-person limits, or undefined when they are off. */
@@ -339,7 +340,7 @@ async function issueToken(
 ): Promise<IssuanceDecision> {
   const { settings } = parts;
   if (tokenRequest.kind === "container") {
-    const body = await issueContainerToken(settings, parts.now(), binding);
+    const body = await issueContainerToken(settings, parts.signer, parts.now(), binding);
     parts.log("information", {
       event: "token.issued",
       scope: "container",
@@ -378,6 +379,7 @@ async function issueToken(
   }
   const body = await issueUploadToken(
     settings,
+    parts.signer,
     parts.now(),
     tokenRequest.resume && resumedUntil
       ? { ...tokenRequest, owner, resume: { blobName: tokenRequest.resume.blobName, until: resumedUntil } }

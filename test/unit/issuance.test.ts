@@ -15,6 +15,7 @@ import { UploadOutcomeUnavailableError } from "../../function/issuing/uploadOutc
 import { LogSampler } from "../../function/platform/logSampler";
 import { parseSettings } from "../../function/platform/settings";
 import { AccessPolicyError } from "../../function/signing/accessPolicies";
+import { signerFor } from "../../function/signing/signing";
 import { connectionStrings } from "../support/accounts";
 import { LIMITS_OFF } from "../support/function";
 
@@ -42,12 +43,14 @@ function parts(
   overrides: Partial<IssuanceParts> = {},
 ): IssuanceParts & Recorded {
   const logs: Recorded["logs"] = [];
+  const settings = parseSettings({
+    ...LIMITS_OFF,
+    [SETTING.connectionString]: connectionStrings.azureWithoutSuffix,
+    ...env,
+  });
   return {
-    settings: parseSettings({
-      ...LIMITS_OFF,
-      [SETTING.connectionString]: connectionStrings.azureWithoutSuffix,
-      ...env,
-    }),
+    settings,
+    signer: signerFor(settings),
     limiter: undefined,
     ownerLimiter: undefined,
     uploadFinished: async () => false,
