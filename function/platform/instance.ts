@@ -5,6 +5,12 @@
 // their own process.
 import { loadOutcomeStore, type OutcomeStore } from "../checking/outcomes";
 import type { Environment } from "../contract/appSettings";
+import {
+  type CompletionPublisher,
+  configureEventsClient,
+  type EventsClientOptions,
+  loadCompletionPublisher,
+} from "../events/publisher";
 import { loadOwnerLimiter } from "../identity/ownerLimits";
 import { type Limiter, loadLimiter } from "../issuing/limiter";
 import { configureSettings, loadSettings, type Settings, type SettingsOptions } from "./settings";
@@ -16,10 +22,16 @@ export interface Instance {
   /** Signed in, the per-person limits, or undefined when they are off or sign-in is. */
   readonly ownerLimiter: Limiter | undefined;
   readonly outcomes: OutcomeStore;
+  /** The completion events' publisher, or undefined when they are off (no EVENTS_TOPIC_ENDPOINT). */
+  readonly events: CompletionPublisher | undefined;
 }
 
 /** Reads this instance's settings from `env` from now on (by default the process environment). */
-export function configureInstance(env: Environment, options: SettingsOptions = {}): void {
+export function configureInstance(
+  env: Environment,
+  options: SettingsOptions & { events?: EventsClientOptions } = {},
+): void {
+  configureEventsClient(options.events);
   configureSettings(env, options);
 }
 
@@ -37,5 +49,6 @@ export function loadInstance(onSettings?: (settings: Settings) => void): Instanc
     limiter: loadLimiter(),
     ownerLimiter: settings.auth ? loadOwnerLimiter() : undefined,
     outcomes: loadOutcomeStore(),
+    events: loadCompletionPublisher(),
   };
 }
