@@ -11,7 +11,7 @@ import { UPLOADS_CREATED_QUEUE } from "../../function/contract/verification";
 import { blobCreatedEvent, eventMessage } from "../../local/eventGrid";
 import { type EventsReceiver, startEventsReceiver } from "../../local/eventsReceiver";
 import { schemaErrors } from "../support/eventsSchema";
-import { startTestStack, type TestStack } from "../support/stack";
+import { runNpmStart, startTestStack, type TestStack } from "../support/stack";
 
 const png = readFileSync(join(__dirname, "../fixtures/images/pixel.png"));
 const html = Buffer.from("<!doctype html><html><body><script>alert(1)</script></body></html>");
@@ -203,4 +203,32 @@ describe("completion events", () => {
       }),
     ]);
   });
+});
+
+describe("npm start with VALET_EVENTS_WEBHOOK_URL", () => {
+  test("prints the topic stand-in and where it delivers, and an upload's event reaches the webhook", async () => {
+    const own = await startEventsReceiver();
+    const started = await runNpmStart({ VALET_EVENTS_WEBHOOK_URL: own.url });
+    try {
+      expect(started.output()).toMatch(
+        new RegExp(`completion events\\s+https://127\\.0\\.0\\.1:\\d+/api/events .*delivering to ${own.url}`),
+      );
+      const query = new URLSearchParams({
+        filename: "a.png",
+        contentType: "image/png",
+        size: String(png.length),
+      });
+      const credentials = (await (
+        await fetch(`${started.credentialsUrl}?${query}`)
+      ).json()) as UploadCredentialsBody;
+      await new BlockBlobClient(`${credentials.blobUrl}?${credentials.sasKey}`).upload(png, png.length);
+      await own.waitFor((received) =>
+        received.some(({ event }) => event.subject === `/uploads/${credentials.blobName}`),
+      );
+      expect(own.received.map(({ event }) => event.type)).toEqual(["valet.upload.accepted"]);
+    } finally {
+      await started.stop();
+      await own.stop();
+    }
+  }, 90_000);
 });
