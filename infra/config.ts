@@ -46,9 +46,10 @@ import {
   parseUploadTokenLifetime,
 } from "../function/contract/policy";
 import { parseRootSecret } from "../function/contract/rootSecret";
-import { parseSigningMode, type SigningMode } from "../function/contract/signingMode";
+import { parseSigningMode } from "../function/contract/signingMode";
 import { DEFAULT_VERIFIED_CONTAINER, parseMaxImagePixels } from "../function/contract/verification";
 import { validateOrigins } from "./cors";
+import { DEFAULT_SIGNING_KEY, SIGNING_KEYS, type Signing, type SigningKey } from "./signing";
 
 export const DEFAULT_LOCATION = "swedencentral";
 /**
@@ -77,14 +78,6 @@ export const MONTHLY_BUDGET_BOUNDS = { min: 1, max: 1_000_000 } as const;
 /** Log Analytics (PerGB2018) keeps 30 to 730 days. */
 export const LOG_RETENTION_BOUNDS = { min: 30, max: 730 } as const;
 export const DEFAULT_LOG_RETENTION_DAYS = 30;
-/**
- * The uploads account's two keys, as listStorageAccountKeys names them. Tokens are signed with one, so the
- * other can be regenerated without refusing the tokens in use.
- * https://learn.microsoft.com/azure/storage/common/storage-account-keys-manage#manually-rotate-access-keys
- */
-export const SIGNING_KEYS = ["key1", "key2"] as const;
-export type SigningKey = (typeof SIGNING_KEYS)[number];
-export const DEFAULT_SIGNING_KEY: SigningKey = "key1";
 
 export interface StackConfig {
   readonly location: string;
@@ -102,17 +95,11 @@ export interface StackConfig {
   /** TOKEN_GENERATION: raising it revokes every token issued so far. */
   readonly tokenGeneration: number;
   /**
-   * How tokens are signed: `accountKey` (the account allows Shared Key, the function holds a key) or
-   * `identity` (keyless: Shared Key off, the function signs with a user delegation key).
+   * How tokens are signed: `accountKey` with the uploads account key `signingKey` (the account allows Shared
+   * Key, the function holds the key), or `identity` (keyless: Shared Key off, the function signs with a user
+   * delegation key, and derives its HMAC keys from `keyDerivationSecret`). infra/signing.ts makes the plan.
    */
-  readonly signing: SigningMode;
-  /** The uploads account key the function signs with (account-key mode). */
-  readonly signingKey: SigningKey;
-  /**
-   * Keyless only: the root secret the function derives its HMAC keys from (KEY_DERIVATION_SECRET), there
-   * being no account key; required when the human check is on.
-   */
-  readonly keyDerivationSecret?: pulumi.Output<string>;
+  readonly signing: Signing;
   readonly issuanceRatePerMinute: number;
   readonly issuanceBurst: number;
   readonly dailyUploadBytesPerClient: number;
@@ -183,8 +170,7 @@ export function loadStackConfig(config: pulumi.Config = new pulumi.Config()): St
     containerTokensEnabled: read("containerTokensEnabled", parseContainerTokensEnabled),
     bindTokenToClientIp: read("bindTokenToClientIp", parseBindTokenToClientIp),
     tokenGeneration: read("tokenGeneration", parseTokenGeneration),
-    signing: read("signing", parseSigningMode),
-    signingKey: readSigningKey(config),
+    signing: readSigning(config),
     issuanceRatePerMinute: read("issuanceRatePerMinute", parseIssuanceRate),
     issuanceBurst: read("issuanceBurst", parseIssuanceBurst),
     dailyUploadBytesPerClient: read("dailyUploadBytesPerClient", parseDailyUploadBytes),
@@ -240,14 +226,12 @@ export function loadStackConfig(config: pulumi.Config = new pulumi.Config()): St
   );
   const turnstile = readTurnstile(config);
   const auth = readAuth(config);
-  const keyDerivationSecret = readKeyDerivationSecret(config, stackConfig.signing);
   return {
     ...stackConfig,
     uploadTokenLifetimeMinutes,
     ...(budget && { budget }),
     ...(turnstile && { turnstile }),
     ...(auth && { auth }),
-    ...(keyDerivationSecret && { keyDerivationSecret }),
   };
 }
 
@@ -276,17 +260,15 @@ function readAuth(config: pulumi.Config): AuthSettings | undefined {
 }
 
 /**
- * The function's rules for KEY_DERIVATION_SECRET, at preview: needed keyless (resume secrets, human passes),
- * refused with an account key (which is the root then), and checked inside the secret without quoting it.
- * `valet:signingKey` names an account key, so it is refused keyless too.
+ * How tokens are signed, with the function's rules for KEY_DERIVATION_SECRET at preview: needed keyless
+ * (resume secrets, human passes), refused with an account key (which is the root then), and checked inside
+ * the secret without quoting it. `valet:signingKey` names an account key, so it is refused keyless.
  */
-function readKeyDerivationSecret(
-  config: pulumi.Config,
-  signing: SigningMode,
-): pulumi.Output<string> | undefined {
+function readSigning(config: pulumi.Config): Signing {
+  const mode = asStackConfigError(() => parseSigningMode(fullKey(config, "signing"), config.get("signing")));
   const name = fullKey(config, "keyDerivationSecret");
   const secret = config.getSecret("keyDerivationSecret");
-  if (signing === "accountKey") {
+  if (mode === "accountKey") {
     if (secret !== undefined) {
       throw new StackConfigError(
         name,
@@ -294,7 +276,7 @@ function readKeyDerivationSecret(
           "from the account key, so remove it.",
       );
     }
-    return undefined;
+    return { mode, signingKey: readSigningKey(config) };
   }
   if (trimmed(config.get("signingKey")) !== undefined) {
     const signingKey = fullKey(config, "signingKey");
@@ -312,12 +294,13 @@ function readKeyDerivationSecret(
         `pulumi config set --secret keyDerivationSecret "$(openssl rand -base64 32)".`,
     );
   }
-  return secret.apply((raw) => {
+  const keyDerivationSecret = secret.apply((raw) => {
     if (asStackConfigError(() => parseRootSecret(name, raw)) === undefined) {
       throw new StackConfigError(name, `${name} is blank: set it to base64 of 32 random bytes.`);
     }
     return raw.trim();
   });
+  return { mode, keyDerivationSecret };
 }
 
 /**

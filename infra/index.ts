@@ -1,14 +1,15 @@
 // The valet stack: uploads storage with its browser CORS rule, the Flex Consumption Function App that
 // issues SAS tokens for it and checks every upload (settings wired from the storage's outputs), the events
 // that bring each new upload to that check, its code, and the upload page.
-// `valet:signing` chooses how tokens are signed: with the account key, or keyless with the app's identity.
+// `valet:signing` chooses how tokens are signed: with the account key, or keyless with the app's identity
+// (the signing plan, infra/signing.ts).
 import * as path from "node:path";
 import * as resources from "@pulumi/azure-native/resources";
 import * as pulumi from "@pulumi/pulumi";
-import { SETTING } from "../function/contract/appSettings";
 import { DEFAULT_VERIFIED_CONTAINER } from "../function/contract/verification";
 import { buildWebPage } from "../web/build";
 import { type PageConfig, pageConfig } from "../web/config";
+import { functionAppSettings } from "./appSettings";
 import { costBudget } from "./budget";
 import { loadStackConfig } from "./config";
 import { FunctionDeployment } from "./deploy";
@@ -16,6 +17,7 @@ import { UploadEvents } from "./events";
 import { FunctionApp } from "./functionApp";
 import { Monitoring } from "./monitoring";
 import { buildFunctionPackage } from "./package";
+import { signingPlan } from "./signing";
 import { PageStorage, UploadPage } from "./site";
 import { UploadsStorage } from "./storage";
 
@@ -29,12 +31,16 @@ const resourceGroup = new resources.ResourceGroup(`${pulumi.getProject()}-${pulu
 });
 const resourceGroupName = resourceGroup.name;
 const location = config.location;
-const keyless = config.signing === "identity";
+// How tokens are signed decides what the uploads account allows, the app's roles and settings, and where
+// the page is served from: chosen once (infra/signing.ts).
+const signing = signingPlan(config.signing);
 
 // Keyless, the page is served by an account of its own: the uploads account takes no Shared Key, and
 // azure-native uploads the page's files with one (infra/site.ts).
 const pageStorage =
-  keyless && config.deployUploadPage ? new PageStorage("site", { resourceGroupName, location }) : undefined;
+  signing.pageNeedsOwnAccount && config.deployUploadPage
+    ? new PageStorage("site", { resourceGroupName, location })
+    : undefined;
 
 // Storage the browser uploads to (the inbox), and the verified container the check copies accepted images
 // to. The page's origin joins the configured CORS origins when the page is deployed.
@@ -49,8 +55,7 @@ const uploads = new UploadsStorage("uploads", {
   allowWebsiteOrigin: config.deployUploadPage,
   pageOrigin: pageStorage?.websiteOrigin,
   softDeleteRetentionDays: config.softDeleteRetentionDays,
-  signing: config.signing,
-  signingKey: config.signingKey,
+  signing,
 });
 
 const monitoring = new Monitoring("monitoring", {
@@ -67,51 +72,12 @@ const functionApp = new FunctionApp("credentials", {
   maximumInstanceCount: config.maximumInstanceCount,
   instanceMemoryMB: config.instanceMemoryMB,
   applicationInsightsConnectionString: monitoring.connectionString,
-  // Keyless: the account's URL and no key; the app's identity gets its roles on the account and container.
-  keylessUploads: keyless
-    ? {
-        accountId: uploads.accountId,
-        containerId: uploads.containerId,
-        verifiedContainerId: uploads.verifiedContainerId,
-      }
-    : undefined,
-  appSettings: {
-    ...(uploads.connectionString
-      ? { [SETTING.connectionString]: uploads.connectionString }
-      : { [SETTING.accountUrl]: uploads.blobServiceUrl }),
-    ...(config.keyDerivationSecret && {
-      [SETTING.keyDerivationSecret]: pulumi.secret(config.keyDerivationSecret),
-    }),
-    [SETTING.container]: uploads.containerName,
-    [SETTING.tokenLifetimeMinutes]: String(config.tokenLifetimeMinutes),
-    [SETTING.uploadTokenLifetimeMinutes]: String(config.uploadTokenLifetimeMinutes),
-    [SETTING.allowedContentTypes]: config.allowedContentTypes.join(","),
-    [SETTING.maxUploadBytes]: String(config.maxUploadBytes),
-    [SETTING.containerTokensEnabled]: String(config.containerTokensEnabled),
-    [SETTING.bindTokenToClientIp]: String(config.bindTokenToClientIp),
-    [SETTING.tokenGeneration]: String(config.tokenGeneration),
-    [SETTING.issuanceRatePerMinute]: String(config.issuanceRatePerMinute),
-    [SETTING.issuanceBurst]: String(config.issuanceBurst),
-    [SETTING.dailyUploadBytesPerClient]: String(config.dailyUploadBytesPerClient),
-    // The check after each upload; its queue and outcomes table are the app's own (infra/functionApp.ts).
-    [SETTING.verifiedContainer]: uploads.verifiedContainerName,
-    [SETTING.maxImagePixels]: String(config.maxImagePixels),
-    // What an accepted photo becomes (function/contract/photoSettings.ts).
-    [SETTING.photoQuality]: String(config.photos.quality),
-    [SETTING.renditionQuality]: String(config.photos.renditionQuality),
-    [SETTING.feedSize]: String(config.photos.feedSize),
-    [SETTING.thumbnailSize]: String(config.photos.thumbnailSize),
-    // Secret in the app's inputs and the state, like the connection string.
-    ...(config.turnstile && { [SETTING.turnstileSecretKey]: pulumi.secret(config.turnstile.secretKey) }),
-    // Sign-in, when valet:authIssuer is set: bearer tokens from that issuer, uploads owned by their subject.
-    [SETTING.dailyUploadBytesPerOwner]: String(config.dailyUploadBytesPerOwner),
-    ...(config.auth && {
-      [SETTING.authIssuer]: config.auth.issuer,
-      [SETTING.authAudience]: config.auth.audiences.join(","),
-      [SETTING.authOwnerClaim]: config.auth.ownerClaim,
-      [SETTING.authAlgorithms]: config.auth.algorithms.join(","),
-    }),
+  // Keyless: the app's identity gets its roles on the account and its containers (infra/signing.ts).
+  uploadsAccess: {
+    roles: signing.uploadsRoles,
+    scopes: { account: uploads.accountId, inbox: uploads.containerId, verified: uploads.verifiedContainerId },
   },
+  appSettings: functionAppSettings(config, uploads, signing),
 });
 
 // What it all costs, watched: an optional monthly budget that e-mails valet:budgetAlertEmail.
