@@ -102,7 +102,7 @@ new UploadEvents("uploads-created", {
   queueAccount: functionApp.runtimeAccount,
   queue: functionApp.uploadsCreatedQueue,
   // The subscription is made once the code is published: the publish itself waits out the propagation of
-  // the app's new role (infra/deploy.ts), minutes in which the topic's roles, assigned meanwhile, take
+  // the app's new role (infra/deploy/), minutes in which the topic's roles, assigned meanwhile, take
   // effect too; and events then reach a queue whose function exists.
   subscribeAfter: [deployment],
 });
