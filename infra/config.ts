@@ -83,6 +83,8 @@ export interface StackConfig {
   readonly location: string;
   /** Origins allowed by the blob service CORS rule and the Function App's CORS, besides the upload page. */
   readonly allowedOrigins: readonly string[];
+  /** `"*"` may be among the origins: every web site may upload. */
+  readonly allowAnyOrigin: boolean;
   /** Deploy the upload page as the uploads account's static website (its origin is then allowed too). */
   readonly deployUploadPage: boolean;
   readonly container: string;
@@ -134,8 +136,21 @@ export class StackConfigError extends pulumi.RunError {
   }
 }
 
+/**
+ * Where the values come from: the stack's config (`pulumi.Config`), or a caller's arguments in the same form
+ * (infra/valetUploads.ts), so that both meet the same rules and defaults.
+ */
+export interface ConfigSource {
+  /** The namespace of the keys, e.g. `valet`. */
+  readonly name: string;
+  get(key: string): string | undefined;
+  getSecret(key: string): pulumi.Output<string> | undefined;
+  /** How errors name a key; `<name>:<key>` when absent, as a person writes it in the stack file. */
+  keyName?(key: string): string;
+}
+
 /** Reads and validates the stack's configuration (the project's namespace, e.g. `valet:location`). */
-export function loadStackConfig(config: pulumi.Config = new pulumi.Config()): StackConfig {
+export function loadStackConfig(config: ConfigSource = new pulumi.Config()): StackConfig {
   const key = (name: string) => fullKey(config, name);
   // The function's own parsers check the values that become its app settings, so each rule lives once.
   const read = <T>(name: string, parse: (name: string, raw: string | undefined) => T): T =>
@@ -155,6 +170,7 @@ export function loadStackConfig(config: pulumi.Config = new pulumi.Config()): St
   const stackConfig: StackConfig = {
     location: readLocation(config),
     allowedOrigins,
+    allowAnyOrigin,
     deployUploadPage: read("deployUploadPage", (name, raw) => parseBoolean(name, raw, true)),
     container: read("container", parseContainerName),
     tokenLifetimeMinutes: read("tokenLifetimeMinutes", parseTokenLifetime),
@@ -240,7 +256,7 @@ export function loadStackConfig(config: pulumi.Config = new pulumi.Config()): St
  * issuer's machine, so the loopback exception the local stack has is refused here: an http issuer's
  * discovery document and keys could be changed on the way, and with them who may upload.
  */
-function readAuth(config: pulumi.Config): AuthSettings | undefined {
+function readAuth(config: ConfigSource): AuthSettings | undefined {
   const names = {
     issuer: "authIssuer",
     audience: "authAudience",
@@ -264,7 +280,7 @@ function readAuth(config: pulumi.Config): AuthSettings | undefined {
  * (resume secrets, human passes), refused with an account key (which is the root then), and checked inside
  * the secret without quoting it. `valet:signingKey` names an account key, so it is refused keyless.
  */
-function readSigning(config: pulumi.Config): Signing {
+function readSigning(config: ConfigSource): Signing {
   const mode = asStackConfigError(() => parseSigningMode(fullKey(config, "signing"), config.get("signing")));
   const name = fullKey(config, "keyDerivationSecret");
   const secret = config.getSecret("keyDerivationSecret");
@@ -308,7 +324,7 @@ function readSigning(config: pulumi.Config): Signing {
  * stays encrypted in the stack file and the state and becomes a secret app setting; its checks run on
  * its value inside the output and never quote it.
  */
-function readTurnstile(config: pulumi.Config): StackConfig["turnstile"] {
+function readTurnstile(config: ConfigSource): StackConfig["turnstile"] {
   const siteKeyName = fullKey(config, "turnstileSiteKey");
   const secretKeyName = fullKey(config, "turnstileSecretKey");
   const siteKey = asStackConfigError(() =>
@@ -346,12 +362,12 @@ function asStackConfigError<T>(parse: () => T): T {
 }
 
 /** `valet:location`: the key as a person writes it in the stack file. */
-function fullKey(config: pulumi.Config, key: string): string {
-  return `${config.name}:${key}`;
+function fullKey(config: ConfigSource, key: string): string {
+  return config.keyName ? config.keyName(key) : `${config.name}:${key}`;
 }
 
 /** Azure region names: lowercase letters and digits, e.g. `westeurope`, `eastus2`. */
-function readLocation(config: pulumi.Config): string {
+function readLocation(config: ConfigSource): string {
   const value = trimmed(config.get("location"));
   if (value === undefined) return DEFAULT_LOCATION;
   if (!/^[a-z][a-z0-9]{2,39}$/.test(value)) {
@@ -364,7 +380,7 @@ function readLocation(config: pulumi.Config): string {
   return value;
 }
 
-function readSigningKey(config: pulumi.Config): SigningKey {
+function readSigningKey(config: ConfigSource): SigningKey {
   const value = trimmed(config.get("signingKey"));
   if (value === undefined) return DEFAULT_SIGNING_KEY;
   const key = SIGNING_KEYS.find((candidate) => candidate === value);
@@ -380,7 +396,7 @@ function readSigningKey(config: pulumi.Config): SigningKey {
 }
 
 /** Off unless `budgetAlertEmail` is set; `monthlyBudget` alone is refused, since it would alert no one. */
-function readBudget(config: pulumi.Config): StackConfig["budget"] {
+function readBudget(config: ConfigSource): StackConfig["budget"] {
   const emailKey = fullKey(config, "budgetAlertEmail");
   const alertEmail = trimmed(config.get("budgetAlertEmail"));
   const rawAmount = config.get("monthlyBudget");
@@ -408,7 +424,7 @@ function readBudget(config: pulumi.Config): StackConfig["budget"] {
   return { amount, alertEmail };
 }
 
-function readInstanceMemory(config: pulumi.Config): number {
+function readInstanceMemory(config: ConfigSource): number {
   const name = fullKey(config, "instanceMemoryMB");
   const raw = trimmed(config.get("instanceMemoryMB"));
   if (raw === undefined) return DEFAULT_INSTANCE_MEMORY_MB;
@@ -444,7 +460,7 @@ function checkInstanceMemory(key: (name: string) => string, stack: StackConfig):
  * A list, written in the stack file as a YAML list (which Pulumi hands over as JSON) or as one
  * comma-separated string (handy with `pulumi config set`). Undefined when the key is not set.
  */
-function readList(config: pulumi.Config, key: string): string[] | undefined {
+function readList(config: ConfigSource, key: string): string[] | undefined {
   const raw = config.get(key)?.trim();
   if (!raw?.startsWith("[")) return parseList(raw);
   let parsed: unknown;

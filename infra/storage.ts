@@ -5,7 +5,7 @@
 import * as storage from "@pulumi/azure-native/storage";
 import type { input } from "@pulumi/azure-native/types";
 import * as pulumi from "@pulumi/pulumi";
-import { blobCorsRule, type CorsRule } from "./cors";
+import { blobCorsRule, type CorsRule, OriginError, validateOrigins } from "./cors";
 import { MAX_ORIGINS } from "./platformRules";
 import type { SigningKey, SigningPlan } from "./signing";
 
@@ -26,6 +26,11 @@ export interface UploadsStorageArgs {
   allowWebsiteOrigin: boolean;
   /** The page's origin when another account serves it (keyless: this one allows no Shared Key to upload it). */
   pageOrigin?: pulumi.Output<string>;
+  /**
+   * The origin of a site of the caller's that uploads from the browser, known only once it is deployed (a
+   * static website's endpoint, say): allowed after the page's. Checked like the configured origins.
+   */
+  siteOrigin?: pulumi.Input<string>;
   softDeleteRetentionDays: number;
   /** What the account allows, and which key's connection string the function gets (infra/signing.ts). */
   signing: Pick<SigningPlan, "uploadsAccount" | "connectionStringKey">;
@@ -79,15 +84,20 @@ export class UploadsStorage extends pulumi.ComponentResource {
     const configured = [...args.allowedOrigins];
     // The page's origin takes one of the rule's places: refuse a list that leaves none for it now, at
     // preview, rather than when Azure refuses the rule (its origin is only known once the account exists).
-    checkOriginCount(configured.length + (args.allowWebsiteOrigin ? 1 : 0), args);
-    const pageOrigin = args.pageOrigin ?? this.websiteOrigin;
-    this.corsOrigins = args.allowWebsiteOrigin
-      ? pageOrigin.apply((origin) => {
-          const origins = configured.includes(origin) ? configured : [...configured, origin];
-          checkOriginCount(origins.length, args);
-          return origins;
-        })
-      : pulumi.output(configured);
+    const deployed = [
+      ...(args.allowWebsiteOrigin ? [args.pageOrigin ?? this.websiteOrigin] : []),
+      ...(args.siteOrigin === undefined ? [] : [pulumi.output(args.siteOrigin).apply(checkSiteOrigin(args))]),
+    ];
+    checkOriginCount(configured.length + deployed.length, args);
+    this.corsOrigins =
+      deployed.length === 0
+        ? pulumi.output(configured)
+        : pulumi.all(deployed).apply((known) => {
+            const origins = [...configured];
+            for (const origin of known) if (!origins.includes(origin)) origins.push(origin);
+            checkOriginCount(origins.length, args);
+            return origins;
+          });
 
     // Soft delete on blobs and containers: a deleted or overwritten image can be restored for the retention
     // period. https://learn.microsoft.com/azure/storage/blobs/soft-delete-blob-overview
@@ -220,6 +230,19 @@ export function checkAccountBaseName(name: string, component: string): void {
         "lowercase letters and digits.",
     );
   }
+}
+
+/** The caller's site origin, once known, under the rules the configured origins meet (infra/cors.ts). */
+function checkSiteOrigin(args: UploadsStorageArgs): (origin: string) => string {
+  return (origin) => {
+    try {
+      const [valid] = validateOrigins([withoutTrailingSlash(origin)], { source: "siteOrigin" });
+      return valid ?? origin;
+    } catch (error) {
+      if (error instanceof OriginError) throw new pulumi.RunError(`${args.originsSource}: ${error.message}`);
+      throw error;
+    }
+  };
 }
 
 /** At most 64 origins in one CORS rule, counting the upload page's own origin when it is added. */
