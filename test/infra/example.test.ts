@@ -77,7 +77,11 @@ beforeAll(() => {
   };
 }, 300_000);
 
-afterAll(() => rmSync(work, { recursive: true, force: true }));
+afterAll(() => {
+  rmSync(work, { recursive: true, force: true });
+  // Where ValetUploads builds by default (the example gives no buildDir): the OS's temp folder.
+  rmSync(path.join(tmpdir(), "valet", "photos-site-dev-uploads"), { recursive: true, force: true });
+});
 
 const ofType = (type: string) => run.resources.filter((resource) => resource.type === type);
 
