@@ -125,6 +125,13 @@ export function bundleFunction(functionDir: string): Uint8Array {
   return output.contents;
 }
 
+function nativeCacheRoot(): string {
+  const parent = path.dirname(REPO_ROOT);
+  const nodeModules =
+    path.basename(parent) === "node_modules" ? parent : path.join(REPO_ROOT, "node_modules");
+  return path.join(nodeModules, ".cache", "valet-native");
+}
+
 /** The v4 programming model finds the functions by loading `main`; nothing else is needed at run time. */
 function packageManifest(): Record<string, unknown> {
   return { name: "valet-function", version: "1.0.0", private: true, main: BUNDLE_FILE };
@@ -153,11 +160,10 @@ function nativeFiles(): [string, Uint8Array][] {
 
 /**
  * The folder holding node_modules/ of the native packages at the versions package.json pins, installed under
- * `cacheRoot` (node_modules/.cache/valet-native by default).
+ * `cacheRoot`: node_modules/.cache/valet-native of the project, the repository's in a checkout and, once valet
+ * is installed, that of the node_modules folder it is installed in (where tools keep their caches).
  */
-export function stageNativePackages(
-  cacheRoot = path.join(REPO_ROOT, "node_modules", ".cache", "valet-native"),
-): string {
+export function stageNativePackages(cacheRoot = nativeCacheRoot()): string {
   const manifest = JSON.parse(readFileSync(path.join(REPO_ROOT, "package.json"), "utf8")) as {
     dependencies: Record<string, string>;
   };

@@ -64,8 +64,14 @@ export class UploadsStorage extends pulumi.ComponentResource {
   readonly verifiedContainerId: pulumi.Output<string>;
 
   constructor(name: string, args: UploadsStorageArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("valet:storage:UploadsStorage", name, {}, opts);
+    // Arguments are checked before the component registers, so that a refusal leaves nothing half-made.
     checkAccountBaseName(name, "UploadsStorage");
+    const configured = [...args.allowedOrigins];
+    // The page's origin takes one of the rule's places: refuse a list that leaves none for it now, at
+    // preview, rather than when Azure refuses the rule (its origin is only known once the account exists).
+    const deployedCount = (args.allowWebsiteOrigin ? 1 : 0) + (args.siteOrigin === undefined ? 0 : 1);
+    checkOriginCount(configured.length + deployedCount, args);
+    super("valet:storage:UploadsStorage", name, {}, opts);
 
     // Shared Key on or off, and Entra ID the portal's default keyless: the signing plan says which.
     this.account = new storage.StorageAccount(
@@ -81,14 +87,10 @@ export class UploadsStorage extends pulumi.ComponentResource {
 
     this.blobServiceUrl = this.account.primaryEndpoints.blob.apply(withoutTrailingSlash);
     this.websiteOrigin = this.account.primaryEndpoints.web.apply(withoutTrailingSlash);
-    const configured = [...args.allowedOrigins];
-    // The page's origin takes one of the rule's places: refuse a list that leaves none for it now, at
-    // preview, rather than when Azure refuses the rule (its origin is only known once the account exists).
     const deployed = [
       ...(args.allowWebsiteOrigin ? [args.pageOrigin ?? this.websiteOrigin] : []),
       ...(args.siteOrigin === undefined ? [] : [pulumi.output(args.siteOrigin).apply(checkSiteOrigin(args))]),
     ];
-    checkOriginCount(configured.length + deployed.length, args);
     this.corsOrigins =
       deployed.length === 0
         ? pulumi.output(configured)

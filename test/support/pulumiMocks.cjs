@@ -86,6 +86,13 @@ function azureInvokes({ accountKey, subscriptionId = SUBSCRIPTION_ID }) {
         web: `https://${inputs.accountName}.z16.web.core.windows.net/`,
       },
     }),
+    // A resource group the caller already has, looked up by name.
+    "azure-native:resources:getResourceGroup": (inputs) => ({
+      id: `/subscriptions/${subscriptionId}/resourceGroups/${inputs.resourceGroupName}`,
+      name: inputs.resourceGroupName,
+      location: "westeurope",
+      properties: { provisioningState: "Succeeded" },
+    }),
     "azure-native:storage:listStorageAccountKeys": () => ({
       keys: [
         { keyName: "key1", value: accountKey, permissions: "FULL" },
