@@ -3,7 +3,7 @@
 // in every session, so that an upload cut short can stage only what is missing and commit the whole list.
 // The page and the benchmark both upload this way.
 import { AnonymousCredential, BlockBlobClient } from "@azure/storage-blob";
-import { errorCodeOf, isRestError } from "./failures";
+import { errorCodeOf, isRestError } from "./errors";
 import type { UploadTarget } from "./types";
 import { blockCount, blockId } from "./uploadRecords";
 
