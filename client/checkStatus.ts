@@ -1,8 +1,8 @@
 // After an upload's bytes are stored, valet checks them before anyone may use them. This asks the status
 // endpoint (GET <api>/uploads/{blobName}) how that check went, waiting longer between each try and giving
 // up after a bounded number of them.
-import { errorMessageOf } from "./errors";
-import { abortableSleep, retryAfterOf, type Sleep } from "./retry";
+import { errorMessageOf } from "./errors.js";
+import { abortableSleep, retryAfterOf, type Sleep } from "./retry.js";
 
 /** What the client learned: the check's verdict, or why it has none. */
 export type CheckStatus =

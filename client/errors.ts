@@ -1,7 +1,7 @@
 // Every way an upload can fail, in words a person can act on: storage's refusals of a token (expired or
 // not), CORS, a lost network, other statuses, and the check's rejection. The client's one error class.
 import type { RestError } from "@azure/storage-blob";
-import type { UploadTarget } from "./types";
+import type { UploadTarget } from "./types.js";
 
 export type FailureKind =
   | "type"

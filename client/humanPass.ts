@@ -8,8 +8,8 @@ import {
   HUMAN_PASS_HEADER,
   type HumanCheckRefusal,
   TURNSTILE_TOKEN_HEADER,
-} from "../function/contract/humanCheckProtocol";
-import { errorMessageOf, ValetUploadError } from "./errors";
+} from "../function/contract/humanCheckProtocol.js";
+import { errorMessageOf, ValetUploadError } from "./errors.js";
 
 /** A pass is not sent in its last minute: it could expire on the way. */
 const PASS_MARGIN_MS = 60_000;

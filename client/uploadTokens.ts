@@ -1,12 +1,12 @@
 // Where each upload goes: asks the SAS endpoint for a token for one file, keeps a container token for more
 // files while it lives, and turns the endpoint's answer into a target (blob URL and token).
 
-import type { CredentialsBody, UploadCredentialsBody } from "../function/contract/credentialsProtocol";
-import { RESUME_SECRET_HEADER, type ResumeRefusal } from "../function/contract/resumeProtocol";
-import { errorMessageOf, ValetUploadError } from "./errors";
-import type { Answer, HumanPassKeeper } from "./humanPass";
-import { abortableSleep, type OnWait, retryAfterOf, type Sleep } from "./retry";
-import type { FileFacts, UploadTarget } from "./types";
+import type { CredentialsBody, UploadCredentialsBody } from "../function/contract/credentialsProtocol.js";
+import { RESUME_SECRET_HEADER, type ResumeRefusal } from "../function/contract/resumeProtocol.js";
+import { errorMessageOf, ValetUploadError } from "./errors.js";
+import type { Answer, HumanPassKeeper } from "./humanPass.js";
+import { abortableSleep, type OnWait, retryAfterOf, type Sleep } from "./retry.js";
+import type { FileFacts, UploadTarget } from "./types.js";
 
 /** What the SAS endpoint answers: a per-upload token (with blobName/blobUrl) or a container token. */
 export type Credentials = CredentialsBody | UploadCredentialsBody;

@@ -5,14 +5,14 @@
 // check is passed through the caller's solver, and every request to the function carries the caller's
 // bearer token. No DOM rendering: what a page shows comes from the callbacks.
 
-import { type AccessTokenHook, fetchWithToken, readUrlOf } from "./bearer";
-import { goesInBlocks, requestsInFlight, type StagedBlocks, uploadTo } from "./blockUpload";
-import { type PollTiming, pollCheckStatus, type Rendition, renditionUrl } from "./checkStatus";
-import { browserConnectivity, type Connectivity, whileOnline } from "./connectivity";
-import { describeUploadError, isExpiryRefusal, isTokenRefusal, ValetUploadError } from "./errors";
-import { HumanPassKeeper, type Solve } from "./humanPass";
-import type { UploadTarget } from "./types";
-import { UploadQueue } from "./uploadQueue";
+import { type AccessTokenHook, fetchWithToken, readUrlOf } from "./bearer.js";
+import { goesInBlocks, requestsInFlight, type StagedBlocks, uploadTo } from "./blockUpload.js";
+import { type PollTiming, pollCheckStatus, type Rendition, renditionUrl } from "./checkStatus.js";
+import { browserConnectivity, type Connectivity, whileOnline } from "./connectivity.js";
+import { describeUploadError, isExpiryRefusal, isTokenRefusal, ValetUploadError } from "./errors.js";
+import { HumanPassKeeper, type Solve } from "./humanPass.js";
+import type { UploadTarget } from "./types.js";
+import { UploadQueue } from "./uploadQueue.js";
 import {
   indexedDbStore,
   MemoryRecordStore,
@@ -21,8 +21,8 @@ import {
   type UploadRecord,
   UploadRecords,
   withStaged,
-} from "./uploadRecords";
-import { REFRESH_MARGIN_MS, ResumeRefusedError, TokenSource } from "./uploadTokens";
+} from "./uploadRecords.js";
+import { REFRESH_MARGIN_MS, ResumeRefusedError, TokenSource } from "./uploadTokens.js";
 
 /** Blocks of 4 MiB, four in flight per file: what the page has always used. */
 const DEFAULT_BLOCK_SIZE_BYTES = 4 * 1024 * 1024;
