@@ -45,6 +45,8 @@ export interface PageStack extends LocalStack {
   readonly unlistedPageUrl?: string;
   readonly images: ContainerClient;
   readonly logs: string[];
+  /** The folder the page is served from: files written here are served at pageUrl. */
+  readonly webDir: string;
 }
 
 export async function startPageStack(
@@ -91,6 +93,7 @@ export async function startPageStack(
     ...stack,
     pageUrl: stack.pageUrl,
     unlistedPageUrl: unlisted?.url,
+    webDir,
     images: BlobServiceClient.fromConnectionString(stack.connectionString).getContainerClient(
       stack.container,
     ),
