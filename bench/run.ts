@@ -1,7 +1,7 @@
 // `npm run bench`: measures token issuance, cold start and upload throughput, each against a baseline in
 // the same run, on loopback, then the page's uploads on shaped networks against the link's limit, then the
-// check of stored uploads, then keyless signing against the account key; prints one table and writes it as
-// JSON (bench/results.json).
+// check of stored uploads, then keyless signing against the account key, then the browser client's size;
+// prints one table and writes it as JSON (bench/results.json).
 // `npm run bench -- --smoke` (or BENCH_SMOKE=1) runs every row once with tiny sizes: a check that the
 // benchmark works, not a measurement.
 import { randomBytes } from "node:crypto";
@@ -31,6 +31,7 @@ import { prepareLimitsTable, prepareUploadsStorage } from "../local/storage";
 import { assertTrusted, ensureLocalCertificate, type LocalCertificate, runTrusting } from "../local/tls";
 import { DEFAULT_UPLOAD_TUNING } from "../web/config";
 import { benchCheckLatency } from "./checkLatency";
+import { benchClientSize } from "./clientSize";
 import { benchColdStart } from "./coldStart";
 import { benchHttp } from "./http";
 import { baselineAccount, benchIssuance, signerForSettings } from "./issuance";
@@ -150,11 +151,11 @@ export async function runBenchmarks(options: BenchOptions): Promise<BenchResults
     await prepareUploadsStorage(azurite.connectionString, settings.container, [PAGE_ORIGIN]);
     const rows: BenchRow[] = [];
 
-    log("1/11 issuance in process…");
+    log("1/12 issuance in process…");
     rows.push(await benchIssuance({ ...size.issuance, accountKey: EMULATOR_KEY }));
-    log("2/11 issuance over HTTP…");
+    log("2/12 issuance over HTTP…");
     rows.push(await benchHttp({ ...size.http, env: { ...instanceEnv, BENCH_ACCOUNT_KEY: EMULATOR_KEY } }));
-    log("3/11 cold start…");
+    log("3/12 cold start…");
     rows.push(
       await benchColdStart({
         ...size.coldStart,
@@ -163,7 +164,7 @@ export async function runBenchmarks(options: BenchOptions): Promise<BenchResults
         signer: signerForSettings(EMULATOR_KEY),
       }),
     );
-    log("4/11 upload…");
+    log("4/12 upload…");
     host = await startFunctionHost({ host: HOST, port: await freePort(HOST), allowedOrigins: [] });
     rows.push(
       await benchUpload({
@@ -174,7 +175,7 @@ export async function runBenchmarks(options: BenchOptions): Promise<BenchResults
       }),
     );
 
-    log("5/11 issuance with the limits on and off…");
+    log("5/12 issuance with the limits on and off…");
     rows.push(
       await benchRateLimit({
         ...size.rateLimit,
@@ -190,7 +191,7 @@ export async function runBenchmarks(options: BenchOptions): Promise<BenchResults
       }),
     );
 
-    log("6/11 the page on shaped networks…");
+    log("6/12 the page on shaped networks…");
     rows.push(
       ...(await benchShapedUploads({
         ...size.shaped,
@@ -202,7 +203,7 @@ export async function runBenchmarks(options: BenchOptions): Promise<BenchResults
       })),
     );
 
-    log("7/11 the check of stored uploads…");
+    log("7/12 the check of stored uploads…");
     rows.push(
       ...(await benchValidation({
         ...size.validation,
@@ -212,7 +213,7 @@ export async function runBenchmarks(options: BenchOptions): Promise<BenchResults
       })),
     );
 
-    log("8/11 processing photos…");
+    log("8/12 processing photos…");
     rows.push(
       ...(await benchPhotos({
         ...size.photos,
@@ -221,7 +222,7 @@ export async function runBenchmarks(options: BenchOptions): Promise<BenchResults
       })),
     );
 
-    log("9/11 keyless signing against the account key…");
+    log("9/12 keyless signing against the account key…");
     // Its own blob service: HTTPS with Entra ID bearer tokens, which keyless signing needs.
     keylessAzurite = await startAzurite({
       host: HOST,
@@ -243,12 +244,15 @@ export async function runBenchmarks(options: BenchOptions): Promise<BenchResults
       }),
     );
 
-    log("10/11 issuance signed in and anonymous…");
+    log("10/12 issuance signed in and anonymous…");
     rows.push(await benchSignIn({ ...size.signIn, appSettings }));
 
-    log("11/11 commit to verdict after an idle queue…");
+    log("11/12 commit to verdict after an idle queue…");
     // Last: a whole local stack of its own, whose function settings replace this process's.
     rows.push(await benchCheckLatency({ ...size.checkLatency, pageOrigin: PAGE_ORIGIN }));
+
+    log("12/12 the browser client's size…");
+    rows.push(await benchClientSize());
 
     const results: BenchResults = {
       date: new Date().toISOString(),
