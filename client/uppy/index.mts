@@ -78,6 +78,12 @@ export default class Valet<M extends Meta, B extends Body> extends BasePlugin<Va
           false,
         );
       }
+      // Progress from the start, so the Dashboard offers Cancel (and Retry, should it fail) before any byte.
+      this.uppy.emit("upload-progress", current(), {
+        uploadStarted: started,
+        bytesUploaded: 0,
+        bytesTotal: file.data.size,
+      });
       const result = await this.#uploader.upload(fileOf(file.name, file.type, file.data), {
         signal: controller.signal,
         onProgress: ({ bytesUploaded, bytesTotal }) =>

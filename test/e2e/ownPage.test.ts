@@ -135,6 +135,42 @@ describe("the README's Uppy snippet: Uppy's Dashboard with the valet plugin", ()
     expect(requests.filter((request) => request.method === "PUT" && request.comp === "").length).toBe(3);
   });
 
+  test("shows the endpoint's refusal as the file's error, and Retry uploads it", async () => {
+    const page = await openSnippet(README_SNIPPETS.uppy);
+    // The first token request is refused, as an endpoint that cannot serve it would; the rest go through.
+    let refused = 0;
+    await page.route(
+      (url) => url.href.startsWith(stack.credentialsUrl),
+      (route) =>
+        refused++ === 0
+          ? route.fulfill({
+              status: 503,
+              contentType: "application/json",
+              headers: { "Access-Control-Allow-Origin": "*" },
+              body: JSON.stringify({ error: "The upload service is busy; try again." }),
+            })
+          : route.continue(),
+    );
+    await page
+      .locator(".uppy-Dashboard-input")
+      .first()
+      .setInputFiles({
+        name: "again.png",
+        mimeType: "image/png",
+        buffer: pngImage(300, 200),
+      });
+    await page.locator(".uppy-StatusBar-actionBtn--upload").click();
+    const item = page.locator(".uppy-Dashboard-Item", { hasText: "again.png" });
+    await item.and(page.locator(".is-error")).waitFor({ timeout: 30_000 });
+    expect(await item.locator(".uppy-Dashboard-Item-errorDetails").getAttribute("aria-label")).toBe(
+      "The upload service refused the request: The upload service is busy; try again.",
+    );
+
+    await item.getByRole("button", { name: "Retry upload" }).click();
+    await item.and(page.locator(".is-complete")).waitFor({ timeout: 60_000 });
+    expect(refused).toBe(2);
+  });
+
   test("with Golden Retriever, a large file cut short by a reload is finished in the same blob, sending only the blocks storage lacks", async () => {
     const page = await openSnippet(README_SNIPPETS.uppy);
     // Random pixels: 1800 × 1800 × 3 bytes, three blocks of 4 MiB, a PNG the check accepts, and under the
