@@ -21,6 +21,7 @@ export interface BenchRow {
     | "photoMemory"
     | "signIn"
     | "checkLatency"
+    | "completionEvents"
     | "clientSize";
   title: string;
   unit: string;

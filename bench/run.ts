@@ -12,7 +12,7 @@ import { SETTING } from "../function/contract/appSettings";
 import { DEFAULT_MAX_UPLOAD_BYTES } from "../function/contract/policy";
 import { CREDENTIALS_ROUTE } from "../function/contract/routes";
 import { DEFAULT_MAX_IMAGE_PIXELS } from "../function/contract/verification";
-import { configureSettings, loadSettings } from "../function/platform/settings";
+import { configureInstance, instance } from "../function/platform/instance";
 import { DEFAULT_INSTANCE_MEMORY_MB } from "../infra/config";
 import {
   type Azurite,
@@ -33,6 +33,7 @@ import { DEFAULT_UPLOAD_TUNING } from "../web/config";
 import { benchCheckLatency } from "./checkLatency";
 import { benchClientSize } from "./clientSize";
 import { benchColdStart } from "./coldStart";
+import { benchCompletionEvents } from "./completionEvents";
 import { benchHttp } from "./http";
 import { baselineAccount, benchIssuance, signerForSettings } from "./issuance";
 import { benchKeyless } from "./keyless";
@@ -92,6 +93,7 @@ function sizes(smoke: boolean) {
         validation: { runs: 1, largeBytes: 2 * MIB, uploads: 5 },
         photos: { runs: 1, width: 400, height: 300, batch: 3, largestPixels: 1_000_000 },
         checkLatency: { uploads: 3 },
+        completionEvents: { uploads: 3 },
       }
     : {
         issuance: { runs: 5, runMs: 1000 },
@@ -113,6 +115,7 @@ function sizes(smoke: boolean) {
         // A 12 MP phone photo; the largest image the default pixel cap allows.
         photos: { runs: 3, width: 4000, height: 3000, batch: 50, largestPixels: DEFAULT_MAX_IMAGE_PIXELS },
         checkLatency: { uploads: 21 },
+        completionEvents: { uploads: 21 },
       };
 }
 
@@ -145,17 +148,17 @@ export async function runBenchmarks(options: BenchOptions): Promise<BenchResults
     };
     // The handler runs in this process with these settings; the HTTP server and the cold starts are
     // instances of their own, which read them from their environment as on Azure.
-    configureSettings(appSettings);
-    const settings = loadSettings();
+    configureInstance(appSettings);
+    const settings = instance().settings();
     const instanceEnv = { ...process.env, ...appSettings };
     await prepareUploadsStorage(azurite.connectionString, settings.container, [PAGE_ORIGIN]);
     const rows: BenchRow[] = [];
 
-    log("1/12 issuance in process…");
+    log("1/13 issuance in process…");
     rows.push(await benchIssuance({ ...size.issuance, accountKey: EMULATOR_KEY }));
-    log("2/12 issuance over HTTP…");
+    log("2/13 issuance over HTTP…");
     rows.push(await benchHttp({ ...size.http, env: { ...instanceEnv, BENCH_ACCOUNT_KEY: EMULATOR_KEY } }));
-    log("3/12 cold start…");
+    log("3/13 cold start…");
     rows.push(
       await benchColdStart({
         ...size.coldStart,
@@ -164,7 +167,7 @@ export async function runBenchmarks(options: BenchOptions): Promise<BenchResults
         signer: signerForSettings(EMULATOR_KEY),
       }),
     );
-    log("4/12 upload…");
+    log("4/13 upload…");
     host = await startFunctionHost({ host: HOST, port: await freePort(HOST), allowedOrigins: [] });
     rows.push(
       await benchUpload({
@@ -175,7 +178,7 @@ export async function runBenchmarks(options: BenchOptions): Promise<BenchResults
       }),
     );
 
-    log("5/12 issuance with the limits on and off…");
+    log("5/13 issuance with the limits on and off…");
     rows.push(
       await benchRateLimit({
         ...size.rateLimit,
@@ -191,7 +194,7 @@ export async function runBenchmarks(options: BenchOptions): Promise<BenchResults
       }),
     );
 
-    log("6/12 the page on shaped networks…");
+    log("6/13 the page on shaped networks…");
     rows.push(
       ...(await benchShapedUploads({
         ...size.shaped,
@@ -203,7 +206,7 @@ export async function runBenchmarks(options: BenchOptions): Promise<BenchResults
       })),
     );
 
-    log("7/12 the check of stored uploads…");
+    log("7/13 the check of stored uploads…");
     rows.push(
       ...(await benchValidation({
         ...size.validation,
@@ -213,7 +216,7 @@ export async function runBenchmarks(options: BenchOptions): Promise<BenchResults
       })),
     );
 
-    log("8/12 processing photos…");
+    log("8/13 processing photos…");
     rows.push(
       ...(await benchPhotos({
         ...size.photos,
@@ -222,7 +225,7 @@ export async function runBenchmarks(options: BenchOptions): Promise<BenchResults
       })),
     );
 
-    log("9/12 keyless signing against the account key…");
+    log("9/13 keyless signing against the account key…");
     // Its own blob service: HTTPS with Entra ID bearer tokens, which keyless signing needs.
     keylessAzurite = await startAzurite({
       host: HOST,
@@ -244,14 +247,17 @@ export async function runBenchmarks(options: BenchOptions): Promise<BenchResults
       }),
     );
 
-    log("10/12 issuance signed in and anonymous…");
+    log("10/13 issuance signed in and anonymous…");
     rows.push(await benchSignIn({ ...size.signIn, appSettings }));
 
-    log("11/12 commit to verdict after an idle queue…");
+    log("11/13 commit to verdict after an idle queue…");
     // Last: a whole local stack of its own, whose function settings replace this process's.
     rows.push(await benchCheckLatency({ ...size.checkLatency, pageOrigin: PAGE_ORIGIN }));
 
-    log("12/12 the browser client's size…");
+    log("12/13 commit to completion event at the webhook…");
+    rows.push(await benchCompletionEvents({ ...size.completionEvents, pageOrigin: PAGE_ORIGIN }));
+
+    log("13/13 the browser client's size…");
     rows.push(await benchClientSize());
 
     const results: BenchResults = {

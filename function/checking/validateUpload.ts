@@ -2,20 +2,23 @@
 // bytes read, and the verdict carried out (a candidate read whole and processed, function/photos/, then
 // published to the verified container; or deleted) and recorded.
 import type { InvocationContext } from "@azure/functions";
-import { BlobClient, type ContainerClient, RestError } from "@azure/storage-blob";
+import { BlobClient, type BlobServiceClient, type ContainerClient, RestError } from "@azure/storage-blob";
 import { SettingsError, settingsInvalidEvent } from "../contract/appSettings";
 import { isImageContentType } from "../contract/policy";
 import { QUEUE_TRIGGER } from "../contract/queueTrigger";
 import { declaredSize, isUploadName } from "../contract/uploadNames";
 import { HEAD_BYTES, UPLOADS_CREATED_POISON_QUEUE } from "../contract/verification";
+import { HEIGHT_METADATA, publishCompletion, WIDTH_METADATA } from "../events";
+import type { CompletionPublisher } from "../events/publisher";
 import { ownerMetadata } from "../identity/owner";
 import { parseRenditionsMetadata, renditionsMetadata } from "../photos/names";
 import type { EncodedImage, ProcessedPhoto } from "../photos/process";
 import { preparePhoto, writeRenditions } from "../photos/store";
+import { instance } from "../platform/instance";
 import { log } from "../platform/responses";
 import type { Settings } from "../platform/settings";
-import { storageFailureCause, uploadsServiceClient } from "../platform/uploadsAccount";
-import { loadCheckContext, type OutcomeStore } from "./outcomes";
+import { storageFailureCause } from "../platform/uploadsAccount";
+import type { OutcomeStore } from "./outcomes";
 import {
   type BlobCreatedEvent,
   EventMessageError,
@@ -76,16 +79,27 @@ export async function validateUpload(message: unknown, context: InvocationContex
 }
 
 async function checkEvent(event: BlobCreatedEvent, context: InvocationContext): Promise<void> {
-  let loaded: ReturnType<typeof loadCheckContext>;
+  const root = instance();
+  let loaded: {
+    settings: Settings;
+    outcomes: OutcomeStore;
+    service: BlobServiceClient;
+    events: CompletionPublisher | undefined;
+  };
   try {
-    loaded = loadCheckContext();
+    loaded = {
+      settings: root.settings(),
+      outcomes: root.outcomes(),
+      service: root.uploadsClient(),
+      events: root.events(),
+    };
   } catch (error) {
     if (error instanceof SettingsError) log(context, "error", settingsInvalidEvent(error));
     // Retried, then poisoned: the event is sound, and replaying it from the poison queue once the setting is
     // fixed completes the check.
     throw error;
   }
-  const { settings, outcomes } = loaded;
+  const { settings } = loaded;
   if (event.container !== settings.container) {
     log(context, "warning", {
       event: "validation.ignored",
@@ -96,7 +110,7 @@ async function checkEvent(event: BlobCreatedEvent, context: InvocationContext): 
   }
   // Signed in, every name the function gives starts with its owner's segment; anonymous, none does.
   if (!isUploadName(event.blobName, settings.auth !== undefined)) {
-    await deleteUnresolved(settings, event.blobName);
+    await deleteUnresolved(loaded.service, settings, event.blobName);
     log(context, "warning", {
       event: "validation.nameRefused",
       reason: "not a name the function or the page gives uploads; deleted unchecked",
@@ -105,7 +119,7 @@ async function checkEvent(event: BlobCreatedEvent, context: InvocationContext): 
     });
     return;
   }
-  const result = await check(event, settings, outcomes);
+  const result = await check(event, loaded);
   const fields = { blobName: event.blobName, eTag: event.eTag, eventId: event.id };
   if (result.kind === "nameTaken") {
     log(context, "warning", {
@@ -135,6 +149,9 @@ async function checkEvent(event: BlobCreatedEvent, context: InvocationContext): 
       ...fields,
     });
   }
+  // After the verified copy and the outcome row: the event tells of what is recorded. A failure throws, so
+  // the message comes back and this publishes the recorded outcome's event again, with the same id.
+  await publishCompletion(event, loaded, context);
 }
 
 /** The first bytes' verdict, or the refusal of processing the whole image. */
@@ -159,10 +176,8 @@ export const checkSeams: {
 
 async function check(
   event: BlobCreatedEvent,
-  settings: Settings,
-  outcomes: OutcomeStore,
+  { settings, outcomes, service }: { settings: Settings; outcomes: OutcomeStore; service: BlobServiceClient },
 ): Promise<CheckResult> {
-  const service = uploadsServiceClient(settings.uploads);
   const inbox = service.getContainerClient(settings.container).getBlobClient(event.blobName);
   const properties = await settle(inbox.getProperties());
   if (properties === GONE) return { kind: "skipped", reason: "gone" };
@@ -341,6 +356,9 @@ async function storeVerified(
     metadata: {
       [SOURCE_ETAG]: bareETag(eTag),
       [DETECTED_TYPE]: photo.image.contentType,
+      // For the completion event, which may be published by a later try that no longer has the image.
+      [WIDTH_METADATA]: String(photo.image.width),
+      [HEIGHT_METADATA]: String(photo.image.height),
       // Signed in, the owner, from the name the function signed (the inbox blob's metadata is the uploader's).
       ...ownerMetadata(verified.name),
       // Only with a value: an event without a sequencer leaves the copy without one.
@@ -447,8 +465,12 @@ function isLeased(error: unknown): boolean {
  * https://learn.microsoft.com/rest/api/storageservices/naming-and-referencing-containers--blobs--and-metadata#blob-names
  * https://url.spec.whatwg.org/#single-dot-path-segment
  */
-async function deleteUnresolved(settings: Settings, blobName: string): Promise<void> {
-  const container = uploadsServiceClient(settings.uploads).getContainerClient(settings.container);
+async function deleteUnresolved(
+  service: BlobServiceClient,
+  settings: Settings,
+  blobName: string,
+): Promise<void> {
+  const container = service.getContainerClient(settings.container);
   const blob = new BlobClient(
     `${container.url}/${encodeURIComponent(blobName)}`,
     settings.uploads.credential,

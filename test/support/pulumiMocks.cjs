@@ -36,6 +36,15 @@ function azureState(type, name, inputs) {
         name: `${name}-${SUFFIX}`,
         identity: { type: "SystemAssigned", principalId: `principal-of-topic-${name}`, tenantId: "tenant" },
       };
+    // A custom topic reports its endpoint, in its region's form.
+    case "azure-native:eventgrid:Topic": {
+      const topic = `${name}-${SUFFIX}`;
+      return {
+        name: topic,
+        endpoint: `https://${topic}.${inputs.location}-1.eventgrid.azure.net/api/events`,
+        identity: { type: "SystemAssigned", principalId: `principal-of-topic-${name}`, tenantId: "tenant" },
+      };
+    }
     // Enabling the static website creates the $web container, which the resource reports.
     case "azure-native:storage:StorageAccountStaticWebsite":
       return { name: `${name}-${SUFFIX}`, containerName: "$web" };
@@ -154,6 +163,17 @@ function recordGraph(monitor, resources) {
               .getAliasesList()
               .map((alias) => alias.getSpec()?.getName())
               .filter((name) => Boolean(name)),
+            // Every alias as the engine receives it, to work out the URNs a resource answers to.
+            aliasSpecs: request
+              .getAliasesList()
+              .map((alias) => alias.getSpec())
+              .filter((spec) => Boolean(spec))
+              .map((spec) => ({
+                name: spec.getName(),
+                type: spec.getType(),
+                parentUrn: spec.getParenturn(),
+                noParent: spec.getNoparent(),
+              })),
           });
         }
       }
