@@ -1,7 +1,7 @@
 // `npm run bench`: measures token issuance, cold start and upload throughput, each against a baseline in
 // the same run, on loopback, then the page's uploads on shaped networks against the link's limit, then the
-// check of stored uploads, then keyless signing against the account key; prints one table and writes it as
-// JSON (bench/results.json).
+// check of stored uploads, then keyless signing against the account key, then the browser client's size;
+// prints one table and writes it as JSON (bench/results.json).
 // `npm run bench -- --smoke` (or BENCH_SMOKE=1) runs every row once with tiny sizes: a check that the
 // benchmark works, not a measurement.
 import { randomBytes } from "node:crypto";
@@ -31,6 +31,7 @@ import { prepareLimitsTable, prepareUploadsStorage } from "../local/storage";
 import { assertTrusted, ensureLocalCertificate, type LocalCertificate, runTrusting } from "../local/tls";
 import { DEFAULT_UPLOAD_TUNING } from "../web/config";
 import { benchCheckLatency } from "./checkLatency";
+import { benchClientSize } from "./clientSize";
 import { benchColdStart } from "./coldStart";
 import { benchCompletionEvents } from "./completionEvents";
 import { benchHttp } from "./http";
@@ -153,11 +154,11 @@ export async function runBenchmarks(options: BenchOptions): Promise<BenchResults
     await prepareUploadsStorage(azurite.connectionString, settings.container, [PAGE_ORIGIN]);
     const rows: BenchRow[] = [];
 
-    log("1/12 issuance in process…");
+    log("1/13 issuance in process…");
     rows.push(await benchIssuance({ ...size.issuance, accountKey: EMULATOR_KEY }));
-    log("2/12 issuance over HTTP…");
+    log("2/13 issuance over HTTP…");
     rows.push(await benchHttp({ ...size.http, env: { ...instanceEnv, BENCH_ACCOUNT_KEY: EMULATOR_KEY } }));
-    log("3/12 cold start…");
+    log("3/13 cold start…");
     rows.push(
       await benchColdStart({
         ...size.coldStart,
@@ -166,7 +167,7 @@ export async function runBenchmarks(options: BenchOptions): Promise<BenchResults
         signer: signerForSettings(EMULATOR_KEY),
       }),
     );
-    log("4/12 upload…");
+    log("4/13 upload…");
     host = await startFunctionHost({ host: HOST, port: await freePort(HOST), allowedOrigins: [] });
     rows.push(
       await benchUpload({
@@ -177,7 +178,7 @@ export async function runBenchmarks(options: BenchOptions): Promise<BenchResults
       }),
     );
 
-    log("5/12 issuance with the limits on and off…");
+    log("5/13 issuance with the limits on and off…");
     rows.push(
       await benchRateLimit({
         ...size.rateLimit,
@@ -193,7 +194,7 @@ export async function runBenchmarks(options: BenchOptions): Promise<BenchResults
       }),
     );
 
-    log("6/12 the page on shaped networks…");
+    log("6/13 the page on shaped networks…");
     rows.push(
       ...(await benchShapedUploads({
         ...size.shaped,
@@ -205,7 +206,7 @@ export async function runBenchmarks(options: BenchOptions): Promise<BenchResults
       })),
     );
 
-    log("7/12 the check of stored uploads…");
+    log("7/13 the check of stored uploads…");
     rows.push(
       ...(await benchValidation({
         ...size.validation,
@@ -215,7 +216,7 @@ export async function runBenchmarks(options: BenchOptions): Promise<BenchResults
       })),
     );
 
-    log("8/12 processing photos…");
+    log("8/13 processing photos…");
     rows.push(
       ...(await benchPhotos({
         ...size.photos,
@@ -224,7 +225,7 @@ export async function runBenchmarks(options: BenchOptions): Promise<BenchResults
       })),
     );
 
-    log("9/12 keyless signing against the account key…");
+    log("9/13 keyless signing against the account key…");
     // Its own blob service: HTTPS with Entra ID bearer tokens, which keyless signing needs.
     keylessAzurite = await startAzurite({
       host: HOST,
@@ -246,15 +247,18 @@ export async function runBenchmarks(options: BenchOptions): Promise<BenchResults
       }),
     );
 
-    log("10/12 issuance signed in and anonymous…");
+    log("10/13 issuance signed in and anonymous…");
     rows.push(await benchSignIn({ ...size.signIn, appSettings }));
 
-    log("11/12 commit to verdict after an idle queue…");
+    log("11/13 commit to verdict after an idle queue…");
     // Last: a whole local stack of its own, whose function settings replace this process's.
     rows.push(await benchCheckLatency({ ...size.checkLatency, pageOrigin: PAGE_ORIGIN }));
 
-    log("12/12 commit to completion event at the webhook…");
+    log("12/13 commit to completion event at the webhook…");
     rows.push(await benchCompletionEvents({ ...size.completionEvents, pageOrigin: PAGE_ORIGIN }));
+
+    log("13/13 the browser client's size…");
+    rows.push(await benchClientSize());
 
     const results: BenchResults = {
       date: new Date().toISOString(),

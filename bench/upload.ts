@@ -3,9 +3,9 @@
 // signed with the account key.
 import { randomBytes } from "node:crypto";
 import { ContainerClient } from "@azure/storage-blob";
-import { uploadTo } from "../web/blockUpload";
+import { uploadTo } from "../client/blockUpload";
+import { TokenSource } from "../client/uploadTokens";
 import { pageConfig } from "../web/config";
-import { TokenSource } from "../web/tokens";
 import { alternate, type BenchRow, ratioOf, round } from "./results";
 
 export interface UploadBenchOptions {

@@ -26,7 +26,7 @@ export interface PageConfig {
   turnstileScriptUrl?: string;
   /**
    * Locally only: the issuer stand-in's token endpoint, which the page asks for a token when the embedding
-   * application supplies no `window.valetAccessToken` hook (web/signIn.ts).
+   * application supplies no `window.valetAccessToken` hook (web/accessTokenHook.ts).
    */
   signInStandInTokenUrl?: string;
 }

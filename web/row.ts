@@ -1,6 +1,6 @@
 // One file's row on the upload page: its name and size, progress, status line, Retry and Cancel buttons, and
 // what the row says as the upload moves on. DOM only: the upload's course is main.ts's.
-import type { UploadFailure } from "./failures";
+import type { ValetUploadError } from "../client";
 import { formatBytes } from "./format";
 
 export interface UploadRow {
@@ -100,7 +100,7 @@ export function cancelled(upload: UploadRow): void {
   upload.announce(`${upload.file.name}: cancelled.`);
 }
 
-export function fail(upload: UploadRow, failure: UploadFailure): void {
+export function fail(upload: UploadRow, failure: ValetUploadError): void {
   setState(upload, "failed", `Failed: ${failure.message}`);
   upload.row.dataset.failure = failure.kind;
   upload.retry.hidden = !failure.retryable;

@@ -1,6 +1,6 @@
-// The folders' import rule, checked by path for every file: infra/, web/, local/ and policy/ read the function
-// only through function/contract/ (SDK-free facts), with the few exceptions listed below and why; contract/
-// imports only itself and Node's built-ins; and no folder's relative imports go round in a circle.
+// The folders' import rule, checked by path for every file: infra/, web/, client/, local/ and policy/ read the
+// function only through function/contract/ (SDK-free facts), with the few exceptions listed below and why;
+// contract/ imports only itself and Node's built-ins; and no folder's relative imports go round in a circle.
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { builtinModules } from "node:module";
 import { dirname, join, relative, resolve } from "node:path";
@@ -75,9 +75,9 @@ function relativeImports(file: string): string[] {
 }
 
 describe("the folders' import rule", () => {
-  const outside = ["infra", "web", "local", "policy"].flatMap(sources);
+  const outside = ["infra", "web", "client", "local", "policy"].flatMap(sources);
 
-  test("infra/, web/, local/ and policy/ import from function/ only contract/ and the listed exceptions", () => {
+  test("infra/, web/, client/, local/ and policy/ import from function/ only contract/ and the listed exceptions", () => {
     const breaches: string[] = [];
     const used = new Set<string>();
     let contractImports = 0;
@@ -114,7 +114,7 @@ describe("the folders' import rule", () => {
     expect(breaches).toEqual([]);
   });
 
-  test.each(["function", "web"])("%s/ has no import circle", (folder) => {
+  test.each(["function", "web", "client"])("%s/ has no import circle", (folder) => {
     const graph = new Map(sources(folder).map((file) => [file, relativeImports(file)] as const));
     const circles: string[] = [];
     const done = new Set<string>();

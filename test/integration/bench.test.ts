@@ -32,7 +32,7 @@ describe("a smoke run of the benchmark", () => {
     expect(Number.isNaN(Date.parse(written.date))).toBe(false);
   });
 
-  test("has the issuance, HTTP, cold-start, upload and rate-limit rows in order, then the shaped uploads, the check, photos, keyless, sign-in, the check's latency and the completion events' latency", () => {
+  test("has the issuance, HTTP, cold-start, upload and rate-limit rows in order, then the shaped uploads, the check, photos, keyless, sign-in, the check's latency, the completion events' latency and the client's size", () => {
     expect(written.rows.map((row) => row.id)).toEqual([
       "issuance",
       "http",
@@ -50,6 +50,7 @@ describe("a smoke run of the benchmark", () => {
       "signIn",
       "checkLatency",
       "completionEvents",
+      "clientSize",
     ]);
   });
 
@@ -220,5 +221,18 @@ describe("the check's latency row", () => {
     for (const key of ["idleP50Seconds", "idleP95Seconds", "warmP50Seconds", "warmP95Seconds"]) {
       expect(row?.details[key]).toBeGreaterThan(0);
     }
+  });
+});
+
+describe("the browser client's size row", () => {
+  test("weighs the client bundled with the storage SDK against the SDK alone, and names the client's and the plugin's own share", () => {
+    const row = written.rows.find((candidate) => candidate.id === "clientSize");
+    expect(row).toMatchObject({ unit: "KiB", better: "lower", target: "adds ≤ 16 KiB" });
+    // The client carries the SDK, so it weighs more than the SDK alone, by its own code at most.
+    expect(row?.project.median).toBeGreaterThan(row?.baseline.median as number);
+    const own = row?.details.clientOwnGzipKiB as number;
+    expect(own).toBeGreaterThan(0);
+    expect(row?.details.uppyPluginGzipKiB).toBeGreaterThan(0);
+    expect(row?.details.uppyPluginWithClientGzipKiB).toBeGreaterThan(own);
   });
 });

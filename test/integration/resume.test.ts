@@ -5,6 +5,9 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { BlockBlobClient } from "@azure/storage-blob";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { uploadTo } from "../../client/blockUpload";
+import { blockId as pageBlockId } from "../../client/uploadRecords";
+import { targetOf } from "../../client/uploadTokens";
 import { SETTING } from "../../function/contract/appSettings";
 import type { UploadCredentialsBody } from "../../function/contract/credentialsProtocol";
 import { RESUME_SECRET_HEADER } from "../../function/contract/resumeProtocol";
@@ -12,9 +15,6 @@ import { RESUME_GRACE_MINUTES, resumableUntil, signResumeSecret } from "../../fu
 import { uploadFinished } from "../../function/issuing/uploadOutcome";
 import { instance } from "../../function/platform/instance";
 import { parseSettings } from "../../function/platform/settings";
-import { uploadTo } from "../../web/blockUpload";
-import { targetOf } from "../../web/tokens";
-import { blockId as pageBlockId } from "../../web/uploadRecords";
 import { ALLOWED_ORIGIN, startTestStack, type TestStack } from "../support/stack";
 
 let stack: TestStack;

@@ -1,5 +1,6 @@
 // Browser tests' set-up: the local stack with the upload page on free ports, Debian's Chromium driven by
 // playwright-core (no tool downloads a browser), and test images.
+import { randomFillSync } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -45,6 +46,8 @@ export interface PageStack extends LocalStack {
   readonly unlistedPageUrl?: string;
   readonly images: ContainerClient;
   readonly logs: string[];
+  /** The folder the page is served from: files written here are served at pageUrl. */
+  readonly webDir: string;
 }
 
 export async function startPageStack(
@@ -91,6 +94,7 @@ export async function startPageStack(
     ...stack,
     pageUrl: stack.pageUrl,
     unlistedPageUrl: unlisted?.url,
+    webDir,
     images: BlobServiceClient.fromConnectionString(stack.connectionString).getContainerClient(
       stack.container,
     ),
@@ -103,11 +107,19 @@ export async function startPageStack(
   };
 }
 
-/** A valid PNG (8-bit RGB, a colour gradient) of the given size. */
-export function pngImage(width: number, height: number): Buffer {
+/**
+ * A valid PNG (8-bit RGB, a colour gradient) of the given size; with `noise`, random pixels, which deflate
+ * cannot shrink, for a file of about width × height × 3 bytes.
+ */
+export function pngImage(width: number, height: number, options: { noise?: boolean } = {}): Buffer {
   const rows: Buffer[] = [];
   for (let y = 0; y < height; y++) {
     const row = Buffer.alloc(1 + width * 3); // filter byte 0 (none), then RGB
+    if (options.noise) {
+      randomFillSync(row, 1);
+      rows.push(row);
+      continue;
+    }
     for (let x = 0; x < width; x++) {
       row[1 + x * 3] = (x * 255) / Math.max(1, width - 1);
       row[2 + x * 3] = (y * 255) / Math.max(1, height - 1);

@@ -1,9 +1,9 @@
 // The page's side of the human check: one solved challenge, then the pass, for as many files as follow.
 import { describe, expect, test } from "vitest";
+import { HumanPassKeeper } from "../../client/humanPass";
+import { TokenSource } from "../../client/uploadTokens";
 import { HUMAN_PASS_HEADER, TURNSTILE_TOKEN_HEADER } from "../../function/contract/humanCheckProtocol";
 import { DEFAULT_UPLOAD_TUNING, type PageConfig, parsePageConfig } from "../../web/config";
-import { HumanCheck } from "../../web/humanCheck";
-import { TokenSource } from "../../web/tokens";
 
 const CONFIG: PageConfig = {
   apiUrl: "http://127.0.0.1:7071/api/credentials",
@@ -54,7 +54,13 @@ function guardedEndpoint(options: { refuseTokens?: boolean } = {}) {
 }
 
 function source(endpoint: ReturnType<typeof guardedEndpoint>, now = () => NOW): TokenSource {
-  return new TokenSource(CONFIG, now, endpoint.fetchImpl, undefined, new HumanCheck(endpoint.solve, now));
+  return new TokenSource(
+    CONFIG,
+    now,
+    endpoint.fetchImpl,
+    undefined,
+    new HumanPassKeeper(endpoint.solve, now),
+  );
 }
 
 describe("the page's human check", () => {
@@ -113,7 +119,7 @@ describe("the page's human check", () => {
       () => NOW,
       fetchImpl,
       async () => {},
-      new HumanCheck(
+      new HumanPassKeeper(
         async () => `widget-token-${++solves}`,
         () => NOW,
       ),

@@ -2,6 +2,8 @@
 // tokens are asked for, kept and replaced, and how failures are put into words.
 import { RestError } from "@azure/storage-blob";
 import { describe, expect, test } from "vitest";
+import { describeUploadError, isExpiryRefusal, isTokenRefusal, ValetUploadError } from "../../client/errors";
+import { type Credentials, TokenSource, targetOf } from "../../client/uploadTokens";
 import { IMAGE_EXTENSIONS } from "../../function/contract/policy";
 import { RESUME_SECRET_HEADER } from "../../function/contract/resumeProtocol";
 import { checkFile } from "../../web/checks";
@@ -12,9 +14,7 @@ import {
   pageConfigFile,
   parsePageConfig,
 } from "../../web/config";
-import { describeUploadError, isExpiryRefusal, isTokenRefusal, UploadFailure } from "../../web/failures";
 import { formatBytes, formatWait } from "../../web/format";
-import { type Credentials, TokenSource, targetOf } from "../../web/tokens";
 
 const CONFIG: PageConfig = {
   apiUrl: "http://127.0.0.1:7071/api/credentials",
@@ -379,7 +379,7 @@ describe("a refusal by storage", () => {
       describeUploadError(unsent, target, async () => true),
       describeUploadError(unsent, target, async () => false),
       describeUploadError(new RestError("busy", { statusCode: 409, code: "BlobAlreadyExists" }), target),
-      describeUploadError(new UploadFailure("clock", "x"), target),
+      describeUploadError(new ValetUploadError("clock", "x"), target),
     ]);
     expect(kinds.map((failure) => failure.kind)).toEqual([
       "expired",

@@ -1,9 +1,9 @@
 // The page's file queue and its offline wait, without a browser: how many uploads run at once, what
 // Cancel does to a waiting and to a running upload, and how an upload waits out a lost connection.
 import { describe, expect, test, vi } from "vitest";
-import { requestsInFlight } from "../../web/blockUpload";
-import { type Connectivity, whenOnline, whileOnline } from "../../web/connectivity";
-import { UploadQueue } from "../../web/queue";
+import { requestsInFlight } from "../../client/blockUpload";
+import { type Connectivity, whenOnline, whileOnline } from "../../client/connectivity";
+import { UploadQueue } from "../../client/uploadQueue";
 
 /** An upload the test finishes by hand, recording the signal it was given. */
 function controllable() {

@@ -13,7 +13,7 @@ import {
   type UploadRecord,
   UploadRecords,
   withStaged,
-} from "../../web/uploadRecords";
+} from "../../client/uploadRecords";
 
 const NOW = Date.parse("2026-05-01T12:00:00Z");
 const MiB = 1024 * 1024;

@@ -1,15 +1,15 @@
-// The page's side of the human check: when the SAS endpoint asks for one (403 with `humanCheck`), shows the
-// Turnstile widget, sends its token with the next request, and keeps the pass that answer brings, so one
-// solved check covers the files that follow. Requests go one at a time until a pass is held, so a batch
-// dropped at once solves one challenge, not one per file.
+// The client's side of the human check: when the SAS endpoint asks for one (403 with `humanCheck`), has a
+// challenge solved (by the Solve the page supplies, Turnstile's widget on the demo page), sends its token with
+// the next request, and keeps the pass that answer brings, so one solved check covers the files that follow.
+// Requests go one at a time until a pass is held, so a batch dropped at once solves one challenge, not one
+// per file.
 import {
   HUMAN_CHECK_REFUSALS,
   HUMAN_PASS_HEADER,
   type HumanCheckRefusal,
   TURNSTILE_TOKEN_HEADER,
-} from "../function/contract/humanCheckProtocol";
-import { DEFAULT_TURNSTILE_SCRIPT_URL } from "./config";
-import { errorMessageOf, UploadFailure } from "./failures";
+} from "../function/contract/humanCheckProtocol.js";
+import { errorMessageOf, ValetUploadError } from "./errors.js";
 
 /** A pass is not sent in its last minute: it could expire on the way. */
 const PASS_MARGIN_MS = 60_000;
@@ -30,10 +30,10 @@ export interface Answer {
   readonly body: unknown;
 }
 
-/** Solves one challenge: a fresh Turnstile token, or a rejection the page can show. */
+/** Solves one challenge: a fresh Turnstile token, or a rejection (a ValetUploadError) to show. */
 export type Solve = (signal?: AbortSignal) => Promise<string>;
 
-export class HumanCheck {
+export class HumanPassKeeper {
   private pass: { value: string; expiresAt: number } | undefined;
   /** A solved token the endpoint has not spent yet, to send again rather than ask the person again. */
   private unspent: { token: string; at: number } | undefined;
@@ -73,7 +73,7 @@ export class HumanCheck {
   ): Promise<Answer> {
     for (let solved = 0; ; solved++) {
       if (this.unavailable && this.now() < this.unavailable.until) {
-        throw new UploadFailure("server", `The human check is unavailable: ${this.unavailable.message}`);
+        throw new ValetUploadError("server", `The human check is unavailable: ${this.unavailable.message}`);
       }
       const pass = this.passHeld();
       const token = pass ? undefined : this.takeUnspent();
@@ -91,12 +91,19 @@ export class HumanCheck {
         const seconds = Number(answer.response.headers.get("retry-after"));
         const wait = Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : DEFAULT_UNAVAILABLE_MS;
         this.unavailable = { until: this.now() + wait, message: messageOf(answer.body) };
-        throw new UploadFailure("server", `The human check is unavailable: ${messageOf(answer.body)}`);
+        throw new ValetUploadError("server", `The human check is unavailable: ${messageOf(answer.body)}`);
       }
       if (!refusalOf(answer)) return this.settled(answer);
       this.pass = undefined;
       if (solved >= MAX_SOLVES) {
-        throw new UploadFailure("server", `The human check did not succeed: ${messageOf(answer.body)}`);
+        throw new ValetUploadError(
+          "server",
+          `The human check did not succeed: ${messageOf(answer.body)}`,
+          true,
+          {
+            reason: messageOf(answer.body),
+          },
+        );
       }
       this.unspent = { token: await this.solve(signal), at: this.now() };
     }
@@ -142,80 +149,4 @@ function refusalOf(answer: Answer): HumanCheckRefusal | undefined {
 
 function messageOf(body: unknown): string {
   return errorMessageOf(body) ?? "the upload service refused it.";
-}
-
-/** The parts of Turnstile's client API the page uses (explicit rendering). */
-interface Turnstile {
-  render(container: HTMLElement, options: Record<string, unknown>): string | undefined;
-  remove(widgetId: string): void;
-}
-
-/**
- * Solves challenges with Turnstile's widget, rendered explicitly into `container` when the endpoint asks,
- * and removed once it has given a token. The script is loaded on first need from `scriptUrl`.
- * https://developers.cloudflare.com/turnstile/get-started/client-side-rendering/
- */
-export function turnstileSolver(
-  siteKey: string,
-  container: HTMLElement,
-  scriptUrl: string = DEFAULT_TURNSTILE_SCRIPT_URL,
-): Solve {
-  let loading: Promise<Turnstile> | undefined;
-  return async (signal) => {
-    loading ??= loadScript(scriptUrl);
-    let turnstile: Turnstile;
-    try {
-      turnstile = await loading;
-    } catch {
-      loading = undefined;
-      throw new UploadFailure(
-        "network",
-        "The human check could not be loaded. Check your connection (and any blocker of challenges.cloudflare.com), then try again.",
-      );
-    }
-    container.hidden = false;
-    const holder = document.createElement("div");
-    container.append(holder);
-    let widgetId: string | undefined;
-    try {
-      return await new Promise<string>((resolve, reject) => {
-        const onAbort = () => reject(signal?.reason);
-        signal?.addEventListener("abort", onAbort, { once: true });
-        widgetId = turnstile.render(holder, {
-          sitekey: siteKey,
-          callback: (token: string) => resolve(token),
-          "error-callback": (code: string) => {
-            reject(
-              new UploadFailure(
-                "server",
-                `The human check failed (Turnstile error ${String(code).slice(0, 20)}): try again.`,
-              ),
-            );
-            return true;
-          },
-          "expired-callback": () =>
-            reject(new UploadFailure("server", "The human check expired: try again.")),
-        });
-      });
-    } finally {
-      if (widgetId !== undefined) turnstile.remove(widgetId);
-      holder.remove();
-      container.hidden = true;
-    }
-  };
-}
-
-function loadScript(url: string): Promise<Turnstile> {
-  return new Promise((resolve, reject) => {
-    const script = document.createElement("script");
-    script.src = url;
-    script.async = true;
-    script.addEventListener("load", () => {
-      const turnstile = (window as unknown as { turnstile?: Turnstile }).turnstile;
-      if (turnstile) resolve(turnstile);
-      else reject(new Error("no turnstile"));
-    });
-    script.addEventListener("error", () => reject(new Error("not loaded")));
-    document.head.append(script);
-  });
 }

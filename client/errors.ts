@@ -1,7 +1,7 @@
 // Every way an upload can fail, in words a person can act on: storage's refusals of a token (expired or
-// not), CORS, a lost network, other statuses.
+// not), CORS, a lost network, other statuses, and the check's rejection. The client's one error class.
 import type { RestError } from "@azure/storage-blob";
-import type { UploadTarget } from "./types";
+import type { UploadTarget } from "./types.js";
 
 export type FailureKind =
   | "type"
@@ -13,17 +13,30 @@ export type FailureKind =
   | "network"
   | "server"
   | "clock"
+  /** Stored, then refused by valet's check: `reason` is the check's own words, `blobName` the upload. */
+  | "rejected"
   | "unknown";
 
-/** A failure the page shows as is. `retryable` is false when trying again cannot help. */
-export class UploadFailure extends Error {
-  override name = "UploadFailure";
+/**
+ * A failure to show as is: `message` is a sentence a person can act on, `kind` what went wrong, and
+ * `reason` valet's own words when valet refused (the endpoint's `error`, or the check's reason).
+ * `retryable` is false when trying again cannot help.
+ */
+export class ValetUploadError extends Error {
+  override name = "ValetUploadError";
+  /** valet's own words, when the endpoint or the check refused. */
+  readonly reason: string | undefined;
+  /** The blob the upload became, when it was stored (a rejected upload). */
+  readonly blobName: string | undefined;
   constructor(
     readonly kind: FailureKind,
     message: string,
     readonly retryable = true,
+    details: { readonly reason?: string; readonly blobName?: string } = {},
   ) {
     super(message);
+    this.reason = details.reason;
+    this.blobName = details.blobName;
   }
 }
 
@@ -76,17 +89,17 @@ export async function describeUploadError(
   error: unknown,
   target: UploadTarget,
   probe: (url: string) => Promise<boolean> = reachable,
-): Promise<UploadFailure> {
-  if (error instanceof UploadFailure) return error;
+): Promise<ValetUploadError> {
+  if (error instanceof ValetUploadError) return error;
   if (isTokenRefusal(error)) {
     return isExpiryRefusal(error, target)
-      ? new UploadFailure("expired", "The upload token expired before the upload finished. Try again.")
-      : new UploadFailure("token-refused", "The storage account refused the upload token. Try again.");
+      ? new ValetUploadError("expired", "The upload token expired before the upload finished. Try again.")
+      : new ValetUploadError("token-refused", "The storage account refused the upload token. Try again.");
   }
   if (isRestError(error) && error.statusCode === undefined) {
     if (typeof navigator !== "undefined" && navigator.onLine === false) return networkLost();
     return (await probe(target.blobUrl))
-      ? new UploadFailure(
+      ? new ValetUploadError(
           "cors",
           `The storage account refused uploads from this page's address (${originOf()}): its CORS rules do not allow this origin.`,
         )
@@ -94,16 +107,16 @@ export async function describeUploadError(
   }
   if (isRestError(error) && error.statusCode !== undefined) {
     const code = errorCodeOf(error);
-    return new UploadFailure(
+    return new ValetUploadError(
       "server",
       `The storage account refused the upload (${error.statusCode}${code ? ` ${code}` : ""}).`,
     );
   }
-  return new UploadFailure("unknown", `The upload failed: ${(error as Error)?.message ?? String(error)}`);
+  return new ValetUploadError("unknown", `The upload failed: ${(error as Error)?.message ?? String(error)}`);
 }
 
-function networkLost(): UploadFailure {
-  return new UploadFailure(
+function networkLost(): ValetUploadError {
+  return new ValetUploadError(
     "network",
     "The network connection was lost. Check your connection and try again.",
   );

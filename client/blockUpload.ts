@@ -3,9 +3,9 @@
 // in every session, so that an upload cut short can stage only what is missing and commit the whole list.
 // The page and the benchmark both upload this way.
 import { AnonymousCredential, BlockBlobClient } from "@azure/storage-blob";
-import { errorCodeOf, isRestError } from "./failures";
-import type { UploadTarget } from "./types";
-import { blockCount, blockId } from "./uploadRecords";
+import { errorCodeOf, isRestError } from "./errors.js";
+import type { UploadTarget } from "./types.js";
+import { blockCount, blockId } from "./uploadRecords.js";
 
 /**
  * Network hiccups: the SDK retries the failed request (one block, not the whole file), waiting 0, 1, 3

@@ -1,36 +1,9 @@
-// Sign-in on the page: the embedding application supplies its users' access tokens through a hook (a function
-// on `window.valetAccessToken`, set before this page's script runs), and every request to the function carries
-// one as `Authorization: Bearer`. The local page, without a hook, can take tokens from the issuer stand-in.
-// With sign-in, an accepted photo is shown through the short-lived read URL only its owner gets.
+// Sign-in: every request the client makes to the function (tokens, status, read URLs) carries the signed-in
+// user's access token as `Authorization: Bearer`, asked of the application's hook each time so it can renew
+// it. With sign-in, an accepted photo is read through the short-lived URL only its owner gets.
 
 /** Returns the signed-in user's access token for the valet API (MSAL's acquireTokenSilent, say), or undefined. */
 export type AccessTokenHook = () => Promise<string | undefined> | string | undefined;
-
-declare global {
-  interface Window {
-    valetAccessToken?: AccessTokenHook;
-  }
-}
-
-/**
- * The hook the page uses: the embedding application's, else (locally) the stand-in's token endpoint for the
- * user the page's own URL names (`?user=alice`), else none: anonymous.
- */
-export function accessTokenHook(
-  standInTokenUrl: string | undefined,
-  location: { readonly search: string } = window.location,
-): AccessTokenHook | undefined {
-  if (typeof window.valetAccessToken === "function") return window.valetAccessToken;
-  if (!standInTokenUrl) return undefined;
-  const user = new URLSearchParams(location.search).get("user") || "local-user";
-  return async () => {
-    const response = await fetch(`${standInTokenUrl}?user=${encodeURIComponent(user)}`, {
-      cache: "no-store",
-    });
-    const body = (await response.json().catch(() => undefined)) as { access_token?: unknown } | undefined;
-    return typeof body?.access_token === "string" ? body.access_token : undefined;
-  };
-}
 
 /**
  * `fetch` with the hook's token added as `Authorization: Bearer` (asked for on every request, so the

@@ -1,18 +1,15 @@
-// The page's follow-up of the check after an upload, without a browser: where it asks, how long it waits
-// between tries and when it stops, and what each answer of the status endpoint becomes on the row.
+// The client's follow-up of the check after an upload, without a browser: where it asks, how long it waits
+// between tries and when it stops, and what each answer of the status endpoint becomes on the page's row.
 import { describe, expect, test } from "vitest";
 import {
-  CHECKING,
   DEFAULT_POLL_TIMING,
   delayBefore,
-  describeVerification,
-  followVerification,
   type PollTiming,
-  pollVerification,
+  pollCheckStatus,
   renditionUrl,
   statusUrl,
-  type VerificationText,
-} from "../../web/verification";
+} from "../../client/checkStatus";
+import { CHECKING, type CheckText, describeCheck } from "../../web/verdictLine";
 
 const API = "http://127.0.0.1:7071/api/credentials";
 const BLOB = "3f0c1b9e.png";
@@ -74,8 +71,8 @@ describe("where and how often the page asks", () => {
 
   test("it waits before each try with backoff and stops at the verdict", async () => {
     const endpoint = statusEndpoint(pending, pending, accepted);
-    const verdict = await pollVerification(API, BLOB, { ...endpoint, timing: TIMING });
-    expect(verdict).toEqual({ state: "accepted", url: accepted.body.url });
+    const verdict = await pollCheckStatus(API, BLOB, { ...endpoint, timing: TIMING });
+    expect(verdict).toEqual({ state: "accepted", url: accepted.body.url, renditions: [] });
     expect(endpoint.waits).toEqual([100, 200, 400]);
     expect(endpoint.urls).toEqual(Array(3).fill("http://127.0.0.1:7071/api/uploads/3f0c1b9e.png"));
     expect(endpoint.inits[0]).toMatchObject({ cache: "no-store", credentials: "omit" });
@@ -83,7 +80,7 @@ describe("where and how often the page asks", () => {
 
   test("it stops after the last try when the check is still pending", async () => {
     const endpoint = statusEndpoint(pending);
-    expect(await pollVerification(API, BLOB, { ...endpoint, timing: TIMING })).toEqual({ state: "pending" });
+    expect(await pollCheckStatus(API, BLOB, { ...endpoint, timing: TIMING })).toEqual({ state: "pending" });
     expect(endpoint.urls).toHaveLength(5);
     expect(endpoint.waits).toEqual([100, 200, 400, 500, 500]);
   });
@@ -93,7 +90,7 @@ describe("where and how often the page asks", () => {
       { status: 429, body: { error: "Too many requests.", retryAfterSeconds: 3 } },
       rejected,
     );
-    const verdict = await pollVerification(API, BLOB, { ...endpoint, timing: TIMING });
+    const verdict = await pollCheckStatus(API, BLOB, { ...endpoint, timing: TIMING });
     expect(verdict).toEqual({ state: "rejected", reason: rejected.body.reason });
     expect(endpoint.waits).toEqual([100, 3000]);
   });
@@ -106,7 +103,7 @@ describe("where and how often the page asks", () => {
       throw controller.signal.reason;
     };
     await expect(
-      pollVerification(API, BLOB, { ...endpoint, sleep, timing: TIMING, signal: controller.signal }),
+      pollCheckStatus(API, BLOB, { ...endpoint, sleep, timing: TIMING, signal: controller.signal }),
     ).rejects.toThrow("page closed");
     expect(endpoint.urls).toEqual([]);
   });
@@ -115,11 +112,10 @@ describe("where and how often the page asks", () => {
 describe("what each answer becomes", () => {
   const follow = async (...replies: Reply[]) => {
     const endpoint = statusEndpoint(...replies);
-    const shown: VerificationText[] = [];
-    const last = await followVerification(API, BLOB, (text) => shown.push(text), {
-      ...endpoint,
-      timing: TIMING,
-    });
+    // What the page shows: "Checking…" once stored, then the client's answer in words.
+    const shown: CheckText[] = [CHECKING];
+    const last = describeCheck(await pollCheckStatus(API, BLOB, { ...endpoint, timing: TIMING }));
+    shown.push(last);
     return { shown, last, asked: endpoint.urls.length };
   };
 
@@ -226,26 +222,26 @@ describe("what each answer becomes", () => {
       },
     ];
     const withThumbnail = { body: { ...accepted.body, renditions } };
-    const verdict = await pollVerification(API, BLOB, { ...statusEndpoint(withThumbnail), timing: TIMING });
+    const verdict = await pollCheckStatus(API, BLOB, { ...statusEndpoint(withThumbnail), timing: TIMING });
     const thumbnail = { webp: `${BLOB}.thumb.webp`, fallback: `${BLOB}.thumb.png` };
-    expect(verdict).toEqual({ state: "accepted", url: accepted.body.url, thumbnail });
-    expect(describeVerification(verdict)).toEqual({ state: "verified", text: "Verified", thumbnail });
+    const listed = renditions.map(({ bytes: _, ...rendition }) => rendition);
+    expect(verdict).toEqual({ state: "accepted", url: accepted.body.url, renditions: listed });
+    expect(describeCheck(verdict)).toEqual({ state: "verified", text: "Verified", thumbnail });
     const onlyWebp = { body: { ...accepted.body, renditions: renditions.slice(0, 2) } };
-    expect(await pollVerification(API, BLOB, { ...statusEndpoint(onlyWebp), timing: TIMING })).toEqual({
-      state: "accepted",
-      url: accepted.body.url,
-    });
+    const webpOnly = await pollCheckStatus(API, BLOB, { ...statusEndpoint(onlyWebp), timing: TIMING });
+    expect(webpOnly).toEqual({ state: "accepted", url: accepted.body.url, renditions: listed.slice(0, 2) });
+    expect(describeCheck(webpOnly)).toEqual({ state: "verified", text: "Verified" });
     expect(renditionUrl("https://app.azurewebsites.net/api/credentials", "a b#.png.thumb.webp")).toBe(
       "https://app.azurewebsites.net/api/renditions/a%20b%23.png.thumb.webp",
     );
   });
 
   test("each verdict has its own words", () => {
-    expect(describeVerification({ state: "accepted", url: "u" })).toEqual({
+    expect(describeCheck({ state: "accepted", url: "u", renditions: [] })).toEqual({
       state: "verified",
       text: "Verified",
     });
-    expect(describeVerification({ state: "rejected", reason: "SVG is never accepted" }).text).toBe(
+    expect(describeCheck({ state: "rejected", reason: "SVG is never accepted" }).text).toBe(
       "Rejected: SVG is never accepted",
     );
   });

@@ -1,13 +1,12 @@
 // Where each upload goes: asks the SAS endpoint for a token for one file, keeps a container token for more
 // files while it lives, and turns the endpoint's answer into a target (blob URL and token).
 
-import type { CredentialsBody, UploadCredentialsBody } from "../function/contract/credentialsProtocol";
-import { RESUME_SECRET_HEADER, type ResumeRefusal } from "../function/contract/resumeProtocol";
-import type { PageConfig } from "./config";
-import { errorMessageOf, UploadFailure } from "./failures";
-import type { Answer, HumanCheck } from "./humanCheck";
-import { abortableSleep, type OnWait, retryAfterOf, type Sleep } from "./retry";
-import type { FileFacts, UploadTarget } from "./types";
+import type { CredentialsBody, UploadCredentialsBody } from "../function/contract/credentialsProtocol.js";
+import { RESUME_SECRET_HEADER, type ResumeRefusal } from "../function/contract/resumeProtocol.js";
+import { errorMessageOf, ValetUploadError } from "./errors.js";
+import type { Answer, HumanPassKeeper } from "./humanPass.js";
+import { abortableSleep, type OnWait, retryAfterOf, type Sleep } from "./retry.js";
+import type { FileFacts, UploadTarget } from "./types.js";
 
 /** What the SAS endpoint answers: a per-upload token (with blobName/blobUrl) or a container token. */
 export type Credentials = CredentialsBody | UploadCredentialsBody;
@@ -43,12 +42,16 @@ export class TokenSource {
   private cachedContainerToken: Credentials | undefined;
 
   constructor(
-    private readonly config: Pick<PageConfig, "apiUrl" | "extensions">,
+    /** The SAS endpoint, and the extension per type for a blob a container token leaves to the client to name. */
+    private readonly config: {
+      readonly apiUrl: string;
+      readonly extensions: Readonly<Record<string, string>>;
+    },
     private readonly now: () => number = Date.now,
     private readonly fetchImpl: typeof fetch = (input, init) => fetch(input, init),
     private readonly sleep: Sleep = abortableSleep,
-    /** When the endpoint requires the human check (config.json carries a site key). */
-    private readonly humanCheck?: HumanCheck,
+    /** When the endpoint requires the human check: sends requests through it and keeps the pass. */
+    private readonly humanCheck?: HumanPassKeeper,
   ) {}
 
   /**
@@ -91,7 +94,7 @@ export class TokenSource {
       if (!("blobUrl" in credentials)) this.cachedContainerToken = credentials;
       return targetOf(credentials, file, this.config.extensions);
     }
-    throw new UploadFailure(
+    throw new ValetUploadError(
       "clock",
       "Every upload token arrived already expired. Check that this device's date and time are correct, then try again.",
     );
@@ -125,11 +128,17 @@ export class TokenSource {
         );
       }
       if (!response.ok) {
-        const message = errorMessageOf(body) ?? `it answered with status ${response.status}`;
-        throw new UploadFailure("server", `The upload service refused the request: ${message}`);
+        const reason = errorMessageOf(body);
+        const message = reason ?? `it answered with status ${response.status}`;
+        throw new ValetUploadError("server", `The upload service refused the request: ${message}`, true, {
+          ...(reason && { reason }),
+        });
       }
       if (!isCredentials(body)) {
-        throw new UploadFailure("server", "The upload service sent an answer this page does not understand.");
+        throw new ValetUploadError(
+          "server",
+          "The upload service sent an answer this page does not understand.",
+        );
       }
       return body;
     }
@@ -158,7 +167,7 @@ export class TokenSource {
       });
     } catch {
       if (signal?.aborted) throw signal.reason;
-      throw new UploadFailure(
+      throw new ValetUploadError(
         "network",
         "Could not reach the upload service. Check your connection and try again.",
       );
@@ -184,7 +193,7 @@ function isCredentials(body: unknown): body is Credentials {
 
 /**
  * The endpoint chooses the blob name; only a container token leaves it to the page: a random id and the
- * extension config.json gives the file's type, as the function would name it.
+ * extension the client is given for the file's type, as the function would name it.
  */
 export function targetOf(
   credentials: Credentials,
