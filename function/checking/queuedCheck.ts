@@ -38,7 +38,7 @@ const CHANGED = 412;
  * message that is not an event cannot become one, so it is logged and acknowledged rather than retried.
  * https://learn.microsoft.com/azure/azure-functions/functions-bindings-storage-queue-trigger#poison-messages
  */
-export async function validateUpload(message: unknown, context: InvocationContext): Promise<void> {
+export async function checkQueuedUpload(message: unknown, context: InvocationContext): Promise<void> {
   let event: BlobCreatedEvent;
   try {
     event = parseBlobCreatedMessage(message);
@@ -172,7 +172,7 @@ async function check(
   // The blob's own form of the ETag (quoted) for the conditions below.
   const eTag = properties.etag;
   const conditions = { ifMatch: eTag };
-  const verifiedContainer = service.getContainerClient(settings.verification.verifiedContainer);
+  const verifiedContainer = service.getContainerClient(settings.check.verifiedContainer);
   const verified = verifiedContainer.getBlobClient(event.blobName);
   const decided = { blobName: event.blobName, eTag, sequencer: event.sequencer };
 
@@ -192,7 +192,7 @@ async function check(
       accessTier: properties.accessTier,
       customerKey: properties.encryptionKeySha256 !== undefined,
     },
-    settings.policy.maxUploadBytes,
+    settings.issuanceLimits.maxUploadBytes,
   );
   if (!verdict) {
     // A conditional range read: the bytes judged are those of the version the event is about.
@@ -207,8 +207,8 @@ async function check(
             event.blobName,
             head.bytes,
             {
-              allowedContentTypes: settings.policy.allowedContentTypes,
-              maxImagePixels: settings.verification.maxImagePixels,
+              allowedContentTypes: settings.issuanceLimits.allowedContentTypes,
+              maxImagePixels: settings.check.maxImagePixels,
             },
             size,
           );
@@ -218,7 +218,7 @@ async function check(
   if (verdict.accepted) {
     const prepared = await settle(
       preparePhoto(inbox, size, conditions, verdict.contentType, {
-        maxImagePixels: settings.verification.maxImagePixels,
+        maxImagePixels: settings.check.maxImagePixels,
         photos: settings.photos,
       }),
     );
