@@ -20,7 +20,8 @@ export interface BenchRow {
     | "photoProcessing"
     | "photoMemory"
     | "signIn"
-    | "checkLatency";
+    | "checkLatency"
+    | "completionEvents";
   title: string;
   unit: string;
   /** Whether a larger figure is better (throughput) or a smaller one (time). */

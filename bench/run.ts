@@ -32,6 +32,7 @@ import { assertTrusted, ensureLocalCertificate, type LocalCertificate, runTrusti
 import { DEFAULT_UPLOAD_TUNING } from "../web/config";
 import { benchCheckLatency } from "./checkLatency";
 import { benchColdStart } from "./coldStart";
+import { benchCompletionEvents } from "./completionEvents";
 import { benchHttp } from "./http";
 import { baselineAccount, benchIssuance, signerForSettings } from "./issuance";
 import { benchKeyless } from "./keyless";
@@ -91,6 +92,7 @@ function sizes(smoke: boolean) {
         validation: { runs: 1, largeBytes: 2 * MIB, uploads: 5 },
         photos: { runs: 1, width: 400, height: 300, batch: 3, largestPixels: 1_000_000 },
         checkLatency: { uploads: 3 },
+        completionEvents: { uploads: 3 },
       }
     : {
         issuance: { runs: 5, runMs: 1000 },
@@ -112,6 +114,7 @@ function sizes(smoke: boolean) {
         // A 12 MP phone photo; the largest image the default pixel cap allows.
         photos: { runs: 3, width: 4000, height: 3000, batch: 50, largestPixels: DEFAULT_MAX_IMAGE_PIXELS },
         checkLatency: { uploads: 21 },
+        completionEvents: { uploads: 21 },
       };
 }
 
@@ -150,11 +153,11 @@ export async function runBenchmarks(options: BenchOptions): Promise<BenchResults
     await prepareUploadsStorage(azurite.connectionString, settings.container, [PAGE_ORIGIN]);
     const rows: BenchRow[] = [];
 
-    log("1/11 issuance in process…");
+    log("1/12 issuance in process…");
     rows.push(await benchIssuance({ ...size.issuance, accountKey: EMULATOR_KEY }));
-    log("2/11 issuance over HTTP…");
+    log("2/12 issuance over HTTP…");
     rows.push(await benchHttp({ ...size.http, env: { ...instanceEnv, BENCH_ACCOUNT_KEY: EMULATOR_KEY } }));
-    log("3/11 cold start…");
+    log("3/12 cold start…");
     rows.push(
       await benchColdStart({
         ...size.coldStart,
@@ -163,7 +166,7 @@ export async function runBenchmarks(options: BenchOptions): Promise<BenchResults
         signer: signerForSettings(EMULATOR_KEY),
       }),
     );
-    log("4/11 upload…");
+    log("4/12 upload…");
     host = await startFunctionHost({ host: HOST, port: await freePort(HOST), allowedOrigins: [] });
     rows.push(
       await benchUpload({
@@ -174,7 +177,7 @@ export async function runBenchmarks(options: BenchOptions): Promise<BenchResults
       }),
     );
 
-    log("5/11 issuance with the limits on and off…");
+    log("5/12 issuance with the limits on and off…");
     rows.push(
       await benchRateLimit({
         ...size.rateLimit,
@@ -190,7 +193,7 @@ export async function runBenchmarks(options: BenchOptions): Promise<BenchResults
       }),
     );
 
-    log("6/11 the page on shaped networks…");
+    log("6/12 the page on shaped networks…");
     rows.push(
       ...(await benchShapedUploads({
         ...size.shaped,
@@ -202,7 +205,7 @@ export async function runBenchmarks(options: BenchOptions): Promise<BenchResults
       })),
     );
 
-    log("7/11 the check of stored uploads…");
+    log("7/12 the check of stored uploads…");
     rows.push(
       ...(await benchValidation({
         ...size.validation,
@@ -212,7 +215,7 @@ export async function runBenchmarks(options: BenchOptions): Promise<BenchResults
       })),
     );
 
-    log("8/11 processing photos…");
+    log("8/12 processing photos…");
     rows.push(
       ...(await benchPhotos({
         ...size.photos,
@@ -221,7 +224,7 @@ export async function runBenchmarks(options: BenchOptions): Promise<BenchResults
       })),
     );
 
-    log("9/11 keyless signing against the account key…");
+    log("9/12 keyless signing against the account key…");
     // Its own blob service: HTTPS with Entra ID bearer tokens, which keyless signing needs.
     keylessAzurite = await startAzurite({
       host: HOST,
@@ -243,12 +246,15 @@ export async function runBenchmarks(options: BenchOptions): Promise<BenchResults
       }),
     );
 
-    log("10/11 issuance signed in and anonymous…");
+    log("10/12 issuance signed in and anonymous…");
     rows.push(await benchSignIn({ ...size.signIn, appSettings }));
 
-    log("11/11 commit to verdict after an idle queue…");
+    log("11/12 commit to verdict after an idle queue…");
     // Last: a whole local stack of its own, whose function settings replace this process's.
     rows.push(await benchCheckLatency({ ...size.checkLatency, pageOrigin: PAGE_ORIGIN }));
+
+    log("12/12 commit to completion event at the webhook…");
+    rows.push(await benchCompletionEvents({ ...size.completionEvents, pageOrigin: PAGE_ORIGIN }));
 
     const results: BenchResults = {
       date: new Date().toISOString(),

@@ -10,6 +10,7 @@ import { DEFAULT_VERIFIED_CONTAINER } from "../function/contract/verification";
 import { buildWebPage } from "../web/build";
 import { type PageConfig, pageConfig } from "../web/config";
 import { costBudget } from "./budget";
+import { CompletionEvents, readCompletionEventsConfig } from "./completionEvents";
 import { loadStackConfig } from "./config";
 import { FunctionDeployment } from "./deploy";
 import { UploadEvents } from "./events";
@@ -20,6 +21,7 @@ import { PageStorage, UploadPage } from "./site";
 import { UploadsStorage } from "./storage";
 
 const config = loadStackConfig();
+const eventsConfig = readCompletionEventsConfig();
 /** Build output (git-ignored): dist/function + dist/function.zip, dist/web. */
 const DIST = path.resolve(__dirname, "..", "dist");
 
@@ -52,6 +54,9 @@ const uploads = new UploadsStorage("uploads", {
   signing: config.signing,
   signingKey: config.signingKey,
 });
+
+// Where the check tells the application's backend of each verdict (docs/events.md).
+const completionEvents = new CompletionEvents("completions", { resourceGroupName, location });
 
 const monitoring = new Monitoring("monitoring", {
   resourceGroupName,
@@ -96,6 +101,7 @@ const functionApp = new FunctionApp("credentials", {
     // The check after each upload; its queue and outcomes table are the app's own (infra/functionApp.ts).
     [SETTING.verifiedContainer]: uploads.verifiedContainerName,
     [SETTING.maxImagePixels]: String(config.maxImagePixels),
+    ...completionEvents.appSettings,
     // What an accepted photo becomes (function/contract/photoSettings.ts).
     [SETTING.photoQuality]: String(config.photos.quality),
     [SETTING.renditionQuality]: String(config.photos.renditionQuality),
@@ -112,6 +118,13 @@ const functionApp = new FunctionApp("credentials", {
       [SETTING.authAlgorithms]: config.auth.algorithms.join(","),
     }),
   },
+});
+
+// The app publishes completion events; Event Grid delivers them to the configured subscribers.
+completionEvents.deliver("completions", {
+  ...eventsConfig,
+  publisherIdentity: functionApp.app.identity,
+  runtimeAccount: functionApp.runtimeAccount,
 });
 
 // What it all costs, watched: an optional monthly budget that e-mails valet:budgetAlertEmail.
@@ -168,6 +181,9 @@ export const functionAppName = functionApp.name;
 export { resourceGroupName };
 /** Only when the page is deployed (valet:deployUploadPage, default true). */
 export const uploadPageUrl = page?.url;
+/** The completion events' Event Grid topic: subscribe to it for each verdict (docs/events.md). */
+export const eventsTopicId = completionEvents.topicId;
+export const eventsTopicEndpoint = completionEvents.endpoint;
 export const functionPackageSha256 = deployment.packageSha256;
 export const allowedOrigins = uploads.corsOrigins;
 /** Secret: lets a developer run the function locally against this account. Account-key mode only. */

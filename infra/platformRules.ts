@@ -178,6 +178,13 @@ export const ROLE = {
    * https://learn.microsoft.com/azure/storage/blobs/assign-azure-role-data-access#determine-the-scope
    */
   storageBlobDataContributor: "ba92f5b4-2d11-453d-a403-e96b0029c9fe",
+  /**
+   * Publish events to an Event Grid topic and nothing else: what the app's identity holds on the completion
+   * events' topic, assigned there alone.
+   * https://learn.microsoft.com/azure/role-based-access-control/built-in-roles/integration#eventgrid-data-sender
+   * https://learn.microsoft.com/azure/event-grid/authenticate-with-active-directory
+   */
+  eventGridDataSender: "d5a91429-5739-47e2-a06b-3470a27159e7",
 } as const;
 
 /** The names of a sourced list, for lookups. */

@@ -7,6 +7,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Environment, SETTING } from "../function/contract/appSettings";
+import { EVENTS_SETTING } from "../function/contract/completionEvents";
 import { CREDENTIALS_ROUTE, UPLOAD_STATUS_ROUTE } from "../function/contract/routes";
 import type { SigningMode } from "../function/contract/signingMode";
 import { UPLOADS_CREATED_QUEUE } from "../function/contract/verification";
@@ -19,12 +20,13 @@ import {
   startAzuriteTables,
 } from "./azurite";
 import { type EventMessageForm, startBlobCreatedStandIn } from "./eventGrid";
+import { type EventGridTopicStandIn, startEventGridTopicStandIn } from "./eventGridTopic";
 import { startFunctionHost } from "./functionHost";
 import { type IssuerStandIn, startIssuerStandIn } from "./issuer";
 import { localIdentityCredential } from "./localIdentity";
 import type { QueueBehaviour } from "./queueRunner";
 import { prepareCheckStorage, prepareLimitsTable, prepareUploadsStorage } from "./storage";
-import { assertTrusted, type LocalCertificate } from "./tls";
+import { assertTrusted, ensureLocalCertificate, type LocalCertificate } from "./tls";
 import { buildLocalPage, startWebServer } from "./web";
 
 export interface LocalStackOptions {
@@ -71,6 +73,15 @@ export interface LocalStackOptions {
    * blob service URL tokens name instead, so every request a client sends to storage passes through it.
    */
   blobFront?: (blobPort: number) => Promise<string>;
+  /**
+   * Completion events (docs/events.md): an Event Grid topic stand-in (eventGridTopic.ts) the function
+   * publishes to, delivering to `webhookUrl` when given. Off unless given.
+   */
+  completionEvents?: {
+    webhookUrl?: string;
+    retryDelaysMs?: readonly number[];
+    maxDeliveryAttempts?: number;
+  };
   /** Origins the function host allows beyond allowedOrigins, which the blob service does not. */
   functionOnlyOrigins?: readonly string[];
   /**
@@ -107,6 +118,10 @@ export interface LocalStack {
   readonly pageUrl?: string;
   /** The issuer stand-in, when the stack requires sign-in. */
   readonly issuer?: IssuerStandIn;
+  /** The Event Grid topic stand-in, when completion events are on. */
+  readonly eventsTopic?: EventGridTopicStandIn;
+  /** Where the topic stand-in appends the events it gave up delivering. */
+  readonly eventsDeadLetterFile?: string;
   /** The folder the page was built into, when the stack serves it. */
   readonly pageDir?: string;
   stop(): Promise<void>;
@@ -149,6 +164,20 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       ? await startIssuerStandIn({ host: options.host, port: options.signIn.port })
       : undefined;
     if (issuer) started.push(issuer);
+    const eventsDeadLetterFile = join(options.dataDir, "events-deadletter.jsonl");
+    const eventsTopic = options.completionEvents
+      ? await startEventGridTopicStandIn({
+          host: options.host,
+          // HTTPS, as Event Grid's endpoint: the publisher sends the app's token, which the SDK sends over TLS only.
+          certificate: options.certificate ?? (await ensureLocalCertificate(join(options.dataDir, "tls"))),
+          webhookUrl: options.completionEvents.webhookUrl,
+          retryDelaysMs: options.completionEvents.retryDelaysMs,
+          maxDeliveryAttempts: options.completionEvents.maxDeliveryAttempts,
+          deadLetterFile: eventsDeadLetterFile,
+          log: options.log,
+        })
+      : undefined;
+    if (eventsTopic) started.push(eventsTopic);
     const checkConnectionString = emulatorConnectionString({
       queue: queues.queueServiceUrl,
       table: tables.tableServiceUrl,
@@ -173,14 +202,18 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       [SETTING.limitsStorage]: tables.connectionString,
       [SETTING.validationStorage]: checkConnectionString,
       ...(issuer && { [SETTING.authIssuer]: issuer.issuer, [SETTING.authAudience]: issuer.audience }),
+      ...(eventsTopic && { [EVENTS_SETTING.topicEndpoint]: eventsTopic.endpoint }),
     };
     // The function host runs in this process: the function reads these settings instead of the
     // environment. They are checked here, as the Functions host would at start-up, and the storage is
     // prepared for the very container and access policies the function will use.
-    configureInstance(
-      appSettings,
-      signing === "identity" ? { uploadsCredential: localIdentityCredential() } : {},
-    );
+    configureInstance(appSettings, {
+      ...(signing === "identity" && { uploadsCredential: localIdentityCredential() }),
+      // The topic stand-in's token and certificate: the app's identity and Event Grid's CA in Azure.
+      ...(eventsTopic && {
+        events: { credential: localIdentityCredential(), trustedCa: eventsTopic.certificatePem },
+      }),
+    });
     // Every setting an instance reads as it starts (function/index.ts), so that a bad one stops the stack
     // before anything listens, rather than answering every request with 500.
     const { settings, signer } = loadInstance();
@@ -258,6 +291,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       container,
       verifiedContainer,
       ...(issuer && { issuer }),
+      ...(eventsTopic && { eventsTopic, eventsDeadLetterFile }),
       apiUrl: host.apiUrl,
       credentialsUrl,
       // A signed-in upload's name has its owner's segment first: each segment is encoded, the slash kept.

@@ -21,7 +21,24 @@ const ENV = {
   /** `true` requires sign-in, with an OpenID Connect issuer stand-in on loopback (local/issuer.ts). */
   signIn: "VALET_SIGN_IN",
   issuerPort: "VALET_ISSUER_PORT",
+  /** Where the Event Grid topic stand-in delivers completion events (local/eventGridTopic.ts); unset: off. */
+  eventsWebhookUrl: "VALET_EVENTS_WEBHOOK_URL",
 } as const;
+
+/** VALET_EVENTS_WEBHOOK_URL: an http(s) URL, or undefined when unset. */
+function webhookUrl(raw: string | undefined): string | undefined {
+  if (raw === undefined || raw.trim() === "") return undefined;
+  let url: URL | undefined;
+  try {
+    url = new URL(raw.trim());
+  } catch {
+    url = undefined;
+  }
+  if (url?.protocol !== "http:" && url?.protocol !== "https:") {
+    throw new UsageError(`${ENV.eventsWebhookUrl} must be an http or https URL that receives CloudEvents.`);
+  }
+  return url.href;
+}
 
 /** The upload page's usual local origins (4280 is the port the Static Web Apps CLI uses). */
 const DEFAULT_ORIGINS = ["http://127.0.0.1:4280", "http://localhost:4280"];
@@ -56,6 +73,7 @@ async function main(): Promise<void> {
     const dataDir = resolve(process.env[ENV.dataDir] || ".azurite");
     const signing = parseSigningMode(ENV.signing, process.env[ENV.signing]);
     const signIn = parseBoolean(ENV.signIn, process.env[ENV.signIn], false);
+    const eventsWebhookUrl = webhookUrl(process.env[ENV.eventsWebhookUrl]);
     let certificate: LocalCertificate | undefined;
     if (signing === "identity") {
       // Kept with Azurite's data, so a browser that accepted it once keeps accepting it.
@@ -85,6 +103,7 @@ async function main(): Promise<void> {
       // The page is built at every start into a temporary folder of this stack's own.
       web: { port: port(ENV.webPort, 4280) },
       ...(signIn && { signIn: { port: port(ENV.issuerPort, 7072) } }),
+      ...(eventsWebhookUrl && { completionEvents: { webhookUrl: eventsWebhookUrl } }),
       onFailure: (error, stopped) => {
         console.error(`valet: ${error.message} Stopping everything.`);
         void stopped.finally(() => process.exit(1));
@@ -103,6 +122,12 @@ async function main(): Promise<void> {
         `  upload page             ${stack.pageUrl}`,
         `  allowed origins         ${stack.allowedOrigins.join(", ")}`,
         ...(certificate ? certificateAdvice(stack.blobServiceUrl, certificate) : []),
+        ...(stack.eventsTopic
+          ? [
+              `  completion events       ${stack.eventsTopic.endpoint}  Event Grid topic stand-in, delivering to ${eventsWebhookUrl}`,
+              `  undelivered events      ${stack.eventsDeadLetterFile}`,
+            ]
+          : []),
         ...(stack.issuer ? signInAdvice(stack.issuer.issuer, stack.issuer.tokenUrl, stack.pageUrl) : []),
         "Press Ctrl-C to stop.",
       ].join("\n"),

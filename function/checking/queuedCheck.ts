@@ -8,6 +8,8 @@ import { isImageContentType } from "../contract/policy";
 import { QUEUE_TRIGGER } from "../contract/queueTrigger";
 import { declaredSize, isUploadName } from "../contract/uploadNames";
 import { HEAD_BYTES, UPLOADS_CREATED_POISON_QUEUE } from "../contract/verification";
+import { HEIGHT_METADATA, publishCompletion, WIDTH_METADATA } from "../events";
+import type { CompletionPublisher } from "../events/publisher";
 import { ownerMetadata } from "../identity/owner";
 import { parseRenditionsMetadata, renditionsMetadata } from "../photos/names";
 import type { EncodedImage, ProcessedPhoto } from "../photos/process";
@@ -78,9 +80,19 @@ export async function checkQueuedUpload(message: unknown, context: InvocationCon
 
 async function checkEvent(event: BlobCreatedEvent, context: InvocationContext): Promise<void> {
   const root = instance();
-  let loaded: { settings: Settings; outcomes: OutcomeStore; service: BlobServiceClient };
+  let loaded: {
+    settings: Settings;
+    outcomes: OutcomeStore;
+    service: BlobServiceClient;
+    events: CompletionPublisher | undefined;
+  };
   try {
-    loaded = { settings: root.settings(), outcomes: root.outcomes(), service: root.uploadsClient() };
+    loaded = {
+      settings: root.settings(),
+      outcomes: root.outcomes(),
+      service: root.uploadsClient(),
+      events: root.events(),
+    };
   } catch (error) {
     if (error instanceof SettingsError) log(context, "error", settingsInvalidEvent(error));
     // Retried, then poisoned: the event is sound, and replaying it from the poison queue once the setting is
@@ -137,6 +149,9 @@ async function checkEvent(event: BlobCreatedEvent, context: InvocationContext): 
       ...fields,
     });
   }
+  // After the verified copy and the outcome row: the event tells of what is recorded. A failure throws, so
+  // the message comes back and this publishes the recorded outcome's event again, with the same id.
+  await publishCompletion(event, loaded, context);
 }
 
 /** The first bytes' verdict, or the refusal of processing the whole image. */
@@ -341,6 +356,9 @@ async function storeVerified(
     metadata: {
       [SOURCE_ETAG]: bareETag(eTag),
       [DETECTED_TYPE]: photo.image.contentType,
+      // For the completion event, which may be published by a later try that no longer has the image.
+      [WIDTH_METADATA]: String(photo.image.width),
+      [HEIGHT_METADATA]: String(photo.image.height),
       // Signed in, the owner, from the name the function signed (the inbox blob's metadata is the uploader's).
       ...ownerMetadata(verified.name),
       // Only with a value: an event without a sequencer leaves the copy without one.

@@ -10,6 +10,8 @@ import {
   TableOutcomeStore,
 } from "../checking/outcomes";
 import type { Environment } from "../contract/appSettings";
+import { parseEventsTopicEndpoint } from "../contract/completionEvents";
+import { type CompletionPublisher, completionPublisher, type EventsClientOptions } from "../events/publisher";
 import { createOwnerLimiter } from "../identity/ownerLimits";
 import { BearerVerifier } from "../identity/verifier";
 import { createLimiter, type Limiter } from "../issuing/limiter";
@@ -27,6 +29,8 @@ export interface InstanceOptions extends SettingsOptions {
    * function without one (the handler's unit tests) passes its own.
    */
   readonly accessPolicyCheck?: AccessPolicyCheck;
+  /** For a host with an Event Grid topic stand-in: the credential and CA its publisher uses. */
+  readonly events?: EventsClientOptions;
 }
 
 /**
@@ -51,6 +55,8 @@ export interface Instance {
   readonly outcomes: () => OutcomeStore;
   /** Signed in, the verifier of bearer tokens (its discovery document and keys fetched once); else undefined. */
   readonly verifier: () => BearerVerifier | undefined;
+  /** The completion events' publisher, or undefined when they are off (no EVENTS_TOPIC_ENDPOINT). */
+  readonly events: () => CompletionPublisher | undefined;
   /** Log lines that can come once per request are sampled per instance (logSampler.ts). */
   readonly sampler: LogSampler;
 }
@@ -62,6 +68,7 @@ export interface StartedInstance {
   readonly limiter: Limiter | undefined;
   readonly ownerLimiter: Limiter | undefined;
   readonly outcomes: OutcomeStore;
+  readonly events: CompletionPublisher | undefined;
 }
 
 /** `make`'s value (or error), made on first call and kept. */
@@ -98,6 +105,10 @@ export function createInstance(env: Environment, options: InstanceOptions = {}):
     verifier: kept(() => {
       const { auth } = settings();
       return auth && new BearerVerifier(auth);
+    }),
+    events: kept(() => {
+      const endpoint = parseEventsTopicEndpoint(env);
+      return endpoint === undefined ? undefined : completionPublisher(endpoint, env, options.events);
     }),
     sampler: new LogSampler(),
   };
@@ -142,5 +153,6 @@ export function loadInstance(
     limiter: parts.limiter(),
     ownerLimiter: parts.ownerLimiter(),
     outcomes: parts.outcomes(),
+    events: parts.events(),
   };
 }

@@ -1031,6 +1031,13 @@ describe("the check after each upload", () => {
           topicPrincipal(),
           ROLE.storageBlobDataContributor,
         ),
+        // Publishing completion events (test/infra/completionEvents.test.ts).
+        grant(
+          "completions-publisher",
+          only(run, "azure-native:eventgrid:Topic", "completions"),
+          appPrincipal(),
+          ROLE.eventGridDataSender,
+        ),
       ].sort((a, b) => a.name.localeCompare(b.name)),
     );
   });
@@ -1200,13 +1207,15 @@ describe("keyless (signing identity)", () => {
       principalType: "ServicePrincipal",
       roleDefinitionId: roleId("ba92f5b4-2d11-453d-a403-e96b0029c9fe"),
     });
-    // The runtime's and the check's, and these two: nothing else on the uploads account or any other scope.
+    // The runtime's, the check's and its events', and these two: nothing else on the uploads account or any
+    // other scope.
     expect(
       run.resources
         .filter((r) => r.type === ROLE_ASSIGNMENT)
         .map((r) => r.name)
         .sort(),
     ).toEqual([
+      "completions-publisher",
       "credentials-limits-table-contributor",
       "credentials-outcomes-table-contributor",
       "credentials-runtime-blob-owner",

@@ -32,7 +32,7 @@ describe("a smoke run of the benchmark", () => {
     expect(Number.isNaN(Date.parse(written.date))).toBe(false);
   });
 
-  test("has the issuance, HTTP, cold-start, upload and rate-limit rows in order, then the shaped uploads, the check, photos, keyless, sign-in and the check's latency", () => {
+  test("has the issuance, HTTP, cold-start, upload and rate-limit rows in order, then the shaped uploads, the check, photos, keyless, sign-in, the check's latency and the completion events' latency", () => {
     expect(written.rows.map((row) => row.id)).toEqual([
       "issuance",
       "http",
@@ -49,6 +49,7 @@ describe("a smoke run of the benchmark", () => {
       "keyless",
       "signIn",
       "checkLatency",
+      "completionEvents",
     ]);
   });
 

@@ -36,6 +36,15 @@ function azureState(type, name, inputs) {
         name: `${name}-${SUFFIX}`,
         identity: { type: "SystemAssigned", principalId: `principal-of-topic-${name}`, tenantId: "tenant" },
       };
+    // A custom topic reports its endpoint, in its region's form.
+    case "azure-native:eventgrid:Topic": {
+      const topic = `${name}-${SUFFIX}`;
+      return {
+        name: topic,
+        endpoint: `https://${topic}.${inputs.location}-1.eventgrid.azure.net/api/events`,
+        identity: { type: "SystemAssigned", principalId: `principal-of-topic-${name}`, tenantId: "tenant" },
+      };
+    }
     // Enabling the static website creates the $web container, which the resource reports.
     case "azure-native:storage:StorageAccountStaticWebsite":
       return { name: `${name}-${SUFFIX}`, containerName: "$web" };

@@ -24,7 +24,7 @@ export async function startTestStack(
   appSettings: Environment = {},
   options: Pick<
     LocalStackOptions,
-    "web" | "signing" | "queueBehaviour" | "checkUploads" | "eventMessageForm"
+    "web" | "signing" | "queueBehaviour" | "checkUploads" | "eventMessageForm" | "completionEvents"
   > = {},
 ): Promise<TestStack> {
   const dataDir = await mkdtemp(join(tmpdir(), "valet-azurite-"));
