@@ -4,7 +4,7 @@ import { HttpRequest, HttpResponse, InvocationContext } from "@azure/functions";
 import { CREDENTIALS_ROUTE } from "../function/contract/routes";
 import { httpFunctions } from "../function/functions";
 import { instance } from "../function/platform/instance";
-import { policyId } from "../function/signing/accessPolicies";
+import { accessPolicyId } from "../function/signing/accessPolicies";
 import { type BaselineAccount, type BaselineSigner, baselineSigner } from "./baseline";
 import { alternate, type BenchRow, ratioOf, round } from "./results";
 
@@ -80,7 +80,7 @@ export function baselineAccount(accountKey: string): BaselineAccount {
     container: settings.container,
     protocol: settings.uploads.protocol,
     lifetimeMinutes: settings.tokenLifetimeMinutes,
-    identifier: policyId(settings.tokenGeneration, "container"),
+    identifier: accessPolicyId(settings.tokenGeneration, "container"),
   };
 }
 

@@ -71,7 +71,7 @@ export async function benchShapedUploads(options: ShapedUploadOptions): Promise<
         Math.max(largest, Number(options.appSettings[SETTING.maxUploadBytes])),
       ),
     });
-    const { policy } = instance().settings();
+    const { issuanceLimits: policy } = instance().settings();
     await prepareUploadsStorage(options.connectionString, options.container, [origin]);
     host = await startFunctionHost({ host: HOST, port: await freePort(HOST), allowedOrigins: [origin] });
     const api = new URL(host.apiUrl);

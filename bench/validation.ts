@@ -16,7 +16,7 @@ import { configureInstance, instance } from "../function/platform/instance";
 import { blobCreatedEvent, eventMessage } from "../local/eventGrid";
 import { closeServer } from "../local/lifecycle";
 import { startQueueRunner } from "../local/queueRunner";
-import { prepareValidationStorage } from "../local/storage";
+import { prepareCheckStorage } from "../local/storage";
 import { alternate, type BenchRow, ratioOf, round } from "./results";
 
 export interface ValidationBenchOptions {
@@ -118,7 +118,7 @@ async function rateRow(options: ValidationBenchOptions): Promise<BenchRow> {
     // The message as the trigger hands it over, in whichever form it was written.
     const name = parseBlobCreatedMessage(message).blobName;
     const source = service.getContainerClient(settings.container).getBlobClient(name);
-    const target = service.getContainerClient(settings.verification.verifiedContainer).getBlobClient(name);
+    const target = service.getContainerClient(settings.check.verifiedContainer).getBlobClient(name);
     await (await target.beginCopyFromURL(source.url)).pollUntilDone();
     await source.delete();
   };
@@ -186,10 +186,10 @@ async function prepare(appSettings: Environment): Promise<BenchStorage> {
   const settings = instance().settings();
   const connection = String(appSettings[SETTING.connectionString]);
   const validationConnection = String(appSettings[SETTING.validationStorage]);
-  await prepareValidationStorage(connection, validationConnection, settings.verification.verifiedContainer);
+  await prepareCheckStorage(connection, validationConnection, settings.check.verifiedContainer);
   const service = BlobServiceClient.fromConnectionString(connection);
   const inbox = service.getContainerClient(settings.container);
-  const verified = service.getContainerClient(settings.verification.verifiedContainer);
+  const verified = service.getContainerClient(settings.check.verifiedContainer);
   const expectVerified = async (name: string) => {
     if (!(await verified.getBlobClient(name).exists())) {
       throw new Error(`${name} did not reach the verified container`);

@@ -2,8 +2,8 @@
 // index.ts and run by the local host from this same table (HTTP functions by its server, queue functions by
 // its queue runner).
 import type { HttpFunctionOptions, StorageQueueFunctionOptions } from "@azure/functions";
+import { checkQueuedUpload } from "./checking/queuedCheck";
 import { UPLOAD_STATUS_METHODS, uploadStatus } from "./checking/uploadStatus";
-import { validateUpload } from "./checking/validateUpload";
 import { SETTING } from "./contract/appSettings";
 import {
   CREDENTIALS_ROUTE,
@@ -66,7 +66,7 @@ export const queueFunctions = {
   validateUpload: {
     queueName: UPLOADS_CREATED_QUEUE,
     connection: SETTING.validationStorage,
-    handler: validateUpload,
+    handler: checkQueuedUpload,
   },
 } satisfies Readonly<Record<string, StorageQueueFunctionOptions>>;
 

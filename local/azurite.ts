@@ -93,7 +93,7 @@ export async function startAzurite(options: BlobServiceOptions): Promise<Azurite
 
 /**
  * A connection string for the emulator's account naming the endpoints given: one string may name several
- * services (the validation's queue and table, for instance).
+ * services (the check's queue and table, for instance).
  */
 export function emulatorConnectionString(endpoints: Partial<Record<ServiceKind, string>>): string {
   const named = Object.entries(endpoints).map(

@@ -25,7 +25,7 @@ import { startFunctionHost } from "./functionHost";
 import { type IssuerStandIn, startIssuerStandIn } from "./issuer";
 import { localIdentityCredential } from "./localIdentity";
 import type { QueueBehaviour } from "./queueRunner";
-import { prepareLimitsTable, prepareUploadsStorage, prepareValidationStorage } from "./storage";
+import { prepareCheckStorage, prepareLimitsTable, prepareUploadsStorage } from "./storage";
 import { assertTrusted, ensureLocalCertificate, type LocalCertificate } from "./tls";
 import { buildLocalPage, startWebServer } from "./web";
 
@@ -105,7 +105,7 @@ export interface LocalStack {
   /** Azurite's queue service, where the upload events wait for the check. */
   readonly queueServiceUrl: string;
   /** The check's queue and outcomes table (the value of VALIDATION_STORAGE). */
-  readonly validationConnectionString: string;
+  readonly checkConnectionString: string;
   readonly container: string;
   readonly verifiedContainer: string;
   readonly apiUrl: string;
@@ -178,7 +178,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         })
       : undefined;
     if (eventsTopic) started.push(eventsTopic);
-    const validationConnectionString = emulatorConnectionString({
+    const checkConnectionString = emulatorConnectionString({
       queue: queues.queueServiceUrl,
       table: tables.tableServiceUrl,
     });
@@ -200,13 +200,13 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
               : azurite.connectionString,
           }),
       [SETTING.limitsStorage]: tables.connectionString,
-      [SETTING.validationStorage]: validationConnectionString,
+      [SETTING.validationStorage]: checkConnectionString,
       ...(issuer && { [SETTING.authIssuer]: issuer.issuer, [SETTING.authAudience]: issuer.audience }),
       ...(eventsTopic && { [EVENTS_SETTING.topicEndpoint]: eventsTopic.endpoint }),
     };
     // The function host runs in this process: the function reads these settings instead of the
     // environment. They are checked here, as the Functions host would at start-up, and the storage is
-    // prepared for the very container and policy the function will use.
+    // prepared for the very container and access policies the function will use.
     configureInstance(appSettings, {
       ...(signing === "identity" && { uploadsCredential: localIdentityCredential() }),
       // The topic stand-in's token and certificate: the app's identity and Event Grid's CA in Azure.
@@ -217,10 +217,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     // Every setting an instance reads as it starts (function/index.ts), so that a bad one stops the stack
     // before anything listens, rather than answering every request with 500.
     const { settings, signer } = loadInstance();
-    const { container, policy } = settings;
+    const { container, issuanceLimits } = settings;
     await prepareUploadsStorage(azurite.connectionString, container, allowedOrigins);
-    const { verifiedContainer } = settings.verification;
-    await prepareValidationStorage(azurite.connectionString, validationConnectionString, verifiedContainer);
+    const { verifiedContainer } = settings.check;
+    await prepareCheckStorage(azurite.connectionString, checkConnectionString, verifiedContainer);
     // Before tokens can be issued, so that every upload through this stack has its event.
     const events =
       options.checkUploads === false
@@ -228,7 +228,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         : await startBlobCreatedStandIn({
             blobConnectionString: azurite.connectionString,
             container,
-            queueConnectionString: validationConnectionString,
+            queueConnectionString: checkConnectionString,
             queueName: UPLOADS_CREATED_QUEUE,
             messageForm: options.eventMessageForm,
             log: options.log,
@@ -260,7 +260,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         started.push({ stop: () => rm(ownDir, { recursive: true, force: true }) });
         pageDir = ownDir;
       }
-      buildLocalPage(pageDir, credentialsUrl, policy, options.web.turnstile, issuer?.tokenUrl);
+      buildLocalPage(pageDir, credentialsUrl, issuanceLimits, options.web.turnstile, issuer?.tokenUrl);
       const web = await startWebServer({
         host: options.host,
         port: options.web.port,
@@ -287,7 +287,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       tableServiceUrl: tables.tableServiceUrl,
       tablesConnectionString: tables.connectionString,
       queueServiceUrl: queues.queueServiceUrl,
-      validationConnectionString,
+      checkConnectionString,
       container,
       verifiedContainer,
       ...(issuer && { issuer }),

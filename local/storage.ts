@@ -40,18 +40,18 @@ export async function prepareLimitsTable(connectionString: string): Promise<void
  * (the host would create the poison queue itself), the outcomes table, and the verified container, private
  * like the inbox. Creating any of them twice is harmless.
  */
-export async function prepareValidationStorage(
+export async function prepareCheckStorage(
   blobConnectionString: string,
-  validationConnectionString: string,
+  checkConnectionString: string,
   verifiedContainer: string,
 ): Promise<void> {
-  const queues = QueueServiceClient.fromConnectionString(validationConnectionString);
+  const queues = QueueServiceClient.fromConnectionString(checkConnectionString);
   await Promise.all([
     queues.getQueueClient(UPLOADS_CREATED_QUEUE).createIfNotExists(),
     queues.getQueueClient(UPLOADS_CREATED_POISON_QUEUE).createIfNotExists(),
     outcomesTableClient({
       kind: "connectionString",
-      connectionString: validationConnectionString,
+      connectionString: checkConnectionString,
     }).createTable(),
     BlobServiceClient.fromConnectionString(blobConnectionString)
       .getContainerClient(verifiedContainer)

@@ -4,7 +4,7 @@ import { createReadStream, writeFileSync } from "node:fs";
 import { stat } from "node:fs/promises";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { isAbsolute, join, relative, resolve, sep } from "node:path";
-import type { IssuancePolicy } from "../function/contract/policy";
+import type { IssuanceLimits } from "../function/contract/policy";
 import { buildWebPage } from "../web/build";
 import { CONFIG_FILE, type PageConfig, pageConfig, pageConfigFile } from "../web/config";
 import { pageContentType } from "../web/contentTypes";
@@ -28,18 +28,18 @@ export interface WebServer {
 }
 
 /**
- * Builds the page into dir with a config.json for a local function: its SAS endpoint, and the limits of
- * the issuance policy it enforces, so the page refuses what the function would refuse.
+ * Builds the page into dir with a config.json for a local function: its SAS endpoint, and the issuance
+ * limits it enforces, so the page refuses what the function would refuse.
  */
 export function buildLocalPage(
   dir: string,
   apiUrl: string,
-  policy: IssuancePolicy,
+  limits: IssuanceLimits,
   turnstile?: { readonly siteKey: string; readonly scriptUrl?: string },
   signInStandInTokenUrl?: string,
 ): PageConfig {
   buildWebPage(dir);
-  const config = pageConfig(apiUrl, policy, turnstile, signInStandInTokenUrl);
+  const config = pageConfig(apiUrl, limits, turnstile, signInStandInTokenUrl);
   writeFileSync(join(dir, CONFIG_FILE), pageConfigFile(config));
   return config;
 }

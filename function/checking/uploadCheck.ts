@@ -1,5 +1,5 @@
 // The pure core of the check of a stored upload: reads a BlobCreated event off the queue, and judges a blob
-// from its properties and its first bytes. No storage calls here: validateUpload.ts does those.
+// from its properties and its first bytes. No storage calls here: queuedCheck.ts does those.
 import { imageSize } from "image-size";
 import { IMAGE_EXTENSIONS, type ImageContentType, isImageContentType } from "../contract/policy";
 import { decodeBase64 } from "../contract/queueTrigger";

@@ -10,7 +10,7 @@ export const SETTING = {
   keyDerivationSecret: "KEY_DERIVATION_SECRET",
   container: "UPLOADS_CONTAINER",
   tokenLifetimeMinutes: "SAS_TOKEN_LIFETIME_MINUTES",
-  // The issuance policy for per-upload tokens (parsed in policy.ts).
+  // The issuance limits for per-upload tokens (parsed in policy.ts).
   uploadTokenLifetimeMinutes: "UPLOAD_TOKEN_LIFETIME_MINUTES",
   allowedContentTypes: "ALLOWED_CONTENT_TYPES",
   maxUploadBytes: "MAX_UPLOAD_BYTES",

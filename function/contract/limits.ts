@@ -29,7 +29,7 @@ export const LIMITS_TABLE_SERVICE_URI = tableServiceUriSetting(SETTING.limitsSto
 /** The table holding one row of usage per client. Shared with infra/, which creates it. */
 export const LIMITS_TABLE = "issuancelimits";
 
-export interface IssuanceLimits {
+export interface RateLimits {
   /** Tokens the bucket gains a minute; 0: no bucket. */
   readonly ratePerMinute: number;
   /** The bucket's size: how many requests a client may make at once. */
@@ -42,17 +42,17 @@ export interface IssuanceLimits {
 export type LimitsTable = TableConnection;
 
 export interface LimitSettings {
-  readonly limits: IssuanceLimits;
+  readonly limits: RateLimits;
   /** Undefined only when both limits are off. */
   readonly table: LimitsTable | undefined;
 }
 
-export function limitsEnabled(limits: IssuanceLimits): boolean {
+export function limitsEnabled(limits: RateLimits): boolean {
   return limits.ratePerMinute > 0 || limits.dailyUploadBytes > 0;
 }
 
 export function parseLimitSettings(env: Environment): LimitSettings {
-  const limits: IssuanceLimits = {
+  const limits: RateLimits = {
     ratePerMinute: parseIssuanceRate(SETTING.issuanceRatePerMinute, env[SETTING.issuanceRatePerMinute]),
     burst: parseIssuanceBurst(SETTING.issuanceBurst, env[SETTING.issuanceBurst]),
     dailyUploadBytes: parseDailyUploadBytes(
@@ -158,7 +158,7 @@ export type Decision =
  * told would keep pushing its own next token out of reach.
  */
 export function decide(
-  limits: IssuanceLimits,
+  limits: RateLimits,
   previous: ClientUsage | undefined,
   now: number,
   bytes: number,

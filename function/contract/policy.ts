@@ -1,4 +1,4 @@
-// The issuance policy: which uploads the function hands tokens for. Names and defaults are shared with
+// The issuance limits: which uploads the function hands tokens for. Names and defaults are shared with
 // infra/ (which sets them from stack config) and reach the upload page through its config.json.
 import {
   type Environment,
@@ -10,7 +10,7 @@ import {
   SettingsError,
 } from "./appSettings";
 
-/** Image types the policy can allow, each with the extensions a blob of that type gets. SVG is left out: it can carry script. */
+/** Image types the issuance limits can allow, each with the extensions a blob of that type gets. SVG is left out: it can carry script. */
 export const IMAGE_EXTENSIONS = {
   "image/jpeg": ["jpg", "jpeg"],
   "image/png": ["png"],
@@ -41,7 +41,7 @@ export const DEFAULT_CONTAINER_TOKENS_ENABLED = true;
 /** Off by default: phones switch networks mid-upload, and a token bound to the old address fails. */
 export const DEFAULT_BIND_TOKEN_TO_CLIENT_IP = false;
 
-export interface IssuancePolicy {
+export interface IssuanceLimits {
   readonly allowedContentTypes: readonly ImageContentType[];
   readonly maxUploadBytes: number;
   readonly uploadTokenLifetimeMinutes: number;
@@ -49,7 +49,7 @@ export interface IssuancePolicy {
   readonly bindTokenToClientIp: boolean;
 }
 
-export function parsePolicy(env: Environment): IssuancePolicy {
+export function parseIssuanceLimits(env: Environment): IssuanceLimits {
   return {
     allowedContentTypes: parseContentTypes(
       SETTING.allowedContentTypes,
@@ -76,7 +76,7 @@ export function isImageContentType(value: string): value is ImageContentType {
   return Object.hasOwn(IMAGE_EXTENSIONS, value);
 }
 
-// One parser per policy setting, with its default and bounds; infra/config.ts calls them with stack keys.
+// One parser per issuance-limits setting, with its default and bounds; infra/config.ts calls them with stack keys.
 
 /**
  * The allowed types from a list already split into items (undefined: the default). `listOf` says how the

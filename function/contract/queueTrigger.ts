@@ -32,7 +32,7 @@ export interface QueueTriggerSettings {
   readonly visibilityTimeoutMs: number;
   /**
    * Tries before the host moves a message to `<queue>-poison`: the default, 5, written out because the
-   * check's last-try alert (function/checking/validateUpload.ts) and the retry window above depend on it.
+   * check's last-try alert (function/checking/queuedCheck.ts) and the retry window above depend on it.
    */
   readonly maxDequeueCount: number;
 }

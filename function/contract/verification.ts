@@ -37,13 +37,13 @@ export const VALIDATION_TABLE_SERVICE_URI = tableServiceUriSetting(SETTING.valid
  */
 export const HEAD_BYTES = 128 * 1024;
 
-export interface VerificationSettings {
+export interface CheckSettings {
   readonly verifiedContainer: string;
   readonly maxImagePixels: number;
 }
 
 /** `inboxContainer` is where uploads land; the verified container must be another one. */
-export function parseVerificationSettings(env: Environment, inboxContainer: string): VerificationSettings {
+export function parseCheckSettings(env: Environment, inboxContainer: string): CheckSettings {
   const verifiedContainer = parseVerifiedContainer(SETTING.verifiedContainer, env[SETTING.verifiedContainer]);
   if (verifiedContainer === inboxContainer) {
     throw new SettingsError(

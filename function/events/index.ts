@@ -53,7 +53,7 @@ async function verifiedFacts(
   settings: Settings,
   blobName: string,
 ): Promise<VerifiedFacts | undefined> {
-  const blob = service.getContainerClient(settings.verification.verifiedContainer).getBlobClient(blobName);
+  const blob = service.getContainerClient(settings.check.verifiedContainer).getBlobClient(blobName);
   try {
     const properties = await blob.getProperties();
     const metadata = properties.metadata ?? {};

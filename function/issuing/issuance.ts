@@ -156,7 +156,7 @@ type ReadRequest =
 
 function readRequest(ask: IssuanceAsk, settings: Settings): ReadRequest {
   try {
-    const tokenRequest = parseTokenRequest(ask.query, settings.policy, ask.resumeSecret);
+    const tokenRequest = parseTokenRequest(ask.query, settings.issuanceLimits, ask.resumeSecret);
     if (ask.owner !== undefined && tokenRequest.kind === "container") {
       // A container token creates blobs of any name, so it could not keep uploads under their owner's prefix.
       throw new RequestError(
@@ -171,7 +171,7 @@ function readRequest(ask: IssuanceAsk, settings: Settings): ReadRequest {
 }
 
 function bindingFor(ask: IssuanceAsk, settings: Settings): TokenBinding {
-  if (!settings.policy.bindTokenToClientIp) return {};
+  if (!settings.issuanceLimits.bindTokenToClientIp) return {};
   const clientIp = clientIpv4(ask.forwardedFor);
   if (!clientIp) {
     throw new RequestError(
@@ -202,7 +202,7 @@ async function countRequest(
 ): Promise<IssuanceDecision | undefined> {
   const { limiter, ownerLimiter } = parts;
   if (!limiter && !ownerLimiter) return undefined;
-  const bytes = countedBytes(read, parts.settings.policy.maxUploadBytes);
+  const bytes = countedBytes(read, parts.settings.issuanceLimits.maxUploadBytes);
   // Signed in, the person is counted first; their address stays a coarse outer bound for everyone behind it.
   if (ask.owner !== undefined && ownerLimiter) {
     const decision = await limit(parts, ownerLimiter, { key: ownerLimitKey(ask.owner), scale: 1 }, bytes);
@@ -374,7 +374,7 @@ async function issueToken(
       settings.resumeKey,
       resumableOf(settings, tokenRequest, tokenRequest.resume.blobName),
       tokenRequest.resume.secret,
-      settings.policy.uploadTokenLifetimeMinutes,
+      settings.issuanceLimits.uploadTokenLifetimeMinutes,
     );
   }
   const body = await issueUploadToken(
@@ -418,7 +418,7 @@ async function resumeRefusal(
     resumableOf(settings, request, resume.blobName),
     resume.secret,
     parts.now(),
-    settings.policy.uploadTokenLifetimeMinutes,
+    settings.issuanceLimits.uploadTokenLifetimeMinutes,
   );
   if (check !== "valid") return check;
   // Only now the outcomes' table (a SettingsError when its connection is wrong): a bad secret costs no lookup.

@@ -7,11 +7,11 @@ import {
   type ClientUsage,
   type Decision,
   decide,
-  type IssuanceLimits,
   LIMITS_TABLE,
   LIMITS_TABLE_SERVICE_URI,
   type LimitsTable,
   parseLimitSettings,
+  type RateLimits,
 } from "../contract/limits";
 import { isMissingTable, tableClient } from "../platform/tableClient";
 
@@ -109,7 +109,7 @@ export class TableLimiter implements Limiter {
 
   constructor(
     private readonly table: Client,
-    private readonly limits: IssuanceLimits,
+    private readonly limits: RateLimits,
   ) {}
 
   /**
@@ -148,7 +148,7 @@ export class TableLimiter implements Limiter {
    * A refusal for a flood from one client, decided without the table: counting it would only add to the
    * backlog it comes from. The usage reported is the last this instance wrote, unchanged.
    */
-  private flood(clientKey: string, bytes: number, now: number, limits: IssuanceLimits): LimiterDecision {
+  private flood(clientKey: string, bytes: number, now: number, limits: RateLimits): LimiterDecision {
     const usage = this.known.get(clientKey)?.usage ?? decide(limits, undefined, now, bytes).usage;
     return { allowed: false, reason: "rate", retryAfterSeconds: 1, usage, countedOn: "none" };
   }
@@ -163,7 +163,7 @@ export class TableLimiter implements Limiter {
     clientKey: string,
     bytes: number,
     now: number,
-    limits: IssuanceLimits,
+    limits: RateLimits,
     cause: string,
   ): LimiterDecision {
     const previous = this.memory.get(clientKey) ?? this.known.get(clientKey)?.usage;
@@ -186,7 +186,7 @@ export class TableLimiter implements Limiter {
     clientKey: string,
     bytes: number,
     now: number,
-    limits: IssuanceLimits,
+    limits: RateLimits,
     abortSignal: AbortSignal,
   ): Promise<LimiterDecision> {
     if (Date.now() < this.unavailableUntil) {
@@ -222,7 +222,7 @@ export class TableLimiter implements Limiter {
     clientKey: string,
     bytes: number,
     now: number,
-    limits: IssuanceLimits,
+    limits: RateLimits,
     abortSignal: AbortSignal,
   ): Promise<Decision> {
     let current = this.known.get(clientKey);
@@ -278,7 +278,7 @@ function evictOldest(map: Map<string, unknown>): void {
 }
 
 /** The limits of `scale` callers: each of the bucket's size, its refill and the daily allowance times it. */
-function scaled(limits: IssuanceLimits, scale: number): IssuanceLimits {
+function scaled(limits: RateLimits, scale: number): RateLimits {
   if (scale === 1) return limits;
   return {
     ratePerMinute: limits.ratePerMinute * scale,

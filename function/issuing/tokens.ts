@@ -10,7 +10,7 @@ import type { TokenKind } from "../signing/accessPolicies";
 import type { TokenSigner } from "../signing/signing";
 import { resumableUntil, signResumeSecret } from "./resume";
 
-/** Where the token may be used from: the caller's IPv4 address when the policy binds tokens to it. */
+/** Where the token may be used from: the caller's IPv4 address when the issuance limits bind tokens to it. */
 export interface TokenBinding {
   clientIp?: string;
 }
@@ -60,7 +60,7 @@ export async function issueUploadToken(
     {
       kind: "upload",
       blobName,
-      lifetimeMinutes: settings.policy.uploadTokenLifetimeMinutes,
+      lifetimeMinutes: settings.issuanceLimits.uploadTokenLifetimeMinutes,
       notAfter: upload.resume?.until,
     },
     now,
@@ -74,7 +74,10 @@ export async function issueUploadToken(
             { blobName, size: upload.size, generation: settings.tokenGeneration },
             now,
           ),
-          resumableUntil: resumableUntil(now, settings.policy.uploadTokenLifetimeMinutes).toISOString(),
+          resumableUntil: resumableUntil(
+            now,
+            settings.issuanceLimits.uploadTokenLifetimeMinutes,
+          ).toISOString(),
         }
       : {};
   const owner = ownerOfBlobName(blobName);

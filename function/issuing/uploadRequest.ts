@@ -1,8 +1,8 @@
-// Reads what a caller asks for from the query string and checks it against the issuance policy: either a
+// Reads what a caller asks for from the query string and checks it against the issuance limits: either a
 // container token (no parameters), a token for one upload (filename + contentType + size), or a fresh
 // token for an upload already started (the same, plus blobName, with its resume secret in a header).
 import { isIPv4, isIPv6 } from "node:net";
-import { IMAGE_EXTENSIONS, type ImageContentType, type IssuancePolicy } from "../contract/policy";
+import { IMAGE_EXTENSIONS, type ImageContentType, type IssuanceLimits } from "../contract/policy";
 import { isUploadBlobName } from "../contract/uploadNames";
 
 /** Query parameters the endpoint understands; anything else is refused rather than silently ignored. */
@@ -36,7 +36,7 @@ export class RequestError extends Error {
  */
 export function parseTokenRequest(
   query: URLSearchParams,
-  policy: IssuancePolicy,
+  limits: IssuanceLimits,
   resumeSecret: string | null = null,
 ): TokenRequest {
   const values = new Map<UploadParameter, string>();
@@ -59,7 +59,7 @@ export function parseTokenRequest(
 
   if (values.size === 0) {
     if (resumeSecret !== null) throw RESUME_INCOMPLETE;
-    if (!policy.containerTokensEnabled) {
+    if (!limits.containerTokensEnabled) {
       throw new RequestError(
         "Container tokens are turned off: ask for a token per upload with ?filename=<name>&contentType=<type>&size=<bytes>.",
       );
@@ -74,10 +74,10 @@ export function parseTokenRequest(
     "A per-upload token needs filename, contentType and size (the file's size in bytes).",
   );
   if (filename === undefined || contentTypeText === undefined) throw incomplete;
-  const contentType = parseContentType(contentTypeText, policy);
+  const contentType = parseContentType(contentTypeText, limits);
   const extension = parseExtension(filename, contentType);
   if (sizeText === undefined) throw incomplete;
-  const size = parseSize(sizeText, policy);
+  const size = parseSize(sizeText, limits);
   const resume = parseResume(values.get("blobName"), resumeSecret ?? undefined, extension);
   return { kind: "upload", contentType, extension, size, ...(resume && { resume }) };
 }
@@ -110,17 +110,17 @@ function parseResume(
   return { blobName, secret };
 }
 
-function parseContentType(text: string, policy: IssuancePolicy): ImageContentType {
+function parseContentType(text: string, limits: IssuanceLimits): ImageContentType {
   if (text.length === 0 || text.length > MAX_CONTENT_TYPE_LENGTH || hasControlCharacters(text)) {
     throw new RequestError(
       `contentType must be a MIME type of at most ${MAX_CONTENT_TYPE_LENGTH} printable characters.`,
     );
   }
   const type = text.trim().toLowerCase();
-  const allowed = policy.allowedContentTypes.find((candidate) => candidate === type);
+  const allowed = limits.allowedContentTypes.find((candidate) => candidate === type);
   if (!allowed) {
     throw new RequestError(
-      `contentType ${quote(type)} is not allowed: upload one of ${policy.allowedContentTypes.join(", ")}.`,
+      `contentType ${quote(type)} is not allowed: upload one of ${limits.allowedContentTypes.join(", ")}.`,
     );
   }
   return allowed;
@@ -148,13 +148,13 @@ function parseExtension(filename: string, contentType: ImageContentType): string
   return expected[0] ?? extension;
 }
 
-function parseSize(text: string, policy: IssuancePolicy): number {
+function parseSize(text: string, limits: IssuanceLimits): number {
   if (!/^\d{1,16}$/.test(text) || Number(text) === 0) {
     throw new RequestError("size must be the file's size in bytes, a whole number greater than 0.");
   }
   const size = Number(text);
-  if (size > policy.maxUploadBytes) {
-    throw new RequestError(`The file is too large: the limit is ${policy.maxUploadBytes} bytes.`);
+  if (size > limits.maxUploadBytes) {
+    throw new RequestError(`The file is too large: the limit is ${limits.maxUploadBytes} bytes.`);
   }
   return size;
 }

@@ -45,10 +45,7 @@ export async function rendition(request: HttpRequest, context: InvocationContext
   if (!mayAccess(signedIn.caller, settings.auth, name)) {
     return errorResponse(404, `No rendition named ${name} is known.`);
   }
-  const blob = root
-    .uploadsClient()
-    .getContainerClient(settings.verification.verifiedContainer)
-    .getBlobClient(name);
+  const blob = root.uploadsClient().getContainerClient(settings.check.verifiedContainer).getBlobClient(name);
   try {
     const properties = await blob.getProperties();
     const type = properties.contentType ?? "";

@@ -1,6 +1,6 @@
 // Reads and validates the function's settings (the instance root, instance.ts, reads them once per instance): the uploads account (from its
 // connection string, or keyless from its URL), the container, the container token's lifetime, the issuance
-// policy, the human check and the check of stored uploads.
+// limits, the human check and the check of stored uploads.
 
 import { DefaultAzureCredential, ManagedIdentityCredential, type TokenCredential } from "@azure/identity";
 import { BlobServiceClient, SASProtocol, StorageSharedKeyCredential } from "@azure/storage-blob";
@@ -20,9 +20,9 @@ import {
 } from "../contract/container";
 import { type HumanCheckSettings, parseHumanCheckSettings } from "../contract/humanCheckSettings";
 import { type PhotoSettings, parsePhotoSettings } from "../contract/photoSettings";
-import { type IssuancePolicy, parsePolicy } from "../contract/policy";
+import { type IssuanceLimits, parseIssuanceLimits } from "../contract/policy";
 import { type KeyRoot, parseRootSecret } from "../contract/rootSecret";
-import { parseVerificationSettings, type VerificationSettings } from "../contract/verification";
+import { type CheckSettings, parseCheckSettings } from "../contract/verification";
 import { humanPassKey } from "../issuing/humanCheck";
 import { deriveKey, KEY_LABELS } from "../signing/keyDerivation";
 import type { UploadsAccount } from "./uploadsAccount";
@@ -40,7 +40,7 @@ export interface Settings {
   readonly keyRoot: KeyRoot;
   readonly container: string;
   readonly tokenLifetimeMinutes: number;
-  readonly policy: IssuancePolicy;
+  readonly issuanceLimits: IssuanceLimits;
   /** The key generation whose stored access policies tokens reference (accessPolicies.ts). */
   readonly tokenGeneration: number;
   /** The Turnstile check issuance requires, or undefined when it is off. */
@@ -50,7 +50,7 @@ export interface Settings {
   /** The key resume secrets are signed with (resume.ts), derived from the key root. */
   readonly resumeKey: Buffer;
   /** The check every stored upload gets before it reaches the verified container. */
-  readonly verification: VerificationSettings;
+  readonly check: CheckSettings;
   /** The OpenID Connect issuer whose bearer tokens every endpoint requires, or undefined: anonymous. */
   readonly auth: AuthSettings | undefined;
   /** What an accepted photo becomes (contract/photoSettings.ts). */
@@ -71,10 +71,10 @@ export function parseSettings(env: Environment, options: SettingsOptions = {}): 
     SETTING.tokenLifetimeMinutes,
     env[SETTING.tokenLifetimeMinutes],
   );
-  const policy = parsePolicy(env);
+  const issuanceLimits = parseIssuanceLimits(env);
   const uploadTokenLifetimeMinutes = fitUploadTokenLifetime(
     { container: SETTING.tokenLifetimeMinutes, upload: SETTING.uploadTokenLifetimeMinutes },
-    { container: tokenLifetimeMinutes, upload: policy.uploadTokenLifetimeMinutes },
+    { container: tokenLifetimeMinutes, upload: issuanceLimits.uploadTokenLifetimeMinutes },
     env[SETTING.uploadTokenLifetimeMinutes],
   );
   const tokenGeneration = parseTokenGeneration(SETTING.tokenGeneration, env[SETTING.tokenGeneration]);
@@ -86,12 +86,12 @@ export function parseSettings(env: Environment, options: SettingsOptions = {}): 
     keyRoot,
     container,
     tokenLifetimeMinutes,
-    policy: { ...policy, uploadTokenLifetimeMinutes },
+    issuanceLimits: { ...issuanceLimits, uploadTokenLifetimeMinutes },
     tokenGeneration,
     humanCheck,
     humanPassKey: humanPassKey(keyRoot),
     resumeKey: deriveKey(keyRoot, KEY_LABELS.resume),
-    verification: parseVerificationSettings(env, container),
+    check: parseCheckSettings(env, container),
     auth: parseAuthSettings(env),
     photos: parsePhotoSettings(env),
   };

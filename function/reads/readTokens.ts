@@ -24,7 +24,7 @@ export interface ReadTarget {
 
 /** What the owner of `blobName` may read: today the verified image (the renditions will join here). */
 export function readTargets(settings: Settings, blobName: string): ReadTarget[] {
-  return [{ name: "original", container: settings.verification.verifiedContainer, blobName }];
+  return [{ name: "original", container: settings.check.verifiedContainer, blobName }];
 }
 
 /**

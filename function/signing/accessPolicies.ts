@@ -34,12 +34,12 @@ import { storageFailureCause, type UploadsAccount, uploadsServiceClient } from "
  * write also covers the single Put Blob. Write lets the holder replace that one blob, but the blob is
  * named by the server, the token reaches no other name, and it lives minutes.
  */
-export const TOKEN_POLICIES = {
+export const TOKEN_ACCESS_POLICIES = {
   container: { suffix: "c", permissions: ContainerSASPermissions.from({ create: true }).toString() },
   upload: { suffix: "w", permissions: BlobSASPermissions.from({ write: true }).toString() },
 } as const;
 
-export type TokenKind = keyof typeof TOKEN_POLICIES;
+export type TokenKind = keyof typeof TOKEN_ACCESS_POLICIES;
 
 /**
  * A container holds at most five stored access policies; Set Container ACL refuses a sixth with 400.
@@ -51,18 +51,18 @@ export const MAX_POLICIES_PER_CONTAINER = 5;
 const POLICY_ID = /^valet-g(\d+)-([a-z])$/;
 
 /** The policy a token of this kind and generation names in its `si` field (at most 64 characters). */
-export function policyId(generation: number, kind: TokenKind): string {
-  return `valet-g${generation}-${TOKEN_POLICIES[kind].suffix}`;
+export function accessPolicyId(generation: number, kind: TokenKind): string {
+  return `valet-g${generation}-${TOKEN_ACCESS_POLICIES[kind].suffix}`;
 }
 
 /**
  * The generation's policies: a permission each, no start and no expiry, so that each token carries its own
  * expiry (`se`) and no start time.
  */
-export function generationPolicies(generation: number): SignedIdentifier[] {
-  return (Object.keys(TOKEN_POLICIES) as TokenKind[]).map((kind) => ({
-    id: policyId(generation, kind),
-    accessPolicy: { permissions: TOKEN_POLICIES[kind].permissions },
+export function generationAccessPolicies(generation: number): SignedIdentifier[] {
+  return (Object.keys(TOKEN_ACCESS_POLICIES) as TokenKind[]).map((kind) => ({
+    id: accessPolicyId(generation, kind),
+    accessPolicy: { permissions: TOKEN_ACCESS_POLICIES[kind].permissions },
   }));
 }
 
@@ -100,7 +100,7 @@ export function planAccessPolicies(
   const others = current.filter((policy) => !POLICY_ID.test(policy.id));
   const newest = Math.max(0, ...ours.map((policy) => Number(POLICY_ID.exec(policy.id)?.[1])));
   if (newest > generation) return { kind: "superseded", newest };
-  const wanted = generationPolicies(generation);
+  const wanted = generationAccessPolicies(generation);
   if (others.length + wanted.length > MAX_POLICIES_PER_CONTAINER) {
     throw new AccessPolicyError(
       `The uploads container holds ${others.length} stored access policies of its own and Azure allows ` +
@@ -197,7 +197,7 @@ export type AccessPolicyStatus =
   | { readonly kind: "unverified"; readonly reason: string; readonly at: number; reported: boolean }
   | { readonly kind: "refused"; readonly error: AccessPolicyError; readonly at: number; reported: boolean };
 
-export interface PolicyTarget {
+export interface AccessPolicyTarget {
   readonly uploads: UploadsAccount;
   readonly container: string;
   readonly tokenGeneration: number;
@@ -210,7 +210,7 @@ export interface PolicyTarget {
  */
 export const RECHECK_AFTER_MS = 10_000;
 
-export type AccessPolicyCheck = (target: PolicyTarget, setting: string) => Promise<AccessPolicyStatus>;
+export type AccessPolicyCheck = (target: AccessPolicyTarget, setting: string) => Promise<AccessPolicyStatus>;
 
 /**
  * A signer's check of the container's policies: started once (at start-up, or by the first request) and
@@ -218,7 +218,7 @@ export type AccessPolicyCheck = (target: PolicyTarget, setting: string) => Promi
  * (instance.ts), and so is this.
  */
 export function keptAccessPolicyStatus(
-  target: PolicyTarget,
+  target: AccessPolicyTarget,
   setting: string,
   check: AccessPolicyCheck = checkContainer,
 ): () => Promise<AccessPolicyStatus> {
@@ -235,7 +235,10 @@ export function keptAccessPolicyStatus(
 }
 
 /** The check against storage: the container's stored access policies are set if they are not. */
-export async function checkContainer(target: PolicyTarget, setting: string): Promise<AccessPolicyStatus> {
+export async function checkContainer(
+  target: AccessPolicyTarget,
+  setting: string,
+): Promise<AccessPolicyStatus> {
   try {
     // Few, short tries: a request may be waiting, and a failed check is tried again later anyway.
     const container = uploadsServiceClient(target.uploads, {

@@ -18,10 +18,10 @@ import { storageFailureCause, type UploadsAccount, uploadsServiceClient } from "
 import {
   type AccessPolicyCheck,
   type AccessPolicyStatus,
+  accessPolicyId,
   checkContainer,
   keptAccessPolicyStatus,
-  policyId,
-  TOKEN_POLICIES,
+  TOKEN_ACCESS_POLICIES,
   type TokenKind,
 } from "./accessPolicies";
 import { DelegationKeyCache } from "./delegationKeys";
@@ -88,7 +88,7 @@ export function accountKeySigner(
     warmUp: async () => undefined,
     sign: async ({ kind, ...fields }) =>
       generateBlobSASQueryParameters(
-        { ...fields, identifier: policyId(tokenGeneration, kind) },
+        { ...fields, identifier: accessPolicyId(tokenGeneration, kind) },
         credential,
       ).toString(),
   };
@@ -111,7 +111,7 @@ export function identitySigner(accountName: string, keys: Pick<DelegationKeyCach
     },
     sign: async ({ kind, ...fields }) => {
       const key = await delegationKey(keys);
-      const permissions = TOKEN_POLICIES[kind].permissions;
+      const permissions = TOKEN_ACCESS_POLICIES[kind].permissions;
       return generateBlobSASQueryParameters(
         {
           ...fields,
@@ -146,13 +146,13 @@ export interface SignerUses {
 
 /** The signer these settings choose: their account, container and generation, for their longest token. */
 export function signerFor(settings: Settings, uses: SignerUses = {}): TokenSigner {
-  const { uploads, container, tokenGeneration, tokenLifetimeMinutes, policy } = settings;
+  const { uploads, container, tokenGeneration, tokenLifetimeMinutes, issuanceLimits } = settings;
   return tokenSigner(
     uploads,
     {
       container,
       tokenGeneration,
-      longestTokenMinutes: Math.max(tokenLifetimeMinutes, policy.uploadTokenLifetimeMinutes),
+      longestTokenMinutes: Math.max(tokenLifetimeMinutes, issuanceLimits.uploadTokenLifetimeMinutes),
     },
     uses,
   );

@@ -315,7 +315,7 @@ describe("with the default config", () => {
     expect(settings).toMatchObject({
       container: "images",
       tokenLifetimeMinutes: 120,
-      policy: {
+      issuanceLimits: {
         allowedContentTypes: ["image/jpeg", "image/png", "image/gif", "image/webp", "image/avif"],
         maxUploadBytes: 50 * 1024 * 1024,
         uploadTokenLifetimeMinutes: 15,
@@ -487,7 +487,7 @@ describe("with every key set", () => {
     expect(parseSettings(settings)).toMatchObject({
       container: "photos",
       tokenLifetimeMinutes: 30,
-      policy: {
+      issuanceLimits: {
         allowedContentTypes: ["image/png", "image/heic"],
         maxUploadBytes: 1048576,
         uploadTokenLifetimeMinutes: 5,
@@ -883,7 +883,7 @@ describe("the check after each upload", () => {
 
   test("the function reads the check's settings as the program sets them", () => {
     const settings = appSettings(functionApp(run));
-    expect(parseSettings(settings).verification).toEqual({
+    expect(parseSettings(settings).check).toEqual({
       verifiedContainer: "verified",
       maxImagePixels: 100_000_000,
     });

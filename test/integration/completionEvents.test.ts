@@ -125,7 +125,7 @@ describe("completion events", () => {
       contentLength: png.length,
       blobType: "BlockBlob",
     });
-    const queue = QueueServiceClient.fromConnectionString(stack.validationConnectionString).getQueueClient(
+    const queue = QueueServiceClient.fromConnectionString(stack.checkConnectionString).getQueueClient(
       UPLOADS_CREATED_QUEUE,
     );
     await queue.sendMessage(eventMessage(again));

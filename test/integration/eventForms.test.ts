@@ -1,5 +1,5 @@
 // The check of stored uploads when the Event Grid stand-in writes events as plain JSON, the other form
-// reported for Event Grid's queue delivery (validation.test.ts runs the base64 form): the queue trigger's
+// reported for Event Grid's queue delivery (check.test.ts runs the base64 form): the queue trigger's
 // messageEncoding in function/host.json must let both reach the function. One stack per file: the
 // function's settings are per process.
 

@@ -135,7 +135,7 @@ describe("a resume request", () => {
     const first = await firstToken();
     // The function's own secret for this upload, as it would have signed it when the upload began long ago.
     const settings = parseSettings({ [SETTING.connectionString]: stack.connectionString });
-    const age = settings.policy.uploadTokenLifetimeMinutes + RESUME_GRACE_MINUTES + 1;
+    const age = settings.issuanceLimits.uploadTokenLifetimeMinutes + RESUME_GRACE_MINUTES + 1;
     const old = signResumeSecret(
       settings.resumeKey,
       { blobName: first.blobName, size: SIZE, generation: settings.tokenGeneration },
@@ -157,7 +157,7 @@ describe("a resume request", () => {
     // Issued so long ago that 5 minutes of its window are left, less than an upload token's lifetime.
     const issuedAt = new Date(
       Math.floor(Date.now() / 1000) * 1000 -
-        (settings.policy.uploadTokenLifetimeMinutes + RESUME_GRACE_MINUTES - 5) * 60_000,
+        (settings.issuanceLimits.uploadTokenLifetimeMinutes + RESUME_GRACE_MINUTES - 5) * 60_000,
     );
     const secret = signResumeSecret(
       settings.resumeKey,
@@ -168,7 +168,7 @@ describe("a resume request", () => {
     const { status, body } = await resumeOf(first, secret);
 
     expect(status).toBe(200);
-    const until = resumableUntil(issuedAt, settings.policy.uploadTokenLifetimeMinutes);
+    const until = resumableUntil(issuedAt, settings.issuanceLimits.uploadTokenLifetimeMinutes);
     expect((body as { expiresOn: string }).expiresOn).toBe(until.toISOString());
   });
 

@@ -17,7 +17,7 @@ import type { CredentialsBody, UploadCredentialsBody } from "../../function/cont
 import { httpFunctions } from "../../function/functions";
 import { issueContainerToken } from "../../function/issuing/tokens";
 import { configureInstance, instance as currentInstance } from "../../function/platform/instance";
-import { ensureAccessPolicies, policyId } from "../../function/signing/accessPolicies";
+import { accessPolicyId, ensureAccessPolicies } from "../../function/signing/accessPolicies";
 import { type Azurite, EMULATOR_ACCOUNT, EMULATOR_KEY, startAzurite } from "../../local/azurite";
 import { freePort } from "../../local/ports";
 import { invoke, LIMITS_OFF } from "../support/function";
@@ -108,7 +108,7 @@ describe("moving to a new token generation", () => {
     instance({ [SETTING.tokenGeneration]: "2" });
     const newContainer = await containerToken();
     const newUpload = await uploadToken();
-    expect(new URLSearchParams(newContainer.sasKey).get("si")).toBe(policyId(2, "container"));
+    expect(new URLSearchParams(newContainer.sasKey).get("si")).toBe(accessPolicyId(2, "container"));
 
     expect(await putWith(oldContainer)).toBe(403);
     expect(await putWith(oldUpload)).toBe(403);

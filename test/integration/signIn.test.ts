@@ -178,7 +178,7 @@ describe("signed in", () => {
     await stack.checksSettled();
     const verified = service.getContainerClient(stack.verifiedContainer).getBlobClient(upload.blobName);
     expect((await verified.getProperties()).metadata?.owner).toBe("alice");
-    const outcomes = TableClient.fromConnectionString(stack.validationConnectionString, OUTCOMES_TABLE, {
+    const outcomes = TableClient.fromConnectionString(stack.checkConnectionString, OUTCOMES_TABLE, {
       allowInsecureConnection: true,
     });
     const key = createHash("sha256").update(upload.blobName).digest("hex");

@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { SETTING } from "../../function/contract/appSettings";
 import { configureInstance } from "../../function/platform/instance";
-import { policyId } from "../../function/signing/accessPolicies";
+import { accessPolicyId } from "../../function/signing/accessPolicies";
 import { type FunctionHost, startFunctionHost } from "../../local/functionHost";
 import { freePort } from "../../local/ports";
 import { TEST_KEY } from "../support/accounts";
@@ -35,7 +35,7 @@ test("a token is issued while nothing listens on the blob endpoint", async () =>
   expect(response.status).toBe(200);
   const body = (await response.json()) as { sasKey: string; url: string };
   expect(body.url).toBe(`http://127.0.0.1:${deadPort}/devstoreaccount1`);
-  expect(new URLSearchParams(body.sasKey).get("si")).toBe(policyId(1, "container"));
+  expect(new URLSearchParams(body.sasKey).get("si")).toBe(accessPolicyId(1, "container"));
   expect((await fetch(`${host.apiUrl}/credentials`)).status).toBe(200);
   const warnings = logs.filter((line) => line.includes('"event":"accessPolicies.unverified"'));
   expect(warnings).toHaveLength(1);

@@ -6,7 +6,7 @@ import { SETTING, SettingsError } from "../../function/contract/appSettings";
 import { parseSettings } from "../../function/platform/settings";
 import {
   AccessPolicyError,
-  generationPolicies,
+  generationAccessPolicies,
   MAX_POLICIES_PER_CONTAINER,
   planAccessPolicies,
 } from "../../function/signing/accessPolicies";
@@ -55,18 +55,21 @@ describe("planning the container's policies", () => {
   });
 
   test("the generation's policies already in place need no write", () => {
-    expect(planAccessPolicies([other("audit"), ...generationPolicies(3)], 3, NAME)).toEqual({
+    expect(planAccessPolicies([other("audit"), ...generationAccessPolicies(3)], 3, NAME)).toEqual({
       kind: "current",
     });
   });
 
   test("an older generation is dropped and every other policy kept", () => {
-    const plan = planAccessPolicies([other("audit"), ...generationPolicies(2)], 3, NAME);
-    expect(plan).toEqual({ kind: "write", policies: [other("audit"), ...generationPolicies(3)] });
+    const plan = planAccessPolicies([other("audit"), ...generationAccessPolicies(2)], 3, NAME);
+    expect(plan).toEqual({ kind: "write", policies: [other("audit"), ...generationAccessPolicies(3)] });
   });
 
   test("a newer generation is never replaced: the instance is superseded", () => {
-    expect(planAccessPolicies(generationPolicies(4), 3, NAME)).toEqual({ kind: "superseded", newest: 4 });
+    expect(planAccessPolicies(generationAccessPolicies(4), 3, NAME)).toEqual({
+      kind: "superseded",
+      newest: 4,
+    });
   });
 
   test.each([
@@ -74,7 +77,7 @@ describe("planning the container's policies", () => {
     ["a policy of ours with an expiry", { permissions: "c", expiresOn: new Date("2031-01-01") }],
     ["a policy of ours with a start", { permissions: "c", startsOn: new Date("2020-01-01") }],
   ])("%s is rewritten to the permission alone", (_, accessPolicy) => {
-    const [container, upload] = generationPolicies(3);
+    const [container, upload] = generationAccessPolicies(3);
     const plan = planAccessPolicies(
       [{ id: "valet-g3-c", accessPolicy }, upload as SignedIdentifier],
       3,
@@ -85,7 +88,7 @@ describe("planning the container's policies", () => {
 
   test("the generation always fits beside at most three other policies, and more are refused by name", () => {
     const three = ["a", "b", "c"].map(other);
-    const plan = planAccessPolicies([...three, ...generationPolicies(1)], 2, NAME);
+    const plan = planAccessPolicies([...three, ...generationAccessPolicies(1)], 2, NAME);
     expect(plan.kind === "write" && plan.policies.length).toBe(MAX_POLICIES_PER_CONTAINER);
     const four = ["a", "b", "c", "d"].map(other);
     expect(() => planAccessPolicies(four, 2, NAME)).toThrow(AccessPolicyError);

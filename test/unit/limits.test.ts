@@ -9,9 +9,9 @@ import {
   DEFAULT_ISSUANCE_BURST,
   DEFAULT_ISSUANCE_RATE_PER_MINUTE,
   decide,
-  type IssuanceLimits,
   LIMITS_TABLE_SERVICE_URI,
   parseLimitSettings,
+  type RateLimits,
   refusalMessage,
 } from "../../function/contract/limits";
 import { DEFAULT_MAX_UPLOAD_BYTES } from "../../function/contract/policy";
@@ -94,11 +94,11 @@ describe("the limit settings", () => {
   });
 });
 
-const LIMITS: IssuanceLimits = { ratePerMinute: 6, burst: 3, dailyUploadBytes: 1000 };
+const LIMITS: RateLimits = { ratePerMinute: 6, burst: 3, dailyUploadBytes: 1000 };
 const NOON = Date.UTC(2026, 10, 24, 12, 0, 0);
 
 /** Runs requests through `decide`, each `gapMs` after the last, returning every decision. */
-function run(limits: IssuanceLimits, bytes: readonly number[], gapMs = 0, start = NOON) {
+function run(limits: RateLimits, bytes: readonly number[], gapMs = 0, start = NOON) {
   let usage: ClientUsage | undefined;
   return bytes.map((size, index) => {
     const decision = decide(limits, usage, start + index * gapMs, size);
@@ -156,7 +156,7 @@ describe("the token bucket", () => {
 });
 
 describe("the daily allowance", () => {
-  const bytesOnly: IssuanceLimits = { ...LIMITS, ratePerMinute: 0 };
+  const bytesOnly: RateLimits = { ...LIMITS, ratePerMinute: 0 };
 
   test("grants declared bytes up to the allowance and refuses the request that would pass it", () => {
     const decisions = run(bytesOnly, [400, 600, 1]);

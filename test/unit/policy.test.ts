@@ -1,17 +1,17 @@
-// The issuance policy's settings (function/contract/policy.ts): defaults, every accepted and refused value, and the
+// The issuance limits' settings (function/contract/policy.ts): defaults, every accepted and refused value, and the
 // parsers the stack config shares, reporting the name they are given.
 import { describe, expect, test } from "vitest";
 import { SETTING, SettingsError } from "../../function/contract/appSettings";
 import {
   DEFAULT_ALLOWED_CONTENT_TYPES,
   parseContentTypes,
+  parseIssuanceLimits,
   parseMaxUploadBytes,
-  parsePolicy,
 } from "../../function/contract/policy";
 
 function policyError(env: Record<string, string>): SettingsError {
   try {
-    parsePolicy(env);
+    parseIssuanceLimits(env);
   } catch (error) {
     expect(error).toBeInstanceOf(SettingsError);
     return error as SettingsError;
@@ -19,9 +19,9 @@ function policyError(env: Record<string, string>): SettingsError {
   throw new Error("expected a SettingsError");
 }
 
-describe("the issuance policy", () => {
+describe("the issuance limits", () => {
   test("defaults to JPEG, PNG, GIF, WebP and AVIF, 50 MiB, 15-minute upload tokens, container tokens on, no IP binding", () => {
-    expect(parsePolicy({})).toEqual({
+    expect(parseIssuanceLimits({})).toEqual({
       allowedContentTypes: ["image/jpeg", "image/png", "image/gif", "image/webp", "image/avif"],
       maxUploadBytes: 50 * 1024 * 1024,
       uploadTokenLifetimeMinutes: 15,
@@ -32,14 +32,14 @@ describe("the issuance policy", () => {
   });
 
   test("reads every setting", () => {
-    const policy = parsePolicy({
+    const limits = parseIssuanceLimits({
       [SETTING.allowedContentTypes]: " image/PNG , image/heic,image/png",
       [SETTING.maxUploadBytes]: "2048",
       [SETTING.uploadTokenLifetimeMinutes]: "60",
       [SETTING.containerTokensEnabled]: "FALSE",
       [SETTING.bindTokenToClientIp]: "true",
     });
-    expect(policy).toEqual({
+    expect(limits).toEqual({
       allowedContentTypes: ["image/png", "image/heic"],
       maxUploadBytes: 2048,
       uploadTokenLifetimeMinutes: 60,
@@ -66,7 +66,7 @@ describe("the issuance policy", () => {
   });
 });
 
-describe("the policy parsers, shared with the stack config", () => {
+describe("the issuance limits' parsers, shared with the stack config", () => {
   test("report the name they are given, so a stack key gets the same rule and wording", () => {
     expect(() => parseMaxUploadBytes("valet:maxUploadBytes", "10MB")).toThrow(
       new SettingsError(
@@ -78,7 +78,7 @@ describe("the policy parsers, shared with the stack config", () => {
 
   test("drop blank list items and refuse a list left empty", () => {
     expect(
-      parsePolicy({ [SETTING.allowedContentTypes]: "image/png, ,image/gif," }).allowedContentTypes,
+      parseIssuanceLimits({ [SETTING.allowedContentTypes]: "image/png, ,image/gif," }).allowedContentTypes,
     ).toEqual(["image/png", "image/gif"]);
     expect(() => parseContentTypes("types", [], "a list of")).toThrow(
       /types must list at least one of image\/jpeg/,

@@ -2,7 +2,7 @@
 // token's maximum age plus the grace, and signed with a key of its own derived from the account key.
 import { StorageSharedKeyCredential } from "@azure/storage-blob";
 import { describe, expect, test } from "vitest";
-import { parsePolicy } from "../../function/contract/policy";
+import { parseIssuanceLimits } from "../../function/contract/policy";
 import {
   HUMAN_PASS_MINUTES,
   humanPassKey,
@@ -91,7 +91,7 @@ describe("keys derived from the account key", () => {
 });
 
 describe("a resume request", () => {
-  const policy = parsePolicy({});
+  const policy = parseIssuanceLimits({});
   const query = (extra: Record<string, string> = {}) =>
     new URLSearchParams({ filename: "a.jpg", contentType: "image/jpeg", size: "1000", ...extra });
 

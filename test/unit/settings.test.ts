@@ -277,11 +277,11 @@ describe("container and lifetime settings", () => {
       [SETTING.tokenLifetimeMinutes]: "30",
       [SETTING.uploadTokenLifetimeMinutes]: "30",
     });
-    expect(equal.policy.uploadTokenLifetimeMinutes).toBe(30);
+    expect(equal.issuanceLimits.uploadTokenLifetimeMinutes).toBe(30);
     const unset = withConnection(connectionStrings.developmentStorage, {
       [SETTING.tokenLifetimeMinutes]: "5",
     });
-    expect(unset.policy.uploadTokenLifetimeMinutes).toBe(5);
+    expect(unset.issuanceLimits.uploadTokenLifetimeMinutes).toBe(5);
   });
 });
 
@@ -391,7 +391,7 @@ describe("the check of stored uploads", () => {
     withConnection(connectionStrings.developmentStorage, extra);
 
   test("by default accepted images go to the container verified and images over 100 megapixels are refused", () => {
-    expect(withSettings({}).verification).toEqual({
+    expect(withSettings({}).check).toEqual({
       verifiedContainer: "verified",
       maxImagePixels: 100_000_000,
     });
@@ -399,8 +399,7 @@ describe("the check of stored uploads", () => {
 
   test("the verified container and the pixel cap can be set", () => {
     expect(
-      withSettings({ [SETTING.verifiedContainer]: "checked", [SETTING.maxImagePixels]: " 24000000 " })
-        .verification,
+      withSettings({ [SETTING.verifiedContainer]: "checked", [SETTING.maxImagePixels]: " 24000000 " }).check,
     ).toEqual({ verifiedContainer: "checked", maxImagePixels: 24_000_000 });
   });
 

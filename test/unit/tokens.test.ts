@@ -3,7 +3,11 @@ import { describe, expect, test } from "vitest";
 import { SETTING } from "../../function/contract/appSettings";
 import { issueContainerToken, issueUploadToken } from "../../function/issuing/tokens";
 import { parseSettings } from "../../function/platform/settings";
-import { generationPolicies, policyId, TOKEN_POLICIES } from "../../function/signing/accessPolicies";
+import {
+  accessPolicyId,
+  generationAccessPolicies,
+  TOKEN_ACCESS_POLICIES,
+} from "../../function/signing/accessPolicies";
 import { signerFor } from "../../function/signing/signing";
 import { connectionStrings, TEST_ACCOUNT } from "../support/accounts";
 
@@ -19,9 +23,11 @@ describe("a container token", () => {
     const token = fields((await issueContainerToken(azure, signerFor(azure), new Date())).sasKey);
     expect(token.get("sr")).toBe("c");
     expect(token.get("si")).toBe("valet-g1-c");
-    expect(generationPolicies(1).find((policy) => policy.id === token.get("si"))?.accessPolicy).toEqual({
-      permissions: "c",
-    });
+    expect(generationAccessPolicies(1).find((policy) => policy.id === token.get("si"))?.accessPolicy).toEqual(
+      {
+        permissions: "c",
+      },
+    );
     expect(token.get("sv")).toMatch(/^\d{4}-\d{2}-\d{2}$/);
     expect(token.get("sig")).toMatch(/^[A-Za-z0-9+/]{43}=$/);
   });
@@ -84,12 +90,12 @@ describe("a token and its stored access policy", () => {
   /** Where a policy's fields go in a token: Azure refuses a token that repeats a field its policy has. */
   const TOKEN_FIELD = { permissions: "sp", startsOn: "st", expiresOn: "se" } as const;
 
-  test.each(Object.keys(TOKEN_POLICIES) as (keyof typeof TOKEN_POLICIES)[])(
+  test.each(Object.keys(TOKEN_ACCESS_POLICIES) as (keyof typeof TOKEN_ACCESS_POLICIES)[])(
     "a %s token names its generation's policy and carries none of the fields that policy has",
     async (kind) => {
       const token = fields((await tokens)[kind].sasKey);
-      const policy = generationPolicies(7).find((candidate) => candidate.id === token.get("si"));
-      expect(policy?.id).toBe(policyId(7, kind));
+      const policy = generationAccessPolicies(7).find((candidate) => candidate.id === token.get("si"));
+      expect(policy?.id).toBe(accessPolicyId(7, kind));
       const policyFields = Object.keys(policy?.accessPolicy ?? {}) as (keyof typeof TOKEN_FIELD)[];
       expect(policyFields).toEqual(["permissions"]);
       for (const field of policyFields) expect(token.has(TOKEN_FIELD[field])).toBe(false);
@@ -99,7 +105,9 @@ describe("a token and its stored access policy", () => {
   );
 
   test("the upload policy permits write only and the container policy create only", async () => {
-    expect(Object.fromEntries(generationPolicies(1).map((p) => [p.id, p.accessPolicy.permissions]))).toEqual({
+    expect(
+      Object.fromEntries(generationAccessPolicies(1).map((p) => [p.id, p.accessPolicy.permissions])),
+    ).toEqual({
       "valet-g1-c": "c",
       "valet-g1-w": "w",
     });
@@ -110,7 +118,7 @@ describe("a token and its stored access policy", () => {
   test("a per-upload token expires after its own lifetime, which its signature covers", async () => {
     const now = new Date("2030-05-01T10:00:00.250Z");
     const body = await issueUploadToken(
-      { ...settings, policy: { ...settings.policy, uploadTokenLifetimeMinutes: 5 } },
+      { ...settings, issuanceLimits: { ...settings.issuanceLimits, uploadTokenLifetimeMinutes: 5 } },
       signerFor(settings),
       now,
       {

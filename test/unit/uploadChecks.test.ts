@@ -91,7 +91,7 @@ describe("GET /api/uploads/{blobName}", () => {
 });
 
 describe("the validateUpload queue function", () => {
-  const validate = async (message: unknown, env: Record<string, string | undefined>) => {
+  const check = async (message: unknown, env: Record<string, string | undefined>) => {
     const { queueFunctions } = await instance(env);
     const logs: Array<{ level: string; message: string }> = [];
     const outcome = await Promise.resolve(
@@ -112,7 +112,7 @@ describe("the validateUpload queue function", () => {
   });
 
   test("acknowledges a message that is not an event, with an error line that says why", async () => {
-    const result = await validate("hello", ACCOUNT);
+    const result = await check("hello", ACCOUNT);
     expect(result.outcome).toBe("acknowledged");
     expect(result.logs).toEqual([
       expect.objectContaining({
@@ -140,7 +140,7 @@ describe("the validateUpload queue function", () => {
         url: "u",
       },
     };
-    const result = await validate(event, ACCOUNT);
+    const result = await check(event, ACCOUNT);
     expect(result.outcome).toBe("thrown SettingsError");
     expect(result.logs).toContainEqual(
       expect.objectContaining({ event: "settings.invalid", setting: SETTING.validationStorage }),

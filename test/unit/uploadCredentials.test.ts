@@ -1,4 +1,4 @@
-// Per-upload tokens through the handler: the response contract, the policy switches and hostile input.
+// Per-upload tokens through the handler: the response contract, the issuance limits' switches and hostile input.
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
 import { SETTING } from "../../function/contract/appSettings";
@@ -91,7 +91,7 @@ describe("GET /api/credentials?filename=…&contentType=…", () => {
   });
 });
 
-describe("the issuance policy in the handler", () => {
+describe("the issuance limits in the handler", () => {
   test("with container tokens turned off, a bare request gets 400 telling the client to ask per upload", async () => {
     const functions = instance({ [SETTING.containerTokensEnabled]: "false" });
     const bare = await invoke(functions);
@@ -132,7 +132,7 @@ describe("the issuance policy in the handler", () => {
     expect(String(response.body.error)).toMatch(/bound to the caller's IPv4 address/);
   });
 
-  test("an invalid policy setting is a 500 naming it", async () => {
+  test("an invalid issuance-limits setting is a 500 naming it", async () => {
     const functions = instance({ [SETTING.allowedContentTypes]: "image/png,application/pdf" });
     const response = await invoke(functions);
     expect(response.status).toBe(500);

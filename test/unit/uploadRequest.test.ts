@@ -1,13 +1,13 @@
 // The request checks (function/issuing/uploadRequest.ts): accepted queries, a table of hostile ones each refused
 // with a clear message, and the caller's address as the front end reports it.
 import { describe, expect, test } from "vitest";
-import { parsePolicy } from "../../function/contract/policy";
+import { parseIssuanceLimits } from "../../function/contract/policy";
 import { clientIpv4, clientKey, parseTokenRequest, RequestError } from "../../function/issuing/uploadRequest";
 
-const policy = parsePolicy({});
-const parse = (query: string, p = policy) => parseTokenRequest(new URLSearchParams(query), p);
+const limits = parseIssuanceLimits({});
+const parse = (query: string, p = limits) => parseTokenRequest(new URLSearchParams(query), p);
 
-function requestError(query: string, p = policy): string {
+function requestError(query: string, p = limits): string {
   try {
     parse(query, p);
   } catch (error) {
@@ -81,7 +81,7 @@ describe("refused requests", () => {
   });
 
   test("no parameters is refused when container tokens are turned off", () => {
-    const strict = parsePolicy({ CONTAINER_TOKENS_ENABLED: "false" });
+    const strict = parseIssuanceLimits({ CONTAINER_TOKENS_ENABLED: "false" });
     expect(requestError("", strict)).toMatch(/Container tokens are turned off: ask for a token per upload/);
     expect(parse("filename=a.png&contentType=image/png&size=1", strict)).toMatchObject({ kind: "upload" });
   });

@@ -40,7 +40,7 @@ const CHANGED = 412;
  * message that is not an event cannot become one, so it is logged and acknowledged rather than retried.
  * https://learn.microsoft.com/azure/azure-functions/functions-bindings-storage-queue-trigger#poison-messages
  */
-export async function validateUpload(message: unknown, context: InvocationContext): Promise<void> {
+export async function checkQueuedUpload(message: unknown, context: InvocationContext): Promise<void> {
   let event: BlobCreatedEvent;
   try {
     event = parseBlobCreatedMessage(message);
@@ -187,7 +187,7 @@ async function check(
   // The blob's own form of the ETag (quoted) for the conditions below.
   const eTag = properties.etag;
   const conditions = { ifMatch: eTag };
-  const verifiedContainer = service.getContainerClient(settings.verification.verifiedContainer);
+  const verifiedContainer = service.getContainerClient(settings.check.verifiedContainer);
   const verified = verifiedContainer.getBlobClient(event.blobName);
   const decided = { blobName: event.blobName, eTag, sequencer: event.sequencer };
 
@@ -207,7 +207,7 @@ async function check(
       accessTier: properties.accessTier,
       customerKey: properties.encryptionKeySha256 !== undefined,
     },
-    settings.policy.maxUploadBytes,
+    settings.issuanceLimits.maxUploadBytes,
   );
   if (!verdict) {
     // A conditional range read: the bytes judged are those of the version the event is about.
@@ -222,8 +222,8 @@ async function check(
             event.blobName,
             head.bytes,
             {
-              allowedContentTypes: settings.policy.allowedContentTypes,
-              maxImagePixels: settings.verification.maxImagePixels,
+              allowedContentTypes: settings.issuanceLimits.allowedContentTypes,
+              maxImagePixels: settings.check.maxImagePixels,
             },
             size,
           );
@@ -233,7 +233,7 @@ async function check(
   if (verdict.accepted) {
     const prepared = await settle(
       preparePhoto(inbox, size, conditions, verdict.contentType, {
-        maxImagePixels: settings.verification.maxImagePixels,
+        maxImagePixels: settings.check.maxImagePixels,
         photos: settings.photos,
       }),
     );

@@ -16,7 +16,7 @@ import { QueueServiceClient } from "@azure/storage-queue";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { outcomesTableClient, parseOutcomesTable, TableOutcomeStore } from "../../function/checking/outcomes";
-import { checkSeams } from "../../function/checking/validateUpload";
+import { checkSeams } from "../../function/checking/queuedCheck";
 import { SETTING } from "../../function/contract/appSettings";
 import type { CredentialsBody, UploadCredentialsBody } from "../../function/contract/credentialsProtocol";
 import { decodeBase64 } from "../../function/contract/queueTrigger";
@@ -44,7 +44,7 @@ let stack: TestStack;
 let service: BlobServiceClient;
 const inbox = () => service.getContainerClient(stack.container);
 const verified = () => service.getContainerClient(stack.verifiedContainer);
-const queues = () => QueueServiceClient.fromConnectionString(stack.validationConnectionString);
+const queues = () => QueueServiceClient.fromConnectionString(stack.checkConnectionString);
 
 beforeAll(async () => {
   // Failed tries come back at once, so a poison message takes five quick tries rather than the host's pace.
@@ -573,9 +573,7 @@ describe("a verified blob appearing during the check", () => {
 describe("the outcomes table", () => {
   const store = () =>
     new TableOutcomeStore(
-      outcomesTableClient(
-        parseOutcomesTable({ [SETTING.validationStorage]: stack.validationConnectionString }),
-      ),
+      outcomesTableClient(parseOutcomesTable({ [SETTING.validationStorage]: stack.checkConnectionString })),
     );
   const rejected = (sequencer: string, reason: string) =>
     ({
