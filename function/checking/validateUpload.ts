@@ -4,6 +4,7 @@
 import type { InvocationContext } from "@azure/functions";
 import { BlobClient, type ContainerClient, RestError } from "@azure/storage-blob";
 import { SettingsError, settingsInvalidEvent } from "../contract/appSettings";
+import { SCAN_RESULT, type ScanResult } from "../contract/malwareScanning";
 import { isImageContentType } from "../contract/policy";
 import { QUEUE_TRIGGER } from "../contract/queueTrigger";
 import { declaredSize, isUploadName } from "../contract/uploadNames";
@@ -16,6 +17,7 @@ import { preparePhoto, writeRenditions } from "../photos/store";
 import { log } from "../platform/responses";
 import type { Settings } from "../platform/settings";
 import { storageFailureCause, uploadsServiceClient } from "../platform/uploadsAccount";
+import { loadMalwareScanning } from "../scanning/settings";
 import { loadCheckContext, type OutcomeStore } from "./outcomes";
 import {
   type BlobCreatedEvent,
@@ -76,7 +78,16 @@ export async function validateUpload(message: unknown, context: InvocationContex
   }
 }
 
-async function checkEvent(event: BlobCreatedEvent, context: InvocationContext): Promise<void> {
+/**
+ * The check of one event. With malware scanning on, a BlobCreated event alone decides nothing: the upload is
+ * checked when its scan result arrives (`scan`, from function/scanning/), and until then it stays in the inbox,
+ * pending; one without a result is never copied (docs/security.md#malware-scanning).
+ */
+export async function checkEvent(
+  event: BlobCreatedEvent,
+  context: InvocationContext,
+  scan?: ScanResult,
+): Promise<void> {
   let loaded: ReturnType<typeof loadCheckContext>;
   try {
     loaded = loadCheckContext();
@@ -106,7 +117,16 @@ async function checkEvent(event: BlobCreatedEvent, context: InvocationContext): 
     });
     return;
   }
-  const result = await check(event, settings, outcomes);
+  if (!scan && loadMalwareScanning()) {
+    log(context, "information", {
+      event: "validation.awaitingScan",
+      blobName: event.blobName,
+      eTag: event.eTag,
+      eventId: event.id,
+    });
+    return;
+  }
+  const result = await check(event, settings, outcomes, scan);
   const fields = { blobName: event.blobName, eTag: event.eTag, eventId: event.id };
   if (result.kind === "nameTaken") {
     log(context, "warning", {
@@ -165,6 +185,7 @@ async function check(
   event: BlobCreatedEvent,
   settings: Settings,
   outcomes: OutcomeStore,
+  scan?: ScanResult,
 ): Promise<CheckResult> {
   const service = uploadsServiceClient(settings.uploads);
   const inbox = service.getContainerClient(settings.container).getBlobClient(event.blobName);
@@ -188,7 +209,8 @@ async function check(
   }
 
   const size = Math.max(event.contentLength, properties.contentLength ?? 0);
-  let verdict: Decision | undefined = judgeProperties(
+  let verdict: Decision | undefined = scan && scanVerdict(scan);
+  verdict ??= judgeProperties(
     {
       blobType: properties.blobType ?? event.blobType,
       contentLength: size,
@@ -271,6 +293,19 @@ async function check(
   // https://learn.microsoft.com/azure/storage/blobs/soft-delete-blob-overview
   await deleteInbox(inbox, eTag);
   return { kind: "decided", verdict };
+}
+
+/**
+ * A scan that found a threat, or did not complete, rejects the upload (fail closed). The reason names the
+ * scanner's verdict only: the malware's name is for the operator's alert, not for an anonymous uploader.
+ * https://learn.microsoft.com/azure/defender-for-cloud/understand-malware-scan-results
+ */
+function scanVerdict(scan: ScanResult): Verdict | undefined {
+  if (scan.resultType === SCAN_RESULT.clean) return undefined;
+  if (scan.resultType === SCAN_RESULT.malicious) {
+    return { accepted: false, code: "malware", reason: "the malware scanner's verdict is Malicious" };
+  }
+  return { accepted: false, code: "notScanned", reason: "the malware scanner could not scan it" };
 }
 
 /**

@@ -13,6 +13,7 @@ import {
 } from "../events/publisher";
 import { loadOwnerLimiter } from "../identity/ownerLimits";
 import { type Limiter, loadLimiter } from "../issuing/limiter";
+import { loadMalwareScanning } from "../scanning/settings";
 import { configureSettings, loadSettings, type Settings, type SettingsOptions } from "./settings";
 
 export interface Instance {
@@ -24,6 +25,8 @@ export interface Instance {
   readonly outcomes: OutcomeStore;
   /** The completion events' publisher, or undefined when they are off (no EVENTS_TOPIC_ENDPOINT). */
   readonly events: CompletionPublisher | undefined;
+  /** Whether the check waits for malware scan results (MALWARE_SCANNING). */
+  readonly malwareScanning: boolean;
 }
 
 /** Reads this instance's settings from `env` from now on (by default the process environment). */
@@ -50,5 +53,6 @@ export function loadInstance(onSettings?: (settings: Settings) => void): Instanc
     ownerLimiter: settings.auth ? loadOwnerLimiter() : undefined,
     outcomes: loadOutcomeStore(),
     events: loadCompletionPublisher(),
+    malwareScanning: loadMalwareScanning(),
   };
 }
