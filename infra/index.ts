@@ -15,6 +15,7 @@ import { loadStackConfig } from "./config";
 import { FunctionDeployment } from "./deploy";
 import { UploadEvents } from "./events";
 import { FunctionApp } from "./functionApp";
+import { MalwareScanning, malwareScanningAppSettings, readMalwareScanningConfig } from "./malwareScanning";
 import { Monitoring } from "./monitoring";
 import { buildFunctionPackage } from "./package";
 import { PageStorage, UploadPage } from "./site";
@@ -22,6 +23,7 @@ import { UploadsStorage } from "./storage";
 
 const config = loadStackConfig();
 const eventsConfig = readCompletionEventsConfig();
+const scanningConfig = readMalwareScanningConfig();
 /** Build output (git-ignored): dist/function + dist/function.zip, dist/web. */
 const DIST = path.resolve(__dirname, "..", "dist");
 
@@ -102,6 +104,7 @@ const functionApp = new FunctionApp("credentials", {
     [SETTING.verifiedContainer]: uploads.verifiedContainerName,
     [SETTING.maxImagePixels]: String(config.maxImagePixels),
     ...completionEvents.appSettings,
+    ...malwareScanningAppSettings(scanningConfig),
     // What an accepted photo becomes (function/contract/photoSettings.ts).
     [SETTING.photoQuality]: String(config.photos.quality),
     [SETTING.renditionQuality]: String(config.photos.renditionQuality),
@@ -125,6 +128,16 @@ completionEvents.deliver("completions", {
   ...eventsConfig,
   publisherIdentity: functionApp.app.identity,
   runtimeAccount: functionApp.runtimeAccount,
+});
+
+// Opt-in: Defender for Storage scans each upload, and the check waits for its result (docs/security.md).
+const malwareScanning = new MalwareScanning("malware-scanning", {
+  ...scanningConfig,
+  resourceGroupName,
+  location,
+  uploadsAccountId: uploads.account.id,
+  runtimeAccount: functionApp.runtimeAccount,
+  appIdentity: functionApp.app.identity,
 });
 
 // What it all costs, watched: an optional monthly budget that e-mails valet:budgetAlertEmail.
@@ -184,6 +197,8 @@ export const uploadPageUrl = page?.url;
 /** The completion events' Event Grid topic: subscribe to it for each verdict (docs/events.md). */
 export const eventsTopicId = completionEvents.topicId;
 export const eventsTopicEndpoint = completionEvents.endpoint;
+/** Only with valet:malwareScanning: the topic Defender sends scan results to. */
+export const malwareScanResultsTopicId = malwareScanning.resultsTopicId;
 export const functionPackageSha256 = deployment.packageSha256;
 export const allowedOrigins = uploads.corsOrigins;
 /** Secret: lets a developer run the function locally against this account. Account-key mode only. */
