@@ -21,7 +21,8 @@ export interface BenchRow {
     | "photoMemory"
     | "signIn"
     | "checkLatency"
-    | "completionEvents";
+    | "completionEvents"
+    | "completionEventsScanned";
   title: string;
   unit: string;
   /** Whether a larger figure is better (throughput) or a smaller one (time). */
