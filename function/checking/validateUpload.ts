@@ -4,6 +4,7 @@
 import type { InvocationContext } from "@azure/functions";
 import { BlobClient, type ContainerClient, RestError } from "@azure/storage-blob";
 import { SettingsError, settingsInvalidEvent } from "../contract/appSettings";
+import { bareETag, sameETag } from "../contract/eTags";
 import { SCAN_RESULT, type ScanResult } from "../contract/malwareScanning";
 import { isImageContentType } from "../contract/policy";
 import { QUEUE_TRIGGER } from "../contract/queueTrigger";
@@ -500,13 +501,6 @@ async function deleteUnresolved(settings: Settings, blobName: string): Promise<v
 }
 
 const timestamp = () => new Date().toISOString();
-
-const bareETag = (value: string) => value.replace(/^(W\/)?"|"$/g, "");
-
-/** An event's ETag may come with or without the quotes of the HTTP header; the value is the same. */
-function sameETag(a: string, b: string): boolean {
-  return bareETag(a) === bareETag(b);
-}
 
 /** The operation's result, or GONE / CHANGED for the answers that mean the version is no longer there. */
 async function settle<T>(operation: Promise<T>): Promise<T | typeof GONE | typeof CHANGED> {

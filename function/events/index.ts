@@ -4,6 +4,7 @@
 import type { InvocationContext } from "@azure/functions";
 import { RestError } from "@azure/storage-blob";
 import type { OutcomeStore } from "../checking/outcomes";
+import { sameETag } from "../contract/eTags";
 import { log } from "../platform/responses";
 import type { Settings } from "../platform/settings";
 import { uploadsServiceClient } from "../platform/uploadsAccount";
@@ -28,7 +29,7 @@ export async function publishCompletion(
   const publisher = loadCompletionPublisher();
   if (!publisher) return false;
   const outcome = await outcomes.find(upload.blobName);
-  if (!outcome || bare(outcome.eTag) !== bare(upload.eTag)) return false;
+  if (!outcome || !sameETag(outcome.eTag, upload.eTag)) return false;
   const facts = outcome.state === "accepted" ? await verifiedFacts(settings, upload.blobName) : undefined;
   const source = `${settings.uploads.blobServiceUrl}/${settings.container}`;
   if (outcome.state === "accepted" && !facts) return false;
@@ -68,5 +69,3 @@ async function verifiedFacts(settings: Settings, blobName: string): Promise<Veri
     throw error;
   }
 }
-
-const bare = (eTag: string) => eTag.replace(/^(W\/)?"|"$/g, "");

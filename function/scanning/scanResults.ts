@@ -5,6 +5,7 @@
 import type { InvocationContext } from "@azure/functions";
 import { RestError } from "@azure/storage-blob";
 import { checkEvent } from "../checking/validateUpload";
+import { sameETag } from "../contract/eTags";
 import { parseScanResultMessage, type ScanResult, ScanResultMessageError } from "../contract/malwareScanning";
 import { log } from "../platform/responses";
 import { loadSettings } from "../platform/settings";
@@ -54,8 +55,7 @@ export async function malwareScanResult(message: unknown, context: InvocationCon
     }
     throw error;
   }
-  const bare = (eTag: string) => eTag.replace(/^(W\/)?"|"$/g, "");
-  if (!properties.etag || bare(properties.etag) !== bare(scan.eTag)) {
+  if (!properties.etag || !sameETag(properties.etag, scan.eTag)) {
     // The version scanned was replaced; the new one has a scan of its own.
     log(context, "information", { event: "scanning.skipped", reason: "changed", blobName, scanId: scan.id });
     return;
