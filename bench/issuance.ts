@@ -3,7 +3,7 @@
 import { HttpRequest, HttpResponse, InvocationContext } from "@azure/functions";
 import { CREDENTIALS_ROUTE } from "../function/contract/routes";
 import { httpFunctions } from "../function/functions";
-import { loadSettings } from "../function/platform/settings";
+import { instance } from "../function/platform/instance";
 import { policyId } from "../function/signing/accessPolicies";
 import { type BaselineAccount, type BaselineSigner, baselineSigner } from "./baseline";
 import { alternate, type BenchRow, ratioOf, round } from "./results";
@@ -72,7 +72,7 @@ export async function benchIssuance(options: IssuanceOptions): Promise<BenchRow>
 
 /** The account, container, protocol and lifetime the function's settings hold, for a baseline. */
 export function baselineAccount(accountKey: string): BaselineAccount {
-  const settings = loadSettings();
+  const settings = instance().settings();
   return {
     accountName: settings.uploads.accountName,
     accountKey,
@@ -95,7 +95,7 @@ export function signerForSettings(accountKey: string): BaselineSigner {
 async function issuesSameToken(project: Issue, signer: BaselineSigner): Promise<boolean> {
   const body = await project();
   const { expiresOn } = JSON.parse(body) as { expiresOn: string };
-  const lifetimeMs = loadSettings().tokenLifetimeMinutes * 60_000;
+  const lifetimeMs = instance().settings().tokenLifetimeMinutes * 60_000;
   const expected = signer.responseBody(Date.parse(expiresOn) - lifetimeMs);
   if (body !== expected) {
     throw new Error(`the baseline does not sign the handler's token: handler ${body}, baseline ${expected}`);

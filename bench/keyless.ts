@@ -5,6 +5,7 @@ import type { TokenCredential } from "@azure/identity";
 import type { Environment } from "../function/contract/appSettings";
 import { issueUploadToken } from "../function/issuing/tokens";
 import { parseSettings } from "../function/platform/settings";
+import { signerFor } from "../function/signing/signing";
 import { perSecond } from "./issuance";
 import { alternate, type BenchRow, ratioOf, round } from "./results";
 
@@ -33,7 +34,7 @@ export async function benchKeyless(options: KeylessOptions): Promise<BenchRow> {
   const firstToken = (env: Environment, credential?: () => TokenCredential) => async () => {
     const start = performance.now();
     const settings = parseSettings(env, { uploadsCredential: credential?.() });
-    await issueUploadToken(settings, new Date(), upload);
+    await issueUploadToken(settings, signerFor(settings), new Date(), upload);
     return performance.now() - start;
   };
   const first = await alternate(
@@ -45,8 +46,11 @@ export async function benchKeyless(options: KeylessOptions): Promise<BenchRow> {
 
   const identity = parseSettings(options.identitySettings, { uploadsCredential: options.credential() });
   const accountKey = parseSettings(options.accountKeySettings);
+  // One signer per side, kept as an instance keeps its own (keyless, with its key cache).
+  const signers = new Map([identity, accountKey].map((settings) => [settings, signerFor(settings)]));
   const issueWith = (settings: typeof identity) => async () =>
-    (await issueUploadToken(settings, new Date(), upload)).sasKey;
+    (await issueUploadToken(settings, signers.get(settings) ?? signerFor(settings), new Date(), upload))
+      .sasKey;
   // Warm both (the key fetched, the JIT done), then alternate.
   await perSecond(issueWith(identity), Math.min(200, options.runMs));
   await perSecond(issueWith(accountKey), Math.min(200, options.runMs));

@@ -9,7 +9,7 @@ import { ContainerClient } from "@azure/storage-blob";
 import type { Browser } from "playwright-core";
 import { type Environment, SETTING } from "../function/contract/appSettings";
 import { CREDENTIALS_ROUTE, UPLOAD_STATUS_ROUTE } from "../function/contract/routes";
-import { configureSettings, loadSettings } from "../function/platform/settings";
+import { configureInstance, instance } from "../function/platform/instance";
 import { type FunctionHost, startFunctionHost } from "../local/functionHost";
 import { freePort } from "../local/ports";
 import { behindFront } from "../local/stack";
@@ -64,14 +64,14 @@ export async function benchShapedUploads(options: ShapedUploadOptions): Promise<
     const webPort = await freePort(HOST);
     const origin = `http://${HOST}:${webPort}`;
     const largest = Math.max(...options.workloads.map((workload) => workload.fileBytes));
-    configureSettings({
+    configureInstance({
       ...options.appSettings,
       [SETTING.connectionString]: shapedConnectionString,
       [SETTING.maxUploadBytes]: String(
         Math.max(largest, Number(options.appSettings[SETTING.maxUploadBytes])),
       ),
     });
-    const { policy } = loadSettings();
+    const { policy } = instance().settings();
     await prepareUploadsStorage(options.connectionString, options.container, [origin]);
     host = await startFunctionHost({ host: HOST, port: await freePort(HOST), allowedOrigins: [origin] });
     const api = new URL(host.apiUrl);

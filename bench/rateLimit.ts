@@ -4,7 +4,7 @@ import { HttpRequest, HttpResponse, InvocationContext } from "@azure/functions";
 import type { Environment } from "../function/contract/appSettings";
 import { CREDENTIALS_ROUTE } from "../function/contract/routes";
 import { httpFunctions } from "../function/functions";
-import { configureSettings } from "../function/platform/settings";
+import { configureInstance } from "../function/platform/instance";
 import { alternate, type BenchRow, percentile, round } from "./results";
 
 export interface RateLimitOptions {
@@ -33,7 +33,7 @@ export async function benchRateLimit(options: RateLimitOptions): Promise<BenchRo
   );
   let sent = 0;
   const latencies = (env: Environment, count: number): Promise<number[]> => {
-    configureSettings(env);
+    configureInstance(env);
     return handlerLatencies(() => requests[sent++ % CALLERS] as HttpRequest, count);
   };
   const p99s = { on: [] as number[], off: [] as number[] };

@@ -12,7 +12,7 @@ import { SETTING } from "../function/contract/appSettings";
 import { DEFAULT_MAX_UPLOAD_BYTES } from "../function/contract/policy";
 import { CREDENTIALS_ROUTE } from "../function/contract/routes";
 import { DEFAULT_MAX_IMAGE_PIXELS } from "../function/contract/verification";
-import { configureSettings, loadSettings } from "../function/platform/settings";
+import { configureInstance, instance } from "../function/platform/instance";
 import { DEFAULT_INSTANCE_MEMORY_MB } from "../infra/config";
 import {
   type Azurite,
@@ -147,8 +147,8 @@ export async function runBenchmarks(options: BenchOptions): Promise<BenchResults
     };
     // The handler runs in this process with these settings; the HTTP server and the cold starts are
     // instances of their own, which read them from their environment as on Azure.
-    configureSettings(appSettings);
-    const settings = loadSettings();
+    configureInstance(appSettings);
+    const settings = instance().settings();
     const instanceEnv = { ...process.env, ...appSettings };
     await prepareUploadsStorage(azurite.connectionString, settings.container, [PAGE_ORIGIN]);
     const rows: BenchRow[] = [];

@@ -4,7 +4,7 @@
 import { HttpRequest } from "@azure/functions";
 import { type Environment, SETTING } from "../function/contract/appSettings";
 import { CREDENTIALS_ROUTE } from "../function/contract/routes";
-import { configureSettings } from "../function/platform/settings";
+import { configureInstance } from "../function/platform/instance";
 import { startIssuerStandIn } from "../local/issuer";
 import { handlerLatencies, medianOf } from "./rateLimit";
 import { alternate, type BenchRow, percentile, round } from "./results";
@@ -43,7 +43,7 @@ export async function benchSignIn(options: SignInOptions): Promise<BenchRow> {
     );
     let sent = 0;
     const latencies = (side: "signedIn" | "anonymous", count: number): Promise<number[]> => {
-      configureSettings(side === "signedIn" ? signedIn : options.appSettings);
+      configureInstance(side === "signedIn" ? signedIn : options.appSettings);
       return handlerLatencies(
         () => (side === "signedIn" ? (withTokens[sent++ % PEOPLE] as HttpRequest) : anonymous),
         count,
@@ -81,7 +81,7 @@ export async function benchSignIn(options: SignInOptions): Promise<BenchRow> {
       },
     };
   } finally {
-    configureSettings(options.appSettings);
+    configureInstance(options.appSettings);
     await issuer.stop();
   }
 }

@@ -12,7 +12,7 @@ import { parseBlobCreatedMessage } from "../function/checking/uploadCheck";
 import { type Environment, SETTING } from "../function/contract/appSettings";
 import { HEAD_BYTES, UPLOADS_CREATED_QUEUE } from "../function/contract/verification";
 import { queueFunctions } from "../function/functions";
-import { configureSettings, loadSettings } from "../function/platform/settings";
+import { configureInstance, instance } from "../function/platform/instance";
 import { blobCreatedEvent, eventMessage } from "../local/eventGrid";
 import { closeServer } from "../local/lifecycle";
 import { startQueueRunner } from "../local/queueRunner";
@@ -68,7 +68,7 @@ async function bytesRow(options: ValidationBenchOptions, proxy: CountingProxy): 
   const handler = queueFunctions.validateUpload.handler;
   let run = 0;
   const project = async () => {
-    configureSettings(viaProxy);
+    configureInstance(viaProxy);
     const name = `bench-large-${run++}.png`;
     const eTag = await direct.put(name, large);
     proxy.reset();
@@ -88,7 +88,7 @@ async function bytesRow(options: ValidationBenchOptions, proxy: CountingProxy): 
     return read / KIB;
   };
   const figures = await alternate(options.runs, project, baseline, 0);
-  configureSettings(options.appSettings);
+  configureInstance(options.appSettings);
   return {
     id: "validationBytes",
     title: `7. Bytes read per rejected upload, a ${round(options.largeBytes / MIB, 1)} MiB upload`,
@@ -104,12 +104,12 @@ async function bytesRow(options: ValidationBenchOptions, proxy: CountingProxy): 
 
 /** The second row: uploads checked a second, their events queued first, then the queue runner let loose. */
 async function rateRow(options: ValidationBenchOptions): Promise<BenchRow> {
-  configureSettings(options.appSettings);
+  configureInstance(options.appSettings);
   const storage = await prepare(options.appSettings);
   const queue = QueueServiceClient.fromConnectionString(storage.validationConnection).getQueueClient(
     UPLOADS_CREATED_QUEUE,
   );
-  const settings = loadSettings();
+  const settings = instance().settings();
   const service = BlobServiceClient.fromConnectionString(
     String(options.appSettings[SETTING.connectionString]),
   );
@@ -182,8 +182,8 @@ interface BenchStorage {
 }
 
 async function prepare(appSettings: Environment): Promise<BenchStorage> {
-  configureSettings(appSettings);
-  const settings = loadSettings();
+  configureInstance(appSettings);
+  const settings = instance().settings();
   const connection = String(appSettings[SETTING.connectionString]);
   const validationConnection = String(appSettings[SETTING.validationStorage]);
   await prepareValidationStorage(connection, validationConnection, settings.verification.verifiedContainer);

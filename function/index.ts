@@ -15,13 +15,13 @@ for (const [name, options] of Object.entries(functionTable.storageQueue)) {
 // Configuration problems surface when the instance starts, not only at the first request; the
 // function still answers, with a 500 that names the setting, so the host keeps running.
 try {
-  loadInstance((settings) => {
+  loadInstance((_settings, signer) => {
     // The container's stored access policies are checked now, while the instance starts, so that the first
     // request finds the check done or under way; the request reports its outcome.
-    void settings.signer.prepare();
+    void signer.prepare();
     // Keyless: the first user delegation key is fetched now; a failure is logged, and the first request that
     // needs a key asks again.
-    void warmUpSigner(settings.signer);
+    void warmUpSigner(signer);
   });
 } catch (error) {
   if (!(error instanceof SettingsError)) throw error;

@@ -9,7 +9,7 @@ import * as eventgrid from "@pulumi/azure-native/eventgrid";
 import * as storage from "@pulumi/azure-native/storage";
 import * as pulumi from "@pulumi/pulumi";
 import { EVENTS_SETTING } from "../function/contract/completionEvents";
-import { StackConfigError } from "./config";
+import type { CompletionEventsConfig } from "./config";
 import { DELIVERY_RETRY } from "./events";
 import { ROLE } from "./platformRules";
 import { RoleSettle } from "./roleSettle";
@@ -19,45 +19,6 @@ import { principalOf, roleGranter } from "./roles";
 export const COMPLETIONS_QUEUE = "upload-completions";
 /** Completion events Event Grid could not deliver, kept as blobs on the runtime account. */
 export const COMPLETIONS_DEAD_LETTER_CONTAINER = "upload-completions-deadletter";
-
-export interface CompletionEventsConfig {
-  /** An https endpoint that answers the CloudEvents validation handshake; none: no webhook subscription. */
-  readonly webhookUrl?: string;
-  /** Also deliver to a queue on the runtime account, for a backend that reads queues. */
-  readonly storageQueue: boolean;
-}
-
-/** `valet:eventsWebhookUrl` and `valet:eventsStorageQueue`, checked so that `pulumi preview` names a bad one. */
-export function readCompletionEventsConfig(
-  config: pulumi.Config = new pulumi.Config(),
-): CompletionEventsConfig {
-  const webhookKey = `${config.name}:eventsWebhookUrl`;
-  const raw = config.get("eventsWebhookUrl")?.trim();
-  let webhookUrl: string | undefined;
-  if (raw) {
-    let url: URL | undefined;
-    try {
-      url = new URL(raw);
-    } catch {
-      url = undefined;
-    }
-    // Event Grid delivers to webhooks over HTTPS only.
-    // https://learn.microsoft.com/azure/event-grid/handler-webhooks
-    if (url?.protocol !== "https:") {
-      throw new StackConfigError(
-        webhookKey,
-        `${webhookKey} must be an https URL that answers the CloudEvents validation handshake (docs/events.md).`,
-      );
-    }
-    webhookUrl = url.href;
-  }
-  const queueKey = `${config.name}:eventsStorageQueue`;
-  const queueRaw = config.get("eventsStorageQueue")?.trim();
-  if (queueRaw !== undefined && queueRaw !== "true" && queueRaw !== "false") {
-    throw new StackConfigError(queueKey, `${queueKey} must be true or false (default false).`);
-  }
-  return { ...(webhookUrl && { webhookUrl }), storageQueue: queueRaw === "true" };
-}
 
 export interface CompletionEventsArgs {
   resourceGroupName: pulumi.Input<string>;

@@ -46,9 +46,10 @@ import {
   parseUploadTokenLifetime,
 } from "../function/contract/policy";
 import { parseRootSecret } from "../function/contract/rootSecret";
-import { parseSigningMode, type SigningMode } from "../function/contract/signingMode";
+import { parseSigningMode } from "../function/contract/signingMode";
 import { DEFAULT_VERIFIED_CONTAINER, parseMaxImagePixels } from "../function/contract/verification";
 import { validateOrigins } from "./cors";
+import { DEFAULT_SIGNING_KEY, SIGNING_KEYS, type Signing, type SigningKey } from "./signing";
 
 export const DEFAULT_LOCATION = "swedencentral";
 /**
@@ -77,19 +78,13 @@ export const MONTHLY_BUDGET_BOUNDS = { min: 1, max: 1_000_000 } as const;
 /** Log Analytics (PerGB2018) keeps 30 to 730 days. */
 export const LOG_RETENTION_BOUNDS = { min: 30, max: 730 } as const;
 export const DEFAULT_LOG_RETENTION_DAYS = 30;
-/**
- * The uploads account's two keys, as listStorageAccountKeys names them. Tokens are signed with one, so the
- * other can be regenerated without refusing the tokens in use.
- * https://learn.microsoft.com/azure/storage/common/storage-account-keys-manage#manually-rotate-access-keys
- */
-export const SIGNING_KEYS = ["key1", "key2"] as const;
-export type SigningKey = (typeof SIGNING_KEYS)[number];
-export const DEFAULT_SIGNING_KEY: SigningKey = "key1";
 
 export interface StackConfig {
   readonly location: string;
   /** Origins allowed by the blob service CORS rule and the Function App's CORS, besides the upload page. */
   readonly allowedOrigins: readonly string[];
+  /** `"*"` may be among the origins: every web site may upload. */
+  readonly allowAnyOrigin: boolean;
   /** Deploy the upload page as the uploads account's static website (its origin is then allowed too). */
   readonly deployUploadPage: boolean;
   readonly container: string;
@@ -102,17 +97,11 @@ export interface StackConfig {
   /** TOKEN_GENERATION: raising it revokes every token issued so far. */
   readonly tokenGeneration: number;
   /**
-   * How tokens are signed: `accountKey` (the account allows Shared Key, the function holds a key) or
-   * `identity` (keyless: Shared Key off, the function signs with a user delegation key).
+   * How tokens are signed: `accountKey` with the uploads account key `signingKey` (the account allows Shared
+   * Key, the function holds the key), or `identity` (keyless: Shared Key off, the function signs with a user
+   * delegation key, and derives its HMAC keys from `keyDerivationSecret`). infra/signing.ts makes the plan.
    */
-  readonly signing: SigningMode;
-  /** The uploads account key the function signs with (account-key mode). */
-  readonly signingKey: SigningKey;
-  /**
-   * Keyless only: the root secret the function derives its HMAC keys from (KEY_DERIVATION_SECRET), there
-   * being no account key; required when the human check is on.
-   */
-  readonly keyDerivationSecret?: pulumi.Output<string>;
+  readonly signing: Signing;
   readonly issuanceRatePerMinute: number;
   readonly issuanceBurst: number;
   readonly dailyUploadBytesPerClient: number;
@@ -134,6 +123,17 @@ export interface StackConfig {
   readonly auth?: AuthSettings;
   /** DAILY_UPLOAD_BYTES_PER_OWNER: signed in, one person's daily allowance of declared upload bytes. */
   readonly dailyUploadBytesPerOwner: number;
+  /** Who hears of each verdict: `eventsWebhookUrl` and `eventsStorageQueue` (docs/events.md). */
+  readonly events: CompletionEventsConfig;
+  /** `malwareScanning` and `malwareScanCapGBPerMonth` (docs/security.md#malware-scanning). */
+  readonly malwareScanning: MalwareScanningConfig;
+}
+
+export interface CompletionEventsConfig {
+  /** An https endpoint that answers the CloudEvents validation handshake; none: no webhook subscription. */
+  readonly webhookUrl?: string;
+  /** Also deliver to a queue on the runtime account, for a backend that reads queues. */
+  readonly storageQueue: boolean;
 }
 
 /** A configuration value is wrong. A RunError, so Pulumi prints the message without a stack trace. */
@@ -147,8 +147,21 @@ export class StackConfigError extends pulumi.RunError {
   }
 }
 
+/**
+ * Where the values come from: the stack's config (`pulumi.Config`), or a caller's arguments in the same form
+ * (infra/valetUploads.ts), so that both meet the same rules and defaults.
+ */
+export interface ConfigSource {
+  /** The namespace of the keys, e.g. `valet`. */
+  readonly name: string;
+  get(key: string): string | undefined;
+  getSecret(key: string): pulumi.Output<string> | undefined;
+  /** How errors name a key; `<name>:<key>` when absent, as a person writes it in the stack file. */
+  keyName?(key: string): string;
+}
+
 /** Reads and validates the stack's configuration (the project's namespace, e.g. `valet:location`). */
-export function loadStackConfig(config: pulumi.Config = new pulumi.Config()): StackConfig {
+export function loadStackConfig(config: ConfigSource = new pulumi.Config()): StackConfig {
   const key = (name: string) => fullKey(config, name);
   // The function's own parsers check the values that become its app settings, so each rule lives once.
   const read = <T>(name: string, parse: (name: string, raw: string | undefined) => T): T =>
@@ -168,6 +181,7 @@ export function loadStackConfig(config: pulumi.Config = new pulumi.Config()): St
   const stackConfig: StackConfig = {
     location: readLocation(config),
     allowedOrigins,
+    allowAnyOrigin,
     deployUploadPage: read("deployUploadPage", (name, raw) => parseBoolean(name, raw, true)),
     container: read("container", parseContainerName),
     tokenLifetimeMinutes: read("tokenLifetimeMinutes", parseTokenLifetime),
@@ -183,8 +197,7 @@ export function loadStackConfig(config: pulumi.Config = new pulumi.Config()): St
     containerTokensEnabled: read("containerTokensEnabled", parseContainerTokensEnabled),
     bindTokenToClientIp: read("bindTokenToClientIp", parseBindTokenToClientIp),
     tokenGeneration: read("tokenGeneration", parseTokenGeneration),
-    signing: read("signing", parseSigningMode),
-    signingKey: readSigningKey(config),
+    signing: readSigning(config),
     issuanceRatePerMinute: read("issuanceRatePerMinute", parseIssuanceRate),
     issuanceBurst: read("issuanceBurst", parseIssuanceBurst),
     dailyUploadBytesPerClient: read("dailyUploadBytesPerClient", parseDailyUploadBytes),
@@ -209,6 +222,8 @@ export function loadStackConfig(config: pulumi.Config = new pulumi.Config()): St
     logRetentionDays: read("logRetentionDays", (name, raw) =>
       parseWholeNumber(name, raw, DEFAULT_LOG_RETENTION_DAYS, LOG_RETENTION_BOUNDS, "days"),
     ),
+    events: readCompletionEvents(config),
+    malwareScanning: readMalwareScanning(config),
   };
   if (stackConfig.container === DEFAULT_VERIFIED_CONTAINER) {
     throw new StackConfigError(
@@ -240,15 +255,43 @@ export function loadStackConfig(config: pulumi.Config = new pulumi.Config()): St
   );
   const turnstile = readTurnstile(config);
   const auth = readAuth(config);
-  const keyDerivationSecret = readKeyDerivationSecret(config, stackConfig.signing);
   return {
     ...stackConfig,
     uploadTokenLifetimeMinutes,
     ...(budget && { budget }),
     ...(turnstile && { turnstile }),
     ...(auth && { auth }),
-    ...(keyDerivationSecret && { keyDerivationSecret }),
   };
+}
+
+/** `valet:eventsWebhookUrl` and `valet:eventsStorageQueue`, checked so that `pulumi preview` names a bad one. */
+function readCompletionEvents(config: ConfigSource): CompletionEventsConfig {
+  const webhookKey = fullKey(config, "eventsWebhookUrl");
+  const raw = config.get("eventsWebhookUrl")?.trim();
+  let webhookUrl: string | undefined;
+  if (raw) {
+    let url: URL | undefined;
+    try {
+      url = new URL(raw);
+    } catch {
+      url = undefined;
+    }
+    // Event Grid delivers to webhooks over HTTPS only.
+    // https://learn.microsoft.com/azure/event-grid/handler-webhooks
+    if (url?.protocol !== "https:") {
+      throw new StackConfigError(
+        webhookKey,
+        `${webhookKey} must be an https URL that answers the CloudEvents validation handshake (docs/events.md).`,
+      );
+    }
+    webhookUrl = url.href;
+  }
+  const queueKey = fullKey(config, "eventsStorageQueue");
+  const queueRaw = config.get("eventsStorageQueue")?.trim();
+  if (queueRaw !== undefined && queueRaw !== "true" && queueRaw !== "false") {
+    throw new StackConfigError(queueKey, `${queueKey} must be true or false (default false).`);
+  }
+  return { ...(webhookUrl && { webhookUrl }), storageQueue: queueRaw === "true" };
 }
 
 /**
@@ -256,7 +299,7 @@ export function loadStackConfig(config: pulumi.Config = new pulumi.Config()): St
  * issuer's machine, so the loopback exception the local stack has is refused here: an http issuer's
  * discovery document and keys could be changed on the way, and with them who may upload.
  */
-function readAuth(config: pulumi.Config): AuthSettings | undefined {
+function readAuth(config: ConfigSource): AuthSettings | undefined {
   const names = {
     issuer: "authIssuer",
     audience: "authAudience",
@@ -276,17 +319,15 @@ function readAuth(config: pulumi.Config): AuthSettings | undefined {
 }
 
 /**
- * The function's rules for KEY_DERIVATION_SECRET, at preview: needed keyless (resume secrets, human passes),
- * refused with an account key (which is the root then), and checked inside the secret without quoting it.
- * `valet:signingKey` names an account key, so it is refused keyless too.
+ * How tokens are signed, with the function's rules for KEY_DERIVATION_SECRET at preview: needed keyless
+ * (resume secrets, human passes), refused with an account key (which is the root then), and checked inside
+ * the secret without quoting it. `valet:signingKey` names an account key, so it is refused keyless.
  */
-function readKeyDerivationSecret(
-  config: pulumi.Config,
-  signing: SigningMode,
-): pulumi.Output<string> | undefined {
+function readSigning(config: ConfigSource): Signing {
+  const mode = asStackConfigError(() => parseSigningMode(fullKey(config, "signing"), config.get("signing")));
   const name = fullKey(config, "keyDerivationSecret");
   const secret = config.getSecret("keyDerivationSecret");
-  if (signing === "accountKey") {
+  if (mode === "accountKey") {
     if (secret !== undefined) {
       throw new StackConfigError(
         name,
@@ -294,7 +335,7 @@ function readKeyDerivationSecret(
           "from the account key, so remove it.",
       );
     }
-    return undefined;
+    return { mode, signingKey: readSigningKey(config) };
   }
   if (trimmed(config.get("signingKey")) !== undefined) {
     const signingKey = fullKey(config, "signingKey");
@@ -312,12 +353,13 @@ function readKeyDerivationSecret(
         `pulumi config set --secret keyDerivationSecret "$(openssl rand -base64 32)".`,
     );
   }
-  return secret.apply((raw) => {
+  const keyDerivationSecret = secret.apply((raw) => {
     if (asStackConfigError(() => parseRootSecret(name, raw)) === undefined) {
       throw new StackConfigError(name, `${name} is blank: set it to base64 of 32 random bytes.`);
     }
     return raw.trim();
   });
+  return { mode, keyDerivationSecret };
 }
 
 /**
@@ -325,7 +367,7 @@ function readKeyDerivationSecret(
  * stays encrypted in the stack file and the state and becomes a secret app setting; its checks run on
  * its value inside the output and never quote it.
  */
-function readTurnstile(config: pulumi.Config): StackConfig["turnstile"] {
+function readTurnstile(config: ConfigSource): StackConfig["turnstile"] {
   const siteKeyName = fullKey(config, "turnstileSiteKey");
   const secretKeyName = fullKey(config, "turnstileSecretKey");
   const siteKey = asStackConfigError(() =>
@@ -363,12 +405,12 @@ function asStackConfigError<T>(parse: () => T): T {
 }
 
 /** `valet:location`: the key as a person writes it in the stack file. */
-function fullKey(config: pulumi.Config, key: string): string {
-  return `${config.name}:${key}`;
+function fullKey(config: ConfigSource, key: string): string {
+  return config.keyName ? config.keyName(key) : `${config.name}:${key}`;
 }
 
 /** Azure region names: lowercase letters and digits, e.g. `westeurope`, `eastus2`. */
-function readLocation(config: pulumi.Config): string {
+function readLocation(config: ConfigSource): string {
   const value = trimmed(config.get("location"));
   if (value === undefined) return DEFAULT_LOCATION;
   if (!/^[a-z][a-z0-9]{2,39}$/.test(value)) {
@@ -381,7 +423,7 @@ function readLocation(config: pulumi.Config): string {
   return value;
 }
 
-function readSigningKey(config: pulumi.Config): SigningKey {
+function readSigningKey(config: ConfigSource): SigningKey {
   const value = trimmed(config.get("signingKey"));
   if (value === undefined) return DEFAULT_SIGNING_KEY;
   const key = SIGNING_KEYS.find((candidate) => candidate === value);
@@ -397,7 +439,7 @@ function readSigningKey(config: pulumi.Config): SigningKey {
 }
 
 /** Off unless `budgetAlertEmail` is set; `monthlyBudget` alone is refused, since it would alert no one. */
-function readBudget(config: pulumi.Config): StackConfig["budget"] {
+function readBudget(config: ConfigSource): StackConfig["budget"] {
   const emailKey = fullKey(config, "budgetAlertEmail");
   const alertEmail = trimmed(config.get("budgetAlertEmail"));
   const rawAmount = config.get("monthlyBudget");
@@ -425,7 +467,7 @@ function readBudget(config: pulumi.Config): StackConfig["budget"] {
   return { amount, alertEmail };
 }
 
-function readInstanceMemory(config: pulumi.Config): number {
+function readInstanceMemory(config: ConfigSource): number {
   const name = fullKey(config, "instanceMemoryMB");
   const raw = trimmed(config.get("instanceMemoryMB"));
   if (raw === undefined) return DEFAULT_INSTANCE_MEMORY_MB;
@@ -461,7 +503,7 @@ function checkInstanceMemory(key: (name: string) => string, stack: StackConfig):
  * A list, written in the stack file as a YAML list (which Pulumi hands over as JSON) or as one
  * comma-separated string (handy with `pulumi config set`). Undefined when the key is not set.
  */
-function readList(config: pulumi.Config, key: string): string[] | undefined {
+function readList(config: ConfigSource, key: string): string[] | undefined {
   const raw = config.get(key)?.trim();
   if (!raw?.startsWith("[")) return parseList(raw);
   let parsed: unknown;
@@ -477,4 +519,33 @@ function readList(config: pulumi.Config, key: string): string[] | undefined {
     );
   }
   return parsed.map((item: string) => item.trim()).filter((item) => item !== "");
+}
+
+/** GB scanned a month before Defender stops scanning (and the gate, failing closed, stops accepting). */
+export const DEFAULT_SCAN_CAP_GB_PER_MONTH = 1000;
+
+export interface MalwareScanningConfig {
+  readonly enabled: boolean;
+  readonly capGBPerMonth: number;
+}
+
+/** `valet:malwareScanning` and `valet:malwareScanCapGBPerMonth`, checked at `pulumi preview`. */
+function readMalwareScanning(config: ConfigSource): MalwareScanningConfig {
+  const key = (name: string) => fullKey(config, name);
+  const raw = config.get("malwareScanning")?.trim();
+  if (raw !== undefined && raw !== "" && raw !== "true" && raw !== "false") {
+    throw new StackConfigError(
+      key("malwareScanning"),
+      `${key("malwareScanning")} must be true or false (default false).`,
+    );
+  }
+  const capRaw = config.get("malwareScanCapGBPerMonth")?.trim();
+  const capGBPerMonth = capRaw ? Number(capRaw) : DEFAULT_SCAN_CAP_GB_PER_MONTH;
+  if (!/^\d+$/.test(capRaw ?? "1") || capGBPerMonth < 1 || capGBPerMonth > 1_000_000) {
+    throw new StackConfigError(
+      key("malwareScanCapGBPerMonth"),
+      `${key("malwareScanCapGBPerMonth")} must be a whole number of GB from 1 to 1000000 (default ${DEFAULT_SCAN_CAP_GB_PER_MONTH}).`,
+    );
+  }
+  return { enabled: raw === "true", capGBPerMonth };
 }

@@ -23,6 +23,7 @@ import {
   ROLE,
 } from "./platformRules";
 import { principalOf, roleGranter } from "./roles";
+import type { UploadsRole, UploadsScope } from "./signing";
 import { checkAccountBaseName, SECURE_ACCOUNT, withoutTrailingSlash } from "./storage";
 
 /** Node.js 22 is the newest Node runtime Flex Consumption offers; the bundle targets it. */
@@ -42,14 +43,12 @@ export interface FunctionAppArgs {
   instanceMemoryMB: number;
   applicationInsightsConnectionString: pulumi.Input<string>;
   /**
-   * Keyless: the uploads account and its containers, where the app's identity gets the roles it signs user
-   * delegation tokens with and checks uploads with. Absent with the account key, where the app holds the key
-   * and no role.
+   * The signing plan's roles for the app's identity on the uploads account and its containers (none with the
+   * account key: infra/signing.ts), with the resource ids they are scoped to.
    */
-  keylessUploads?: {
-    readonly accountId: pulumi.Input<string>;
-    readonly containerId: pulumi.Input<string>;
-    readonly verifiedContainerId: pulumi.Input<string>;
+  uploadsAccess?: {
+    readonly roles: readonly UploadsRole[];
+    readonly scopes: Readonly<Record<UploadsScope, pulumi.Input<string>>>;
   };
 }
 
@@ -270,29 +269,12 @@ export class FunctionApp extends pulumi.ComponentResource {
       role: ROLE.storageQueueDataMessageSender,
     });
 
-    if (args.keylessUploads) {
-      // The key that signs tokens is the account's, so the delegator role is assigned there; the data role
-      // only on the container tokens are for, since a token can never do more than its signer may.
-      // https://learn.microsoft.com/rest/api/storageservices/create-user-delegation-sas#assign-permissions-with-rbac
-      grant(`${name}-uploads-delegator`, {
-        scope: args.keylessUploads.accountId,
+    const uploadsAccess = args.uploadsAccess;
+    for (const { name: roleName, scope, role } of uploadsAccess?.roles ?? []) {
+      grant(`${name}-${roleName}`, {
+        scope: uploadsAccess?.scopes[scope] as pulumi.Input<string>,
         principalId,
-        role: ROLE.storageBlobDelegator,
-      });
-      grant(`${name}-uploads-container-contributor`, {
-        scope: args.keylessUploads.containerId,
-        principalId,
-        role: ROLE.storageBlobDataContributor,
-      });
-      // The check copies accepted images into the verified container (Copy Blob within the account: write
-      // on the destination, read on the source, which the inbox's role already gives, as it gives the
-      // inbox's reads and deletes) and sets their Content-Type there.
-      // https://learn.microsoft.com/rest/api/storageservices/copy-blob#authorization
-      // https://learn.microsoft.com/azure/storage/blobs/storage-blob-copy-async-javascript#copy-a-blob-from-a-source-within-azure
-      grant(`${name}-verified-container-contributor`, {
-        scope: args.keylessUploads.verifiedContainerId,
-        principalId,
-        role: ROLE.storageBlobDataContributor,
+        role,
       });
     }
 

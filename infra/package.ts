@@ -5,8 +5,8 @@ import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { buildSync } from "esbuild";
 import { type Zippable, zipSync } from "fflate";
+import { PACKAGE_ROOT } from "./packageRoot";
 
 export interface FunctionPackage {
   /** The zip, as published by OneDeploy. */
@@ -22,9 +22,14 @@ export interface FunctionPackage {
 export interface BuildOptions {
   /** The function app root holding index.ts and host.json; defaults to the repository's function/. */
   functionDir?: string;
+  /**
+   * A folder holding the bundle (index.js) and host.json already built by bundleFunction, as the installed
+   * package carries them (it has no function/ sources): then only the native packages are added.
+   */
+  prebuiltDir?: string;
 }
 
-const REPO_ROOT = path.resolve(__dirname, "..");
+const REPO_ROOT = PACKAGE_ROOT;
 
 /** The bundle's file name, named by package.json's `main`. */
 export const BUNDLE_FILE = "index.js";
@@ -55,10 +60,11 @@ const FIXED_MTIME = new Date(1980, 0, 1, 0, 0, 0);
 const UNIX_FILE_ATTRS = (0o100644 << 16) >>> 0;
 
 export function buildFunctionPackage(outDir: string, options: BuildOptions = {}): FunctionPackage {
+  const prebuilt = options.prebuiltDir;
   const functionDir = path.resolve(options.functionDir ?? path.join(REPO_ROOT, "function"));
   const files = new Map<string, Uint8Array>([
-    [BUNDLE_FILE, bundle(functionDir)],
-    ["host.json", readFileSync(path.join(functionDir, "host.json"))],
+    [BUNDLE_FILE, prebuilt ? readFileSync(path.join(prebuilt, BUNDLE_FILE)) : bundleFunction(functionDir)],
+    ["host.json", readFileSync(path.join(prebuilt ?? functionDir, "host.json"))],
     ["package.json", Buffer.from(`${JSON.stringify(packageManifest(), null, 2)}\n`)],
     ...nativeFiles(),
   ]);
@@ -82,7 +88,12 @@ export function buildFunctionPackage(outDir: string, options: BuildOptions = {})
   return { zip, sha256: createHash("sha256").update(zip).digest("hex"), bundleDir, zipPath };
 }
 
-function bundle(functionDir: string): Uint8Array {
+/**
+ * The function's code as one CommonJS file. esbuild, a build tool, is loaded here only: the installed package
+ * never bundles (it carries the bundle), so it does not depend on esbuild.
+ */
+export function bundleFunction(functionDir: string): Uint8Array {
+  const { buildSync } = require("esbuild") as typeof import("esbuild");
   const entry = path.join(functionDir, "index.ts");
   const result = buildSync({
     entryPoints: [entry],
@@ -177,6 +188,8 @@ export function stageNativePackages(
       `--cpu=${cpu}`,
       `--libc=${libc}`,
       "--ignore-scripts",
+      // Served from npm's cache when it holds these versions: the same bytes, without a registry round trip.
+      "--prefer-offline",
       "--no-package-lock",
       "--no-audit",
       "--no-fund",

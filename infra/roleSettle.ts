@@ -6,7 +6,7 @@
 // https://learn.microsoft.com/azure/event-grid/managed-service-identity
 //
 // A dynamic resource: Pulumi serializes the provider's functions into their own process, so they use only
-// globals and values (see infra/oneDeploy.ts).
+// globals and values (see infra/deploy/oneDeploy.ts).
 import * as pulumi from "@pulumi/pulumi";
 
 /** The documented bound on a new role assignment taking effect. */

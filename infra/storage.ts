@@ -1,14 +1,13 @@
 // The uploads storage account: where browsers put images with the function's SAS tokens. The private
 // inbox container and the verified one, browser CORS rule, soft delete, the rule that expires what the
-// validator never took out of the inbox, and either the connection string the function signs tokens with
-// or, keyless, no Shared Key at all.
+// check never took out of the inbox, and what the signing plan asks of the account: Shared Key on and the
+// connection string the function signs tokens with, or, keyless, no Shared Key at all (infra/signing.ts).
 import * as storage from "@pulumi/azure-native/storage";
 import type { input } from "@pulumi/azure-native/types";
 import * as pulumi from "@pulumi/pulumi";
-import type { SigningMode } from "../function/contract/signingMode";
-import type { SigningKey } from "./config";
-import { blobCorsRule, type CorsRule } from "./cors";
+import { blobCorsRule, type CorsRule, OriginError, validateOrigins } from "./cors";
 import { MAX_ORIGINS } from "./platformRules";
+import type { SigningKey, SigningPlan } from "./signing";
 
 export interface UploadsStorageArgs {
   resourceGroupName: pulumi.Input<string>;
@@ -27,10 +26,14 @@ export interface UploadsStorageArgs {
   allowWebsiteOrigin: boolean;
   /** The page's origin when another account serves it (keyless: this one allows no Shared Key to upload it). */
   pageOrigin?: pulumi.Output<string>;
+  /**
+   * The origin of a site of the caller's that uploads from the browser, known only once it is deployed (a
+   * static website's endpoint, say): allowed after the page's. Checked like the configured origins.
+   */
+  siteOrigin?: pulumi.Input<string>;
   softDeleteRetentionDays: number;
-  signing: SigningMode;
-  /** Account-key mode: the key the connection string carries, and so the one that signs tokens. */
-  signingKey: SigningKey;
+  /** What the account allows, and which key's connection string the function gets (infra/signing.ts). */
+  signing: Pick<SigningPlan, "uploadsAccount" | "connectionStringKey">;
 }
 
 /** What every storage account of the stack has: StorageV2, HTTPS only, TLS 1.2, no anonymous blob access. */
@@ -64,20 +67,14 @@ export class UploadsStorage extends pulumi.ComponentResource {
     super("valet:storage:UploadsStorage", name, {}, opts);
     checkAccountBaseName(name, "UploadsStorage");
 
-    // With the account key, Shared Key stays on: the function signs service SAS tokens with the key.
-    // Keyless, it is off and Entra ID is the portal's default: the function signs user delegation SAS, which
-    // Azure accepts with Shared Key off, and nothing else may use a key.
-    // https://learn.microsoft.com/azure/storage/common/shared-key-authorization-prevent
-    // https://learn.microsoft.com/azure/storage/blobs/authorize-data-operations-portal#default-to-microsoft-entra-authorization-in-the-azure-portal
-    const keyless = args.signing === "identity";
+    // Shared Key on or off, and Entra ID the portal's default keyless: the signing plan says which.
     this.account = new storage.StorageAccount(
       name,
       {
         resourceGroupName: args.resourceGroupName,
         location: args.location,
         ...SECURE_ACCOUNT,
-        allowSharedKeyAccess: !keyless,
-        ...(keyless && { defaultToOAuthAuthentication: true }),
+        ...args.signing.uploadsAccount,
       },
       { parent: this },
     );
@@ -87,15 +84,20 @@ export class UploadsStorage extends pulumi.ComponentResource {
     const configured = [...args.allowedOrigins];
     // The page's origin takes one of the rule's places: refuse a list that leaves none for it now, at
     // preview, rather than when Azure refuses the rule (its origin is only known once the account exists).
-    checkOriginCount(configured.length + (args.allowWebsiteOrigin ? 1 : 0), args);
-    const pageOrigin = args.pageOrigin ?? this.websiteOrigin;
-    this.corsOrigins = args.allowWebsiteOrigin
-      ? pageOrigin.apply((origin) => {
-          const origins = configured.includes(origin) ? configured : [...configured, origin];
-          checkOriginCount(origins.length, args);
-          return origins;
-        })
-      : pulumi.output(configured);
+    const deployed = [
+      ...(args.allowWebsiteOrigin ? [args.pageOrigin ?? this.websiteOrigin] : []),
+      ...(args.siteOrigin === undefined ? [] : [pulumi.output(args.siteOrigin).apply(checkSiteOrigin(args))]),
+    ];
+    checkOriginCount(configured.length + deployed.length, args);
+    this.corsOrigins =
+      deployed.length === 0
+        ? pulumi.output(configured)
+        : pulumi.all(deployed).apply((known) => {
+            const origins = [...configured];
+            for (const origin of known) if (!origins.includes(origin)) origins.push(origin);
+            checkOriginCount(origins.length, args);
+            return origins;
+          });
 
     // Soft delete on blobs and containers: a deleted or overwritten image can be restored for the retention
     // period. https://learn.microsoft.com/azure/storage/blobs/soft-delete-blob-overview
@@ -178,7 +180,8 @@ export class UploadsStorage extends pulumi.ComponentResource {
     this.accountId = this.account.id;
     this.containerId = container.id;
     this.verifiedContainerId = verified.id;
-    this.connectionString = keyless ? undefined : this.signingConnectionString(args);
+    const key = args.signing.connectionStringKey;
+    this.connectionString = key === undefined ? undefined : this.signingConnectionString(args, key);
 
     this.registerOutputs({
       accountName: this.accountName,
@@ -191,8 +194,8 @@ export class UploadsStorage extends pulumi.ComponentResource {
     });
   }
 
-  /** The account-key connection string, with the configured key; never asked for keyless. */
-  private signingConnectionString(args: UploadsStorageArgs): pulumi.Output<string> {
+  /** The account-key connection string, with the plan's key; never asked for keyless. */
+  private signingConnectionString(args: UploadsStorageArgs, signingKey: SigningKey): pulumi.Output<string> {
     const keys = storage.listStorageAccountKeysOutput(
       { resourceGroupName: args.resourceGroupName, accountName: this.account.name },
       { parent: this },
@@ -200,16 +203,16 @@ export class UploadsStorage extends pulumi.ComponentResource {
     // Chosen by name, not by place in the list: listStorageAccountKeys names them key1 and key2, which
     // `az storage account keys renew` calls primary and secondary.
     // https://learn.microsoft.com/rest/api/storagerp/storage-accounts/list-keys
-    const signingKey = keys.keys.apply((list) => {
-      const key = list.find((candidate) => candidate.keyName === args.signingKey)?.value;
+    const keyValue = keys.keys.apply((list) => {
+      const key = list.find((candidate) => candidate.keyName === signingKey)?.value;
       if (!key)
-        throw new pulumi.RunError(`The uploads storage account returned no ${args.signingKey} to sign with.`);
+        throw new pulumi.RunError(`The uploads storage account returned no ${signingKey} to sign with.`);
       return key;
     });
     // With BlobEndpoint, the string names the endpoint the account really has (sovereign clouds included);
     // function/platform/settings.ts accepts this form. No EndpointSuffix is needed next to it.
     return pulumi.secret(
-      pulumi.interpolate`DefaultEndpointsProtocol=https;AccountName=${this.account.name};AccountKey=${signingKey};BlobEndpoint=${this.blobServiceUrl}`,
+      pulumi.interpolate`DefaultEndpointsProtocol=https;AccountName=${this.account.name};AccountKey=${keyValue};BlobEndpoint=${this.blobServiceUrl}`,
     );
   }
 }
@@ -227,6 +230,19 @@ export function checkAccountBaseName(name: string, component: string): void {
         "lowercase letters and digits.",
     );
   }
+}
+
+/** The caller's site origin, once known, under the rules the configured origins meet (infra/cors.ts). */
+function checkSiteOrigin(args: UploadsStorageArgs): (origin: string) => string {
+  return (origin) => {
+    try {
+      const [valid] = validateOrigins([withoutTrailingSlash(origin)], { source: "siteOrigin" });
+      return valid ?? origin;
+    } catch (error) {
+      if (error instanceof OriginError) throw new pulumi.RunError(`${args.originsSource}: ${error.message}`);
+      throw error;
+    }
+  };
 }
 
 /** At most 64 origins in one CORS rule, counting the upload page's own origin when it is added. */

@@ -226,7 +226,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     });
     // Every setting an instance reads as it starts (function/index.ts), so that a bad one stops the stack
     // before anything listens, rather than answering every request with 500.
-    const { settings } = loadInstance();
+    const { settings, signer } = loadInstance();
     const { container, policy } = settings;
     await prepareUploadsStorage(azurite.connectionString, container, allowedOrigins);
     const { verifiedContainer } = settings.verification;
@@ -256,13 +256,13 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       : undefined;
     if (malwareScanner) started.push(malwareScanner);
     // As a starting instance in Azure does (function/index.ts), but awaited: tokens work from the start.
-    const policies = await settings.signer.prepare();
+    const policies = await signer.prepare();
     if (policies.kind === "refused") throw policies.error;
     if (policies.kind === "unverified") {
       throw new Error(`The uploads container's access policies could not be set: ${policies.reason}.`);
     }
     // Keyless: the first user delegation key, fetched before the first request, as Azure's instances do.
-    await settings.signer.warmUp();
+    await signer.warmUp();
     const host = await startFunctionHost({
       host: options.host,
       port: options.functionPort,

@@ -11,7 +11,6 @@ import {
 import { OUTCOMES_TABLE } from "../contract/verification";
 import { ownerMetadata } from "../identity/owner";
 import type { Rendition } from "../photos/names";
-import { keptPerSettingsSource, loadSettings, type Settings } from "../platform/settings";
 import { isMissingTable, tableClient } from "../platform/tableClient";
 
 export type Outcome =
@@ -134,11 +133,6 @@ export function parseOutcomesTable(env: Environment): TableConnection {
   );
 }
 
-/** This instance's outcome store, made on first use from the settings' environment and kept (or the error). */
-export const loadOutcomeStore: () => OutcomeStore = keptPerSettingsSource(
-  (env) => new TableOutcomeStore(outcomesTableClient(parseOutcomesTable(env))),
-);
-
 export function outcomesTableClient(connection: TableConnection): TableClient {
   try {
     return tableClient(connection, OUTCOMES_TABLE);
@@ -154,9 +148,4 @@ export function outcomesTableClient(connection: TableConnection): TableClient {
         "identity) or a connection string with AccountName, AccountKey and a table endpoint.",
     );
   }
-}
-
-/** What both of the check's functions need, each read once per instance: the settings and the outcome store. */
-export function loadCheckContext(): { settings: Settings; outcomes: OutcomeStore } {
-  return { settings: loadSettings(), outcomes: loadOutcomeStore() };
 }

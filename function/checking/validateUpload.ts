@@ -2,7 +2,7 @@
 // bytes read, and the verdict carried out (a candidate read whole and processed, function/photos/, then
 // published to the verified container; or deleted) and recorded.
 import type { InvocationContext } from "@azure/functions";
-import { BlobClient, type ContainerClient, RestError } from "@azure/storage-blob";
+import { BlobClient, type BlobServiceClient, type ContainerClient, RestError } from "@azure/storage-blob";
 import { SettingsError, settingsInvalidEvent } from "../contract/appSettings";
 import { bareETag, sameETag } from "../contract/eTags";
 import { SCAN_RESULT, type ScanResult } from "../contract/malwareScanning";
@@ -11,15 +11,16 @@ import { QUEUE_TRIGGER } from "../contract/queueTrigger";
 import { declaredSize, isUploadName } from "../contract/uploadNames";
 import { HEAD_BYTES, UPLOADS_CREATED_POISON_QUEUE } from "../contract/verification";
 import { HEIGHT_METADATA, publishCompletion, WIDTH_METADATA } from "../events";
+import type { CompletionPublisher } from "../events/publisher";
 import { ownerMetadata } from "../identity/owner";
 import { parseRenditionsMetadata, renditionsMetadata } from "../photos/names";
 import type { EncodedImage, ProcessedPhoto } from "../photos/process";
 import { preparePhoto, writeRenditions } from "../photos/store";
+import { instance } from "../platform/instance";
 import { log } from "../platform/responses";
 import type { Settings } from "../platform/settings";
-import { storageFailureCause, uploadsServiceClient } from "../platform/uploadsAccount";
-import { loadMalwareScanning } from "../scanning/settings";
-import { loadCheckContext, type OutcomeStore } from "./outcomes";
+import { storageFailureCause } from "../platform/uploadsAccount";
+import type { OutcomeStore } from "./outcomes";
 import {
   type BlobCreatedEvent,
   EventMessageError,
@@ -89,16 +90,29 @@ export async function checkEvent(
   context: InvocationContext,
   scan?: ScanResult,
 ): Promise<void> {
-  let loaded: ReturnType<typeof loadCheckContext>;
+  const root = instance();
+  let loaded: {
+    settings: Settings;
+    outcomes: OutcomeStore;
+    service: BlobServiceClient;
+    events: CompletionPublisher | undefined;
+    malwareScanning: boolean;
+  };
   try {
-    loaded = loadCheckContext();
+    loaded = {
+      settings: root.settings(),
+      outcomes: root.outcomes(),
+      service: root.uploadsClient(),
+      events: root.events(),
+      malwareScanning: root.malwareScanning(),
+    };
   } catch (error) {
     if (error instanceof SettingsError) log(context, "error", settingsInvalidEvent(error));
     // Retried, then poisoned: the event is sound, and replaying it from the poison queue once the setting is
     // fixed completes the check.
     throw error;
   }
-  const { settings, outcomes } = loaded;
+  const { settings } = loaded;
   if (event.container !== settings.container) {
     log(context, "warning", {
       event: "validation.ignored",
@@ -109,7 +123,7 @@ export async function checkEvent(
   }
   // Signed in, every name the function gives starts with its owner's segment; anonymous, none does.
   if (!isUploadName(event.blobName, settings.auth !== undefined)) {
-    await deleteUnresolved(settings, event.blobName);
+    await deleteUnresolved(loaded.service, settings, event.blobName);
     log(context, "warning", {
       event: "validation.nameRefused",
       reason: "not a name the function or the page gives uploads; deleted unchecked",
@@ -118,7 +132,7 @@ export async function checkEvent(
     });
     return;
   }
-  if (!scan && loadMalwareScanning()) {
+  if (!scan && loaded.malwareScanning) {
     log(context, "information", {
       event: "validation.awaitingScan",
       blobName: event.blobName,
@@ -127,7 +141,7 @@ export async function checkEvent(
     });
     return;
   }
-  const result = await check(event, settings, outcomes, scan);
+  const result = await check(event, loaded, scan);
   const fields = { blobName: event.blobName, eTag: event.eTag, eventId: event.id };
   if (result.kind === "nameTaken") {
     log(context, "warning", {
@@ -159,7 +173,7 @@ export async function checkEvent(
   }
   // After the verified copy and the outcome row: the event tells of what is recorded. A failure throws, so
   // the message comes back and this publishes the recorded outcome's event again, with the same id.
-  await publishCompletion(event, settings, outcomes, context);
+  await publishCompletion(event, loaded, context);
 }
 
 /** The first bytes' verdict, or the refusal of processing the whole image. */
@@ -184,11 +198,9 @@ export const checkSeams: {
 
 async function check(
   event: BlobCreatedEvent,
-  settings: Settings,
-  outcomes: OutcomeStore,
+  { settings, outcomes, service }: { settings: Settings; outcomes: OutcomeStore; service: BlobServiceClient },
   scan?: ScanResult,
 ): Promise<CheckResult> {
-  const service = uploadsServiceClient(settings.uploads);
   const inbox = service.getContainerClient(settings.container).getBlobClient(event.blobName);
   const properties = await settle(inbox.getProperties());
   if (properties === GONE) return { kind: "skipped", reason: "gone" };
@@ -490,8 +502,12 @@ function isLeased(error: unknown): boolean {
  * https://learn.microsoft.com/rest/api/storageservices/naming-and-referencing-containers--blobs--and-metadata#blob-names
  * https://url.spec.whatwg.org/#single-dot-path-segment
  */
-async function deleteUnresolved(settings: Settings, blobName: string): Promise<void> {
-  const container = uploadsServiceClient(settings.uploads).getContainerClient(settings.container);
+async function deleteUnresolved(
+  service: BlobServiceClient,
+  settings: Settings,
+  blobName: string,
+): Promise<void> {
+  const container = service.getContainerClient(settings.container);
   const blob = new BlobClient(
     `${container.url}/${encodeURIComponent(blobName)}`,
     settings.uploads.credential,

@@ -2,14 +2,13 @@
 // event of the recorded outcome. Called for every try of a queue message, so a publish that failed before
 // (the message then retried by the queue) is sent again, with the same id, without the verdict being redone.
 import type { InvocationContext } from "@azure/functions";
-import { RestError } from "@azure/storage-blob";
+import { type BlobServiceClient, RestError } from "@azure/storage-blob";
 import type { OutcomeStore } from "../checking/outcomes";
 import { sameETag } from "../contract/eTags";
 import { log } from "../platform/responses";
 import type { Settings } from "../platform/settings";
-import { uploadsServiceClient } from "../platform/uploadsAccount";
 import { completionEvent, type VerifiedFacts } from "./completion";
-import { loadCompletionPublisher } from "./publisher";
+import type { CompletionPublisher } from "./publisher";
 
 /** The metadata the check writes on each verified blob for its dimensions. */
 export const WIDTH_METADATA = "width";
@@ -22,15 +21,20 @@ export const HEIGHT_METADATA = "height";
  */
 export async function publishCompletion(
   upload: { blobName: string; eTag: string },
-  settings: Settings,
-  outcomes: OutcomeStore,
+  parts: {
+    settings: Settings;
+    outcomes: OutcomeStore;
+    service: BlobServiceClient;
+    events: CompletionPublisher | undefined;
+  },
   context: InvocationContext,
 ): Promise<boolean> {
-  const publisher = loadCompletionPublisher();
+  const { settings, outcomes, service, events: publisher } = parts;
   if (!publisher) return false;
   const outcome = await outcomes.find(upload.blobName);
   if (!outcome || !sameETag(outcome.eTag, upload.eTag)) return false;
-  const facts = outcome.state === "accepted" ? await verifiedFacts(settings, upload.blobName) : undefined;
+  const facts =
+    outcome.state === "accepted" ? await verifiedFacts(service, settings, upload.blobName) : undefined;
   const source = `${settings.uploads.blobServiceUrl}/${settings.container}`;
   if (outcome.state === "accepted" && !facts) return false;
   const event = completionEvent(outcome, source, facts);
@@ -45,10 +49,12 @@ export async function publishCompletion(
 }
 
 /** The verified blob's type, size and dimensions; undefined if it is gone (deleted by an operator). */
-async function verifiedFacts(settings: Settings, blobName: string): Promise<VerifiedFacts | undefined> {
-  const blob = uploadsServiceClient(settings.uploads)
-    .getContainerClient(settings.verification.verifiedContainer)
-    .getBlobClient(blobName);
+async function verifiedFacts(
+  service: BlobServiceClient,
+  settings: Settings,
+  blobName: string,
+): Promise<VerifiedFacts | undefined> {
+  const blob = service.getContainerClient(settings.verification.verifiedContainer).getBlobClient(blobName);
   try {
     const properties = await blob.getProperties();
     const metadata = properties.metadata ?? {};

@@ -1,13 +1,12 @@
 // This instance's publisher of completion events: an EventGridPublisherClient for the custom topic, signing
 // in with the app's managed identity (the topic takes no keys; the identity holds EventGrid Data Sender on
-// that topic alone), made once per settings environment. Unset EVENTS_TOPIC_ENDPOINT: no publisher.
+// that topic alone), kept by the instance root (platform/instance.ts). Unset EVENTS_TOPIC_ENDPOINT: no publisher.
 // https://learn.microsoft.com/azure/event-grid/authenticate-with-active-directory
 // https://learn.microsoft.com/javascript/api/overview/azure/eventgrid-readme
 import { EventGridPublisherClient, type SendCloudEventInput } from "@azure/eventgrid";
 import { DefaultAzureCredential, ManagedIdentityCredential, type TokenCredential } from "@azure/identity";
 import type { Environment } from "../contract/appSettings";
-import { type CompletionData, parseEventsTopicEndpoint } from "../contract/completionEvents";
-import { keptPerSettingsSource } from "../platform/settings";
+import type { CompletionData } from "../contract/completionEvents";
 
 export interface CompletionPublisher {
   /** Resolves once the topic has accepted the event; rejects otherwise (the caller's message is retried). */
@@ -23,12 +22,6 @@ export interface EventsClientOptions {
   readonly trustedCa?: string;
 }
 
-let clientOptions: EventsClientOptions = {};
-
-export function configureEventsClient(options: EventsClientOptions = {}): void {
-  clientOptions = options;
-}
-
 /**
  * Few tries of its own: a topic that does not answer fails the queue message soon, and the queue's own
  * retries (host.json's visibilityTimeout and maxDequeueCount) carry the event from there.
@@ -38,7 +31,7 @@ const PUBLISH_RETRY = { maxRetries: 2, retryDelayInMs: 500, maxRetryDelayInMs: 2
 export function completionPublisher(
   endpoint: string,
   env: Environment,
-  options: EventsClientOptions = clientOptions,
+  options: EventsClientOptions = {},
 ): CompletionPublisher {
   const credential =
     options.credential ??
@@ -49,9 +42,3 @@ export function completionPublisher(
   });
   return { publish: (event) => client.send([event]) };
 }
-
-/** This instance's publisher (or undefined: events off), made on first use and kept; a bad setting throws. */
-export const loadCompletionPublisher: () => CompletionPublisher | undefined = keptPerSettingsSource((env) => {
-  const endpoint = parseEventsTopicEndpoint(env);
-  return endpoint === undefined ? undefined : completionPublisher(endpoint, env);
-});

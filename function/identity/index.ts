@@ -1,12 +1,12 @@
 // Sign-in at the HTTP edge: who is calling, by their bearer token, when the function has an issuer; nobody in
-// particular (anonymous, as without sign-in) when it has none. One verifier per instance, so its discovery
-// document and keys are fetched once and kept.
+// particular (anonymous, as without sign-in) when it has none. The verifier is the instance's (instance.ts),
+// so its discovery document and keys are fetched once and kept.
 import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
 import type { AuthSettings } from "../contract/appSettings";
 import { errorResponse, log } from "../platform/responses";
 import { AuthError, bearerChallenge, IssuerUnavailableError } from "./errors";
 import { ownerOfBlobName } from "./owner";
-import { BearerVerifier } from "./verifier";
+import type { BearerVerifier } from "./verifier";
 
 export { AuthError, bearerChallenge, IssuerUnavailableError } from "./errors";
 export { ownedBlobName, ownerLimitKey, ownerMetadata, ownerOfBlobName, ownerSegment } from "./owner";
@@ -15,15 +15,6 @@ export { BearerVerifier, KEY_SET_BOUNDS } from "./verifier";
 /** The caller: a signed-in owner, or anonymous when sign-in is off. */
 export type Caller = { readonly owner: string } | { readonly owner?: undefined };
 
-let verifier: { key: string; verifier: BearerVerifier } | undefined;
-
-/** Kept while the settings say the same, so settings read again do not fetch the keys again. */
-function verifierFor(settings: AuthSettings): BearerVerifier {
-  const key = JSON.stringify(settings);
-  if (verifier?.key !== key) verifier = { key, verifier: new BearerVerifier(settings) };
-  return verifier.verifier;
-}
-
 /**
  * The caller, or the response refusing them: 401 with the RFC 6750 challenge for a missing or bad token, 503
  * when the issuer's keys cannot be had (the token may be good; try again). Refusals are logged with their
@@ -31,12 +22,12 @@ function verifierFor(settings: AuthSettings): BearerVerifier {
  */
 export async function authenticate(
   request: HttpRequest,
-  auth: AuthSettings | undefined,
+  verifier: Pick<BearerVerifier, "verify"> | undefined,
   context: InvocationContext,
 ): Promise<{ caller: Caller } | { response: HttpResponseInit }> {
-  if (!auth) return { caller: {} };
+  if (!verifier) return { caller: {} };
   try {
-    return { caller: await verifierFor(auth).verify(request.headers.get("authorization")) };
+    return { caller: await verifier.verify(request.headers.get("authorization")) };
   } catch (error) {
     if (error instanceof AuthError) {
       log(context, "warning", { event: "auth.refused", reason: error.reason });

@@ -5,7 +5,6 @@ import { checkDailyAllowance, parseDailyUploadBytesPerOwner, parseLimitSettings 
 import { parseMaxUploadBytes } from "../contract/policy";
 import { parseTableConnection } from "../contract/storageConnection";
 import { type Limiter, limitsTableClient, TableLimiter } from "../issuing/limiter";
-import { keptPerSettingsSource } from "../platform/settings";
 
 /** The per-person limiter for these settings, or undefined when both of its limits are off. */
 export function createOwnerLimiter(env: Environment): Limiter | undefined {
@@ -32,6 +31,3 @@ export function createOwnerLimiter(env: Environment): Limiter | undefined {
   );
   return new TableLimiter(limitsTableClient(table), ownerLimits);
 }
-
-/** This instance's per-person limiter, made on first use and kept (or the error, kept). */
-export const loadOwnerLimiter: () => Limiter | undefined = keptPerSettingsSource(createOwnerLimiter);

@@ -13,7 +13,6 @@ import {
   type LimitsTable,
   parseLimitSettings,
 } from "../contract/limits";
-import { keptPerSettingsSource } from "../platform/settings";
 import { isMissingTable, tableClient } from "../platform/tableClient";
 
 /**
@@ -320,6 +319,3 @@ export function createLimiter(env: Environment): Limiter | undefined {
   }
   return new TableLimiter(client, limits);
 }
-
-/** This instance's limiter, made on first use from the settings' environment and kept (or the error, kept). */
-export const loadLimiter: () => Limiter | undefined = keptPerSettingsSource(createLimiter);

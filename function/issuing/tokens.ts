@@ -1,12 +1,13 @@
 // The core of the function: settings, the request and the current time in, a signed SAS token and the
-// response body out. Signing is an HMAC over the token's fields, with the account key or with a user
-// delegation key the instance keeps (signing.ts), so no network call is made per token.
+// response body out. Signing is an HMAC over the token's fields by the instance's signer (signing.ts), with
+// the account key or a user delegation key it keeps, so no network call is made per token.
 
 import type { CredentialsBody, UploadCredentialsBody } from "../contract/credentialsProtocol";
 import { uploadBlobName } from "../contract/uploadNames";
 import { ownedBlobName, ownerOfBlobName } from "../identity/owner";
 import type { Settings } from "../platform/settings";
 import type { TokenKind } from "../signing/accessPolicies";
+import type { TokenSigner } from "../signing/signing";
 import { resumableUntil, signResumeSecret } from "./resume";
 
 /** Where the token may be used from: the caller's IPv4 address when the policy binds tokens to it. */
@@ -22,10 +23,17 @@ export interface TokenBinding {
  */
 export function issueContainerToken(
   settings: Settings,
+  signer: TokenSigner,
   now: Date,
   binding: TokenBinding = {},
 ): Promise<CredentialsBody> {
-  return sign(settings, { kind: "container", lifetimeMinutes: settings.tokenLifetimeMinutes }, now, binding);
+  return sign(
+    settings,
+    signer,
+    { kind: "container", lifetimeMinutes: settings.tokenLifetimeMinutes },
+    now,
+    binding,
+  );
 }
 
 /**
@@ -38,6 +46,7 @@ export function issueContainerToken(
  */
 export async function issueUploadToken(
   settings: Settings,
+  signer: TokenSigner,
   now: Date,
   upload: { extension: string; size?: number; resume?: { blobName: string; until?: Date }; owner?: string },
   binding: TokenBinding = {},
@@ -47,6 +56,7 @@ export async function issueUploadToken(
   const blobName = upload.resume?.blobName ?? (upload.owner ? ownedBlobName(upload.owner, name) : name);
   const body = await sign(
     settings,
+    signer,
     {
       kind: "upload",
       blobName,
@@ -88,13 +98,14 @@ interface TokenScope {
 
 async function sign(
   settings: Settings,
+  signer: TokenSigner,
   scope: TokenScope,
   now: Date,
   binding: TokenBinding,
 ): Promise<CredentialsBody> {
   const lifetimeEnd = expiryAfter(now, scope.lifetimeMinutes);
   const expiresOn = scope.notAfter && scope.notAfter < lifetimeEnd ? scope.notAfter : lifetimeEnd;
-  const sasKey = await settings.signer.sign({
+  const sasKey = await signer.sign({
     kind: scope.kind,
     containerName: settings.container,
     blobName: scope.blobName,

@@ -5,9 +5,10 @@ import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/fu
 import { RestError } from "@azure/storage-blob";
 import { SettingsError } from "../contract/appSettings";
 import { authenticate, mayAccess } from "../identity";
+import { type Instance, instance } from "../platform/instance";
 import { errorResponse, log, methodRefusal, misconfigured } from "../platform/responses";
-import { loadSettings } from "../platform/settings";
-import { storageFailureCause, uploadsServiceClient } from "../platform/uploadsAccount";
+import type { Settings } from "../platform/settings";
+import { storageFailureCause } from "../platform/uploadsAccount";
 import { isRenditionName, RENDITION_FORMATS } from "./names";
 
 export const RENDITION_METHODS = ["GET"] as const;
@@ -27,21 +28,25 @@ export async function rendition(request: HttpRequest, context: InvocationContext
       "The name must be a rendition's, as the status endpoint lists it: <blobName>.<feed|thumb>.<webp|jpg|png>.",
     );
   }
-  let settings: ReturnType<typeof loadSettings>;
+  const root = instance();
+  let settings: Settings;
+  let verifier: ReturnType<Instance["verifier"]>;
   try {
-    settings = loadSettings();
+    settings = root.settings();
+    verifier = root.verifier();
   } catch (error) {
     if (!(error instanceof SettingsError)) throw error;
     return misconfigured(error, context);
   }
   // Signed in, an upload's renditions are its owner's alone, through read URLs (reads/): a rendition name here
   // has no owner segment, so this endpoint serves none of them, and says so as it would of a name never stored.
-  const signedIn = await authenticate(request, settings.auth, context);
+  const signedIn = await authenticate(request, verifier, context);
   if ("response" in signedIn) return signedIn.response;
   if (!mayAccess(signedIn.caller, settings.auth, name)) {
     return errorResponse(404, `No rendition named ${name} is known.`);
   }
-  const blob = uploadsServiceClient(settings.uploads)
+  const blob = root
+    .uploadsClient()
     .getContainerClient(settings.verification.verifiedContainer)
     .getBlobClient(name);
   try {

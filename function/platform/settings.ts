@@ -1,4 +1,4 @@
-// Reads and validates the function's settings once per instance: the uploads account (from its
+// Reads and validates the function's settings (the instance root, instance.ts, reads them once per instance): the uploads account (from its
 // connection string, or keyless from its URL), the container, the container token's lifetime, the issuance
 // policy, the human check and the check of stored uploads.
 
@@ -25,7 +25,6 @@ import { type KeyRoot, parseRootSecret } from "../contract/rootSecret";
 import { parseVerificationSettings, type VerificationSettings } from "../contract/verification";
 import { humanPassKey } from "../issuing/humanCheck";
 import { deriveKey, KEY_LABELS } from "../signing/keyDerivation";
-import { type TokenSigner, tokenSigner } from "../signing/signing";
 import type { UploadsAccount } from "./uploadsAccount";
 
 /** Azure's default endpoint suffix, assumed when an account-key connection string names none. */
@@ -37,8 +36,6 @@ export interface Settings {
    * way every client is made.
    */
   readonly uploads: UploadsAccount;
-  /** How tokens are signed, chosen once from the account's settings. */
-  readonly signer: TokenSigner;
   /** The root of every HMAC key (keyDerivation.ts): the account key, or keyless KEY_DERIVATION_SECRET. */
   readonly keyRoot: KeyRoot;
   readonly container: string;
@@ -86,11 +83,6 @@ export function parseSettings(env: Environment, options: SettingsOptions = {}): 
   const humanCheck = parseHumanCheckSettings(env);
   return {
     uploads,
-    signer: tokenSigner(uploads, {
-      container,
-      tokenGeneration,
-      longestTokenMinutes: Math.max(tokenLifetimeMinutes, uploadTokenLifetimeMinutes),
-    }),
     keyRoot,
     container,
     tokenLifetimeMinutes,
@@ -178,62 +170,6 @@ export function parseAccountUrl(raw: string, credential: TokenCredential): Uploa
     );
   }
   return { mode: "identity", blobServiceUrl, accountName, credential, protocol: SASProtocol.Https };
-}
-
-let source: Environment = process.env;
-let sourceOptions: SettingsOptions = {};
-let loaded: { settings: Settings } | { error: unknown } | undefined;
-
-/**
- * Where this instance reads its settings: the process environment (the app settings, in Azure) unless a
- * host that runs the function inside its own process (the local stack, the benchmark) passes them in
- * here, before the first request. They are read on first use and kept.
- */
-export function configureSettings(env: Environment, options: SettingsOptions = {}): void {
-  source = env;
-  sourceOptions = options;
-  loaded = undefined;
-}
-
-/** The environment this instance reads its settings from (the issuance limits read theirs there too). */
-export function settingsSource(): Environment {
-  return source;
-}
-
-/**
- * What `create` makes of the settings' environment: made on first use and kept while that environment stays
- * the same (or the error it threw, kept, so a bad setting is reported the same way on every request).
- */
-export function keptPerSettingsSource<T>(create: (env: Environment) => T): () => T {
-  let kept:
-    | { env: Environment; made: true; value: T }
-    | { env: Environment; made: false; error: unknown }
-    | undefined;
-  return () => {
-    const env = settingsSource();
-    if (kept?.env !== env) {
-      try {
-        kept = { env, made: true, value: create(env) };
-      } catch (error) {
-        kept = { env, made: false, error };
-      }
-    }
-    if (!kept.made) throw kept.error;
-    return kept.value;
-  };
-}
-
-/** The settings of this instance, read on first use and kept (or the error, kept). */
-export function loadSettings(): Settings {
-  if (!loaded) {
-    try {
-      loaded = { settings: parseSettings(source, sourceOptions) };
-    } catch (error) {
-      loaded = { error };
-    }
-  }
-  if ("error" in loaded) throw loaded.error;
-  return loaded.settings;
 }
 
 const ACCEPTED_FORMS =

@@ -25,24 +25,16 @@ export type UploadsAccount = Endpoint &
     | { readonly mode: "identity"; readonly credential: TokenCredential }
   );
 
-const defaultClients = new WeakMap<UploadsAccount, BlobServiceClient>();
-
 /**
- * A blob service client of the uploads account, authorized the way this instance's mode allows. With the
- * default options one client per account is kept (the account, like the settings holding it, lives as long
- * as the instance), so the status endpoint's polls and each queued check do not build a pipeline apiece.
+ * A blob service client of the uploads account, authorized the way this instance's mode allows. The instance
+ * root (instance.ts) keeps the one for the default options, so the status endpoint's polls and each queued
+ * check do not build a pipeline apiece; a use with options of its own (fewer retries) makes its own.
  */
 export function uploadsServiceClient(
   account: UploadsAccount,
   options?: StoragePipelineOptions,
 ): BlobServiceClient {
-  if (options) return new BlobServiceClient(account.blobServiceUrl, account.credential, options);
-  let client = defaultClients.get(account);
-  if (!client) {
-    client = new BlobServiceClient(account.blobServiceUrl, account.credential);
-    defaultClients.set(account, client);
-  }
-  return client;
+  return new BlobServiceClient(account.blobServiceUrl, account.credential, options);
 }
 
 /** What went wrong reaching the account, for a log line: the service's status or the error's kind, no detail. */

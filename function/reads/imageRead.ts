@@ -2,11 +2,9 @@
 // short-lived read URL for it (and, once the photo pipeline makes them, for its renditions). Sign-in only:
 // without it nobody is an owner, and sharing with others is the application's decision, not an open read.
 import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
-import { loadCheckContext } from "../checking/outcomes";
-import { SettingsError } from "../contract/appSettings";
-import { isUploadName } from "../contract/uploadNames";
-import { authenticate, mayAccess, routedBlobName } from "../identity";
-import { errorResponse, log, methodRefusal, misconfigured, RESPONSE_HEADERS } from "../platform/responses";
+import { mayAccess } from "../identity";
+import { readUploadRoute } from "../identity/uploadRoute";
+import { errorResponse, log, RESPONSE_HEADERS } from "../platform/responses";
 import { storageFailureCause } from "../platform/uploadsAccount";
 import { SigningUnavailableError } from "../signing/signing";
 import { readTargets, signReadUrl } from "./readTokens";
@@ -37,20 +35,11 @@ export async function imageRead(request: HttpRequest, context: InvocationContext
 }
 
 async function answer(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-  const refused = methodRefusal(request, IMAGE_READ_METHODS);
-  if (refused) return refused;
-  const blobName = routedBlobName(request.params);
-  if (!isUploadName(blobName)) {
-    return errorResponse(400, "The image name must be the blobName its upload was given.");
-  }
-  let loaded: ReturnType<typeof loadCheckContext>;
-  try {
-    loaded = loadCheckContext();
-  } catch (error) {
-    if (!(error instanceof SettingsError)) throw error;
-    return misconfigured(error, context);
-  }
-  const { settings, outcomes } = loaded;
+  const route = await readUploadRoute(request, context, IMAGE_READ_METHODS, () =>
+    errorResponse(400, "The image name must be the blobName its upload was given."),
+  );
+  if ("response" in route) return route.response;
+  const { blobName, settings, outcomes } = route;
   const notFound = errorResponse(
     404,
     `No verified image named ${blobName} is yours to read: it was never accepted, or it is another person's.`,
@@ -61,14 +50,14 @@ async function answer(request: HttpRequest, context: InvocationContext): Promise
       "Read tokens are issued to signed-in owners only, and sign-in is off (AUTH_ISSUER).",
     );
   }
-  const signedIn = await authenticate(request, settings.auth, context);
-  if ("response" in signedIn) return signedIn.response;
-  if (!mayAccess(signedIn.caller, settings.auth, blobName)) return notFound;
+  if (!mayAccess(route.caller, settings.auth, blobName)) return notFound;
   const outcome = await outcomes.find(blobName);
   if (outcome?.state !== "accepted") return notFound;
   const now = new Date();
   const [original] = await Promise.all(
-    readTargets(settings, blobName).map((target) => signReadUrl(settings, target, now)),
+    readTargets(settings, blobName).map((target) =>
+      signReadUrl(settings, route.root.readKeys(), target, now),
+    ),
   );
   if (!original) return notFound;
   log(context, "information", { event: "readToken.issued", blobName, expiresOn: original.expiresOn });

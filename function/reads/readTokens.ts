@@ -2,11 +2,12 @@
 // signed with the account key, or keyless with a user delegation key this instance keeps for reads.
 import {
   BlobSASPermissions,
+  type BlobServiceClient,
   generateBlobSASQueryParameters,
   type UserDelegationKey,
 } from "@azure/storage-blob";
 import type { Settings } from "../platform/settings";
-import { storageFailureCause, type UploadsAccount, uploadsServiceClient } from "../platform/uploadsAccount";
+import { storageFailureCause } from "../platform/uploadsAccount";
 import { DelegationKeyCache } from "../signing/delegationKeys";
 import { SigningUnavailableError, USER_DELEGATION_SAS_VERSION } from "../signing/signing";
 
@@ -26,22 +27,20 @@ export function readTargets(settings: Settings, blobName: string): ReadTarget[] 
   return [{ name: "original", container: settings.verification.verifiedContainer, blobName }];
 }
 
-let keys: { account: UploadsAccount; cache: DelegationKeyCache } | undefined;
+/**
+ * Keyless: the cache of user delegation keys for read tokens (delegationKeys.ts), one per instance (kept by
+ * the instance root), apart from the upload tokens' keys, whose lifetime is longer.
+ */
+export function readKeyCache(service: BlobServiceClient): DelegationKeyCache {
+  return new DelegationKeyCache({
+    fetch: (startsOn, expiresOn) => service.getUserDelegationKey(startsOn, expiresOn),
+    longestTokenMs: READ_TOKEN_MINUTES * 60_000,
+    onFailure: (failure) => console.warn(JSON.stringify(failure)),
+  });
+}
 
-/** Keyless: this instance's user delegation key for read tokens, fetched once and kept (delegationKeys.ts). */
-function readKey(account: UploadsAccount): Promise<UserDelegationKey> {
-  if (keys?.account !== account) {
-    const service = uploadsServiceClient(account);
-    keys = {
-      account,
-      cache: new DelegationKeyCache({
-        fetch: (startsOn, expiresOn) => service.getUserDelegationKey(startsOn, expiresOn),
-        longestTokenMs: READ_TOKEN_MINUTES * 60_000,
-        onFailure: (failure) => console.warn(JSON.stringify(failure)),
-      }),
-    };
-  }
-  return keys.cache.current().catch((error: unknown) => {
+function readKey(keys: Pick<DelegationKeyCache, "current">): Promise<UserDelegationKey> {
+  return keys.current().catch((error: unknown) => {
     throw new SigningUnavailableError(
       `the user delegation key could not be fetched (${storageFailureCause(error)})`,
     );
@@ -57,6 +56,7 @@ function readKey(account: UploadsAccount): Promise<UserDelegationKey> {
  */
 export async function signReadUrl(
   settings: Settings,
+  keys: Pick<DelegationKeyCache, "current">,
   target: ReadTarget,
   now: Date,
 ): Promise<{ url: string; expiresOn: string }> {
@@ -74,7 +74,7 @@ export async function signReadUrl(
       ? generateBlobSASQueryParameters(fields, account.credential)
       : generateBlobSASQueryParameters(
           { ...fields, version: USER_DELEGATION_SAS_VERSION },
-          await readKey(account),
+          await readKey(keys),
           account.accountName,
         );
   const path = target.blobName.split("/").map(encodeURIComponent).join("/");

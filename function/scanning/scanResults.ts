@@ -7,10 +7,8 @@ import { RestError } from "@azure/storage-blob";
 import { checkEvent } from "../checking/validateUpload";
 import { sameETag } from "../contract/eTags";
 import { parseScanResultMessage, type ScanResult, ScanResultMessageError } from "../contract/malwareScanning";
+import { instance } from "../platform/instance";
 import { log } from "../platform/responses";
-import { loadSettings } from "../platform/settings";
-import { uploadsServiceClient } from "../platform/uploadsAccount";
-import { loadMalwareScanning } from "./settings";
 
 export async function malwareScanResult(message: unknown, context: InvocationContext): Promise<void> {
   let scan: ScanResult;
@@ -24,7 +22,8 @@ export async function malwareScanResult(message: unknown, context: InvocationCon
     });
     return;
   }
-  if (!loadMalwareScanning()) {
+  const root = instance();
+  if (!root.malwareScanning()) {
     log(context, "warning", {
       event: "scanning.ignored",
       reason: "malware scanning is off",
@@ -32,8 +31,8 @@ export async function malwareScanResult(message: unknown, context: InvocationCon
     });
     return;
   }
-  const settings = loadSettings();
-  const container = uploadsServiceClient(settings.uploads).getContainerClient(settings.container);
+  const settings = root.settings();
+  const container = root.uploadsClient().getContainerClient(settings.container);
   const prefix = `${container.url}/`;
   if (!scan.blobUri.startsWith(prefix)) {
     log(context, "information", {

@@ -212,34 +212,30 @@ export const RECHECK_AFTER_MS = 10_000;
 
 export type AccessPolicyCheck = (target: PolicyTarget, setting: string) => Promise<AccessPolicyStatus>;
 
-let runCheck: AccessPolicyCheck = checkContainer;
-let kept: { readonly target: PolicyTarget; readonly status: Promise<AccessPolicyStatus> } | undefined;
-
 /**
- * How this instance checks the container's policies: against storage, unless a host that runs the function
- * without one (the handler's unit tests) passes its own check here, as it passes settings in.
+ * A signer's check of the container's policies: started once (at start-up, or by the first request) and
+ * kept, so only requests that arrive while the first check runs wait for it. The signer is kept per instance
+ * (instance.ts), and so is this.
  */
-export function configureAccessPolicyCheck(check: AccessPolicyCheck): void {
-  runCheck = check;
-  kept = undefined;
+export function keptAccessPolicyStatus(
+  target: PolicyTarget,
+  setting: string,
+  check: AccessPolicyCheck = checkContainer,
+): () => Promise<AccessPolicyStatus> {
+  let kept: Promise<AccessPolicyStatus> | undefined;
+  return async () => {
+    kept ??= check(target, setting);
+    const seen = kept;
+    const status = await seen;
+    if (status.kind !== "ready" && Date.now() - status.at >= RECHECK_AFTER_MS && kept === seen) {
+      kept = check(target, setting);
+    }
+    return status;
+  };
 }
 
-/**
- * This instance's check of the container's policies: started once (at start-up, or by the first request)
- * and kept, so only requests that arrive while the first check runs wait for it. Settings are kept per
- * instance, so a new settings object starts a new check.
- */
-export async function accessPolicyStatus(target: PolicyTarget, setting: string): Promise<AccessPolicyStatus> {
-  if (kept?.target !== target) kept = { target, status: runCheck(target, setting) };
-  const seen = kept;
-  const status = await seen.status;
-  if (status.kind !== "ready" && Date.now() - status.at >= RECHECK_AFTER_MS && kept === seen) {
-    kept = { target, status: runCheck(target, setting) };
-  }
-  return status;
-}
-
-async function checkContainer(target: PolicyTarget, setting: string): Promise<AccessPolicyStatus> {
+/** The check against storage: the container's stored access policies are set if they are not. */
+export async function checkContainer(target: PolicyTarget, setting: string): Promise<AccessPolicyStatus> {
   try {
     // Few, short tries: a request may be waiting, and a failed check is tried again later anyway.
     const container = uploadsServiceClient(target.uploads, {

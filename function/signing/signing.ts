@@ -3,6 +3,7 @@
 // carries its own permission). Clients see the same token shape either way.
 import {
   BlobSASPermissions,
+  type BlobServiceClient,
   ContainerSASPermissions,
   generateBlobSASQueryParameters,
   type SASProtocol,
@@ -12,10 +13,13 @@ import {
 } from "@azure/storage-blob";
 import { SETTING } from "../contract/appSettings";
 import type { SigningMode } from "../contract/signingMode";
+import type { Settings } from "../platform/settings";
 import { storageFailureCause, type UploadsAccount, uploadsServiceClient } from "../platform/uploadsAccount";
 import {
+  type AccessPolicyCheck,
   type AccessPolicyStatus,
-  accessPolicyStatus,
+  checkContainer,
+  keptAccessPolicyStatus,
   policyId,
   TOKEN_POLICIES,
   type TokenKind,
@@ -74,12 +78,13 @@ export function accountKeySigner(
   account: Extract<UploadsAccount, { readonly mode: "accountKey" }>,
   container: string,
   tokenGeneration: number,
+  check: AccessPolicyCheck = checkContainer,
 ): TokenSigner {
   const credential: StorageSharedKeyCredential = account.credential;
   const policies = { uploads: account, container, tokenGeneration };
   return {
     mode: "accountKey",
-    prepare: () => accessPolicyStatus(policies, SETTING.tokenGeneration),
+    prepare: keptAccessPolicyStatus(policies, SETTING.tokenGeneration, check),
     warmUp: async () => undefined,
     sign: async ({ kind, ...fields }) =>
       generateBlobSASQueryParameters(
@@ -133,7 +138,31 @@ async function delegationKey(keys: Pick<DelegationKeyCache, "current">): Promise
   }
 }
 
-/** The signer for this instance's mode; keyless, with its own key cache. */
+/** What a signer is made with besides the settings: by default its own client, and the check against storage. */
+export interface SignerUses {
+  readonly client?: BlobServiceClient;
+  readonly accessPolicyCheck?: AccessPolicyCheck;
+}
+
+/** The signer these settings choose: their account, container and generation, for their longest token. */
+export function signerFor(settings: Settings, uses: SignerUses = {}): TokenSigner {
+  const { uploads, container, tokenGeneration, tokenLifetimeMinutes, policy } = settings;
+  return tokenSigner(
+    uploads,
+    {
+      container,
+      tokenGeneration,
+      longestTokenMinutes: Math.max(tokenLifetimeMinutes, policy.uploadTokenLifetimeMinutes),
+    },
+    uses,
+  );
+}
+
+/**
+ * The signer for this instance's mode (kept by the instance root, instance.ts): with the account key, checking
+ * the container's policies with `uses.accessPolicyCheck`; keyless, with its own key cache fetched through
+ * `uses.client`.
+ */
 export function tokenSigner(
   account: UploadsAccount,
   tokens: {
@@ -141,10 +170,11 @@ export function tokenSigner(
     readonly tokenGeneration: number;
     readonly longestTokenMinutes: number;
   },
+  uses: SignerUses = {},
 ): TokenSigner {
   if (account.mode === "accountKey")
-    return accountKeySigner(account, tokens.container, tokens.tokenGeneration);
-  const service = uploadsServiceClient(account);
+    return accountKeySigner(account, tokens.container, tokens.tokenGeneration, uses.accessPolicyCheck);
+  const service = uses.client ?? uploadsServiceClient(account);
   const keys = new DelegationKeyCache({
     fetch: (startsOn, expiresOn) => service.getUserDelegationKey(startsOn, expiresOn),
     longestTokenMs: tokens.longestTokenMinutes * 60_000,

@@ -10,6 +10,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } fr
 import { SETTING } from "../../function/contract/appSettings";
 import { issueUploadToken } from "../../function/issuing/tokens";
 import { parseSettings } from "../../function/platform/settings";
+import { signerFor } from "../../function/signing/signing";
 import { accountKeyOf } from "../support/accounts";
 import {
   launchChromium,
@@ -132,7 +133,9 @@ describe("an expired token", () => {
   /** A real token for an upload, signed three hours ago, so expired for the storage account. */
   async function expiredToken() {
     const settings = parseSettings({ [SETTING.connectionString]: stack.connectionString });
-    return issueUploadToken(settings, new Date(Date.now() - 3 * 3600_000), { extension: "png" });
+    return issueUploadToken(settings, signerFor(settings), new Date(Date.now() - 3 * 3600_000), {
+      extension: "png",
+    });
   }
 
   /**

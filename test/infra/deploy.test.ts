@@ -15,10 +15,10 @@ import {
   FunctionDeployment,
   oneDeployProvider,
   scmHostOf,
-} from "../../infra/deploy";
-import { deployCredential } from "../../infra/deployCredential";
+} from "../../infra/deploy/deploy";
+import { deployCredential } from "../../infra/deploy/deployCredential";
+import { PublishError, publishPackage } from "../../infra/deploy/oneDeploy";
 import { FunctionApp } from "../../infra/functionApp";
-import { PublishError, publishPackage } from "../../infra/oneDeploy";
 import { OneDeploySite, STORAGE_REFUSAL } from "../support/oneDeploySite";
 import {
   azureInvokes,

@@ -1,7 +1,7 @@
 // How the OneDeploy provider signs in: GitHub OIDC exchanged afresh on every token in Actions, the default
 // chain elsewhere, always for the Resource Manager audience of the cloud the environment names.
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { cloudOf, deployCredential, gitHubAssertion } from "../../infra/deployCredential";
+import { cloudOf, deployCredential, gitHubAssertion } from "../../infra/deploy/deployCredential";
 import { GitHubOidcEndpoint } from "../support/gitHubOidc";
 
 const REQUEST_TOKEN = "job-request-token";

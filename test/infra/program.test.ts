@@ -15,6 +15,7 @@ import {
   VALIDATION_QUEUE_SERVICE_URI,
   VALIDATION_TABLE_SERVICE_URI,
 } from "../../function/contract/verification";
+import { createInstance } from "../../function/platform/instance";
 import { parseConnectionString, parseSettings } from "../../function/platform/settings";
 import { blobCorsRule } from "../../infra/cors";
 import {
@@ -1176,7 +1177,9 @@ describe("keyless (signing identity)", () => {
     expect(settings[SETTING.accountUrl]).toBe(output(run, "blobServiceUrl").value);
     const parsed = parseSettings(settings, { uploadsCredential: { getToken: async () => null } });
     expect(parsed.uploads.mode).toBe("identity");
-    expect(parsed.signer.mode).toBe("identity");
+    expect(
+      createInstance(settings, { uploadsCredential: { getToken: async () => null } }).signer().mode,
+    ).toBe("identity");
     expect(parsed.uploads.accountName).toBe(nameOf(uploadsAccount(run)));
   });
 

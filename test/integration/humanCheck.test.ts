@@ -5,8 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { type Environment, SETTING } from "../../function/contract/appSettings";
 import { httpFunctions } from "../../function/functions";
 import { HUMAN_PASS_HEADER, TURNSTILE_TOKEN_HEADER } from "../../function/issuing/humanCheck";
-import { configureSettings } from "../../function/platform/settings";
-import { configureAccessPolicyCheck } from "../../function/signing/accessPolicies";
+import { configureInstance } from "../../function/platform/instance";
 import { type FunctionHost, startFunctionHost } from "../../local/functionHost";
 import { freePort } from "../../local/ports";
 import { connectionStrings } from "../support/accounts";
@@ -35,14 +34,16 @@ afterAll(async () => {
 });
 
 function configure(env: Environment = {}): void {
-  configureAccessPolicyCheck(POLICIES_IN_PLACE);
-  configureSettings({
-    [SETTING.connectionString]: connectionStrings.azureWithoutSuffix,
-    ...LIMITS_OFF,
-    [SETTING.turnstileSecretKey]: siteverify.secretKey,
-    [SETTING.turnstileSiteverifyUrl]: siteverify.url,
-    ...env,
-  });
+  configureInstance(
+    {
+      [SETTING.connectionString]: connectionStrings.azureWithoutSuffix,
+      ...LIMITS_OFF,
+      [SETTING.turnstileSecretKey]: siteverify.secretKey,
+      [SETTING.turnstileSiteverifyUrl]: siteverify.url,
+      ...env,
+    },
+    { accessPolicyCheck: POLICIES_IN_PLACE },
+  );
 }
 
 async function ask(headers: Record<string, string> = {}, query = UPLOAD) {

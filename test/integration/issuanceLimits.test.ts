@@ -13,8 +13,7 @@ import { LIMITS_TABLE } from "../../function/contract/limits";
 import { RESUME_SECRET_HEADER } from "../../function/contract/resumeProtocol";
 import { httpFunctions } from "../../function/functions";
 import { limitsTableClient, TABLE_TIMEOUT_MS, TableLimiter } from "../../function/issuing/limiter";
-import { configureSettings } from "../../function/platform/settings";
-import { configureAccessPolicyCheck } from "../../function/signing/accessPolicies";
+import { configureInstance } from "../../function/platform/instance";
 import { type AzuriteTables, EMULATOR_ACCOUNT, EMULATOR_KEY, startAzuriteTables } from "../../local/azurite";
 import { type FunctionHost, startFunctionHost } from "../../local/functionHost";
 import { freePort } from "../../local/ports";
@@ -46,12 +45,14 @@ afterAll(async () => {
 /** A new instance's settings: a fresh limiter (and its memory of rows) on the shared table. */
 function configure(env: Environment): void {
   // The uploads account here is Azure's, which the tests do not reach: its access policies count as set.
-  configureAccessPolicyCheck(POLICIES_IN_PLACE);
-  configureSettings({
-    [SETTING.connectionString]: connectionStrings.azureWithoutSuffix,
-    [SETTING.limitsStorage]: tables.connectionString,
-    ...env,
-  });
+  configureInstance(
+    {
+      [SETTING.connectionString]: connectionStrings.azureWithoutSuffix,
+      [SETTING.limitsStorage]: tables.connectionString,
+      ...env,
+    },
+    { accessPolicyCheck: POLICIES_IN_PLACE },
+  );
 }
 
 function from(address: string, query = "", headers: Record<string, string> = {}) {

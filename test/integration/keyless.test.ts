@@ -14,7 +14,7 @@ import {
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { SETTING } from "../../function/contract/appSettings";
 import type { CredentialsBody, UploadCredentialsBody } from "../../function/contract/credentialsProtocol";
-import { loadSettings, settingsSource } from "../../function/platform/settings";
+import { instance } from "../../function/platform/instance";
 import { USER_DELEGATION_SAS_VERSION } from "../../function/signing/signing";
 import { EMULATOR_ACCOUNT, EMULATOR_KEY } from "../../local/azurite";
 import { LOCAL_IDENTITY, localIdentityCredential } from "../../local/localIdentity";
@@ -47,19 +47,15 @@ describe("keyless settings", () => {
   test("hold the uploads account's URL and no account key", () => {
     // The runtime account's connections (the limits' table, the check's queue and table) are Azurite
     // connection strings here and identity-based in Azure; what must hold no key is the uploads account's.
-    const {
-      [SETTING.limitsStorage]: _,
-      [SETTING.validationStorage]: __,
-      ...uploadSettings
-    } = settingsSource();
+    const { [SETTING.limitsStorage]: _, [SETTING.validationStorage]: __, ...uploadSettings } = instance().env;
     const values = Object.values(uploadSettings).join("\n");
-    expect(settingsSource()[SETTING.connectionString]).toBeUndefined();
-    expect(settingsSource()[SETTING.accountUrl]).toBe(stack.blobServiceUrl);
+    expect(instance().env[SETTING.connectionString]).toBeUndefined();
+    expect(instance().env[SETTING.accountUrl]).toBe(stack.blobServiceUrl);
     expect(values).not.toContain("AccountKey");
     expect(values).not.toContain(EMULATOR_KEY);
-    const settings = loadSettings();
+    const settings = instance().settings();
     expect(settings.uploads.mode).toBe("identity");
-    expect(settings.signer.mode).toBe("identity");
+    expect(instance().signer().mode).toBe("identity");
     expect(stack.blobServiceUrl.startsWith("https://127.0.0.1:")).toBe(true);
   });
 });

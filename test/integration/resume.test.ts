@@ -5,12 +5,12 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { BlockBlobClient } from "@azure/storage-blob";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { loadCheckContext } from "../../function/checking/outcomes";
 import { SETTING } from "../../function/contract/appSettings";
 import type { UploadCredentialsBody } from "../../function/contract/credentialsProtocol";
 import { RESUME_SECRET_HEADER } from "../../function/contract/resumeProtocol";
 import { RESUME_GRACE_MINUTES, resumableUntil, signResumeSecret } from "../../function/issuing/resume";
 import { uploadFinished } from "../../function/issuing/uploadOutcome";
+import { instance } from "../../function/platform/instance";
 import { parseSettings } from "../../function/platform/settings";
 import { uploadTo } from "../../web/blockUpload";
 import { targetOf } from "../../web/tokens";
@@ -73,8 +73,7 @@ describe("a resume request", () => {
     expect(Date.parse(resumed.expiresOn)).toBeGreaterThanOrEqual(Date.parse(first.expiresOn));
     expect(resumed.resumeSecret).toBeUndefined();
     // Staged but not committed: not finished, so resumable.
-    const { settings, outcomes } = loadCheckContext();
-    expect(await uploadFinished(settings, outcomes, first.blobName)).toBe(false);
+    expect(await uploadFinished(instance().settings(), instance().outcomes(), first.blobName)).toBe(false);
     const blob = blockClient(resumed);
     await blob.stageBlock(blockId(1), Buffer.alloc(1024, 2), 1024);
     await blob.commitBlockList([blockId(0), blockId(1)]);

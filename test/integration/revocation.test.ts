@@ -16,7 +16,7 @@ import { type Environment, SETTING } from "../../function/contract/appSettings";
 import type { CredentialsBody, UploadCredentialsBody } from "../../function/contract/credentialsProtocol";
 import { httpFunctions } from "../../function/functions";
 import { issueContainerToken } from "../../function/issuing/tokens";
-import { configureSettings, loadSettings } from "../../function/platform/settings";
+import { configureInstance, instance as currentInstance } from "../../function/platform/instance";
 import { ensureAccessPolicies, policyId } from "../../function/signing/accessPolicies";
 import { type Azurite, EMULATOR_ACCOUNT, EMULATOR_KEY, startAzurite } from "../../local/azurite";
 import { freePort } from "../../local/ports";
@@ -47,7 +47,7 @@ function connectionString(key: string): string {
 
 /** An instance of the function with these settings: a fresh settings object, as after a restart. */
 function instance(settings: Environment): void {
-  configureSettings({
+  configureInstance({
     ...LIMITS_OFF,
     [SETTING.connectionString]: connectionString(EMULATOR_KEY),
     ...settings,
@@ -203,7 +203,11 @@ describe("the emulator's gap", () => {
   test("Azurite, unlike Azure, lets an expired token through when its policy carries the permission", async () => {
     instance({ [SETTING.tokenGeneration]: "1" });
     await containerToken();
-    const expired = await issueContainerToken(loadSettings(), new Date(Date.now() - 3 * 60 * 60 * 1000));
+    const expired = await issueContainerToken(
+      currentInstance().settings(),
+      currentInstance().signer(),
+      new Date(Date.now() - 3 * 60 * 60 * 1000),
+    );
     expect(Date.parse(expired.expiresOn)).toBeLessThan(Date.now());
     expect(await putWith(expired)).toBe(201);
   });
@@ -217,7 +221,7 @@ describe("the emulator's gap", () => {
   // can move to that shape (docs/contract.md).
   test("Azurite, unlike Azure, refuses a token that carries sp and se and names a policy with no fields", async () => {
     await images().setAccessPolicy(undefined, [{ id: "valet-g1", accessPolicy: {} }]);
-    const settings = loadSettings();
+    const settings = currentInstance().settings();
     const sasKey = generateBlobSASQueryParameters(
       {
         containerName: "images",

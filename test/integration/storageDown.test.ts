@@ -2,7 +2,7 @@
 // once that it could not check the container's stored access policies.
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { SETTING } from "../../function/contract/appSettings";
-import { configureSettings } from "../../function/platform/settings";
+import { configureInstance } from "../../function/platform/instance";
 import { policyId } from "../../function/signing/accessPolicies";
 import { type FunctionHost, startFunctionHost } from "../../local/functionHost";
 import { freePort } from "../../local/ports";
@@ -15,7 +15,7 @@ const logs: string[] = [];
 
 beforeAll(async () => {
   deadPort = await freePort();
-  configureSettings({
+  configureInstance({
     ...LIMITS_OFF,
     [SETTING.connectionString]:
       `DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=${TEST_KEY};` +

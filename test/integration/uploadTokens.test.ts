@@ -12,6 +12,7 @@ import { SETTING } from "../../function/contract/appSettings";
 import type { UploadCredentialsBody } from "../../function/contract/credentialsProtocol";
 import { issueUploadToken } from "../../function/issuing/tokens";
 import { parseSettings } from "../../function/platform/settings";
+import { signerFor } from "../../function/signing/signing";
 import { accountKeyOf } from "../support/accounts";
 import { startTestStack, type TestStack } from "../support/stack";
 import { putBlob, statusOf } from "../support/storage";
@@ -119,12 +120,17 @@ describe("a per-upload token", () => {
   // bounds it: the stored policy it names has no start or expiry.
   test("expires by its own expiry: the stored policy it names carries the permission alone", async () => {
     const settings = parseSettings({ [SETTING.connectionString]: stack.connectionString });
-    const expired = await issueUploadToken(settings, new Date(Date.now() - 20 * 60_000), {
-      extension: "png",
-    });
+    const expired = await issueUploadToken(
+      settings,
+      signerFor(settings),
+      new Date(Date.now() - 20 * 60_000),
+      {
+        extension: "png",
+      },
+    );
     expect(Date.parse(new URLSearchParams(expired.sasKey).get("se") ?? "")).toBeLessThan(Date.now());
     expect(await policyOf(expired)).toEqual({ permissions: "w" });
-    const fresh = await issueUploadToken(settings, new Date(), { extension: "png" });
+    const fresh = await issueUploadToken(settings, signerFor(settings), new Date(), { extension: "png" });
     expect(await putBlob(`${fresh.blobUrl}?${fresh.sasKey}`, "on time")).toBe(201);
   });
 
@@ -133,6 +139,7 @@ describe("a per-upload token", () => {
     const settings = parseSettings({ [SETTING.connectionString]: stack.connectionString });
     const here = await issueUploadToken(
       settings,
+      signerFor(settings),
       new Date(),
       { extension: "png" },
       { clientIp: "127.0.0.1" },

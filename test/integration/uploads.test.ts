@@ -6,6 +6,7 @@ import { SETTING } from "../../function/contract/appSettings";
 import type { CredentialsBody } from "../../function/contract/credentialsProtocol";
 import { issueContainerToken } from "../../function/issuing/tokens";
 import { parseSettings } from "../../function/platform/settings";
+import { signerFor } from "../../function/signing/signing";
 import { ALLOWED_ORIGIN, startTestStack, type TestStack } from "../support/stack";
 import { putBlob, statusOf } from "../support/storage";
 
@@ -107,14 +108,14 @@ describe("a container token from /api/credentials", () => {
   test("expires by its own expiry: the stored policy it names carries the permission alone", async () => {
     const settings = parseSettings({ [SETTING.connectionString]: stack.connectionString });
     const threeHoursAgo = new Date(Date.now() - 3 * 60 * 60 * 1000);
-    const expired = await issueContainerToken(settings, threeHoursAgo);
+    const expired = await issueContainerToken(settings, signerFor(settings), threeHoursAgo);
     const fields = new URLSearchParams(expired.sasKey);
     expect(Date.parse(fields.get("se") ?? "")).toBeLessThan(Date.now());
     const policies = (await service.getContainerClient("images").getAccessPolicy()).signedIdentifiers;
     expect(policies.find((policy) => policy.id === fields.get("si"))?.accessPolicy).toEqual({
       permissions: "c",
     });
-    const fresh = await issueContainerToken(settings, new Date());
+    const fresh = await issueContainerToken(settings, signerFor(settings), new Date());
     expect(await putBlob(`${fresh.url}/images/on-time.png?${fresh.sasKey}`, "x")).toBe(201);
   });
 });

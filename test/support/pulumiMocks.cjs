@@ -163,6 +163,17 @@ function recordGraph(monitor, resources) {
               .getAliasesList()
               .map((alias) => alias.getSpec()?.getName())
               .filter((name) => Boolean(name)),
+            // Every alias as the engine receives it, to work out the URNs a resource answers to.
+            aliasSpecs: request
+              .getAliasesList()
+              .map((alias) => alias.getSpec())
+              .filter((spec) => Boolean(spec))
+              .map((spec) => ({
+                name: spec.getName(),
+                type: spec.getType(),
+                parentUrn: spec.getParenturn(),
+                noParent: spec.getNoparent(),
+              })),
           });
         }
       }

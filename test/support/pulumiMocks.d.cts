@@ -21,6 +21,8 @@ export interface RecordedResource {
   ignoreChanges?: string[];
   /** Old logical names the resource answers to. */
   aliases?: string[];
+  /** Every alias as sent to the engine: empty strings are the fields left to their current value. */
+  aliasSpecs?: { name: string; type: string; parentUrn: string; noParent: boolean }[];
 }
 
 export interface MocksRecord {

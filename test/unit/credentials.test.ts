@@ -3,18 +3,21 @@
 import { HttpRequest, HttpResponse, InvocationContext } from "@azure/functions";
 import { afterEach, describe, expect, test, vi } from "vitest";
 import { SETTING } from "../../function/contract/appSettings";
+import { httpFunctions } from "../../function/functions";
+import { configureInstance } from "../../function/platform/instance";
 import { connectionStrings, TEST_ACCOUNT, TEST_KEY } from "../support/accounts";
 import { invoke, LIMITS_OFF, POLICIES_IN_PLACE } from "../support/function";
 
-/** A fresh instance of the function app with the given app settings, as a new Functions instance gets. */
+/**
+ * A fresh instance of the function app reading the process environment with the given app settings, as a new
+ * Functions instance gets.
+ */
 async function instance(env: Record<string, string | undefined>, check = POLICIES_IN_PLACE) {
-  vi.resetModules();
   for (const name of Object.values(SETTING)) delete process.env[name];
   for (const [name, value] of Object.entries({ ...LIMITS_OFF, ...env })) {
     if (value !== undefined) process.env[name] = value;
   }
-  const { httpFunctions } = await import("../../function/functions.js");
-  (await import("../../function/signing/accessPolicies.js")).configureAccessPolicyCheck(check);
+  configureInstance(process.env, { accessPolicyCheck: check });
   return httpFunctions;
 }
 
@@ -140,8 +143,10 @@ describe("a misconfigured instance", () => {
 
   test("settings a host passes in take the place of the environment, which is left alone", async () => {
     const functions = await instance({});
-    const { configureSettings } = await import("../../function/platform/settings.js");
-    configureSettings({ ...LIMITS_OFF, [SETTING.connectionString]: connectionStrings.azureWithoutSuffix });
+    configureInstance(
+      { ...LIMITS_OFF, [SETTING.connectionString]: connectionStrings.azureWithoutSuffix },
+      { accessPolicyCheck: POLICIES_IN_PLACE },
+    );
     expect((await invoke(functions)).status).toBe(200);
     expect(process.env[SETTING.connectionString]).toBeUndefined();
   });
@@ -317,8 +322,7 @@ describe("keyless", () => {
   test("answers 503 when the user delegation key cannot be had, logs the cause without its detail, and does not ask on every request", async () => {
     const functions = await instance({});
     let asked = 0;
-    const { configureSettings } = await import("../../function/platform/settings.js");
-    configureSettings(
+    configureInstance(
       {
         ...LIMITS_OFF,
         [SETTING.accountUrl]: `https://${TEST_ACCOUNT}.blob.core.windows.net`,
@@ -354,7 +358,6 @@ describe("keyless", () => {
 
 describe("every HTTP function", () => {
   test("refuses a method it does not answer with 405, naming the ones it does in Allow, before reading any setting", async () => {
-    const { httpFunctions } = await import("../../function/functions.js");
     for (const [name, fn] of Object.entries(httpFunctions)) {
       const request = new HttpRequest({ method: "DELETE", url: `http://127.0.0.1/api/${fn.route}` });
       const response = await fn.handler(request, new InvocationContext({ functionName: name }));

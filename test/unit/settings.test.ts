@@ -13,6 +13,7 @@ import {
 import { secretKeyRoot } from "../../function/contract/rootSecret";
 import { parseSettings } from "../../function/platform/settings";
 import { deriveKey, KEY_LABELS } from "../../function/signing/keyDerivation";
+import { signerFor } from "../../function/signing/signing";
 import { connectionStrings, TEST_ACCOUNT, TEST_KEY } from "../support/accounts";
 
 const withConnection = (value: string | undefined, extra: Record<string, string> = {}) =>
@@ -324,7 +325,7 @@ describe("keyless settings", () => {
     expect(settings.uploads.protocol).toBe(SASProtocol.Https);
     expect(settings.uploads.mode).toBe("identity");
     expect(settings.uploads.credential).toBe(credential);
-    expect(settings.signer.mode).toBe("identity");
+    expect(signerFor(settings).mode).toBe("identity");
     expect(settings.humanPassKey).toEqual(
       deriveKey(secretKeyRoot(Buffer.from(secret, "base64")), KEY_LABELS.humanPass),
     );

@@ -4,11 +4,12 @@ import { RestError, SASProtocol, type UserDelegationKey } from "@azure/storage-b
 import { describe, expect, test } from "vitest";
 import { SETTING } from "../../function/contract/appSettings";
 import { parseSettings } from "../../function/platform/settings";
-import { type AccessPolicyCheck, configureAccessPolicyCheck } from "../../function/signing/accessPolicies";
+import type { AccessPolicyCheck } from "../../function/signing/accessPolicies";
 import { DelegationKeyCache } from "../../function/signing/delegationKeys";
 import {
   identitySigner,
   SigningUnavailableError,
+  signerFor,
   USER_DELEGATION_SAS_VERSION,
   warmUpSigner,
 } from "../../function/signing/signing";
@@ -112,10 +113,9 @@ describe("an account-key signer", () => {
       [SETTING.connectionString]: connectionStrings.azureWithSuffix,
       [SETTING.tokenGeneration]: "4",
     });
-    expect(settings.signer.mode).toBe("accountKey");
-    const token = new URLSearchParams(
-      await settings.signer.sign({ kind: "upload", blobName: "a.png", ...fields }),
-    );
+    const signer = signerFor(settings);
+    expect(signer.mode).toBe("accountKey");
+    const token = new URLSearchParams(await signer.sign({ kind: "upload", blobName: "a.png", ...fields }));
     expect(token.get("si")).toBe("valet-g4-w");
     expect(token.has("sp")).toBe(false);
     expect(token.has("skoid")).toBe(false);
@@ -148,7 +148,7 @@ describe("warming a signer up while the instance starts", () => {
       [SETTING.connectionString]: connectionStrings.azureWithSuffix,
       [SETTING.tokenGeneration]: "4",
     });
-    await warmUpSigner(accountKey.signer, (line) => lines.push(line));
+    await warmUpSigner(signerFor(accountKey), (line) => lines.push(line));
     expect(lines).toEqual([]);
   });
 });
@@ -162,12 +162,14 @@ describe("what a signer needs of storage before its tokens work", () => {
 
   test("account key: the container's stored access policies, checked once per instance and kept", async () => {
     checked.length = 0;
-    configureAccessPolicyCheck(recordingCheck);
-    const { signer } = parseSettings({
-      [SETTING.connectionString]: connectionStrings.azureWithSuffix,
-      [SETTING.tokenGeneration]: "4",
-      [SETTING.container]: "photos",
-    });
+    const signer = signerFor(
+      parseSettings({
+        [SETTING.connectionString]: connectionStrings.azureWithSuffix,
+        [SETTING.tokenGeneration]: "4",
+        [SETTING.container]: "photos",
+      }),
+      { accessPolicyCheck: recordingCheck },
+    );
     expect(await signer.prepare()).toEqual({ kind: "ready" });
     expect(await signer.prepare()).toEqual({ kind: "ready" });
     expect(checked).toEqual(["photos@4"]);
@@ -175,7 +177,6 @@ describe("what a signer needs of storage before its tokens work", () => {
 
   test("keyless: nothing, so no policy check runs (a user delegation token names no policy)", async () => {
     checked.length = 0;
-    configureAccessPolicyCheck(recordingCheck);
     expect(await identitySigner(TEST_ACCOUNT, fixedKey).prepare()).toEqual({ kind: "ready" });
     expect(checked).toEqual([]);
   });

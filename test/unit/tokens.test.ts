@@ -4,6 +4,7 @@ import { SETTING } from "../../function/contract/appSettings";
 import { issueContainerToken, issueUploadToken } from "../../function/issuing/tokens";
 import { parseSettings } from "../../function/platform/settings";
 import { generationPolicies, policyId, TOKEN_POLICIES } from "../../function/signing/accessPolicies";
+import { signerFor } from "../../function/signing/signing";
 import { connectionStrings, TEST_ACCOUNT } from "../support/accounts";
 
 const azure = parseSettings({ [SETTING.connectionString]: connectionStrings.azureWithoutSuffix });
@@ -15,7 +16,7 @@ function fields(sasKey: string): URLSearchParams {
 
 describe("a container token", () => {
   test("is scoped to the container with create permission only, through its generation's policy", async () => {
-    const token = fields((await issueContainerToken(azure, new Date())).sasKey);
+    const token = fields((await issueContainerToken(azure, signerFor(azure), new Date())).sasKey);
     expect(token.get("sr")).toBe("c");
     expect(token.get("si")).toBe("valet-g1-c");
     expect(generationPolicies(1).find((policy) => policy.id === token.get("si"))?.accessPolicy).toEqual({
@@ -27,7 +28,7 @@ describe("a container token", () => {
 
   test("expires two hours after issue by default and has no start time", async () => {
     const before = Date.now();
-    const body = await issueContainerToken(azure, new Date());
+    const body = await issueContainerToken(azure, signerFor(azure), new Date());
     const expiry = Date.parse(fields(body.sasKey).get("se") ?? "");
     const twoHours = 2 * 60 * 60 * 1000;
     expect(Math.abs(expiry - (before + twoHours))).toBeLessThan(60_000);
@@ -38,18 +39,22 @@ describe("a container token", () => {
   test("follows the configured lifetime", async () => {
     const now = new Date("2030-05-01T10:00:00.750Z");
     const settings = { ...azure, tokenLifetimeMinutes: 15 };
-    const body = await issueContainerToken(settings, now);
+    const body = await issueContainerToken(settings, signerFor(settings), now);
     expect(fields(body.sasKey).get("se")).toBe("2030-05-01T10:15:00Z");
     expect(body.expiresOn).toBe("2030-05-01T10:15:00.000Z");
   });
 
   test("is HTTPS-only for an https endpoint and allows http only for an http endpoint", async () => {
-    expect(fields((await issueContainerToken(azure, new Date())).sasKey).get("spr")).toBe("https");
-    expect(fields((await issueContainerToken(emulator, new Date())).sasKey).get("spr")).toBe("https,http");
+    expect(fields((await issueContainerToken(azure, signerFor(azure), new Date())).sasKey).get("spr")).toBe(
+      "https",
+    );
+    expect(
+      fields((await issueContainerToken(emulator, signerFor(emulator), new Date())).sasKey).get("spr"),
+    ).toBe("https,http");
   });
 
   test("comes with the blob service URL and container in the documented shape", async () => {
-    const body = await issueContainerToken(azure, new Date());
+    const body = await issueContainerToken(azure, signerFor(azure), new Date());
     expect(Object.keys(body).sort()).toEqual(["container", "expiresOn", "sasKey", "url"]);
     expect(body.url).toBe(`https://${TEST_ACCOUNT}.blob.core.windows.net`);
     expect(body.container).toBe("images");
@@ -57,8 +62,12 @@ describe("a container token", () => {
   });
 
   test("is signed differently for a different expiry", async () => {
-    const a = fields((await issueContainerToken(azure, new Date("2030-01-01T00:00:00Z"))).sasKey).get("sig");
-    const b = fields((await issueContainerToken(azure, new Date("2030-01-01T00:00:01Z"))).sasKey).get("sig");
+    const a = fields(
+      (await issueContainerToken(azure, signerFor(azure), new Date("2030-01-01T00:00:00Z"))).sasKey,
+    ).get("sig");
+    const b = fields(
+      (await issueContainerToken(azure, signerFor(azure), new Date("2030-01-01T00:00:01Z"))).sasKey,
+    ).get("sig");
     expect(a).not.toBe(b);
   });
 });
@@ -69,8 +78,8 @@ describe("a token and its stored access policy", () => {
     [SETTING.tokenGeneration]: "7",
   });
   const tokens = Promise.all([
-    issueContainerToken(settings, new Date()),
-    issueUploadToken(settings, new Date(), { extension: "png" }),
+    issueContainerToken(settings, signerFor(settings), new Date()),
+    issueUploadToken(settings, signerFor(settings), new Date(), { extension: "png" }),
   ]).then(([container, upload]) => ({ container, upload }));
   /** Where a policy's fields go in a token: Azure refuses a token that repeats a field its policy has. */
   const TOKEN_FIELD = { permissions: "sp", startsOn: "st", expiresOn: "se" } as const;
@@ -102,6 +111,7 @@ describe("a token and its stored access policy", () => {
     const now = new Date("2030-05-01T10:00:00.250Z");
     const body = await issueUploadToken(
       { ...settings, policy: { ...settings.policy, uploadTokenLifetimeMinutes: 5 } },
+      signerFor(settings),
       now,
       {
         extension: "png",
@@ -109,15 +119,17 @@ describe("a token and its stored access policy", () => {
     );
     expect(fields(body.sasKey).get("se")).toBe("2030-05-01T10:05:00Z");
     expect(body.expiresOn).toBe("2030-05-01T10:05:00.000Z");
-    const later = await issueUploadToken(settings, new Date("2030-05-01T10:00:01Z"), { extension: "png" });
+    const later = await issueUploadToken(settings, signerFor(settings), new Date("2030-05-01T10:00:01Z"), {
+      extension: "png",
+    });
     expect(fields(later.sasKey).get("sig")).not.toBe(fields(body.sasKey).get("sig"));
   });
 
   test("an expired token is one whose own expiry has passed: issued earlier than its lifetime ago", async () => {
     const issuedAt = new Date(Date.now() - 20 * 60_000);
     for (const body of [
-      await issueUploadToken(settings, issuedAt, { extension: "png" }),
-      await issueContainerToken({ ...settings, tokenLifetimeMinutes: 15 }, issuedAt),
+      await issueUploadToken(settings, signerFor(settings), issuedAt, { extension: "png" }),
+      await issueContainerToken({ ...settings, tokenLifetimeMinutes: 15 }, signerFor(settings), issuedAt),
     ]) {
       expect(Date.parse(fields(body.sasKey).get("se") ?? "")).toBeLessThan(Date.now());
     }

@@ -1,8 +1,10 @@
 // The check's two functions over @azure/functions test objects, without storage: the status endpoint's
 // refusals and the queue function's handling of messages it cannot use and of a misconfigured instance.
 import { HttpRequest, HttpResponse, InvocationContext } from "@azure/functions";
-import { afterEach, describe, expect, test, vi } from "vitest";
+import { afterEach, describe, expect, test } from "vitest";
 import { SETTING } from "../../function/contract/appSettings";
+import { httpFunctions, queueFunctions } from "../../function/functions";
+import { configureInstance } from "../../function/platform/instance";
 import { connectionStrings, TEST_KEY } from "../support/accounts";
 
 /** Every app setting, connection prefixes' `<prefix>__…` forms included. */
@@ -14,11 +16,12 @@ function clearSettings(): void {
   }
 }
 
+/** A fresh instance reading the process environment with the given app settings. */
 async function instance(env: Record<string, string | undefined>) {
-  vi.resetModules();
   clearSettings();
   for (const [name, value] of Object.entries(env)) if (value !== undefined) process.env[name] = value;
-  return await import("../../function/functions.js");
+  configureInstance(process.env);
+  return { httpFunctions, queueFunctions };
 }
 
 afterEach(clearSettings);

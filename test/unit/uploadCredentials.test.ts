@@ -4,19 +4,20 @@ import { describe, expect, test } from "vitest";
 import { SETTING } from "../../function/contract/appSettings";
 import { RESUME_SECRET_HEADER } from "../../function/contract/resumeProtocol";
 import { httpFunctions } from "../../function/functions";
-import { configureSettings } from "../../function/platform/settings";
-import { configureAccessPolicyCheck } from "../../function/signing/accessPolicies";
+import { configureInstance } from "../../function/platform/instance";
 import { connectionStrings, TEST_ACCOUNT } from "../support/accounts";
 import { invoke, LIMITS_OFF, POLICIES_IN_PLACE } from "../support/function";
 
 /** The function app with the given app settings, as a new instance reads them. */
 function instance(env: Record<string, string>) {
-  configureAccessPolicyCheck(POLICIES_IN_PLACE);
-  configureSettings({
-    ...LIMITS_OFF,
-    [SETTING.connectionString]: connectionStrings.azureWithoutSuffix,
-    ...env,
-  });
+  configureInstance(
+    {
+      ...LIMITS_OFF,
+      [SETTING.connectionString]: connectionStrings.azureWithoutSuffix,
+      ...env,
+    },
+    { accessPolicyCheck: POLICIES_IN_PLACE },
+  );
   return httpFunctions;
 }
 

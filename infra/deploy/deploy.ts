@@ -4,11 +4,11 @@
 // publish ends once the app lists every function (oneDeploy.ts, syncTriggers), so whatever depends on it,
 // the Event Grid subscription first, starts with the queue trigger known to the platform.
 import * as pulumi from "@pulumi/pulumi";
-import { FUNCTION_NAMES } from "../function/contract/routes";
+import { FUNCTION_NAMES } from "../../function/contract/routes";
+import type { FunctionApp } from "../functionApp";
+import type { FunctionPackage } from "../package";
 import { deployCredential } from "./deployCredential";
-import type { FunctionApp } from "./functionApp";
 import { publishPackage } from "./oneDeploy";
-import type { FunctionPackage } from "./package";
 
 /** What the dynamic provider receives and records in the stack's state. */
 export interface DeploymentInputs {
@@ -70,7 +70,7 @@ export async function deployPackage(inputs: DeploymentInputs): Promise<Deploymen
     );
   }
   // The provider runs where `pulumi up` runs, at deploy time: its environment (a laptop's `az login`, a CI
-  // job's OIDC variables) is the sign-in to use, as it is for the azure-native provider.
+  // job's OIDC variables) is the sign-in to use, as it is for the azure-native provider (see index.ts).
   const { credential, scope, source, resourceManager } = deployCredential(process.env);
   const getToken = async () => {
     try {
