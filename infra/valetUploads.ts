@@ -141,8 +141,8 @@ export class ValetUploads extends pulumi.ComponentResource {
   /** The completion events' Event Grid topic: subscribe to it for each verdict (docs/events.md). */
   readonly eventsTopicId: pulumi.Output<string>;
   readonly eventsTopicEndpoint: pulumi.Output<string>;
-  /** Only with malware scanning on: the topic Defender sends scan results to. */
-  readonly malwareScanResultsTopicId: pulumi.Output<string> | undefined;
+  /** Whether malware scanning is on, and then the topic Defender sends scan results to. */
+  readonly malwareScanning: pulumi.Output<{ enabled: boolean; resultsTopicId?: string }>;
 
   constructor(name: string, args: ValetUploadsArgs, opts?: pulumi.ComponentResourceOptions) {
     super(VALET_UPLOADS_TYPE, name, {}, opts);
@@ -305,7 +305,7 @@ export class ValetUploads extends pulumi.ComponentResource {
     this.uploadsConnectionString = uploads.connectionString;
     this.eventsTopicId = completionEvents.topicId;
     this.eventsTopicEndpoint = completionEvents.endpoint;
-    this.malwareScanResultsTopicId = malwareScanning.resultsTopicId;
+    this.malwareScanning = malwareScanning.summary;
     this.registerOutputs({
       credentialsUrl: this.credentialsUrl,
       blobServiceUrl: this.blobServiceUrl,
