@@ -1,4 +1,4 @@
-// Row 15: what the browser client costs a page to download, minified and gzipped. The project is the client's
+// Row 16: what the browser client costs a page to download, minified and gzipped. The project is the client's
 // `./client` entry bundled for a browser with everything it imports (the storage SDK's browser build); the
 // baseline is the storage SDK alone, bundled with the calls the client makes of it (Put Blob, Put Block, Put
 // Block List with an anonymous credential), the least a page uploading this way carries. Details: the client's
@@ -68,7 +68,7 @@ export async function benchClientSize(): Promise<BenchRow> {
   const kib = (bytes: number) => Math.round((bytes / 1024) * 10) / 10;
   return {
     id: "clientSize",
-    title: "15. Browser client, minified + gzip",
+    title: "16. Browser client, minified + gzip",
     unit: "KiB",
     better: "lower",
     project: figure([kib(client.gzipped)]),

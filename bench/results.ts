@@ -22,6 +22,7 @@ export interface BenchRow {
     | "signIn"
     | "checkLatency"
     | "completionEvents"
+    | "completionEventsScanned"
     | "clientSize";
   title: string;
   unit: string;

@@ -254,8 +254,11 @@ export async function runBenchmarks(options: BenchOptions): Promise<BenchResults
     // Last: a whole local stack of its own, whose function settings replace this process's.
     rows.push(await benchCheckLatency({ ...size.checkLatency, pageOrigin: PAGE_ORIGIN }));
 
-    log("12/13 commit to completion event at the webhook…");
+    log("12/13 commit to completion event at the webhook, malware scanning off and on…");
     rows.push(await benchCompletionEvents({ ...size.completionEvents, pageOrigin: PAGE_ORIGIN }));
+    rows.push(
+      await benchCompletionEvents({ ...size.completionEvents, pageOrigin: PAGE_ORIGIN, scanning: true }),
+    );
 
     log("13/13 the browser client's size…");
     rows.push(await benchClientSize());

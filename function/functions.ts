@@ -5,6 +5,7 @@ import type { HttpFunctionOptions, StorageQueueFunctionOptions } from "@azure/fu
 import { checkQueuedUpload } from "./checking/queuedCheck";
 import { UPLOAD_STATUS_METHODS, uploadStatus } from "./checking/uploadStatus";
 import { SETTING } from "./contract/appSettings";
+import { MALWARE_SCAN_RESULTS_QUEUE } from "./contract/malwareScanning";
 import {
   CREDENTIALS_ROUTE,
   IMAGE_READ_ROUTE,
@@ -16,6 +17,7 @@ import { UPLOADS_CREATED_QUEUE } from "./contract/verification";
 import { CREDENTIALS_METHODS, credentials } from "./issuing/credentials";
 import { RENDITION_METHODS, rendition } from "./photos/renditionEndpoint";
 import { IMAGE_READ_METHODS, imageRead } from "./reads/imageRead";
+import { malwareScanResult } from "./scanning/scanResults";
 
 export interface RoutedHttpFunction extends HttpFunctionOptions {
   /** The path after `/api/`; `{name}` is one path segment, passed as `request.params.name`. */
@@ -67,6 +69,12 @@ export const queueFunctions = {
     queueName: UPLOADS_CREATED_QUEUE,
     connection: SETTING.validationStorage,
     handler: checkQueuedUpload,
+  },
+  // With MALWARE_SCANNING, each scan result runs the check of the version it is about.
+  malwareScanResult: {
+    queueName: MALWARE_SCAN_RESULTS_QUEUE,
+    connection: SETTING.validationStorage,
+    handler: malwareScanResult,
   },
 } satisfies Readonly<Record<string, StorageQueueFunctionOptions>>;
 

@@ -22,6 +22,7 @@ export type FunctionSettingsOptions = Omit<
   | "logRetentionDays"
   | "budget"
   | "events"
+  | "malwareScanning"
 >;
 
 export interface UploadsForSettings extends UploadsEndpoints {

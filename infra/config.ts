@@ -125,6 +125,8 @@ export interface StackConfig {
   readonly dailyUploadBytesPerOwner: number;
   /** Who hears of each verdict: `eventsWebhookUrl` and `eventsStorageQueue` (docs/events.md). */
   readonly events: CompletionEventsConfig;
+  /** `malwareScanning` and `malwareScanCapGBPerMonth` (docs/security.md#malware-scanning). */
+  readonly malwareScanning: MalwareScanningConfig;
 }
 
 export interface CompletionEventsConfig {
@@ -221,6 +223,7 @@ export function loadStackConfig(config: ConfigSource = new pulumi.Config()): Sta
       parseWholeNumber(name, raw, DEFAULT_LOG_RETENTION_DAYS, LOG_RETENTION_BOUNDS, "days"),
     ),
     events: readCompletionEvents(config),
+    malwareScanning: readMalwareScanning(config),
   };
   if (stackConfig.container === DEFAULT_VERIFIED_CONTAINER) {
     throw new StackConfigError(
@@ -516,4 +519,33 @@ function readList(config: ConfigSource, key: string): string[] | undefined {
     );
   }
   return parsed.map((item: string) => item.trim()).filter((item) => item !== "");
+}
+
+/** GB scanned a month before Defender stops scanning (and the gate, failing closed, stops accepting). */
+export const DEFAULT_SCAN_CAP_GB_PER_MONTH = 1000;
+
+export interface MalwareScanningConfig {
+  readonly enabled: boolean;
+  readonly capGBPerMonth: number;
+}
+
+/** `valet:malwareScanning` and `valet:malwareScanCapGBPerMonth`, checked at `pulumi preview`. */
+function readMalwareScanning(config: ConfigSource): MalwareScanningConfig {
+  const key = (name: string) => fullKey(config, name);
+  const raw = config.get("malwareScanning")?.trim();
+  if (raw !== undefined && raw !== "" && raw !== "true" && raw !== "false") {
+    throw new StackConfigError(
+      key("malwareScanning"),
+      `${key("malwareScanning")} must be true or false (default false).`,
+    );
+  }
+  const capRaw = config.get("malwareScanCapGBPerMonth")?.trim();
+  const capGBPerMonth = capRaw ? Number(capRaw) : DEFAULT_SCAN_CAP_GB_PER_MONTH;
+  if (!/^\d+$/.test(capRaw ?? "1") || capGBPerMonth < 1 || capGBPerMonth > 1_000_000) {
+    throw new StackConfigError(
+      key("malwareScanCapGBPerMonth"),
+      `${key("malwareScanCapGBPerMonth")} must be a whole number of GB from 1 to 1000000 (default ${DEFAULT_SCAN_CAP_GB_PER_MONTH}).`,
+    );
+  }
+  return { enabled: raw === "true", capGBPerMonth };
 }

@@ -56,6 +56,8 @@ export const uploadPageUrl = valet.uploadPageUrl;
 /** The completion events' Event Grid topic: subscribe to it for each verdict (docs/events.md). */
 export const eventsTopicId = valet.eventsTopicId;
 export const eventsTopicEndpoint = valet.eventsTopicEndpoint;
+/** `{ enabled }`, and with valet:malwareScanning the topic Defender sends scan results to (`resultsTopicId`). */
+export const malwareScanning = valet.malwareScanning;
 export const functionPackageSha256 = valet.functionPackageSha256;
 export const allowedOrigins = valet.allowedOrigins;
 /** Secret: lets a developer run the function locally against this account. Account-key mode only. */

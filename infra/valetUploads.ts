@@ -17,6 +17,7 @@ import { type ConfigSource, loadStackConfig } from "./config";
 import { FunctionDeployment } from "./deploy";
 import { UploadEvents } from "./events";
 import { FunctionApp } from "./functionApp";
+import { MalwareScanning, malwareScanningAppSettings } from "./malwareScanning";
 import { Monitoring } from "./monitoring";
 import { buildFunctionPackage, type FunctionPackage } from "./package";
 import { PREBUILT_DIR } from "./packageRoot";
@@ -71,6 +72,8 @@ export interface ValetOptions {
   readonly turnstile?: { readonly siteKey: string; readonly secretKey: pulumi.Input<string> };
   /** Who hears of each verdict (docs/events.md): a webhook and/or a queue on the runtime account. */
   readonly events?: { readonly webhookUrl?: string; readonly storageQueue?: boolean };
+  /** Defender for Storage's malware scanning gate (docs/security.md#malware-scanning); off by default. */
+  readonly malwareScanning?: { readonly enabled?: boolean; readonly capGBPerMonth?: number };
   /** Sign-in: every endpoint then requires a bearer token from this OpenID Connect issuer. */
   readonly auth?: {
     readonly issuer: string;
@@ -138,6 +141,8 @@ export class ValetUploads extends pulumi.ComponentResource {
   /** The completion events' Event Grid topic: subscribe to it for each verdict (docs/events.md). */
   readonly eventsTopicId: pulumi.Output<string>;
   readonly eventsTopicEndpoint: pulumi.Output<string>;
+  /** Whether malware scanning is on, and then the topic Defender sends scan results to. */
+  readonly malwareScanning: pulumi.Output<{ enabled: boolean; resultsTopicId?: string }>;
 
   constructor(name: string, args: ValetUploadsArgs, opts?: pulumi.ComponentResourceOptions) {
     super(VALET_UPLOADS_TYPE, name, {}, opts);
@@ -186,6 +191,7 @@ export class ValetUploads extends pulumi.ComponentResource {
       child,
     );
 
+    const scanning = options.malwareScanning;
     // Where the check tells the application's backend of each verdict (docs/events.md).
     const completionEvents = new CompletionEvents("completions", { resourceGroupName, location }, child);
 
@@ -214,7 +220,11 @@ export class ValetUploads extends pulumi.ComponentResource {
             verified: uploads.verifiedContainerId,
           },
         },
-        appSettings: { ...functionAppSettings(options, uploads, signing), ...completionEvents.appSettings },
+        appSettings: {
+          ...functionAppSettings(options, uploads, signing),
+          ...completionEvents.appSettings,
+          ...malwareScanningAppSettings(scanning),
+        },
       },
       child,
     );
@@ -225,6 +235,20 @@ export class ValetUploads extends pulumi.ComponentResource {
       publisherIdentity: functionApp.app.identity,
       runtimeAccount: functionApp.runtimeAccount,
     });
+
+    // Opt-in: Defender for Storage scans each upload, and the check waits for its result.
+    const malwareScanning = new MalwareScanning(
+      "malware-scanning",
+      {
+        ...scanning,
+        resourceGroupName,
+        location,
+        uploadsAccountId: uploads.account.id,
+        runtimeAccount: functionApp.runtimeAccount,
+        appIdentity: functionApp.app.identity,
+      },
+      { parent: this },
+    );
 
     // Its code: built on every run, published through OneDeploy when the package's hash changes, once the
     // app's identity can write the deployment container.
@@ -281,6 +305,7 @@ export class ValetUploads extends pulumi.ComponentResource {
     this.uploadsConnectionString = uploads.connectionString;
     this.eventsTopicId = completionEvents.topicId;
     this.eventsTopicEndpoint = completionEvents.endpoint;
+    this.malwareScanning = malwareScanning.summary;
     this.registerOutputs({
       credentialsUrl: this.credentialsUrl,
       blobServiceUrl: this.blobServiceUrl,
@@ -386,6 +411,8 @@ function optionsSource(name: string, args: ValetOptions, optionName: (key: strin
     authAlgorithms: args.auth?.algorithms?.join(","),
     eventsWebhookUrl: args.events?.webhookUrl,
     eventsStorageQueue: text(args.events?.storageQueue),
+    malwareScanning: text(args.malwareScanning?.enabled),
+    malwareScanCapGBPerMonth: text(args.malwareScanning?.capGBPerMonth),
   };
   const secrets: Record<string, pulumi.Input<string> | undefined> = {
     keyDerivationSecret: signing?.mode === "identity" ? signing.keyDerivationSecret : undefined,

@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Environment, SETTING } from "../function/contract/appSettings";
 import { EVENTS_SETTING } from "../function/contract/completionEvents";
+import { MALWARE_SCAN_RESULTS_QUEUE, MALWARE_SETTING } from "../function/contract/malwareScanning";
 import { CREDENTIALS_ROUTE, UPLOAD_STATUS_ROUTE } from "../function/contract/routes";
 import type { SigningMode } from "../function/contract/signingMode";
 import { UPLOADS_CREATED_QUEUE } from "../function/contract/verification";
@@ -24,6 +25,7 @@ import { type EventGridTopicStandIn, startEventGridTopicStandIn } from "./eventG
 import { startFunctionHost } from "./functionHost";
 import { type IssuerStandIn, startIssuerStandIn } from "./issuer";
 import { localIdentityCredential } from "./localIdentity";
+import { type MalwareScannerStandIn, startMalwareScannerStandIn } from "./malwareScanner";
 import type { QueueBehaviour } from "./queueRunner";
 import { prepareCheckStorage, prepareLimitsTable, prepareUploadsStorage } from "./storage";
 import { assertTrusted, ensureLocalCertificate, type LocalCertificate } from "./tls";
@@ -82,6 +84,11 @@ export interface LocalStackOptions {
     retryDelaysMs?: readonly number[];
     maxDeliveryAttempts?: number;
   };
+  /**
+   * The malware scanning gate (MALWARE_SCANNING=true) with a scanner stand-in (malwareScanner.ts) that reports
+   * each upload's result after `delayMs`. Off unless given.
+   */
+  malwareScanning?: { delayMs?: number };
   /** Origins the function host allows beyond allowedOrigins, which the blob service does not. */
   functionOnlyOrigins?: readonly string[];
   /**
@@ -122,6 +129,8 @@ export interface LocalStack {
   readonly eventsTopic?: EventGridTopicStandIn;
   /** Where the topic stand-in appends the events it gave up delivering. */
   readonly eventsDeadLetterFile?: string;
+  /** The malware scanner stand-in, when the scanning gate is on. */
+  readonly malwareScanner?: MalwareScannerStandIn;
   /** The folder the page was built into, when the stack serves it. */
   readonly pageDir?: string;
   stop(): Promise<void>;
@@ -203,6 +212,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       [SETTING.validationStorage]: checkConnectionString,
       ...(issuer && { [SETTING.authIssuer]: issuer.issuer, [SETTING.authAudience]: issuer.audience }),
       ...(eventsTopic && { [EVENTS_SETTING.topicEndpoint]: eventsTopic.endpoint }),
+      ...(options.malwareScanning && { [MALWARE_SETTING.scanning]: "true" }),
     };
     // The function host runs in this process: the function reads these settings instead of the
     // environment. They are checked here, as the Functions host would at start-up, and the storage is
@@ -234,6 +244,17 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
             log: options.log,
           });
     if (events) started.push(events);
+    const malwareScanner = options.malwareScanning
+      ? await startMalwareScannerStandIn({
+          blobConnectionString: azurite.connectionString,
+          container,
+          queueConnectionString: checkConnectionString,
+          queueName: MALWARE_SCAN_RESULTS_QUEUE,
+          delayMs: options.malwareScanning.delayMs,
+          log: options.log,
+        })
+      : undefined;
+    if (malwareScanner) started.push(malwareScanner);
     // As a starting instance in Azure does (function/index.ts), but awaited: tokens work from the start.
     const policies = await signer.prepare();
     if (policies.kind === "refused") throw policies.error;
@@ -292,6 +313,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       verifiedContainer,
       ...(issuer && { issuer }),
       ...(eventsTopic && { eventsTopic, eventsDeadLetterFile }),
+      ...(malwareScanner && { malwareScanner }),
       apiUrl: host.apiUrl,
       credentialsUrl,
       // A signed-in upload's name has its owner's segment first: each segment is encoded, the slash kept.
@@ -299,6 +321,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         `${host.apiUrl}/${UPLOAD_STATUS_ROUTE.replace("{blobName}", blobName.split("/").map(encodeURIComponent).join("/"))}`,
       checksSettled: async () => {
         await events?.scan();
+        await malwareScanner?.scan();
         await host.queuesIdle();
       },
       pageUrl,

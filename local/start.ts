@@ -23,6 +23,10 @@ const ENV = {
   issuerPort: "VALET_ISSUER_PORT",
   /** Where the Event Grid topic stand-in delivers completion events (local/eventGridTopic.ts); unset: off. */
   eventsWebhookUrl: "VALET_EVENTS_WEBHOOK_URL",
+  /** `local`: the malware scanning gate on, with a scanner stand-in (local/malwareScanner.ts). */
+  malwareScanning: "VALET_MALWARE_SCANNING",
+  /** How long the scanner stand-in takes to report, in ms (default 0). */
+  malwareScanDelay: "VALET_MALWARE_SCAN_DELAY_MS",
 } as const;
 
 /** VALET_EVENTS_WEBHOOK_URL: an http(s) URL, or undefined when unset. */
@@ -38,6 +42,21 @@ function webhookUrl(raw: string | undefined): string | undefined {
     throw new UsageError(`${ENV.eventsWebhookUrl} must be an http or https URL that receives CloudEvents.`);
   }
   return url.href;
+}
+
+/** VALET_MALWARE_SCANNING=local (and its delay), or undefined when unset. */
+function scanningStandIn(): { delayMs: number } | undefined {
+  const mode = process.env[ENV.malwareScanning]?.trim();
+  if (!mode) return undefined;
+  if (mode !== "local") {
+    throw new UsageError(`${ENV.malwareScanning} must be "local" (a scanner stand-in) or unset.`);
+  }
+  const raw = process.env[ENV.malwareScanDelay]?.trim();
+  const delayMs = raw ? Number(raw) : 0;
+  if (!Number.isInteger(delayMs) || delayMs < 0 || delayMs > 600_000) {
+    throw new UsageError(`${ENV.malwareScanDelay} must be a whole number of milliseconds from 0 to 600000.`);
+  }
+  return { delayMs };
 }
 
 /** The upload page's usual local origins (4280 is the port the Static Web Apps CLI uses). */
@@ -74,6 +93,7 @@ async function main(): Promise<void> {
     const signing = parseSigningMode(ENV.signing, process.env[ENV.signing]);
     const signIn = parseBoolean(ENV.signIn, process.env[ENV.signIn], false);
     const eventsWebhookUrl = webhookUrl(process.env[ENV.eventsWebhookUrl]);
+    const malwareScanning = scanningStandIn();
     let certificate: LocalCertificate | undefined;
     if (signing === "identity") {
       // Kept with Azurite's data, so a browser that accepted it once keeps accepting it.
@@ -104,6 +124,7 @@ async function main(): Promise<void> {
       web: { port: port(ENV.webPort, 4280) },
       ...(signIn && { signIn: { port: port(ENV.issuerPort, 7072) } }),
       ...(eventsWebhookUrl && { completionEvents: { webhookUrl: eventsWebhookUrl } }),
+      ...(malwareScanning && { malwareScanning }),
       onFailure: (error, stopped) => {
         console.error(`valet: ${error.message} Stopping everything.`);
         void stopped.finally(() => process.exit(1));
@@ -126,6 +147,11 @@ async function main(): Promise<void> {
           ? [
               `  completion events       ${stack.eventsTopic.endpoint}  Event Grid topic stand-in, delivering to ${eventsWebhookUrl}`,
               `  undelivered events      ${stack.eventsDeadLetterFile}`,
+            ]
+          : []),
+        ...(stack.malwareScanner
+          ? [
+              `  malware scanning        on: a scanner stand-in reports each upload after ${malwareScanning?.delayMs ?? 0} ms (EICAR string: Malicious)`,
             ]
           : []),
         ...(stack.issuer ? signInAdvice(stack.issuer.issuer, stack.issuer.tokenUrl, stack.pageUrl) : []),

@@ -1,9 +1,11 @@
 // Prepares a blob service for uploads (the private container and the blob service CORS rule, the same
 // rule the Pulumi program applies in Azure), a table service for the issuance limits' counts, and what the
 // check of stored uploads needs: its queue and poison queue, its outcomes table and the verified container.
+
 import { BlobServiceClient } from "@azure/storage-blob";
 import { QueueServiceClient } from "@azure/storage-queue";
 import { outcomesTableClient } from "../function/checking/outcomes";
+import { MALWARE_SCAN_RESULTS_QUEUE } from "../function/contract/malwareScanning";
 import { UPLOADS_CREATED_POISON_QUEUE, UPLOADS_CREATED_QUEUE } from "../function/contract/verification";
 import { limitsTableClient } from "../function/issuing/limiter";
 import { blobCorsRule } from "../infra/cors";
@@ -49,6 +51,8 @@ export async function prepareCheckStorage(
   await Promise.all([
     queues.getQueueClient(UPLOADS_CREATED_QUEUE).createIfNotExists(),
     queues.getQueueClient(UPLOADS_CREATED_POISON_QUEUE).createIfNotExists(),
+    // The malware scan results' queue (infra/malwareScanning.ts), which the queue runner reads in any case.
+    queues.getQueueClient(MALWARE_SCAN_RESULTS_QUEUE).createIfNotExists(),
     outcomesTableClient({
       kind: "connectionString",
       connectionString: checkConnectionString,

@@ -4,6 +4,8 @@
 import type { InvocationContext } from "@azure/functions";
 import { BlobClient, type BlobServiceClient, type ContainerClient, RestError } from "@azure/storage-blob";
 import { SettingsError, settingsInvalidEvent } from "../contract/appSettings";
+import { bareETag, sameETag } from "../contract/eTags";
+import { SCAN_RESULT, type ScanResult } from "../contract/malwareScanning";
 import { isImageContentType } from "../contract/policy";
 import { QUEUE_TRIGGER } from "../contract/queueTrigger";
 import { declaredSize, isUploadName } from "../contract/uploadNames";
@@ -78,13 +80,23 @@ export async function checkQueuedUpload(message: unknown, context: InvocationCon
   }
 }
 
-async function checkEvent(event: BlobCreatedEvent, context: InvocationContext): Promise<void> {
+/**
+ * The check of one event. With malware scanning on, a BlobCreated event alone decides nothing: the upload is
+ * checked when its scan result arrives (`scan`, from function/scanning/), and until then it stays in the inbox,
+ * pending; one without a result is never copied (docs/security.md#malware-scanning).
+ */
+export async function checkEvent(
+  event: BlobCreatedEvent,
+  context: InvocationContext,
+  scan?: ScanResult,
+): Promise<void> {
   const root = instance();
   let loaded: {
     settings: Settings;
     outcomes: OutcomeStore;
     service: BlobServiceClient;
     events: CompletionPublisher | undefined;
+    malwareScanning: boolean;
   };
   try {
     loaded = {
@@ -92,6 +104,7 @@ async function checkEvent(event: BlobCreatedEvent, context: InvocationContext): 
       outcomes: root.outcomes(),
       service: root.uploadsClient(),
       events: root.events(),
+      malwareScanning: root.malwareScanning(),
     };
   } catch (error) {
     if (error instanceof SettingsError) log(context, "error", settingsInvalidEvent(error));
@@ -119,7 +132,16 @@ async function checkEvent(event: BlobCreatedEvent, context: InvocationContext): 
     });
     return;
   }
-  const result = await check(event, loaded);
+  if (!scan && loaded.malwareScanning) {
+    log(context, "information", {
+      event: "validation.awaitingScan",
+      blobName: event.blobName,
+      eTag: event.eTag,
+      eventId: event.id,
+    });
+    return;
+  }
+  const result = await check(event, loaded, scan);
   const fields = { blobName: event.blobName, eTag: event.eTag, eventId: event.id };
   if (result.kind === "nameTaken") {
     log(context, "warning", {
@@ -177,6 +199,7 @@ export const checkSeams: {
 async function check(
   event: BlobCreatedEvent,
   { settings, outcomes, service }: { settings: Settings; outcomes: OutcomeStore; service: BlobServiceClient },
+  scan?: ScanResult,
 ): Promise<CheckResult> {
   const inbox = service.getContainerClient(settings.container).getBlobClient(event.blobName);
   const properties = await settle(inbox.getProperties());
@@ -199,7 +222,8 @@ async function check(
   }
 
   const size = Math.max(event.contentLength, properties.contentLength ?? 0);
-  let verdict: Decision | undefined = judgeProperties(
+  let verdict: Decision | undefined = scan && scanVerdict(scan);
+  verdict ??= judgeProperties(
     {
       blobType: properties.blobType ?? event.blobType,
       contentLength: size,
@@ -282,6 +306,19 @@ async function check(
   // https://learn.microsoft.com/azure/storage/blobs/soft-delete-blob-overview
   await deleteInbox(inbox, eTag);
   return { kind: "decided", verdict };
+}
+
+/**
+ * A scan that found a threat, or did not complete, rejects the upload (fail closed). The reason names the
+ * scanner's verdict only: the malware's name is for the operator's alert, not for an anonymous uploader.
+ * https://learn.microsoft.com/azure/defender-for-cloud/understand-malware-scan-results
+ */
+function scanVerdict(scan: ScanResult): Verdict | undefined {
+  if (scan.resultType === SCAN_RESULT.clean) return undefined;
+  if (scan.resultType === SCAN_RESULT.malicious) {
+    return { accepted: false, code: "malware", reason: "the malware scanner's verdict is Malicious" };
+  }
+  return { accepted: false, code: "notScanned", reason: "the malware scanner could not scan it" };
 }
 
 /**
@@ -480,13 +517,6 @@ async function deleteUnresolved(
 }
 
 const timestamp = () => new Date().toISOString();
-
-const bareETag = (value: string) => value.replace(/^(W\/)?"|"$/g, "");
-
-/** An event's ETag may come with or without the quotes of the HTTP header; the value is the same. */
-function sameETag(a: string, b: string): boolean {
-  return bareETag(a) === bareETag(b);
-}
 
 /** The operation's result, or GONE / CHANGED for the answers that mean the version is no longer there. */
 async function settle<T>(operation: Promise<T>): Promise<T | typeof GONE | typeof CHANGED> {

@@ -117,6 +117,8 @@ function describe(value: unknown): string {
 /** Why an upload was refused, as a stable code for logs and the plain-language reason for people. */
 export type Rejection = { readonly code: RejectionCode; readonly reason: string };
 export type RejectionCode =
+  | "malware"
+  | "notScanned"
   | "blobType"
   | "empty"
   | "tooLarge"

@@ -19,4 +19,5 @@ export const FUNCTION_NAMES = [
   "imageRead",
   "rendition",
   "validateUpload",
+  "malwareScanResult",
 ] as const;

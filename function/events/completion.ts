@@ -10,6 +10,7 @@ import {
   COMPLETION_SUBJECT_PREFIX,
   type CompletionData,
 } from "../contract/completionEvents";
+import { bareETag } from "../contract/eTags";
 import { ownerOfBlobName } from "../identity/owner";
 
 /** What the verified blob says of itself: its type and size, and the dimensions the check wrote on it. */
@@ -27,7 +28,7 @@ export interface VerifiedFacts {
  */
 export function completionEventId(blobName: string, eTag: string): string {
   const hex = createHash("sha256")
-    .update(`${blobName}\n${eTag.replace(/^(W\/)?"|"$/g, "")}`)
+    .update(`${blobName}\n${bareETag(eTag)}`)
     .digest("hex");
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
 }

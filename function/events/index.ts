@@ -4,6 +4,7 @@
 import type { InvocationContext } from "@azure/functions";
 import { type BlobServiceClient, RestError } from "@azure/storage-blob";
 import type { OutcomeStore } from "../checking/outcomes";
+import { sameETag } from "../contract/eTags";
 import { log } from "../platform/responses";
 import type { Settings } from "../platform/settings";
 import { completionEvent, type VerifiedFacts } from "./completion";
@@ -31,7 +32,7 @@ export async function publishCompletion(
   const { settings, outcomes, service, events: publisher } = parts;
   if (!publisher) return false;
   const outcome = await outcomes.find(upload.blobName);
-  if (!outcome || bare(outcome.eTag) !== bare(upload.eTag)) return false;
+  if (!outcome || !sameETag(outcome.eTag, upload.eTag)) return false;
   const facts =
     outcome.state === "accepted" ? await verifiedFacts(service, settings, upload.blobName) : undefined;
   const source = `${settings.uploads.blobServiceUrl}/${settings.container}`;
@@ -74,5 +75,3 @@ async function verifiedFacts(
     throw error;
   }
 }
-
-const bare = (eTag: string) => eTag.replace(/^(W\/)?"|"$/g, "");

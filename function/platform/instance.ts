@@ -11,6 +11,7 @@ import {
 } from "../checking/outcomes";
 import type { Environment } from "../contract/appSettings";
 import { parseEventsTopicEndpoint } from "../contract/completionEvents";
+import { parseMalwareScanning } from "../contract/malwareScanning";
 import { type CompletionPublisher, completionPublisher, type EventsClientOptions } from "../events/publisher";
 import { createOwnerLimiter } from "../identity/ownerLimits";
 import { BearerVerifier } from "../identity/verifier";
@@ -57,6 +58,8 @@ export interface Instance {
   readonly verifier: () => BearerVerifier | undefined;
   /** The completion events' publisher, or undefined when they are off (no EVENTS_TOPIC_ENDPOINT). */
   readonly events: () => CompletionPublisher | undefined;
+  /** Whether the check waits for malware scan results (MALWARE_SCANNING). */
+  readonly malwareScanning: () => boolean;
   /** Log lines that can come once per request are sampled per instance (logSampler.ts). */
   readonly sampler: LogSampler;
 }
@@ -69,6 +72,7 @@ export interface StartedInstance {
   readonly ownerLimiter: Limiter | undefined;
   readonly outcomes: OutcomeStore;
   readonly events: CompletionPublisher | undefined;
+  readonly malwareScanning: boolean;
 }
 
 /** `make`'s value (or error), made on first call and kept. */
@@ -110,6 +114,7 @@ export function createInstance(env: Environment, options: InstanceOptions = {}):
       const endpoint = parseEventsTopicEndpoint(env);
       return endpoint === undefined ? undefined : completionPublisher(endpoint, env, options.events);
     }),
+    malwareScanning: kept(() => parseMalwareScanning(env)),
     sampler: new LogSampler(),
   };
 }
@@ -154,5 +159,6 @@ export function loadInstance(
     ownerLimiter: parts.ownerLimiter(),
     outcomes: parts.outcomes(),
     events: parts.events(),
+    malwareScanning: parts.malwareScanning(),
   };
 }

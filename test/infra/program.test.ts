@@ -1031,6 +1031,13 @@ describe("the check after each upload", () => {
           topicPrincipal(),
           ROLE.storageBlobDataContributor,
         ),
+        // Reading the malware scan results' queue (test/infra/malwareScanning.test.ts).
+        grant(
+          "malware-scanning-results-contributor",
+          only(run, QUEUE, "malware-scanning-results"),
+          appPrincipal(),
+          ROLE.storageQueueDataContributor,
+        ),
         // Publishing completion events (test/infra/completionEvents.test.ts).
         grant(
           "completions-publisher",
@@ -1224,6 +1231,7 @@ describe("keyless (signing identity)", () => {
       "credentials-uploads-created-poison-sender",
       "credentials-uploads-delegator",
       "credentials-verified-container-contributor",
+      "malware-scanning-results-contributor",
       "uploads-created-deadletter-writer",
       "uploads-created-queue-sender",
     ]);

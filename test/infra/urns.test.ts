@@ -123,15 +123,15 @@ describe("the program's URNs from before the component", () => {
         .filter((resource) => resource.parent === component?.urn)
         .map((r) => r.name)
         .sort(),
-    ).toEqual(
-      expect.arrayContaining([
-        "credentials",
-        "credentials",
-        "monitoring",
-        "upload-page",
-        "uploads",
-        "uploads-created",
-      ]),
-    );
+    ).toEqual([
+      "completions",
+      "credentials",
+      "credentials",
+      "malware-scanning",
+      "monitoring",
+      "upload-page",
+      "uploads",
+      "uploads-created",
+    ]);
   });
 });

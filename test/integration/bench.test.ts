@@ -50,6 +50,7 @@ describe("a smoke run of the benchmark", () => {
       "signIn",
       "checkLatency",
       "completionEvents",
+      "completionEventsScanned",
       "clientSize",
     ]);
   });

@@ -24,7 +24,13 @@ export async function startTestStack(
   appSettings: Environment = {},
   options: Pick<
     LocalStackOptions,
-    "web" | "signing" | "queueBehaviour" | "checkUploads" | "eventMessageForm" | "completionEvents"
+    | "web"
+    | "signing"
+    | "queueBehaviour"
+    | "checkUploads"
+    | "eventMessageForm"
+    | "completionEvents"
+    | "malwareScanning"
   > = {},
 ): Promise<TestStack> {
   const dataDir = await mkdtemp(join(tmpdir(), "valet-azurite-"));
