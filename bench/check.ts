@@ -10,7 +10,7 @@ import { BlobServiceClient } from "@azure/storage-blob";
 import { QueueServiceClient } from "@azure/storage-queue";
 import { parseBlobCreatedMessage } from "../function/checking/uploadCheck";
 import { type Environment, SETTING } from "../function/contract/appSettings";
-import { HEAD_BYTES, UPLOADS_CREATED_QUEUE } from "../function/contract/verification";
+import { HEAD_BYTES, UPLOADS_CREATED_QUEUE } from "../function/contract/check";
 import { queueFunctions } from "../function/functions";
 import { configureInstance, instance } from "../function/platform/instance";
 import { blobCreatedEvent, eventMessage } from "../local/eventGrid";

@@ -1,9 +1,9 @@
 // The child process of row 12 (bench/photos.ts): writes the largest image, then checks the queue's batch of it
 // at once as the function would, and prints its resident set before and at its peak (getrusage's maxrss).
 import { readFileSync } from "node:fs";
+import { DEFAULT_MAX_IMAGE_PIXELS } from "../function/contract/check";
 import { CHECK_BATCH_SIZE, CHECK_NEW_BATCH_THRESHOLD } from "../function/contract/photoMemory";
 import { parsePhotoSettings } from "../function/contract/photoSettings";
-import { DEFAULT_MAX_IMAGE_PIXELS } from "../function/contract/verification";
 import { processPhoto } from "../function/photos/process";
 import { writeLargestImage } from "./photos";
 

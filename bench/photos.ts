@@ -8,9 +8,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BlobServiceClient } from "@azure/storage-blob";
 import sharp from "sharp";
+import { DEFAULT_MAX_IMAGE_PIXELS } from "../function/contract/check";
 import { CHECK_BATCH_SIZE, CHECK_NEW_BATCH_THRESHOLD } from "../function/contract/photoMemory";
 import { parsePhotoSettings } from "../function/contract/photoSettings";
-import { DEFAULT_MAX_IMAGE_PIXELS } from "../function/contract/verification";
 import { processPhoto } from "../function/photos/process";
 import { alternate, type BenchRow, ratioOf, round } from "./results";
 

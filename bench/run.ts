@@ -9,9 +9,9 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { SETTING } from "../function/contract/appSettings";
-import { DEFAULT_MAX_UPLOAD_BYTES } from "../function/contract/policy";
+import { DEFAULT_MAX_IMAGE_PIXELS } from "../function/contract/check";
+import { DEFAULT_MAX_UPLOAD_BYTES } from "../function/contract/issuanceLimits";
 import { CREDENTIALS_ROUTE } from "../function/contract/routes";
-import { DEFAULT_MAX_IMAGE_PIXELS } from "../function/contract/verification";
 import { configureInstance, instance } from "../function/platform/instance";
 import { DEFAULT_INSTANCE_MEMORY_MB } from "../infra/config";
 import {
@@ -30,6 +30,7 @@ import { freePort } from "../local/ports";
 import { prepareLimitsTable, prepareUploadsStorage } from "../local/storage";
 import { assertTrusted, ensureLocalCertificate, type LocalCertificate, runTrusting } from "../local/tls";
 import { DEFAULT_UPLOAD_TUNING } from "../web/config";
+import { benchValidation } from "./check";
 import { benchCheckLatency } from "./checkLatency";
 import { benchClientSize } from "./clientSize";
 import { benchColdStart } from "./coldStart";
@@ -44,7 +45,6 @@ import { type BenchResults, type BenchRow, formatTable } from "./results";
 import { NETWORK_PROFILES } from "./shaper";
 import { benchSignIn } from "./signIn";
 import { benchUpload } from "./upload";
-import { benchValidation } from "./validation";
 
 export interface BenchOptions {
   /** Tiny sizes and one run per row. */

@@ -5,6 +5,7 @@ import type { HttpFunctionOptions, StorageQueueFunctionOptions } from "@azure/fu
 import { checkQueuedUpload } from "./checking/queuedCheck";
 import { UPLOAD_STATUS_METHODS, uploadStatus } from "./checking/uploadStatus";
 import { SETTING } from "./contract/appSettings";
+import { UPLOADS_CREATED_QUEUE } from "./contract/check";
 import { MALWARE_SCAN_RESULTS_QUEUE } from "./contract/malwareScanning";
 import {
   CREDENTIALS_ROUTE,
@@ -13,7 +14,6 @@ import {
   RENDITION_ROUTE,
   UPLOAD_STATUS_ROUTE,
 } from "./contract/routes";
-import { UPLOADS_CREATED_QUEUE } from "./contract/verification";
 import { CREDENTIALS_METHODS, credentials } from "./issuing/credentials";
 import { RENDITION_METHODS, rendition } from "./photos/renditionEndpoint";
 import { IMAGE_READ_METHODS, imageRead } from "./reads/imageRead";

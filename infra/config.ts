@@ -11,6 +11,7 @@ import {
   SettingsError,
   trimmed,
 } from "../function/contract/appSettings";
+import { DEFAULT_VERIFIED_CONTAINER, parseMaxImagePixels } from "../function/contract/check";
 import {
   fitUploadTokenLifetime,
   parseContainerName,
@@ -22,6 +23,14 @@ import {
   parseTurnstileSecretKey,
   parseTurnstileSiteKey,
 } from "../function/contract/humanCheckSettings";
+import {
+  type ImageContentType,
+  parseBindTokenToClientIp,
+  parseContainerTokensEnabled,
+  parseContentTypes,
+  parseMaxUploadBytes,
+  parseUploadTokenLifetime,
+} from "../function/contract/issuanceLimits";
 import {
   checkDailyAllowance,
   parseDailyUploadBytes,
@@ -37,17 +46,8 @@ import {
   parseRenditionQuality,
   parseThumbnailSize,
 } from "../function/contract/photoSettings";
-import {
-  type ImageContentType,
-  parseBindTokenToClientIp,
-  parseContainerTokensEnabled,
-  parseContentTypes,
-  parseMaxUploadBytes,
-  parseUploadTokenLifetime,
-} from "../function/contract/policy";
 import { parseRootSecret } from "../function/contract/rootSecret";
 import { parseSigningMode } from "../function/contract/signingMode";
-import { DEFAULT_VERIFIED_CONTAINER, parseMaxImagePixels } from "../function/contract/verification";
 import { validateOrigins } from "./cors";
 import { DEFAULT_SIGNING_KEY, SIGNING_KEYS, type Signing, type SigningKey } from "./signing";
 

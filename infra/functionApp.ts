@@ -7,15 +7,15 @@ import * as storage from "@pulumi/azure-native/storage";
 import type { input } from "@pulumi/azure-native/types";
 import * as web from "@pulumi/azure-native/web";
 import * as pulumi from "@pulumi/pulumi";
-import { LIMITS_TABLE, LIMITS_TABLE_SERVICE_URI } from "../function/contract/limits";
-import { CREDENTIALS_ROUTE } from "../function/contract/routes";
 import {
   OUTCOMES_TABLE,
   UPLOADS_CREATED_POISON_QUEUE,
   UPLOADS_CREATED_QUEUE,
   VALIDATION_QUEUE_SERVICE_URI,
   VALIDATION_TABLE_SERVICE_URI,
-} from "../function/contract/verification";
+} from "../function/contract/check";
+import { LIMITS_TABLE, LIMITS_TABLE_SERVICE_URI } from "../function/contract/limits";
+import { CREDENTIALS_ROUTE } from "../function/contract/routes";
 import {
   DISABLE_DIAGNOSTIC_EVENTS_FLAG,
   HOST_FEATURE_FLAGS_SETTING,

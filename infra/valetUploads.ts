@@ -9,7 +9,7 @@ import { existsSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { DEFAULT_VERIFIED_CONTAINER } from "../function/contract/verification";
+import { DEFAULT_VERIFIED_CONTAINER } from "../function/contract/check";
 import { type PageConfig, pageConfig } from "../web/config";
 import { functionAppSettings } from "./appSettings";
 import { CompletionEvents } from "./completionEvents";

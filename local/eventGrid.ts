@@ -19,7 +19,7 @@ import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { BlobServiceClient, type ContainerClient } from "@azure/storage-blob";
 import { QueueServiceClient } from "@azure/storage-queue";
-import { BLOB_CREATED } from "../function/contract/verification";
+import { BLOB_CREATED } from "../function/contract/check";
 import { EMULATOR_ACCOUNT } from "./azurite";
 
 export interface BlobCreatedStandInOptions {

@@ -7,11 +7,11 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Environment, SETTING } from "../function/contract/appSettings";
+import { UPLOADS_CREATED_QUEUE } from "../function/contract/check";
 import { EVENTS_SETTING } from "../function/contract/completionEvents";
 import { MALWARE_SCAN_RESULTS_QUEUE, MALWARE_SETTING } from "../function/contract/malwareScanning";
 import { CREDENTIALS_ROUTE, UPLOAD_STATUS_ROUTE } from "../function/contract/routes";
 import type { SigningMode } from "../function/contract/signingMode";
-import { UPLOADS_CREATED_QUEUE } from "../function/contract/verification";
 import { configureInstance, loadInstance } from "../function/platform/instance";
 import {
   type AzuriteExitedError,

@@ -5,8 +5,8 @@
 import { BlobServiceClient } from "@azure/storage-blob";
 import { QueueServiceClient } from "@azure/storage-queue";
 import { outcomesTableClient } from "../function/checking/outcomes";
+import { UPLOADS_CREATED_POISON_QUEUE, UPLOADS_CREATED_QUEUE } from "../function/contract/check";
 import { MALWARE_SCAN_RESULTS_QUEUE } from "../function/contract/malwareScanning";
-import { UPLOADS_CREATED_POISON_QUEUE, UPLOADS_CREATED_QUEUE } from "../function/contract/verification";
 import { limitsTableClient } from "../function/issuing/limiter";
 import { blobCorsRule } from "../infra/cors";
 

@@ -4,7 +4,7 @@ import { createReadStream, writeFileSync } from "node:fs";
 import { stat } from "node:fs/promises";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { isAbsolute, join, relative, resolve, sep } from "node:path";
-import type { IssuanceLimits } from "../function/contract/policy";
+import type { IssuanceLimits } from "../function/contract/issuanceLimits";
 import { buildWebPage } from "../web/build";
 import { CONFIG_FILE, type PageConfig, pageConfig, pageConfigFile } from "../web/config";
 import { pageContentType } from "../web/contentTypes";

@@ -2,7 +2,7 @@
 // for the local stack and the Pulumi program alike, and read back by the page, so one build works locally
 // and in Azure. Only pageConfig() reads the function's table, and it runs in Node: the page's bundle keeps
 // none of function/ (esbuild drops what the page does not call).
-import { IMAGE_EXTENSIONS } from "../function/contract/policy";
+import { IMAGE_EXTENSIONS } from "../function/contract/issuanceLimits";
 
 export interface PageConfig {
   /** The SAS endpoint, e.g. http://127.0.0.1:7071/api/credentials or https://<app>/api/credentials */

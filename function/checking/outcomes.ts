@@ -3,12 +3,12 @@
 import { createHash } from "node:crypto";
 import type { TableClient } from "@azure/data-tables";
 import { type Environment, SETTING, SettingsError } from "../contract/appSettings";
+import { OUTCOMES_TABLE } from "../contract/check";
 import {
   parseTableConnection,
   type TableConnection,
   tableServiceUriSetting,
 } from "../contract/storageConnection";
-import { OUTCOMES_TABLE } from "../contract/verification";
 import { ownerMetadata } from "../identity/owner";
 import type { Rendition } from "../photos/names";
 import { isMissingTable, tableClient } from "../platform/tableClient";

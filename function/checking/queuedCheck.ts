@@ -4,12 +4,12 @@
 import type { InvocationContext } from "@azure/functions";
 import { BlobClient, type BlobServiceClient, type ContainerClient, RestError } from "@azure/storage-blob";
 import { SettingsError, settingsInvalidEvent } from "../contract/appSettings";
+import { HEAD_BYTES, UPLOADS_CREATED_POISON_QUEUE } from "../contract/check";
 import { bareETag, sameETag } from "../contract/eTags";
+import { isImageContentType } from "../contract/issuanceLimits";
 import { SCAN_RESULT, type ScanResult } from "../contract/malwareScanning";
-import { isImageContentType } from "../contract/policy";
 import { QUEUE_TRIGGER } from "../contract/queueTrigger";
 import { declaredSize, isUploadName } from "../contract/uploadNames";
-import { HEAD_BYTES, UPLOADS_CREATED_POISON_QUEUE } from "../contract/verification";
 import { HEIGHT_METADATA, publishCompletion, WIDTH_METADATA } from "../events";
 import type { CompletionPublisher } from "../events/publisher";
 import { ownerMetadata } from "../identity/owner";

@@ -1,9 +1,9 @@
 // The pure core of the check of a stored upload: reads a BlobCreated event off the queue, and judges a blob
 // from its properties and its first bytes. No storage calls here: queuedCheck.ts does those.
 import { imageSize } from "image-size";
-import { IMAGE_EXTENSIONS, type ImageContentType, isImageContentType } from "../contract/policy";
+import { BLOB_CREATED, HEAD_BYTES } from "../contract/check";
+import { IMAGE_EXTENSIONS, type ImageContentType, isImageContentType } from "../contract/issuanceLimits";
 import { decodeBase64 } from "../contract/queueTrigger";
-import { BLOB_CREATED, HEAD_BYTES } from "../contract/verification";
 
 /**
  * The fields of a Microsoft.Storage.BlobCreated event the check uses (Event Grid schema; the CloudEvents

@@ -1,7 +1,7 @@
 // Per-client issuance limits: their settings (a token bucket on requests and a daily allowance of declared
 // upload bytes), and the pure decision on one request given the client's stored usage and the time.
 import { type Environment, parseWholeNumber, SETTING, SettingsError } from "./appSettings";
-import { parseMaxUploadBytes } from "./policy";
+import { parseMaxUploadBytes } from "./issuanceLimits";
 import { parseTableConnection, type TableConnection, tableServiceUriSetting } from "./storageConnection";
 
 /**

@@ -1,8 +1,8 @@
 // Signed in, the issuance limits count each person: the same token bucket as an address gets, and their own
 // daily allowance (DAILY_UPLOAD_BYTES_PER_OWNER), kept in the limits' table under a key of their own.
 import { type Environment, SETTING } from "../contract/appSettings";
+import { parseMaxUploadBytes } from "../contract/issuanceLimits";
 import { checkDailyAllowance, parseDailyUploadBytesPerOwner, parseLimitSettings } from "../contract/limits";
-import { parseMaxUploadBytes } from "../contract/policy";
 import { parseTableConnection } from "../contract/storageConnection";
 import { type Limiter, limitsTableClient, TableLimiter } from "../issuing/limiter";
 

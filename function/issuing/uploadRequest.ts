@@ -2,7 +2,7 @@
 // container token (no parameters), a token for one upload (filename + contentType + size), or a fresh
 // token for an upload already started (the same, plus blobName, with its resume secret in a header).
 import { isIPv4, isIPv6 } from "node:net";
-import { IMAGE_EXTENSIONS, type ImageContentType, type IssuanceLimits } from "../contract/policy";
+import { IMAGE_EXTENSIONS, type ImageContentType, type IssuanceLimits } from "../contract/issuanceLimits";
 import { isUploadBlobName } from "../contract/uploadNames";
 
 /** Query parameters the endpoint understands; anything else is refused rather than silently ignored. */

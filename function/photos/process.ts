@@ -3,9 +3,9 @@
 // Pure over bytes (sharp, no storage calls): photos/store.ts reads and writes the blobs.
 import type sharpModule from "sharp";
 import type { OutputInfo, Sharp, SharpOptions } from "sharp";
+import type { ImageContentType } from "../contract/issuanceLimits";
 import { SHARP_CONCURRENCY } from "../contract/photoMemory";
 import type { PhotoSettings } from "../contract/photoSettings";
-import type { ImageContentType } from "../contract/policy";
 import {
   RENDITION_FORMATS,
   type Rendition,

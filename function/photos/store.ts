@@ -1,7 +1,7 @@
 // The storage side of processing a photo: reads a candidate upload whole (only once its first bytes passed),
 // and writes its renditions beside the verified image. processPhoto does the work in between.
 import type { BlobClient, ContainerClient } from "@azure/storage-blob";
-import type { ImageContentType } from "../contract/policy";
+import type { ImageContentType } from "../contract/issuanceLimits";
 import { isRenditionName } from "./names";
 import { type EncodedRendition, type PhotoRules, type ProcessedPhoto, processPhoto } from "./process";
 

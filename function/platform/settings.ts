@@ -12,6 +12,7 @@ import {
   SettingsError,
   trimmed,
 } from "../contract/appSettings";
+import { type CheckSettings, parseCheckSettings } from "../contract/check";
 import {
   fitUploadTokenLifetime,
   parseContainerName,
@@ -19,10 +20,9 @@ import {
   parseTokenLifetime,
 } from "../contract/container";
 import { type HumanCheckSettings, parseHumanCheckSettings } from "../contract/humanCheckSettings";
+import { type IssuanceLimits, parseIssuanceLimits } from "../contract/issuanceLimits";
 import { type PhotoSettings, parsePhotoSettings } from "../contract/photoSettings";
-import { type IssuanceLimits, parseIssuanceLimits } from "../contract/policy";
 import { type KeyRoot, parseRootSecret } from "../contract/rootSecret";
-import { type CheckSettings, parseCheckSettings } from "../contract/verification";
 import { humanPassKey } from "../issuing/humanCheck";
 import { deriveKey, KEY_LABELS } from "../signing/keyDerivation";
 import type { UploadsAccount } from "./uploadsAccount";

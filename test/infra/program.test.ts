@@ -5,8 +5,6 @@ import * as path from "node:path";
 import { beforeAll, describe, expect, test } from "vitest";
 import { parseOutcomesTable } from "../../function/checking/outcomes";
 import { SETTING } from "../../function/contract/appSettings";
-import { LIMITS_TABLE, LIMITS_TABLE_SERVICE_URI, parseLimitSettings } from "../../function/contract/limits";
-import { IMAGE_EXTENSIONS } from "../../function/contract/policy";
 import {
   MAX_IMAGE_PIXELS_BOUNDS,
   OUTCOMES_TABLE,
@@ -14,7 +12,9 @@ import {
   UPLOADS_CREATED_QUEUE,
   VALIDATION_QUEUE_SERVICE_URI,
   VALIDATION_TABLE_SERVICE_URI,
-} from "../../function/contract/verification";
+} from "../../function/contract/check";
+import { IMAGE_EXTENSIONS } from "../../function/contract/issuanceLimits";
+import { LIMITS_TABLE, LIMITS_TABLE_SERVICE_URI, parseLimitSettings } from "../../function/contract/limits";
 import { createInstance } from "../../function/platform/instance";
 import { parseConnectionString, parseSettings } from "../../function/platform/settings";
 import { blobCorsRule } from "../../infra/cors";

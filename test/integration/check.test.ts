@@ -18,13 +18,13 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { outcomesTableClient, parseOutcomesTable, TableOutcomeStore } from "../../function/checking/outcomes";
 import { checkSeams } from "../../function/checking/queuedCheck";
 import { SETTING } from "../../function/contract/appSettings";
-import type { CredentialsBody, UploadCredentialsBody } from "../../function/contract/credentialsProtocol";
-import { decodeBase64 } from "../../function/contract/queueTrigger";
 import {
   HEAD_BYTES,
   UPLOADS_CREATED_POISON_QUEUE,
   UPLOADS_CREATED_QUEUE,
-} from "../../function/contract/verification";
+} from "../../function/contract/check";
+import type { CredentialsBody, UploadCredentialsBody } from "../../function/contract/credentialsProtocol";
+import { decodeBase64 } from "../../function/contract/queueTrigger";
 import { blobCreatedEvent, eventMessage } from "../../local/eventGrid";
 import { gifWithFrame } from "../support/images";
 import { samePixels } from "../support/photos";

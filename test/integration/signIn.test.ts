@@ -7,7 +7,7 @@ import { TableClient } from "@azure/data-tables";
 import { BlobServiceClient, BlockBlobClient, ContainerClient } from "@azure/storage-blob";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { SETTING } from "../../function/contract/appSettings";
-import { OUTCOMES_TABLE } from "../../function/contract/verification";
+import { OUTCOMES_TABLE } from "../../function/contract/check";
 import { KEY_SET_BOUNDS } from "../../function/identity";
 import { compactJws, type IssuerStandIn, startIssuerStandIn } from "../../local/issuer";
 import { startTestStack, type TestStack } from "../support/stack";

@@ -3,6 +3,7 @@
 import type { TableClient } from "@azure/data-tables";
 import { describe, expect, test } from "vitest";
 import { SETTING, SettingsError } from "../../function/contract/appSettings";
+import { DEFAULT_MAX_UPLOAD_BYTES } from "../../function/contract/issuanceLimits";
 import {
   type ClientUsage,
   DEFAULT_DAILY_UPLOAD_BYTES_PER_CLIENT,
@@ -14,7 +15,6 @@ import {
   type RateLimits,
   refusalMessage,
 } from "../../function/contract/limits";
-import { DEFAULT_MAX_UPLOAD_BYTES } from "../../function/contract/policy";
 import { TableLimiter } from "../../function/issuing/limiter";
 import { LogSampler } from "../../function/platform/logSampler";
 

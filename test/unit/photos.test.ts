@@ -5,6 +5,8 @@ import * as path from "node:path";
 import sharp from "sharp";
 import { describe, expect, test } from "vitest";
 import { SETTING } from "../../function/contract/appSettings";
+import { DEFAULT_MAX_IMAGE_PIXELS } from "../../function/contract/check";
+import { DEFAULT_MAX_UPLOAD_BYTES } from "../../function/contract/issuanceLimits";
 import {
   CHECK_BATCH_SIZE,
   CHECK_NEW_BATCH_THRESHOLD,
@@ -12,9 +14,7 @@ import {
   largestFittingPixels,
 } from "../../function/contract/photoMemory";
 import { parsePhotoSettings } from "../../function/contract/photoSettings";
-import { DEFAULT_MAX_UPLOAD_BYTES } from "../../function/contract/policy";
 import { parseQueueTriggerSettings } from "../../function/contract/queueTrigger";
-import { DEFAULT_MAX_IMAGE_PIXELS } from "../../function/contract/verification";
 import {
   isRenditionName,
   parseRenditionsMetadata,

@@ -2,7 +2,7 @@
 // token's maximum age plus the grace, and signed with a key of its own derived from the account key.
 import { StorageSharedKeyCredential } from "@azure/storage-blob";
 import { describe, expect, test } from "vitest";
-import { parseIssuanceLimits } from "../../function/contract/policy";
+import { parseIssuanceLimits } from "../../function/contract/issuanceLimits";
 import {
   HUMAN_PASS_MINUTES,
   humanPassKey,

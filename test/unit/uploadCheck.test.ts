@@ -11,9 +11,9 @@ import {
   judgeReadRefusal,
   parseBlobCreatedMessage,
 } from "../../function/checking/uploadCheck";
-import { IMAGE_EXTENSIONS, type ImageContentType } from "../../function/contract/policy";
+import { DEFAULT_MAX_IMAGE_PIXELS, HEAD_BYTES } from "../../function/contract/check";
+import { IMAGE_EXTENSIONS, type ImageContentType } from "../../function/contract/issuanceLimits";
 import { declaredSize, isUploadName, uploadBlobName } from "../../function/contract/uploadNames";
-import { DEFAULT_MAX_IMAGE_PIXELS, HEAD_BYTES } from "../../function/contract/verification";
 import { gifWithFrame } from "../support/images";
 
 const fixture = (name: string) => readFileSync(join(__dirname, "../fixtures/images", name));

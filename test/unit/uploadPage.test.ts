@@ -4,7 +4,7 @@ import { RestError } from "@azure/storage-blob";
 import { describe, expect, test } from "vitest";
 import { describeUploadError, isExpiryRefusal, isTokenRefusal, ValetUploadError } from "../../client/errors";
 import { type Credentials, TokenSource, targetOf } from "../../client/uploadTokens";
-import { IMAGE_EXTENSIONS } from "../../function/contract/policy";
+import { IMAGE_EXTENSIONS } from "../../function/contract/issuanceLimits";
 import { RESUME_SECRET_HEADER } from "../../function/contract/resumeProtocol";
 import { checkFile } from "../../web/checks";
 import {

@@ -1,7 +1,7 @@
 // The request checks (function/issuing/uploadRequest.ts): accepted queries, a table of hostile ones each refused
 // with a clear message, and the caller's address as the front end reports it.
 import { describe, expect, test } from "vitest";
-import { parseIssuanceLimits } from "../../function/contract/policy";
+import { parseIssuanceLimits } from "../../function/contract/issuanceLimits";
 import { clientIpv4, clientKey, parseTokenRequest, RequestError } from "../../function/issuing/uploadRequest";
 
 const limits = parseIssuanceLimits({});

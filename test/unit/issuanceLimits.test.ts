@@ -1,4 +1,4 @@
-// The issuance limits' settings (function/contract/policy.ts): defaults, every accepted and refused value, and the
+// The issuance limits' settings (function/contract/issuanceLimits.ts): defaults, every accepted and refused value, and the
 // parsers the stack config shares, reporting the name they are given.
 import { describe, expect, test } from "vitest";
 import { SETTING, SettingsError } from "../../function/contract/appSettings";
@@ -7,7 +7,7 @@ import {
   parseContentTypes,
   parseIssuanceLimits,
   parseMaxUploadBytes,
-} from "../../function/contract/policy";
+} from "../../function/contract/issuanceLimits";
 
 function policyError(env: Record<string, string>): SettingsError {
   try {
