@@ -44,6 +44,8 @@ export interface UploadEventsArgs {
 export class UploadEvents extends pulumi.ComponentResource {
   readonly topicName: pulumi.Output<string>;
   readonly subscriptionName: pulumi.Output<string>;
+  /** The uploads account's one system topic, which Defender's scanning adds its own subscription to. */
+  readonly systemTopic: eventgrid.SystemTopic;
 
   constructor(name: string, args: UploadEventsArgs, opts?: pulumi.ComponentResourceOptions) {
     super("valet:events:UploadEvents", name, {}, opts);
@@ -62,6 +64,7 @@ export class UploadEvents extends pulumi.ComponentResource {
       },
       { parent: this },
     );
+    this.systemTopic = topic;
     const principalId = principalOf(topic.identity, "The uploads account's Event Grid system topic");
     const grant = roleGranter(this);
     // Send to the validator's queue and nothing else: queue-scoped roles are supported.

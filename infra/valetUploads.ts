@@ -236,20 +236,6 @@ export class ValetUploads extends pulumi.ComponentResource {
       runtimeAccount: functionApp.runtimeAccount,
     });
 
-    // Opt-in: Defender for Storage scans each upload, and the check waits for its result.
-    const malwareScanning = new MalwareScanning(
-      "malware-scanning",
-      {
-        ...scanning,
-        resourceGroupName,
-        location,
-        uploadsAccountId: uploads.account.id,
-        runtimeAccount: functionApp.runtimeAccount,
-        appIdentity: functionApp.app.identity,
-      },
-      { parent: this },
-    );
-
     // Its code: built on every run, published through OneDeploy when the package's hash changes, once the
     // app's identity can write the deployment container.
     const deployment = new FunctionDeployment(
@@ -259,7 +245,7 @@ export class ValetUploads extends pulumi.ComponentResource {
     );
 
     // Each blob created in the inbox becomes a message on the app's queue, which triggers the check.
-    new UploadEvents(
+    const uploadEvents = new UploadEvents(
       "uploads-created",
       {
         resourceGroupName,
@@ -274,6 +260,21 @@ export class ValetUploads extends pulumi.ComponentResource {
         subscribeAfter: [deployment],
       },
       child,
+    );
+
+    // Opt-in: Defender for Storage scans each upload, and the check waits for its result.
+    const malwareScanning = new MalwareScanning(
+      "malware-scanning",
+      {
+        ...scanning,
+        resourceGroupName,
+        location,
+        uploadsAccountId: uploads.account.id,
+        runtimeAccount: functionApp.runtimeAccount,
+        appIdentity: functionApp.app.identity,
+        uploadsSystemTopic: uploadEvents.systemTopic,
+      },
+      { parent: this },
     );
 
     // The upload page, served by a static website (the uploads account's, or keyless the page account's)
