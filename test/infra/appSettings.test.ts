@@ -54,7 +54,7 @@ describe("the app settings infra registers, parsed by the function", () => {
       container: "photos",
       tokenLifetimeMinutes: 45,
       tokenGeneration: 3,
-      policy: {
+      issuanceLimits: {
         allowedContentTypes: ["image/png", "image/webp"],
         maxUploadBytes: 4_000_000,
         uploadTokenLifetimeMinutes: 20,
@@ -62,7 +62,7 @@ describe("the app settings infra registers, parsed by the function", () => {
         bindTokenToClientIp: true,
       },
       humanCheck: { secretKey: "0x4AAAAAAAsecretKeyValue" },
-      verification: { verifiedContainer: "verified", maxImagePixels: 20_000_000 },
+      check: { verifiedContainer: "verified", maxImagePixels: 20_000_000 },
       auth: {
         issuer: "https://login.example.com/tenant/v2.0",
         audiences: ["api://valet", "api://valet-two"],

@@ -187,7 +187,7 @@ describe("the function package", () => {
     expect(response.body.sasKey).toMatch(/si=valet-g1-c&sr=c&sig=/);
   });
 
-  test("registers the HTTP functions and the upload check's queue function with the worker, from one table", () => {
+  test("registers the HTTP functions and the queue functions (the upload check, the scan results) with the worker, from one table", () => {
     // The worker provides @azure/functions-core at run time; this stand-in records what is registered.
     const dir = tempDir();
     cpSync(path.join(built.bundleDir, "index.js"), path.join(dir, "index.js"));
@@ -261,6 +261,14 @@ describe("the function package", () => {
         trigger: expect.objectContaining({
           type: "queueTrigger",
           queueName: "uploads-created",
+          connection: "VALIDATION_STORAGE",
+        }),
+      },
+      {
+        name: "malwareScanResult",
+        trigger: expect.objectContaining({
+          type: "queueTrigger",
+          queueName: "malware-scan-results",
           connection: "VALIDATION_STORAGE",
         }),
       },
