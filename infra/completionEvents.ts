@@ -10,7 +10,7 @@ import * as storage from "@pulumi/azure-native/storage";
 import * as pulumi from "@pulumi/pulumi";
 import { EVENTS_SETTING } from "../function/contract/completionEvents";
 import type { CompletionEventsConfig } from "./config";
-import { DELIVERY_RETRY } from "./events";
+import { DELIVERY_RETRY, deadLetters } from "./events";
 import { ROLE } from "./platformRules";
 import { RoleSettle } from "./roleSettle";
 import { principalOf, roleGranter } from "./roles";
@@ -80,23 +80,18 @@ export class CompletionEvents extends pulumi.ComponentResource {
     });
     if (!args.webhookUrl && !args.storageQueue) return;
     const topicPrincipal = principalOf(this.topic.identity, "The completion events' topic");
-    const deadLetters = new storage.BlobContainer(
-      `${name}-deadletter`,
+    const dead = deadLetters(
+      name,
       {
         resourceGroupName: this.resourceGroupName,
-        accountName: args.runtimeAccount.name,
+        account: args.runtimeAccount,
         containerName: COMPLETIONS_DEAD_LETTER_CONTAINER,
-        publicAccess: storage.PublicAccess.None,
-      },
-      { parent: this },
-    );
-    const roles = [
-      grant(`${name}-deadletter-writer`, {
-        scope: deadLetters.id,
         principalId: topicPrincipal,
-        role: ROLE.storageBlobDataContributor,
-      }),
-    ];
+      },
+      this,
+      grant,
+    );
+    const roles = [dead.writer];
     const queue = args.storageQueue
       ? new storage.Queue(
           `${name}-queue`,
@@ -125,14 +120,7 @@ export class CompletionEvents extends pulumi.ComponentResource {
       topicName: this.topic.name,
       eventDeliverySchema: eventgrid.EventDeliverySchema.CloudEventSchemaV1_0,
       retryPolicy: DELIVERY_RETRY,
-      deadLetterWithResourceIdentity: {
-        identity: { type: eventgrid.EventSubscriptionIdentityType.SystemAssigned },
-        deadLetterDestination: {
-          endpointType: "StorageBlob" as const,
-          resourceId: args.runtimeAccount.id,
-          blobContainerName: deadLetters.name,
-        },
-      },
+      deadLetterWithResourceIdentity: dead.deadLetterWithResourceIdentity,
     };
     const after = { parent: this, dependsOn: [...roles, rolesEffective] };
     if (args.webhookUrl) {

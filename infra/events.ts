@@ -3,12 +3,74 @@
 // A queue rather than a webhook: no function key to hand out, and nothing to answer Event Grid's
 // validation handshake before the code is published.
 // https://learn.microsoft.com/azure/event-grid/handler-storage-queues
+import type * as authorization from "@pulumi/azure-native/authorization";
 import * as eventgrid from "@pulumi/azure-native/eventgrid";
 import * as storage from "@pulumi/azure-native/storage";
 import * as pulumi from "@pulumi/pulumi";
 import { ROLE } from "./platformRules";
 import { RoleSettle } from "./roleSettle";
 import { principalOf, roleGranter } from "./roles";
+
+type Grant = ReturnType<typeof roleGranter>;
+
+export interface DeadLetters {
+  /** The topic's identity may write the container: Event Grid checks that when the subscription is made. */
+  readonly writer: authorization.RoleAssignment;
+  /** The subscription's setting: after its last retry, an event is written to the container, not dropped. */
+  readonly deadLetterWithResourceIdentity: {
+    identity: { type: eventgrid.EventSubscriptionIdentityType };
+    deadLetterDestination: {
+      endpointType: "StorageBlob";
+      resourceId: pulumi.Input<string>;
+      blobContainerName: pulumi.Output<string>;
+    };
+  };
+}
+
+/**
+ * Where a topic's subscriptions put the events they gave up on: a private container `containerName` on
+ * `account`, written with the topic's identity (`principalId`), so an operator can read what was never
+ * delivered. Resources `<name>-deadletter` and `<name>-deadletter-writer`, children of `parent`.
+ * https://learn.microsoft.com/azure/event-grid/manage-event-delivery#set-dead-letter-location
+ */
+export function deadLetters(
+  name: string,
+  args: {
+    resourceGroupName: pulumi.Input<string>;
+    account: { id: pulumi.Input<string>; name: pulumi.Input<string> };
+    containerName: string;
+    principalId: pulumi.Input<string>;
+  },
+  parent: pulumi.Resource,
+  grant: Grant,
+): DeadLetters {
+  const container = new storage.BlobContainer(
+    `${name}-deadletter`,
+    {
+      resourceGroupName: args.resourceGroupName,
+      accountName: args.account.name,
+      containerName: args.containerName,
+      publicAccess: storage.PublicAccess.None,
+    },
+    { parent },
+  );
+  const writer = grant(`${name}-deadletter-writer`, {
+    scope: container.id,
+    principalId: args.principalId,
+    role: ROLE.storageBlobDataContributor,
+  });
+  return {
+    writer,
+    deadLetterWithResourceIdentity: {
+      identity: { type: eventgrid.EventSubscriptionIdentityType.SystemAssigned },
+      deadLetterDestination: {
+        endpointType: "StorageBlob",
+        resourceId: args.account.id,
+        blobContainerName: container.name,
+      },
+    },
+  };
+}
 
 /** A blob was created or replaced (Put Blob, Put Block List, Copy Blob, …). */
 export const BLOB_CREATED = "Microsoft.Storage.BlobCreated";
@@ -76,26 +138,22 @@ export class UploadEvents extends pulumi.ComponentResource {
       role: ROLE.storageQueueDataMessageSender,
     });
 
-    const deadLetters = new storage.BlobContainer(
-      `${name}-deadletter`,
+    const dead = deadLetters(
+      name,
       {
         resourceGroupName: args.resourceGroupName,
-        accountName: args.queueAccount.name,
+        account: args.queueAccount,
         containerName: DEAD_LETTER_CONTAINER,
-        publicAccess: storage.PublicAccess.None,
+        principalId,
       },
-      { parent: this },
+      this,
+      grant,
     );
-    const deadLetterWriter = grant(`${name}-deadletter-writer`, {
-      scope: deadLetters.id,
-      principalId,
-      role: ROLE.storageBlobDataContributor,
-    });
 
     // Event Grid refuses to create the subscription until the identity can reach the destination, and a new
     // assignment may take up to ten minutes to apply: waited for here, that long after the assignments were
     // made, rather than failing the first `pulumi up` (infra/roleSettle.ts).
-    const rolesEffective = new RoleSettle(`${name}-roles-effective`, [queueSender, deadLetterWriter], {
+    const rolesEffective = new RoleSettle(`${name}-roles-effective`, [queueSender, dead.writer], {
       parent: this,
     });
 
@@ -129,18 +187,11 @@ export class UploadEvents extends pulumi.ComponentResource {
         // After the last retry an event is written here instead of being dropped: the inbox blob it names
         // was never checked, and the lifecycle rule will delete it (infra/storage.ts).
         // https://learn.microsoft.com/azure/event-grid/manage-event-delivery#set-dead-letter-location
-        deadLetterWithResourceIdentity: {
-          identity: { type: eventgrid.EventSubscriptionIdentityType.SystemAssigned },
-          deadLetterDestination: {
-            endpointType: "StorageBlob",
-            resourceId: args.queueAccount.id,
-            blobContainerName: deadLetters.name,
-          },
-        },
+        deadLetterWithResourceIdentity: dead.deadLetterWithResourceIdentity,
       },
       {
         parent: this,
-        dependsOn: [queueSender, deadLetterWriter, rolesEffective, ...(args.subscribeAfter ?? [])],
+        dependsOn: [queueSender, dead.writer, rolesEffective, ...(args.subscribeAfter ?? [])],
       },
     );
 
