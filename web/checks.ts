@@ -1,5 +1,5 @@
 // The checks the page makes before any request: the type and size limits config.json carries from the
-// function's issuance policy, so the page refuses what the function would.
+// function's issuance limits, so the page refuses what the function would.
 
 import { ValetUploadError } from "../client";
 import type { PageConfig } from "./config";

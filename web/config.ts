@@ -7,14 +7,14 @@ import { IMAGE_EXTENSIONS } from "../function/contract/issuanceLimits";
 export interface PageConfig {
   /** The SAS endpoint, e.g. http://127.0.0.1:7071/api/credentials or https://<app>/api/credentials */
   apiUrl: string;
-  /** Image types the page accepts before any request (the function's issuance policy). */
+  /** Image types the page accepts before any request (the function's issuance limits). */
   allowedContentTypes: string[];
   /**
    * The extension a blob of each allowed type gets, the function's own choice, for the page to name a
    * container-token upload as the function would name it.
    */
   extensions: Record<string, string>;
-  /** Largest file the page accepts, in bytes (the function's issuance policy). */
+  /** Largest file the page accepts, in bytes (the function's issuance limits). */
   maxUploadBytes: number;
   /** Block size for block uploads, in bytes. */
   blockSizeBytes: number;
@@ -45,27 +45,27 @@ export const CONFIG_FILE = "config.json";
 export const DEFAULT_UPLOAD_TUNING = { blockSizeBytes: 4 * 1024 * 1024, concurrency: 4 } as const;
 
 /**
- * The page's config for a SAS endpoint and the issuance policy it enforces, so the page refuses what the
+ * The page's config for a SAS endpoint and the issuance limits it enforces, so the page refuses what the
  * function would and names a blob as the function would (the first of IMAGE_EXTENSIONS for its type).
  */
 export function pageConfig(
   apiUrl: string,
-  policy: { readonly allowedContentTypes: readonly string[]; readonly maxUploadBytes: number },
+  limits: { readonly allowedContentTypes: readonly string[]; readonly maxUploadBytes: number },
   turnstile?: { readonly siteKey: string; readonly scriptUrl?: string },
   signInStandInTokenUrl?: string,
 ): PageConfig {
   const extensions: Readonly<Record<string, readonly string[]>> = IMAGE_EXTENSIONS;
   const chosen: Record<string, string> = {};
-  for (const type of policy.allowedContentTypes) {
+  for (const type of limits.allowedContentTypes) {
     const extension = extensions[type]?.[0];
     if (!extension) throw new Error(`The content type ${type} has no extension in the function's table.`);
     chosen[type] = extension;
   }
   return {
     apiUrl,
-    allowedContentTypes: [...policy.allowedContentTypes],
+    allowedContentTypes: [...limits.allowedContentTypes],
     extensions: chosen,
-    maxUploadBytes: policy.maxUploadBytes,
+    maxUploadBytes: limits.maxUploadBytes,
     ...DEFAULT_UPLOAD_TUNING,
     ...(turnstile && { turnstileSiteKey: turnstile.siteKey }),
     ...(turnstile?.scriptUrl && { turnstileScriptUrl: turnstile.scriptUrl }),

@@ -363,7 +363,7 @@ describe("with the default config", () => {
     }
   });
 
-  test("the page's config.json points at the deployed SAS endpoint and carries the issuance policy", async () => {
+  test("the page's config.json points at the deployed SAS endpoint and carries the issuance limits", async () => {
     const source = pageBlob(run, "config.json").inputs.source as { text: Promise<string> };
     expect(JSON.parse(await source.text)).toEqual({
       apiUrl: output(run, "credentialsUrl").value,
