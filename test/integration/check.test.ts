@@ -28,7 +28,7 @@ import { decodeBase64 } from "../../function/contract/queueTrigger";
 import { blobCreatedEvent, eventMessage } from "../../local/eventGrid";
 import { gifWithFrame } from "../support/images";
 import { samePixels } from "../support/photos";
-import { startTestStack, type TestStack } from "../support/stack";
+import { credentialsFor, startTestStack, type TestStack } from "../support/stack";
 import { statusOf } from "../support/storage";
 
 const png = readFileSync(join(__dirname, "../fixtures/images/pixel.png"));
@@ -334,14 +334,7 @@ async function uploadThrough(
 
 describe("blobs the check cannot read", () => {
   test("a blob put straight into the Archive tier is rejected and deleted, not retried until poisoned", async () => {
-    const query = new URLSearchParams({
-      filename: "x.png",
-      contentType: "image/png",
-      size: String(png.length),
-    });
-    const credentials = (await (
-      await fetch(`${stack.credentialsUrl}?${query}`)
-    ).json()) as UploadCredentialsBody;
+    const credentials = await credentialsFor(stack.credentialsUrl, png, "x.png");
     await new BlockBlobClient(`${credentials.blobUrl}?${credentials.sasKey}`).upload(png, png.length, {
       tier: "Archive",
     });

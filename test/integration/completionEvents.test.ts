@@ -7,11 +7,10 @@ import { BlobServiceClient, BlockBlobClient } from "@azure/storage-blob";
 import { QueueServiceClient } from "@azure/storage-queue";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { UPLOADS_CREATED_QUEUE } from "../../function/contract/check";
-import type { UploadCredentialsBody } from "../../function/contract/credentialsProtocol";
 import { blobCreatedEvent, eventMessage } from "../../local/eventGrid";
 import { type EventsReceiver, startEventsReceiver } from "../../local/eventsReceiver";
 import { schemaErrors } from "../support/eventsSchema";
-import { runNpmStart, startTestStack, type TestStack } from "../support/stack";
+import { credentialsFor, runNpmStart, startTestStack, type TestStack } from "../support/stack";
 
 const png = readFileSync(join(__dirname, "../fixtures/images/pixel.png"));
 const html = Buffer.from("<!doctype html><html><body><script>alert(1)</script></body></html>");
@@ -39,14 +38,7 @@ afterAll(async () => {
 });
 
 async function upload(bytes: Buffer, contentType: string, extension: string) {
-  const query = new URLSearchParams({
-    filename: `file.${extension}`,
-    contentType,
-    size: String(bytes.length),
-  });
-  const response = await fetch(`${stack.credentialsUrl}?${query}`);
-  expect(response.status).toBe(200);
-  const credentials = (await response.json()) as UploadCredentialsBody;
+  const credentials = await credentialsFor(stack.credentialsUrl, bytes, `file.${extension}`, contentType);
   const result = await new BlockBlobClient(`${credentials.blobUrl}?${credentials.sasKey}`).upload(
     bytes,
     bytes.length,
@@ -144,14 +136,7 @@ describe("completion events", () => {
 
   test("a receiver answering 500 three times still gets the event, on the fourth delivery", async () => {
     // The name is known only once the token is issued: fail whatever arrives for it first.
-    const query = new URLSearchParams({
-      filename: "file.png",
-      contentType: "image/png",
-      size: String(png.length),
-    });
-    const credentials = (await (
-      await fetch(`${stack.credentialsUrl}?${query}`)
-    ).json()) as UploadCredentialsBody;
+    const credentials = await credentialsFor(stack.credentialsUrl, png, "file.png");
     receiver.failNext(`/uploads/${credentials.blobName}`, 3, 500);
     await new BlockBlobClient(`${credentials.blobUrl}?${credentials.sasKey}`).upload(png, png.length);
     await settled();
@@ -178,14 +163,7 @@ describe("completion events", () => {
   });
 
   test("an event the receiver keeps refusing is dead-lettered to a file, with why", async () => {
-    const query = new URLSearchParams({
-      filename: "file.png",
-      contentType: "image/png",
-      size: String(png.length),
-    });
-    const credentials = (await (
-      await fetch(`${stack.credentialsUrl}?${query}`)
-    ).json()) as UploadCredentialsBody;
+    const credentials = await credentialsFor(stack.credentialsUrl, png, "file.png");
     receiver.failNext(`/uploads/${credentials.blobName}`, 100, 503);
     await new BlockBlobClient(`${credentials.blobUrl}?${credentials.sasKey}`).upload(png, png.length);
     await settled();
@@ -213,14 +191,7 @@ describe("npm start with VALET_EVENTS_WEBHOOK_URL", () => {
       expect(started.output()).toMatch(
         new RegExp(`completion events\\s+https://127\\.0\\.0\\.1:\\d+/api/events .*delivering to ${own.url}`),
       );
-      const query = new URLSearchParams({
-        filename: "a.png",
-        contentType: "image/png",
-        size: String(png.length),
-      });
-      const credentials = (await (
-        await fetch(`${started.credentialsUrl}?${query}`)
-      ).json()) as UploadCredentialsBody;
+      const credentials = await credentialsFor(started.credentialsUrl, png, "a.png");
       await new BlockBlobClient(`${credentials.blobUrl}?${credentials.sasKey}`).upload(png, png.length);
       await own.waitFor((received) =>
         received.some(({ event }) => event.subject === `/uploads/${credentials.blobName}`),

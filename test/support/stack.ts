@@ -5,6 +5,7 @@ import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { type Environment, SETTING } from "../../function/contract/appSettings";
+import type { UploadCredentialsBody } from "../../function/contract/credentialsProtocol";
 import { freePort } from "../../local/ports";
 import { type LocalStack, type LocalStackOptions, startLocalStack } from "../../local/stack";
 import { trustedCertificate } from "./tls";
@@ -13,6 +14,24 @@ export const ALLOWED_ORIGIN = "http://127.0.0.1:4280";
 
 export interface TestStack extends LocalStack {
   readonly logs: string[];
+}
+
+/**
+ * A per-upload token for `bytes` named `filename`, from the SAS endpoint at `credentialsUrl` (a stack's, or
+ * `npm start`'s). Throws, naming the status and body, when the endpoint does not issue one.
+ */
+export async function credentialsFor(
+  credentialsUrl: string,
+  bytes: Uint8Array,
+  filename = "photo.png",
+  contentType = "image/png",
+): Promise<UploadCredentialsBody> {
+  const query = new URLSearchParams({ filename, contentType, size: String(bytes.length) });
+  const response = await fetch(`${credentialsUrl}?${query}`);
+  if (response.status !== 200) {
+    throw new Error(`the SAS endpoint answered ${response.status}: ${await response.text()}`);
+  }
+  return (await response.json()) as UploadCredentialsBody;
 }
 
 /**
