@@ -23,8 +23,8 @@ export interface CheckLatencyBenchOptions {
   pageOrigin: string;
 }
 
-/** The 8 × 8 PNG of the test fixtures. */
-const PNG = Buffer.from(
+/** The 8 × 8 PNG of the test fixtures: a small upload the check accepts. */
+export const PNG = Buffer.from(
   "89504e470d0a1a0a0000000d49484452000000080000000808020000004b" +
     "6d29dc0000002549444154789c6360606050505070707048484868686858" +
     "b060c18103071e3c78c030b424005899540167f0518b0000000049454e44" +

@@ -17,6 +17,7 @@ import { SETTING } from "../function/contract/appSettings";
 import { startEventsReceiver } from "../local/eventsReceiver";
 import { freePort } from "../local/ports";
 import { startLocalStack } from "../local/stack";
+import { PNG } from "./checkLatency";
 import { type BenchRow, figure, formatTable, percentile, ratioOf, round } from "./results";
 
 export interface CompletionEventsBenchOptions {
@@ -28,14 +29,6 @@ export interface CompletionEventsBenchOptions {
   scanning?: boolean;
 }
 
-/** The 8 × 8 PNG of the test fixtures. */
-const PNG = Buffer.from(
-  "89504e470d0a1a0a0000000d49484452000000080000000808020000004b" +
-    "6d29dc0000002549444154789c6360606050505070707048484868686858" +
-    "b060c18103071e3c78c030b424005899540167f0518b0000000049454e44" +
-    "ae426082",
-  "hex",
-);
 const VISIBLE_POLL_MS = 10;
 /** What events may add, at p95, to the time a reader would otherwise poll for. */
 const TARGET_ADDED_P95_SECONDS = 0.5;
