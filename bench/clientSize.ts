@@ -4,11 +4,10 @@
 // Block List with an anonymous credential), the least a page uploading this way carries. Details: the client's
 // own code (the SDK left out), and the Uppy plugin's (the client, the SDK and @uppy/core left out) and with the
 // client. Run alone: `npx tsx bench/clientSize.ts`.
-import { cpus } from "node:os";
 import { gzipSync } from "node:zlib";
 import { build } from "esbuild";
 import { CLIENT_ENTRIES, CLIENT_TARGETS } from "../local/buildClient";
-import { type BenchRow, figure, formatTable, ratioOf } from "./results";
+import { type BenchRow, figure, printRowsAlone, ratioOf } from "./results";
 
 /** The client may add this much, gzipped, to the SDK it needs. */
 const MAX_OVERHEAD_BYTES = 16 * 1024;
@@ -88,22 +87,5 @@ export async function benchClientSize(): Promise<BenchRow> {
 }
 
 if (require.main === module) {
-  benchClientSize().then(
-    (row) =>
-      console.log(
-        formatTable({
-          date: new Date().toISOString(),
-          node: process.version,
-          cpus: cpus().length,
-          cpuModel: cpus()[0]?.model.trim() ?? "unknown",
-          platform: `${process.platform}-${process.arch}`,
-          smoke: false,
-          rows: [row],
-        }),
-      ),
-    (error: unknown) => {
-      console.error(`bench: ${error instanceof Error ? error.message : String(error)}`);
-      process.exit(1);
-    },
-  );
+  printRowsAlone(async () => [await benchClientSize()]);
 }

@@ -9,7 +9,7 @@
 // result's queue message and the check it runs.
 // Run alone: `npx tsx bench/completionEvents.ts [--smoke]`.
 import { mkdtemp, rm } from "node:fs/promises";
-import { cpus, tmpdir } from "node:os";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { BlobServiceClient } from "@azure/storage-blob";
@@ -18,7 +18,7 @@ import { startEventsReceiver } from "../local/eventsReceiver";
 import { freePort } from "../local/ports";
 import { startLocalStack } from "../local/stack";
 import { PNG } from "./checkLatency";
-import { type BenchRow, figure, formatTable, percentile, ratioOf, round } from "./results";
+import { type BenchRow, figure, percentile, printRowsAlone, ratioOf, round } from "./results";
 
 export interface CompletionEventsBenchOptions {
   /** Uploads timed (21 in a real run: at least 20, and odd, so the median is one of them). */
@@ -109,26 +109,11 @@ if (require.main === module) {
   const smoke = process.argv.includes("--smoke");
   const uploads = smoke ? 3 : 21;
   const pageOrigin = "http://127.0.0.1:4280";
-  (async () => [
-    await benchCompletionEvents({ uploads, pageOrigin }),
-    await benchCompletionEvents({ uploads, pageOrigin, scanning: true }),
-  ])().then(
-    (rows) => {
-      console.log(
-        formatTable({
-          date: new Date().toISOString(),
-          node: process.version,
-          cpus: cpus().length,
-          cpuModel: cpus()[0]?.model.trim() ?? "unknown",
-          platform: `${process.platform}-${process.arch}`,
-          smoke,
-          rows,
-        }),
-      );
-    },
-    (error: unknown) => {
-      console.error(`bench: ${error instanceof Error ? error.message : String(error)}`);
-      process.exit(1);
-    },
+  printRowsAlone(
+    async () => [
+      await benchCompletionEvents({ uploads, pageOrigin }),
+      await benchCompletionEvents({ uploads, pageOrigin, scanning: true }),
+    ],
+    smoke,
   );
 }

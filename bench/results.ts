@@ -1,4 +1,5 @@
 // The shape of a benchmark run (what bench/results.json holds) and the arithmetic shared by its rows.
+import { cpus } from "node:os";
 
 export interface Figure {
   /** The median of `runs`. */
@@ -53,6 +54,30 @@ export interface BenchResults {
   platform: string;
   smoke: boolean;
   rows: BenchRow[];
+}
+
+/** A run's results: its rows, with the machine they were measured on. */
+export function benchResults(rows: BenchRow[], smoke: boolean): BenchResults {
+  return {
+    date: new Date().toISOString(),
+    node: process.version,
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model.trim() ?? "unknown",
+    platform: `${process.platform}-${process.arch}`,
+    smoke,
+    rows,
+  };
+}
+
+/** For a row's script run alone (`npx tsx bench/<row>.ts`): prints its table, or its error and exit code 1. */
+export function printRowsAlone(run: () => Promise<BenchRow[]>, smoke = false): void {
+  run().then(
+    (rows) => console.log(formatTable(benchResults(rows, smoke))),
+    (error: unknown) => {
+      console.error(`bench: ${error instanceof Error ? error.message : String(error)}`);
+      process.exit(1);
+    },
+  );
 }
 
 export function median(values: readonly number[]): number {

@@ -6,7 +6,7 @@
 // benchmark works, not a measurement.
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { cpus, tmpdir } from "node:os";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SETTING } from "../function/contract/appSettings";
 import { DEFAULT_MAX_IMAGE_PIXELS } from "../function/contract/check";
@@ -41,7 +41,7 @@ import { benchKeyless } from "./keyless";
 import { benchShapedUploads } from "./network";
 import { benchPhotos } from "./photos";
 import { benchRateLimit } from "./rateLimit";
-import { type BenchResults, type BenchRow, formatTable } from "./results";
+import { type BenchResults, type BenchRow, benchResults, formatTable } from "./results";
 import { NETWORK_PROFILES } from "./shaper";
 import { benchSignIn } from "./signIn";
 import { benchUpload } from "./upload";
@@ -263,15 +263,7 @@ export async function runBenchmarks(options: BenchOptions): Promise<BenchResults
     log("13/13 the browser client's size…");
     rows.push(await benchClientSize());
 
-    const results: BenchResults = {
-      date: new Date().toISOString(),
-      node: process.version,
-      cpus: cpus().length,
-      cpuModel: cpus()[0]?.model.trim() ?? "unknown",
-      platform: `${process.platform}-${process.arch}`,
-      smoke: options.smoke,
-      rows,
-    };
+    const results = benchResults(rows, options.smoke);
     await writeFile(
       options.outFile ?? join(__dirname, "results.json"),
       `${JSON.stringify(results, null, 2)}\n`,
