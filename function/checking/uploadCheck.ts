@@ -3,7 +3,7 @@
 import { imageSize } from "image-size";
 import { BLOB_CREATED, HEAD_BYTES } from "../contract/check";
 import { IMAGE_EXTENSIONS, type ImageContentType, isImageContentType } from "../contract/issuanceLimits";
-import { decodeBase64 } from "../contract/queueTrigger";
+import { eventInMessage } from "../contract/queueTrigger";
 
 /**
  * The fields of a Microsoft.Storage.BlobCreated event the check uses (Event Grid schema; the CloudEvents
@@ -47,15 +47,15 @@ export class EventMessageError extends Error {
  * https://learn.microsoft.com/azure/azure-functions/functions-bindings-storage-queue#host-json (messageEncoding)
  */
 export function parseBlobCreatedMessage(message: unknown): BlobCreatedEvent {
-  let value = message;
-  if (value instanceof Uint8Array) value = Buffer.from(value).toString("utf8");
-  if (typeof value === "string") value = parseText(value);
-  // A webhook gets an array of events; a queue message holds one, but one in an array is read the same.
-  if (Array.isArray(value) && value.length === 1) value = value[0];
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new EventMessageError("the message is not a JSON object: expected one Event Grid event");
+  const read = eventInMessage(message);
+  if ("problem" in read) {
+    throw new EventMessageError(
+      read.problem === "notJson"
+        ? "the message is neither JSON nor base64 of JSON"
+        : "the message is not a JSON object: expected one Event Grid event",
+    );
   }
-  const event = value as Record<string, unknown>;
+  const { event } = read;
   const type = event.eventType ?? event.type;
   if (type !== BLOB_CREATED) {
     throw new EventMessageError(`the event's type is ${describe(type)}, not ${BLOB_CREATED}`);
@@ -96,17 +96,6 @@ export function parseBlobCreatedMessage(message: unknown): BlobCreatedEvent {
         ? ((data as Record<string, unknown>).sequencer as string)
         : "",
   };
-}
-
-function parseText(text: string): unknown {
-  const trimmed = text.trim();
-  const json = trimmed.startsWith("{") || trimmed.startsWith("[") ? trimmed : decodeBase64(trimmed);
-  if (json === undefined) throw new EventMessageError("the message is neither JSON nor base64 of JSON");
-  try {
-    return JSON.parse(json);
-  } catch {
-    throw new EventMessageError("the message is neither JSON nor base64 of JSON");
-  }
 }
 
 function describe(value: unknown): string {

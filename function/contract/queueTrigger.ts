@@ -46,6 +46,33 @@ export function decodeBase64(text: string): string | undefined {
   return Buffer.from(text, "base64").toString("utf8");
 }
 
+/**
+ * The one Event Grid event a queue message holds, in any form it reaches the function: an object (the Node
+ * worker parses a message that is JSON), JSON text, or base64 of JSON text (host.json's messageEncoding is
+ * "none", so both reach it), alone or in an array of one. Otherwise why not: its text is not JSON (`notJson`),
+ * or it is not one object (`notObject`); each caller says so in its own words.
+ */
+export function eventInMessage(
+  message: unknown,
+): { readonly event: Record<string, unknown> } | { readonly problem: "notJson" | "notObject" } {
+  let value = message;
+  if (value instanceof Uint8Array) value = Buffer.from(value).toString("utf8");
+  if (typeof value === "string") {
+    const text = value.trim();
+    const json = text.startsWith("{") || text.startsWith("[") ? text : decodeBase64(text);
+    if (json === undefined) return { problem: "notJson" };
+    try {
+      value = JSON.parse(json);
+    } catch {
+      return { problem: "notJson" };
+    }
+  }
+  // A webhook gets an array of events; a queue message holds one, but one in an array is read the same.
+  if (Array.isArray(value) && value.length === 1) value = value[0];
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return { problem: "notObject" };
+  return { event: value as Record<string, unknown> };
+}
+
 /** Settings the host documents, with its defaults, for those host.json leaves out. */
 const DEFAULTS = {
   messageEncoding: "base64",
